@@ -1,0 +1,1 @@
+"""VO2max Report API gateway: the single public endpoint (token check, routing, limits, request ids, CORS, docs)."""

@@ -1,0 +1,138 @@
+"""Access-token check before routing, with the kit's TokenVerifier, never blocking the event loop.
+
+The kit's JWKSCache fetches synchronously on an unknown `kid`. Here it is only ever fed through `set_keys()` with a
+document this module fetched asynchronously, so `JWKSCache.key()` never does I/O inside the event loop. An unknown
+`kid` triggers an async refetch, single-flight and at most once per `jwks_refetch_s` (garbage tokens cannot hammer
+identity); a background task also refreshes the keys every `jwks_max_age_s` so rotations are picked up.
+
+Verified tokens are cached (token → principal) in a bounded LRU until min(exp, now + token_cache_s): signature
+verification costs tens of microseconds, a dict lookup does not.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+import httpx
+import jwt as pyjwt
+from servicekit.jwt import InvalidToken, JWKSCache, TokenVerifier
+from servicekit.principal import Principal
+
+from .settings import Settings
+
+log = logging.getLogger("gateway.auth")
+
+WWW_AUTHENTICATE = 'Bearer realm="vo2max"'
+
+
+class AsyncJWKS:
+    """Fetches identity's JWKS asynchronously and installs it into a kit JWKSCache."""
+
+    def __init__(self, url: str, refetch_interval: float, max_age: float, timeout: float = 5.0):
+        self.url, self.refetch_interval, self.max_age, self.timeout = url, refetch_interval, max_age, timeout
+        # The kit cache: after set_keys() its own (sync) refetch re-reads the installed document, no I/O.
+        self.cache = JWKSCache(lambda: {"keys": []}, refetch_interval=refetch_interval, max_age=max_age * 2 + 3600)
+        self.kids: frozenset[str] = frozenset()
+        self._last_attempt = 0.0
+        self._lock = asyncio.Lock()
+        self._client: httpx.AsyncClient | None = None
+
+    async def _fetch_document(self) -> dict:
+        if self.url.startswith("file://"):
+            return json.loads(await asyncio.to_thread(Path(self.url[len("file://"):]).read_text))
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout)
+        response = await self._client.get(self.url)
+        response.raise_for_status()
+        return response.json()
+
+    async def refresh(self, force: bool = False) -> bool:
+        """Refetch the JWKS unless one was attempted within `refetch_interval`; True when keys were installed."""
+        if not force and time.monotonic() - self._last_attempt < self.refetch_interval:
+            return False
+        async with self._lock:
+            if not force and time.monotonic() - self._last_attempt < self.refetch_interval:
+                return False  # another request refetched while we waited
+            self._last_attempt = time.monotonic()
+            try:
+                document = await self._fetch_document()
+                self.cache.set_keys(document)  # parses the RSA keys; the kit keeps them by kid
+            except Exception as exc:  # identity unreachable: keep the keys we have
+                log.warning("JWKS fetch from %s failed: %s: %s", self.url, type(exc).__name__, exc)
+                return False
+            self.kids = frozenset(jwk.get("kid") for jwk in document.get("keys", []) if jwk.get("kid"))
+            return True
+
+    async def run_periodic_refresh(self) -> None:
+        while True:
+            await asyncio.sleep(self.max_age)
+            await self.refresh(force=True)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+
+class TokenCache:
+    """A bounded LRU of verified tokens."""
+
+    def __init__(self, size: int, max_age: float):
+        self.size, self.max_age = size, max_age
+        self._items: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+
+    def get(self, token: str) -> Principal | None:
+        item = self._items.get(token)
+        if item is None:
+            return None
+        if item[1] <= time.time():
+            self._items.pop(token, None)
+            return None
+        self._items.move_to_end(token)
+        return item[0]
+
+    def put(self, token: str, principal: Principal) -> None:
+        if self.size <= 0:
+            return
+        expires = min(float(principal.claims.get("exp", 0)), time.time() + self.max_age)
+        self._items[token] = (principal, expires)
+        self._items.move_to_end(token)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+class Authenticator:
+    def __init__(self, settings: Settings):
+        self.jwks = AsyncJWKS(settings.jwks_url, settings.jwks_refetch_s, settings.jwks_max_age_s)
+        self.verifier = TokenVerifier(self.jwks.cache, settings.jwt_issuer, settings.jwt_audience,
+                                      leeway=settings.jwt_leeway)
+        self.cache = TokenCache(settings.token_cache_size, settings.token_cache_s)
+
+    async def start(self) -> None:
+        await self.jwks.refresh(force=True)
+
+    async def authenticate(self, authorization: str | None) -> Principal:
+        """The verified principal for an `Authorization` header value, or InvalidToken."""
+        if not authorization:
+            raise InvalidToken("A bearer access token is required.")
+        scheme, _, token = authorization.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise InvalidToken("A bearer access token is required.")
+        principal = self.cache.get(token)
+        if principal is not None:
+            return principal
+        if len(token) > 8192:
+            raise InvalidToken("token is missing or too long")
+        try:
+            kid = pyjwt.get_unverified_header(token).get("kid")
+        except pyjwt.PyJWTError as exc:
+            raise InvalidToken("token is not a well-formed JWT") from exc
+        if isinstance(kid, str) and kid not in self.jwks.kids:
+            await self.jwks.refresh()  # unknown kid: rate-limited async refetch (rotation), never in-loop I/O
+        principal = self.verifier.verify(token)
+        self.cache.put(token, principal)
+        return principal

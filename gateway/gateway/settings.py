@@ -1,0 +1,93 @@
+"""Gateway settings, read once from the environment through servicekit.config (same code in local and SaaS mode)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from servicekit.config import ConfigError, env, env_bool, env_int, env_list, is_local
+
+SERVICES = ("identity", "measurements", "analysis", "reports", "notifications")
+DEFAULT_PORTS = {"identity": 8001, "measurements": 8002, "analysis": 8003, "reports": 8004, "notifications": 8005}
+# Local mode: a browser app served by a dev server on any localhost port may call the gateway.
+LOCAL_ORIGIN_REGEX = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
+
+
+def _float(name: str, default: float) -> float:
+    value = env(name)
+    return default if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    local: bool
+    service_urls: dict[str, str]
+    jwks_url: str
+    jwt_issuer: str
+    jwt_audience: str
+    jwt_leeway: int
+    jwks_refetch_s: float
+    jwks_max_age_s: float
+    token_cache_size: int
+    token_cache_s: float
+    cors_origins: list[str]
+    cors_origin_regex: str | None
+    cors_allow_credentials: bool
+    redis_url: str | None
+    rate_limit_window_s: int
+    rate_limit_ip: int
+    rate_limit_user: int
+    rate_limit_tenant: int
+    rate_limit_login_ip: int
+    rate_limit_prefix: str
+    max_body_bytes: int
+    upstream_transport: str
+    upstream_connect_timeout_s: float
+    upstream_timeout_s: float
+    upstream_max_connections: int
+    upstream_keepalive_s: float
+    openapi_cache_s: float
+    openapi_timeout_s: float
+    access_log: bool
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        local = is_local()
+        urls = {name: (env(f"{name.upper()}_URL", f"http://127.0.0.1:{port}") or "").rstrip("/")
+                for name, port in DEFAULT_PORTS.items()}
+        transport = (env("UPSTREAM_TRANSPORT", "aiohttp") or "aiohttp").lower()
+        if transport not in {"aiohttp", "httpx"}:
+            raise ConfigError(f"UPSTREAM_TRANSPORT must be 'aiohttp' or 'httpx', not {transport!r}")
+        origins = env_list("CORS_ALLOW_ORIGINS")
+        regex = env("CORS_ALLOW_ORIGIN_REGEX")
+        if regex is None and local and not origins:
+            regex = LOCAL_ORIGIN_REGEX  # SaaS: no origin is allowed unless listed
+        return cls(
+            local=local,
+            service_urls=urls,
+            jwks_url=env("JWT_JWKS_URL", f"{urls['identity']}/.well-known/jwks.json"),
+            jwt_issuer=env("JWT_ISSUER", "vo2max-identity"),
+            jwt_audience=env("JWT_AUDIENCE", "vo2max-api"),
+            jwt_leeway=env_int("JWT_LEEWAY_S", 30),
+            jwks_refetch_s=_float("JWT_JWKS_REFETCH_S", 10.0),
+            jwks_max_age_s=_float("JWT_JWKS_MAX_AGE_S", 300.0),
+            token_cache_size=env_int("TOKEN_CACHE_SIZE", 10_000),
+            token_cache_s=_float("TOKEN_CACHE_S", 60.0),
+            cors_origins=origins,
+            cors_origin_regex=regex,
+            cors_allow_credentials=env_bool("CORS_ALLOW_CREDENTIALS", False),
+            redis_url=env("REDIS_URL"),
+            rate_limit_window_s=env_int("RATE_LIMIT_WINDOW_S", 60),
+            rate_limit_ip=env_int("RATE_LIMIT_IP", 600),
+            rate_limit_user=env_int("RATE_LIMIT_USER", 1200),
+            rate_limit_tenant=env_int("RATE_LIMIT_TENANT", 6000),
+            rate_limit_login_ip=env_int("RATE_LIMIT_LOGIN_IP", 30),
+            rate_limit_prefix=env("RATE_LIMIT_PREFIX", "vo2:rl:"),
+            max_body_bytes=env_int("MAX_BODY_BYTES", 50 * 1024 * 1024),
+            upstream_transport=transport,
+            upstream_connect_timeout_s=_float("UPSTREAM_CONNECT_TIMEOUT_S", 5.0),
+            upstream_timeout_s=_float("UPSTREAM_TIMEOUT_S", 60.0),
+            upstream_max_connections=env_int("UPSTREAM_MAX_CONNECTIONS", 200),
+            upstream_keepalive_s=_float("UPSTREAM_KEEPALIVE_S", 30.0),
+            openapi_cache_s=_float("OPENAPI_CACHE_S", 60.0),
+            openapi_timeout_s=_float("OPENAPI_TIMEOUT_S", 3.0),
+            access_log=env_bool("ACCESS_LOG", True),
+        )

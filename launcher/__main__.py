@@ -1,0 +1,58 @@
+"""`python -m launcher up`: start every process of VO2max Report in local mode and print how to use it."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+
+from .system import ROOT, System
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="vo2")
+    parser.add_argument("command", choices=["up"], help="start every process; Ctrl-C stops them all")
+    parser.add_argument("--mode", choices=["local", "saas"], default="local")
+    args = parser.parse_args()
+
+    system = System(mode=args.mode)
+    print(f"VO2max Report ({args.mode} mode): preparing databases in {system.data_dir} …", flush=True)
+    system.prepare()
+    login = system.manage("identity", "bootstrap", "--tenant-name", "My Lab", "--slug", "my-lab",
+                          "--email", "owner@lab.local", capture=True).stdout.strip()
+    system.start()
+    gateway = system.url("gateway")
+    print(f"""
+All services are up. The API is at {gateway}/api/v1/ (docs: {gateway}/api/docs); logs in {system.log_dir}.
+{login}
+
+Try it:
+  TOKEN=$(curl -s {gateway}/api/v1/auth/login -H 'Content-Type: application/json' \\
+      -d '{{"email": "owner@lab.local", "password": "<the password above>"}}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access"])')
+  curl -s {gateway}/api/v1/athletes/ -H "Authorization: Bearer $TOKEN"
+
+Press Ctrl-C to stop every process.""", flush=True)
+
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping:
+            for proc in system.processes:
+                if proc.popen.poll() is not None:
+                    print(f"{proc.name} stopped (exit {proc.popen.returncode}); stopping everything.", flush=True)
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        system.stop()
+        print("Stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Mechanism shared by every VO2max Report service. No domain logic lives here."""

@@ -1,0 +1,1 @@
+"""Django + DRF mechanism shared by identity, measurements, reports and notifications."""

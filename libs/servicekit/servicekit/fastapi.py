@@ -1,0 +1,121 @@
+"""FastAPI mechanism (gateway and analysis): problem+json errors, request ids, health, token dependency."""
+from __future__ import annotations
+
+import logging
+import logging.config
+from typing import Awaitable, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from . import requestid
+from .config import env
+from .jwt import InvalidToken, verifier_from_env
+from .principal import Principal, reset_principal, set_principal
+from .problems import PROBLEM_CONTENT_TYPE, SLUG_BY_STATUS, ProblemError, problem
+
+log = logging.getLogger(__name__)
+
+
+def problem_json(body: dict, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=body["status"], headers=headers, media_type=PROBLEM_CONTENT_TYPE)
+
+
+class RequestIdMiddleware:
+    """Pure ASGI (no BaseHTTPMiddleware overhead): binds the request id and echoes it on the response."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        incoming = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        rid = requestid.accept_or_make(incoming)
+        scope.setdefault("state", {})["request_id"] = rid
+        token = requestid.bind(rid)
+        header = (b"x-request-id", rid.encode())
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
+                message["headers"].append(header)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            requestid.unbind(token)
+
+
+def install(app: FastAPI, service: str, readiness: dict[str, Callable[[], None]] | None = None,
+            configure_logging: bool = True) -> FastAPI:
+    if configure_logging:
+        logging.config.dictConfig(requestid.logging_config(service, env("LOG_LEVEL", "INFO")))
+
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError):
+        return problem_json(exc.body(), exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"No route for {request.url.path}."
+        return problem_json(problem(exc.status_code, SLUG_BY_STATUS.get(exc.status_code, "error"), detail),
+                            getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        errors = [{"field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query")) or None,
+                   "detail": e.get("msg", "invalid")} for e in exc.errors()]
+        first = errors[0] if errors else {"field": None, "detail": "invalid input"}
+        where = f"{first['field']}: " if first["field"] else ""
+        return problem_json(problem(422, "validation-error", f"{where}{first['detail']}", errors=errors))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error")
+        return problem_json(problem(500, "internal-error", "The service failed; the request id names it in our logs."))
+
+    from .health import run_checks
+
+    checks = readiness or {}
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz():
+        return {"status": "alive"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz():
+        import anyio
+
+        ok, body = await anyio.to_thread.run_sync(run_checks, checks)
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+async def require_principal(request: Request) -> Principal:
+    """FastAPI dependency: the verified caller (each service verifies again; no service trusts the network)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ProblemError(401, "not-authenticated", "A bearer access token is required.",
+                           headers={"WWW-Authenticate": 'Bearer realm="vo2max"'})
+    try:
+        principal = verifier_from_env().verify(token.strip())
+    except InvalidToken as exc:
+        raise ProblemError(401, "not-authenticated", exc.reason,
+                           headers={"WWW-Authenticate": 'Bearer realm="vo2max"'}) from exc
+    if not principal.tenant_id:
+        raise ProblemError(403, "forbidden", "This token does not act for a tenant.")
+    request.state.principal = principal
+    return principal

@@ -1,0 +1,164 @@
+"""Access-token verification against identity's JWKS.
+
+One algorithm family only (RS256): `none`, HS* and everything else are refused before any key is looked at, so a
+token "signed" with the public key as an HMAC secret can never pass. Keys are found by `kid` in a cached JWKS; an
+unknown `kid` triggers at most one refetch per `refetch_interval` seconds, so garbage tokens cannot hammer identity.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import httpx
+import jwt as pyjwt
+from jwt.algorithms import RSAAlgorithm
+
+from .principal import Principal
+
+ALGORITHMS = ["RS256"]
+TOKEN_TYPE = "at+jwt"  # RFC 9068 access-token type header
+MAX_LEEWAY_S = 60
+
+
+class InvalidToken(Exception):
+    """The token is not acceptable; `reason` is safe to show to the caller."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def load_jwks_document(source: str, timeout: float = 5.0) -> dict:
+    """A JWKS from an http(s) URL or a `file://` path (tests and single-host installs)."""
+    if source.startswith("file://"):
+        return json.loads(Path(source[len("file://"):]).read_text())
+    response = httpx.get(source, timeout=timeout)
+    response.raise_for_status()
+    return response.json()
+
+
+class JWKSCache:
+    """Public keys by `kid`, refreshed on an unknown `kid` at most once per `refetch_interval`."""
+
+    def __init__(self, source: str | Callable[[], dict], refetch_interval: float = 30.0, max_age: float = 3600.0):
+        self._fetch = source if callable(source) else (lambda: load_jwks_document(source))
+        self._keys: dict[str, object] = {}
+        self._fetched_at = 0.0
+        self._refetch_interval = refetch_interval
+        self._max_age = max_age
+        self._lock = threading.Lock()
+
+    def _refresh(self) -> None:
+        document = self._fetch()
+        keys = {}
+        for jwk in document.get("keys", []):
+            if jwk.get("kty") == "RSA" and jwk.get("kid") and jwk.get("use", "sig") == "sig":
+                keys[jwk["kid"]] = RSAAlgorithm.from_jwk(json.dumps(jwk))
+        self._keys = keys
+        self._fetched_at = time.monotonic()
+
+    def key(self, kid: str):
+        if kid in self._keys and time.monotonic() - self._fetched_at <= self._max_age:
+            return self._keys[kid]
+        with self._lock:
+            now = time.monotonic()
+            missing = kid not in self._keys or now - self._fetched_at > self._max_age
+            may_refetch = not self._fetched_at or now - self._fetched_at >= self._refetch_interval
+            if missing and may_refetch:
+                try:
+                    self._refresh()
+                except Exception as exc:  # identity unreachable: keep the keys we have
+                    self._fetched_at = now  # and do not retry on every request
+                    if not self._keys:
+                        raise InvalidToken("signing keys are unavailable") from exc
+        if kid not in self._keys:
+            raise InvalidToken("unknown signing key")
+        return self._keys[kid]
+
+    def set_keys(self, document: dict) -> None:
+        """Install keys directly (identity verifying its own tokens, tests)."""
+        self._fetch = lambda: document
+        self._fetched_at = 0.0
+        self._refresh()
+
+
+class TokenVerifier:
+    def __init__(self, keys: JWKSCache, issuer: str, audience: str, leeway: int = 30):
+        if not 0 <= leeway <= MAX_LEEWAY_S:
+            raise ValueError("leeway must be between 0 and 60 seconds")
+        self.keys, self.issuer, self.audience, self.leeway = keys, issuer, audience, leeway
+
+    def verify(self, token: str) -> Principal:
+        claims = self.verify_claims(token)
+        roles = claims.get("roles") or []
+        if not isinstance(roles, list):
+            raise InvalidToken("roles claim is malformed")
+        return Principal(
+            user_id=str(claims["sub"]),
+            tenant_id=str(claims["tid"]) if claims.get("tid") else None,
+            roles=frozenset(str(r) for r in roles),
+            token_id=claims.get("jti"),
+            claims=claims,
+        )
+
+    def verify_claims(self, token: str) -> dict:
+        if not token or len(token) > 8192:
+            raise InvalidToken("token is missing or too long")
+        try:
+            header = pyjwt.get_unverified_header(token)
+        except pyjwt.PyJWTError as exc:
+            raise InvalidToken("token is not a well-formed JWT") from exc
+        if header.get("alg") not in ALGORITHMS:
+            raise InvalidToken("token algorithm is not allowed")
+        if header.get("typ", "").lower() != TOKEN_TYPE:
+            raise InvalidToken("token is not an access token")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise InvalidToken("token has no key id")
+        key = self.keys.key(kid)
+        try:
+            return pyjwt.decode(
+                token, key=key, algorithms=ALGORITHMS, audience=self.audience, issuer=self.issuer,
+                leeway=self.leeway, options={"require": ["exp", "iat", "sub", "iss", "aud", "jti"]},
+            )
+        except pyjwt.ExpiredSignatureError as exc:
+            raise InvalidToken("token has expired") from exc
+        except pyjwt.ImmatureSignatureError as exc:
+            raise InvalidToken("token is not yet valid") from exc
+        except pyjwt.InvalidAudienceError as exc:
+            raise InvalidToken("token audience is wrong") from exc
+        except pyjwt.InvalidIssuerError as exc:
+            raise InvalidToken("token issuer is wrong") from exc
+        except pyjwt.InvalidSignatureError as exc:
+            raise InvalidToken("token signature is invalid") from exc
+        except pyjwt.PyJWTError as exc:
+            raise InvalidToken("token is invalid") from exc
+
+
+_verifier: TokenVerifier | None = None
+_verifier_lock = threading.Lock()
+
+
+def verifier_from_env() -> TokenVerifier:
+    """The process-wide verifier, configured by JWT_JWKS_URL, JWT_ISSUER, JWT_AUDIENCE."""
+    global _verifier
+    if _verifier is None:
+        from .config import env, env_int
+        with _verifier_lock:
+            if _verifier is None:
+                _verifier = TokenVerifier(
+                    JWKSCache(env("JWT_JWKS_URL", "http://127.0.0.1:8001/.well-known/jwks.json"),
+                              refetch_interval=float(env("JWT_JWKS_REFETCH_S", "10"))),
+                    issuer=env("JWT_ISSUER", "vo2max-identity"),
+                    audience=env("JWT_AUDIENCE", "vo2max-api"),
+                    leeway=env_int("JWT_LEEWAY_S", 30),
+                )
+    return _verifier
+
+
+def set_verifier(verifier: TokenVerifier | None) -> None:
+    global _verifier
+    _verifier = verifier

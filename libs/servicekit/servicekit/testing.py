@@ -1,0 +1,97 @@
+"""Test mechanism shared by every suite: real servers or a loud failure, signing keys and tokens, databases.
+
+In CI (CI=true or VO2_REQUIRE_SERVERS=1) a test that needs PostgreSQL, RabbitMQ or Redis fails when the server is
+missing; elsewhere it is skipped with the reason printed, never silently.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from pathlib import Path
+
+import jwt as pyjwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+POSTGRES_ADMIN_DSN = os.environ.get("VO2_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+RABBITMQ_URL = os.environ.get("VO2_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672//")
+REDIS_URL = os.environ.get("VO2_TEST_REDIS", "redis://127.0.0.1:6379/15")
+SERVERS = {"postgres": ("127.0.0.1", 5432), "rabbitmq": ("127.0.0.1", 5672), "redis": ("127.0.0.1", 6379)}
+
+
+def servers_required() -> bool:
+    return os.environ.get("VO2_REQUIRE_SERVERS", "") == "1" or os.environ.get("CI", "").lower() == "true"
+
+
+def server_up(name: str, timeout: float = 1.0) -> bool:
+    host, port = SERVERS[name]
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def need_server(name: str) -> None:
+    """Call at the top of a test or fixture that needs a real server."""
+    import pytest
+
+    if server_up(name):
+        return
+    message = f"{name} is not reachable at {SERVERS[name][0]}:{SERVERS[name][1]}"
+    if servers_required():
+        pytest.fail(f"{message} (servers are required here)", pytrace=False)
+    pytest.skip(f"{message}; start it or run with VO2_REQUIRE_SERVERS=1 to make this a failure")
+
+
+class SigningKeys:
+    """An RSA key pair standing in for identity's, with its JWKS written to a file services can read."""
+
+    def __init__(self, directory: Path, kid: str | None = None):
+        self.kid = kid or f"test-{uuid.uuid4().hex[:8]}"
+        self.private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.private_pem = self.private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        jwk = json.loads(RSAAlgorithm.to_jwk(self.private_key.public_key()))
+        jwk.update({"kid": self.kid, "use": "sig", "alg": "RS256"})
+        self.jwks = {"keys": [jwk]}
+        directory.mkdir(parents=True, exist_ok=True)
+        self.jwks_path = directory / "jwks.json"
+        self.jwks_path.write_text(json.dumps(self.jwks))
+
+    @property
+    def jwks_url(self) -> str:
+        return f"file://{self.jwks_path}"
+
+    def token(self, *, sub: str | None = None, tid: str | None = None, roles=("owner",), iss="vo2max-identity",
+              aud="vo2max-api", lifetime: int = 300, headers: dict | None = None, **claims) -> str:
+        now = int(time.time())
+        payload = {"iss": iss, "aud": aud, "sub": sub or str(uuid.uuid4()), "tid": tid, "roles": list(roles),
+                   "iat": now, "nbf": now, "exp": now + lifetime, "jti": uuid.uuid4().hex, **claims}
+        head = {"kid": self.kid, "typ": "at+jwt", **(headers or {})}
+        return pyjwt.encode(payload, self.private_pem, algorithm="RS256", headers=head)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float = 30.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError as exc:
+            last = exc
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout} s ({last})")

@@ -1,0 +1,112 @@
+"""The token verifier every service and the gateway use: one algorithm family, keys by kid, claims checked."""
+import base64
+import json
+import time
+
+import jwt as pyjwt
+import pytest
+
+from servicekit.jwt import InvalidToken, JWKSCache, TokenVerifier
+from servicekit.testing import SigningKeys
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    return SigningKeys(tmp_path_factory.mktemp("keys"))
+
+
+@pytest.fixture
+def verifier(keys):
+    return TokenVerifier(JWKSCache(keys.jwks_url), issuer="vo2max-identity", audience="vo2max-api", leeway=30)
+
+
+def test_a_good_token_gives_the_principal(keys, verifier):
+    principal = verifier.verify(keys.token(sub="u1", tid="t1", roles=["physiologist"]))
+    assert (principal.user_id, principal.tenant_id, principal.roles) == ("u1", "t1", frozenset({"physiologist"}))
+
+
+def _b64(obj) -> str:
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize("case, reason", [
+    ("garbage", "well-formed"),
+    ("expired", "expired"),
+    ("not_yet_valid", "not yet valid"),
+    ("wrong_aud", "audience"),
+    ("wrong_iss", "issuer"),
+    ("alg_none", "algorithm"),
+    ("hs256_with_public_key", "algorithm"),
+    ("unknown_kid", "unknown signing key"),
+    ("tampered", "signature"),
+    ("not_an_access_token", "not an access token"),
+])
+def test_bad_tokens_are_refused_with_a_reason(keys, verifier, case, reason):
+    now = int(time.time())
+    if case == "garbage":
+        token = "not.a.jwt"
+    elif case == "expired":
+        token = keys.token(lifetime=-120)
+    elif case == "not_yet_valid":
+        token = keys.token(nbf=now + 300)
+    elif case == "wrong_aud":
+        token = keys.token(aud="someone-else")
+    elif case == "wrong_iss":
+        token = keys.token(iss="https://evil.example")
+    elif case == "alg_none":
+        token = _b64({"alg": "none", "typ": "at+jwt", "kid": keys.kid}) + "." + _b64(
+            {"sub": "x", "tid": "t", "iss": "vo2max-identity", "aud": "vo2max-api", "exp": now + 60}) + "."
+    elif case == "hs256_with_public_key":
+        public_pem = keys.private_key.public_key().public_bytes(
+            __import__("cryptography.hazmat.primitives.serialization", fromlist=["x"]).Encoding.PEM,
+            __import__("cryptography.hazmat.primitives.serialization", fromlist=["x"]).PublicFormat.SubjectPublicKeyInfo)
+        header = _b64({"alg": "HS256", "typ": "at+jwt", "kid": keys.kid})
+        payload = _b64({"sub": "x", "tid": "t", "iss": "vo2max-identity", "aud": "vo2max-api", "exp": now + 60,
+                        "iat": now, "jti": "j"})
+        import hashlib, hmac
+        signature = base64.urlsafe_b64encode(hmac.new(public_pem, f"{header}.{payload}".encode(),
+                                                      hashlib.sha256).digest()).rstrip(b"=").decode()
+        token = f"{header}.{payload}.{signature}"
+    elif case == "unknown_kid":
+        token = keys.token(headers={"kid": "nobody"})
+    elif case == "tampered":
+        head, payload, sig = keys.token(roles=["viewer"]).split(".")
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims["roles"] = ["owner"]
+        token = f"{head}.{_b64(claims)}.{sig}"
+    elif case == "not_an_access_token":
+        token = keys.token(headers={"typ": "JWT"})
+    with pytest.raises(InvalidToken, match=reason):
+        verifier.verify(token)
+
+
+def test_unknown_kid_refetch_is_rate_limited(keys):
+    fetches = []
+
+    def fetch():
+        fetches.append(1)
+        return keys.jwks
+
+    cache = JWKSCache(fetch, refetch_interval=60)
+    verifier = TokenVerifier(cache, issuer="vo2max-identity", audience="vo2max-api")
+    verifier.verify(keys.token())
+    for _ in range(20):
+        with pytest.raises(InvalidToken):
+            verifier.verify(keys.token(headers={"kid": "rotated-away"}))
+    assert len(fetches) == 1
+
+
+def test_a_rotated_key_is_found_by_one_refetch(tmp_path):
+    old, new = SigningKeys(tmp_path / "old"), SigningKeys(tmp_path / "new")
+    published = {"keys": list(old.jwks["keys"])}
+    cache = JWKSCache(lambda: published, refetch_interval=0)
+    verifier = TokenVerifier(cache, issuer="vo2max-identity", audience="vo2max-api")
+    assert verifier.verify(old.token(sub="a")).user_id == "a"
+    published["keys"] = old.jwks["keys"] + new.jwks["keys"]
+    assert verifier.verify(new.token(sub="b")).user_id == "b"
+    assert verifier.verify(old.token(sub="c")).user_id == "c"
+
+
+def test_leeway_is_bounded():
+    with pytest.raises(ValueError):
+        TokenVerifier(JWKSCache(lambda: {"keys": []}), issuer="i", audience="a", leeway=120)

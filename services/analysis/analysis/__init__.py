@@ -1,0 +1,1 @@
+"""VO2max Report analysis service package."""

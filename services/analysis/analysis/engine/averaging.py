@@ -1,0 +1,203 @@
+"""Outlier removal and averaging strategies for breath-by-breath gas exchange.
+
+The strategies and their windows follow the R package spiro (Nolte) so that a lab comparing
+with spiro gets the same numbers: 1-s linear interpolation on t = 1..round(max t), then a
+centred moving mean whose even windows lean one second forward (R stats::filter, sides = 2).
+Windows that are not complete give no value (NaN), so peaks come from full windows only.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+DEFAULT = {"method": "time", "seconds": 30}
+OUTLIER_SD_DEFAULT = 4.0  # Lamarra et al. 1987: breaths outside the local prediction +- 4 SD
+
+
+def normalise_strategy(averaging: dict | None) -> dict:
+    """Validate the averaging request; unknown or broken requests fall back to the 30-s default."""
+    a = averaging if isinstance(averaging, dict) else {}
+    m = a.get("method", "time")
+    out: dict
+    try:
+        if m == "time":
+            out = {"method": "time", "seconds": _posint(a.get("seconds", 30), 30)}
+        elif m == "breath":
+            out = {"method": "breath", "breaths": _posint(a.get("breaths", 15), 15)}
+        elif m == "bin":
+            out = {"method": "bin", "seconds": _posint(a.get("seconds", 30), 30)}
+        elif m == "butterworth":
+            cutoff = float(a.get("cutoff", 0.04))
+            if not (0 < cutoff < 1):
+                cutoff = 0.04
+            order = _posint(a.get("order", 3), 3)
+            order = min(order, 8)
+            out = {"method": "butterworth", "cutoff": cutoff, "order": order,
+                   "zero_lag": bool(a.get("zero_lag", True))}
+        else:
+            out = dict(DEFAULT)
+    except (TypeError, ValueError):
+        out = dict(DEFAULT)
+    sd = a.get("outlier_sd", OUTLIER_SD_DEFAULT)
+    try:
+        sd = float(sd) if sd not in (None, False) else 0.0
+    except (TypeError, ValueError):
+        sd = OUTLIER_SD_DEFAULT
+    out["outlier_sd"] = sd if np.isfinite(sd) and sd > 0 else None
+    return out
+
+
+def _posint(v, default):
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return default
+    if not np.isfinite(f) or f < 1:
+        return default
+    return int(round(min(f, 100000)))
+
+
+# ------------------------------------------------------------------------- outliers
+def local_outliers(y: np.ndarray, n_sd: float, half: int = 2) -> np.ndarray:
+    """Boolean mask of breaths outside local mean +- n_sd * SD (Lamarra 1987 style).
+
+    The local prediction is the mean of the `half` breaths either side (the breath itself
+    excluded, so a spike does not pull its own prediction). The SD is estimated robustly
+    (1.4826 * MAD of the residuals) so a handful of spikes cannot widen the band that
+    should catch them.
+    """
+    y = np.asarray(y, float)
+    n = y.size
+    out = np.zeros(n, bool)
+    if n < 2 * half + 3:
+        return out
+    finite = np.isfinite(y)
+    v = np.where(finite, y, 0.0)
+    c = np.concatenate([[0.0], np.cumsum(v)])
+    cn = np.concatenate([[0], np.cumsum(finite)])
+    idx = np.arange(n)
+    lo = np.clip(idx - half, 0, n)
+    hi = np.clip(idx + half + 1, 0, n)
+    s = c[hi] - c[lo] - v
+    k = cn[hi] - cn[lo] - finite
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pred = s / k
+        r = y - pred
+    ok = np.isfinite(r)
+    if ok.sum() < 5:
+        return out
+    med = np.median(r[ok])
+    sd = 1.4826 * np.median(np.abs(r[ok] - med))
+    if not sd > 0:
+        return out
+    out[ok] = np.abs(r[ok] - med) > n_sd * sd
+    return out
+
+
+# ------------------------------------------------------------------------- building blocks
+def interpolate_1s(t: np.ndarray, cols: dict[str, np.ndarray]):
+    """Linear interpolation of every column to t = 1, 2, ..., round(max t) (spiro convention).
+
+    Values outside a column's first/last finite sample are NaN (R approx rule 1).
+    """
+    tmax = np.nanmax(t) if t.size else np.nan
+    if not np.isfinite(tmax) or round(tmax) < 1:
+        return np.array([]), {k: np.array([]) for k in cols}
+    grid = np.arange(1, int(round(tmax)) + 1, dtype=float)
+    out = {}
+    for k, y in cols.items():
+        ok = np.isfinite(y) & np.isfinite(t)
+        if ok.sum() == 0:
+            out[k] = np.full(grid.size, np.nan)
+        elif ok.sum() == 1:
+            v = np.full(grid.size, np.nan)
+            v[grid == t[ok][0]] = y[ok][0]
+            out[k] = v
+        else:
+            out[k] = np.interp(grid, t[ok], y[ok], left=np.nan, right=np.nan)
+    return grid, out
+
+
+def moving_mean(y: np.ndarray, k: int) -> np.ndarray:
+    """Centred moving mean as R stats::filter(y, rep(1/k, k), sides = 2): window
+    [i - (k - 1 - k//2), i + k//2]; NaN if the window is incomplete or holds a NaN."""
+    y = np.asarray(y, float)
+    n = y.size
+    out = np.full(n, np.nan)
+    if k < 1 or n < k:
+        return out
+    bad = ~np.isfinite(y)
+    c = np.concatenate([[0.0], np.cumsum(np.where(bad, 0.0, y))])
+    cb = np.concatenate([[0], np.cumsum(bad)])
+    fwd = k // 2
+    idx = np.arange(n)
+    lo = idx + fwd - k + 1
+    hi = idx + fwd + 1
+    ok = (lo >= 0) & (hi <= n)
+    lo_, hi_ = lo[ok], hi[ok]
+    vals = (c[hi_] - c[lo_]) / k
+    vals[(cb[hi_] - cb[lo_]) > 0] = np.nan
+    out[ok] = vals
+    return out
+
+
+def bin_means(grid: np.ndarray, y: np.ndarray, k: int):
+    """Means of consecutive k-second bins of 1-s data starting at t = 1 s; incomplete last bin dropped.
+    The bin's time is its centre (e.g. bin 1..30 s -> 15.5 s)."""
+    nb = grid.size // k
+    if nb == 0:
+        return np.array([]), np.array([])
+    yy = y[: nb * k].reshape(nb, k)
+    tt = grid[: nb * k].reshape(nb, k).mean(axis=1)
+    with np.errstate(invalid="ignore"):
+        m = yy.mean(axis=1)  # NaN if the bin has a gap, like an incomplete window
+    return tt, m
+
+
+def butterworth(y: np.ndarray, cutoff: float, order: int, zero_lag: bool) -> np.ndarray:
+    """Low-pass Butterworth on 1-s data (cutoff relative to Nyquist, as R signal::butter).
+
+    Zero-lag: forward-backward filtering of the series padded with its mirror images at both
+    ends (spiro's way to tame end transients). Gaps are linearly bridged first; leading and
+    trailing gaps take the nearest value and are NaN again afterwards.
+    """
+    from scipy.signal import butter, filtfilt, lfilter
+
+    y = np.asarray(y, float)
+    n = y.size
+    ok = np.isfinite(y)
+    if ok.sum() < 2:
+        return np.full(n, np.nan)
+    idx = np.arange(n)
+    filled = np.interp(idx, idx[ok], y[ok])
+    b, a = butter(order, cutoff, "low")
+    if zero_lag:
+        ext = np.concatenate([filled[::-1], filled, filled[::-1]])
+        res = filtfilt(b, a, ext, padlen=0)[n:2 * n]
+    else:
+        res = lfilter(b, a, filled)
+    first, last = idx[ok][0], idx[ok][-1]
+    res[:first] = np.nan
+    res[last + 1:] = np.nan
+    return res
+
+
+# ------------------------------------------------------------------------- strategy
+def apply(strategy: dict, t: np.ndarray, cols: dict[str, np.ndarray]):
+    """Average all columns with one strategy. Returns (time, columns)."""
+    m = strategy["method"]
+    if m == "breath":
+        k = strategy["breaths"]
+        return t.copy(), {c: moving_mean(v, k) for c, v in cols.items()}
+    grid, one = interpolate_1s(t, cols)
+    if m == "time":
+        k = strategy["seconds"]
+        return grid, {c: moving_mean(v, k) for c, v in one.items()}
+    if m == "bin":
+        k = strategy["seconds"]
+        out = {}
+        tt = np.array([])
+        for c, v in one.items():
+            tt, out[c] = bin_means(grid, v, k)
+        return tt, out
+    return grid, {c: butterworth(v, strategy["cutoff"], strategy["order"], strategy["zero_lag"])
+                  for c, v in one.items()}

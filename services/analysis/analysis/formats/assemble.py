@@ -1,0 +1,135 @@
+"""Common last step of every reader: clean the time axis, drop empty columns, flag suspicious
+values, infer sampling and load kind, and build the :class:`ParsedExport`."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import units as U
+from .model import COLUMNS, FormatError, Limits, ParsedExport, empty_metadata
+
+# Columns where 0 means "not measured" in cart exports (no chest strap, no ergometer link).
+_ZERO_MEANS_MISSING = ("hr_bpm",)
+
+
+def finish(
+    format_id: str,
+    metadata: dict[str, Any],
+    samples: dict[str, np.ndarray],
+    warnings: list[str],
+    limits: Limits,
+    rows: np.ndarray | None = None,
+    row_word: str = "row",
+) -> ParsedExport:
+    meta = empty_metadata()
+    meta.update({k: v for k, v in metadata.items() if v is not None or k not in meta})
+    notes = list(dict.fromkeys(warnings))  # keep order, drop repeats
+
+    time = np.asarray(samples.get("time_s", np.empty(0)), dtype=np.float64)
+    n = time.shape[0]
+    if n > limits.max_rows:
+        raise FormatError(
+            "too-many-rows", f"{n:,} data rows; the limit is {limits.max_rows:,}", status=413
+        )
+    if rows is None:
+        rows = np.arange(1, n + 1)
+    cols = {k: np.asarray(v, dtype=np.float64) for k, v in samples.items() if k in COLUMNS}
+    for k, v in cols.items():
+        if v.shape[0] != n:
+            raise FormatError("inconsistent-columns", f"column {k} has {v.shape[0]} values, time has {n}")
+
+    # Rows without a time stamp: trailing blanks are normal, others are reported.
+    keep = np.isfinite(time)
+    if not keep.all():
+        has_values = np.zeros(n, dtype=bool)
+        for k, v in cols.items():
+            if k != "time_s":
+                has_values |= np.isfinite(v)
+        lost = int((~keep & has_values).sum())
+        if lost:
+            first = int(rows[np.flatnonzero(~keep & has_values)[0]])
+            notes.append(f"{lost} rows with values but no readable time were skipped (first at {row_word} {first})")
+        cols = {k: v[keep] for k, v in cols.items()}
+        rows = rows[keep]
+        time = cols["time_s"]
+    if time.shape[0] == 0:
+        raise FormatError("no-data", "the export contains no data rows with a readable time")
+
+    cols, rows = _monotonic(cols, rows, limits, row_word, notes)
+
+    for k in _ZERO_MEANS_MISSING:
+        if k in cols:
+            v = cols[k]
+            v[v == 0] = np.nan
+    out: dict[str, np.ndarray] = {}
+    for k in COLUMNS:
+        v = cols.get(k)
+        if v is None:
+            continue
+        if k != "time_s" and not np.isfinite(v).any():
+            notes.append(f"{k}: column present but empty; treated as absent")
+            continue
+        if k in ("power_w", "speed_kmh") and np.nanmax(np.abs(v)) == 0:
+            notes.append(f"{k}: column is all zero; treated as absent")
+            continue
+        out[k] = v
+
+    notes += U.plausibility_warnings(out)
+    if meta.get("sampling") is None:
+        meta["sampling"], meta["averaging_seconds"] = infer_sampling(out["time_s"])
+    if meta.get("load_kind") is None:
+        if "speed_kmh" in out and np.nanmax(out["speed_kmh"]) > 0:
+            meta["load_kind"] = "speed"
+        elif "power_w" in out and np.nanmax(out["power_w"]) > 0:
+            meta["load_kind"] = "power"
+    if meta.get("body_mass_kg") is not None and not (20 <= meta["body_mass_kg"] <= 300):
+        notes.append(f"suspicious body mass {meta['body_mass_kg']} kg; ignored")
+        meta["body_mass_kg"] = None
+    if meta.get("height_cm") is not None and not (80 <= meta["height_cm"] <= 250):
+        notes.append(f"suspicious height {meta['height_cm']} cm; ignored")
+        meta["height_cm"] = None
+    return ParsedExport(format=format_id, metadata=meta, samples=out, warnings=notes)
+
+
+def _monotonic(
+    cols: dict[str, np.ndarray], rows: np.ndarray, limits: Limits, row_word: str, notes: list[str]
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """A few duplicate/backwards breaths are dropped with a warning; a scrambled time axis is
+    refused (averaging and threshold detection would silently produce nonsense)."""
+    time = cols["time_s"]
+    if time.shape[0] < 2:
+        return cols, rows
+    running = np.maximum.accumulate(time)
+    bad = np.zeros(time.shape[0], dtype=bool)
+    bad[1:] = time[1:] <= running[:-1]
+    n_bad = int(bad.sum())
+    if n_bad == 0:
+        return cols, rows
+    allowed = max(limits.min_time_disorder_allowed, int(limits.max_time_disorder_fraction * time.shape[0]))
+    i = int(np.flatnonzero(bad)[0])
+    where = f"{row_word} {int(rows[i])}: {time[i]:g} s after {running[i - 1]:g} s"
+    if n_bad > allowed:
+        raise FormatError(
+            "non-monotonic-time",
+            f"time does not increase: {n_bad} of {time.shape[0]} rows go backwards or repeat "
+            f"(first at {where})",
+        )
+    notes.append(f"{n_bad} duplicate/backwards time stamps dropped (first at {where})")
+    keep = ~bad
+    return {k: v[keep] for k, v in cols.items()}, rows[keep]
+
+
+def infer_sampling(time: np.ndarray) -> tuple[str, float | None]:
+    """Regular steps (COSMED 10 s, Vyntus 60 s, Oxynet 1 s) mean averaged/interpolated data;
+    irregular steps are breath-by-breath."""
+    if time.shape[0] < 3:
+        return "breath-by-breath", None
+    steps = np.diff(time)
+    median = float(np.median(steps))
+    if median <= 0:
+        return "breath-by-breath", None
+    regular = np.mean(np.abs(steps - median) <= 0.05 * median + 1e-9)
+    if regular >= 0.8:
+        return "averaged", round(median, 3)
+    return "breath-by-breath", None

@@ -1,0 +1,130 @@
+"""What every cart-export reader hands back, and how it fails.
+
+A reader produces a :class:`ParsedExport` in the lab's normalized columns, or raises
+:class:`FormatError` with a stable slug the web layer can map to a message.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+# Normalized sample columns, in wire order. Units are in the names.
+COLUMNS: tuple[str, ...] = (
+    "time_s",
+    "vo2_ml_min",
+    "vco2_ml_min",
+    "ve_l_min",
+    "hr_bpm",
+    "rf_bpm",
+    "vt_l",
+    "peto2_mmhg",
+    "petco2_mmhg",
+    "power_w",
+    "speed_kmh",
+    "grade_pct",
+)
+
+METADATA_KEYS: tuple[str, ...] = (
+    "body_mass_kg",
+    "height_cm",
+    "sex",
+    "birth_date",
+    "age_years",
+    "test_date",
+    "device",
+    "sampling",
+    "averaging_seconds",
+    "format_detail",
+    "load_kind",
+)
+
+
+class FormatError(Exception):
+    """The upload cannot be read as a CPET export.
+
+    ``slug`` is a stable machine id (e.g. ``"unknown-format"``), ``detail`` is human text that
+    names the line/column/field where possible, ``status`` is the HTTP status the web layer
+    should answer with (400 bad request, 413 too large, 422 unreadable content).
+    """
+
+    def __init__(self, slug: str, detail: str, status: int = 422):
+        super().__init__(f"{slug}: {detail}")
+        self.slug = slug
+        self.detail = detail
+        self.status = status
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"error": self.slug, "detail": self.detail, "status": self.status}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one upload. Defaults suit a lab upload form."""
+
+    max_bytes: int = 50 * 1024 * 1024
+    max_rows: int = 2_000_000
+    # XLSX: total uncompressed size of the zip members and the worst member's compression ratio.
+    max_unzipped_bytes: int = 200 * 1024 * 1024
+    max_zip_ratio: float = 200.0
+    max_zip_members: int = 2_000
+    # Dense cell grid a spreadsheet may span (rows x columns); calamine allocates it up front.
+    max_sheet_cells: int = 60_000_000
+    # Backwards/duplicate breaths that are dropped with a warning rather than refused.
+    max_time_disorder_fraction: float = 0.01
+    min_time_disorder_allowed: int = 3
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def empty_metadata() -> dict[str, Any]:
+    return {key: None for key in METADATA_KEYS}
+
+
+@dataclass
+class ParsedExport:
+    format: str
+    metadata: dict[str, Any]
+    samples: dict[str, np.ndarray]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n_rows(self) -> int:
+        time = self.samples.get("time_s")
+        return 0 if time is None else int(time.shape[0])
+
+    def copy(self) -> "ParsedExport":
+        return replace(
+            self,
+            metadata=dict(self.metadata),
+            samples={k: v.copy() for k, v in self.samples.items()},
+            warnings=list(self.warnings),
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        """JSON-safe dict: NaN becomes None, every column is present (absent column -> null)."""
+        samples: dict[str, Any] = {}
+        for name in COLUMNS:
+            values = self.samples.get(name)
+            if values is None:
+                samples[name] = None
+            else:
+                samples[name] = [None if v != v else v for v in values.astype(float).tolist()]
+        return {
+            "format": self.format,
+            "metadata": {k: _json_scalar(v) for k, v in self.metadata.items()},
+            "samples": samples,
+            "warnings": list(self.warnings),
+        }
+
+
+def _json_scalar(value: Any) -> Any:
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, np.integer):
+        return int(value)
+    return value

@@ -1,0 +1,27 @@
+"""Writes to athletes. Views validate and call these; nothing else writes an athlete."""
+from __future__ import annotations
+
+from servicekit.principal import Principal
+
+from .models import Athlete
+
+EDITABLE = ("first_name", "last_name", "sex", "birth_date", "height_cm", "body_mass_kg", "sport", "notes", "user_id")
+
+
+def create_athlete(by: Principal, **fields) -> Athlete:
+    return Athlete.objects.create(tenant_id=by.tenant_id, created_by=by.user_id,
+                                  **{k: v for k, v in fields.items() if k in EDITABLE})
+
+
+def update_athlete(athlete: Athlete, **changes) -> Athlete:
+    for name, value in changes.items():
+        if name in EDITABLE:
+            setattr(athlete, name, value)
+    athlete.save()
+    return athlete
+
+
+def delete_athlete(athlete: Athlete) -> None:
+    # Health data (GDPR): the athlete's tests, samples, files and results go with it (cascades and events follow
+    # when tests exist).
+    athlete.delete()

@@ -1,0 +1,68 @@
+"""HTTP layer for athletes: validate, then delegate to actions/queries."""
+from __future__ import annotations
+
+import django_filters
+from rest_framework import serializers, viewsets
+
+from servicekit.django.drf import StaffWrites, principal_of
+
+from . import actions
+from .models import Athlete
+from .queries import visible_athletes
+
+
+class AthleteSerializer(serializers.ModelSerializer):
+    height_cm = serializers.DecimalField(max_digits=5, decimal_places=1, min_value=50, max_value=260,
+                                        required=False, allow_null=True, coerce_to_string=False)
+    body_mass_kg = serializers.DecimalField(max_digits=5, decimal_places=1, min_value=15, max_value=350,
+                                            required=False, allow_null=True, coerce_to_string=False)
+
+    class Meta:
+        model = Athlete
+        fields = ("id", "first_name", "last_name", "sex", "birth_date", "height_cm", "body_mass_kg", "sport",
+                  "notes", "user_id", "created_at", "updated_at")
+        read_only_fields = ("id", "created_at", "updated_at")
+
+    def validate_birth_date(self, value):
+        import datetime
+
+        if value and not (datetime.date(1900, 1, 1) <= value <= datetime.date.today()):
+            raise serializers.ValidationError("birth date must be between 1900-01-01 and today")
+        return value
+
+
+class AthleteFilter(django_filters.FilterSet):
+    search = django_filters.CharFilter(method="filter_search", label="name contains")
+    sex = django_filters.ChoiceFilter(choices=Athlete.Sex.choices)
+    sport = django_filters.CharFilter(lookup_expr="iexact")
+
+    class Meta:
+        model = Athlete
+        fields = ("sex", "sport")
+
+    def filter_search(self, queryset, name, value):
+        from django.db.models import Q
+
+        return queryset.filter(Q(first_name__icontains=value) | Q(last_name__icontains=value))
+
+
+class AthleteViewSet(viewsets.ModelViewSet):
+    """Athletes of the caller's tenant. Owners, admins and physiologists write; others read."""
+
+    serializer_class = AthleteSerializer
+    permission_classes = [StaffWrites]
+    filterset_class = AthleteFilter
+    lookup_value_converter = "uuid"
+    http_method_names = ["get", "post", "patch", "put", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return visible_athletes(principal_of(self.request))
+
+    def perform_create(self, serializer):
+        serializer.instance = actions.create_athlete(principal_of(self.request), **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = actions.update_athlete(serializer.instance, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        actions.delete_athlete(instance)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AthletesConfig(AppConfig):
+    name = "measurements.athletes"
+    label = "athletes"
