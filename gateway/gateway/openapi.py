@@ -87,8 +87,12 @@ def merge(documents: dict[str, dict], missing: dict[str, str]) -> dict:
                     operation.setdefault("tags", [service])
                     op_id = operation.get("operationId")
                     if op_id:
-                        if op_id in operation_ids:
-                            operation["operationId"] = op_id = f"{service}_{op_id}"
+                        if op_id in operation_ids:  # operationIds must be unique across the merged document
+                            base, n = f"{service}_{op_id}", 2
+                            op_id = base
+                            while op_id in operation_ids:
+                                op_id, n = f"{base}_{n}", n + 1
+                            operation["operationId"] = op_id
                         operation_ids.add(op_id)
             merged["paths"][path] = item
         for tag in document.get("tags") or [{"name": service}]:
@@ -152,7 +156,7 @@ def docs_html(document: dict) -> str:
             if content:
                 body = esc(", ".join(content))
             rows.append(
-                f"<tr><td class=m m-{method}>{method.upper()}</td><td><code>{esc(path)}</code></td>"
+                f"<tr><td class='m'>{method.upper()}</td><td><code>{esc(path)}</code></td>"
                 f"<td>{esc(', '.join(op.get('tags', [])))}</td><td>{esc(op.get('summary') or op.get('description') or '')[:300]}</td>"
                 f"<td>{params}</td><td>{body}</td></tr>")
     info = document.get("info", {})

@@ -4,10 +4,13 @@ One long-lived transport per process (created in the app's lifespan), used direc
 transport API (`handle_async_request`): no client-level cookie jar (cookies of one user must never ride along with
 another user's request), no redirect following, no default headers. Two transports, chosen by UPSTREAM_TRANSPORT:
 
-- `aiohttp` (default, chosen by bench/gateway.py numbers): httpx-aiohttp's AiohttpTransport over an aiohttp
-  ClientSession that we build ourselves, to switch off what a proxy must not do: a cookie jar (DummyCookieJar) and
-  auto-added Accept-Encoding/Content-Type/User-Agent headers (a client that did not ask for gzip must not get it).
-- `httpx`: httpx's own AsyncHTTPTransport (httpcore pool), kept for comparison.
+- `native` (default, chosen by the bench/gateway.py numbers): gateway.fastclient, pooled HTTP/1.1 on asyncio
+  protocols + httptools (see its docstring for why);
+- `aiohttp`: aiohttp's ClientSession used directly;
+- `httpx-aiohttp`: httpx requests over httpx-aiohttp's AiohttpTransport (over the same kind of aiohttp session);
+- `httpx`: httpx's own AsyncHTTPTransport (httpcore pool).
+The aiohttp session is built here to switch off what a proxy must not do: a cookie jar (DummyCookieJar) and
+auto-added Accept-Encoding/Content-Type/User-Agent headers (a client that did not ask for gzip must not get it).
 
 Request and response bodies are streamed in both directions, never read whole.
 """
@@ -99,49 +102,153 @@ def _is_timeout(exc: BaseException) -> bool:
     the underlying (non-httpx) cause decides when there is one."""
     import httpcore
 
-    causes, seen = [], exc
+    chain, seen = [], exc
     for _ in range(10):
-        seen = seen.__cause__ or seen.__context__
         if seen is None:
             break
         if not isinstance(seen, httpx.HTTPError):
-            causes.append(seen)
-    if causes:
-        return any(isinstance(c, (TimeoutError, httpcore.TimeoutException)) for c in causes)
-    return isinstance(exc, (httpx.TimeoutException, TimeoutError))
+            chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    if chain:
+        return any(isinstance(c, (TimeoutError, httpcore.TimeoutException)) for c in chain)
+    return isinstance(exc, httpx.TimeoutException)
+
+
+class _Response:
+    """What the forwarder needs from an upstream response, whatever the client library."""
+
+    __slots__ = ("status", "raw_headers", "chunks", "aclose")
+
+    def __init__(self, status, raw_headers, chunks, aclose):
+        self.status, self.raw_headers, self.chunks, self.aclose = status, raw_headers, chunks, aclose
+
+
+class _HttpxBackend:
+    """httpx requests over an httpx transport: httpx's own pool ("httpx") or httpx-aiohttp ("httpx-aiohttp")."""
+
+    def __init__(self, settings: Settings, use_aiohttp: bool):
+        s = settings
+        c, r = s.upstream_connect_timeout_s, s.upstream_timeout_s
+        self.timeout = {"connect": c, "read": r, "write": r, "pool": c}
+        limits = httpx.Limits(max_connections=s.upstream_max_connections,
+                              max_keepalive_connections=s.upstream_max_connections,
+                              keepalive_expiry=s.upstream_keepalive_s)
+        if use_aiohttp:
+            from httpx_aiohttp import AiohttpTransport
+
+            self.transport = AiohttpTransport(client=_aiohttp_session(s), limits=limits)
+        else:
+            self.transport = httpx.AsyncHTTPTransport(limits=limits, retries=0)
+
+    async def request(self, method, base_url, target, headers, body) -> _Response:
+        url = base_url + target.decode("latin-1")
+        request = httpx.Request(method, url, headers=headers, content=body, extensions={"timeout": self.timeout})
+        response = await self.transport.handle_async_request(request)
+        return _Response(response.status_code, response.headers.raw, response.stream, response.aclose)
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+
+def _aiohttp_session(s: Settings):
+    import aiohttp
+
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=s.upstream_max_connections, limit_per_host=0,
+                                       keepalive_timeout=s.upstream_keepalive_s, ttl_dns_cache=60),
+        cookie_jar=aiohttp.DummyCookieJar(),  # one user's cookies must never ride along with another's request
+        skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+        auto_decompress=False,
+        timeout=aiohttp.ClientTimeout(total=None, connect=s.upstream_connect_timeout_s,
+                                      sock_connect=s.upstream_connect_timeout_s, sock_read=s.upstream_timeout_s),
+    )
+
+
+class _AiohttpBackend:
+    """aiohttp's client used directly (no httpx request/response models in between)."""
+
+    def __init__(self, settings: Settings):
+        self.session = _aiohttp_session(settings)
+
+    async def request(self, method, base_url, target, headers, body) -> _Response:
+        url = base_url + target.decode("latin-1")
+        response = await self.session.request(
+            method, url, headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers], data=body,
+            allow_redirects=False)
+        done = False
+
+        async def chunks():
+            nonlocal done
+            async for chunk in response.content.iter_any():
+                yield chunk
+            done = True
+
+        async def aclose():
+            if done:
+                response.release()  # body read to the end: the connection goes back to the pool
+            else:
+                response.close()  # aborted mid-body: the connection cannot be reused
+
+        return _Response(response.status, response.raw_headers, chunks(), aclose)
+
+    async def aclose(self) -> None:
+        await self.session.close()
+
+
+class _NativeBackend:
+    """gateway.fastclient: pooled keep-alive HTTP/1.1 on asyncio protocols + httptools."""
+
+    def __init__(self, settings: Settings):
+        from .fastclient import NativeClient
+
+        self.read_timeout = settings.upstream_timeout_s
+        self.client = NativeClient(settings.upstream_max_connections, settings.upstream_keepalive_s,
+                                   settings.upstream_connect_timeout_s, settings.upstream_timeout_s)
+
+    async def request(self, method, base_url, target, headers, body) -> _Response:
+        pool = self.client.pool(base_url)
+        conn = await pool.request(method, target, headers, body)
+        head = method == "HEAD"
+        if head:
+            conn.complete = True  # no body follows; the parser cannot know, so this connection is not reused
+        read_timeout = self.read_timeout
+
+        async def chunks():
+            while True:
+                chunk = await conn.next_chunk(read_timeout)
+                if chunk is None:
+                    return
+                yield chunk
+
+        async def aclose():
+            pool.release(conn, reusable=conn.complete and conn.keep_alive and not head and conn.error is None)
+
+        return _Response(conn.status, conn.headers, chunks(), aclose)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+TRANSPORTS = ("native", "aiohttp", "httpx-aiohttp", "httpx")
 
 
 class Upstream:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.kind = settings.upstream_transport
-        c, r = settings.upstream_connect_timeout_s, settings.upstream_timeout_s
-        self.timeout = {"connect": c, "read": r, "write": r, "pool": c}
-        self.transport: httpx.AsyncBaseTransport | None = None
+        self.backend = None
 
     async def start(self) -> None:
-        s = self.settings
-        limits = httpx.Limits(max_connections=s.upstream_max_connections,
-                              max_keepalive_connections=s.upstream_max_connections,
-                              keepalive_expiry=s.upstream_keepalive_s)
-        if self.kind == "aiohttp":
-            import aiohttp
-            from httpx_aiohttp import AiohttpTransport
-
-            session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=s.upstream_max_connections, limit_per_host=0,
-                                               keepalive_timeout=s.upstream_keepalive_s, ttl_dns_cache=60),
-                cookie_jar=aiohttp.DummyCookieJar(),
-                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-                auto_decompress=False,
-            )
-            self.transport = AiohttpTransport(client=session, limits=limits)
+        if self.kind == "native":
+            self.backend = _NativeBackend(self.settings)
+        elif self.kind == "aiohttp":
+            self.backend = _AiohttpBackend(self.settings)
         else:
-            self.transport = httpx.AsyncHTTPTransport(limits=limits, retries=0)
+            self.backend = _HttpxBackend(self.settings, use_aiohttp=self.kind == "httpx-aiohttp")
 
     async def aclose(self) -> None:
-        if self.transport is not None:
-            await self.transport.aclose()
+        if self.backend is not None:
+            await self.backend.aclose()
 
     async def forward(self, scope, receive, send, *, service: str, base_url: str, headers, max_body: int,
                       extra_response_headers) -> int:
@@ -150,10 +257,9 @@ class Upstream:
         Raises BodyTooLarge / UpstreamError before the response has started (the caller answers with a problem);
         after the response has started a failure can only abort the connection.
         """
-        raw_path = scope.get("raw_path") or scope["path"].encode()
-        url = base_url + raw_path.decode("latin-1")
+        target = scope.get("raw_path") or scope["path"].encode()
         if scope.get("query_string"):
-            url += "?" + scope["query_string"].decode("latin-1")
+            target += b"?" + scope["query_string"]
         has_body = False
         for name, value in scope["headers"]:
             if name == b"content-length":
@@ -181,10 +287,9 @@ class Upstream:
                 if not message.get("more_body", False):
                     return
 
-        request = httpx.Request(scope["method"], url, headers=headers, content=body() if has_body else None,
-                                extensions={"timeout": self.timeout})
         try:
-            response = await self.transport.handle_async_request(request)
+            response = await self.backend.request(scope["method"], base_url, target, headers,
+                                                  body() if has_body else None)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -200,10 +305,10 @@ class Upstream:
             raise UpstreamError(502, f"The {service} service is unavailable.") from exc
 
         try:
-            await send({"type": "http.response.start", "status": response.status_code,
-                        "headers": response_headers(response.headers.raw) + extra_response_headers})
+            await send({"type": "http.response.start", "status": response.status,
+                        "headers": response_headers(response.raw_headers) + extra_response_headers})
             pending = None
-            async for chunk in response.stream:
+            async for chunk in response.chunks:
                 if not chunk:
                     continue
                 if pending is not None:
@@ -215,4 +320,4 @@ class Upstream:
             raise
         finally:
             await response.aclose()
-        return response.status_code
+        return response.status

@@ -17,18 +17,18 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 log = logging.getLogger("gateway.ratelimit")
 
 
-@dataclass(frozen=True)
-class Limit:
+class Limit(NamedTuple):
     scope: str  # "ip", "login", "user", "tenant"
     ident: str
     limit: int  # per window
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     allowed: bool
     limit: int | None = None  # the tightest applicable limit, for the RateLimit-* headers
@@ -64,20 +64,22 @@ def _retry_after(limit: int, prev: int, cur: int, frac: float, window: int) -> f
 
 def decide(limits: list[Limit], counts: list[tuple[int, int]], allowed: bool, frac: float, window: int) -> Decision:
     """Turn (previous, current) counts — current already including this request when allowed — into a Decision."""
-    best: Decision | None = None
-    until_window_end = max(1, math.ceil((1.0 - frac) * window))
+    if allowed:  # report the limit with the least room left (ties: the smaller limit)
+        best_key, best = None, None
+        for lim, (prev, cur) in zip(limits, counts):
+            remaining = max(0, int(lim.limit - (prev * (1.0 - frac) + cur)))
+            if best_key is None or (remaining, lim.limit) < best_key:
+                best_key, best = (remaining, lim.limit), lim
+        if best is None:
+            return OPEN
+        return Decision(True, best.limit, best_key[0], max(1, math.ceil((1.0 - frac) * window)), best.scope)
+    worst: Decision | None = None  # the exceeded limit that takes longest to allow one more request
     for lim, (prev, cur) in zip(limits, counts):
-        used = prev * (1.0 - frac) + cur
-        if allowed:
-            remaining = max(0, int(lim.limit - used))
-            candidate = Decision(True, lim.limit, remaining, until_window_end, lim.scope)
-            if best is None or (remaining, lim.limit) < (best.remaining, best.limit):
-                best = candidate
-        elif used + 1 > lim.limit:
+        if prev * (1.0 - frac) + cur + 1 > lim.limit:
             wait = max(1, math.ceil(_retry_after(lim.limit, prev, cur, frac, window)))
-            if best is None or wait > best.reset:
-                best = Decision(False, lim.limit, 0, wait, lim.scope)
-    return best or OPEN
+            if worst is None or wait > worst.reset:
+                worst = Decision(False, lim.limit, 0, wait, lim.scope)
+    return worst or OPEN
 
 
 class MemoryLimiter:

@@ -53,9 +53,10 @@ class Settings:
         local = is_local()
         urls = {name: (env(f"{name.upper()}_URL", f"http://127.0.0.1:{port}") or "").rstrip("/")
                 for name, port in DEFAULT_PORTS.items()}
-        transport = (env("UPSTREAM_TRANSPORT", "aiohttp") or "aiohttp").lower()
-        if transport not in {"aiohttp", "httpx"}:
-            raise ConfigError(f"UPSTREAM_TRANSPORT must be 'aiohttp' or 'httpx', not {transport!r}")
+        transport = (env("UPSTREAM_TRANSPORT", "native") or "native").lower()
+        if transport not in {"native", "aiohttp", "httpx-aiohttp", "httpx"}:
+            raise ConfigError("UPSTREAM_TRANSPORT must be 'native', 'aiohttp', 'httpx-aiohttp' or 'httpx', "
+                              f"not {transport!r}")
         origins = env_list("CORS_ALLOW_ORIGINS")
         regex = env("CORS_ALLOW_ORIGIN_REGEX")
         if regex is None and local and not origins:
@@ -86,7 +87,7 @@ class Settings:
             upstream_connect_timeout_s=_float("UPSTREAM_CONNECT_TIMEOUT_S", 5.0),
             upstream_timeout_s=_float("UPSTREAM_TIMEOUT_S", 60.0),
             upstream_max_connections=env_int("UPSTREAM_MAX_CONNECTIONS", 200),
-            upstream_keepalive_s=_float("UPSTREAM_KEEPALIVE_S", 30.0),
+            upstream_keepalive_s=_float("UPSTREAM_KEEPALIVE_S", 4.0),
             openapi_cache_s=_float("OPENAPI_CACHE_S", 60.0),
             openapi_timeout_s=_float("OPENAPI_TIMEOUT_S", 3.0),
             access_log=env_bool("ACCESS_LOG", True),

@@ -93,3 +93,19 @@ def _fresh_verifier():
     set_verifier(None)
     yield
     set_verifier(None)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "postgres_only: proves a PostgreSQL feature (row-level security, COPY); "
+                                       "deselected when the suite runs on SQLite for local mode")
+
+
+def pytest_collection_modifyitems(config, items):
+    if _db_mode == "postgres":
+        return
+    kept, dropped = [], []
+    for item in items:
+        (dropped if item.get_closest_marker("postgres_only") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

@@ -1,10 +1,28 @@
 """measurements: athletes, exercise tests, samples, lactate steps, imports, stored results and overrides."""
+from servicekit import config
 from servicekit.django.settings import build
 
 globals().update(build(
     "measurements",
-    apps=["measurements.athletes"],
+    apps=["measurements.athletes", "measurements.exercise_tests", "measurements.imports", "measurements.results"],
     urlconf="measurements.urls",
     title="VO2max Report — measurements",
     description="Athletes, exercise tests, samples, imports and stored analysis results.",
 ))
+
+# Uploads: refused early above this size (Content-Length, then counted by the upload handler).
+MAX_UPLOAD_BYTES = config.env_int("MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
+# Where uploaded exports are kept so that an import can be re-run (VO2_DATA_DIR/uploads/<tenant>/<import>/...).
+UPLOADS_DIR = config.env("UPLOADS_DIR") or str(config.data_dir() / "uploads")
+# The analysis service and identity (service tokens, client credentials).
+ANALYSIS_URL = config.env("ANALYSIS_URL", "http://127.0.0.1:8003")
+ANALYSIS_TIMEOUT_S = float(config.env("ANALYSIS_TIMEOUT_S", "60"))
+IDENTITY_URL = config.env("IDENTITY_URL", "http://127.0.0.1:8001")
+SERVICE_CLIENT_ID = config.env("SERVICE_CLIENT_ID", "measurements")
+SERVICE_CLIENT_SECRET = config.env("SERVICE_CLIENT_SECRET")
+# How an accepted upload reaches the pipeline: "celery" (the service's own queue), "inline" (after the request's
+# commit, in the web process: tests and a single-process lab), "none" (someone calls run_import).
+IMPORT_DISPATCH = config.env("IMPORT_DISPATCH", "celery")
+CELERY_QUEUE = config.env("MEASUREMENTS_QUEUE", "measurements.tasks")
+# A change of VO2max between two tests of the same modality larger than this (in %) is flagged as meaningful.
+PROGRESS_MEANINGFUL_CHANGE_PCT = float(config.env("PROGRESS_MEANINGFUL_CHANGE_PCT", "5.0"))

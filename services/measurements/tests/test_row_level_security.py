@@ -6,13 +6,7 @@ from django.db import connection, transaction
 
 from servicekit.tenancy import set_database_tenant
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("row-level security is a PostgreSQL feature; this suite also runs on SQLite for local mode")
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
 
 
 def insert(tenant_id, name):
@@ -33,7 +27,7 @@ def names(tenant_id=None):
             return [row[0] for row in cursor.fetchall()]
 
 
-def test_application_role_neither_owns_nor_bypasses(postgres_only):
+def test_application_role_neither_owns_nor_bypasses():
     with connection.cursor() as cursor:
         cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
         assert cursor.fetchone() == (False, False)
@@ -43,7 +37,7 @@ def test_application_role_neither_owns_nor_bypasses(postgres_only):
         assert cursor.fetchone() == (True, True)
 
 
-def test_raw_sql_sees_only_the_tenant_set_for_the_transaction(postgres_only):
+def test_raw_sql_sees_only_the_tenant_set_for_the_transaction():
     a, b = str(uuid.uuid4()), str(uuid.uuid4())
     insert(a, "Alice")
     insert(b, "Boris")
@@ -52,7 +46,7 @@ def test_raw_sql_sees_only_the_tenant_set_for_the_transaction(postgres_only):
     assert names(b) == ["Boris"]
 
 
-def test_writing_a_row_for_another_tenant_is_refused(postgres_only):
+def test_writing_a_row_for_another_tenant_is_refused():
     from django.db.utils import ProgrammingError
 
     a, b = str(uuid.uuid4()), str(uuid.uuid4())

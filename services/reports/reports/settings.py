@@ -1,10 +1,27 @@
-"""reports: report requests, rendered PDFs, templates, languages (the rendering itself comes with its own issue)."""
+"""reports: report requests, rendered PDFs (reports.rendering), templates, languages."""
+from servicekit import config
 from servicekit.django.settings import build
 
 globals().update(build(
     "reports",
-    apps=[],
+    apps=["reports.documents"],
     urlconf="reports.urls",
     title="VO2max Report — reports",
     description="Athlete and lab PDF reports (Russian and English).",
 ))
+
+# Where the data comes from: measurements over REST, with a service token from identity acting for the tenant.
+MEASUREMENTS_URL = config.env("MEASUREMENTS_URL", "http://127.0.0.1:8002")
+MEASUREMENTS_TIMEOUT_S = float(config.env("MEASUREMENTS_TIMEOUT_S", "30"))
+IDENTITY_URL = config.env("IDENTITY_URL", "http://127.0.0.1:8001")
+SERVICE_CLIENT_ID = config.env("SERVICE_CLIENT_ID", "reports")
+SERVICE_CLIENT_SECRET = config.env("SERVICE_CLIENT_SECRET")
+# Rendered PDFs: "local" = a folder (REPORTS_DIR, default VO2_DATA_DIR/reports); S3 can follow behind ReportStorage.
+REPORT_STORAGE = config.env("REPORT_STORAGE", "local")
+REPORTS_DIR = config.env("REPORTS_DIR") or str(config.data_dir() / "reports")
+# How an accepted request reaches the renderer: "celery" (the service's queue), "none" (tests call the task).
+REPORT_DISPATCH = config.env("REPORT_DISPATCH", "celery")
+CELERY_QUEUE = config.env("REPORTS_QUEUE", "reports.tasks")
+# Transient failures (measurements or identity unreachable) are retried this many times before the report fails.
+REPORT_MAX_RETRIES = config.env_int("REPORT_MAX_RETRIES", 5)
+EVENT_CONSUMERS = ["reports.consumers"]

@@ -59,6 +59,7 @@ def build(service: str, *, apps: list[str], urlconf: str, title: str, descriptio
             "drf_spectacular",
             "django_filters",
             "servicekit.django",
+            "servicekit.events",  # outbox + inbox tables; run_relay, run_consumer, dead_letters commands
             *apps,
         ],
         "MIDDLEWARE": [

@@ -107,10 +107,8 @@ def detect(t: np.ndarray, power: np.ndarray | None, speed: np.ndarray | None) ->
                                 for i in stages]
         return res
     # ramp: from the last long run before the climb (warm-up) to the peak
+    # a warm-up is a long first run; later long runs inside a ramp are logging gaps, not warm-ups
     j0 = i0
-    for i in range(i0, ipk + 1):
-        if durs[i] >= MIN_STAGE_S and i < ipk:
-            j0 = i
     ramp_start = float(grid[segs[j0][1] - 1]) if durs[j0] >= MIN_STAGE_S and j0 < ipk else w0
     m = (grid >= ramp_start) & (grid <= w1)
     if m.sum() >= 3 and np.ptp(grid[m]) > 0:
@@ -121,7 +119,16 @@ def detect(t: np.ndarray, power: np.ndarray | None, speed: np.ndarray | None) ->
         res.update(kind="unknown")
         return res
     ramp_runs = [durs[i] for i in range(j0 + 1, ipk)]
-    res.update(kind="ramp", start=float(vals[j0]) if j0 != i0 or durs[j0] >= MIN_STAGE_S else float(L[m][0]),
+    if durs[j0] >= MIN_STAGE_S and j0 < ipk:
+        start = float(vals[j0])  # warm-up load the ramp starts from
+    else:
+        # the ramp began between the last baseline breath and the first loaded one: read the
+        # fitted ramp line there rather than the first logged (already increased) value
+        fit = np.polyfit(grid[m], L[m], 1)
+        k = int(np.argmax(ll > base + tol))  # first breath that carries a load
+        t_on = 0.5 * (tt[k - 1] + tt[k]) if 0 < k < tt.size else w0
+        start = float(round(np.polyval(fit, t_on), 1))
+    res.update(kind="ramp", start=start,
                increment=slope, increment_unit=f"{res['unit']}/min",
                stage_length_s=float(np.median(ramp_runs)) if ramp_runs and np.median(ramp_runs) >= 5 else None)
     res["_ramp_start"] = ramp_start
@@ -132,10 +139,12 @@ def stage_summaries(proto: dict, t: np.ndarray, cols: dict[str, np.ndarray]) -> 
     """Per stage: mean of the last 30 s (or the last half of shorter stages) of the cleaned breaths."""
     out = []
     for n, (a, b, load) in enumerate(proto.get("_stage_bounds", []), start=1):
+        # [a, b] are the first and last whole seconds holding this load (zero-order hold), so the
+        # breaths of the stage are those up to b; the next breath already carries the next load
         dur = b - a + 1.0
         tail = min(STAGE_TAIL_S, dur / 2.0)
-        m = (t > b + 1.0 - tail) & (t <= b + 1.0)
-        row = {"stage": n, "load": float(load), "start_s": float(a - 1.0), "end_s": float(b),
+        m = (t > b - tail) & (t <= b)
+        row = {"stage": n, "load": float(load), "start_s": float(a), "end_s": float(b),
                "duration_s": float(dur), "averaged_s": float(tail), "n_breaths": int(m.sum())}
         for k, v in cols.items():
             vv = v[m]

@@ -71,10 +71,14 @@ def detect(s: dict[str, np.ndarray]) -> tuple[dict, dict]:
     rec(vt1, "V-slope", v, f)
     eqo2 = _ratio(ve * 1000.0, vo2)
     eqco2 = _ratio(ve * 1000.0, vco2)
-    v, f = _bp(vo2[below], eqo2[below], lambda f: f.right[1] > 0 and f.right[1] > f.left[1])
+    # the early hyperbolic fall of VE/VO2 (dead space washing out) is not the flat part before the
+    # rise; leaving out the lowest 30 % of the VO2 range keeps the two lines about the nadir
+    vlo = np.nanmin(vo2[below]) + 0.3 * (np.nanmax(vo2[below]) - np.nanmin(vo2[below])) if below.any() else 0
+    nad = below & (vo2 >= vlo)
+    v, f = _bp(vo2[nad], eqo2[nad], lambda f: f.right[1] > 0 and f.right[1] > f.left[1])
     if v is not None:
         # VE/VCO2 must not rise over the same span (else it is the RCP, not VT1)
-        m = below & (vo2 >= v)
+        m = nad & (vo2 >= v)
         if m.sum() >= 5 and np.isfinite(eqco2[m]).sum() >= 5:
             k = np.isfinite(eqco2[m])
             sl_co2 = np.polyfit(vo2[m][k], eqco2[m][k], 1)[0]

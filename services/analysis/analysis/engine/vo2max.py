@@ -7,6 +7,8 @@ VO2max on their own: they are reached at submaximal VO2 too (Poole et al. 2008).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 TAYLOR_ML_MIN = 150.0
@@ -33,8 +35,6 @@ def plateau_steps(stages: list[dict]) -> dict:
 
 def plateau_ramp(t: np.ndarray, vo2: np.ndarray, ramp_start: float, end: float) -> dict:
     """Slope of breath VO2 over the last 30 s vs the submaximal slope of the ramp."""
-    from scipy import stats
-
     res = {"method": "ramp_slope_last_30s", "evaluable": False, "plateau": None,
            "slope_last_ml_min_s": None, "expected_slope_ml_min_s": None,
            "observed_increase_ml_min": None, "expected_increase_ml_min": None,
@@ -47,7 +47,7 @@ def plateau_ramp(t: np.ndarray, vo2: np.ndarray, ramp_start: float, end: float) 
     if tail.sum() < 5 or sub.sum() < 10 or np.ptp(t[tail]) <= 0 or np.ptp(t[sub]) <= 0:
         res["reason"] = "not enough breaths in the final 30 s or in the submaximal ramp"
         return res
-    lr = stats.linregress(t[tail], vo2[tail])
+    lr = _ols(t[tail], vo2[tail])
     exp_slope = float(np.polyfit(t[sub], vo2[sub], 1)[0])
     obs = float(lr.slope) * RAMP_TAIL_S
     expd = exp_slope * RAMP_TAIL_S
@@ -60,6 +60,28 @@ def plateau_ramp(t: np.ndarray, vo2: np.ndarray, ramp_start: float, end: float) 
     else:
         res["reason"] = "VO2 does not rise during the ramp"
     return res
+
+
+class _Fit:
+    def __init__(self, slope, pvalue):
+        self.slope, self.pvalue = slope, pvalue
+
+
+def _ols(x, y):
+    """Slope and two-sided p-value of the slope (as scipy.stats.linregress, without its overhead)."""
+    from scipy.special import stdtr
+    n = x.size
+    xm, ym = x.mean(), y.mean()
+    sxx = float(((x - xm) ** 2).sum())
+    b = float(((x - xm) * (y - ym)).sum()) / sxx
+    resid = y - ym - b * (x - xm)
+    df = n - 2
+    se = math.sqrt(float((resid ** 2).sum()) / df / sxx) if df > 0 else float("nan")
+    if se > 0:
+        p = float(2 * stdtr(df, -abs(b / se)))
+    else:
+        p = 0.0 if b != 0 else 1.0
+    return _Fit(b, p)
 
 
 def criteria(rer_max, hr_max, age, lactate_max) -> dict:

@@ -83,6 +83,8 @@ def finish(
             meta["load_kind"] = "speed"
         elif "power_w" in out and np.nanmax(out["power_w"]) > 0:
             meta["load_kind"] = "power"
+    if meta.get("age_years") is None and meta.get("birth_date") and meta.get("test_date"):
+        meta["age_years"] = _age(meta["birth_date"], meta["test_date"])
     if meta.get("body_mass_kg") is not None and not (20 <= meta["body_mass_kg"] <= 300):
         notes.append(f"suspicious body mass {meta['body_mass_kg']} kg; ignored")
         meta["body_mass_kg"] = None
@@ -96,26 +98,37 @@ def _monotonic(
     cols: dict[str, np.ndarray], rows: np.ndarray, limits: Limits, row_word: str, notes: list[str]
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """A few duplicate/backwards breaths are dropped with a warning; a scrambled time axis is
-    refused (averaging and threshold detection would silently produce nonsense)."""
+    refused (averaging and threshold detection would silently produce nonsense).
+
+    Repeated stamps are tolerated more (two breaths in one whole second at high breathing
+    rate) than steps backwards."""
     time = cols["time_s"]
-    if time.shape[0] < 2:
+    n = time.shape[0]
+    if n < 2:
         return cols, rows
     running = np.maximum.accumulate(time)
-    bad = np.zeros(time.shape[0], dtype=bool)
-    bad[1:] = time[1:] <= running[:-1]
-    n_bad = int(bad.sum())
-    if n_bad == 0:
+    backwards = np.zeros(n, dtype=bool)
+    repeated = np.zeros(n, dtype=bool)
+    backwards[1:] = time[1:] < running[:-1]
+    repeated[1:] = time[1:] == running[:-1]
+    bad = backwards | repeated
+    n_back, n_rep = int(backwards.sum()), int(repeated.sum())
+    if n_back + n_rep == 0:
         return cols, rows
-    allowed = max(limits.min_time_disorder_allowed, int(limits.max_time_disorder_fraction * time.shape[0]))
+    allowed_back = max(limits.min_time_disorder_allowed, int(limits.max_time_disorder_fraction * n))
+    allowed_rep = max(limits.min_time_disorder_allowed, int(limits.max_time_duplicate_fraction * n))
     i = int(np.flatnonzero(bad)[0])
     where = f"{row_word} {int(rows[i])}: {time[i]:g} s after {running[i - 1]:g} s"
-    if n_bad > allowed:
+    if n_back > allowed_back or n_rep > allowed_rep:
         raise FormatError(
             "non-monotonic-time",
-            f"time does not increase: {n_bad} of {time.shape[0]} rows go backwards or repeat "
-            f"(first at {where})",
+            f"time does not increase: {n_back} of {n} rows go backwards and {n_rep} repeat the "
+            f"previous time (first at {where})",
         )
-    notes.append(f"{n_bad} duplicate/backwards time stamps dropped (first at {where})")
+    notes.append(
+        f"{n_back + n_rep} duplicate/backwards time stamps dropped ({n_rep} repeated, {n_back} backwards; "
+        f"first at {where})"
+    )
     keep = ~bad
     return {k: v[keep] for k, v in cols.items()}, rows[keep]
 
@@ -133,3 +146,14 @@ def infer_sampling(time: np.ndarray) -> tuple[str, float | None]:
     if regular >= 0.8:
         return "averaged", round(median, 3)
     return "breath-by-breath", None
+
+
+def _age(birth: str, test: str) -> int | None:
+    import datetime as dt
+
+    try:
+        b, t = dt.date.fromisoformat(birth), dt.date.fromisoformat(test)
+    except ValueError:
+        return None
+    years = t.year - b.year - ((t.month, t.day) < (b.month, b.day))
+    return years if 0 <= years <= 120 else None

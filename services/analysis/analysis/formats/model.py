@@ -74,6 +74,8 @@ class Limits:
     max_sheet_cells: int = 60_000_000
     # Backwards/duplicate breaths that are dropped with a warning rather than refused.
     max_time_disorder_fraction: float = 0.01
+    # Repeated time stamps (two breaths in the same whole second at high breathing rates).
+    max_time_duplicate_fraction: float = 0.05
     min_time_disorder_allowed: int = 3
 
 

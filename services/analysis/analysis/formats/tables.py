@@ -80,6 +80,8 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
 # Single letters are too ambiguous without a confirming unit.
 _NEEDS_UNIT = {"p": {"w"}, "v": {"km_h", "m_s", "mph", "km_h_x10"}}
 
+_NUMERIC_START = re.compile(r"^[-+]?\.?\d")
+
 _CYRILLIC_LOOKALIKE = str.maketrans({"о": "o", "О": "o", "с": "c", "С": "c", "е": "e", "Е": "e"})
 
 
@@ -128,7 +130,10 @@ def classify_label(label: str, unit_hint: str | None = None) -> tuple[str | None
     """Header label (+ units-row text) -> (target, unit)."""
     name, unit = U.split_label(label)
     if unit is None and unit_hint:
-        unit = unit_hint.strip().strip("()[]") or None
+        unit = unit_hint.strip()
+        if unit[:1] in "([" and unit[-1:] in ")]":
+            unit = unit[1:-1].strip()
+        unit = unit or None
     key = norm_name(name)
     target = _NAME_INDEX.get(key)
     if target is None:
@@ -157,7 +162,7 @@ def _row_targets(row: list[Cell], unit_row: list[Cell] | None = None) -> dict[st
         if not isinstance(cell, str):
             continue
         text = cell.strip()
-        if not text or len(text) > 60:
+        if not text or len(text) > 60 or _NUMERIC_START.match(text):
             continue
         hint = None
         if unit_row is not None and i < len(unit_row) and isinstance(unit_row[i], str):
@@ -192,6 +197,8 @@ def find_header(table: Table, max_scan: int = 400) -> ColumnMap | None:
     best_found: dict[str, list[Column]] = {}
     limit = min(len(table), max_scan)
     for r in range(limit):
+        if best is not None and r > best[1] + 40:
+            break  # well into the data: the header is behind us
         row = table[r]
         if not row or not any(isinstance(c, str) and c.strip() for c in row):
             continue

@@ -177,7 +177,10 @@ _RU_UNITS = (
 
 def normalize_unit(unit: str) -> str:
     u = unicodedata.normalize("NFKC", unit or "").strip().lower()
-    u = u.strip("()[]{} ,;")
+    u = re.sub(r"[(\[]\s*(btps|stpd|atps)\s*[)\]]", "", u)
+    while len(u) >= 2 and u[0] in "([{" and u[-1] in ")]}":
+        u = u[1:-1].strip()
+    u = u.strip(" ,;")
     for ru, en in _RU_UNITS:
         u = u.replace(ru, en)
     u = u.replace("·", "/").replace("⋅", "/").replace("−", "-").replace(" ", "")

@@ -11,23 +11,49 @@ An .xlsx is a zip of XML parts. Before handing it to calamine (fast, Rust) we:
 from __future__ import annotations
 
 import io
-import re
 import zipfile
+
+import numpy as np
 from dataclasses import dataclass
 from typing import Any
 
 from .model import FormatError, Limits
 
 _CHUNK = 1 << 20
-_ROW_REF = re.compile(rb'<row\b[^>]{0,200}?\br="(\d{1,9})"')
-_CELL_COL = re.compile(rb'<c\b[^>]{0,200}?\br="([A-Z]{1,4})\d')
 
 
-def _col_number(letters: bytes) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + (ch - 64)
-    return n
+def max_cell_refs(buf: bytes) -> tuple[int, int]:
+    """Largest row number and column number referenced by ` r="..."` attributes in sheet XML.
+
+    Vectorised with numpy (a regex over every cell of a few-MB sheet costs tens of ms):
+    find each ' r="', then read the letters (column) and digits (row) that follow.
+    """
+    a = np.frombuffer(buf, dtype=np.uint8)
+    if a.size < 8:
+        return 0, 0
+    hits = (a[:-4] == 0x20) & (a[1:-3] == 0x72) & (a[2:-2] == 0x3D) & (a[3:-1] == 0x22)
+    pos = np.flatnonzero(hits) + 4
+    if pos.size == 0:
+        return 0, 0
+    padded = np.concatenate([a, np.zeros(16, dtype=np.uint8)])
+    g = np.lib.stride_tricks.sliding_window_view(padded, 14)[pos].astype(np.int32)
+    letters = (g >= 65) & (g <= 90)
+    digits = (g >= 48) & (g <= 57)
+    col = np.zeros(pos.size, dtype=np.int64)
+    in_letters = np.ones(pos.size, dtype=bool)
+    for k in range(4):
+        in_letters &= letters[:, k]
+        col = np.where(in_letters, col * 26 + (g[:, k] - 64), col)
+    n_letters = np.minimum(letters[:, :4].cumprod(axis=1).sum(axis=1), 4)
+    row = np.zeros(pos.size, dtype=np.int64)
+    in_digits = np.ones(pos.size, dtype=bool)
+    offsets = np.arange(pos.size)
+    for k in range(10):
+        idx = np.minimum(n_letters + k, 13)
+        d = g[offsets, idx]
+        in_digits &= digits[offsets, idx]
+        row = np.where(in_digits, row * 10 + (d - 48), row)
+    return int(row.max()), int(col.max())
 
 
 @dataclass
@@ -111,14 +137,8 @@ def inspect_zip(data: bytes, limits: Limits) -> list[SheetExtent]:
                                     f"part {info.filename} declares a DTD/entities, which are not allowed",
                                 )
                             if is_sheet:
-                                for m in _ROW_REF.finditer(window):
-                                    r = int(m.group(1))
-                                    if r > max_row:
-                                        max_row = r
-                                for col in set(_CELL_COL.findall(window)):
-                                    c = _col_number(col)
-                                    if c > max_col:
-                                        max_col = c
+                                r, c = max_cell_refs(tail[-24:] + chunk)
+                                max_row, max_col = max(max_row, r), max(max_col, c)
                             tail = chunk[-256:]
                             first = False
             except FormatError:

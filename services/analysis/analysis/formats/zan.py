@@ -108,28 +108,34 @@ def read(text: str, limits: Limits) -> ParsedExport:
             "malformed-zan",
             f"line {line_numbers[k]} has {len(fields[k]) - 1} values, the [parameter] list has {width}",
         )
+    if end_section is None and not text.endswith(("\n", "\r")):
+        raise FormatError(
+            "truncated-file",
+            f"ZAN export is cut off in the middle of line {line_numbers[-1]} (no line end, no section after the data)",
+        )
     if end_section is None:
         warnings.append("ZAN export ends without the [Start]/[Ergometer] sections; it may be incomplete")
-    # The last value (fan) is occasionally missing: pad it.
-    fields = [f if len(f) > width else f + ["nan"] for f in fields]
-    try:
-        raw = np.array([f[1 : width + 1] for f in fields], dtype=np.float64)
-    except ValueError:
-        raw = np.array([[U.to_float(v) for v in f[1 : width + 1]] for f in fields], dtype=np.float64)
-        bad = np.argwhere(~np.isfinite(raw))
-        if bad.size:
-            r, c = bad[0]
-            warnings.append(
-                f"{bad.shape[0]} unreadable values (first at line {line_numbers[r]}, column '{names[c]}')"
-            )
-
-    index = {}
+    index: dict[str, int] = {}
     for k, name in enumerate(names):
         index.setdefault(name.lower(), k)
 
     def col(name: str) -> np.ndarray | None:
+        # Only the ~10 columns used are converted (of ~96): parsing all would dominate the time.
         k = index.get(name.lower())
-        return None if k is None else raw[:, k] / scales[k]
+        if k is None:
+            return None
+        pos = k + 1  # field 0 is the row flag
+        cells = [f[pos] if pos < len(f) else "nan" for f in fields]
+        try:
+            values = np.array(cells, dtype=np.float64)
+        except ValueError:
+            values = np.array([U.to_float(c) for c in cells], dtype=np.float64)
+            bad = np.flatnonzero(~np.isfinite(values))
+            if bad.size:
+                warnings.append(
+                    f"{bad.size} unreadable values in column '{names[k]}' (first at line {line_numbers[bad[0]]})"
+                )
+        return values / scales[k]
 
     zeit = col("Zeit")
     if zeit is None:

@@ -21,7 +21,15 @@ def update_athlete(athlete: Athlete, **changes) -> Athlete:
     return athlete
 
 
-def delete_athlete(athlete: Athlete) -> None:
-    # Health data (GDPR): the athlete's tests, samples, files and results go with it (cascades and events follow
-    # when tests exist).
+def delete_athlete(athlete: Athlete, by: str | None = None) -> None:
+    """Health data (GDPR): the athlete's tests, samples, lactate steps, results, imports and uploaded files go with
+    it; each test's deletion emits `measurements.test.deleted`."""
+    from ..exercise_tests import actions as test_actions
+    from ..exercise_tests.models import ExerciseTest
+    from ..imports.models import Import
+
+    for test in ExerciseTest.objects.filter(athlete=athlete):
+        test_actions.delete_test(test, by=by, reason="athlete_deleted")
+    leftover = [str(pk) for pk in Import.objects.filter(athlete=athlete).values_list("id", flat=True)]
     athlete.delete()
+    test_actions.remove_upload_folders(str(athlete.tenant_id), leftover)

@@ -65,4 +65,4 @@ class AthleteViewSet(viewsets.ModelViewSet):
         serializer.instance = actions.update_athlete(serializer.instance, **serializer.validated_data)
 
     def perform_destroy(self, instance):
-        actions.delete_athlete(instance)
+        actions.delete_athlete(instance, by=principal_of(self.request).user_id)

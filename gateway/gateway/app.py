@@ -1,0 +1,267 @@
+"""The gateway application: `create_app()` (module-level `app` for `uvicorn gateway.app:app`).
+
+Request path (outermost first): the kit's RequestIdMiddleware (X-Request-ID made or passed on, echoed) → CORS
+(allow-list; preflights answered before any token check) → GatewayMiddleware (token check, rate limits, body limit,
+routing and streaming proxy) → FastAPI's own routes (/healthz, /readyz, /api/openapi.json, /api/docs; anything else
+is a 404 problem). The proxy path is pure ASGI: no FastAPI/Starlette routing or middleware stack per request.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import json
+import logging
+import time
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, Response
+from servicekit import fastapi as kit_fastapi
+from servicekit import health
+from servicekit.jwt import InvalidToken, load_jwks_document
+from servicekit.problems import PROBLEM_CONTENT_TYPE, problem
+from starlette.middleware.cors import CORSMiddleware
+
+from . import routes
+from .auth import WWW_AUTHENTICATE, Authenticator
+from .openapi import OpenAPIAggregator, docs_html, dumps
+from .proxy import BodyTooLarge, ClientDisconnected, Upstream, UpstreamError, upstream_request_headers
+from .ratelimit import Limit, make_limiter
+from .settings import Settings
+
+log = logging.getLogger("gateway")
+access_log = logging.getLogger("gateway.access")
+
+
+class Gateway:
+    """Per-process state: settings, the verifier, the limiter, the upstream client, the docs aggregator."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.auth = Authenticator(settings)
+        self.limiter = make_limiter(settings)
+        self.upstream = Upstream(settings)
+        self.openapi = OpenAPIAggregator(settings)
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        await self.upstream.start()
+        await self.auth.start()  # identity down at start is fine: keys are fetched again on first use
+        self._tasks.append(asyncio.create_task(self.auth.jwks.run_periodic_refresh()))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        await self.upstream.aclose()
+        await self.limiter.aclose()
+        await self.auth.jwks.aclose()
+
+
+async def send_problem(send, status: int, slug: str, detail: str, headers=(), **extra) -> int:
+    body = json.dumps(problem(status, slug, detail, **extra)).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", PROBLEM_CONTENT_TYPE.encode()),
+                            (b"content-length", str(len(body)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": body})
+    return status
+
+
+def _header(scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value
+    return None
+
+
+class GatewayMiddleware:
+    def __init__(self, app, gateway: Gateway):
+        self.app, self.gw = app, gateway
+        s = gateway.settings
+        self.limits = (s.rate_limit_ip, s.rate_limit_login_ip, s.rate_limit_user, s.rate_limit_tenant)
+        self.max_body = s.max_body_bytes
+        self.urls = s.service_urls
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path, method = scope["path"], scope["method"]
+        if path in routes.HEALTH_PATHS:
+            return await self.app(self._with_request_id(scope), receive, send)
+        started = time.perf_counter()
+        status, principal = 0, None
+        try:
+            status, principal = await self.handle(scope, receive, send, path, method)
+        finally:
+            if self.gw.settings.access_log and access_log.isEnabledFor(logging.INFO):
+                access_log.info("%s %s %s", method, path, status, extra={
+                    "method": method, "path": path, "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "tenant_id": principal.tenant_id if principal else None})
+
+    @staticmethod
+    def _with_request_id(scope):
+        rid = scope.get("state", {}).get("request_id")
+        if rid:
+            scope["headers"] = [h for h in scope["headers"] if h[0] != b"x-request-id"] + [
+                (b"x-request-id", rid.encode())]
+        return scope
+
+    async def handle(self, scope, receive, send, path, method):
+        if routes.is_suspicious(path):
+            return await send_problem(send, 400, "bad-request", "The path is not in normal form."), None
+        public = routes.is_public(method, path)
+        principal, auth_error = None, None
+        if not public:
+            authorization = _header(scope, b"authorization")
+            try:
+                principal = await self.gw.auth.authenticate(authorization.decode("latin-1") if authorization else None)
+            except InvalidToken as exc:
+                auth_error = exc.reason
+
+        # One limiter call for every limit that applies (IP always, login per IP, user and tenant when known).
+        # Counted before the 401 so that floods of bad tokens are limited per IP too.
+        client = scope.get("client")
+        ip = client[0] if client else "unknown"
+        ip_limit, login_limit, user_limit, tenant_limit = self.limits
+        limits = []
+        if ip_limit > 0:
+            limits.append(Limit("ip", ip, ip_limit))
+        if login_limit > 0 and routes.is_login(method, path):
+            limits.append(Limit("login", ip, login_limit))
+        if principal is not None:
+            if user_limit > 0:
+                limits.append(Limit("user", principal.user_id, user_limit))
+            if tenant_limit > 0 and principal.tenant_id:
+                limits.append(Limit("tenant", principal.tenant_id, tenant_limit))
+        decision = await self.gw.limiter.hit(limits)
+        rate_headers = decision.headers()
+        if not decision.allowed:
+            return await send_problem(send, 429, "rate-limited",
+                                      f"Too many requests ({decision.scope} limit); retry in {decision.reset} s.",
+                                      rate_headers), principal
+        if auth_error is not None:
+            return await send_problem(send, 401, "not-authenticated", auth_error,
+                                      [(b"www-authenticate", WWW_AUTHENTICATE.encode()), *rate_headers]), None
+
+        service = routes.service_for(path)
+        if service is None:  # the gateway's own routes, or a 404 problem from FastAPI
+            async def send_with_limits(message):
+                if message["type"] == "http.response.start" and rate_headers:
+                    message["headers"] = list(message.get("headers", [])) + rate_headers
+                await send(message)
+            status_box = {}
+
+            async def send_tracking(message):
+                if message["type"] == "http.response.start":
+                    status_box["status"] = message["status"]
+                await send_with_limits(message)
+            await self.app(self._with_request_id(scope), receive, send_tracking)
+            return status_box.get("status", 0), principal
+
+        length = _header(scope, b"content-length")
+        if length is not None:
+            try:
+                too_large = int(length) > self.max_body
+            except ValueError:
+                return await send_problem(send, 400, "bad-request", "Content-Length is not a number."), principal
+            if too_large:
+                return await send_problem(send, 413, "payload-too-large",
+                                          f"The request body exceeds {self.max_body} bytes.",
+                                          [(b"connection", b"close"), *rate_headers]), principal
+        headers = upstream_request_headers(
+            scope["headers"], client_ip=ip, scheme=scope.get("scheme", "http"),
+            request_id=scope.get("state", {}).get("request_id") or "",
+            tenant_id=principal.tenant_id if principal else None,
+            user_id=principal.user_id if principal else None)
+        try:
+            status = await self.gw.upstream.forward(
+                scope, receive, send, service=service, base_url=self.urls[service], headers=headers,
+                max_body=self.max_body, extra_response_headers=rate_headers)
+        except BodyTooLarge:
+            return await send_problem(send, 413, "payload-too-large",
+                                      f"The request body exceeds {self.max_body} bytes.",
+                                      [(b"connection", b"close"), *rate_headers]), principal
+        except ClientDisconnected:
+            return 499, principal
+        except UpstreamError as exc:
+            return await send_problem(send, exc.status, "bad-gateway" if exc.status == 502 else "gateway-timeout",
+                                      exc.detail, rate_headers, service=service), principal
+        return status, principal
+
+
+class GatewayApp:
+    """The ASGI entry point. The proxy fast path runs through three pure-ASGI layers only — the kit's
+    RequestIdMiddleware, Starlette's CORSMiddleware and GatewayMiddleware — and never through FastAPI/Starlette
+    routing; the gateway's own routes and the 404 problem fall through to the FastAPI app (`.fastapi`), which also
+    runs the lifespan. Measured in-process: ~75 µs less per proxied request than the same layers inside FastAPI."""
+
+    def __init__(self, fastapi_app: FastAPI, gateway: Gateway):
+        settings = gateway.settings
+        self.fastapi, self.gateway, self.state = fastapi_app, gateway, fastapi_app.state
+        self.stack = kit_fastapi.RequestIdMiddleware(CORSMiddleware(
+            GatewayMiddleware(fastapi_app, gateway),
+            allow_origins=settings.cors_origins,
+            allow_origin_regex=settings.cors_origin_regex,
+            allow_credentials=settings.cors_allow_credentials,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["authorization", "content-type", "idempotency-key", "x-request-id", "accept",
+                           "accept-language"],
+            expose_headers=["x-request-id", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset",
+                            "retry-after", "content-disposition", "location"],
+            max_age=600,
+        ))
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            return await self.stack(scope, receive, send)
+        return await self.fastapi(scope, receive, send)  # lifespan (and websockets, which get nothing here)
+
+
+def create_app(settings: Settings | None = None) -> GatewayApp:
+    settings = settings or Settings.from_env()
+    gateway = Gateway(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        await gateway.start()
+        # Everything imported and built so far lives as long as the process: keep it out of the cyclic GC's
+        # full collections (FastAPI/pydantic make the heap large; a gen-2 pass over it stalls every request).
+        gc.collect()
+        gc.freeze()
+        try:
+            yield
+        finally:
+            await gateway.stop()
+
+    # FastAPI's native OpenTelemetry hook asks the OTel API (which reads os.environ) on every request even when
+    # nothing is configured, so it is off here.
+    api = FastAPI(title="VO2max Report gateway", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None, telemetry={"tracing": False, "metrics": False, "logs": False})
+    api.state.gateway = gateway
+
+    @api.get("/api/openapi.json", include_in_schema=False)
+    async def openapi_json():
+        return Response(dumps(await gateway.openapi.document()), media_type="application/json")
+
+    @api.get("/api/docs", include_in_schema=False)
+    async def api_docs():
+        return HTMLResponse(docs_html(await gateway.openapi.document()))
+
+    def check_jwks() -> None:  # readiness runs in a worker thread (kit run_checks), so sync I/O is fine here
+        document = load_jwks_document(settings.jwks_url, timeout=2.0)
+        if not document.get("keys"):
+            raise RuntimeError("the JWKS holds no keys")
+
+    readiness = {"jwks": check_jwks}
+    if settings.redis_url:
+        readiness["redis"] = lambda: health.check_cache(settings.redis_url)
+    # /healthz, /readyz, problem+json handlers (404 for unknown paths); its RequestIdMiddleware sees the id the
+    # outer one chose because GatewayMiddleware puts it into the scope headers before falling through.
+    kit_fastapi.install(api, "gateway", readiness=readiness)
+    return GatewayApp(api, gateway)
+
+
+app = create_app()

@@ -1,0 +1,469 @@
+"""The gateway for real: uvicorn subprocesses in front of fake upstream HTTP servers (see conftest)."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+
+import httpx
+import pytest
+import redis
+
+from servicekit import testing
+from servicekit.testing import SigningKeys
+
+from .conftest import MAX_BODY, PREFIXES, raw_request
+
+PROBLEM = "application/problem+json"
+
+
+def bearer(token: str) -> dict:
+    return {"authorization": f"Bearer {token}"}
+
+
+def assert_problem(response: httpx.Response, status: int, slug: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    assert body["status"] == status and body["type"] == f"urn:vo2:problem:{slug}" and body["detail"]
+    return body
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unsigned(header: dict, payload: dict) -> str:
+    return b64(json.dumps(header).encode()) + "." + b64(json.dumps(payload).encode())
+
+
+def claims(**extra) -> dict:
+    now = int(time.time())
+    return {"iss": "vo2max-identity", "aud": "vo2max-api", "sub": str(uuid.uuid4()), "tid": str(uuid.uuid4()),
+            "roles": ["owner"], "iat": now, "nbf": now, "exp": now + 300, "jti": uuid.uuid4().hex, **extra}
+
+
+# ------------------------------------------------------------------------------------------------ routing
+ROUTE_CASES = [(prefix, service) for service, prefixes in PREFIXES.items() for prefix in prefixes]
+
+
+@pytest.mark.parametrize("prefix,service", ROUTE_CASES)
+def test_every_prefix_reaches_its_service_with_path_and_query_intact(gw, token, prefix, service):
+    path = f"{prefix}abc/%C3%A9t%C3%A9/x.json"
+    response = gw.client.get(path + "?a=1&b=%2Fslash&c=", headers=bearer(token()))
+    assert response.status_code == 200, response.text
+    seen = response.json()
+    assert seen["service"] == service
+    assert seen["raw_path"] == path
+    assert seen["query"] == "a=1&b=%2Fslash&c="
+    assert response.headers["x-upstream"] == service
+
+
+@pytest.mark.parametrize("prefix,service", ROUTE_CASES)
+def test_collection_path_without_trailing_slash_is_routed(gw, token, prefix, service):
+    response = gw.client.post(prefix.rstrip("/"), headers=bearer(token()), json={"x": 1})
+    assert response.status_code == 200
+    assert response.json()["service"] == service
+    assert response.json()["method"] == "POST"
+    assert response.json()["body_bytes"] == len(b'{"x":1}')
+
+
+def test_jwks_is_public_and_served_by_identity(gw, keys):
+    response = gw.client.get("/.well-known/jwks.json")
+    assert response.status_code == 200
+    assert response.json() == keys.jwks
+
+
+@pytest.mark.parametrize("path", ["/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout",
+                                  "/api/v1/auth/invitations/accept", "/api/v1/auth/login/",
+                                  "/api/v1/auth/sso/acme/callback"])
+def test_public_auth_routes_need_no_token(gw, path):
+    response = gw.client.post(path, json={"username": "u"}, headers={"x-forwarded-for": f"10.9.{uuid.uuid4().int % 250}.1"})
+    assert response.status_code == 200, response.text
+    seen = response.json()
+    assert seen["service"] == "identity" and seen["path"] == path
+    assert "x-user-id" not in seen["headers"] and "x-tenant-id" not in seen["headers"]
+
+
+def test_public_routes_are_method_specific(gw):
+    assert_problem(gw.client.get("/api/v1/auth/login"), 401, "not-authenticated")
+    assert_problem(gw.client.delete("/api/v1/auth/refresh"), 401, "not-authenticated")
+
+
+def test_unknown_path_is_404_problem_with_token_and_401_without(gw, token):
+    for path in ("/api/v1/nothing/", "/api/v2/athletes/", "/favicon.ico", "/api/v1/authx/login"):
+        body = assert_problem(gw.client.get(path, headers=bearer(token())), 404, "not-found")
+        assert path in body["detail"]
+        assert_problem(gw.client.get(path), 401, "not-authenticated")
+
+
+def test_dot_segments_cannot_turn_a_private_path_public(gw):
+    for target in (b"/api/v1/auth/sso/../../tenants/1", b"/api/v1/auth/sso/%2e%2e/%2e%2e/tenants/1",
+                   b"/api/v1/auth/login/..//../tenants/"):
+        status, headers, body = raw_request(
+            gw.port, b"POST " + target + b" HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+        assert status == 400, (target, status, body)
+        assert headers["content-type"].startswith(PROBLEM)
+
+
+# ------------------------------------------------------------------------------------------------ tokens
+def test_valid_token_passes_and_upstream_sees_token_derived_identity(gw, keys):
+    sub, tid = str(uuid.uuid4()), str(uuid.uuid4())
+    token = keys.token(sub=sub, tid=tid)
+    response = gw.client.get("/api/v1/athletes/", headers=bearer(token))
+    assert response.status_code == 200
+    seen = response.json()["headers"]
+    assert seen["authorization"] == [f"Bearer {token}"]  # services verify again
+    assert seen["x-tenant-id"] == [tid] and seen["x-user-id"] == [sub]
+
+
+def _token_matrix(keys: SigningKeys, tmp_dir) -> dict[str, str | None]:
+    now = int(time.time())
+    good = keys.token(tid=str(uuid.uuid4()))
+    head, payload, sig = good.split(".")
+    tampered_claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    tampered_claims["tid"] = str(uuid.uuid4())
+    public_pem = keys.private_key.public_key().public_bytes(
+        encoding=__import__("cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]).Encoding.PEM,
+        format=__import__("cryptography.hazmat.primitives.serialization",
+                          fromlist=["PublicFormat"]).PublicFormat.SubjectPublicKeyInfo)
+    hs_input = unsigned({"alg": "HS256", "typ": "at+jwt", "kid": keys.kid}, claims())
+    hs_sig = b64(hmac.new(public_pem, hs_input.encode(), hashlib.sha256).digest())
+    other = SigningKeys(tmp_dir / f"other-{uuid.uuid4().hex[:6]}")
+    return {
+        "no token": None,
+        "garbage": "garbage",
+        "expired": keys.token(tid="t", iat=now - 7200, nbf=now - 7200, exp=now - 3600),
+        "not yet valid": keys.token(tid="t", nbf=now + 3600),
+        "wrong aud": keys.token(tid="t", aud="someone-else"),
+        "wrong iss": keys.token(tid="t", iss="https://evil.example"),
+        "alg none": unsigned({"alg": "none", "typ": "at+jwt", "kid": keys.kid}, claims()) + ".",
+        "HS256 with public key": f"{hs_input}.{hs_sig}",
+        "unknown kid": other.token(tid="t"),
+        "tampered payload": f"{head}.{b64(json.dumps(tampered_claims).encode())}.{sig}",
+        "wrong typ": keys.token(tid="t", headers={"typ": "JWT"}),
+    }
+
+
+@pytest.mark.parametrize("case", ["no token", "garbage", "expired", "not yet valid", "wrong aud", "wrong iss",
+                                  "alg none", "HS256 with public key", "unknown kid", "tampered payload",
+                                  "wrong typ"])
+def test_token_matrix_is_401_problem(gw, keys, tmp_dir, case):
+    token = _token_matrix(keys, tmp_dir)[case]
+    headers = bearer(token) if token else {}
+    response = gw.client.get("/api/v1/athletes/1", headers=headers)
+    assert_problem(response, 401, "not-authenticated")
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert "x-upstream" not in response.headers  # never reached a service
+
+
+def test_non_bearer_scheme_is_401(gw, token):
+    response = gw.client.get("/api/v1/athletes/", headers={"authorization": f"Basic {token()}"})
+    assert_problem(response, 401, "not-authenticated")
+
+
+# ------------------------------------------------------------------------------------------------ headers
+def test_spoofed_identity_headers_never_reach_upstream(gw, keys):
+    sub, tid = str(uuid.uuid4()), str(uuid.uuid4())
+    spoof = {
+        "X-Tenant-ID": "evil-tenant", "X-User-ID": "evil-user", "X-User-Roles": "owner,operator",
+        "X-Tenant": "evil", "X-Principal": "evil", "X-Principal-Roles": "operator", "X-Forwarded-User": "evil",
+        "X-Remote-User": "evil", "X-Auth-Request-User": "evil", "X-Service-Token": "evil",
+        "Connection": "keep-alive, X-Secret-Hop", "X-Secret-Hop": "must-not-pass",
+        "Forwarded": "for=6.6.6.6", "X-Real-IP": "6.6.6.6",
+    }
+    response = gw.client.get("/api/v1/tests/", headers={**bearer(keys.token(sub=sub, tid=tid)), **spoof})
+    assert response.status_code == 200
+    seen = response.json()["headers"]
+    assert seen["x-tenant-id"] == [tid]
+    assert seen["x-user-id"] == [sub]
+    for name in ("x-user-roles", "x-tenant", "x-principal", "x-principal-roles", "x-forwarded-user",
+                 "x-remote-user", "x-auth-request-user", "x-service-token", "x-secret-hop", "forwarded",
+                 "x-real-ip", "connection"):
+        assert name not in seen, name
+    assert "evil" not in json.dumps(seen)
+
+
+def test_spoofed_identity_headers_are_stripped_on_public_routes_too(gw):
+    response = gw.client.post("/api/v1/auth/login", json={}, headers={
+        "X-Tenant-ID": "evil", "X-User-ID": "evil", "x-forwarded-for": "10.8.0.1"})
+    assert response.status_code == 200
+    seen = response.json()["headers"]
+    assert "x-tenant-id" not in seen and "x-user-id" not in seen
+
+
+def test_forwarded_headers_and_host(gw, token):
+    response = gw.client.get("/api/v1/reports/", headers={**bearer(token()), "x-forwarded-for": "203.0.113.7"})
+    seen = response.json()["headers"]
+    # uvicorn trusts X-Forwarded-For from 127.0.0.1 only (FORWARDED_ALLOW_IPS): the resolved client IP is passed on
+    assert seen["x-forwarded-for"] == ["203.0.113.7"]
+    assert seen["x-forwarded-proto"] == ["http"]
+    assert seen["x-forwarded-host"] == [f"127.0.0.1:{gw.port}"]
+    assert seen["host"] != [f"127.0.0.1:{gw.port}"]
+
+
+def test_upstream_cookies_are_not_shared_between_callers(gw, token):
+    first = gw.client.get("/api/v1/reports/", headers=bearer(token()))
+    assert first.headers["set-cookie"].startswith("upstream=1")  # passed to the client that got it
+    gw.client.cookies.clear()
+    second = httpx.get(gw.url + "/api/v1/reports/", headers=bearer(token()))
+    assert "cookie" not in second.json()["headers"]
+
+
+def test_accept_encoding_is_not_invented(gw, token):
+    status, _, body = raw_request(gw.port, (
+        f"GET /api/v1/athletes/ HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token()}\r\n"
+        f"connection: close\r\n\r\n").encode())
+    assert status == 200
+    seen = json.loads(body)["headers"]
+    assert "accept-encoding" not in seen and "user-agent" not in seen
+
+
+def test_request_id_is_passed_through(gw, token):
+    response = gw.client.get("/api/v1/analysis/x", headers={**bearer(token()), "x-request-id": "req-abc.123"})
+    assert response.headers["x-request-id"] == "req-abc.123"
+    assert response.json()["headers"]["x-request-id"] == ["req-abc.123"]
+
+
+def test_request_id_is_generated_when_absent_or_unsafe(gw, token):
+    for extra in ({}, {"x-request-id": "bad id\twith spaces"}):
+        response = gw.client.get("/api/v1/analysis/x", headers={**bearer(token()), **extra})
+        rid = response.headers["x-request-id"]
+        assert len(rid) == 32 and int(rid, 16) >= 0
+        assert response.json()["headers"]["x-request-id"] == [rid]
+    assert gw.client.get("/api/v1/nothing", headers=bearer(token())).headers["x-request-id"]
+    problem_response = gw.client.get("/api/v1/nothing", headers={**bearer(token()), "x-request-id": "r-404"})
+    assert problem_response.headers["x-request-id"] == "r-404"
+    assert gw.client.get("/api/v1/athletes/").headers["x-request-id"]  # on a 401 too
+
+
+# ------------------------------------------------------------------------------------------------ CORS
+def test_cors_preflight_allowed_origin(gw):
+    response = gw.client.options("/api/v1/athletes/", headers={
+        "origin": "https://app.example.com", "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type"})
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert "POST" in response.headers["access-control-allow-methods"]
+
+
+def test_cors_preflight_denied_origin(gw):
+    response = gw.client.options("/api/v1/athletes/", headers={
+        "origin": "https://evil.example.com", "access-control-request-method": "POST"})
+    assert response.status_code == 400
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_cors_simple_request_headers(gw, token):
+    allowed = gw.client.get("/api/v1/athletes/", headers={**bearer(token()), "origin": "https://app.example.com"})
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert "x-request-id" in allowed.headers["access-control-expose-headers"]
+    denied = gw.client.get("/api/v1/athletes/", headers={**bearer(token()), "origin": "http://localhost:3000"})
+    assert denied.status_code == 200 and "access-control-allow-origin" not in denied.headers
+    unauthenticated = gw.client.get("/api/v1/athletes/", headers={"origin": "https://app.example.com"})
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.headers["access-control-allow-origin"] == "https://app.example.com"
+
+
+# ------------------------------------------------------------------------------------------------ rate limits
+def _exhaust(client: httpx.Client, method: str, path: str, headers: dict, limit: int) -> list[httpx.Response]:
+    return [client.request(method, path, headers=headers, json={}) for _ in range(limit + 1)]
+
+
+def _assert_limited(responses: list[httpx.Response], limit: int) -> None:
+    allowed, last = responses[:-1], responses[-1]
+    assert [r.status_code for r in allowed] == [200] * limit
+    assert [int(r.headers["ratelimit-limit"]) for r in allowed] == [limit] * limit
+    assert [int(r.headers["ratelimit-remaining"]) for r in allowed] == list(range(limit - 1, -1, -1))
+    assert all(1 <= int(r.headers["ratelimit-reset"]) <= 60 for r in allowed)
+    assert_problem(last, 429, "rate-limited")
+    assert int(last.headers["retry-after"]) >= 1
+    assert last.headers["ratelimit-remaining"] == "0"
+    assert "x-upstream" not in last.headers
+
+
+def test_user_rate_limit_in_process(gw, token):
+    _assert_limited(_exhaust(gw.client, "GET", "/api/v1/athletes/", bearer(token()), 5), 5)
+
+
+def test_login_rate_limit_per_ip_in_process(gw):
+    ip = {"x-forwarded-for": f"10.1.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"}
+    _assert_limited(_exhaust(gw.client, "POST", "/api/v1/auth/login", ip, 3), 3)
+    other_ip = gw.client.post("/api/v1/auth/login", json={}, headers={"x-forwarded-for": "10.2.0.1"})
+    assert other_ip.status_code == 200
+
+
+def test_rate_limits_against_real_redis(gw_redis, token):
+    testing.need_server("redis")
+    _assert_limited(_exhaust(gw_redis.client, "GET", "/api/v1/athletes/", bearer(token()), 4), 4)
+    ip = {"x-forwarded-for": f"10.3.{uuid.uuid4().int % 250}.1"}
+    _assert_limited(_exhaust(gw_redis.client, "POST", "/api/v1/auth/login", ip, 2), 2)
+    keys = redis.Redis.from_url(testing.REDIS_URL).keys(gw_redis.env["RATE_LIMIT_PREFIX"] + "*")
+    assert any(b":user:" in k for k in keys) and any(b":login:" in k for k in keys)
+
+
+def test_rate_limit_fails_open_when_redis_is_down(gw_degraded, token):
+    headers = bearer(token())
+    statuses = [gw_degraded.client.get("/api/v1/athletes/", headers=headers).status_code for _ in range(5)]
+    assert statuses == [200] * 5  # RATE_LIMIT_USER=2 would have limited; Redis is unreachable: fail open
+    assert "rate limiter: Redis unavailable" in gw_degraded.log_path.read_text()
+
+
+# ------------------------------------------------------------------------------------------------ bodies
+def test_large_content_length_is_413_before_any_body(gw, token):
+    status, headers, body = raw_request(gw.port, (
+        f"POST /api/v1/imports/ HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token()}\r\n"
+        f"content-type: text/csv\r\ncontent-length: {200 * 1024 * 1024}\r\n\r\n").encode())
+    assert status == 413
+    assert headers["content-type"].startswith(PROBLEM)
+    assert json.loads(body)["type"] == "urn:vo2:problem:payload-too-large"
+
+
+def test_oversized_chunked_body_is_413(gw, token):
+    chunk = b"x" * 65536
+    chunks = [b"%x\r\n" % len(chunk) + chunk + b"\r\n"] * (MAX_BODY // len(chunk) + 16) + [b"0\r\n\r\n"]
+    status, headers, body = raw_request(gw.port, (
+        f"POST /api/v1/imports/ HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token()}\r\n"
+        f"content-type: text/csv\r\ntransfer-encoding: chunked\r\n\r\n").encode(), body_chunks=chunks)
+    assert status == 413
+    assert json.loads(body)["type"] == "urn:vo2:problem:payload-too-large"
+
+
+def test_bodies_under_the_limit_stream_through(gw, token):
+    size = MAX_BODY - 1024
+
+    def gen():
+        sent = 0
+        while sent < size:
+            part = b"y" * min(100_000, size - sent)
+            sent += len(part)
+            yield part
+
+    chunked = gw.client.post("/api/v1/imports/", headers=bearer(token()), content=gen())
+    assert chunked.status_code == 200 and chunked.json()["body_bytes"] == size
+    assert chunked.json()["headers"]["transfer-encoding"] == ["chunked"]
+    sized = gw.client.post("/api/v1/imports/", headers=bearer(token()), content=b"z" * size)
+    assert sized.status_code == 200 and sized.json()["body_bytes"] == size
+    assert sized.json()["headers"]["content-length"] == [str(size)]
+
+
+def test_upload_is_streamed_not_buffered(gw_degraded, token):
+    size = 45 * 1024 * 1024  # under the default 50 MB limit of this instance
+    before = gw_degraded.peak_rss_kb()
+
+    def gen():
+        block = b"u" * (256 * 1024)
+        for _ in range(size // len(block)):
+            yield block
+
+    response = gw_degraded.client.post("/api/v1/imports/", headers=bearer(token()), content=gen())
+    assert response.status_code == 200 and response.json()["body_bytes"] == size
+    grown_mb = (gw_degraded.peak_rss_kb() - before) / 1024
+    assert grown_mb < 25, f"gateway peak memory grew {grown_mb:.0f} MB for a 45 MB upload"
+
+
+def test_large_response_is_streamed(gw, token):
+    mb = 96
+    before = gw.peak_rss_kb()
+    digest, total = hashlib.sha256(), 0
+    with gw.client.stream("GET", f"/api/v1/reports/big?mb={mb}", headers=bearer(token())) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/pdf"
+        assert response.headers["content-disposition"] == 'attachment; filename="big.pdf"'
+        for chunk in response.iter_raw():
+            total += len(chunk)
+            digest.update(chunk)
+    block = bytes(range(256)) * 256
+    expected = hashlib.sha256(block * (mb * 1024 * 1024 // len(block))).hexdigest()
+    assert total == mb * 1024 * 1024 and digest.hexdigest() == expected
+    grown_mb = (gw.peak_rss_kb() - before) / 1024
+    assert grown_mb < 30, f"gateway peak memory grew {grown_mb:.0f} MB for a {mb} MB download"
+
+
+# ------------------------------------------------------------------------------------------------ upstream failures
+def test_upstream_down_is_502_naming_the_service(gw_degraded, token):
+    body = assert_problem(gw_degraded.client.get("/api/v1/analysis/run", headers=bearer(token())), 502,
+                          "bad-gateway")
+    assert body["service"] == "analysis" and "analysis" in body["detail"]
+    assert gw_degraded.client.get("/api/v1/athletes/", headers=bearer(token())).status_code == 200
+
+
+def test_upstream_timeout_is_504_naming_the_service(gw, token):
+    body = assert_problem(gw.client.get("/api/v1/reports/sleep?s=3", headers=bearer(token())), 504,
+                          "gateway-timeout")
+    assert body["service"] == "reports" and "reports" in body["detail"]
+    assert gw.client.get("/api/v1/reports/sleep?s=0.1", headers=bearer(token())).status_code == 200
+
+
+# ------------------------------------------------------------------------------------------------ docs, health
+def test_merged_openapi_has_every_service(gw):
+    response = gw.client.get("/api/openapi.json")
+    assert response.status_code == 200
+    doc = response.json()
+    assert doc["openapi"].startswith("3.")
+    for prefixes in PREFIXES.values():
+        for prefix in prefixes:
+            assert prefix in doc["paths"]
+    schemas = doc["components"]["schemas"]
+    assert "Shared" in schemas and not any(name.endswith("_Shared") for name in schemas)
+    # every service's "Error" differs: the first keeps the name, the others are renamed and their $refs follow
+    assert schemas["Error"]["properties"] == {"identity_field": {"type": "string"}}
+    assert schemas["measurements_Error"]["properties"] == {"measurements_field": {"type": "string"}}
+    ref = doc["paths"]["/api/v1/athletes/"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ref == {"$ref": "#/components/schemas/measurements_Error"}
+    ref = doc["paths"]["/api/v1/auth/"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ref == {"$ref": "#/components/schemas/Error"}
+    op_ids = [op["operationId"] for item in doc["paths"].values() for op in item.values()]
+    assert len(op_ids) == len(set(op_ids))
+
+
+def test_merged_openapi_survives_a_service_being_down(gw_degraded):
+    doc = gw_degraded.client.get("/api/openapi.json").json()
+    assert "/api/v1/analysis/" not in doc["paths"]
+    assert "/api/v1/athletes/" in doc["paths"] and "/api/v1/reports/" in doc["paths"]
+    assert "analysis" in doc["info"]["description"]
+
+
+def test_docs_page_works_offline(gw):
+    response = gw.client.get("/api/docs")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    assert "/api/v1/athletes/" in response.text and "/api/openapi.json" in response.text
+    assert "cdn" not in response.text.lower() and "<script" not in response.text.lower()
+
+
+def test_health_and_readiness(gw, gw_redis, gw_degraded):
+    assert gw.client.get("/healthz").json() == {"status": "alive"}
+    ready = gw.client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"]["jwks"]["status"] == "ok"
+    ready = gw_redis.client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"]["redis"]["status"] == "ok"
+    not_ready = gw_degraded.client.get("/readyz")
+    assert not_ready.status_code == 503 and not_ready.json()["checks"]["redis"]["status"] == "fail"
+
+
+def test_rotated_key_is_picked_up_by_a_rate_limited_refetch(gw, keys, tmp_dir):
+    new = SigningKeys(tmp_dir / f"rotated-{uuid.uuid4().hex[:6]}")
+    token = new.token(tid=str(uuid.uuid4()))
+    assert_problem(gw.client.get("/api/v1/athletes/", headers=bearer(token)), 401, "not-authenticated")
+    keys.jwks["keys"].append(new.jwks["keys"][0])  # identity publishes the new key (the fake serves this dict)
+    try:
+        deadline = time.monotonic() + 10
+        while True:  # JWT_JWKS_REFETCH_S=1: the unknown kid is fetched again after at most a second
+            response = gw.client.get("/api/v1/athletes/", headers=bearer(token))
+            if response.status_code == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert response.status_code == 200
+        assert keys.token(tid="t") and gw.client.get("/api/v1/athletes/", headers=bearer(
+            keys.token(tid=str(uuid.uuid4())))).status_code == 200  # the old key still works
+    finally:
+        keys.jwks["keys"].remove(new.jwks["keys"][0])
+
+
+def test_head_and_keep_alive_reuse(gw, token):
+    head = gw.client.head("/api/v1/athletes/", headers=bearer(token()))
+    assert head.status_code == 200 and head.content == b""
+    assert gw.client.get("/api/v1/athletes/", headers=bearer(token())).json()["method"] == "GET"

@@ -1,0 +1,208 @@
+"""Unit tests: the native upstream client against raw sockets, the limiter's arithmetic, the OpenAPI merge."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from gateway import ratelimit
+from gateway.fastclient import NativeClient, UpstreamConnectError, UpstreamTimeout
+from gateway.openapi import merge
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def _server(handler):
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+
+async def _read_request(reader) -> bytes:
+    return await reader.readuntil(b"\r\n\r\n")
+
+
+async def _fetch(client: NativeClient, base: str, method="GET", body=None, headers=()):
+    pool = client.pool(base)
+    conn = await pool.request(method, b"/x", list(headers), body)
+    chunks = []
+    if method != "HEAD":
+        while (chunk := await conn.next_chunk(5)) is not None:
+            chunks.append(chunk)
+    else:
+        conn.complete = True
+    pool.release(conn, reusable=conn.complete and conn.keep_alive and method != "HEAD")
+    return conn.status, dict((k.lower(), v) for k, v in conn.headers), b"".join(chunks)
+
+
+def test_body_delimited_by_connection_close():
+    async def main():
+        async def handler(reader, writer):
+            await _read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil-eof-body")
+            await writer.drain()
+            writer.close()
+        server, base = await _server(handler)
+        client = NativeClient(4, 4, 2, 2)
+        try:
+            return await _fetch(client, base)
+        finally:
+            await client.aclose()
+            server.close()
+    status, headers, body = run(main())
+    assert status == 200 and body == b"until-eof-body"
+
+
+def test_chunked_response_and_connection_reuse():
+    connections = []
+
+    async def main():
+        async def handler(reader, writer):
+            connections.append(writer)
+            for _ in range(2):
+                await _read_request(reader)
+                writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+                await writer.drain()
+            writer.close()
+        server, base = await _server(handler)
+        client = NativeClient(4, 4, 2, 2)
+        try:
+            return [await _fetch(client, base) for _ in range(2)]
+        finally:
+            await client.aclose()
+            server.close()
+    results = run(main())
+    assert [r[2] for r in results] == [b"hello world", b"hello world"]
+    assert len(connections) == 1  # the second request reused the kept-alive connection
+
+
+def test_idle_connection_closed_by_upstream_is_retried_once_for_bodyless_requests():
+    connections = []
+
+    async def main():
+        async def handler(reader, writer):
+            connections.append(writer)
+            await _read_request(reader)
+            # keep-alive answer, then the server drops the connection without saying so
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            await writer.drain()
+            try:
+                await asyncio.wait_for(reader.read(1), 0.05)
+            except asyncio.TimeoutError:
+                pass
+            writer.transport.abort()
+        server, base = await _server(handler)
+        client = NativeClient(4, 30, 2, 2)
+        try:
+            first = await _fetch(client, base)
+            await asyncio.sleep(0.2)
+            second = await _fetch(client, base)
+            return first, second
+        finally:
+            await client.aclose()
+            server.close()
+    first, second = run(main())
+    assert first[2] == b"ok" and second[2] == b"ok"
+    assert len(connections) == 2
+
+
+def test_request_body_streams_with_content_length_or_chunked():
+    received = []
+
+    async def main():
+        async def handler(reader, writer):
+            head = await _read_request(reader)
+            if b"content-length: 10" in head:
+                received.append(await reader.readexactly(10))
+            else:
+                assert b"transfer-encoding: chunked" in head
+                received.append(await reader.readuntil(b"0\r\n\r\n"))
+            writer.write(b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n")
+            await writer.drain()
+        server, base = await _server(handler)
+        client = NativeClient(4, 4, 2, 2)
+
+        async def body():
+            yield b"01234"
+            yield b"56789"
+        try:
+            a = await _fetch(client, base, "POST", body(), [(b"content-length", b"10")])
+            b = await _fetch(client, base, "POST", body())
+            return a, b
+        finally:
+            await client.aclose()
+            server.close()
+    a, b = run(main())
+    assert a[0] == 201 and b[0] == 201
+    assert received == [b"0123456789", b"5\r\n01234\r\n5\r\n56789\r\n0\r\n\r\n"]
+
+
+def test_head_response_has_no_body():
+    async def main():
+        async def handler(reader, writer):
+            await _read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1234\r\n\r\n")
+            await writer.drain()
+        server, base = await _server(handler)
+        client = NativeClient(4, 4, 2, 2)
+        try:
+            return await _fetch(client, base, "HEAD")
+        finally:
+            await client.aclose()
+            server.close()
+    status, headers, body = run(main())
+    assert status == 200 and headers[b"content-length"] == b"1234" and body == b""
+
+
+def test_connect_refused_and_read_timeout():
+    async def main():
+        client = NativeClient(4, 4, 1, 0.3)
+        from servicekit.testing import free_port
+        with pytest.raises(UpstreamConnectError):
+            await _fetch(client, f"http://127.0.0.1:{free_port()}")
+
+        async def silent(reader, writer):
+            await asyncio.sleep(5)
+        server, base = await _server(silent)
+        try:
+            with pytest.raises(UpstreamTimeout):
+                await _fetch(client, base)
+        finally:
+            server.close()
+            await client.aclose()
+    run(main())
+
+
+def test_sliding_window_limits_and_retry_after(monkeypatch):
+    now = [1_000_040.0]  # 20 s into a 60 s window (windows start at multiples of 60 s)
+    monkeypatch.setattr(ratelimit.time, "time", lambda: now[0])
+    limiter = ratelimit.MemoryLimiter(60)
+    limits = [ratelimit.Limit("ip", "1.2.3.4", 100), ratelimit.Limit("user", "u", 3)]
+    decisions = [run(limiter.hit(limits)) for _ in range(4)]
+    assert [d.allowed for d in decisions] == [True, True, True, False]
+    assert [d.remaining for d in decisions[:3]] == [2, 1, 0]
+    assert decisions[0].scope == "user" and decisions[0].limit == 3
+    # 3 used in the current window: one more fits once the previous-window share of 3 has decayed below 3
+    assert decisions[3].reset == 40 + 20  # to the window end, then a third of the next window
+    now[0] += 60  # next window, 20 s in: estimate = 3 * (1 - 1/3) = 2 -> one more allowed
+    assert run(limiter.hit(limits)).allowed
+    assert not run(limiter.hit(limits)).allowed
+    now[0] += 120  # two windows later: everything forgotten
+    assert run(limiter.hit(limits)).remaining == 2
+
+
+def test_openapi_merge_renames_colliding_components_and_rewrites_refs():
+    a = {"openapi": "3.0.3", "paths": {"/a": {"get": {"operationId": "get", "responses": {"200": {
+        "description": "", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Item"}}}}}}}},
+         "components": {"schemas": {"Item": {"type": "object", "properties": {"a": {"type": "string"}}}}}}
+    b = {"openapi": "3.1.0", "paths": {"/b": {"get": {"operationId": "get", "responses": {"200": {
+        "description": "", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Item"}}}}}}}},
+         "components": {"schemas": {"Item": {"type": "object", "properties": {"b": {"type": "integer"}}}}}}
+    doc = merge({"svc_a": a, "svc_b": b}, {"svc_c": "ConnectError"})
+    assert doc["openapi"] == "3.1.0"
+    assert set(doc["components"]["schemas"]) == {"Item", "svc_b_Item"}
+    assert doc["paths"]["/b"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"] == \
+        "#/components/schemas/svc_b_Item"
+    assert doc["paths"]["/b"]["get"]["operationId"] == "svc_b_get"
+    assert "svc_c" in doc["info"]["description"]

@@ -1,0 +1,62 @@
+"""One Celery configuration for every service's own background jobs (`make_celery("notifications")`).
+
+Broker: settings.BROKER_URL / env BROKER_URL (RabbitMQ in SaaS; in local mode the kit's safe filesystem transport
+in `VO2_BROKER_DIR`, default `$VO2_DATA_DIR/broker`, the same folder the events use). JSON only; late acks and
+`task_reject_on_worker_lost` so a killed worker's job runs again (tasks must be idempotent); prefetch 1; the
+service's own queue `<service>.tasks`; no result backend (tasks record their outcome in the service's database).
+
+Worker: `celery -A <service>.celery worker -Q <service>.tasks --concurrency N` (see the service's celery.py).
+"""
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+from .events import broker as _broker
+
+
+def make_celery(service: str, *, django_settings: str | None = None, include: list[str] | None = None,
+                broker_url: str | None = None, **overrides) -> Celery:
+    if django_settings:
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", django_settings)
+    url = _broker.broker_url(broker_url)
+    queue = f"{service}.tasks"
+    conf = {
+        "broker_url": url,
+        "broker_connection_retry_on_startup": True,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "event_serializer": "json",
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_default_queue": queue,
+        "task_default_exchange": queue,
+        "task_default_exchange_type": "direct",
+        "task_default_routing_key": queue,
+        "task_create_missing_queues": True,
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_store_errors_even_if_ignored": False,
+        "worker_hijack_root_logger": False,
+        "enable_utc": True,
+        "timezone": "UTC",
+    }
+    if _broker.is_filesystem(url):
+        conf.update({
+            "broker_url": "filesystem://",
+            "broker_transport": _broker.FILESYSTEM_TRANSPORT,
+            "broker_transport_options": _broker.filesystem_options(),
+            # fanout control queues (remote control, task events) would pile up in a folder nobody reads
+            "worker_enable_remote_control": False,
+            "worker_send_task_events": False,
+            "task_send_sent_event": False,
+        })
+    elif _broker.is_amqp(url):
+        conf["broker_transport_options"] = {"confirm_publish": True}
+    conf.update(overrides)
+    app = Celery(service, include=include or [])
+    app.conf.update(conf)
+    return app

@@ -1,0 +1,151 @@
+"""The consumer: one durable quorum queue per service (`<service>.events`), handlers by event type.
+
+Per message: inside `tenant_transaction(envelope.tenantid)` the event id is inserted into the inbox (already there →
+a duplicate: ack and skip), the handler runs, the transaction commits, THEN the message is acked. A failing handler
+rolls everything back and the message is rejected with requeue after a short backoff: the broker counts the delivery
+(`x-delivery-count`) and after EVENTS_MAX_DELIVERIES deliveries dead-letters it to `vo2.events.dlx` → the
+`<service>.events.dlq` queue. RabbitMQ does this natively (quorum queue `x-delivery-limit`, `x-dead-letter-exchange`);
+the kit's filesystem transport honours the same queue arguments the same way (servicekit.events.fstransport).
+A failure is never acked. An envelope that cannot be parsed is rejected without requeue (dead-lettered at once).
+The database being unreachable is not the event's fault: the consumer waits for it and retries the same delivery.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+
+from django.db import IntegrityError, InterfaceError, OperationalError, close_old_connections, transaction
+from kombu import Consumer
+
+from .. import config
+from ..requestid import bind as bind_request_id, unbind as unbind_request_id
+from ..tenancy import tenant_transaction
+from . import broker, registry
+from .envelope import EnvelopeError, Event, parse
+from .models import InboxEvent
+
+log = logging.getLogger("vo2.events.consumer")
+
+HANDLED, DUPLICATE, IGNORED = "handled", "duplicate", "ignored"
+
+
+class EventConsumer:
+    def __init__(self, name: str, handlers: dict | None = None, *, url: str | None = None,
+                 retry_delay: float | None = None):
+        self.name = name
+        self.handlers = handlers if handlers is not None else registry.load()
+        self.url = broker.broker_url(url)
+        self.retry_delay = retry_delay if retry_delay is not None else float(
+            config.env("EVENTS_RETRY_DELAY_SECONDS", "0.5"))
+        self.stopping = threading.Event()
+        self.stats = {HANDLED: 0, DUPLICATE: 0, IGNORED: 0, "failed": 0}
+
+    # -- the work, independent of the broker ---------------------------------------------------------------------
+    def process(self, event: Event) -> str:
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            return IGNORED
+        if event.tenant_id:
+            scope = tenant_transaction(event.tenant_id)
+        else:
+            scope = transaction.atomic()
+        with scope:
+            try:
+                with transaction.atomic():
+                    InboxEvent.objects.create(event_id=event.id, type=event.type, source=event.source[:200],
+                                              tenant_id=event.tenant_id)
+            except IntegrityError:
+                return DUPLICATE
+            handler(event)
+        return HANDLED
+
+    # -- one delivery ---------------------------------------------------------------------------------------------
+    def on_message(self, message) -> None:
+        headers = message.headers or {}
+        try:
+            event = parse(message.body)
+        except EnvelopeError as exc:
+            log.error("unreadable event dead-lettered: %s", exc)
+            message.reject(requeue=False)
+            return
+        attempt = int(headers.get("x-delivery-count") or 0) + 1
+        token = bind_request_id(f"event-{event.id}")
+        try:
+            outcome = self._process_waiting_for_database(event)
+        except Exception as exc:
+            self.stats["failed"] += 1
+            log.exception("handler for %s %s failed (delivery %d of %d)", event.type, event.id, attempt,
+                          broker.max_deliveries(), extra={"event_id": event.id, "event_type": event.type})
+            self.stopping.wait(min(self.retry_delay * 2 ** (attempt - 1), 30.0))
+            message.reject(requeue=True)  # the broker counts it; past the limit it is dead-lettered
+            return
+        finally:
+            unbind_request_id(token)
+        self.stats[outcome] += 1
+        message.ack()  # after the commit
+
+    def _process_waiting_for_database(self, event: Event) -> str:
+        delay = 0.5
+        while True:
+            close_old_connections()
+            try:
+                return self.process(event)
+            except (OperationalError, InterfaceError) as exc:
+                if self.stopping.is_set():
+                    raise
+                log.warning("database unavailable (%s); retrying %s in %.1f s", exc, event.id, delay)
+                from django.db import connections
+
+                for c in connections.all():
+                    c.close()
+                self.stopping.wait(delay)
+                delay = min(delay * 2, 10.0)
+
+    # -- the loop -------------------------------------------------------------------------------------------------
+    def declare(self, channel):
+        return broker.declare_service_topology(channel, self.name, self.handlers.keys())
+
+    def run(self, *, max_seconds: float | None = None, ready: threading.Event | None = None) -> None:
+        started, delay = time.monotonic(), 0.5
+        while not self.stopping.is_set():
+            try:
+                with broker.connection(self.url) as conn:
+                    channel = conn.channel()
+                    queue, _ = self.declare(channel)
+                    with Consumer(channel, [queue], on_message=self.on_message, prefetch_count=1,
+                                  accept=["json"]):
+                        log.info("consuming %s (%s)", queue.name, ", ".join(sorted(self.handlers)))
+                        if ready is not None:
+                            ready.set()
+                        delay = 0.5
+                        while not self.stopping.is_set():
+                            if max_seconds is not None and time.monotonic() - started > max_seconds:
+                                return
+                            try:
+                                conn.drain_events(timeout=0.5)
+                            except TimeoutError:
+                                conn.heartbeat_check()
+            except conn_errors() as exc:
+                if self.stopping.is_set():
+                    return
+                log.warning("broker connection lost (%s: %s); reconnecting in %.1f s", type(exc).__name__, exc, delay)
+                self.stopping.wait(delay)
+                delay = min(delay * 2, 10.0)
+            if max_seconds is not None and time.monotonic() - started > max_seconds:
+                return
+
+    def install_signal_handlers(self):
+        def stop(signum, frame):
+            self.stopping.set()
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+
+
+def conn_errors() -> tuple:
+    import amqp
+    from kombu.exceptions import OperationalError as KombuOperationalError
+
+    return (OSError, amqp.exceptions.ConnectionError, amqp.exceptions.RecoverableConnectionError,
+            amqp.exceptions.RecoverableChannelError, KombuOperationalError, ConnectionError)

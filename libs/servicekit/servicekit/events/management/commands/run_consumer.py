@@ -1,0 +1,28 @@
+"""python manage.py run_consumer — handle the events this service subscribes to (its own process; scale freely)."""
+import logging
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from servicekit.events import registry
+from servicekit.events.consumer import EventConsumer
+
+log = logging.getLogger("vo2.events.consumer")
+
+
+class Command(BaseCommand):
+    help = "Consume <service>.events: inbox dedup, handler, commit, then ack; bounded retries, then dead letters."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--name", default=None, help="queue prefix (default: the service name)")
+        parser.add_argument("--handlers", action="append", default=[],
+                            help="extra module(s) registering handlers (besides settings.EVENT_CONSUMERS)")
+
+    def handle(self, *args, name=None, handlers=(), **options):
+        found = registry.load(list(handlers))
+        if not found:
+            raise CommandError("no event handlers registered (see settings.EVENT_CONSUMERS)")
+        consumer = EventConsumer(name or settings.SERVICE_NAME, found)
+        consumer.install_signal_handlers()
+        consumer.run()
+        log.info("consumer stopped: %s", consumer.stats)

@@ -1,0 +1,99 @@
+"""The outbox relay: pending rows → `vo2.events` with publisher confirms → marked sent.
+
+PostgreSQL: a batch is taken `FOR UPDATE SKIP LOCKED` and stays locked until it is published and marked in the same
+transaction, so any number of relays never send a row twice (a crash after the broker confirmed but before the
+commit sends it again: at-least-once, and the consumers' inbox absorbs it). SQLite (local mode, one relay): the
+transaction is BEGIN IMMEDIATE (settings builder), which takes the database's write lock.
+Broker down → the transaction rolls back (rows stay pending), the relay waits with exponential backoff and retries.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from datetime import timedelta
+
+from django.db import close_old_connections, connections, transaction
+from django.utils import timezone
+
+from .. import config
+from .broker import Outgoing, Publisher
+from .models import OutboxEvent
+
+log = logging.getLogger("vo2.events.relay")
+
+
+class Relay:
+    def __init__(self, publisher: Publisher | None = None, *, batch_size: int | None = None,
+                 poll_interval: float | None = None, using: str = "default", retention_hours: float | None = None):
+        self.publisher = publisher or Publisher()
+        self.batch_size = batch_size or config.env_int("EVENTS_RELAY_BATCH", 200)
+        self.poll_interval = poll_interval if poll_interval is not None else float(
+            config.env("EVENTS_RELAY_POLL_SECONDS", "0.05"))
+        self.retention = timedelta(hours=retention_hours if retention_hours is not None else float(
+            config.env("EVENTS_OUTBOX_RETENTION_HOURS", "168")))
+        self.using = using
+        self.stopping = threading.Event()
+        self.sent = 0
+
+    def run_once(self) -> int:
+        """Publish one batch; returns how many rows were sent. Raises when the broker fails."""
+        conn = connections[self.using]
+        with transaction.atomic(using=self.using):
+            pending = OutboxEvent.objects.using(self.using).filter(sent_at__isnull=True).order_by("id")
+            if conn.vendor == "postgresql":
+                pending = pending.select_for_update(skip_locked=True)
+            rows = list(pending.values_list("id", "event_id", "type", "tenant_id", "body")[: self.batch_size])
+            if not rows:
+                return 0
+            self.publisher.publish_batch([
+                Outgoing(str(event_id), type_, body, str(tenant) if tenant else None)
+                for _, event_id, type_, tenant, body in rows])
+            OutboxEvent.objects.using(self.using).filter(id__in=[r[0] for r in rows]).update(sent_at=timezone.now())
+        self.sent += len(rows)
+        return len(rows)
+
+    def purge_sent(self) -> int:
+        cutoff = timezone.now() - self.retention
+        deleted, _ = OutboxEvent.objects.using(self.using).filter(sent_at__lt=cutoff).delete()
+        return deleted
+
+    def run(self, *, until_idle: bool = False, max_seconds: float | None = None) -> None:
+        delay, last_purge = 0.2, 0.0
+        started = time.monotonic()
+        while not self.stopping.is_set():
+            if max_seconds is not None and time.monotonic() - started > max_seconds:
+                return
+            try:
+                sent = self.run_once()
+                delay = 0.2
+            except Exception as exc:  # broker or database down: keep the rows, back off, retry
+                log.warning("relay could not publish (%s: %s); retrying in %.1f s", type(exc).__name__, exc, delay)
+                self.publisher.close()
+                close_old_connections()
+                if connections[self.using].connection is not None and not connections[self.using].is_usable():
+                    connections[self.using].close()
+                self.stopping.wait(delay)
+                delay = min(delay * 2, float(config.env("EVENTS_RELAY_MAX_BACKOFF_SECONDS", "5")))
+                continue
+            if sent >= self.batch_size:
+                continue  # more waiting: no sleep
+            if until_idle and sent == 0:
+                return
+            if time.monotonic() - last_purge > 600:
+                last_purge = time.monotonic()
+                try:
+                    self.purge_sent()
+                except Exception as exc:  # never let housekeeping stop the relay
+                    log.warning("outbox purge failed: %s", exc)
+            self.stopping.wait(self.poll_interval)
+
+    def install_signal_handlers(self):
+        def stop(signum, frame):
+            self.stopping.set()
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+
+    def close(self):
+        self.publisher.close()

@@ -1,0 +1,370 @@
+"""analyze_cpet: the whole CPET report from breath-by-breath columns.
+
+Order of work: clean (exclusions, Lamarra outliers) -> average -> protocol -> peaks/VO2max ->
+thresholds (or the lab's overrides) -> zones, FATmax, norms -> quality flags. Every section
+degrades to None plus a quality flag; no finite input raises.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from . import averaging as avg
+from . import fatmax as fatmax_mod
+from . import norms, protocol as proto_mod, quality, thresholds as thr, vo2max as vmx, zones as zones_mod
+from .lactate import analyze_lactate
+from .version import ENGINE_VERSION
+
+COLUMNS = ("time_s", "vo2_ml_min", "vco2_ml_min", "ve_l_min", "hr_bpm", "rf_bpm", "vt_l",
+           "peto2_mmhg", "petco2_mmhg", "power_w", "speed_kmh", "grade_pct")
+SIGNALS = COLUMNS[1:]
+
+
+def _column(v, n: int | None = None) -> np.ndarray:
+    if v is None:
+        return np.full(n or 0, np.nan)
+    if isinstance(v, np.ndarray) and v.dtype.kind in "fiu":
+        a = v.astype(float, copy=True).ravel()
+    else:
+        try:
+            seq = list(v)
+        except TypeError:
+            seq = []
+        try:
+            # fast path: numbers and None (-> NaN) convert in C
+            a = np.asarray(seq, dtype=float)
+            if a.ndim == 1:
+                a = a.copy()
+                a[~np.isfinite(a)] = np.nan
+                return a
+        except (TypeError, ValueError, OverflowError):
+            pass
+        a = np.empty(len(seq))
+        for i, x in enumerate(seq):
+            try:
+                a[i] = float(x) if x is not None and not isinstance(x, (str, bytes)) else np.nan
+            except (TypeError, ValueError, OverflowError):
+                a[i] = np.nan
+    a[~np.isfinite(a)] = np.nan
+    return a
+
+
+def _clean_json(o):
+    if isinstance(o, dict):
+        return {str(k): _clean_json(v) for k, v in o.items() if not str(k).startswith("_")}
+    if isinstance(o, (list, tuple)):
+        return [_clean_json(v) for v in o]
+    if isinstance(o, (np.bool_, bool)):
+        return bool(o)
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (float, np.floating)):
+        f = float(o)
+        return f if math.isfinite(f) else None
+    return o
+
+
+def _nanmax(a):
+    a = a[np.isfinite(a)] if a is not None else np.array([])
+    return float(a.max()) if a.size else None
+
+
+def _nanmin(a):
+    a = a[np.isfinite(a)] if a is not None else np.array([])
+    return float(a.min()) if a.size else None
+
+
+def _empty_threshold_result():
+    return None
+
+
+def analyze_cpet(samples: dict, athlete: dict | None = None, averaging: dict | None = None,
+                 overrides: dict | None = None, lactate: list | None = None) -> dict[str, Any]:
+    flags: list[dict] = []
+    strategy = avg.normalise_strategy(averaging)
+    athlete = athlete if isinstance(athlete, dict) else {}
+    overrides = overrides if isinstance(overrides, dict) else {}
+    result: dict[str, Any] = {
+        "engine_version": ENGINE_VERSION, "averaging": strategy,
+        "vo2max": None, "peak": None, "vt1": None, "vt2": None,
+        "zones": {"three_zone": [], "five_zone": [], "note": "not computed"},
+        "fatmax": None, "protocol": None,
+        "quality": {"flags": flags, "outliers_removed": 0, "n_breaths": 0, "excluded_breaths": 0},
+        "lactate": None,
+    }
+    errors: list[str] = []
+    try:
+        _run(samples, athlete, strategy, overrides, lactate, result, flags)
+    except Exception as exc:  # last line of defence: report, never crash a lab's request
+        errors.append(type(exc).__name__)
+        quality.flag(flags, "analysis_error", f"internal error while analysing: {type(exc).__name__}: {exc}",
+                     "error")
+    return _clean_json(result)
+
+
+def _run(samples, athlete, strategy, overrides, lactate, result, flags):
+    samples = samples if isinstance(samples, dict) else {}
+    t = _column(samples.get("time_s"))
+    n = t.size
+    cols = {}
+    mismatch = False
+    for k in SIGNALS:
+        c = _column(samples.get(k), n)
+        if c.size != n:
+            mismatch = True
+            c = np.concatenate([c[:n], np.full(max(n - c.size, 0), np.nan)])
+        cols[k] = c
+    if mismatch:
+        quality.flag(flags, "length_mismatch", "columns have different lengths; cut or padded to time_s")
+    ok = np.isfinite(t)
+    if ok.sum() < n:
+        quality.flag(flags, "missing_time", f"{int(n - ok.sum())} samples without time were dropped")
+    order = np.argsort(np.where(ok, t, np.inf), kind="stable")[: int(ok.sum())]
+    t = t[order]
+    cols = {k: v[order] for k, v in cols.items()}
+    if t.size:
+        keep = np.concatenate([[True], np.diff(t) > 0])
+        if not keep.all():
+            quality.flag(flags, "duplicate_time", f"{int((~keep).sum())} samples with repeated time were dropped",
+                         "info")
+        t = t[keep]
+        cols = {k: v[keep] for k, v in cols.items()}
+    # physiologically impossible values are missing values
+    for k in ("vo2_ml_min", "vco2_ml_min", "ve_l_min", "hr_bpm"):
+        cols[k][cols[k] <= 0] = np.nan
+    quality.channel_flags(flags, cols)
+    quality.unit_flags(flags, t, cols)
+
+    # lab exclusions (e.g. coughing, mask leak)
+    excl = np.zeros(t.size, bool)
+    for rng in overrides.get("exclude") or []:
+        try:
+            a, b = float(rng[0]), float(rng[1])
+        except (TypeError, ValueError, IndexError, KeyError):
+            continue
+        if math.isfinite(a) and math.isfinite(b):
+            excl |= (t >= min(a, b)) & (t <= max(a, b))
+    result["quality"]["excluded_breaths"] = int(excl.sum())
+    out_mask = np.zeros(t.size, bool)
+    if strategy["outlier_sd"]:
+        out_mask = (avg.local_outliers(np.where(excl, np.nan, cols["vo2_ml_min"]), strategy["outlier_sd"]) |
+                    avg.local_outliers(np.where(excl, np.nan, cols["vco2_ml_min"]), strategy["outlier_sd"]))
+        out_mask &= ~excl
+    result["quality"]["outliers_removed"] = int(out_mask.sum())
+    result["quality"]["outlier_rule"] = (f"local median of 2+2 neighbouring breaths +- {strategy['outlier_sd']:g} SD "
+                                         "(Lamarra 1987)" if strategy["outlier_sd"] else "off")
+    keep = ~(excl | out_mask)
+    t = t[keep]
+    cols = {k: v[keep] for k, v in cols.items()}
+    result["quality"]["n_breaths"] = int(t.size)
+    noise = quality.noise_flag(flags, cols["vo2_ml_min"])
+    result["quality"]["vo2_noise_cv"] = noise
+
+    vo2_ok = np.isfinite(cols["vo2_ml_min"])
+    if t.size < 10 or vo2_ok.sum() < 10 or (t[-1] - t[0]) <= 0:
+        quality.flag(flags, "too_short", "fewer than 10 usable breaths: nothing can be analysed", "error")
+        return
+
+    # ---- protocol
+    proto = proto_mod.detect(t, cols["power_w"], cols["speed_kmh"])
+    stage_cols = {k: cols[k] for k in ("vo2_ml_min", "vco2_ml_min", "ve_l_min", "hr_bpm", "power_w",
+                                        "speed_kmh", "petco2_mmhg", "peto2_mmhg")}
+    stages = proto_mod.stage_summaries(proto, t, stage_cols) if proto["kind"] in ("steps", "constant") else []
+    proto["stages"] = stages
+    result["protocol"] = proto
+    w0, w1 = proto["_window"]
+    if proto["kind"] == "unknown":
+        w0, w1 = float(t[0]), float(t[-1])
+    if w1 - w0 < vmx_min_exercise():
+        quality.flag(flags, "too_short", f"exercise phase lasts {w1 - w0:.0f} s (< 5 min)")
+
+    # ---- averaging
+    ta, A = avg.apply(strategy, t, cols)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        A["rer"] = A["vco2_ml_min"] / A["vo2_ml_min"]
+    ex = (ta >= w0) & (ta <= w1)
+    for a, b in proto["_rests"]:
+        ex &= ~((ta >= a) & (ta <= b))
+    if not np.isfinite(A["vo2_ml_min"][ex]).any():
+        ex = np.isfinite(A["vo2_ml_min"])
+        if ex.any():
+            quality.flag(flags, "window_fallback", "averaged data do not cover the exercise phase; whole test used")
+    if not ex.any():
+        quality.flag(flags, "too_short", f"the test is shorter than one averaging window ({strategy})", "error")
+        return
+
+    # ---- peaks
+    vo2_peak = _nanmax(A["vo2_ml_min"][ex])
+    i_peak = None
+    if vo2_peak is not None:
+        cand = np.nonzero(ex & (A["vo2_ml_min"] == vo2_peak))[0]
+        i_peak = int(cand[0]) if cand.size else None
+    bw = athlete.get("body_mass_kg")
+    try:
+        bw = float(bw)
+        bw = bw if math.isfinite(bw) and 10 <= bw <= 400 else None
+    except (TypeError, ValueError):
+        bw = None
+    if athlete.get("body_mass_kg") is not None and bw is None:
+        quality.flag(flags, "body_mass_invalid", "body mass outside 10-400 kg ignored")
+    inwin = (t >= w0) & (t <= w1)
+    peak = {"vo2_ml_min": vo2_peak,
+            "time_s": float(ta[i_peak]) if i_peak is not None else None,
+            "rer": _nanmax(A["rer"][ex]),
+            "hr_bpm": _peak_median(cols["hr_bpm"][inwin]),
+            "power_w": _nanmax(cols["power_w"][inwin]),
+            "speed_kmh": _nanmax(cols["speed_kmh"][inwin]),
+            "ve_l_min": _nanmax(A["ve_l_min"][ex]),
+            "vco2_ml_min": _nanmax(A["vco2_ml_min"][ex])}
+    if proto["kind"] == "steps" and stages and proto.get("stage_length_s") and proto.get("increment"):
+        last = stages[-1]
+        frac = min(last["duration_s"] / proto["stage_length_s"], 1.0)
+        prev = stages[-2]["load"] if len(stages) > 1 else last["load"] - proto["increment"]
+        # Kuipers et al. 1985: credit the uncompleted last stage pro rata
+        peak["load_kuipers"] = prev + frac * (last["load"] - prev)
+    result["peak"] = peak
+    if peak["rer"] is not None and peak["rer"] < 1.0:
+        quality.flag(flags, "no_rer_above_1", f"RER never exceeded 1.0 (max {peak['rer']:.2f}): effort doubtful")
+    elif peak["rer"] is None:
+        quality.flag(flags, "no_rer", "RER could not be computed")
+
+    # ---- lactate (optional)
+    lac_max = None
+    if isinstance(lactate, list) and lactate:
+        vals = []
+        for r in lactate:
+            if isinstance(r, dict):
+                v = r.get("lactate")
+            else:
+                v = r
+            try:
+                v = float(v)
+            except (TypeError, ValueError):
+                continue
+            if math.isfinite(v):
+                vals.append(v)
+        lac_max = max(vals) if vals else None
+        if sum(1 for r in lactate if isinstance(r, dict) and r.get("intensity") is not None) >= 4:
+            sport = "running" if proto.get("load_channel") == "speed_kmh" else "cycling"
+            result["lactate"] = analyze_lactate([r for r in lactate if isinstance(r, dict)], sport=sport)
+
+    # ---- VO2max verdict
+    if proto["kind"] == "steps":
+        plateau = vmx.plateau_steps(stages)
+    elif proto["kind"] in ("ramp", "unknown"):
+        rs = proto.get("_ramp_start", w0)
+        end = w1 if proto["kind"] == "ramp" else (peak["time_s"] or w1)
+        plateau = vmx.plateau_ramp(t, cols["vo2_ml_min"], rs, end)
+    else:
+        plateau = {"method": None, "evaluable": False, "plateau": None,
+                   "reason": "constant-load test: no incremental plateau criterion"}
+    crit = vmx.criteria(peak["rer"], peak["hr_bpm"], athlete.get("age"), lac_max)
+    verdict, basis = vmx.verdict(plateau)
+    vo2_rel = (vo2_peak / bw) if (vo2_peak is not None and bw) else None
+    modality = {"speed_kmh": "treadmill", "power_w": "cycle"}.get(proto.get("load_channel"))
+    nm = norms.percentile(vo2_rel, athlete.get("age"), athlete.get("sex"), modality)
+    result["vo2max"] = {"vo2_ml_min": vo2_peak, "vo2_ml_kg_min": vo2_rel, "strategy": strategy,
+                        "verdict": verdict, "verdict_basis": basis, "plateau": plateau, "criteria": crit,
+                        **nm}
+    if vo2_rel is None:
+        quality.flag(flags, "no_body_mass", "no body mass: VO2 per kg and norms unavailable", "info")
+
+    # ---- thresholds
+    series = {k: A[k][ex] for k in ("vo2_ml_min", "vco2_ml_min", "ve_l_min", "petco2_mmhg", "peto2_mmhg",
+                                    "hr_bpm", "power_w", "speed_kmh")}
+    series["time_s"] = ta[ex]
+    good = np.isfinite(series["vo2_ml_min"]) & np.isfinite(series["vco2_ml_min"]) & np.isfinite(series["ve_l_min"])
+    # only up to the VO2 peak: after it, recovery kinetics are not threshold physiology
+    if i_peak is not None:
+        good &= series["time_s"] <= ta[i_peak]
+    sser = {k: v[good] for k, v in series.items()}
+    full = {k: A[k] for k in ("vo2_ml_min", "hr_bpm", "power_w", "speed_kmh")}
+    full["time_s"] = ta
+    vt = {}
+    if good.sum() >= 12:
+        m1, m2 = thr.detect(sser)
+    else:
+        m1, m2 = {}, {}
+        quality.flag(flags, "thresholds_not_computed", "too few averaged points in the exercise phase")
+    for name, methods in (("vt1", m1), ("vt2", m2)):
+        v, conf, label = thr.consensus(methods) if methods else (None, 0.0, None)
+        auto = None
+        mlist = []
+        for mname, m in methods.items():
+            row = {"method": mname, **(thr.at_vo2(sser, m["vo2_ml_min"]) if m["vo2_ml_min"] is not None else
+                                       {"time_s": None, "vo2_ml_min": None, "hr_bpm": None, "power_w": None,
+                                        "speed_kmh": None}), "fit": m["fit"]}
+            mlist.append(row)
+        if v is not None:
+            auto = {**thr.at_vo2(sser, v), "method": label, "confidence": conf, "manual": False}
+        ov = overrides.get(name)
+        if isinstance(ov, dict) and ov:
+            man = _manual(ov, full, sser)
+            if man is not None:
+                auto = man
+            else:
+                quality.flag(flags, f"override_invalid:{name}", f"override for {name} could not be applied")
+        if auto is not None:
+            auto["methods"] = mlist
+            auto["vo2_pct_max"] = (100.0 * auto["vo2_ml_min"] / vo2_peak
+                                   if (auto.get("vo2_ml_min") is not None and vo2_peak) else None)
+            if bw and auto.get("vo2_ml_min") is not None:
+                auto["vo2_ml_kg_min"] = auto["vo2_ml_min"] / bw
+        elif methods:
+            quality.flag(flags, f"{name}_undetermined", f"{name.upper()} could not be determined", "info")
+        vt[name] = auto
+    if vt.get("vt1") and vt.get("vt2") and vt["vt1"]["vo2_ml_min"] is not None and \
+            vt["vt2"]["vo2_ml_min"] is not None and vt["vt1"]["vo2_ml_min"] >= vt["vt2"]["vo2_ml_min"]:
+        quality.flag(flags, "threshold_order", "VT1 is not below VT2: check the thresholds")
+    result["vt1"], result["vt2"] = vt.get("vt1"), vt.get("vt2")
+
+    # ---- zones
+    floor = {"hr_bpm": _nanmin(series["hr_bpm"]), "power_w": _nanmin(series["power_w"]),
+             "speed_kmh": _nanmin(series["speed_kmh"])}
+    result["zones"] = zones_mod.build(result["vt1"], result["vt2"], peak, floor)
+
+    # ---- FATmax
+    result["fatmax"] = fatmax_mod.compute(proto["kind"], stages, vo2_peak)
+
+
+def vmx_min_exercise():
+    return quality.MIN_EXERCISE_S
+
+
+def _manual(ov: dict, full: dict, sser: dict) -> dict | None:
+    def num(k):
+        try:
+            v = float(ov.get(k))
+        except (TypeError, ValueError):
+            return None
+        return v if math.isfinite(v) else None
+
+    tv, vv = num("time_s"), num("vo2_ml_min")
+    if tv is not None:
+        row = thr.at_time(full, tv)
+    elif vv is not None:
+        row = thr.at_vo2(sser, vv) if sser["time_s"].size else {"time_s": None, "vo2_ml_min": vv}
+        row["vo2_ml_min"] = vv
+    else:
+        row = {"time_s": None, "vo2_ml_min": None, "hr_bpm": None, "power_w": None, "speed_kmh": None}
+    # values the lab typed in win over values read off the curves
+    for k in ("hr_bpm", "power_w", "speed_kmh"):
+        if num(k) is not None:
+            row[k] = num(k)
+    if all(row.get(k) is None for k in ("time_s", "vo2_ml_min", "hr_bpm", "power_w", "speed_kmh")):
+        return None
+    row.update(method="manual", confidence=None, manual=True)
+    return row
+
+
+def _peak_median(y: np.ndarray, k: int = 5) -> float | None:
+    """Highest k-sample running median (k = 5 breaths): HRmax without single-beat artefacts."""
+    from numpy.lib.stride_tricks import sliding_window_view
+    v = y[np.isfinite(y)]
+    if v.size == 0:
+        return None
+    if v.size < k:
+        return float(np.median(v))
+    return float(np.median(sliding_window_view(v, k), axis=1).max())

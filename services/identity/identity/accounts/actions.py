@@ -1,0 +1,220 @@
+"""Writes to users and memberships, and password login. Views validate and call these; nothing else writes them.
+
+Refusals are ProblemErrors raised *after* the writes that must outlive them (failure counts, audit rows) have
+committed in their own savepoint; the views answer them without rolling the request back.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import transaction
+
+from servicekit.principal import OPERATOR, OWNER, Principal
+from servicekit.problems import ProblemError
+
+from .. import clock, conf
+from ..audit import actions as audit
+from ..db import tenant_scope
+from ..tenants.queries import tenants_by_id
+from ..tokens import actions as tokens
+from . import passwords
+from .models import Membership, User
+from .queries import active_memberships_of, active_owners, normalize_email, user_by_email
+
+Kind = audit.Kind
+
+
+class InvalidCredentials(ProblemError):
+    """The one answer to a wrong e-mail, a wrong password, a locked or a deactivated account."""
+
+    def __init__(self):
+        super().__init__(401, "invalid-credentials", "The e-mail or password is wrong.")
+
+
+# ---- users -------------------------------------------------------------------------------------------------------
+
+def _require_good_password(raw: str, field: str = "password") -> None:
+    problems = passwords.problems_with(raw)
+    if problems:
+        raise ProblemError(400, "validation-error", f"{field}: {problems[0]}",
+                           errors=[{"field": field, "detail": p} for p in problems])
+
+
+def create_user(email: str, password: str | None, *, full_name: str = "", is_operator: bool = False) -> User:
+    """A new user; `password=None` makes an account that cannot log in by password (SSO, later)."""
+    if password is not None:
+        _require_good_password(password)
+    return User.objects.create(email=normalize_email(email), full_name=full_name, is_operator=is_operator,
+                               password=passwords.hash_password(password))
+
+
+def deactivate_user(user: User, *, by: Principal | None = None) -> User:
+    """The user can no longer log in or refresh, in any tenant; identity refuses their access tokens at once."""
+    with transaction.atomic():
+        user.is_active = False
+        user.save(update_fields=["is_active", "updated_at"])
+        revoked = tokens.revoke_user_tokens(user.id)
+        audit.record(Kind.USER_DEACTIVATED, by=by, subject_user_id=user.id, revoked_refresh_tokens=revoked)
+    return user
+
+
+# ---- login -------------------------------------------------------------------------------------------------------
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user when the e-mail and password match an active account that is not locked; None otherwise.
+
+    The hasher runs exactly once whatever the case. The account row is locked while the password is checked, so
+    parallel guesses are counted one after another and cannot slip past LOGIN_MAX_FAILURES."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(email=normalize_email(email)).first()
+        if user is None:
+            passwords.verify(password, None)
+            audit.record(Kind.LOGIN_FAILED, actor="anonymous", reason="unknown-account")
+            return None
+        now = clock.now()
+
+        def upgrade_hash(raw):  # Django asks for a re-hash when the work factor rose since it was stored
+            user.password = passwords.hash_password(raw)
+
+        correct = passwords.verify(password, user.password, setter=upgrade_hash)
+        if user.locked_until and user.locked_until > now:
+            # Nothing counts while locked, not even the right password; the answer equals a wrong password's.
+            audit.record(Kind.LOGIN_FAILED, actor="anonymous", subject_user_id=user.id, reason="locked")
+            return None
+        if not correct:
+            _count_failure(user, now)
+            return None
+        if not user.is_active:
+            audit.record(Kind.LOGIN_FAILED, actor="anonymous", subject_user_id=user.id, reason="inactive")
+            return None
+        user.failed_logins, user.failed_logins_since, user.locked_until = 0, None, None
+        user.last_login_at = now
+        user.save(update_fields=["password", "failed_logins", "failed_logins_since", "locked_until",
+                                 "last_login_at", "updated_at"])
+        return user
+
+
+def _count_failure(user: User, now) -> None:
+    window = timedelta(seconds=conf.login_lockout_s())
+    if user.failed_logins_since is None or now - user.failed_logins_since > window:
+        user.failed_logins, user.failed_logins_since = 0, now
+    user.failed_logins += 1
+    if user.failed_logins >= conf.login_max_failures():
+        user.locked_until = now + window
+        user.failed_logins, user.failed_logins_since = 0, None
+        audit.record(Kind.ACCOUNT_LOCKED, actor="anonymous", subject_user_id=user.id,
+                     locked_until=user.locked_until.isoformat())
+    else:
+        audit.record(Kind.LOGIN_FAILED, actor="anonymous", subject_user_id=user.id, reason="wrong-password",
+                     failures=user.failed_logins)
+    user.save(update_fields=["failed_logins", "failed_logins_since", "locked_until", "updated_at"])
+
+
+def log_in(email: str, password: str, tenant_slug: str | None = None) -> tokens.TokenPair:
+    """Password login → an access/refresh pair for one tenant (or, for a platform operator without memberships,
+    for none)."""
+    user = authenticate(email, password)
+    if user is None:
+        raise InvalidCredentials()
+    # From here on the password is verified: naming the user's own tenants reveals nothing secret.
+    memberships = active_memberships_of(user.id)
+    tenants = tenants_by_id(m.tenant_id for m in memberships)
+    slugs = sorted(tenants[m.tenant_id].slug for m in memberships if m.tenant_id in tenants)
+    if tenant_slug:
+        chosen = [m for m in memberships if m.tenant_id in tenants and tenants[m.tenant_id].slug == tenant_slug.lower()]
+        if not chosen:
+            raise ProblemError(400, "tenant-required", "You are not an active member of that organisation; "
+                               "choose one of yours.", tenants=slugs)
+        membership = chosen[0]
+    elif len(memberships) == 1:
+        membership = memberships[0]
+    elif len(memberships) > 1:
+        raise ProblemError(400, "tenant-required", "This account belongs to several organisations; "
+                           "say which one with `tenant`.", tenants=slugs)
+    elif user.is_operator:
+        membership = None
+    else:
+        raise ProblemError(403, "no-membership", "This account is not an active member of any organisation.")
+    tenant_id = membership.tenant_id if membership else None
+    roles = ([membership.role] if membership else []) + ([OPERATOR] if user.is_operator else [])
+    audit.record(Kind.LOGIN_SUCCEEDED, tenant_id=tenant_id, actor=str(user.id), subject_user_id=user.id)
+    return tokens.start_session(user, tenant_id, roles)
+
+
+# ---- memberships -------------------------------------------------------------------------------------------------
+
+def _only_owner_may(by: Principal | None, detail: str) -> None:
+    if by is not None and OWNER not in by.roles:
+        raise ProblemError(403, "forbidden", detail)
+
+
+def add_member(tenant_id, *, by: Principal | None, email: str, role: str, full_name: str = "",
+               password: str | None = None) -> Membership:
+    """Add an existing user (their password is left alone) or a new one (an initial password is required) to a
+    tenant. `by=None` is the platform itself (operator creating a tenant, bootstrap)."""
+    if role == OWNER:
+        _only_owner_may(by, "Only an owner may grant the owner role.")
+    with tenant_scope(tenant_id):
+        user = user_by_email(email)
+        if user is None:
+            if not password:
+                raise ProblemError(400, "validation-error", "password: a new user needs an initial password",
+                                   errors=[{"field": "password", "detail": "a new user needs an initial password"}])
+            user = create_user(email, password, full_name=full_name)
+        membership = Membership.objects.select_for_update().filter(tenant_id=tenant_id, user=user).first()
+        if membership is not None and membership.is_active:
+            raise ProblemError(409, "already-a-member", "This user is already an active member here.")
+        if membership is None:
+            membership = Membership.objects.create(tenant_id=tenant_id, user=user, role=role,
+                                                   created_by=audit.actor_of(by))
+        else:  # a former member comes back with the role given now
+            membership.role, membership.is_active = role, True
+            membership.save(update_fields=["role", "is_active", "updated_at"])
+        audit.record(Kind.MEMBER_ADDED, tenant_id=tenant_id, by=by, subject_user_id=user.id, role=role)
+    return membership
+
+
+def change_member(membership: Membership, *, by: Principal | None, role: str | None = None,
+                  is_active: bool | None = None) -> Membership:
+    """Change a member's role and/or (de)activate them. Only an owner may grant or change the owner role; the last
+    active owner can be neither demoted nor deactivated."""
+    role = role if role is not None and role != membership.role else None
+    is_active = is_active if is_active is not None and is_active != membership.is_active else None
+    if role is None and is_active is None:
+        return membership
+    if membership.role == OWNER or role == OWNER:
+        _only_owner_may(by, "Only an owner may grant or change the owner role.")
+    with tenant_scope(membership.tenant_id):
+        stops_owning = membership.role == OWNER and membership.is_active and (role is not None or is_active is False)
+        if stops_owning:
+            owners = active_owners(membership.tenant_id, for_update=True)  # locked: two demotions cannot race
+            if len([o for o in owners if o.id != membership.id]) == 0:
+                raise ProblemError(409, "last-owner", "The last active owner can be neither demoted nor "
+                                   "deactivated; make someone else an owner first.")
+        changes = {}
+        if role is not None:
+            changes["role"] = [membership.role, role]
+            membership.role = role
+        if is_active is not None:
+            changes["is_active"] = [membership.is_active, is_active]
+            membership.is_active = is_active
+        membership.save(update_fields=["role", "is_active", "updated_at"])
+        if is_active is False:
+            revoked = tokens.revoke_user_tokens(membership.user_id, tenant_id=membership.tenant_id)
+            audit.record(Kind.MEMBER_DEACTIVATED, tenant_id=membership.tenant_id, by=by,
+                         subject_user_id=membership.user_id, revoked_refresh_tokens=revoked)
+        if role is not None or is_active is True:
+            audit.record(Kind.MEMBER_CHANGED, tenant_id=membership.tenant_id, by=by,
+                         subject_user_id=membership.user_id, changes=changes)
+    return membership
+
+
+def deactivate_member(membership: Membership, *, by: Principal | None) -> Membership:
+    return change_member(membership, by=by, is_active=False)
+
+
+def make_operator(user: User) -> User:
+    """A platform operator manages tenants (set by bootstrap --operator or by another operator's tooling)."""
+    user.is_operator = True
+    user.save(update_fields=["is_operator", "updated_at"])
+    return user

@@ -1,0 +1,172 @@
+"""HTTP layer for accounts: password login, /me, and the members of the caller's tenant."""
+from __future__ import annotations
+
+import django_filters
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from servicekit.django.drf import ManagersOnly, principal_of
+from servicekit.principal import TENANT_ROLES
+from servicekit.problems import ProblemError
+
+from ..responses import IsVerified, refusal
+from ..tenants.queries import tenants_by_id
+from ..tokens.api import TokenPairSerializer
+from . import actions, queries
+from .models import Membership
+
+PROBLEM = OpenApiResponse(description="application/problem+json")
+
+
+class LoginRequest(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    # Bounded: the hasher's cost grows with the input and this endpoint is public.
+    password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    tenant = serializers.SlugField(max_length=63, required=False, allow_blank=True,
+                                   help_text="The organisation's slug; needed when the account belongs to several.")
+
+
+class LoginView(APIView):
+    """Password login. A wrong e-mail, a wrong password, a locked or a deactivated account get one and the same
+    401 answer; `tenant-required` (400, with the account's tenant slugs) comes only after the password matched."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=LoginRequest, responses={200: TokenPairSerializer, 400: PROBLEM, 401: PROBLEM, 403: PROBLEM},
+                   auth=[{}], tags=["auth"])
+    def post(self, request):
+        body = LoginRequest(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            pair = actions.log_in(body.validated_data["email"], body.validated_data["password"],
+                                  body.validated_data.get("tenant") or None)
+        except ProblemError as exc:
+            return refusal(exc)
+        return Response(pair.as_dict())
+
+
+class TenantBrief(serializers.Serializer):
+    id = serializers.UUIDField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    role = serializers.CharField()
+
+
+class MeSerializer(serializers.Serializer):
+    user = inline_serializer("MeUser", {"id": serializers.UUIDField(), "email": serializers.EmailField(),
+                                        "full_name": serializers.CharField(),
+                                        "is_operator": serializers.BooleanField()})
+    tenant = inline_serializer("MeTenant", {"id": serializers.UUIDField(), "slug": serializers.CharField(),
+                                            "name": serializers.CharField(), "plan": serializers.CharField(),
+                                            "settings": serializers.DictField()}, allow_null=True)
+    roles = serializers.ListField(child=serializers.CharField())
+    other_tenants = TenantBrief(many=True)
+
+
+class MeView(APIView):
+    """Who the bearer token names: the user, the tenant it acts for, its roles, and the user's other tenants."""
+
+    permission_classes = [IsVerified]
+
+    @extend_schema(responses={200: MeSerializer, 401: PROBLEM, 403: PROBLEM}, tags=["auth"])
+    def get(self, request):
+        principal = principal_of(request)
+        user = queries.user_by_id(principal.user_id)
+        if user is None:  # a service token names no user
+            raise ProblemError(403, "forbidden", "This token names no user.")
+        memberships = queries.active_memberships_of(user.id)
+        tenants = tenants_by_id(m.tenant_id for m in memberships)
+        current = tenants.get(_uuid(principal.tenant_id))
+        return Response({
+            "user": {"id": str(user.id), "email": user.email, "full_name": user.full_name,
+                     "is_operator": user.is_operator},
+            "tenant": {"id": str(current.id), "slug": current.slug, "name": current.name, "plan": current.plan,
+                       "settings": current.settings} if current else None,
+            "roles": sorted(principal.roles),
+            "other_tenants": [{"id": str(m.tenant_id), "slug": tenants[m.tenant_id].slug,
+                               "name": tenants[m.tenant_id].name, "role": m.role}
+                              for m in memberships if m.tenant_id in tenants and m.tenant_id != _uuid(principal.tenant_id)],
+        })
+
+
+def _uuid(value):
+    import uuid
+
+    return uuid.UUID(str(value)) if value else None
+
+
+# ---- members of the caller's tenant ------------------------------------------------------------------------------
+
+class MemberSerializer(serializers.ModelSerializer):
+    user_id = serializers.UUIDField(read_only=True)
+    email = serializers.EmailField(source="user.email", read_only=True)
+    full_name = serializers.CharField(source="user.full_name", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ("id", "user_id", "email", "full_name", "role", "is_active", "created_at", "updated_at")
+        read_only_fields = fields
+
+
+class MemberCreateRequest(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    role = serializers.ChoiceField(choices=TENANT_ROLES)
+    full_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    password = serializers.CharField(max_length=1024, required=False, trim_whitespace=False, write_only=True,
+                                     help_text="Initial password, required for a user who has no account yet; "
+                                               "ignored for an existing user.")
+
+
+class MemberUpdateRequest(serializers.Serializer):
+    role = serializers.ChoiceField(choices=TENANT_ROLES, required=False)
+    is_active = serializers.BooleanField(required=False)
+
+
+class MemberFilter(django_filters.FilterSet):
+    role = django_filters.ChoiceFilter(choices=Membership.ROLE_CHOICES)
+    is_active = django_filters.BooleanFilter()
+    email = django_filters.CharFilter(field_name="user__email", lookup_expr="icontains", label="e-mail contains")
+
+    class Meta:
+        model = Membership
+        fields = ("role", "is_active")
+
+
+class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Members of the caller's tenant; owners and admins only. Only an owner may grant or change the owner role;
+    the last active owner is protected (409). DELETE deactivates."""
+
+    serializer_class = MemberSerializer
+    permission_classes = [ManagersOnly]
+    filterset_class = MemberFilter
+    lookup_value_converter = "uuid"
+
+    def get_queryset(self):
+        return queries.tenant_members()
+
+    @extend_schema(request=MemberCreateRequest, responses={201: MemberSerializer, 400: PROBLEM, 403: PROBLEM,
+                                                           409: PROBLEM})
+    def create(self, request):
+        body = MemberCreateRequest(data=request.data)
+        body.is_valid(raise_exception=True)
+        principal = principal_of(request)
+        membership = actions.add_member(principal.tenant_id, by=principal, **body.validated_data)
+        return Response(MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=MemberUpdateRequest, responses={200: MemberSerializer, 403: PROBLEM, 404: PROBLEM,
+                                                           409: PROBLEM})
+    def partial_update(self, request, pk=None):
+        membership = self.get_object()
+        body = MemberUpdateRequest(data=request.data)
+        body.is_valid(raise_exception=True)
+        membership = actions.change_member(membership, by=principal_of(request), **body.validated_data)
+        return Response(MemberSerializer(membership).data)
+
+    @extend_schema(responses={204: None, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM})
+    def destroy(self, request, pk=None):
+        actions.deactivate_member(self.get_object(), by=principal_of(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,56 @@
+import uuid
+
+from django.db import models
+from django.db.models.functions import Lower
+
+from servicekit.principal import TENANT_ROLES
+from servicekit.tenancy import TenantOwned
+
+
+class User(models.Model):
+    """A person who logs in. Users are platform-wide (one e-mail, several tenants); roles live in Membership."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField(max_length=254, unique=True)  # stored lower-cased; unique case-insensitively
+    password = models.CharField(max_length=128)  # django.contrib.auth.hashers format; unusable for SSO-only users
+    full_name = models.CharField(max_length=200, blank=True, default="")
+    is_active = models.BooleanField(default=True)
+    is_operator = models.BooleanField(default=False)  # platform operator: manages tenants
+    # Per-account lockout: failures counted within a window; a lock lasts LOGIN_LOCKOUT_S.
+    failed_logins = models.PositiveIntegerField(default=0)
+    failed_logins_since = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    last_login_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "identity_user"
+        constraints = [models.UniqueConstraint(Lower("email"), name="identity_user_email_ci_unique")]
+
+    def __str__(self):
+        return self.email
+
+
+class Membership(TenantOwned):
+    """A user's role in one tenant. Tenant-owned: the ORM scopes `objects` to the request's tenant and PostgreSQL
+    enforces it with RLS; login reads a user's memberships across tenants through `all_tenants` plus the SELECT-only
+    `member_self` policy (identity.db.user_scope)."""
+
+    ROLE_CHOICES = [(role, role) for role in TENANT_ROLES]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=20, choices=ROLE_CHOICES)
+    is_active = models.BooleanField(default=True)
+    created_by = models.CharField(max_length=100, blank=True, default="", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "membership"
+        constraints = [models.UniqueConstraint(fields=["tenant_id", "user"], name="membership_one_per_tenant")]
+        indexes = [models.Index(fields=["tenant_id", "role", "is_active"])]
+
+    def __str__(self):
+        return f"{self.user_id}@{self.tenant_id}:{self.role}"

@@ -1,0 +1,38 @@
+import uuid
+
+from django.db import models
+
+
+class AuditEvent(models.Model):
+    """A security event. Not a TenantOwned table: some events belong to no tenant (a failed login before a tenant is
+    chosen, a key rotation); `tenant_id` is set whenever one is known and tenant reads filter on it (queries.py)."""
+
+    class Kind(models.TextChoices):
+        LOGIN_SUCCEEDED = "login.succeeded"
+        LOGIN_FAILED = "login.failed"
+        ACCOUNT_LOCKED = "login.locked"
+        TOKEN_REFRESH_REUSED = "token.refresh_reused"
+        LOGOUT = "logout"
+        SERVICE_TOKEN_ISSUED = "token.service_issued"
+        MEMBER_ADDED = "member.added"
+        MEMBER_CHANGED = "member.changed"
+        MEMBER_DEACTIVATED = "member.deactivated"
+        USER_DEACTIVATED = "user.deactivated"
+        TENANT_CREATED = "tenant.created"
+        TENANT_CHANGED = "tenant.changed"
+        KEY_CREATED = "key.created"
+        KEY_ROTATED = "key.rotated"
+        KEY_RETIRED = "key.retired"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant_id = models.UUIDField(null=True, blank=True, db_index=True)
+    kind = models.CharField(max_length=40, choices=Kind.choices)
+    actor = models.CharField(max_length=100, blank=True, default="")  # user id, "service:<client>", "system"
+    subject_user_id = models.UUIDField(null=True, blank=True, db_index=True)
+    data = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=128, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        db_table = "audit_event"
+        indexes = [models.Index(fields=["tenant_id", "created_at"])]

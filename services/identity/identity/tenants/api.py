@@ -1,0 +1,89 @@
+"""HTTP layer for tenants: the caller's own tenant, and the platform operator's list of all tenants."""
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, mixins, serializers, status, viewsets
+from rest_framework.response import Response
+
+from servicekit.django.drf import principal_of, roles_allowed
+from servicekit.principal import MANAGER_ROLES
+
+from ..responses import IsOperator
+from . import actions, queries
+from .models import LANGUAGES, Tenant
+
+PROBLEM = OpenApiResponse(description="application/problem+json")
+
+
+class TenantSettingsSerializer(serializers.Serializer):
+    language = serializers.ChoiceField(choices=LANGUAGES, required=False, help_text="report and e-mail language")
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: "unknown setting" for key in unknown})
+        return super().to_internal_value(data)
+
+
+class TenantSerializer(serializers.ModelSerializer):
+    settings = TenantSettingsSerializer(required=False)
+
+    class Meta:
+        model = Tenant
+        fields = ("id", "name", "slug", "plan", "on_trial", "paid_until", "settings", "created_at", "updated_at")
+        read_only_fields = ("id", "slug", "plan", "on_trial", "paid_until", "created_at", "updated_at")
+
+
+class CurrentTenantView(generics.RetrieveUpdateAPIView):
+    """The caller's tenant: every member reads it; owners and admins change its name and settings."""
+
+    serializer_class = TenantSerializer
+    permission_classes = [roles_allowed(read=None, write=MANAGER_ROLES)]
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_object(self):
+        return queries.current_tenant(principal_of(self.request))
+
+    def perform_update(self, serializer):
+        serializer.instance = actions.update_tenant(serializer.instance, by=principal_of(self.request),
+                                                    **serializer.validated_data)
+
+
+class OwnerRequest(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    full_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    password = serializers.CharField(max_length=1024, required=False, trim_whitespace=False, write_only=True,
+                                     help_text="initial password when the owner has no account yet")
+
+
+class TenantCreateRequest(serializers.ModelSerializer):
+    settings = TenantSettingsSerializer(required=False)
+    owner = OwnerRequest()
+
+    class Meta:
+        model = Tenant
+        fields = ("name", "slug", "plan", "on_trial", "paid_until", "settings", "owner")
+
+
+class OperatorTenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Every tenant, for the platform operator: list, read, and create one with its first owner."""
+
+    serializer_class = TenantSerializer
+    permission_classes = [IsOperator]
+    lookup_value_converter = "uuid"
+
+    def get_queryset(self):
+        return queries.all_tenants()
+
+    @extend_schema(request=TenantCreateRequest, responses={201: TenantSerializer, 400: PROBLEM, 403: PROBLEM,
+                                                           409: PROBLEM})
+    def create(self, request):
+        body = TenantCreateRequest(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        owner = data.pop("owner")
+        tenant = actions.create_tenant(by=principal_of(request), owner_email=owner["email"],
+                                       owner_full_name=owner.get("full_name", ""),
+                                       owner_password=owner.get("password"), **data)
+        return Response(TenantSerializer(tenant).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,41 @@
+import uuid
+
+from django.db import models
+
+LANGUAGES = ("en", "ru")
+DEFAULT_SETTINGS = {"language": "en"}
+
+
+def default_settings():
+    return dict(DEFAULT_SETTINGS)
+
+
+class Tenant(models.Model):
+    """An organisation (lab, club, research centre, coach). The tenant registry itself belongs to the platform, so
+    it is not a tenant-owned table; reads are narrowed to the caller's own tenant in queries.py."""
+
+    class Plan(models.TextChoices):
+        LOCAL = "local"
+        STARTER = "starter"
+        PROFESSIONAL = "professional"
+        ENTERPRISE = "enterprise"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=63, unique=True)
+    plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.STARTER)
+    on_trial = models.BooleanField(default=False)
+    paid_until = models.DateField(null=True, blank=True)
+    settings = models.JSONField(default=default_settings)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "tenant"
+
+    def __str__(self):
+        return self.slug
+
+    @property
+    def language(self) -> str:
+        return (self.settings or {}).get("language", DEFAULT_SETTINGS["language"])

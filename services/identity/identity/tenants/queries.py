@@ -1,0 +1,36 @@
+"""Reads of tenants."""
+from __future__ import annotations
+
+from django.http import Http404
+
+from servicekit.principal import Principal
+
+from .models import Tenant
+
+
+def current_tenant(principal: Principal) -> Tenant:
+    """The caller's own tenant (404 when the token acts for none or it is gone)."""
+    if not principal.tenant_id:
+        raise Http404
+    tenant = Tenant.objects.filter(id=principal.tenant_id).first()
+    if tenant is None:
+        raise Http404
+    return tenant
+
+
+def all_tenants():
+    """Every tenant: for the platform operator only (the view checks the role)."""
+    return Tenant.objects.all()
+
+
+def tenant_by_slug_or_id(value: str) -> Tenant | None:
+    import uuid
+
+    try:
+        return Tenant.objects.filter(id=uuid.UUID(str(value))).first()
+    except ValueError:
+        return Tenant.objects.filter(slug=str(value).lower()).first()
+
+
+def tenants_by_id(ids) -> dict:
+    return {t.id: t for t in Tenant.objects.filter(id__in=list(ids))}

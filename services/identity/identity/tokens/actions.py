@@ -1,0 +1,206 @@
+"""Writes for tokens: signing keys and their rotation, access tokens, refresh-token families, service tokens."""
+from __future__ import annotations
+
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import jwt as pyjwt
+from django.db import IntegrityError, transaction
+
+from servicekit.jwt import TOKEN_TYPE
+from servicekit.principal import SERVICE, Principal
+from servicekit.problems import ProblemError
+
+from .. import clock, conf
+from ..audit import actions as audit
+from . import crypto
+from .models import RefreshToken, SigningKey
+from .queries import refresh_token_by_hash
+
+Kind = audit.Kind
+State = SigningKey.State
+
+
+# ---- signing keys ------------------------------------------------------------------------------------------------
+
+def _create_key(state: str) -> SigningKey:
+    kid, jwk, encrypted = crypto.new_key_pair()
+    return SigningKey.objects.create(kid=kid, state=state, public_jwk=jwk, private_key_encrypted=encrypted)
+
+
+def active_signing_key() -> SigningKey:
+    """The key that signs now; a fresh install makes its first one here, on first use."""
+    key = SigningKey.objects.filter(state=State.ACTIVE).first()
+    if key is not None:
+        return key
+    try:
+        with transaction.atomic():
+            key = _create_key(State.ACTIVE)
+            audit.record(Kind.KEY_CREATED, actor="system", kid=key.kid)
+            return key
+    except IntegrityError:  # another process made the first key at the same moment: use theirs
+        return SigningKey.objects.get(state=State.ACTIVE)
+
+
+def retire_expired_keys(now=None) -> list[str]:
+    """Passive keys past `retire_after` (every token they signed has expired) become retired."""
+    now = now or clock.now()
+    kids = list(SigningKey.objects.filter(state=State.PASSIVE, retire_after__lte=now).values_list("kid", flat=True))
+    if kids:
+        SigningKey.objects.filter(kid__in=kids).update(state=State.RETIRED, retired_at=now)
+        audit.record(Kind.KEY_RETIRED, actor="system", kids=kids)
+    return kids
+
+
+def rotate_signing_key(*, actor: str = "system") -> SigningKey:
+    """A new active key; the previous one turns passive and stays in the JWKS until every token it signed has
+    expired (access-token lifetime + verifier leeway), so a rotation logs nobody out."""
+    now = clock.now()
+    keep_for = timedelta(seconds=conf.access_token_seconds() + conf.leeway_s())
+    with transaction.atomic():
+        retire_expired_keys(now)
+        previous = list(SigningKey.objects.select_for_update().filter(state=State.ACTIVE))
+        for key in previous:
+            key.state, key.passive_since, key.retire_after = State.PASSIVE, now, now + keep_for
+            key.save(update_fields=["state", "passive_since", "retire_after"])
+        key = _create_key(State.ACTIVE)
+        audit.record(Kind.KEY_ROTATED, actor=actor, kid=key.kid, previous=[k.kid for k in previous],
+                     previous_retire_after=(now + keep_for).isoformat())
+    return key
+
+
+# ---- access tokens -----------------------------------------------------------------------------------------------
+
+def issue_access_token(*, sub: str, tenant_id, roles: list[str]) -> tuple[str, int]:
+    """An RS256 access JWT (RFC 9068 `typ`), and its lifetime in seconds."""
+    key = active_signing_key()
+    now = int(clock.now().timestamp())
+    lifetime = conf.access_token_seconds()
+    claims = {
+        "iss": conf.issuer(), "aud": conf.audience(), "sub": str(sub),
+        "tid": str(tenant_id) if tenant_id else None, "roles": list(roles),
+        "iat": now, "nbf": now, "exp": now + lifetime, "jti": uuid.uuid4().hex,
+    }
+    token = pyjwt.encode(claims, crypto.private_key(key.kid, key.private_key_encrypted), algorithm="RS256",
+                         headers={"kid": key.kid, "typ": TOKEN_TYPE})
+    return token, lifetime
+
+
+# ---- sessions (refresh-token families) ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TokenPair:
+    access: str
+    refresh: str
+    expires_in: int
+
+    def as_dict(self) -> dict:
+        return {"access": self.access, "refresh": self.refresh, "token_type": "Bearer", "expires_in": self.expires_in}
+
+
+class RefreshRefused(ProblemError):
+    """One answer for an unknown, expired, revoked or reused refresh token."""
+
+    def __init__(self):
+        super().__init__(401, "invalid-refresh-token", "The refresh token is invalid, expired or revoked; log in again.")
+
+
+def _new_refresh_token(user_id, tenant_id, family_id) -> str:
+    raw = crypto.new_refresh_token()
+    RefreshToken.objects.create(token_hash=crypto.token_hash(raw), family_id=family_id, user_id=user_id,
+                                tenant_id=tenant_id,
+                                expires_at=clock.now() + timedelta(days=conf.refresh_token_days()))
+    return raw
+
+
+def start_session(user, tenant_id, roles: list[str]) -> TokenPair:
+    """A new refresh-token family and the first access token (after a successful login)."""
+    access, expires_in = issue_access_token(sub=user.id, tenant_id=tenant_id, roles=roles)
+    refresh = _new_refresh_token(user.id, tenant_id, uuid.uuid4())
+    return TokenPair(access, refresh, expires_in)
+
+
+def _revoke_family(family_id, now) -> int:
+    return RefreshToken.objects.filter(family_id=family_id, revoked_at__isnull=True).update(revoked_at=now)
+
+
+def refresh_session(raw: str) -> TokenPair:
+    """Rotate: the presented token is used up and a new pair issued in the same family. Presenting a token that was
+    already used means it was stolen (or the client is broken): the whole family is revoked, the newest token too."""
+    from ..accounts.queries import session_roles
+
+    now = clock.now()
+    with transaction.atomic():
+        token = refresh_token_by_hash(crypto.token_hash(raw or ""), for_update=True)
+        refused = token is None or token.revoked_at is not None or token.expires_at <= now
+        if not refused and token.used_at is not None:
+            revoked = _revoke_family(token.family_id, now)
+            audit.record(Kind.TOKEN_REFRESH_REUSED, tenant_id=token.tenant_id, actor="anonymous",
+                         subject_user_id=token.user_id, family_id=str(token.family_id), revoked=revoked)
+            refused = True
+        roles = None if refused else session_roles(token.user, token.tenant_id)
+        if not refused and roles is None:  # user or membership deactivated since: the family ends
+            _revoke_family(token.family_id, now)
+            refused = True
+        if not refused:
+            token.used_at = now
+            token.save(update_fields=["used_at"])
+            access, expires_in = issue_access_token(sub=token.user_id, tenant_id=token.tenant_id, roles=roles)
+            pair = TokenPair(access, _new_refresh_token(token.user_id, token.tenant_id, token.family_id), expires_in)
+    if refused:  # raised after the block: the revocation and the audit row commit
+        raise RefreshRefused()
+    return pair
+
+
+def end_session(raw: str) -> None:
+    """Logout: the presented token's whole family is revoked. Unknown tokens are ignored (nothing to reveal)."""
+    now = clock.now()
+    with transaction.atomic():
+        token = refresh_token_by_hash(crypto.token_hash(raw or ""), for_update=True)
+        if token is None:
+            return
+        revoked = _revoke_family(token.family_id, now)
+        if revoked:
+            audit.record(Kind.LOGOUT, tenant_id=token.tenant_id, actor=str(token.user_id),
+                         subject_user_id=token.user_id)
+
+
+def revoke_user_tokens(user_id, tenant_id=None) -> int:
+    """Revoke a user's live refresh tokens (in one tenant, or everywhere); returns how many."""
+    tokens = RefreshToken.objects.filter(user_id=user_id, revoked_at__isnull=True)
+    if tenant_id is not None:
+        tokens = tokens.filter(tenant_id=tenant_id)
+    return tokens.update(revoked_at=clock.now())
+
+
+# ---- service tokens (client credentials) -------------------------------------------------------------------------
+
+SERVICE_SUBJECT_PREFIX = "service:"
+
+
+def issue_service_token(client_id: str, client_secret: str, tenant: str) -> dict:
+    """An access token for a configured service client acting for one tenant: roles ["service"],
+    sub "service:<client_id>". No refresh token: the client asks again."""
+    from ..tenants.queries import tenant_by_slug_or_id
+
+    expected = conf.service_clients().get(client_id)
+    # Compare against something even for an unknown client, so timing does not tell which clients exist.
+    matches = hmac.compare_digest((client_secret or "").encode(), (expected or secrets.token_hex(32)).encode())
+    if expected is None or not matches:
+        raise ProblemError(401, "invalid-client", "Unknown client or wrong secret.")
+    tenant = tenant_by_slug_or_id(tenant)
+    if tenant is None:
+        raise ProblemError(404, "not-found", "No such tenant.")
+    access, expires_in = issue_access_token(sub=SERVICE_SUBJECT_PREFIX + client_id, tenant_id=tenant.id,
+                                            roles=[SERVICE])
+    audit.record(Kind.SERVICE_TOKEN_ISSUED, tenant_id=tenant.id, actor=SERVICE_SUBJECT_PREFIX + client_id)
+    return {"access": access, "token_type": "Bearer", "expires_in": expires_in}
+
+
+def service_client_of(principal: Principal) -> str | None:
+    if principal.is_service and principal.user_id.startswith(SERVICE_SUBJECT_PREFIX):
+        return principal.user_id[len(SERVICE_SUBJECT_PREFIX):]
+    return None

@@ -1,0 +1,49 @@
+"""Identity verifies bearer tokens with its own keys, read from its database: no HTTP call to itself."""
+from __future__ import annotations
+
+import threading
+
+from rest_framework import exceptions
+
+from servicekit import jwt as kit_jwt
+from servicekit.django.drf import TokenAuthentication
+
+from .. import conf
+from . import queries
+from .actions import service_client_of
+
+_verifier: kit_jwt.TokenVerifier | None = None
+_lock = threading.Lock()
+
+# An unknown kid re-reads the keys from the database every time (one indexed query, nothing remote); a known key is
+# trusted from memory for at most a minute after it was read.
+KEY_CACHE_MAX_AGE_S = 60.0
+
+
+def own_verifier() -> kit_jwt.TokenVerifier:
+    global _verifier
+    if _verifier is None:
+        with _lock:
+            if _verifier is None:
+                _verifier = kit_jwt.TokenVerifier(
+                    kit_jwt.JWKSCache(queries.jwks_document, refetch_interval=0.0, max_age=KEY_CACHE_MAX_AGE_S),
+                    issuer=conf.issuer(), audience=conf.audience(), leeway=conf.leeway_s())
+    return _verifier
+
+
+class IdentityTokenAuthentication(TokenAuthentication):
+    def verifier(self) -> kit_jwt.TokenVerifier:
+        return own_verifier()
+
+    def check_principal(self, principal) -> None:
+        """Refuse a still-valid token whose user, membership or roles changed since it was issued (deactivation
+        takes effect here at once; other services honour the token until it expires)."""
+        from ..accounts.queries import principal_is_current
+
+        client = service_client_of(principal)
+        if client is not None:
+            if client not in conf.service_clients():
+                raise exceptions.AuthenticationFailed("this service client is no longer configured")
+            return
+        if not principal_is_current(principal):
+            raise exceptions.AuthenticationFailed("this account, membership or role is no longer active; log in again")

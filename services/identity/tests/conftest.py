@@ -1,0 +1,82 @@
+import os
+import uuid
+from datetime import timedelta
+
+# identity's own secrets, set before anything reads them (SaaS mode refuses development defaults).
+os.environ.setdefault("SIGNING_KEY_SECRET", "test-signing-key-secret-" + uuid.uuid4().hex)
+os.environ.setdefault("SERVICE_CLIENTS", "reports:reports-test-secret-" + uuid.uuid4().hex[:12])
+
+import pytest  # noqa: E402
+from rest_framework.test import APIClient  # noqa: E402
+
+from servicekit.pytest_plugin import django_db_setup  # noqa: F401,E402  (PostgreSQL as SaaS runs it, or SQLite)
+
+PASSWORD = "correct-horse-battery-9"
+
+
+@pytest.fixture(autouse=True)
+def fast_hasher(settings):
+    """PBKDF2's production work factor would make the suite slow; the code paths are the same."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Move identity's clock forward: `clock.advance(seconds=...)`."""
+    from identity import clock as identity_clock
+
+    real_now = identity_clock.now
+
+    class Clock:
+        offset = timedelta()
+
+        def advance(self, **delta):
+            self.offset += timedelta(**delta)
+
+    moved = Clock()
+    monkeypatch.setattr(identity_clock, "now", lambda: real_now() + moved.offset)
+    return moved
+
+
+@pytest.fixture
+def make_tenant():
+    from identity.tenants.actions import create_tenant
+
+    def make(slug, owner_email=None, password=PASSWORD, **fields):
+        return create_tenant(by=None, name=slug.title(), slug=slug, owner_email=owner_email or f"owner@{slug}.test",
+                             owner_password=password, **fields)
+    return make
+
+
+@pytest.fixture
+def add_member():
+    from identity.accounts.actions import add_member as add
+
+    def make(tenant, email, role, password=PASSWORD):
+        return add(tenant.id, by=None, email=email, role=role, password=password)
+    return make
+
+
+def login(email, password=PASSWORD, tenant=None):
+    body = {"email": email, "password": password}
+    if tenant:
+        body["tenant"] = tenant
+    return APIClient().post("/api/v1/auth/login", body, format="json")
+
+
+def client_for(access):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Bearer " + access)
+    return client
+
+
+@pytest.fixture
+def session():
+    """Log in and get an APIClient carrying the access token (plus the token pair as `.tokens`)."""
+    def make(email, password=PASSWORD, tenant=None):
+        response = login(email, password, tenant)
+        assert response.status_code == 200, response.content
+        client = client_for(response.json()["access"])
+        client.tokens = response.json()
+        return client
+    return make

@@ -1,0 +1,79 @@
+"""Memberships are tenant-owned: RLS proven at the database, as the application role, with raw SQL."""
+import pytest
+from django.db import connection, transaction
+
+from identity.db import tenant_scope, user_scope
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("row-level security is a PostgreSQL feature; this suite also runs on SQLite for local mode")
+
+
+def member_emails(scope=None):
+    with transaction.atomic():
+        if scope is None:
+            return _select()
+        with scope:
+            return _select()
+
+
+def _select():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT u.email FROM membership m JOIN identity_user u ON u.id = m.user_id ORDER BY 1")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_application_role_neither_owns_nor_bypasses(postgres_only):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        assert cursor.fetchone() == (False, False)
+        cursor.execute("SELECT tableowner <> current_user FROM pg_tables WHERE tablename = 'membership'")
+        assert cursor.fetchone() == (True,)
+        cursor.execute("SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = 'membership'")
+        assert cursor.fetchone() == (True, True)
+
+
+def test_raw_sql_sees_the_tenants_rows_or_one_users_own_rows_only(postgres_only, make_tenant, add_member):
+    a = make_tenant("lab-a", "anna@lab-a.test")
+    b = make_tenant("lab-b", "boris@lab-b.test")
+    add_member(b, "anna@lab-a.test", "viewer")
+    from identity.accounts.queries import user_by_email
+
+    assert member_emails() == []  # no tenant, no user: nothing
+    assert member_emails(tenant_scope(a.id)) == ["anna@lab-a.test"]
+    assert member_emails(tenant_scope(b.id)) == ["anna@lab-a.test", "boris@lab-b.test"]
+    # login's cross-tenant read admits the named user's rows in every tenant, and nobody else's
+    assert member_emails(user_scope(user_by_email("anna@lab-a.test").id)) == ["anna@lab-a.test", "anna@lab-a.test"]
+
+
+def test_the_own_rows_policy_does_not_allow_writes(postgres_only, make_tenant):
+    from django.db.utils import ProgrammingError
+
+    from identity.accounts.queries import user_by_email
+
+    a = make_tenant("lab-a", "anna@lab-a.test")
+    make_tenant("lab-b", "boris@lab-b.test")
+    boris = user_by_email("boris@lab-b.test")
+    with transaction.atomic(), user_scope(boris.id), connection.cursor() as cursor:
+        cursor.execute("UPDATE membership SET role = 'viewer' WHERE user_id = %s", [boris.id])
+        assert cursor.rowcount == 0  # visible for reading, not for changing
+    with pytest.raises(ProgrammingError, match="row-level security"):
+        with transaction.atomic(), tenant_scope(a.id), connection.cursor() as cursor:
+            cursor.execute("INSERT INTO membership (id, tenant_id, user_id, role, is_active, created_by, created_at, "
+                           "updated_at) VALUES (gen_random_uuid(), gen_random_uuid(), %s, 'owner', true, '', now(), "
+                           "now())", [boris.id])
+
+
+def test_the_scopes_restore_the_callers_tenant(postgres_only, make_tenant):
+    a = make_tenant("lab-a", "anna@lab-a.test")
+    b = make_tenant("lab-b", "boris@lab-b.test")
+    with transaction.atomic():
+        with tenant_scope(a.id):
+            with tenant_scope(b.id):
+                assert _select() == ["boris@lab-b.test"]
+            assert _select() == ["anna@lab-a.test"]
+        assert _select() == []

@@ -1,0 +1,99 @@
+"""An athlete's exercise test, its breath-by-breath samples and its lactate steps."""
+import uuid
+
+from django.db import models
+
+from servicekit.tenancy import TenantOwned
+
+# The normalized sample columns (the analysis service's wire order; units in the names).
+SAMPLE_COLUMNS = ("time_s", "vo2_ml_min", "vco2_ml_min", "ve_l_min", "hr_bpm", "rf_bpm", "vt_l", "peto2_mmhg",
+                  "petco2_mmhg", "power_w", "speed_kmh", "grade_pct")
+
+
+class ExerciseTest(TenantOwned):
+    class Modality(models.TextChoices):
+        CYCLING = "cycling"
+        RUNNING = "running"
+        ROWING = "rowing"
+        OTHER = "other"
+
+    class Protocol(models.TextChoices):
+        RAMP = "ramp"
+        STEPS = "steps"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"          # created by hand, no data yet
+        IMPORTING = "importing"  # an import is filling it
+        IMPORTED = "imported"    # samples stored, no result yet
+        ANALYZED = "analyzed"    # a result is stored
+        FAILED = "failed"        # the analysis could not be stored
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    athlete = models.ForeignKey("athletes.Athlete", on_delete=models.CASCADE, related_name="tests")
+    date = models.DateField()
+    modality = models.CharField(max_length=10, choices=Modality.choices, default=Modality.OTHER)
+    protocol = models.CharField(max_length=5, choices=Protocol.choices, blank=True, default="")
+    protocol_start = models.FloatField(null=True, blank=True)          # W or km/h
+    protocol_increment = models.FloatField(null=True, blank=True)      # W or km/h per stage (ramp: per minute)
+    protocol_stage_length_s = models.FloatField(null=True, blank=True)
+    device = models.CharField(max_length=200, blank=True, default="")
+    temperature_c = models.FloatField(null=True, blank=True)
+    humidity_pct = models.FloatField(null=True, blank=True)
+    pressure_hpa = models.FloatField(null=True, blank=True)
+    notes = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    # What the import found in the file (format id, the file's metadata) and a digest of the stored samples.
+    source_format = models.CharField(max_length=40, blank=True, default="")
+    source_metadata = models.JSONField(default=dict, blank=True)
+    sample_count = models.PositiveIntegerField(default=0)
+    data_digest = models.CharField(max_length=64, blank=True, default="")
+    created_by = models.UUIDField(null=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "exercise_test"
+        indexes = [models.Index(fields=["tenant_id", "athlete", "date"])]
+
+    def __str__(self):
+        return f"{self.modality} test {self.date}"
+
+
+class Sample(TenantOwned):
+    """One breath (or one averaged row) of a test, in the normalized columns. Written by COPY, never one by one."""
+
+    id = models.BigAutoField(primary_key=True)
+    test = models.ForeignKey(ExerciseTest, on_delete=models.CASCADE, related_name="samples", db_index=False)
+    idx = models.IntegerField()
+    time_s = models.FloatField()
+    vo2_ml_min = models.FloatField(null=True)
+    vco2_ml_min = models.FloatField(null=True)
+    ve_l_min = models.FloatField(null=True)
+    hr_bpm = models.FloatField(null=True)
+    rf_bpm = models.FloatField(null=True)
+    vt_l = models.FloatField(null=True)
+    peto2_mmhg = models.FloatField(null=True)
+    petco2_mmhg = models.FloatField(null=True)
+    power_w = models.FloatField(null=True)
+    speed_kmh = models.FloatField(null=True)
+    grade_pct = models.FloatField(null=True)
+
+    class Meta:
+        db_table = "sample"
+        constraints = [models.UniqueConstraint(fields=["test", "idx"], name="sample_test_idx_uniq")]
+
+
+class LactateStep(TenantOwned):
+    id = models.BigAutoField(primary_key=True)
+    test = models.ForeignKey(ExerciseTest, on_delete=models.CASCADE, related_name="lactate_steps")
+    stage = models.PositiveIntegerField()
+    intensity = models.FloatField()                 # W or km/h; 0 = resting baseline
+    lactate = models.FloatField()                   # mmol/L
+    heart_rate = models.FloatField(null=True, blank=True)
+    rpe = models.FloatField(null=True, blank=True)  # Borg 6–20 (or CR10)
+    length_s = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        db_table = "lactate_step"
+        ordering = ("stage",)
+        constraints = [models.UniqueConstraint(fields=["test", "stage"], name="lactate_step_test_stage_uniq")]

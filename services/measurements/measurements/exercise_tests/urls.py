@@ -1,0 +1,6 @@
+from ..infra.routers import OptionalSlashRouter
+from .api import ExerciseTestViewSet
+
+router = OptionalSlashRouter()
+router.register("tests", ExerciseTestViewSet, basename="test")
+urlpatterns = router.urls

@@ -1,0 +1,120 @@
+"""HTTP layer of imports: upload (202 + status resource), status with progress, re-run."""
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.core.files.uploadhandler import FileUploadHandler
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+
+from servicekit.django.drf import StaffWrites, principal_of
+from servicekit.problems import ProblemError
+
+from ..athletes.queries import visible_athletes
+from ..exercise_tests.models import ExerciseTest
+from ..infra.routers import UUID_REGEX
+from . import actions, queries
+from .models import Import
+
+MULTIPART_SLACK = 64 * 1024  # boundaries and the small form fields around the file
+
+
+def too_large() -> ProblemError:
+    limit = settings.MAX_UPLOAD_BYTES
+    return ProblemError(413, "payload-too-large", f"The upload is larger than the limit of {limit:,} bytes.",
+                        limit_bytes=limit)
+
+
+class SizeLimitUploadHandler(FileUploadHandler):
+    """First in the chain: counts the file's bytes as they stream in and stops at the limit (no Content-Length
+    needed, nothing read whole)."""
+
+    def __init__(self, request=None, limit: int = 0):
+        super().__init__(request)
+        self.limit, self.seen = limit, 0
+
+    def receive_data_chunk(self, raw_data, start):
+        self.seen += len(raw_data)
+        if self.seen > self.limit:
+            raise too_large()
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None
+
+
+class ImportSerializer(serializers.ModelSerializer):
+    athlete = serializers.UUIDField(source="athlete_id", read_only=True)
+    test = serializers.UUIDField(source="test_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Import
+        fields = ("id", "athlete", "status", "progress", "test", "error", "filename", "size_bytes", "sha256",
+                  "format_hint", "detected_format", "warnings", "generation", "attempts", "created_at", "updated_at",
+                  "finished_at")
+        read_only_fields = fields
+
+
+class UploadSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=False)
+    athlete = serializers.UUIDField()
+    format = serializers.RegexField(r"^[a-z0-9_-]{1,40}$", required=False, allow_blank=True)
+    modality = serializers.ChoiceField(choices=ExerciseTest.Modality.choices, required=False, allow_blank=True)
+
+
+class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Uploads of cart exports. Staff upload and re-run; athletes see imports of their own record."""
+
+    serializer_class = ImportSerializer
+    permission_classes = [StaffWrites]
+    parser_classes = [MultiPartParser]
+    lookup_value_regex = UUID_REGEX
+    filterset_fields = ("status", "athlete")
+
+    def get_queryset(self):
+        return queries.visible_imports(principal_of(self.request))
+
+    def create(self, request):
+        """multipart `file`, `athlete`, optional `format` hint and `modality`; header `Idempotency-Key`."""
+        limit = settings.MAX_UPLOAD_BYTES
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit + MULTIPART_SLACK:
+            raise too_large()  # refused before a byte of the body is read
+        key = request.headers.get("Idempotency-Key")
+        if key is not None:
+            if not re.fullmatch(r"[\x21-\x7e]{1,200}", key):
+                raise ProblemError(400, "validation-error", "Idempotency-Key: 1 to 200 visible ASCII characters",
+                                   errors=[{"field": "Idempotency-Key", "detail": "1 to 200 visible characters"}])
+            existing = queries.by_idempotency_key(key)
+            if existing is not None:  # the same upload again: the same import, no second test
+                return Response(ImportSerializer(existing).data, status=status.HTTP_202_ACCEPTED,
+                                headers={"Location": f"/api/v1/imports/{existing.pk}", "Idempotent-Replayed": "true"})
+        request._request.upload_handlers = [SizeLimitUploadHandler(request._request, limit),
+                                            *request._request.upload_handlers]
+        form = UploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        principal = principal_of(request)
+        athlete = visible_athletes(principal).filter(pk=data["athlete"]).first()
+        if athlete is None:
+            raise ProblemError(400, "validation-error", "athlete: no such athlete here",
+                               errors=[{"field": "athlete", "detail": "no such athlete here"}])
+        imp, created = actions.accept_upload(principal, athlete, data["file"], format_hint=data.get("format") or "",
+                                             modality=data.get("modality") or "", idempotency_key=key)
+        headers = {"Location": f"/api/v1/imports/{imp.pk}"}
+        if not created:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(ImportSerializer(imp).data, status=status.HTTP_202_ACCEPTED, headers=headers)
+
+    @action(detail=True, methods=["post"], url_path="rerun", parser_classes=[])
+    def rerun(self, request, pk=None):
+        """Run the stored file through the pipeline again → 202 with the import."""
+        imp = actions.request_rerun(self.get_object())
+        return Response(ImportSerializer(imp).data, status=status.HTTP_202_ACCEPTED,
+                        headers={"Location": f"/api/v1/imports/{imp.pk}"})

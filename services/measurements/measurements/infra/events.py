@@ -1,0 +1,15 @@
+"""The one seam to the kit's event outbox: `emit()` writes an event in the caller's transaction (a rolled-back change
+publishes nothing); the relay (`manage.py run_relay`) sends it to the `vo2.events` exchange. Payloads follow
+contracts/events/measurements.test.*.v1.json (the kit validates them)."""
+from __future__ import annotations
+
+from servicekit.events import publish
+
+TEST_IMPORTED = "measurements.test.imported"
+TEST_ANALYZED = "measurements.test.analyzed"
+TEST_DELETED = "measurements.test.deleted"
+
+
+def emit(event_type: str, data: dict, *, tenant_id, subject: str | None = None) -> str:
+    return publish(event_type, {k: v for k, v in data.items() if v is not None}, tenant_id=str(tenant_id),
+                   subject=subject)

@@ -1,0 +1,28 @@
+"""CSV for sample exports (`?format=csv` or `Accept: text/csv`); anything else (e.g. a problem) stays JSON."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from rest_framework.renderers import BaseRenderer
+
+
+class ColumnsCSVRenderer(BaseRenderer):
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        response = (renderer_context or {}).get("response")
+        columns = data.get("columns") if isinstance(data, dict) else None
+        if columns is None or (response is not None and response.status_code >= 400):
+            if response is not None:
+                response["Content-Type"] = "application/problem+json"
+            return json.dumps(data).encode()
+        names = [c for c, values in columns.items() if values is not None]
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(names)
+        writer.writerows(zip(*(columns[c] for c in names)))
+        return out.getvalue().encode()

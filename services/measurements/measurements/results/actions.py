@@ -1,0 +1,119 @@
+"""Writes of analysis results: compute through the analysis service, store a new version with its audit row and
+the `measurements.test.analyzed` event. A recompute happens only when its cache key changes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..exercise_tests import queries as test_queries
+from ..exercise_tests.models import ExerciseTest
+from ..infra import analysis_client, events
+from . import queries
+from .models import AnalysisAudit, AnalysisResult
+
+
+@dataclass
+class Computed:
+    result: dict
+    lactate: dict | None
+    engine_version: str
+    cache_key: str
+    overrides: dict
+
+
+def _sport(test: ExerciseTest) -> str:
+    return "running" if test.modality == ExerciseTest.Modality.RUNNING else "cycling"
+
+
+def inputs_key(test: ExerciseTest, overrides: dict) -> str:
+    """The cache key this test would have now, assuming the engine of the latest stored result."""
+    latest = queries.latest_result(test)
+    return queries.cache_key(test, overrides, test_queries.lactate_step_dicts(test), queries.athlete_inputs(test),
+                             latest.engine_version if latest else "")
+
+
+@dataclass
+class Inputs:
+    tenant_id: str
+    samples: dict | None
+    athlete: dict
+    steps: list[dict]
+    sport: str
+    overrides: dict
+    data_key: tuple  # (test, overrides, steps, athlete) for the cache key
+
+
+def gather(test: ExerciseTest, overrides: dict, samples: dict | None = None) -> Inputs:
+    """Read what the analysis needs (inside the tenant's transaction). `samples` saves a read when in memory."""
+    if samples is None and test.sample_count:
+        samples = test_queries.present_columns(test_queries.samples_columns(test))
+    steps = test_queries.lactate_step_dicts(test)
+    athlete = queries.athlete_inputs(test)
+    return Inputs(str(test.tenant_id), samples, athlete, steps, _sport(test), overrides,
+                  (test, overrides, steps, athlete))
+
+
+def call_analysis(inputs: Inputs) -> Computed:
+    """Ask the analysis service (no database access: call it outside a transaction in background jobs)."""
+    result: dict = {}
+    if inputs.samples:
+        cpet_steps = [{"intensity": s["intensity"], "lactate": s["lactate"], "heart_rate": s["heart_rate"]}
+                      for s in inputs.steps]
+        result = analysis_client.cpet(inputs.tenant_id, inputs.samples, inputs.athlete, None, inputs.overrides,
+                                      cpet_steps or None)
+    lactate = None
+    usable = [s for s in inputs.steps if s["intensity"] is not None and s["lactate"] is not None]
+    if len(usable) >= 3:
+        lactate = analysis_client.lactate(
+            inputs.tenant_id,
+            [{"intensity": s["intensity"], "lactate": s["lactate"], "heart_rate": s["heart_rate"],
+              "length": (s["length_s"] / 60.0) if s["length_s"] else None} for s in usable],
+            sport=inputs.sport)
+    engine = str(result.get("engine_version") or (lactate or {}).get("engine_version") or "")
+    return Computed(result, lactate, engine, queries.cache_key(*inputs.data_key, engine), inputs.overrides)
+
+
+def compute(test: ExerciseTest, overrides: dict, samples: dict | None = None) -> Computed:
+    return call_analysis(gather(test, overrides, samples))
+
+
+def save_version(test: ExerciseTest, computed: Computed, *, user_id: str | None, action: str,
+                 changes: dict | None = None) -> AnalysisResult:
+    latest = AnalysisResult.objects.select_for_update().filter(test=test).order_by("-version").first()
+    version = (latest.version + 1) if latest else 1
+    row = AnalysisResult.objects.create(
+        tenant_id=test.tenant_id, test=test, version=version, result=computed.result, lactate=computed.lactate,
+        overrides=computed.overrides, engine_version=computed.engine_version, cache_key=computed.cache_key,
+        computed_by=user_id)
+    AnalysisAudit.objects.create(tenant_id=test.tenant_id, test=test, version=version, action=action,
+                                 user_id=user_id, changes=changes or {})
+    ExerciseTest.objects.filter(pk=test.pk).update(status=ExerciseTest.Status.ANALYZED)
+    test.status = ExerciseTest.Status.ANALYZED
+    vo2max = row.result.get("vo2max") or {}
+    events.emit(events.TEST_ANALYZED, {
+        "test_id": str(test.pk), "athlete_id": str(test.athlete_id), "result_id": str(row.pk), "revision": version,
+        "engine_version": row.engine_version[:50], "vo2max_ml_kg_min": vo2max.get("vo2_ml_kg_min"),
+        "vo2max_ml_min": vo2max.get("vo2_ml_min"),
+        "vt1_vo2_ml_kg_min": (row.result.get("vt1") or {}).get("vo2_ml_kg_min"),
+        "vt2_vo2_ml_kg_min": (row.result.get("vt2") or {}).get("vo2_ml_kg_min"),
+        "overridden": any(k in (row.overrides or {}) for k in ("vt1", "vt2", "exclude")),
+        "quality_flags": [f.get("code") for f in ((row.result.get("quality") or {}).get("flags") or [])
+                          if isinstance(f, dict) and f.get("code")],
+        "requested_by": str(user_id) if user_id else None, "reason": action,
+    }, tenant_id=str(test.tenant_id), subject=str(test.pk))
+    return row
+
+
+def analyze_test(test: ExerciseTest, *, user_id: str | None, action: str, overrides: dict | None = None,
+                 changes: dict | None = None, force: bool = False) -> tuple[AnalysisResult | None, bool]:
+    """Recompute and store a new version if anything it depends on changed; returns (current row, created?)."""
+    latest = queries.latest_result(test)
+    if overrides is None:
+        overrides = dict(latest.overrides) if latest else {}
+    if latest and not force and inputs_key(test, overrides) == latest.cache_key:
+        return latest, False
+    computed = compute(test, overrides)
+    if not computed.result and computed.lactate is None:
+        return latest, False  # nothing to analyse (no samples, fewer than 3 lactate steps)
+    if latest and computed.cache_key == latest.cache_key:
+        return latest, False  # same data, overrides and engine: nothing new to store
+    return save_version(test, computed, user_id=user_id, action=action, changes=changes), True

@@ -1,0 +1,46 @@
+"""Stored analysis results: one row per version of a test's result, and who changed what and when."""
+import uuid
+
+from django.db import models
+
+from servicekit.tenancy import TenantOwned
+
+
+class AnalysisResult(TenantOwned):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    test = models.ForeignKey("exercise_tests.ExerciseTest", on_delete=models.CASCADE, related_name="results")
+    version = models.PositiveIntegerField()
+    result = models.JSONField()                                 # the analysis service's CPET result, as answered
+    lactate = models.JSONField(null=True, blank=True)           # the analysis service's lactate result, if steps
+    overrides = models.JSONField(default=dict, blank=True)      # {"vt1": {...}, "vt2": {...}, "exclude": [[t0, t1]]}
+    engine_version = models.CharField(max_length=40, blank=True, default="")
+    cache_key = models.CharField(max_length=64)                 # sha256 of data, overrides, lactate steps, engine
+    computed_at = models.DateTimeField(auto_now_add=True)
+    computed_by = models.UUIDField(null=True, blank=True)       # None: automatic (import)
+
+    class Meta:
+        db_table = "analysis_result"
+        constraints = [models.UniqueConstraint(fields=["test", "version"], name="analysis_result_version_uniq")]
+        ordering = ("-version",)
+
+
+class AnalysisAudit(TenantOwned):
+    """Who changed what and when: one row per new result version."""
+
+    class Action(models.TextChoices):
+        IMPORT = "import"
+        OVERRIDE = "override"
+        LACTATE = "lactate"
+        RECOMPUTE = "recompute"
+
+    id = models.BigAutoField(primary_key=True)
+    test = models.ForeignKey("exercise_tests.ExerciseTest", on_delete=models.CASCADE, related_name="audit")
+    version = models.PositiveIntegerField()
+    action = models.CharField(max_length=10, choices=Action.choices)
+    user_id = models.UUIDField(null=True, blank=True)
+    changes = models.JSONField(default=dict, blank=True)  # {"overrides": {"before": ..., "after": ...}, ...}
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "analysis_audit"
+        ordering = ("version", "id")

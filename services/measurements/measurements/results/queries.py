@@ -1,0 +1,134 @@
+"""Reads of stored analysis results: the current version, older versions, inputs for a recompute, progress."""
+from __future__ import annotations
+
+import datetime
+import hashlib
+
+import orjson
+from django.conf import settings
+
+from ..exercise_tests.models import ExerciseTest
+from .models import AnalysisAudit, AnalysisResult
+
+
+def latest_result(test: ExerciseTest) -> AnalysisResult | None:
+    return AnalysisResult.objects.filter(test=test).order_by("-version").first()
+
+
+def result_version(test: ExerciseTest, version: int) -> AnalysisResult | None:
+    return AnalysisResult.objects.filter(test=test, version=version).first()
+
+
+def versions(test: ExerciseTest):
+    return AnalysisResult.objects.filter(test=test).order_by("-version")
+
+
+def audit_rows(test: ExerciseTest):
+    return AnalysisAudit.objects.filter(test=test).order_by("version", "id")
+
+
+def athlete_inputs(test: ExerciseTest) -> dict:
+    """Body mass, age and sex for the analysis: the athlete's record first, the file's metadata second."""
+    athlete, meta = test.athlete, test.source_metadata or {}
+    mass = float(athlete.body_mass_kg) if athlete.body_mass_kg is not None else meta.get("body_mass_kg")
+    age = None
+    if athlete.birth_date:
+        born, on = athlete.birth_date, test.date
+        age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    elif meta.get("age_years") is not None:
+        age = meta.get("age_years")
+    sex = athlete.sex or meta.get("sex")
+    inputs = {"body_mass_kg": mass, "age": age, "sex": sex}
+    if mass is not None and not 10 < float(mass) < 400:
+        inputs["body_mass_kg"] = None
+    if age is not None and not 5 <= float(age) <= 110:
+        inputs["age"] = None
+    return inputs
+
+
+def cache_key(test: ExerciseTest, overrides: dict, lactate: list[dict], athlete: dict, engine_version: str) -> str:
+    """What a result depends on: the stored data, the lab's overrides, lactate steps, athlete inputs, the engine."""
+    payload = {"data": test.data_digest, "overrides": overrides or {}, "lactate": lactate or [], "athlete": athlete,
+               "engine": engine_version or ""}
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def result_body(row: AnalysisResult) -> dict:
+    """The analysis service's CPET result shape, plus what we keep about this version."""
+    return {**(row.result or {}), "lactate_thresholds": row.lactate, "overrides": row.overrides,
+            "version": row.version, "computed_at": row.computed_at.isoformat().replace("+00:00", "Z"),
+            "computed_by": str(row.computed_by) if row.computed_by else None, "engine_version": row.engine_version,
+            "test": str(row.test_id)}
+
+
+def _section(d, *keys):
+    for k in keys:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(k)
+    return d
+
+
+def _threshold(t: dict | None) -> dict | None:
+    if not isinstance(t, dict):
+        return None
+    keys = ("time_s", "vo2_ml_min", "vo2_ml_kg_min", "vo2_pct_max", "hr_bpm", "power_w", "speed_kmh", "method",
+            "manual")
+    return {k: t.get(k) for k in keys}
+
+
+def progress(athlete) -> dict:
+    """VO2max (absolute and relative), VT1/VT2 and zones across the athlete's analysed tests, in date order, with the
+    change since the previous test of the same modality and whether it exceeds the meaningful-change threshold.
+
+    Threshold: the typical (test–retest) error of VO2max measured with metabolic carts is about 3–5 % (e.g.
+    Hopkins 2000, Sports Med 30:1; Katch 1982; Midgley 2007), so a change within ±5 % cannot be told apart from
+    measurement noise for one athlete. Changes beyond PROGRESS_MEANINGFUL_CHANGE_PCT (default 5 %) are flagged.
+    Tests of different modalities are not compared (cycling VO2max is typically 5–10 % below running).
+    """
+    threshold = settings.PROGRESS_MEANINGFUL_CHANGE_PCT
+    tests = list(ExerciseTest.objects.filter(athlete=athlete).order_by("date", "created_at"))
+    latest = {}
+    for row in AnalysisResult.objects.filter(test__in=tests).order_by("test_id", "-version"):
+        latest.setdefault(row.test_id, row)
+    points, previous_by_modality = [], {}
+    mass = float(athlete.body_mass_kg) if athlete.body_mass_kg is not None else None
+    for test in tests:
+        row = latest.get(test.pk)
+        if row is None or not row.result:
+            continue
+        result = row.result
+        vo2 = _section(result, "vo2max", "vo2_ml_min")
+        rel = _section(result, "vo2max", "vo2_ml_kg_min")
+        if rel is None and vo2 is not None:
+            test_mass = (test.source_metadata or {}).get("body_mass_kg") or mass
+            rel = vo2 / test_mass if test_mass else None
+        point = {
+            "test": str(test.pk), "date": test.date.isoformat(), "modality": test.modality, "version": row.version,
+            "vo2max_ml_min": vo2, "vo2max_ml_kg_min": rel,
+            "vo2max_verdict": _section(result, "vo2max", "verdict"),
+            "vt1": _threshold(result.get("vt1")), "vt2": _threshold(result.get("vt2")),
+            "zones": result.get("zones"),
+            "change": None,
+        }
+        prev = previous_by_modality.get(test.modality)
+        if prev is not None and vo2 is not None and prev["vo2max_ml_min"]:
+            pct = 100.0 * (vo2 - prev["vo2max_ml_min"]) / prev["vo2max_ml_min"]
+            rel_pct = (100.0 * (rel - prev["vo2max_ml_kg_min"]) / prev["vo2max_ml_kg_min"]
+                       if rel is not None and prev["vo2max_ml_kg_min"] else None)
+            days = (test.date - datetime.date.fromisoformat(prev["date"])).days
+            point["change"] = {
+                "since_test": prev["test"], "days": days,
+                "vo2max_ml_min": vo2 - prev["vo2max_ml_min"], "vo2max_pct": pct,
+                "vo2max_ml_kg_min": (rel - prev["vo2max_ml_kg_min"]) if rel_pct is not None else None,
+                "vo2max_ml_kg_min_pct": rel_pct,
+                "meaningful": abs(pct) > threshold,
+                "direction": "up" if pct > 0 else "down" if pct < 0 else "none",
+            }
+        points.append(point)
+        if vo2 is not None:
+            previous_by_modality[test.modality] = point
+    return {"athlete": str(athlete.pk), "meaningful_change_pct": threshold,
+            "threshold_basis": "typical error of VO2max ≈ 3–5 % (test–retest); changes beyond the threshold exceed "
+                               "measurement noise. Compared within the same modality only.",
+            "tests": points}

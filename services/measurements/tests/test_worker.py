@@ -1,0 +1,110 @@
+"""The Celery path once, with a real worker process, and service tokens from identity by client credentials."""
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from measurements.exercise_tests.models import Sample
+
+from .conftest import CPET, db_count, outbox, upload
+
+# The worker is another process: it must see the committed rows, which the in-memory SQLite test database cannot
+# show it. Local mode runs the same task code (IMPORT_DISPATCH=inline proves the pipeline on SQLite).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
+
+SECRET = "s3cret-" + uuid.uuid4().hex
+
+
+@pytest.fixture
+def identity(signing_keys):
+    """A stand-in for identity's client-credentials endpoint, minting tokens with the test keys."""
+    calls = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            calls.append(body)
+            ok = self.path == "/api/v1/auth/service-token" and body.get("client_secret") == SECRET
+            payload = ({"access": signing_keys.token(sub=str(uuid.uuid4()), tid=body["tenant"], roles=["service"]),
+                        "token_type": "Bearer", "expires_in": 300} if ok else {"detail": "bad client"})
+            data = json.dumps(payload).encode()
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", calls
+    server.shutdown()
+
+
+def test_service_token_client_caches_per_tenant_and_refuses_without_secret(identity):
+    from measurements.infra.service_tokens import ServiceTokenClient, ServiceTokenError
+
+    url, calls = identity
+    client = ServiceTokenClient(url, "measurements", SECRET)
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    assert client.token(a) == client.token(a) != client.token(b)
+    assert [c["tenant"] for c in calls] == [a, b] and calls[0]["client_id"] == "measurements"
+    client.invalidate(a)
+    client.token(a)
+    assert len(calls) == 3
+    with pytest.raises(ServiceTokenError, match="refused"):
+        ServiceTokenClient(url, "measurements", "wrong").token(a)
+    with pytest.raises(ServiceTokenError, match="SERVICE_CLIENT_SECRET"):
+        ServiceTokenClient(url, "measurements", None).token(a)
+
+
+def test_upload_is_imported_by_a_real_celery_worker(caller, tenant_a, athlete, analysis_url, identity, settings,
+                                                    tmp_path):
+    from servicekit import testing
+
+    testing.need_server("postgres")
+    url, calls = identity
+    queue = f"measurements.tasks.test-{uuid.uuid4().hex[:8]}"
+    settings.IMPORT_DISPATCH, settings.CELERY_QUEUE = "celery", queue
+    env = {**os.environ, "ANALYSIS_URL": analysis_url, "IDENTITY_URL": url, "SERVICE_CLIENT_ID": "measurements",
+           "SERVICE_CLIENT_SECRET": SECRET, "MEASUREMENTS_QUEUE": queue, "UPLOADS_DIR": settings.UPLOADS_DIR,
+           "LOG_LEVEL": "WARNING"}
+    log = open(tmp_path / "worker.log", "wb")
+    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "measurements.celery", "worker", "-Q", queue,
+                               "--pool", "solo", "--loglevel", "WARNING", "--without-heartbeat", "--without-mingle",
+                               "--without-gossip"],
+                              cwd=Path(__file__).resolve().parents[1], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        owner = caller(tenant_a)
+        accepted = upload(owner, athlete["id"], CPET / "gasexchanger" / "Anton_vo2max.txt")
+        assert accepted.status_code == 202 and accepted.json()["status"] == "queued"
+        seen, deadline = [], time.monotonic() + 60
+        while time.monotonic() < deadline:
+            imp = owner.get(f"/api/v1/imports/{accepted.json()['id']}").json()
+            if not seen or seen[-1] != imp["status"]:
+                seen.append(imp["status"])
+            if imp["status"] in ("done", "failed") or worker.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert imp["status"] == "done", (imp, (tmp_path / "worker.log").read_text()[-3000:])
+        assert seen[0] == "queued" and seen[-1] == "done"
+        assert db_count(tenant_a, Sample, test_id=imp["test"]) > 500
+        assert owner.get(f"/api/v1/tests/{imp['test']}/analysis").json()["vo2max"]["vo2_ml_min"] > 3000
+        assert [t for t, _ in outbox()] == ["measurements.test.imported", "measurements.test.analyzed"]
+        assert [c["tenant"] for c in calls] == [tenant_a]  # one service token, cached for parse and cpet
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        log.close()

@@ -1,0 +1,18 @@
+"""Events notifications reacts to. Each handler runs inside tenant_transaction(event.tenant_id) with the inbox row
+written in the same transaction (servicekit.events.consumer); it reads only the fields it needs."""
+from servicekit.events import Event, handles
+
+from .inapp import actions as inapp
+from .mail import actions as mail
+
+
+@handles("identity.invitation.created")
+def invitation_created(event: Event) -> None:
+    delivery = mail.record_invitation_email(event)
+    if delivery.status == delivery.Status.PENDING:
+        mail.enqueue(delivery)  # before the commit on purpose: see notifications.mail.actions
+
+
+@handles("identity.invitation.accepted")
+def invitation_accepted(event: Event) -> None:
+    inapp.notify_invitation_accepted(event)

@@ -1,0 +1,82 @@
+"""E-mail deliveries: recorded when the event arrives (with the inbox row, in one transaction), sent by a Celery
+task (notifications.tasks.send_email) that retries transient SMTP failures and is idempotent by delivery id.
+
+The task is enqueued inside the consumer's transaction, before its commit: if the broker refuses, the handler
+fails and the event is delivered again (an enqueue after the commit could be lost for good, since the inbox would
+then skip the redelivery). A task that runs before the commit is visible finds no row and retries shortly; one whose
+transaction rolled back finds no row a few times and gives up (the redelivered event records a new delivery).
+
+Exactly once in effect: the delivery row is unique per (event, kind); the task locks the row while sending and
+marks it sent in the same transaction; a sent row is never sent again. The one window left is a crash after the SMTP
+server accepted the message and before the commit: then it is sent again, with the same Message-ID
+(<delivery id@vo2max>) so mail systems can recognise the duplicate.
+"""
+from __future__ import annotations
+
+import logging
+import smtplib
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.utils import timezone
+
+from servicekit.events import Event
+from servicekit.tenancy import tenant_transaction
+
+from . import messages
+from .models import EmailDelivery
+
+log = logging.getLogger(__name__)
+SENT, SKIPPED, RETRY, FAILED, NOT_YET = "sent", "skipped", "retry", "failed", "not-yet"
+
+
+def record_invitation_email(event: Event) -> EmailDelivery:
+    language, subject, body = messages.invitation(event.data)
+    delivery, _ = EmailDelivery.objects.get_or_create(
+        tenant_id=event.tenant_id, event_id=event.id, kind="invitation",
+        defaults={"to_email": event.data["email"], "language": language, "subject": subject, "body": body})
+    return delivery
+
+
+def enqueue(delivery: EmailDelivery) -> None:
+    from ..tasks import send_email
+
+    send_email.delay(str(delivery.id), str(delivery.tenant_id))
+
+
+def _permanent(exc: Exception) -> bool:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return True
+    code = getattr(exc, "smtp_code", None)
+    return isinstance(code, int) and 500 <= code < 600
+
+
+def attempt_delivery(delivery_id: str, tenant_id: str) -> tuple[str, int]:
+    """Try to send once; returns (outcome, attempts so far). NOT_YET: the recording transaction has not committed
+    (the task is enqueued before that commit, so a failed enqueue fails the event and it is delivered again)."""
+    with tenant_transaction(tenant_id):
+        delivery = EmailDelivery.objects.select_for_update().filter(id=delivery_id).first()
+        if delivery is None:
+            return NOT_YET, 0
+        if delivery.status != EmailDelivery.Status.PENDING:
+            return SKIPPED, delivery.attempts
+        delivery.attempts += 1
+        message = EmailMessage(delivery.subject, delivery.body, settings.DEFAULT_FROM_EMAIL, [delivery.to_email],
+                               headers={"Message-ID": f"<{delivery.id}@vo2max>",
+                                        "Content-Language": delivery.language},
+                               connection=get_connection(fail_silently=False))
+        try:
+            message.send()
+        except (smtplib.SMTPException, OSError) as exc:
+            delivery.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            if _permanent(exc) or delivery.attempts >= settings.MAIL_MAX_ATTEMPTS:
+                delivery.status = EmailDelivery.Status.FAILED
+                outcome = FAILED
+            else:
+                outcome = RETRY
+            log.warning("e-mail %s attempt %d failed: %s", delivery.id, delivery.attempts, delivery.last_error)
+            delivery.save(update_fields=["attempts", "last_error", "status", "updated_at"])
+            return outcome, delivery.attempts
+        delivery.status, delivery.sent_at, delivery.body = EmailDelivery.Status.SENT, timezone.now(), ""
+        delivery.save(update_fields=["attempts", "status", "sent_at", "body", "updated_at"])
+        return SENT, delivery.attempts

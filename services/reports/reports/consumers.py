@@ -1,0 +1,29 @@
+"""Events reports consumes (`manage.py run_consumer`): an analysed test may auto-request a report."""
+from __future__ import annotations
+
+import logging
+
+from servicekit.events import handles
+
+from .documents import actions
+
+log = logging.getLogger(__name__)
+
+
+@handles("measurements.test.analyzed")
+def on_test_analyzed(event) -> None:
+    """With the tenant's `auto_report` on, every (re-)analysed test gets a report in the tenant's language and
+    template. One report per test revision: the idempotency key names the revision."""
+    settings = actions.settings_for_tenant(event.tenant_id)
+    if not settings.auto_report:
+        return
+    test_id = event.data.get("test_id")
+    if not test_id:
+        return
+    revision = event.data.get("revision", event.id)
+    report, created = actions.request_report(
+        tenant_id=event.tenant_id, test_id=test_id, language=settings.language, template=settings.template,
+        requested_by=str(event.data.get("requested_by") or ""), idempotency_key=f"auto:{test_id}:{revision}",
+        auto=True)
+    log.info("auto report %s for test %s (%s)", report.id, test_id, "queued" if created else "already there",
+             extra={"tenant_id": event.tenant_id, "event_id": event.id})

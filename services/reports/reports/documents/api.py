@@ -1,0 +1,144 @@
+"""HTTP layer of reports: request (202 + status resource), read status, download the PDF, list; tenant settings."""
+from __future__ import annotations
+
+import django_filters
+from django.http import FileResponse
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from servicekit.django.drf import principal_of, roles_allowed
+from servicekit.principal import MANAGER_ROLES, STAFF_ROLES
+from servicekit.problems import ProblemError
+
+from . import actions
+from .models import LANGUAGES, TEMPLATES, Report
+from .queries import visible_reports
+from .storage import get_storage
+
+# Owners, admins and physiologists request reports; every member reads (athletes only their own tests').
+StaffRequests = roles_allowed(read=None, write=STAFF_ROLES)
+StaffReadsManagersWrite = roles_allowed(read=STAFF_ROLES, write=MANAGER_ROLES)
+
+
+class ReportSerializer(serializers.ModelSerializer):
+    test = serializers.UUIDField(source="test_id")
+    athlete = serializers.UUIDField(source="athlete_id", read_only=True)
+    error = serializers.SerializerMethodField()
+    file = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Report
+        fields = ("id", "test", "athlete", "language", "template", "status", "progress", "error", "file", "sha256",
+                  "size_bytes", "pages", "requested_by", "auto", "created_at", "updated_at", "finished_at")
+        read_only_fields = fields
+
+    def get_error(self, report) -> dict | None:
+        if report.status != Report.Status.FAILED:
+            return None
+        return {"code": report.error_code, "detail": report.error}
+
+    def get_file(self, report) -> str | None:
+        return f"/api/v1/reports/{report.id}/file" if report.status == Report.Status.DONE else None
+
+
+class ReportRequestSerializer(serializers.Serializer):
+    test = serializers.UUIDField()
+    language = serializers.ChoiceField(choices=[c for c, _ in LANGUAGES], default="en")
+    template = serializers.ChoiceField(choices=[c for c, _ in TEMPLATES], default="full")
+
+
+class ReportFilter(django_filters.FilterSet):
+    test = django_filters.UUIDFilter(field_name="test_id")
+    athlete = django_filters.UUIDFilter(field_name="athlete_id")
+    status = django_filters.ChoiceFilter(choices=Report.Status.choices)
+    language = django_filters.ChoiceFilter(choices=LANGUAGES)
+    template = django_filters.ChoiceFilter(choices=TEMPLATES)
+
+    class Meta:
+        model = Report
+        fields = ("test", "athlete", "status", "language", "template")
+
+
+class ReportViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.ListModelMixin,
+                    viewsets.GenericViewSet):
+    """PDF reports of the tenant's tests. POST answers 202 with the report; poll it; download `file` when done."""
+
+    serializer_class = ReportSerializer
+    permission_classes = [StaffRequests]
+    filterset_class = ReportFilter
+    lookup_value_regex = r"[0-9a-fA-F-]{32,36}"
+
+    def get_queryset(self):
+        return visible_reports(principal_of(self.request))
+
+    def get_object(self):
+        try:
+            import uuid
+
+            uuid.UUID(str(self.kwargs["pk"]))
+        except ValueError:
+            raise ProblemError(404, "not-found", "No such report here.")
+        return super().get_object()
+
+    def create(self, request, *args, **kwargs):
+        body = ReportRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        principal = principal_of(request)
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not (1 <= len(key) <= 200):
+            raise ProblemError(400, "validation-error", "Idempotency-Key: 1 to 200 characters",
+                               errors=[{"field": "Idempotency-Key", "detail": "1 to 200 characters"}])
+        report, created = actions.request_report(
+            tenant_id=principal.tenant_id, test_id=body.validated_data["test"],
+            language=body.validated_data["language"], template=body.validated_data["template"],
+            requested_by=principal.user_id, idempotency_key=key)
+        headers = {"Location": f"/api/v1/reports/{report.id}"}
+        if not created:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(ReportSerializer(report).data, status=status.HTTP_202_ACCEPTED, headers=headers)
+
+    @action(detail=True, methods=["get"], url_path="file", filterset_class=None, pagination_class=None)
+    def file(self, request, pk=None):
+        """The rendered PDF (application/pdf) once the report is `done`; 409 before."""
+        report = self.get_object()
+        if report.status != Report.Status.DONE:
+            raise ProblemError(409, "report-not-ready", f"The report is {report.status}; its file is not there yet.",
+                               status_of_report=report.status)
+        storage = get_storage()
+        if not storage.exists(report.file_path):
+            raise ProblemError(410, "report-file-gone", "The report's file is no longer stored; request it again.")
+        name = f"vo2max-report-{report.language}-{report.template}-{report.id}.pdf"
+        response = FileResponse(storage.open(report.file_path), content_type="application/pdf", as_attachment=True,
+                                filename=name)
+        response["Content-Length"] = str(report.size_bytes or storage.size(report.file_path))
+        if report.sha256:
+            response["ETag"] = f'"{report.sha256}"'
+        return response
+
+
+class ReportSettingsSerializer(serializers.Serializer):
+    auto_report = serializers.BooleanField(required=False)
+    language = serializers.ChoiceField(choices=[c for c, _ in LANGUAGES], required=False)
+    template = serializers.ChoiceField(choices=[c for c, _ in TEMPLATES], required=False)
+
+
+class ReportSettingsView(APIView):
+    """The tenant's report settings: `auto_report` requests a report for every analysed test."""
+
+    permission_classes = [StaffReadsManagersWrite]
+
+    def get(self, request):
+        principal = principal_of(request)
+        row = actions.settings_for_tenant(principal.tenant_id)
+        return Response({"auto_report": row.auto_report, "language": row.language, "template": row.template})
+
+    def put(self, request):
+        principal = principal_of(request)
+        body = ReportSettingsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        row = actions.save_settings(principal.tenant_id, **body.validated_data)
+        return Response({"auto_report": row.auto_report, "language": row.language, "template": row.template})
+
+    patch = put

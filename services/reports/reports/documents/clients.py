@@ -1,0 +1,152 @@
+"""The two HTTP calls reports makes: a service token from identity, then measurements' data for one test.
+
+    POST {IDENTITY_URL}/api/v1/auth/service-token {"client_id", "client_secret", "tenant"} → {"access", "expires_in"}
+    GET  {MEASUREMENTS_URL}/api/v1/tests/{id}/ | /analysis/ | /samples/ | /lactate-steps/
+    GET  {MEASUREMENTS_URL}/api/v1/athletes/{id}/ | /api/v1/athletes/{id}/progress/
+
+Errors come out as three kinds: NotFound (the object is not there: the report fails), Unavailable (network, 5xx,
+429: retried), Refused (any other answer: the report fails with the status).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+import httpx
+
+REFRESH_MARGIN_S = 30
+
+
+class UpstreamError(RuntimeError):
+    code = "upstream-error"
+
+    def __init__(self, detail: str, status: int | None = None):
+        super().__init__(detail)
+        self.detail, self.status = detail, status
+
+
+class NotFound(UpstreamError):
+    code = "not-found"
+
+
+class Unavailable(UpstreamError):
+    code = "upstream-unavailable"
+
+
+class Refused(UpstreamError):
+    code = "upstream-refused"
+
+
+class ServiceTokens:
+    """Service tokens per tenant, cached until shortly before they expire."""
+
+    def __init__(self, identity_url: str, client_id: str, client_secret: str | None, *, http: httpx.Client | None = None,
+                 timeout: float = 10.0):
+        self.url = identity_url.rstrip("/") + "/api/v1/auth/service-token"
+        self.client_id, self.client_secret = client_id, client_secret
+        self.http = http or httpx.Client(timeout=timeout)
+        self._cache: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, tenant_id: str) -> str:
+        tenant_id = str(tenant_id)
+        cached = self._cache.get(tenant_id)
+        if cached and cached[1] - REFRESH_MARGIN_S > time.time():
+            return cached[0]
+        with self._lock:
+            cached = self._cache.get(tenant_id)
+            if cached and cached[1] - REFRESH_MARGIN_S > time.time():
+                return cached[0]
+            token, expires_at = self._fetch(tenant_id)
+            self._cache[tenant_id] = (token, expires_at)
+            return token
+
+    def invalidate(self, tenant_id: str) -> None:
+        self._cache.pop(str(tenant_id), None)
+
+    def _fetch(self, tenant_id: str) -> tuple[str, float]:
+        if not self.client_secret:
+            raise Refused("SERVICE_CLIENT_SECRET is not set: reports cannot ask identity for a service token")
+        try:
+            response = self.http.post(self.url, json={"client_id": self.client_id, "client_secret": self.client_secret,
+                                                      "tenant": tenant_id})
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"identity is unreachable: {exc}") from exc
+        if response.status_code >= 500 or response.status_code == 429:
+            raise Unavailable(f"identity answered {response.status_code}", response.status_code)
+        if response.status_code != 200:
+            raise Refused(f"identity refused a service token ({response.status_code}): {response.text[:200]}",
+                          response.status_code)
+        body = response.json()
+        token = body.get("access") or body.get("access_token")
+        if not token:
+            raise Refused("identity's answer holds no access token")
+        expires_in = body.get("expires_in")
+        return token, time.time() + (float(expires_in) if expires_in else 60.0)
+
+
+class MeasurementsClient:
+    def __init__(self, base_url: str, tokens: Callable[[str], str], *, http: httpx.Client | None = None,
+                 timeout: float = 30.0):
+        self.base = base_url.rstrip("/")
+        self.tokens = tokens
+        self.http = http or httpx.Client(timeout=timeout)
+
+    def get(self, tenant_id: str, path: str, *, missing_ok: bool = False):
+        for attempt in (1, 2):
+            headers = {"Authorization": f"Bearer {self.tokens(tenant_id)}", "Accept": "application/json"}
+            try:
+                response = self.http.get(self.base + path, headers=headers)
+            except httpx.HTTPError as exc:
+                raise Unavailable(f"measurements is unreachable: {exc}") from exc
+            if response.status_code == 401 and attempt == 1 and hasattr(self.tokens, "invalidate"):
+                self.tokens.invalidate(tenant_id)  # the cached token expired early or a key rotated: once more
+                continue
+            break
+        status = response.status_code
+        if status == 200:
+            return response.json()
+        if status == 404:
+            if missing_ok:
+                return None
+            raise NotFound(f"measurements has no {path}", status)
+        if status >= 500 or status == 429:
+            raise Unavailable(f"measurements answered {status} for {path}", status)
+        raise Refused(f"measurements answered {status} for {path}: {response.text[:200]}", status)
+
+    def test(self, tenant_id, test_id):
+        return self.get(tenant_id, f"/api/v1/tests/{test_id}/")
+
+    def analysis(self, tenant_id, test_id):
+        return self.get(tenant_id, f"/api/v1/tests/{test_id}/analysis/", missing_ok=True)
+
+    def samples(self, tenant_id, test_id):
+        return self.get(tenant_id, f"/api/v1/tests/{test_id}/samples/", missing_ok=True)
+
+    def lactate_steps(self, tenant_id, test_id):
+        return self.get(tenant_id, f"/api/v1/tests/{test_id}/lactate-steps/", missing_ok=True)
+
+    def athlete(self, tenant_id, athlete_id):
+        return self.get(tenant_id, f"/api/v1/athletes/{athlete_id}/")
+
+    def progress(self, tenant_id, athlete_id):
+        return self.get(tenant_id, f"/api/v1/athletes/{athlete_id}/progress/", missing_ok=True)
+
+
+_client: MeasurementsClient | None = None
+
+
+def measurements() -> MeasurementsClient:
+    global _client
+    if _client is None:
+        from django.conf import settings
+
+        tokens = ServiceTokens(settings.IDENTITY_URL, settings.SERVICE_CLIENT_ID, settings.SERVICE_CLIENT_SECRET)
+        _client = MeasurementsClient(settings.MEASUREMENTS_URL, tokens, timeout=settings.MEASUREMENTS_TIMEOUT_S)
+    return _client
+
+
+def set_measurements(client: MeasurementsClient | None) -> None:
+    global _client
+    _client = client

@@ -1,0 +1,96 @@
+"""A fake identity + measurements on one local HTTP server (real sockets, real httpx), for the service's tests.
+
+identity:      POST /api/v1/auth/service-token {"client_id","client_secret","tenant"} → {"access","expires_in"}
+measurements:  GET /api/v1/tests/{id}/, /analysis/, /samples/, /lactate-steps/, /api/v1/athletes/{id}/, /progress/
+Each tenant's objects are served only to a token issued for that tenant (404 otherwise, as measurements does).
+"""
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+CLIENT_ID, CLIENT_SECRET = "reports", "test-service-secret"
+
+
+class FakeUpstream:
+    def __init__(self):
+        self.tokens: dict[str, str] = {}          # token -> tenant
+        self.objects: dict[tuple[str, str], object] = {}   # (tenant, path) -> JSON body
+        self.token_requests = 0
+        self.requests: list[tuple[str, str]] = []
+        self.fail_with: int | None = None         # answer every measurements call with this status
+        self.revoked: set[str] = set()
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status, body):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                if self.path != "/api/v1/auth/service-token":
+                    return self._send(404, {"detail": "no route"})
+                upstream.token_requests += 1
+                if body.get("client_id") != CLIENT_ID or body.get("client_secret") != CLIENT_SECRET:
+                    return self._send(401, {"type": "urn:vo2:problem:invalid-client"})
+                token = "svc-" + uuid.uuid4().hex
+                upstream.tokens[token] = str(body["tenant"])
+                return self._send(200, {"access": token, "token_type": "Bearer", "expires_in": 300})
+
+            def do_GET(self):
+                auth = self.headers.get("Authorization", "")
+                token = auth[7:] if auth.startswith("Bearer ") else ""
+                upstream.requests.append((token, self.path))
+                tenant = upstream.tokens.get(token)
+                if tenant is None or token in upstream.revoked:
+                    return self._send(401, {"detail": "bad token"})
+                if upstream.fail_with:
+                    return self._send(upstream.fail_with, {"detail": "failing on purpose"})
+                path = self.path.split("?")[0].rstrip("/") + "/"
+                body = upstream.objects.get((tenant, path))
+                if body is None:
+                    return self._send(404, {"type": "urn:vo2:problem:not-found"})
+                return self._send(200, body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def put(self, tenant_id: str, path: str, body) -> None:
+        self.objects[(str(tenant_id), path)] = body
+
+    def add_test(self, tenant_id: str, payload: dict, *, user_id: str | None = None, analysis: bool = True) -> str:
+        """measurements' view of one test from a reference payload; returns the test id."""
+        test_id, athlete_id = str(uuid.uuid4()), str(uuid.uuid4())
+        athlete = {**payload["athlete"], "id": athlete_id, "user_id": user_id}
+        test = {**payload["test"], "id": test_id, "athlete": athlete_id}
+        self.put(tenant_id, f"/api/v1/athletes/{athlete_id}/", athlete)
+        self.put(tenant_id, f"/api/v1/tests/{test_id}/", test)
+        if analysis:
+            self.put(tenant_id, f"/api/v1/tests/{test_id}/analysis/",
+                     {**payload["result"], "version": 1, "test": test_id, "lactate_thresholds": None})
+        self.put(tenant_id, f"/api/v1/tests/{test_id}/samples/",
+                 {"test": test_id, "count": len(payload["samples"].get("time_s") or []), "columns": payload["samples"]})
+        self.put(tenant_id, f"/api/v1/tests/{test_id}/lactate-steps/", {"test": test_id, "steps": []})
+        self.put(tenant_id, f"/api/v1/athletes/{athlete_id}/progress/", {"athlete": athlete_id, "tests": [
+            {"test": str(uuid.uuid4()), "date": "2024-01-10", "modality": test.get("modality"),
+             "vo2max_ml_min": 4700.0, "vo2max_ml_kg_min": 70.2, "vt1": {"hr_bpm": 158.0, "speed_kmh": 11.5},
+             "vt2": {"hr_bpm": 186.0, "speed_kmh": 17.0}},
+            {"test": test_id, "date": test.get("date"), "modality": test.get("modality")}]})
+        return test_id

@@ -1,0 +1,115 @@
+"""End-to-end: the whole system started as `./vo2 up` starts it, in local mode and in SaaS mode, spoken to only
+through the gateway over HTTP with real tokens."""
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from launcher.system import PORTS, SaasServers, System
+from servicekit import testing
+from servicekit.pgroles import drop
+
+OWNER_EMAIL, OWNER_PASSWORD = "owner@first.lab", "first-lab-owner-pw-1"
+
+
+@pytest.fixture(scope="session", params=["local", "saas"])
+def system(request, tmp_path_factory):
+    mode = request.param
+    extra_env = {}
+    saas = None
+    if mode == "saas":
+        for server in ("postgres", "rabbitmq", "redis"):
+            testing.need_server(server)
+        saas = SaasServers(database_prefix=f"vo2e2e_{uuid.uuid4().hex[:6]}", redis_url="redis://127.0.0.1:6379/14")
+    ports = {name: testing.free_port() for name in PORTS}
+    system = System(mode=mode, data_dir=tmp_path_factory.mktemp(f"system-{mode}"), ports=ports, saas=saas,
+                    extra_env={"RATE_LIMIT_IP": "100000", "RATE_LIMIT_USER": "100000", "RATE_LIMIT_TENANT": "100000",
+                               "RATE_LIMIT_LOGIN": "100000", "ACCESS_TOKEN_MINUTES": "5", **extra_env})
+    system.prepare()
+    system.manage("identity", "bootstrap", "--tenant-name", "First Lab", "--slug", "first-lab",
+                  "--email", OWNER_EMAIL, "--password", OWNER_PASSWORD, capture=True)
+    try:
+        system.start()
+    except Exception:
+        system.stop()
+        for log in sorted(system.log_dir.glob("*.log")):
+            print(f"--- {log.name}\n{log.read_text()[-3000:]}")
+        raise
+    yield system
+    system.stop()
+    if saas:
+        from servicekit.testing import POSTGRES_ADMIN_DSN
+
+        for service in ("identity", "measurements", "reports", "notifications"):
+            drop(POSTGRES_ADMIN_DSN, f"{saas.database_prefix}_{service}")
+
+
+class Api:
+    """A client of the public API: base URL of the gateway, bearer token when logged in."""
+
+    def __init__(self, base: str, token: str | None = None):
+        self.base, self.token = base, token
+        self.http = httpx.Client(base_url=base, timeout=30.0)
+
+    def headers(self, extra=None):
+        h = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return {**h, **(extra or {})}
+
+    def get(self, path, **kw):
+        return self.http.get(path, headers=self.headers(kw.pop("headers", None)), **kw)
+
+    def post(self, path, json=None, **kw):
+        return self.http.post(path, json=json, headers=self.headers(kw.pop("headers", None)), **kw)
+
+    def patch(self, path, json=None, **kw):
+        return self.http.patch(path, json=json, headers=self.headers(kw.pop("headers", None)), **kw)
+
+    def put(self, path, json=None, **kw):
+        return self.http.put(path, json=json, headers=self.headers(kw.pop("headers", None)), **kw)
+
+    def delete(self, path, **kw):
+        return self.http.delete(path, headers=self.headers(kw.pop("headers", None)), **kw)
+
+    def login(self, email, password, tenant=None) -> dict:
+        body = {"email": email, "password": password, **({"tenant": tenant} if tenant else {})}
+        response = self.http.post("/api/v1/auth/login", json=body)
+        assert response.status_code == 200, response.text
+        tokens = response.json()
+        self.token = tokens["access"]
+        return tokens
+
+
+@pytest.fixture(scope="session")
+def gateway(system) -> str:
+    return system.url("gateway")
+
+
+@pytest.fixture
+def anonymous(gateway) -> Api:
+    return Api(gateway)
+
+
+@pytest.fixture(scope="session")
+def owner(system) -> Api:
+    api = Api(system.url("gateway"))
+    api.login(OWNER_EMAIL, OWNER_PASSWORD)
+    return api
+
+
+@pytest.fixture(scope="session")
+def second_lab(system) -> Api:
+    """The owner of another organisation, created by the platform operator."""
+    operator_email, operator_password = "operator@vo2.platform", "platform-operator-pw-1"
+    system.manage("identity", "create_operator", "--email", operator_email, "--password", operator_password,
+                  capture=True)
+    operator = Api(system.url("gateway"))
+    operator.login(operator_email, operator_password)
+    created = operator.post("/api/v1/tenants/", {"name": "Second Lab", "slug": "second-lab",
+                                                 "owner": {"email": "owner@second.lab",
+                                                           "password": "second-lab-owner-pw-1"}})
+    assert created.status_code == 201, created.text
+    api = Api(system.url("gateway"))
+    api.login("owner@second.lab", "second-lab-owner-pw-1")
+    return api
