@@ -7,7 +7,9 @@ The end-to-end tests start the system through this module too, so what they prov
 """
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -19,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 
 DJANGO_SERVICES = ("identity", "measurements", "reports", "notifications")
+PUBLISHERS = {"identity", "measurements", "reports"}  # services with an outbox to relay
+SERVICE_CLIENTS = ("measurements", "reports", "notifications")  # call other services with a service token
 PORTS = {"gateway": 8000, "identity": 8001, "measurements": 8002, "analysis": 8003, "reports": 8004,
          "notifications": 8005}
 
@@ -60,8 +64,27 @@ class System:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
+    def secrets(self) -> dict:
+        """Secrets of this installation, made once and kept beside its data (never the development defaults)."""
+        path = self.data_dir / "secrets.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        made = {"DJANGO_SECRET_KEY": secrets.token_urlsafe(40), "SIGNING_KEY_SECRET": secrets.token_urlsafe(40),
+                **{f"client:{name}": secrets.token_urlsafe(24) for name in SERVICE_CLIENTS}}
+        path.write_text(json.dumps(made))
+        path.chmod(0o600)
+        return made
+
     def common_env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "BROKER_", "REDIS_"))}
+        made = self.secrets()
+        env.update({
+            "DJANGO_SECRET_KEY": made["DJANGO_SECRET_KEY"],
+            "SIGNING_KEY_SECRET": made["SIGNING_KEY_SECRET"],
+            # identity knows every service client; each service knows its own id and secret
+            "SERVICE_CLIENTS": ",".join(f"{name}:{made['client:' + name]}" for name in SERVICE_CLIENTS),
+        })
         env.update({
             "VO2_MODE": self.mode,
             "VO2_DATA_DIR": str(self.data_dir),
@@ -73,13 +96,7 @@ class System:
             **{f"{name.upper()}_URL": self.url(name) for name in PORTS},
         })
         if self.mode == "saas":
-            env.update({
-                "BROKER_URL": self.saas.broker_url,
-                "REDIS_URL": self.saas.redis_url,
-                "DJANGO_SECRET_KEY": "saas-test-" + self.saas.password,
-                "SIGNING_KEY_SECRET": "saas-test-signing-" + self.saas.password,
-                "SERVICE_CLIENTS": "reports:saas-reports-secret,notifications:saas-notifications-secret",
-            })
+            env.update({"BROKER_URL": self.saas.broker_url, "REDIS_URL": self.saas.redis_url})
         env.update(self.extra_env)
         return env
 
@@ -95,18 +112,27 @@ class System:
         }
 
     # -- the process table ---------------------------------------------------------------------------------------
+    def service_env(self, service: str, base: dict) -> dict:
+        client = {}
+        if service in SERVICE_CLIENTS:
+            client = {"SERVICE_CLIENT_ID": service, "SERVICE_CLIENT_SECRET": self.secrets()["client:" + service]}
+        return {**base, **self.database_env(service), **client, "DJANGO_SETTINGS_MODULE": f"{service}.settings",
+                "PYTHONPATH": base["PYTHONPATH"] + os.pathsep + str(ROOT / "services" / service)}
+
     def plan(self) -> list[Process]:
+        """Every process: the web server of each service, and its relay, consumer and worker where it has one."""
         base = self.common_env()
         procs = []
         for service in DJANGO_SERVICES:
-            env = {**base, **self.database_env(service), "DJANGO_SETTINGS_MODULE": f"{service}.settings",
-                   "PYTHONPATH": base["PYTHONPATH"] + os.pathsep + str(ROOT / "services" / service)}
+            env, cwd = self.service_env(service, base), ROOT / "services" / service
             procs.append(Process(service, [PYTHON, "-m", "gunicorn", f"{service}.wsgi",
                                            "--bind", f"127.0.0.1:{self.ports[service]}",
                                            "--workers", os.environ.get("VO2_WORKERS", "2"),
                                            "--threads", "4", "--worker-class", "gthread",
                                            "--graceful-timeout", "5", "--timeout", "60"],
-                                 ROOT / "services" / service, env, self.url(service) + "/healthz"))
+                                 cwd, env, self.url(service) + "/healthz"))
+            for kind, argv in self.background_processes(service):
+                procs.append(Process(f"{service}-{kind}", argv, cwd, env))
         analysis_env = {**base, "PYTHONPATH": base["PYTHONPATH"] + os.pathsep + str(ROOT / "services" / "analysis")}
         procs.append(Process("analysis", [PYTHON, "-m", "uvicorn", "analysis.app:app", "--host", "127.0.0.1",
                                           "--port", str(self.ports["analysis"]), "--no-access-log"],
@@ -116,6 +142,19 @@ class System:
                                          "--port", str(self.ports["gateway"]), "--no-access-log"],
                              ROOT / "gateway", gateway_env, self.url("gateway") + "/healthz"))
         return procs
+
+    def background_processes(self, service: str) -> list[tuple[str, list[str]]]:
+        package = ROOT / "services" / service / service
+        out = []
+        if service in PUBLISHERS:
+            out.append(("relay", [PYTHON, "manage.py", "run_relay"]))
+        if (package / "consumers.py").exists():
+            out.append(("consumer", [PYTHON, "manage.py", "run_consumer"]))
+        if (package / "celery.py").exists():
+            pool = ["-P", "solo"] if self.mode == "local" else ["--concurrency", "2"]
+            out.append(("worker", [PYTHON, "-m", "celery", "-A", f"{service}.celery", "worker", "-Q",
+                                   f"{service}.tasks", "--without-mingle", "--without-gossip", "-l", "INFO", *pool]))
+        return out
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -130,13 +169,15 @@ class System:
             for service in DJANGO_SERVICES:
                 provision(s.postgres_admin_dsn, f"{s.database_prefix}_{service}",
                           f"{s.database_prefix}_{service}_owner", f"{s.database_prefix}_{service}_app", s.password)
+        for service in DJANGO_SERVICES:
+            self.manage(service, "migrate", "--noinput", "-v", "0")
         for proc in self.plan():
-            if proc.name in DJANGO_SERVICES:
-                self.manage(proc.name, "migrate", "--noinput", "-v", "0")
+            if proc.name.endswith("-consumer"):  # queues exist before anything publishes
+                self.manage(proc.name.rsplit("-", 1)[0], "run_consumer", "--declare-only", capture=True)
 
     def manage(self, service: str, *args: str, capture: bool = False) -> subprocess.CompletedProcess:
-        proc = next(p for p in self.plan() if p.name == service)
-        return subprocess.run([PYTHON, "manage.py", *args], cwd=proc.cwd, env=proc.env, check=True,
+        env = self.service_env(service, self.common_env())
+        return subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT / "services" / service, env=env, check=True,
                               capture_output=capture, text=True)
 
     def start(self, timeout: float = 60.0) -> None:
@@ -149,7 +190,12 @@ class System:
             self.processes.append(proc)
         deadline = time.monotonic() + timeout
         for proc in self.processes:
-            while True:
+            while proc.health_url is None:  # relays, consumers, workers: alive is enough
+                if proc.popen.poll() is not None:
+                    raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode}; see "
+                                       f"{self.log_dir / (proc.name + '.log')}")
+                break
+            while proc.health_url is not None:
                 if proc.popen.poll() is not None:
                     raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode}; see "
                                        f"{self.log_dir / (proc.name + '.log')}")

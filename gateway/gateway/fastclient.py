@@ -228,11 +228,14 @@ class Pool:
 
     async def request(self, method: str, target: bytes, headers: list[tuple[bytes, bytes]], body) -> _Conn:
         """Send the request; returns the connection once the response headers are in (status, headers set)."""
-        try:
-            async with asyncio.timeout(self.connect_timeout):
-                await self.slots.acquire()
-        except TimeoutError as exc:
-            raise UpstreamTimeout("no free upstream connection in time") from exc
+        if self.slots.locked():  # all connections busy: wait for one, bounded (the fast path skips the timer)
+            try:
+                async with asyncio.timeout(self.connect_timeout):
+                    await self.slots.acquire()
+            except TimeoutError as exc:
+                raise UpstreamTimeout("no free upstream connection in time") from exc
+        else:
+            await self.slots.acquire()
         try:
             head = [method.encode(), b" ", target, b" HTTP/1.1\r\nhost: ", self.host_header, b"\r\n"]
             has_length = False
@@ -259,6 +262,11 @@ class Pool:
                     async with asyncio.timeout(self.read_timeout):
                         await conn.headers_done
                     return conn
+                except TimeoutError as exc:  # before OSError: TimeoutError is one of its subclasses
+                    conn.close()
+                    if isinstance(exc, UpstreamTimeout):
+                        raise
+                    raise UpstreamTimeout("upstream did not answer in time") from exc
                 except (ConnectionError, OSError) as exc:
                     conn.close()
                     if reused and body is None and not conn.got_bytes:
@@ -266,9 +274,6 @@ class Pool:
                     if isinstance(exc, UpstreamProtocolError):
                         raise
                     raise UpstreamConnectError(f"upstream connection failed: {exc}") from exc
-                except TimeoutError as exc:
-                    conn.close()
-                    raise UpstreamTimeout("upstream did not answer in time") from exc
                 except BaseException:
                     conn.close()
                     raise

@@ -7,7 +7,9 @@ another user's request), no redirect following, no default headers. Two transpor
 - `native` (default, chosen by the bench/gateway.py numbers): gateway.fastclient, pooled HTTP/1.1 on asyncio
   protocols + httptools (see its docstring for why);
 - `aiohttp`: aiohttp's ClientSession used directly;
-- `httpx-aiohttp`: httpx requests over httpx-aiohttp's AiohttpTransport (over the same kind of aiohttp session);
+- `httpx-aiohttp`: httpx requests over httpx-aiohttp's AiohttpTransport (over the same kind of aiohttp session).
+  Caveat: that transport hands aiohttp `str(url)`, which yarl re-normalises (`%2F` in a query becomes `/`), so
+  paths/queries are not forwarded byte for byte;
 - `httpx`: httpx's own AsyncHTTPTransport (httpcore pool).
 The aiohttp session is built here to switch off what a proxy must not do: a cookie jar (DummyCookieJar) and
 auto-added Accept-Encoding/Content-Type/User-Agent headers (a client that did not ask for gzip must not get it).
@@ -18,6 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+
+try:
+    import yarl
+except ImportError:  # only the aiohttp transports need it
+    yarl = None
 
 import httpx
 
@@ -171,7 +178,8 @@ class _AiohttpBackend:
         self.session = _aiohttp_session(settings)
 
     async def request(self, method, base_url, target, headers, body) -> _Response:
-        url = base_url + target.decode("latin-1")
+        # encoded=True: forward the path and query byte for byte (yarl would otherwise normalise %2F and friends)
+        url = yarl.URL(base_url + target.decode("latin-1"), encoded=True)
         response = await self.session.request(
             method, url, headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers], data=body,
             allow_redirects=False)

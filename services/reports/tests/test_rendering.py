@@ -189,7 +189,7 @@ def test_decimation_keeps_extremes_and_bounds_the_count():
 
 def test_samples_are_prepared_from_numpy_like_columns_with_gaps():
     prepared = dm.prepare_samples({"time_s": [3, 1, 2], "vo2_ml_min": [30, None, "x"], "hr_bpm": [None, None, None]})
-    assert prepared["time_s"] == [1.0, 2.0, 3.0]
+    assert prepared["time_s"].tolist() == [1.0, 2.0, 3.0]
     assert prepared["vo2_ml_min"][2] == 30.0 and "hr_bpm" not in prepared
 
 

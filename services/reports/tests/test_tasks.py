@@ -30,7 +30,13 @@ def events(report_id, kind):
 
 
 def get(tenant_id, report_id) -> Report:
-    return Report.all_tenants.get(pk=report_id, tenant_id=tenant_id)
+    with tenant_transaction(tenant_id):
+        return Report.objects.get(pk=report_id)
+
+
+def update(tenant_id, report_id, **fields) -> None:
+    with tenant_transaction(tenant_id):
+        assert Report.objects.filter(pk=report_id).update(**fields) == 1
 
 
 def test_running_twice_leaves_one_file_and_one_ready_event(tenant_a, upstream, measurements, storage, zan_payload):
@@ -53,7 +59,7 @@ def test_worker_killed_mid_render_then_redelivered_leaves_exactly_one_file(tenan
     report_id = new_report(tenant_a, upstream.add_test(tenant_a, zan_payload))
     key = report_key(tenant_a, report_id)
     # the killed worker: it had set `rendering` and was writing its temporary file when it died
-    Report.all_tenants.filter(pk=report_id).update(status="rendering", progress=80, attempts=1)
+    update(tenant_a, report_id, status="rendering", progress=80, attempts=1)
     path = storage.path(key)
     path.parent.mkdir(parents=True, exist_ok=True)
     (path.parent / f".{path.name}.deadbeef.tmp").write_bytes(b"%PDF-1.4 half a file")
@@ -68,7 +74,7 @@ def test_worker_killed_after_the_file_but_before_the_commit(tenant_a, upstream, 
     report_id = new_report(tenant_a, upstream.add_test(tenant_a, zan_payload))
     key = report_key(tenant_a, report_id)
     storage.save(key, b"%PDF-1.4 from the run that died")
-    Report.all_tenants.filter(pk=report_id).update(status="rendering", progress=95)
+    update(tenant_a, report_id, status="rendering", progress=95)
     assert tasks.render(report_id, tenant_a) == "done"
     assert files(storage) == [__import__("pathlib").Path(key)]
     report = get(tenant_a, report_id)

@@ -1,6 +1,6 @@
 """What a report is made from (`ReportData`), and the preparation of sample series for the eye.
 
-Everything is plain Python (no numpy, no Django): the service builds `ReportData` from measurements' JSON,
+Plain Python plus numpy for the sample columns (no Django): the service builds `ReportData` from measurements' JSON,
 tests and the benchmark build it from the analysis engine's output. Every part but the athlete's name may be
 missing; the renderer prints what exists.
 """
@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
+
+import numpy as np
 
 from .i18n import finite
 
@@ -137,7 +139,7 @@ class ReportData:
     athlete: AthleteInfo
     test: TestInfo = field(default_factory=TestInfo)
     result: dict = field(default_factory=dict)          # analyze_cpet's output (parts may be None or missing)
-    samples: dict = field(default_factory=dict)         # column name -> list of floats (None for gaps)
+    samples: dict = field(default_factory=dict)         # column name -> sequence (None/NaN for gaps)
     lactate_steps: list | None = None                   # [{intensity, lactate, heart_rate, length}]
     lactate_result: dict | None = None                  # analyze_lactate's output
     previous: PreviousTest | None = None
@@ -172,121 +174,120 @@ class ReportData:
 
 
 # ---------------------------------------------------------------- sample preparation
+# numpy arrays inside (float64, NaN for gaps); chart series leave as short lists.
 
 
-def _floats(values) -> list[float]:
-    """Any sequence (list, numpy array, None) → list of floats with NaN for gaps."""
+def _floats(values) -> np.ndarray:
+    """Any sequence (list, numpy array, None) → float array with NaN for gaps and non-numbers."""
     if values is None:
-        return []
-    tolist = getattr(values, "tolist", None)
-    if tolist is not None:
-        values = tolist()
-    out = []
-    nan = math.nan
-    for v in values:
-        if v is None or isinstance(v, (str, bytes, bool)):
-            out.append(nan)
-            continue
+        return np.empty(0)
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
+        out = values.astype(float, copy=True).ravel()
+    else:
+        seq = values.tolist() if hasattr(values, "tolist") else list(values)
         try:
-            f = float(v)
+            out = np.asarray([np.nan if v is None else v for v in seq], dtype=float)
         except (TypeError, ValueError):
-            f = nan
-        out.append(f if math.isfinite(f) else nan)
+            out = np.empty(len(seq))
+            for i, v in enumerate(seq):
+                try:
+                    out[i] = float(v) if not isinstance(v, (str, bytes, bool)) and v is not None else np.nan
+                except (TypeError, ValueError):
+                    out[i] = np.nan
+        if out.ndim != 1:
+            return np.empty(0)
+    out[~np.isfinite(out)] = np.nan
     return out
 
 
-def prepare_samples(samples: dict | None) -> dict[str, list[float]]:
-    """Column-wise lists of floats sorted by time; columns without one finite value are dropped."""
+def prepare_samples(samples: dict | None) -> dict[str, np.ndarray]:
+    """Column-wise float arrays sorted by time; columns without one finite value are dropped."""
     if not isinstance(samples, dict):
         return {}
     t = _floats(samples.get("time_s"))
-    if not t:
+    if not t.size:
         return {}
-    n = len(t)
+    n = t.size
     cols = {}
     for key, values in samples.items():
         if key == "time_s":
             continue
         col = _floats(values)
-        if len(col) != n:
-            col = (col + [math.nan] * n)[:n]
-        if any(v == v for v in col):
+        if col.size != n:
+            col = np.concatenate([col[:n], np.full(max(n - col.size, 0), np.nan)])
+        if np.isfinite(col).any():
             cols[key] = col
-    order = sorted((i for i in range(n) if t[i] == t[i]), key=t.__getitem__)
-    if order != list(range(n)):
-        t = [t[i] for i in order]
-        cols = {k: [c[i] for i in order] for k, c in cols.items()}
-    return {"time_s": t, **cols}
+    ok = np.isfinite(t)
+    order = np.argsort(np.where(ok, t, np.inf), kind="stable")[: int(ok.sum())]
+    return {"time_s": t[order], **{k: c[order] for k, c in cols.items()}}
 
 
-def moving_average(t: Sequence[float], y: Sequence[float], seconds: float = SMOOTH_SECONDS) -> list[float]:
-    """Centred moving mean over a time window, skipping gaps (NaN); O(n) with two pointers."""
-    n = len(t)
-    half = seconds / 2.0
-    out = [math.nan] * n
-    lo = hi = 0
-    total, count = 0.0, 0
-    for i in range(n):
-        ti = t[i]
-        while hi < n and t[hi] <= ti + half:
-            v = y[hi]
-            if v == v:
-                total += v
-                count += 1
-            hi += 1
-        while t[lo] < ti - half:
-            v = y[lo]
-            if v == v:
-                total -= v
-                count -= 1
-            lo += 1
-        if count and y[i] == y[i]:
-            out[i] = total / count
+def moving_average(t: np.ndarray, y: np.ndarray, seconds: float = SMOOTH_SECONDS) -> np.ndarray:
+    """Centred moving mean over a time window, skipping gaps (NaN); O(n log n) with cumulative sums."""
+    t, y = np.asarray(t, float), np.asarray(y, float)
+    ok = np.isfinite(y)
+    csum = np.concatenate([[0.0], np.cumsum(np.where(ok, y, 0.0))])
+    ccount = np.concatenate([[0], np.cumsum(ok)])
+    lo = np.searchsorted(t, t - seconds / 2.0, side="left")
+    hi = np.searchsorted(t, t + seconds / 2.0, side="right")
+    count = ccount[hi] - ccount[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (csum[hi] - csum[lo]) / count
+    out[~ok | (count == 0)] = np.nan
     return out
 
 
-def decimate(x: Sequence[float], y: Sequence[float], max_points: int = MAX_POINTS) -> tuple[list, list]:
+def decimate(x, y, max_points: int = MAX_POINTS) -> tuple[list, list]:
     """Keep at most `max_points` (x, y) pairs, in order, keeping each bucket's minimum and maximum of y so that
     peaks and dips the eye would see survive. Pairs with a NaN are dropped."""
-    keep = [i for i, (a, b) in enumerate(zip(x, y)) if a == a and b == b]
-    xx = [x[i] for i in keep]
-    yy = [y[i] for i in keep]
-    n = len(yy)
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    n = y.size
     if n <= max_points:
-        return xx, yy
+        return x.tolist(), y.tolist()
     buckets = max(1, max_points // 2)
-    xs, ys = [], []
-    for k in range(buckets):
-        a, b = (k * n) // buckets, ((k + 1) * n) // buckets
-        if b <= a:
-            continue
-        chunk = yy[a:b]
-        i_lo = a + chunk.index(min(chunk))
-        i_hi = a + chunk.index(max(chunk))
-        for i in ((i_lo, i_hi) if i_lo < i_hi else (i_hi, i_lo) if i_hi < i_lo else (i_lo,)):
-            xs.append(xx[i])
-            ys.append(yy[i])
-    return xs, ys
+    edges = (np.arange(buckets + 1) * n) // buckets
+    starts = edges[:-1]
+    lo = np.minimum.reduceat(y, starts)
+    hi = np.maximum.reduceat(y, starts)
+    bucket = np.repeat(np.arange(buckets), np.diff(edges))
+    is_lo = y == lo[bucket]
+    is_hi = y == hi[bucket]
+    idx = np.arange(n)
+    first_lo = np.full(buckets, n)
+    first_hi = np.full(buckets, n)
+    np.minimum.at(first_lo, bucket[is_lo], idx[is_lo])
+    np.minimum.at(first_hi, bucket[is_hi], idx[is_hi])
+    keep = np.unique(np.concatenate([first_lo, first_hi]))
+    keep = keep[keep < n]
+    return x[keep].tolist(), y[keep].tolist()
 
 
-def thin(x: Sequence[float], y: Sequence[float], max_points: int = MAX_POINTS) -> tuple[list, list]:
+def thin(x, y, max_points: int = MAX_POINTS) -> tuple[list, list]:
     """For scatter plots: an even stride through the finite pairs (no order in y to preserve)."""
-    pts = [(a, b) for a, b in zip(x, y) if a == a and b == b]
-    if len(pts) > max_points:
-        step = len(pts) / max_points
-        pts = [pts[int(i * step)] for i in range(max_points)]
-    return [p[0] for p in pts], [p[1] for p in pts]
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    if x.size > max_points:
+        idx = (np.arange(max_points) * (x.size / max_points)).astype(int)
+        x, y = x[idx], y[idx]
+    return x.tolist(), y.tolist()
 
 
-def ratio(num: Iterable[float], den: Iterable[float], scale: float = 1.0) -> list[float]:
-    out = []
-    for a, b in zip(num, den):
-        out.append(a * scale / b if (a == a and b == b and b > 0) else math.nan)
+def ratio(num, den, scale: float = 1.0) -> np.ndarray:
+    num, den = np.asarray(num, float), np.asarray(den, float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = num * scale / den
+    out[~(den > 0)] = np.nan
     return out
 
 
-def has_values(values: Sequence[float] | None) -> bool:
-    return bool(values) and any(v == v for v in values)
+def has_values(values) -> bool:
+    if values is None:
+        return False
+    arr = values if isinstance(values, np.ndarray) else _floats(values)
+    return bool(arr.size) and bool(np.isfinite(arr).any())
 
 
 def as_list(value: Any) -> list:

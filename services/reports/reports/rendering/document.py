@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+
+import numpy as np
 from xml.sax.saxutils import escape
 
 from reportlab import rl_config
@@ -149,7 +151,8 @@ class View:
         if ch_ == "speed_kmh":
             return "speed"
         for key, kind in (("power_w", "power"), ("speed_kmh", "speed")):
-            if dm.has_values(self.d.samples.get(key)) and any((v or 0) > 0 for v in self.d.samples[key] if v == v):
+            col = self.d.samples.get(key)
+            if dm.has_values(col) and float(np.nanmax(col)) > 0:
                 return kind
         for kind, key in (("power", "power_w"), ("speed", "speed_kmh")):
             if finite(self.peak.get(key)) is not None:
@@ -512,8 +515,8 @@ class Panels:
     def __init__(self, v: View):
         self.v = v
         s = v.d.samples
-        self.t = s.get("time_s") or []
-        self.tm = [x / 60.0 for x in self.t]
+        self.t = s.get("time_s") if s.get("time_s") is not None else np.empty(0)
+        self.tm = self.t / 60.0
         self.sm = {}
         for key in self.NEEDED:
             col = s.get(key)
@@ -570,7 +573,7 @@ class Panels:
         c = ch.Chart(w, h, title=tr("ch_vslope"), x_label=tr("ax_vo2"), y_label=tr("ax_vco2"), lang=self.v.lang,
                      empty_text=tr("no_data"))
         vo2, vco2 = self.col("vo2_ml_min"), self.col("vco2_ml_min")
-        if vo2 and vco2:
+        if vo2 is not None and vco2 is not None:
             x, y = dm.thin(vo2, vco2)
             c.add(ch.Series(x, y, ch.PURPLE, tr("lg_vco2"), kind="dots"))
             for key, color in (("vt1", ch.VT1_COLOR), ("vt2", ch.VT2_COLOR)):
@@ -581,9 +584,9 @@ class Panels:
         # 4 ventilatory equivalents
         c = self.chart(w, h, "ch_eq", "ax_eq")
         ve = self.col("ve_l_min")
-        if ve and vo2:
+        if ve is not None and vo2 is not None:
             c.add(self.line(dm.ratio(ve, vo2, 1000.0), ch.BLUE, tr("lg_veo2")))
-        if ve and vco2:
+        if ve is not None and vco2 is not None:
             c.add(self.line(dm.ratio(ve, vco2, 1000.0), ch.RED, tr("lg_veco2")))
         out.append(self.mark_time(c))
         # 5 end-tidal pressures
@@ -593,7 +596,7 @@ class Panels:
         out.append(self.mark_time(c))
         # 6 RER
         c = self.chart(w, h, "ch_rer", "ax_rer")
-        if vo2 and vco2:
+        if vo2 is not None and vco2 is not None:
             c.add(self.line(dm.ratio(vco2, vo2), ch.TEAL, tr("lg_rer")))
             c.hlines.append((1.0, ch.GREY))
         out.append(self.mark_time(c))
@@ -607,8 +610,8 @@ class Panels:
         c = ch.Chart(w, h, title=tr("ch_simple"), x_label=tr("ax_time"),
                      y_label=f"VO2, {tr('u_ml_kg_min') if mass else tr('u_ml_min')}", y2_label=tr("ax_hr"),
                      lang=self.v.lang, empty_text=tr("no_data"), font_size=7.5)
-        if vo2:
-            y = [x / mass for x in vo2] if mass else vo2
+        if vo2 is not None:
+            y = vo2 / mass if mass else vo2
             c.add(self.line(y, ch.BLUE, tr("lg_vo2"), width=1.4))
         c.add(self.line("hr_bpm", ch.RED, tr("lg_hr_right"), axis="right", width=1.2))
         return self.mark_time(c)

@@ -17,12 +17,22 @@ class Command(BaseCommand):
         parser.add_argument("--name", default=None, help="queue prefix (default: the service name)")
         parser.add_argument("--handlers", action="append", default=[],
                             help="extra module(s) registering handlers (besides settings.EVENT_CONSUMERS)")
+        parser.add_argument("--declare-only", action="store_true",
+                            help="declare the queue and its bindings, then exit (run before anything publishes, so "
+                                 "no event is routed to nowhere)")
 
-    def handle(self, *args, name=None, handlers=(), **options):
+    def handle(self, *args, name=None, handlers=(), declare_only=False, **options):
         found = registry.load(list(handlers))
         if not found:
             raise CommandError("no event handlers registered (see settings.EVENT_CONSUMERS)")
         consumer = EventConsumer(name or settings.SERVICE_NAME, found)
+        if declare_only:
+            from servicekit.events import broker
+
+            with broker.connection(consumer.url) as conn:
+                queue, _ = consumer.declare(conn.channel())
+            self.stdout.write(f"declared {queue.name}")
+            return
         consumer.install_signal_handlers()
         consumer.run()
         log.info("consumer stopped: %s", consumer.stats)
