@@ -1,13 +1,15 @@
-"""Gateway benchmark: the same endpoint called directly and through the gateway, for both upstream transports.
+"""Gateway benchmark: the same endpoint called directly and through the gateway, for each upstream transport.
 
     .venv/bin/python bench/gateway.py [--duration 5] [--upstream-cmd "..."] [--path /api/v1/athletes/ping]
 
 Starts (loopback only, one uvicorn worker each) a trivial JSON upstream — or any command given with --upstream-cmd,
-e.g. a real Django service under gunicorn; `{port}` is replaced by the port — and the gateway once per transport
-(UPSTREAM_TRANSPORT=aiohttp and =httpx). Load comes from a separate process (aiohttp client, N concurrent
-connections, bounded by time and request count, stops by itself). Prints requests/s, p50 and p99, and the ratios:
-through-gateway/direct at 32 clients, 32-vs-1 throughput through the gateway, and p50 added by the gateway at 1 client.
-Rate limits stay switched on (in-process, limits set out of reach) so their cost is measured.
+e.g. a real Django service under gunicorn; `{port}` is replaced by the port — and one gateway per upstream transport
+(UPSTREAM_TRANSPORT=native, aiohttp, httpx-aiohttp, httpx). Load comes from a separate process (aiohttp client, N
+concurrent connections, bounded by time and request count, stops by itself), interleaving direct and gateway runs
+over several rounds. Prints requests/s, p50 and p99 (medians over rounds), and the ratios: through-gateway/direct at
+32 clients, 32-vs-1 throughput through the gateway, and p50 added by the gateway at 1 client.
+Token check and rate limits stay on (limits set out of reach; --redis URL for SaaS-mode counters) so their cost is
+measured. Example with a real service: --upstream-cmd "gunicorn -b 127.0.0.1:{port} -w 1 config.wsgi" --path ...
 """
 from __future__ import annotations
 
@@ -148,6 +150,8 @@ def main() -> None:
     parser.add_argument("--path", default="/api/v1/athletes/ping", help="upstream path (routed by the gateway)")
     parser.add_argument("--upstream-service", default="measurements", help="which *_URL the upstream stands for")
     parser.add_argument("--access-log", default="true", help="gateway ACCESS_LOG (logs go to /dev/null)")
+    parser.add_argument("--redis", default=None, metavar="URL",
+                        help="rate-limit counters in this Redis (SaaS mode) instead of in-process")
     parser.add_argument("--client", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -183,7 +187,8 @@ def main() -> None:
         up_url = f"http://127.0.0.1:{up_port}"
         wait_http(up_url + args.path, upstream)
 
-        print(f"upstream: {' '.join(cmd)}\npath: {args.path}\n", flush=True)
+        print(f"upstream: {' '.join(cmd)}\npath: {args.path}\nrate limits: {args.redis or 'in-process'}; "
+              f"CPUs: {os.cpu_count()}; load average at start: {os.getloadavg()[0]:.2f}\n", flush=True)
         targets = [("direct", up_url + args.path)]
         for transport in args.transports:  # every gateway up front (idle ones cost nothing), then interleave
             gw_port = free_port()
@@ -192,6 +197,8 @@ def main() -> None:
                        RATE_LIMIT_IP="1000000000", RATE_LIMIT_USER="1000000000", RATE_LIMIT_TENANT="1000000000",
                        **{f"{args.upstream_service.upper()}_URL": up_url})
             env.pop("REDIS_URL", None)
+            if args.redis:
+                env.update(REDIS_URL=args.redis, RATE_LIMIT_PREFIX=f"vo2bench:{os.getpid()}:")
             gw = subprocess.Popen(
                 [PYTHON, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1", "--port", str(gw_port),
                  "--no-access-log", "--log-level", "warning"],
@@ -221,7 +228,8 @@ def main() -> None:
         for k in ("rps", "p50", "p99"):
             agg[(label, c)][k].append(r[k])
     med = {key: {k: statistics.median(v) for k, v in vals.items()} for key, vals in agg.items()}
-    print(f"\nmedian of {args.rounds} round(s), {args.duration:g} s each, loopback, one uvicorn worker each")
+    print(f"\nmedian of {args.rounds} round(s), {args.duration:g} s each, loopback, one uvicorn worker each; "
+          f"load average at end: {os.getloadavg()[0]:.2f}")
     print("| target | clients | req/s | p50 ms | p99 ms |\n|---|---|---|---|---|")
     for (label, c), m in med.items():
         print(f"| {label} | {c} | {m['rps']:.0f} | {m['p50']:.2f} | {m['p99']:.2f} |")

@@ -22,7 +22,7 @@ PYTHON = sys.executable
 
 DJANGO_SERVICES = ("identity", "measurements", "reports", "notifications")
 PUBLISHERS = {"identity", "measurements", "reports"}  # services with an outbox to relay
-SERVICE_CLIENTS = ("measurements", "reports", "notifications")  # call other services with a service token
+SERVICE_CLIENTS = ("measurements", "reports")  # call other services with a service token
 PORTS = {"gateway": 8000, "identity": 8001, "measurements": 8002, "analysis": 8003, "reports": 8004,
          "notifications": 8005}
 

@@ -23,6 +23,7 @@ from servicekit.problems import PROBLEM_CONTENT_TYPE, problem
 from starlette.middleware.cors import CORSMiddleware
 
 from . import routes
+from .accesslog import AccessLog
 from .auth import WWW_AUTHENTICATE, Authenticator
 from .openapi import OpenAPIAggregator, docs_html, dumps
 from .proxy import BodyTooLarge, ClientDisconnected, Upstream, UpstreamError, upstream_request_headers
@@ -30,7 +31,7 @@ from .ratelimit import Limit, make_limiter
 from .settings import Settings
 
 log = logging.getLogger("gateway")
-access_log = logging.getLogger("gateway.access")
+VARY_ORIGIN = (b"vary", b"Origin")
 
 
 class Gateway:
@@ -42,6 +43,7 @@ class Gateway:
         self.limiter = make_limiter(settings)
         self.upstream = Upstream(settings)
         self.openapi = OpenAPIAggregator(settings)
+        self.access_log = AccessLog() if settings.access_log else None
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
@@ -55,6 +57,8 @@ class Gateway:
         for task in self._tasks:
             with contextlib.suppress(BaseException):
                 await task
+        if self.access_log is not None:
+            self.access_log.flush()
         await self.upstream.aclose()
         await self.limiter.aclose()
         await self.auth.jwks.aclose()
@@ -83,6 +87,7 @@ class GatewayMiddleware:
         self.limits = (s.rate_limit_ip, s.rate_limit_login_ip, s.rate_limit_user, s.rate_limit_tenant)
         self.max_body = s.max_body_bytes
         self.urls = s.service_urls
+        self.access = gateway.access_log
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -94,12 +99,17 @@ class GatewayMiddleware:
         status, principal = 0, None
         try:
             status, principal = await self.handle(scope, receive, send, path, method)
+        except Exception:
+            log.exception("gateway failure on %s %s", method, path)
+            status = 500
+            # Possible only while the response has not started; otherwise this send raises and the server cuts
+            # the connection, which is all that can be done mid-body.
+            await send_problem(send, 500, "internal-error", "The gateway failed; the request id names it in our logs.")
         finally:
-            if self.gw.settings.access_log and access_log.isEnabledFor(logging.INFO):
-                access_log.info("%s %s %s", method, path, status, extra={
-                    "method": method, "path": path, "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "tenant_id": principal.tenant_id if principal else None})
+            if self.access is not None:
+                self.access.log(method, path, status, round((time.perf_counter() - started) * 1000, 2),
+                                scope.get("state", {}).get("request_id"),
+                                principal.tenant_id if principal else None)
 
     @staticmethod
     def _with_request_id(scope):
@@ -138,6 +148,8 @@ class GatewayMiddleware:
                 limits.append(Limit("tenant", principal.tenant_id, tenant_limit))
         decision = await self.gw.limiter.hit(limits)
         rate_headers = decision.headers()
+        if "vo2.cors" not in scope:  # the CORS layer adds it otherwise; answers differ by Origin, caches must know
+            rate_headers.append(VARY_ORIGIN)
         if not decision.allowed:
             return await send_problem(send, 429, "rate-limited",
                                       f"Too many requests ({decision.scope} limit); retry in {decision.reset} s.",
@@ -148,18 +160,15 @@ class GatewayMiddleware:
 
         service = routes.service_for(path)
         if service is None:  # the gateway's own routes, or a 404 problem from FastAPI
+            seen = {}
+
             async def send_with_limits(message):
-                if message["type"] == "http.response.start" and rate_headers:
+                if message["type"] == "http.response.start":
+                    seen["status"] = message["status"]
                     message["headers"] = list(message.get("headers", [])) + rate_headers
                 await send(message)
-            status_box = {}
-
-            async def send_tracking(message):
-                if message["type"] == "http.response.start":
-                    status_box["status"] = message["status"]
-                await send_with_limits(message)
-            await self.app(self._with_request_id(scope), receive, send_tracking)
-            return status_box.get("status", 0), principal
+            await self.app(self._with_request_id(scope), receive, send_with_limits)
+            return seen.get("status", 0), principal
 
         length = _header(scope, b"content-length")
         if length is not None:
@@ -201,8 +210,12 @@ class GatewayApp:
     def __init__(self, fastapi_app: FastAPI, gateway: Gateway):
         settings = gateway.settings
         self.fastapi, self.gateway, self.state = fastapi_app, gateway, fastapi_app.state
+        inner = GatewayMiddleware(fastapi_app, gateway)
+        # A request without Origin is not a CORS request: it skips the CORS layer (Starlette's would only add
+        # `Vary: Origin`, which GatewayMiddleware adds itself), saving a send wrapper per request.
+        self.plain = kit_fastapi.RequestIdMiddleware(inner)
         self.stack = kit_fastapi.RequestIdMiddleware(CORSMiddleware(
-            GatewayMiddleware(fastapi_app, gateway),
+            inner,
             allow_origins=settings.cors_origins,
             allow_origin_regex=settings.cors_origin_regex,
             allow_credentials=settings.cors_allow_credentials,
@@ -216,7 +229,11 @@ class GatewayApp:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
-            return await self.stack(scope, receive, send)
+            for name, _ in scope["headers"]:
+                if name == b"origin":
+                    scope["vo2.cors"] = True
+                    return await self.stack(scope, receive, send)
+            return await self.plain(scope, receive, send)
         return await self.fastapi(scope, receive, send)  # lifespan (and websockets, which get nothing here)
 
 

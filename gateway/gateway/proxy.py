@@ -1,8 +1,10 @@
 """The upstream client and the streaming forwarder.
 
-One long-lived transport per process (created in the app's lifespan), used directly through httpx's public
-transport API (`handle_async_request`): no client-level cookie jar (cookies of one user must never ride along with
-another user's request), no redirect following, no default headers. Two transports, chosen by UPSTREAM_TRANSPORT:
+One long-lived upstream client per process (created in the app's lifespan), with bounded connections per upstream.
+Whatever the library, the proxy must not keep a cookie jar (cookies of one user must never ride along with another
+user's request), follow redirects or add default headers. Four clients, chosen by UPSTREAM_TRANSPORT (the httpx
+ones are used through httpx's public transport API, `handle_async_request`, which bypasses the client-level cookie
+jar and default headers):
 
 - `native` (default, chosen by the bench/gateway.py numbers): gateway.fastclient, pooled HTTP/1.1 on asyncio
   protocols + httptools (see its docstring for why);
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 
 try:
     import yarl
@@ -32,7 +35,7 @@ from .settings import Settings
 
 log = logging.getLogger("gateway.proxy")
 
-# RFC 9110 §7.6.1 hop-by-hop headers (plus `host`, which httpx sets for the upstream, and legacy proxy-connection).
+# RFC 9110 §7.6.1 hop-by-hop headers (plus `host`, which the client sets for the upstream, and proxy-connection).
 HOP_BY_HOP = frozenset({
     b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"proxy-connection", b"te",
     b"trailer", b"transfer-encoding", b"upgrade", b"host",
@@ -240,6 +243,28 @@ class _NativeBackend:
 TRANSPORTS = ("native", "aiohttp", "httpx-aiohttp", "httpx")
 
 
+async def _spool(body):
+    spool = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)
+    size = 0
+    try:
+        async for chunk in body:
+            spool.write(chunk)
+            size += len(chunk)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool, size
+
+
+async def _from_spool(spool, block: int = 64 * 1024):
+    try:
+        while chunk := spool.read(block):
+            yield chunk
+    finally:
+        spool.close()
+
+
 class Upstream:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -268,13 +293,13 @@ class Upstream:
         target = scope.get("raw_path") or scope["path"].encode()
         if scope.get("query_string"):
             target += b"?" + scope["query_string"]
-        has_body = False
+        has_body = chunked = False
         for name, value in scope["headers"]:
             if name == b"content-length":
                 has_body = value.strip() not in (b"0", b"")
                 break
             if name == b"transfer-encoding":
-                has_body = True
+                has_body = chunked = True
                 break
         state = {"too_large": False, "disconnected": False}
 
@@ -295,9 +320,16 @@ class Upstream:
                 if not message.get("more_body", False):
                     return
 
+        request_body = body() if has_body else None
+        if chunked and self.settings.chunked_request_bodies == "spool":
+            # Upstreams that need a length (Django reads nothing without Content-Length): the chunked body goes to
+            # a temporary file (memory up to 1 MiB, then disk; the size limit applies while reading), then is
+            # streamed from there with a Content-Length. Memory stays bounded either way.
+            spool, size = await _spool(request_body)
+            headers = headers + [(b"content-length", str(size).encode())]
+            request_body = _from_spool(spool) if size else None
         try:
-            response = await self.backend.request(scope["method"], base_url, target, headers,
-                                                  body() if has_body else None)
+            response = await self.backend.request(scope["method"], base_url, target, headers, request_body)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

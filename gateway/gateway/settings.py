@@ -39,6 +39,7 @@ class Settings:
     rate_limit_login_ip: int
     rate_limit_prefix: str
     max_body_bytes: int
+    chunked_request_bodies: str
     upstream_transport: str
     upstream_connect_timeout_s: float
     upstream_timeout_s: float
@@ -57,6 +58,9 @@ class Settings:
         if transport not in {"native", "aiohttp", "httpx-aiohttp", "httpx"}:
             raise ConfigError("UPSTREAM_TRANSPORT must be 'native', 'aiohttp', 'httpx-aiohttp' or 'httpx', "
                               f"not {transport!r}")
+        chunked = (env("CHUNKED_REQUEST_BODIES", "stream") or "stream").lower()
+        if chunked not in {"stream", "spool"}:
+            raise ConfigError(f"CHUNKED_REQUEST_BODIES must be 'stream' or 'spool', not {chunked!r}")
         origins = env_list("CORS_ALLOW_ORIGINS")
         regex = env("CORS_ALLOW_ORIGIN_REGEX")
         if regex is None and local and not origins:
@@ -83,6 +87,7 @@ class Settings:
             rate_limit_login_ip=env_int("RATE_LIMIT_LOGIN_IP", 30),
             rate_limit_prefix=env("RATE_LIMIT_PREFIX", "vo2:rl:"),
             max_body_bytes=env_int("MAX_BODY_BYTES", 50 * 1024 * 1024),
+            chunked_request_bodies=chunked,
             upstream_transport=transport,
             upstream_connect_timeout_s=_float("UPSTREAM_CONNECT_TIMEOUT_S", 5.0),
             upstream_timeout_s=_float("UPSTREAM_TIMEOUT_S", 60.0),
@@ -90,5 +95,6 @@ class Settings:
             upstream_keepalive_s=_float("UPSTREAM_KEEPALIVE_S", 4.0),
             openapi_cache_s=_float("OPENAPI_CACHE_S", 60.0),
             openapi_timeout_s=_float("OPENAPI_TIMEOUT_S", 3.0),
-            access_log=env_bool("ACCESS_LOG", True),
+            # One JSON access line per request (buffered, see accesslog.py); off when LOG_LEVEL is above INFO.
+            access_log=env_bool("ACCESS_LOG", True) and (env("LOG_LEVEL", "INFO") or "INFO").upper() in {"DEBUG", "INFO"},
         )

@@ -26,7 +26,7 @@ PREFIXES = {
     "reports": ["/api/v1/reports/"],
     "notifications": ["/api/v1/notifications/", "/api/v1/webhooks/"],
 }
-MAX_BODY = 8 * 1024 * 1024
+MAX_BODY = 64 * 1024 * 1024
 
 
 class Gateway:
@@ -128,9 +128,10 @@ def gw_redis(upstreams, tmp_dir):
 
 @pytest.fixture(scope="session")
 def gw_degraded(upstreams, tmp_dir):
-    """analysis is down and Redis is unreachable (rate limiting must fail open); default 50 MB body limit."""
+    """analysis is down and Redis is unreachable (rate limiting must fail open); default 50 MB body limit;
+    chunked request bodies are spooled and sent with a Content-Length."""
     env = base_env(upstreams)
-    env.update({"ANALYSIS_URL": f"http://127.0.0.1:{dead_port()}",
+    env.update({"ANALYSIS_URL": f"http://127.0.0.1:{dead_port()}", "CHUNKED_REQUEST_BODIES": "spool",
                 "REDIS_URL": f"redis://127.0.0.1:{dead_port()}/0", "RATE_LIMIT_USER": "2"})
     gateway = Gateway(env, tmp_dir, "degraded")
     yield gateway

@@ -226,6 +226,13 @@ def test_request_id_is_passed_through(gw, token):
     response = gw.client.get("/api/v1/analysis/x", headers={**bearer(token()), "x-request-id": "req-abc.123"})
     assert response.headers["x-request-id"] == "req-abc.123"
     assert response.json()["headers"]["x-request-id"] == ["req-abc.123"]
+    deadline, lines = time.monotonic() + 5, []
+    while not lines and time.monotonic() < deadline:  # access lines are written in batches (<= 0.25 s)
+        time.sleep(0.1)
+        lines = [json.loads(line) for line in gw.log_path.read_text().splitlines()
+                 if line.startswith("{") and "req-abc.123" in line]
+    assert lines and lines[0]["logger"] == "gateway.access" and lines[0]["request_id"] == "req-abc.123"
+    assert lines[0]["status"] == 200 and lines[0]["path"] == "/api/v1/analysis/x" and lines[0]["tenant_id"]
 
 
 def test_request_id_is_generated_when_absent_or_unsafe(gw, token):
@@ -261,6 +268,9 @@ def test_cors_simple_request_headers(gw, token):
     allowed = gw.client.get("/api/v1/athletes/", headers={**bearer(token()), "origin": "https://app.example.com"})
     assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
     assert "x-request-id" in allowed.headers["access-control-expose-headers"]
+    assert allowed.headers.get_list("vary") == ["Origin"]
+    plain = gw.client.get("/api/v1/athletes/", headers=bearer(token()))
+    assert plain.headers.get_list("vary") == ["Origin"] and "access-control-allow-origin" not in plain.headers
     denied = gw.client.get("/api/v1/athletes/", headers={**bearer(token()), "origin": "http://localhost:3000"})
     assert denied.status_code == 200 and "access-control-allow-origin" not in denied.headers
     unauthenticated = gw.client.get("/api/v1/athletes/", headers={"origin": "https://app.example.com"})
@@ -333,7 +343,7 @@ def test_oversized_chunked_body_is_413(gw, token):
 
 
 def test_bodies_under_the_limit_stream_through(gw, token):
-    size = MAX_BODY - 1024
+    size = 3 * 1024 * 1024 + 17
 
     def gen():
         sent = 0
@@ -350,19 +360,31 @@ def test_bodies_under_the_limit_stream_through(gw, token):
     assert sized.json()["headers"]["content-length"] == [str(size)]
 
 
-def test_upload_is_streamed_not_buffered(gw_degraded, token):
-    size = 45 * 1024 * 1024  # under the default 50 MB limit of this instance
-    before = gw_degraded.peak_rss_kb()
+def test_upload_is_streamed_not_buffered(gw, gw_degraded, token):
+    size = 45 * 1024 * 1024  # under the 50 MB limit of gw_degraded
 
     def gen():
         block = b"u" * (256 * 1024)
         for _ in range(size // len(block)):
             yield block
 
-    response = gw_degraded.client.post("/api/v1/imports/", headers=bearer(token()), content=gen())
-    assert response.status_code == 200 and response.json()["body_bytes"] == size
-    grown_mb = (gw_degraded.peak_rss_kb() - before) / 1024
-    assert grown_mb < 25, f"gateway peak memory grew {grown_mb:.0f} MB for a 45 MB upload"
+    for instance in (gw, gw_degraded):  # chunked: streamed as chunked, or spooled and sent with a length
+        before = instance.peak_rss_kb()
+        response = instance.client.post("/api/v1/imports/", headers=bearer(token()), content=gen())
+        assert response.status_code == 200 and response.json()["body_bytes"] == size
+        grown_mb = (instance.peak_rss_kb() - before) / 1024
+        assert grown_mb < 25, f"gateway peak memory grew {grown_mb:.0f} MB for a 45 MB upload"
+    assert response.json()["headers"]["content-length"] == [str(size)]
+    assert "transfer-encoding" not in response.json()["headers"]
+
+
+def test_spooled_chunked_body_over_the_limit_is_413(gw_degraded, token):
+    chunk = b"x" * 65536
+    chunks = [b"%x\r\n" % len(chunk) + chunk + b"\r\n"] * (50 * 1024 * 1024 // len(chunk) + 16) + [b"0\r\n\r\n"]
+    status, _, body = raw_request(gw_degraded.port, (
+        f"POST /api/v1/imports/ HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token()}\r\n"
+        f"transfer-encoding: chunked\r\n\r\n").encode(), body_chunks=chunks, timeout=30)
+    assert status == 413 and json.loads(body)["type"] == "urn:vo2:problem:payload-too-large"
 
 
 def test_large_response_is_streamed(gw, token):

@@ -14,16 +14,58 @@ from servicekit.pgroles import drop
 OWNER_EMAIL, OWNER_PASSWORD = "owner@first.lab", "first-lab-owner-pw-1"
 
 
+class Mailbox:
+    """A real SMTP server (aiosmtpd) the system sends its e-mail to."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.messages = []
+        self.port = testing.free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        from email import policy
+
+        message = email.message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append({"to": envelope.rcpt_tos, "subject": str(message["subject"]),
+                              "body": message.get_body(preferencelist=("plain",)).get_content(),
+                              "message_id": str(message["message-id"])})
+        return "250 OK"
+
+    def wait_for(self, recipient: str, timeout: float = 30.0) -> list[dict]:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [m for m in self.messages if recipient in m["to"]]
+            if found:
+                time.sleep(0.5)  # a duplicate would arrive right behind
+                return [m for m in self.messages if recipient in m["to"]]
+            time.sleep(0.1)
+        raise AssertionError(f"no e-mail to {recipient} within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def mailbox():
+    box = Mailbox()
+    yield box
+    box.controller.stop()
+
+
 @pytest.fixture(scope="session", params=["local", "saas"])
-def system(request, tmp_path_factory):
+def system(request, tmp_path_factory, mailbox):
     mode = request.param
-    extra_env = {}
+    extra_env = {"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(mailbox.port), "EMAIL_USE_TLS": "false"}
     saas = None
     if mode == "saas":
         for server in ("postgres", "rabbitmq", "redis"):
             testing.need_server(server)
         saas = SaasServers(database_prefix=f"vo2e2e_{uuid.uuid4().hex[:6]}", redis_url="redis://127.0.0.1:6379/14")
     ports = {name: testing.free_port() for name in PORTS}
+    extra_env["PUBLIC_APP_URL"] = f"http://127.0.0.1:{ports['gateway']}"
     system = System(mode=mode, data_dir=tmp_path_factory.mktemp(f"system-{mode}"), ports=ports, saas=saas,
                     extra_env={"RATE_LIMIT_IP": "100000", "RATE_LIMIT_USER": "100000", "RATE_LIMIT_TENANT": "100000",
                                "RATE_LIMIT_LOGIN": "100000", "ACCESS_TOKEN_MINUTES": "5", **extra_env})

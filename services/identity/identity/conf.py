@@ -2,7 +2,7 @@
 
 Every name here is listed in the service's report/README: JWT_ISSUER, JWT_AUDIENCE, JWT_LEEWAY_S, ACCESS_TOKEN_MINUTES,
 REFRESH_TOKEN_DAYS, LOGIN_MAX_FAILURES, LOGIN_LOCKOUT_S, SIGNING_KEY_SECRET, SERVICE_CLIENTS,
-SERVICE_CLIENT_<ID>_SECRET.
+SERVICE_CLIENT_<ID>_SECRET, INVITATION_TTL_HOURS, PUBLIC_APP_URL.
 """
 from __future__ import annotations
 
@@ -59,3 +59,16 @@ def service_clients() -> dict[str, str]:
             raise ConfigError(f"SERVICE_CLIENTS: client {client_id!r} still holds a development secret")
         clients[client_id] = value
     return clients
+
+
+def invitation_ttl_hours() -> int:
+    """How long an invitation can be accepted (INVITATION_TTL_HOURS, default 72)."""
+    hours = env_int("INVITATION_TTL_HOURS", 72)
+    if hours <= 0:
+        raise ConfigError("INVITATION_TTL_HOURS must be a positive number of hours")
+    return hours
+
+
+def public_app_url() -> str:
+    """Where people open the web app (PUBLIC_APP_URL, default http://127.0.0.1:8000): invitation links point there."""
+    return (env("PUBLIC_APP_URL", "http://127.0.0.1:8000") or "http://127.0.0.1:8000").rstrip("/")

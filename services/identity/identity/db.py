@@ -6,6 +6,10 @@ request's tenant:
   `user_scope(user_id)` sets `app.user_id`, which the extra policy `member_self` (SELECT only) admits;
 - writing memberships of a tenant other than the caller's (an operator creating a tenant, bootstrap):
   `tenant_scope(tenant_id)` acts for that tenant in the ORM and for RLS, and restores the caller's tenant afterwards.
+
+Invitations are tenant-owned too; the public accept endpoint knows only the token. `invitation_token_scope(hash)` sets
+`app.invitation_token_hash`, which the SELECT-only policy `invitation_by_token` admits (that one row, nothing else);
+the accept itself then runs in `tenant_scope` of the invitation's tenant.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from servicekit.principal import acting_for_tenant
 from servicekit.tenancy import RLS_SETTING, database_alias_for
 
 USER_SETTING = "app.user_id"
+INVITATION_TOKEN_SETTING = "app.invitation_token_hash"
 
 
 def _swap_setting(alias: str, name: str, value: str) -> str:
@@ -52,6 +57,44 @@ def user_scope(user_id):
     """Let this transaction read the memberships of `user_id` in every tenant (and nobody else's)."""
     with _setting(database_alias_for(None), USER_SETTING, str(user_id)):
         yield
+
+
+@contextmanager
+def invitation_token_scope(token_hash: str):
+    """Let this transaction read the one invitation whose token hashes to `token_hash` (in whatever tenant)."""
+    with _setting(database_alias_for(None), INVITATION_TOKEN_SETTING, token_hash):
+        yield
+
+
+class AllowInvitationByTokenRead(Operation):
+    """A second, SELECT-only RLS policy on invitations: the row whose `token_hash` equals `app.invitation_token_hash`
+    (PostgreSQL only). Writes stay under the tenant policy."""
+
+    reversible = True
+
+    def __init__(self, table: str, column: str = "token_hash"):
+        self.table, self.column = table, column
+
+    def state_forwards(self, app_label, state):
+        pass
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        t, c = schema_editor.quote_name(self.table), schema_editor.quote_name(self.column)
+        schema_editor.execute(f"DROP POLICY IF EXISTS invitation_by_token ON {t}")
+        schema_editor.execute(f"CREATE POLICY invitation_by_token ON {t} FOR SELECT "
+                              f"USING ({c} = NULLIF(current_setting('{INVITATION_TOKEN_SETTING}', true), ''))")
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(f"DROP POLICY IF EXISTS invitation_by_token ON {schema_editor.quote_name(self.table)}")
+
+    def describe(self):
+        return f"Let the holder of an invitation token read that row of {self.table}"
+
+    def deconstruct(self):
+        return (self.__class__.__qualname__, [self.table], {"column": self.column})
 
 
 class AllowOwnMembershipRead(Operation):

@@ -3,7 +3,7 @@ from servicekit.django.settings import build
 
 globals().update(build(
     "identity",
-    apps=["identity.tenants", "identity.accounts", "identity.tokens", "identity.audit"],
+    apps=["identity.tenants", "identity.accounts", "identity.tokens", "identity.audit", "identity.invitations"],
     urlconf="identity.urls",
     title="VO2max Report — identity",
     description="Tenants, users, memberships, password login, tokens, signing keys (JWKS) and the audit log.",
@@ -19,5 +19,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# identity publishes no events yet and runs no Celery: readiness does not wait for a broker.
+# identity publishes events through its outbox (written in the request's transaction; `manage.py run_relay` sends
+# them) and runs no Celery: the web process never talks to the broker, so readiness does not wait for one.
 USES_BROKER = False

@@ -10,5 +10,6 @@ urlpatterns = [
     path("api/v1/", include("identity.accounts.urls")),
     path("api/v1/", include("identity.tokens.urls")),
     path("api/v1/", include("identity.audit.urls")),
+    path("api/v1/", include("identity.invitations.urls")),
     path("api/v1/", include("identity.tenants.urls")),
 ]

@@ -11,8 +11,11 @@ def test_openapi_lists_identity_endpoints():
     paths = response.json()["paths"]
     for path in ("/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout", "/api/v1/auth/me",
                  "/api/v1/auth/service-token", "/api/v1/tenants/current/", "/api/v1/tenants/",
-                 "/api/v1/tenants/current/members/", "/api/v1/tenants/current/members/{id}/"):
+                 "/api/v1/tenants/current/members/", "/api/v1/tenants/current/members/{id}/",
+                 "/api/v1/tenants/current/invitations/", "/api/v1/tenants/current/invitations/{id}/",
+                 "/api/v1/auth/invitations/accept"):
         assert path in paths, path
+    assert paths["/api/v1/auth/invitations/accept"]["post"]["security"] == [{}]
     assert paths["/api/v1/auth/login"]["post"]["security"] == [{}]  # public: no bearer needed
     assert paths["/api/v1/auth/me"]["get"]["security"] == [{"bearer": []}]
 

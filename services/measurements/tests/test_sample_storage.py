@@ -41,10 +41,19 @@ def test_copy_stores_rows_under_rls_and_cleans_non_finite_values():
 
 
 def test_copy_for_a_test_of_another_tenant_is_refused_by_the_policy():
-    from django.db.utils import ProgrammingError
+    from psycopg.errors import InsufficientPrivilege
 
     a, b = str(uuid.uuid4()), str(uuid.uuid4())
     test = make_test(a)
-    with pytest.raises(ProgrammingError, match="row-level security"):
+    with pytest.raises(InsufficientPrivilege, match="row-level security"):
         with tenant_transaction(b):
             actions.copy_columns(a, str(test.pk), {"time_s": [0.0, 1.0]})
+
+
+def test_every_measurements_table_is_under_forced_rls():
+    tables = ("athlete", "exercise_test", "sample", "lactate_step", "import_job", "analysis_result", "analysis_audit")
+    with connection.cursor() as cur:
+        cur.execute("SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = ANY(%s)",
+                    [list(tables)])
+        found = {name: (rls, force) for name, rls, force in cur.fetchall()}
+    assert found == {t: (True, True) for t in tables}

@@ -21,6 +21,8 @@ REPORT_STORAGE = config.env("REPORT_STORAGE", "local")
 REPORTS_DIR = config.env("REPORTS_DIR") or str(config.data_dir() / "reports")
 # How an accepted request reaches the renderer: "celery" (the service's queue), "none" (tests call the task).
 REPORT_DISPATCH = config.env("REPORT_DISPATCH", "celery")
+# A report request first asks measurements, with the caller's token, whether the caller sees the test (404 if not).
+REPORT_CHECK_TEST = config.env_bool("REPORT_CHECK_TEST", True)
 CELERY_QUEUE = config.env("REPORTS_QUEUE", "reports.tasks")
 # Transient failures (measurements or identity unreachable) are retried this many times before the report fails.
 REPORT_MAX_RETRIES = config.env_int("REPORT_MAX_RETRIES", 5)

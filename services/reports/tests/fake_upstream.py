@@ -53,6 +53,10 @@ class FakeUpstream:
                 token = auth[7:] if auth.startswith("Bearer ") else ""
                 upstream.requests.append((token, self.path))
                 tenant = upstream.tokens.get(token)
+                if tenant is None and token.count(".") == 2:  # a user's own JWT (signed by the test keys)
+                    import jwt
+
+                    tenant = str(jwt.decode(token, options={"verify_signature": False}).get("tid"))
                 if tenant is None or token in upstream.revoked:
                     return self._send(401, {"detail": "bad token"})
                 if upstream.fail_with:

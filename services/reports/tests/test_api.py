@@ -43,9 +43,9 @@ def test_request_render_poll_and_download(caller, tenant_a, upstream, measuremen
     assert "Иван Петров" in text and "Вентиляционные пороги" in text
 
 
-def test_idempotency_key_replays_and_refuses_a_different_body(caller, tenant_a):
+def test_idempotency_key_replays_and_refuses_a_different_body(caller, tenant_a, upstream, measurements, zan_payload):
     owner = caller(tenant_a)
-    test_id = str(uuid.uuid4())
+    test_id = upstream.add_test(tenant_a, zan_payload)
     first = request(owner, test_id, key="k-1")
     again = request(owner, test_id, key="k-1")
     assert first.status_code == again.status_code == 202
@@ -63,9 +63,9 @@ def test_bad_input_is_a_problem_naming_the_field(caller, tenant_a):
     assert {e["field"] for e in response.json()["errors"]} == {"test", "language"}
 
 
-def test_list_filters_and_cursor_pages(caller, tenant_a):
+def test_list_filters_and_cursor_pages(caller, tenant_a, upstream, measurements, zan_payload):
     owner = caller(tenant_a)
-    t1, t2 = str(uuid.uuid4()), str(uuid.uuid4())
+    t1, t2 = upstream.add_test(tenant_a, zan_payload), upstream.add_test(tenant_a, zan_payload)
     for _ in range(3):
         request(owner, t1)
     request(owner, t2, language="en")
@@ -94,8 +94,16 @@ def test_another_tenant_gets_404_and_never_sees_the_report(caller, tenant_a, ten
     assert intruder.get(f"/api/v1/reports/{report['id']}/file").status_code == 404
     assert intruder.get("/api/v1/reports/").json()["results"] == []
     assert intruder.get(f"/api/v1/reports/?test={test_id}").json()["results"] == []
-    # tenant B asking for tenant A's test: queued, then failed (measurements does not show B A's test)
-    theirs = request(intruder, test_id).json()
+    # tenant B asking for tenant A's test: measurements does not show it to B's token, so 404 at once
+    refused = request(intruder, test_id)
+    assert refused.status_code == 404 and refused["Content-Type"] == "application/problem+json"
+    assert intruder.get("/api/v1/reports/").json()["results"] == []
+    # and should such a request reach the renderer (an automatic one), it fails with the reason
+    from reports.documents import actions
+
+    with tenant_transaction(tenant_b):
+        theirs, _ = actions.request_report(tenant_id=tenant_b, test_id=test_id, language="en", template="full")
+    theirs = {"id": str(theirs.id)}
     assert tasks.render(theirs["id"], tenant_b) == "failed"
     failed = intruder.get(f"/api/v1/reports/{theirs['id']}").json()
     assert failed["error"]["code"] == "test-not-found"
@@ -104,8 +112,8 @@ def test_another_tenant_gets_404_and_never_sees_the_report(caller, tenant_a, ten
 
 @pytest.mark.parametrize("role,may_request", [("owner", True), ("admin", True), ("physiologist", True),
                                               ("viewer", False), ("athlete", False)])
-def test_who_may_request(caller, tenant_a, role, may_request):
-    response = request(caller(tenant_a, role), str(uuid.uuid4()))
+def test_who_may_request(caller, tenant_a, role, may_request, upstream, measurements, zan_payload):
+    response = request(caller(tenant_a, role), upstream.add_test(tenant_a, zan_payload))
     assert response.status_code == (202 if may_request else 403)
     if not may_request:
         assert response["Content-Type"] == "application/problem+json"
@@ -152,11 +160,12 @@ def test_tenant_settings_managers_write_staff_read(caller, tenant_a, tenant_b):
     assert caller(tenant_b, "owner").get("/api/v1/reports/settings").json()["auto_report"] is False
 
 
-def test_accepted_request_is_handed_to_the_queue_after_commit(caller, tenant_a, settings, monkeypatch):
+def test_accepted_request_is_handed_to_the_queue_after_commit(caller, tenant_a, settings, monkeypatch, upstream,
+                                                              measurements, zan_payload):
     from reports.documents import tasks as task_module
 
     sent = []
     monkeypatch.setattr(task_module.render_report_task, "delay", lambda *args: sent.append(args))
     settings.REPORT_DISPATCH = "celery"
-    body = request(caller(tenant_a), str(uuid.uuid4())).json()
+    body = request(caller(tenant_a), upstream.add_test(tenant_a, zan_payload)).json()
     assert sent == [(body["id"], tenant_a)]

@@ -20,6 +20,7 @@ from .version import ENGINE_VERSION
 COLUMNS = ("time_s", "vo2_ml_min", "vco2_ml_min", "ve_l_min", "hr_bpm", "rf_bpm", "vt_l",
            "peto2_mmhg", "petco2_mmhg", "power_w", "speed_kmh", "grade_pct")
 SIGNALS = COLUMNS[1:]
+MAX_SPAN_S = 4 * 3600.0
 
 
 def _column(v, n: int | None = None) -> np.ndarray:
@@ -162,6 +163,11 @@ def _run(samples, athlete, strategy, overrides, lactate, result, flags):
     noise = quality.noise_flag(flags, cols["vo2_ml_min"])
     result["quality"]["vo2_noise_cv"] = noise
 
+    if t.size and (t[-1] > MAX_SPAN_S or t[-1] - t[0] > MAX_SPAN_S):
+        # a CPET lasts minutes; hours mean ms or a wrong column, and a 1-s grid that long is wasted work
+        quality.flag(flags, "units_suspicious:time_s",
+                     f"time runs to {t[-1]:.0f} s (> {MAX_SPAN_S / 3600:.0f} h): is time in ms?", "error")
+        return
     vo2_ok = np.isfinite(cols["vo2_ml_min"])
     if t.size < 10 or vo2_ok.sum() < 10 or (t[-1] - t[0]) <= 0:
         quality.flag(flags, "too_short", "fewer than 10 usable breaths: nothing can be analysed", "error")

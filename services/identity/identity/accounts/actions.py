@@ -9,13 +9,14 @@ from datetime import timedelta
 
 from django.db import transaction
 
+from servicekit.events import publish
 from servicekit.principal import OPERATOR, OWNER, Principal
 from servicekit.problems import ProblemError
 
 from .. import clock, conf
 from ..audit import actions as audit
 from ..db import tenant_scope
-from ..tenants.queries import tenants_by_id
+from ..tenants.queries import tenant_language, tenants_by_id
 from ..tokens import actions as tokens
 from . import passwords
 from .models import Membership, User
@@ -148,10 +149,15 @@ def _only_owner_may(by: Principal | None, detail: str) -> None:
         raise ProblemError(403, "forbidden", detail)
 
 
+PROVISIONED_BY = ("password", "invitation", "sso", "operator")  # identity.user.created's `provisioned_by`
+
+
 def add_member(tenant_id, *, by: Principal | None, email: str, role: str, full_name: str = "",
-               password: str | None = None) -> Membership:
+               password: str | None = None, provisioned_by: str = "password", actor: str | None = None) -> Membership:
     """Add an existing user (their password is left alone) or a new one (an initial password is required) to a
-    tenant. `by=None` is the platform itself (operator creating a tenant, bootstrap)."""
+    tenant. `by=None` is the platform itself (operator creating a tenant, bootstrap, an accepted invitation; `actor`
+    then names who is recorded). Publishes `identity.user.created` (a user joined the tenant) in the same
+    transaction."""
     if role == OWNER:
         _only_owner_may(by, "Only an owner may grant the owner role.")
     with tenant_scope(tenant_id):
@@ -164,14 +170,25 @@ def add_member(tenant_id, *, by: Principal | None, email: str, role: str, full_n
         membership = Membership.objects.select_for_update().filter(tenant_id=tenant_id, user=user).first()
         if membership is not None and membership.is_active:
             raise ProblemError(409, "already-a-member", "This user is already an active member here.")
+        who = actor if actor is not None else audit.actor_of(by)
         if membership is None:
-            membership = Membership.objects.create(tenant_id=tenant_id, user=user, role=role,
-                                                   created_by=audit.actor_of(by))
+            membership = Membership.objects.create(tenant_id=tenant_id, user=user, role=role, created_by=who)
         else:  # a former member comes back with the role given now
             membership.role, membership.is_active = role, True
             membership.save(update_fields=["role", "is_active", "updated_at"])
-        audit.record(Kind.MEMBER_ADDED, tenant_id=tenant_id, by=by, subject_user_id=user.id, role=role)
+        audit.record(Kind.MEMBER_ADDED, tenant_id=tenant_id, actor=who, subject_user_id=user.id, role=role)
+        _publish_user_joined(tenant_id, user, role, provisioned_by)
     return membership
+
+
+def _publish_user_joined(tenant_id, user: User, role: str, provisioned_by: str) -> None:
+    data = {"user_id": user.id, "tenant_id": tenant_id, "email": user.email, "roles": [role],
+            "language": tenant_language(tenant_id)}
+    if user.full_name:
+        data["name"] = user.full_name
+    if provisioned_by in PROVISIONED_BY:
+        data["provisioned_by"] = provisioned_by
+    publish("identity.user.created", data, tenant_id=tenant_id, subject=str(user.id))
 
 
 def change_member(membership: Membership, *, by: Principal | None, role: str | None = None,

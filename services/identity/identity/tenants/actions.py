@@ -27,7 +27,7 @@ def create_tenant(*, by: Principal | None, name: str, slug: str, owner_email: st
         except IntegrityError as exc:  # the serializer checked; this is the race between two creations
             raise ProblemError(409, "conflict", "A tenant with this slug exists already.") from exc
         add_member(tenant.id, by=None, email=owner_email, role=OWNER, full_name=owner_full_name,
-                   password=owner_password)
+                   password=owner_password, provisioned_by="operator", actor=audit.actor_of(by))
         audit.record(audit.Kind.TENANT_CREATED, tenant_id=tenant.id, by=by, slug=tenant.slug)
     return tenant
 

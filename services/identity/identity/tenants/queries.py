@@ -34,3 +34,13 @@ def tenant_by_slug_or_id(value: str) -> Tenant | None:
 
 def tenants_by_id(ids) -> dict:
     return {t.id: t for t in Tenant.objects.filter(id__in=list(ids))}
+
+
+def tenant_language(tenant) -> str:
+    """The tenant's language for e-mails and events (settings.language; "en" unless it is a known one)."""
+    from .models import LANGUAGES
+
+    if not isinstance(tenant, Tenant):
+        tenant = Tenant.objects.filter(id=tenant).first()
+    language = tenant.language if tenant is not None else "en"
+    return language if language in LANGUAGES else "en"

@@ -1,7 +1,9 @@
 """HTTP layer of reports: request (202 + status resource), read status, download the PDF, list; tenant settings."""
 from __future__ import annotations
 
+
 import django_filters
+from django.conf import settings
 from django.http import FileResponse
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -12,7 +14,7 @@ from servicekit.django.drf import principal_of, roles_allowed
 from servicekit.principal import MANAGER_ROLES, STAFF_ROLES
 from servicekit.problems import ProblemError
 
-from . import actions
+from . import actions, clients
 from .models import LANGUAGES, TEMPLATES, Report
 from .queries import visible_reports
 from .storage import get_storage
@@ -90,6 +92,15 @@ class ReportViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.L
         if key is not None and not (1 <= len(key) <= 200):
             raise ProblemError(400, "validation-error", "Idempotency-Key: 1 to 200 characters",
                                errors=[{"field": "Idempotency-Key", "detail": "1 to 200 characters"}])
+        if settings.REPORT_CHECK_TEST:
+            try:
+                visible = clients.measurements().caller_sees_test(request.headers["Authorization"],
+                                                                  body.validated_data["test"])
+            except clients.Unavailable as exc:
+                raise ProblemError(503, "unavailable", f"Cannot check the test right now ({exc}).") from exc
+            if not visible:
+                raise ProblemError(404, "not-found", "No such test here.",
+                                   errors=[{"field": "test", "detail": "no such test here"}])
         report, created = actions.request_report(
             tenant_id=principal.tenant_id, test_id=body.validated_data["test"],
             language=body.validated_data["language"], template=body.validated_data["template"],

@@ -115,6 +115,20 @@ class MeasurementsClient:
             raise Unavailable(f"measurements answered {status} for {path}", status)
         raise Refused(f"measurements answered {status} for {path}: {response.text[:200]}", status)
 
+    def caller_sees_test(self, authorization: str, test_id) -> bool:
+        """Does the caller (their own token) see this test? Answers a report request for another tenant's test,
+        or for a test an athlete may not see, with 404 before anything is queued."""
+        try:
+            response = self.http.get(f"{self.base}/api/v1/tests/{test_id}/",
+                                     headers={"Authorization": authorization, "Accept": "application/json"})
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"measurements is unreachable: {exc}") from exc
+        if response.status_code == 200:
+            return True
+        if response.status_code in (403, 404):
+            return False
+        raise Unavailable(f"measurements answered {response.status_code} for the test check", response.status_code)
+
     def test(self, tenant_id, test_id):
         return self.get(tenant_id, f"/api/v1/tests/{test_id}/")
 

@@ -16,12 +16,13 @@ import re
 import time
 import uuid
 
-from celery import shared_task
+
 from django.conf import settings
 
 from servicekit.tenancy import tenant_transaction
 
 from .. import rendering
+from ..celery import app
 from . import actions, assemble, clients
 from .models import Report
 from .storage import get_storage, report_key
@@ -126,7 +127,7 @@ def render(report_id: str, tenant_id: str, *, final_attempt: bool = True) -> str
     return Report.Status.DONE
 
 
-@shared_task(bind=True, name="reports.render_report", acks_late=True, reject_on_worker_lost=True, max_retries=None)
+@app.task(bind=True, name="reports.render_report", acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def render_report_task(self, report_id: str, tenant_id: str) -> str:
     retries = settings.REPORT_MAX_RETRIES
     try:

@@ -1,0 +1,207 @@
+"""Writes to invitations: create (owner/admin), revoke, and the invitee's accept. Views validate and call these.
+
+Every change publishes its event in the same transaction as the change (servicekit.events.publish → outbox), so an
+invitation whose event cannot be written is not stored either, and a stored one is always announced.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.db import IntegrityError, transaction
+
+from servicekit.events import publish
+from servicekit.principal import OPERATOR, OWNER, Principal
+from servicekit.problems import ProblemError
+
+from .. import clock, conf
+from ..accounts import actions as accounts
+from ..accounts.models import Membership, User
+from ..accounts.queries import normalize_email, user_by_email, user_by_id
+from ..audit import actions as audit
+from ..db import tenant_scope
+from ..tenants.queries import current_tenant, tenant_language
+from ..tokens import actions as tokens
+from ..tokens.crypto import token_hash
+from .models import Invitation
+from .queries import by_idempotency_key, invitation_by_token_hash
+
+Kind = audit.Kind
+CREATED = "identity.invitation.created"
+ACCEPTED = "identity.invitation.accepted"
+
+
+class InvitationNotFound(ProblemError):
+    def __init__(self):
+        super().__init__(404, "invitation-not-found", "This invitation link is not valid.")
+
+
+class InvitationUsed(ProblemError):
+    def __init__(self):
+        super().__init__(409, "invitation-used", "This invitation has been used already; log in instead.")
+
+
+class InvitationExpired(ProblemError):
+    """Expired and revoked invitations get the same answer: the link no longer works, ask for a new one."""
+
+    def __init__(self):
+        super().__init__(410, "invitation-expired", "This invitation has expired or was withdrawn; ask for a new one.")
+
+
+def _fingerprint(email: str, role: str) -> str:
+    return hashlib.sha256(f"{email}\n{role}".encode("utf-8")).hexdigest()
+
+
+def _key_reused():
+    return ProblemError(409, "idempotency-key-reused", "This Idempotency-Key was used for a different request.")
+
+
+def accept_url(raw_token: str) -> str:
+    return f"{conf.public_app_url()}/accept-invitation?{urlencode({'token': raw_token})}"
+
+
+# ---- create ------------------------------------------------------------------------------------------------------
+
+def create_invitation(*, by: Principal, email: str, role: str,
+                      idempotency_key: str | None = None) -> tuple[Invitation, bool]:
+    """A pending invitation of `email` to the caller's tenant (created=True), or, for a repeated Idempotency-Key of
+    the same caller, the invitation made the first time (created=False). Only an owner may invite an owner; an
+    e-mail that is an active member already is refused (409 already-a-member)."""
+    tenant_id = by.tenant_id
+    email = normalize_email(email)
+    if role == OWNER and OWNER not in by.roles:
+        raise ProblemError(403, "forbidden", "Only an owner may invite an owner.")
+    fingerprint = _fingerprint(email, role)
+    key = idempotency_key or None
+    if key:
+        existing = by_idempotency_key(tenant_id, by.user_id, key)
+        if existing is not None:
+            if existing.request_fingerprint != fingerprint:
+                raise _key_reused()
+            return existing, False
+    tenant = current_tenant(by)
+    invitee = user_by_email(email)
+    if invitee is not None and Membership.objects.filter(tenant_id=tenant_id, user=invitee, is_active=True).exists():
+        raise ProblemError(409, "already-a-member", "This e-mail belongs to an active member here already.")
+    inviter = user_by_id(by.user_id)
+    raw = secrets.token_urlsafe(32)  # 256 bits; only its SHA-256 is stored
+    expires_at = clock.now() + timedelta(hours=conf.invitation_ttl_hours())
+    try:
+        with transaction.atomic():
+            invitation = Invitation.objects.create(
+                tenant_id=tenant_id, email=email, role=role, token_hash=token_hash(raw), invited_by=by.user_id,
+                expires_at=expires_at, idempotency_key=key, request_fingerprint=fingerprint)
+            audit.record(Kind.INVITATION_CREATED, tenant_id=tenant_id, by=by, invitation_id=str(invitation.id),
+                         role=role)
+            publish(CREATED, {
+                "invitation_id": invitation.id,
+                "tenant_id": tenant_id,
+                "tenant_name": tenant.name or tenant.slug,
+                "language": tenant_language(tenant),
+                "email": email,
+                "role": role,
+                "invited_by": by.user_id,
+                "invited_by_name": ((inviter.full_name or inviter.email) if inviter else "")[:200],
+                "accept_token": raw,
+                "accept_url": accept_url(raw),
+                "expires_at": expires_at,
+            }, tenant_id=tenant_id, subject=str(invitation.id))
+    except IntegrityError:  # a concurrent request with the same Idempotency-Key won the race
+        existing = by_idempotency_key(tenant_id, by.user_id, key) if key else None
+        if existing is None:
+            raise
+        if existing.request_fingerprint != fingerprint:
+            raise _key_reused()
+        return existing, False
+    return invitation, True
+
+
+# ---- revoke ------------------------------------------------------------------------------------------------------
+
+def revoke_invitation(invitation: Invitation, *, by: Principal) -> Invitation:
+    """The link stops working (410 on accept). Revoking twice is harmless; an accepted invitation cannot be revoked
+    (409 invitation-used: deactivate the member instead). Only an owner may revoke an owner invitation."""
+    if invitation.role == OWNER and OWNER not in by.roles:
+        raise ProblemError(403, "forbidden", "Only an owner may revoke an invitation to the owner role.")
+    with transaction.atomic():
+        invitation = Invitation.objects.select_for_update().get(id=invitation.id)
+        if invitation.accepted_at is not None:
+            raise ProblemError(409, "invitation-used", "This invitation was accepted already; deactivate the member "
+                               "instead.")
+        if invitation.revoked_at is None:
+            invitation.revoked_at, invitation.revoked_by = clock.now(), audit.actor_of(by)
+            invitation.save(update_fields=["revoked_at", "revoked_by", "updated_at"])
+            audit.record(Kind.INVITATION_REVOKED, tenant_id=invitation.tenant_id, by=by,
+                         invitation_id=str(invitation.id), role=invitation.role)
+    return invitation
+
+
+# ---- accept ------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Accepted:
+    invitation: Invitation
+    membership: Membership
+    user: User
+    user_created: bool
+    tokens: tokens.TokenPair
+
+
+def _check_usable(invitation: Invitation | None, now) -> Invitation:
+    if invitation is None:
+        raise InvitationNotFound()
+    status = invitation.status_at(now)
+    if status == Invitation.Status.ACCEPTED:
+        raise InvitationUsed()
+    if status in (Invitation.Status.REVOKED, Invitation.Status.EXPIRED):
+        raise InvitationExpired()
+    return invitation
+
+
+def accept_invitation(raw_token: str, *, password: str, full_name: str = "") -> Accepted:
+    """The invitee joins the tenant with the invited role and gets a session for it.
+
+    - No account for the invited e-mail yet: one is made with `password` (the usual password rules) and `full_name`.
+    - An account exists: `password` must be its current password (checked like a login: failures count towards the
+      lockout, and a wrong, locked or deactivated account gets the one `invalid-credentials` answer); the account's
+      password and name stay as they are.
+
+    Raises InvitationNotFound (404), InvitationUsed (409), InvitationExpired (410, also for a revoked one),
+    accounts.InvalidCredentials (401), ProblemError 400 (weak password) or 409 (already a member). The view answers
+    refusals without rolling back, so a counted login failure stays counted."""
+    now = clock.now()
+    hashed = token_hash(raw_token or "")
+    found = _check_usable(invitation_by_token_hash(hashed), now)
+    existing = user_by_email(found.email)
+    if existing is not None and accounts.authenticate(found.email, password) is None:
+        raise accounts.InvalidCredentials()
+
+    with transaction.atomic(), tenant_scope(found.tenant_id):
+        # Again, locked: two accepts of one token cannot both succeed, and a revoke in between is seen.
+        invitation = _check_usable(Invitation.objects.select_for_update().filter(id=found.id).first(), clock.now())
+        user = user_by_email(invitation.email)
+        if (user.id if user else None) != (existing.id if existing else None):
+            raise ProblemError(409, "conflict", "The account changed while the invitation was being accepted; "
+                               "try again.")
+        membership = accounts.add_member(
+            invitation.tenant_id, by=None, email=invitation.email, role=invitation.role,
+            full_name=full_name if existing is None else "", password=password if existing is None else None,
+            provisioned_by="invitation", actor=str(invitation.invited_by))
+        user = membership.user
+        invitation.accepted_at, invitation.accepted_user_id = clock.now(), user.id
+        invitation.save(update_fields=["accepted_at", "accepted_user_id", "updated_at"])
+        audit.record(Kind.INVITATION_ACCEPTED, tenant_id=invitation.tenant_id, actor=str(user.id),
+                     subject_user_id=user.id, invitation_id=str(invitation.id), role=invitation.role,
+                     new_account=existing is None)
+        data = {"invitation_id": invitation.id, "tenant_id": invitation.tenant_id, "user_id": user.id,
+                "email": user.email, "role": invitation.role, "invited_by": invitation.invited_by,
+                "language": tenant_language(invitation.tenant_id)}
+        if user.full_name:
+            data["user_name"] = user.full_name[:200]
+        publish(ACCEPTED, data, tenant_id=invitation.tenant_id, subject=str(invitation.id))
+        roles = [invitation.role] + ([OPERATOR] if user.is_operator else [])
+        pair = tokens.start_session(user, invitation.tenant_id, roles)
+    return Accepted(invitation, membership, user, existing is None, pair)

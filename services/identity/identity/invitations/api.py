@@ -1,0 +1,128 @@
+"""HTTP layer for invitations: owners and admins invite, list and revoke; the invitee accepts (public)."""
+from __future__ import annotations
+
+import django_filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from servicekit.django.drf import ManagersOnly, principal_of
+from servicekit.principal import TENANT_ROLES
+from servicekit.problems import ProblemError
+
+from .. import clock
+from ..responses import refusal
+from ..tokens.api import TokenPairSerializer
+from . import actions, queries
+from .models import Invitation
+
+PROBLEM = OpenApiResponse(description="application/problem+json")
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description="1–200 characters; the same key from the same user answers with the invitation made the first time "
+                "(header `Idempotent-Replayed: true`); the same key with a different body is 409 "
+                "`idempotency-key-reused`.")
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Invitation
+        fields = ("id", "email", "role", "status", "invited_by", "expires_at", "accepted_at", "accepted_user_id",
+                  "revoked_at", "created_at")
+        read_only_fields = fields
+
+    def get_status(self, obj) -> str:
+        return obj.status_at(clock.now())
+
+
+class InvitationCreateRequest(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    role = serializers.ChoiceField(choices=TENANT_ROLES)
+
+
+class InvitationFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=Invitation.Status.choices, method="filter_status")
+    email = django_filters.CharFilter(field_name="email", lookup_expr="icontains", label="e-mail contains")
+    role = django_filters.ChoiceFilter(choices=Invitation.ROLE_CHOICES)
+
+    class Meta:
+        model = Invitation
+        fields = ("role",)
+
+    def filter_status(self, queryset, name, value):
+        return queries.with_status(queryset, value, clock.now())
+
+
+class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Invitations to the caller's tenant; owners and admins only. Filters: `status` (pending, accepted, revoked,
+    expired), `email` (contains), `role`. Only an owner may invite (or revoke an invitation of) an owner. DELETE
+    revokes (204; 409 `invitation-used` once accepted)."""
+
+    serializer_class = InvitationSerializer
+    permission_classes = [ManagersOnly]
+    filterset_class = InvitationFilter
+    lookup_value_converter = "uuid"
+
+    def get_queryset(self):
+        return queries.tenant_invitations()
+
+    @extend_schema(request=InvitationCreateRequest, parameters=[IDEMPOTENCY_KEY],
+                   responses={201: InvitationSerializer, 400: PROBLEM, 403: PROBLEM, 409: PROBLEM})
+    def create(self, request):
+        body = InvitationCreateRequest(data=request.data)
+        body.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not (1 <= len(key) <= 200):
+            raise ProblemError(400, "validation-error", "Idempotency-Key: 1 to 200 characters",
+                               errors=[{"field": "Idempotency-Key", "detail": "1 to 200 characters"}])
+        invitation, created = actions.create_invitation(by=principal_of(request), idempotency_key=key,
+                                                        **body.validated_data)
+        headers = {"Location": f"/api/v1/tenants/current/invitations/{invitation.id}/"}
+        if not created:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED, headers=headers)
+
+    @extend_schema(responses={204: None, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM})
+    def destroy(self, request, pk=None):
+        actions.revoke_invitation(self.get_object(), by=principal_of(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AcceptRequest(serializers.Serializer):
+    token = serializers.CharField(max_length=512, trim_whitespace=True)
+    # Bounded: the hasher's cost grows with the input and this endpoint is public.
+    password = serializers.CharField(max_length=1024, trim_whitespace=False,
+                                     help_text="A new account's password (the usual rules), or the existing "
+                                               "account's current password.")
+    full_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="",
+                                      help_text="For a new account; an existing account keeps its name.")
+
+
+class AcceptInvitationView(APIView):
+    """Accept an invitation (public: the token from the e-mail is the credential). Makes the account if the invited
+    e-mail has none, or adds the membership to the existing account (then `password` must be its current password),
+    and answers 201 with a token pair acting for the invitation's tenant. Problems: 404 `invitation-not-found`,
+    409 `invitation-used`, 410 `invitation-expired` (expired or revoked), 401 `invalid-credentials`, 400
+    `validation-error`, 409 `already-a-member`."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=AcceptRequest, auth=[{}], tags=["auth"],
+                   responses={201: TokenPairSerializer, 400: PROBLEM, 401: PROBLEM, 404: PROBLEM, 409: PROBLEM,
+                              410: PROBLEM})
+    def post(self, request):
+        body = AcceptRequest(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            accepted = actions.accept_invitation(body.validated_data["token"],
+                                                 password=body.validated_data["password"],
+                                                 full_name=body.validated_data.get("full_name") or "")
+        except ProblemError as exc:
+            return refusal(exc)  # commits what the refusal recorded (a counted login failure)
+        return Response(accepted.tokens.as_dict(), status=status.HTTP_201_CREATED)

@@ -1,0 +1,35 @@
+"""Reads of invitations."""
+from __future__ import annotations
+
+from ..db import invitation_token_scope
+from .models import Invitation
+
+
+def tenant_invitations():
+    """Invitations of the request's tenant (the TenantManager scopes `objects`; RLS enforces it)."""
+    return Invitation.objects.all()
+
+
+def with_status(queryset, status: str, now):
+    S = Invitation.Status
+    if status == S.ACCEPTED:
+        return queryset.filter(accepted_at__isnull=False)
+    if status == S.REVOKED:
+        return queryset.filter(accepted_at__isnull=True, revoked_at__isnull=False)
+    if status == S.EXPIRED:
+        return queryset.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__lte=now)
+    if status == S.PENDING:
+        return queryset.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now)
+    return queryset
+
+
+def invitation_by_token_hash(token_hash: str) -> Invitation | None:
+    """The invitation a token names, in whatever tenant (public accept: the token is the credential). It uses the
+    `all_tenants` manager on purpose, narrowed to one hash, and RLS admits that row only."""
+    with invitation_token_scope(token_hash):
+        return Invitation.all_tenants.filter(token_hash=token_hash).first()
+
+
+def by_idempotency_key(tenant_id, invited_by, key: str) -> Invitation | None:
+    return Invitation.objects.filter(tenant_id=tenant_id, invited_by=invited_by, idempotency_key=key).first()
+

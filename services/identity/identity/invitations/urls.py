@@ -1,0 +1,12 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from .api import AcceptInvitationView, InvitationViewSet
+
+router = SimpleRouter(trailing_slash=True)
+router.register("tenants/current/invitations", InvitationViewSet, basename="invitation")
+
+urlpatterns = [
+    path("auth/invitations/accept", AcceptInvitationView.as_view(), name="accept-invitation"),
+    *router.urls,
+]
