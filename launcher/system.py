@@ -152,8 +152,12 @@ class System:
             out.append(("consumer", [PYTHON, "manage.py", "run_consumer"]))
         if (package / "celery.py").exists():
             pool = ["-P", "solo"] if self.mode == "local" else ["--concurrency", "2"]
+            # a node name of its own: workers of several services (or several systems) on one host must not share
+            # the remote-control queue `celery@<host>.celery.pidbox`
+            node = f"{service}-{secrets.token_hex(3)}@%h"
             out.append(("worker", [PYTHON, "-m", "celery", "-A", f"{service}.celery", "worker", "-Q",
-                                   f"{service}.tasks", "--without-mingle", "--without-gossip", "-l", "INFO", *pool]))
+                                   f"{service}.tasks", "-n", node, "--without-mingle", "--without-gossip",
+                                   "-l", "INFO", *pool]))
         return out
 
     # -- lifecycle -----------------------------------------------------------------------------------------------

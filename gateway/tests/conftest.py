@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -73,7 +74,9 @@ class Gateway:
 
 @pytest.fixture(scope="session")
 def tmp_dir():
-    return Path(tempfile.mkdtemp(prefix="vo2-gateway-test-"))
+    path = Path(tempfile.mkdtemp(prefix="vo2-gateway-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -96,8 +99,8 @@ def dead_port() -> int:
 
 def base_env(upstreams) -> dict[str, str]:
     env = {f"{name.upper()}_URL": server.url for name, server in upstreams.items()}
-    # GATEWAY_TEST_TRANSPORT=aiohttp|httpx-aiohttp|httpx runs the same suite over another upstream client.
-    env.update({"UPSTREAM_TRANSPORT": os.environ.get("GATEWAY_TEST_TRANSPORT", "native"),
+    # GATEWAY_TEST_TRANSPORT=native|httpx-aiohttp|httpx runs the same suite over another upstream client.
+    env.update({"UPSTREAM_TRANSPORT": os.environ.get("GATEWAY_TEST_TRANSPORT", "aiohttp"),
                 "VO2_MODE": "saas", "LOG_LEVEL": "INFO", "JWT_JWKS_REFETCH_S": "1",
                 "CORS_ALLOW_ORIGINS": "https://app.example.com"})
     return env

@@ -68,7 +68,7 @@ def system(request, tmp_path_factory, mailbox):
     extra_env["PUBLIC_APP_URL"] = f"http://127.0.0.1:{ports['gateway']}"
     system = System(mode=mode, data_dir=tmp_path_factory.mktemp(f"system-{mode}"), ports=ports, saas=saas,
                     extra_env={"RATE_LIMIT_IP": "100000", "RATE_LIMIT_USER": "100000", "RATE_LIMIT_TENANT": "100000",
-                               "RATE_LIMIT_LOGIN": "100000", "ACCESS_TOKEN_MINUTES": "5", **extra_env})
+                               "RATE_LIMIT_LOGIN": "100000", "ACCESS_TOKEN_MINUTES": "15", **extra_env})
     system.prepare()
     system.manage("identity", "bootstrap", "--tenant-name", "First Lab", "--slug", "first-lab",
                   "--email", OWNER_EMAIL, "--password", OWNER_PASSWORD, capture=True)
@@ -94,25 +94,34 @@ class Api:
     def __init__(self, base: str, token: str | None = None):
         self.base, self.token = base, token
         self.http = httpx.Client(base_url=base, timeout=30.0)
+        self.credentials = None
+
+    def _send(self, method, path, **kw):
+        extra = kw.pop("headers", None)
+        response = self.http.request(method, path, headers=self.headers(extra), **kw)
+        if response.status_code == 401 and self.credentials and "expired" in response.text:
+            self.login(*self.credentials)  # a long session outlives an access token, as a real client's does
+            response = self.http.request(method, path, headers=self.headers(extra), **kw)
+        return response
 
     def headers(self, extra=None):
         h = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         return {**h, **(extra or {})}
 
     def get(self, path, **kw):
-        return self.http.get(path, headers=self.headers(kw.pop("headers", None)), **kw)
+        return self._send("GET", path, **kw)
 
     def post(self, path, json=None, **kw):
-        return self.http.post(path, json=json, headers=self.headers(kw.pop("headers", None)), **kw)
+        return self._send("POST", path, json=json, **kw)
 
     def patch(self, path, json=None, **kw):
-        return self.http.patch(path, json=json, headers=self.headers(kw.pop("headers", None)), **kw)
+        return self._send("PATCH", path, json=json, **kw)
 
     def put(self, path, json=None, **kw):
-        return self.http.put(path, json=json, headers=self.headers(kw.pop("headers", None)), **kw)
+        return self._send("PUT", path, json=json, **kw)
 
     def delete(self, path, **kw):
-        return self.http.delete(path, headers=self.headers(kw.pop("headers", None)), **kw)
+        return self._send("DELETE", path, **kw)
 
     def login(self, email, password, tenant=None) -> dict:
         body = {"email": email, "password": password, **({"tenant": tenant} if tenant else {})}
@@ -120,6 +129,7 @@ class Api:
         assert response.status_code == 200, response.text
         tokens = response.json()
         self.token = tokens["access"]
+        self.credentials = (email, password, tenant)
         return tokens
 
 

@@ -53,7 +53,11 @@ class _Poly(_Model):
     def __init__(self, x, y, deg):
         self.kind = "poly%d" % deg
         deg = min(deg, x.size - 1)
-        self.p = np.polynomial.Polynomial.fit(x, y, deg)
+        import warnings
+        with warnings.catch_warnings():
+            # ill-conditioned step data still get a fit; r2 in the result tells how good it is
+            warnings.simplefilter("ignore")
+            self.p = np.polynomial.Polynomial.fit(x, y, deg)
 
     def __call__(self, x):
         return np.atleast_1d(self.p(np.asarray(x, float)))
@@ -122,12 +126,22 @@ class _Exp(_Model):
 
         grid = np.linspace(-20, 20, 401)
         grid = grid[grid != 0]
-        rss = np.array([solve(c)[1] for c in grid])
+        # RSS of the 2-parameter linear fit for every c at once (2x2 normal equations)
+        E = np.exp(np.clip(np.outer(grid, u), -700, 700))
+        n = float(u.size)
+        se, see = E.sum(1), (E * E).sum(1)
+        sy, sey, syy = y.sum(), E @ y, float((y * y).sum())
+        det = n * see - se * se
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            a_ = (see * sy - se * sey) / det
+            b_ = (n * sey - se * sy) / det
+            rss = syy - a_ * sy - b_ * sey
+        rss = np.where(np.isfinite(rss) & (np.abs(det) > 1e-12 * np.maximum(see, 1)), np.maximum(rss, 0), np.inf)
         i = int(np.argmin(rss))
         lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
         res = minimize_scalar(lambda c: solve(c)[1], bounds=(lo, hi), method="bounded",
                               options={"xatol": 1e-12})
-        cs = float(res.x) if res.fun <= rss[i] else float(grid[i])
+        cs = float(res.x) if (not np.isfinite(rss[i]) or res.fun <= rss[i]) else float(grid[i])
         (a, b), _ = solve(cs)
         # back to original units: b*exp(cs*(x-x0)/sx) = b*exp(-c x0) * exp(c x)
         self.a, self.c = float(a), cs / self.sx
@@ -277,7 +291,8 @@ def analyze_lactate(steps: list, fit: str = "poly3", include_baseline: bool = Tr
     Is, Ls, HRs = (I[1:], L[1:], HR[1:]) if has_base else (I, L, HR)
     use_base = include_baseline and has_base
     Im, Lm = (I, L) if (use_base or not has_base) else (Is, Ls)
-    step = _STEP[sport]
+    # lactater's 0.1 (0.01) grid; coarser only for absurd ranges, which would otherwise allocate GBs
+    step = max(_STEP[sport], float(Im.max() - Im.min()) / 20000.0)
     digits = _DIGITS[sport]
     hr = _HR(Is, HRs)
 

@@ -67,7 +67,7 @@ def test_plausible_tests_never_crash(samples, ath, avg, ov, lac):
 step = st.fixed_dictionaries({"intensity": value, "lactate": value, "heart_rate": value, "length": value})
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(step, max_size=12), st.sampled_from(["poly3", "poly4", "exp", "spline", "bad"]), st.booleans(),
        st.sampled_from(["cycling", "running", "swimming", "bad"]))
 def test_lactate_never_crashes(steps, fit, base, sport):
@@ -76,7 +76,7 @@ def test_lactate_never_crashes(steps, fit, base, sport):
     assert len(r["thresholds"]) == 17
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.floats(min_value=0.3, max_value=25), min_size=4, max_size=10),
        st.floats(min_value=0, max_value=300), st.floats(min_value=0.1, max_value=60),
        st.sampled_from(["poly3", "poly4", "exp", "spline"]))
