@@ -109,3 +109,37 @@ def pytest_collection_modifyitems(config, items):
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+class Caller:
+    """A member of a tenant with a role, calling the service under test with a real signed token."""
+
+    def __init__(self, keys, tenant_id, role, user_id=None):
+        from rest_framework.test import APIClient
+
+        self.tenant_id, self.role = tenant_id, role
+        self.user_id = user_id or str(uuid.uuid4())
+        self.client = APIClient()
+        self.client.credentials(HTTP_AUTHORIZATION="Bearer " + keys.token(sub=self.user_id, tid=tenant_id,
+                                                                            roles=[role]))
+
+    def __getattr__(self, name):  # get/post/patch/put/delete
+        return getattr(self.client, name)
+
+
+@pytest.fixture
+def tenant_a():
+    return str(uuid.uuid4())
+
+
+@pytest.fixture
+def tenant_b():
+    return str(uuid.uuid4())
+
+
+@pytest.fixture
+def caller(signing_keys):
+    """`caller(tenant_id, role)`: a client acting as a member of that tenant with that role."""
+    def make(tenant_id, role="owner", user_id=None):
+        return Caller(signing_keys, tenant_id, role, user_id)
+    return make

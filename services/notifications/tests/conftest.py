@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from rest_framework.test import APIClient
 
 from servicekit import testing
 from servicekit.pytest_plugin import django_db_setup  # noqa: F401  (PostgreSQL as SaaS runs it, or SQLite)
@@ -105,30 +104,4 @@ def rabbit():
     b.cleanup()
 
 
-class Caller:
-    def __init__(self, keys, tenant_id, role, user_id=None):
-        self.tenant_id, self.role = tenant_id, role
-        self.user_id = user_id or str(uuid.uuid4())
-        self.client = APIClient()
-        self.client.credentials(HTTP_AUTHORIZATION="Bearer " + keys.token(sub=self.user_id, tid=tenant_id,
-                                                                            roles=[role]))
-
-    def __getattr__(self, name):
-        return getattr(self.client, name)
-
-
-@pytest.fixture
-def tenant_a():
-    return str(uuid.uuid4())
-
-
-@pytest.fixture
-def tenant_b():
-    return str(uuid.uuid4())
-
-
-@pytest.fixture
-def caller(signing_keys):
-    def make(tenant_id, role="owner", user_id=None):
-        return Caller(signing_keys, tenant_id, role, user_id)
-    return make
+# `caller`, `tenant_a`, `tenant_b` come from servicekit.pytest_plugin.

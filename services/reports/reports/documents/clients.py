@@ -9,13 +9,11 @@ Errors come out as three kinds: NotFound (the object is not there: the report fa
 """
 from __future__ import annotations
 
-import threading
-import time
 from typing import Callable
 
 import httpx
 
-REFRESH_MARGIN_S = 30
+from servicekit.service_tokens import ServiceTokens as KitServiceTokens
 
 
 class UpstreamError(RuntimeError):
@@ -38,52 +36,11 @@ class Refused(UpstreamError):
     code = "upstream-refused"
 
 
-class ServiceTokens:
-    """Service tokens per tenant, cached until shortly before they expire."""
+class ServiceTokens(KitServiceTokens):
+    """The kit's service-token cache, with failures in reports' two kinds (retry or fail the report)."""
 
-    def __init__(self, identity_url: str, client_id: str, client_secret: str | None, *, http: httpx.Client | None = None,
-                 timeout: float = 10.0):
-        self.url = identity_url.rstrip("/") + "/api/v1/auth/service-token"
-        self.client_id, self.client_secret = client_id, client_secret
-        self.http = http or httpx.Client(timeout=timeout)
-        self._cache: dict[str, tuple[str, float]] = {}
-        self._lock = threading.Lock()
-
-    def __call__(self, tenant_id: str) -> str:
-        tenant_id = str(tenant_id)
-        cached = self._cache.get(tenant_id)
-        if cached and cached[1] - REFRESH_MARGIN_S > time.time():
-            return cached[0]
-        with self._lock:
-            cached = self._cache.get(tenant_id)
-            if cached and cached[1] - REFRESH_MARGIN_S > time.time():
-                return cached[0]
-            token, expires_at = self._fetch(tenant_id)
-            self._cache[tenant_id] = (token, expires_at)
-            return token
-
-    def invalidate(self, tenant_id: str) -> None:
-        self._cache.pop(str(tenant_id), None)
-
-    def _fetch(self, tenant_id: str) -> tuple[str, float]:
-        if not self.client_secret:
-            raise Refused("SERVICE_CLIENT_SECRET is not set: reports cannot ask identity for a service token")
-        try:
-            response = self.http.post(self.url, json={"client_id": self.client_id, "client_secret": self.client_secret,
-                                                      "tenant": tenant_id})
-        except httpx.HTTPError as exc:
-            raise Unavailable(f"identity is unreachable: {exc}") from exc
-        if response.status_code >= 500 or response.status_code == 429:
-            raise Unavailable(f"identity answered {response.status_code}", response.status_code)
-        if response.status_code != 200:
-            raise Refused(f"identity refused a service token ({response.status_code}): {response.text[:200]}",
-                          response.status_code)
-        body = response.json()
-        token = body.get("access") or body.get("access_token")
-        if not token:
-            raise Refused("identity's answer holds no access token")
-        expires_in = body.get("expires_in")
-        return token, time.time() + (float(expires_in) if expires_in else 60.0)
+    unavailable_error = Unavailable
+    refused_error = Refused
 
 
 class MeasurementsClient:
