@@ -76,3 +76,20 @@ def test_service_environment_matches_what_its_settings_read(name):
     secrets_read = set(re.findall(r"""secret\(\s*["']([A-Z0-9_]+)["']""",
                                   "\n".join(p.read_text() for p in APPS[name].rglob("*.py") if "tests" not in p.parts)))
     assert secrets_read <= environment, f"{name} reads secrets compose does not give: {sorted(secrets_read - environment)}"
+
+
+@pytest.mark.parametrize("name", ["identity", "measurements", "reports", "notifications"])
+def test_django_images_carry_the_event_contracts_and_their_requirements(name):
+    dockerfile = (APPS[name] / "Dockerfile").read_text()
+    assert "COPY contracts /app/contracts" in dockerfile and "VO2_CONTRACTS_DIR=/app/contracts/events" in dockerfile
+    for line in (APPS[name] / "requirements.txt").read_text().splitlines():
+        if line.startswith("-r ../../requirements/"):
+            assert line.split("/")[-1] in dockerfile, f"{name}'s image installs {line}"
+
+
+def test_background_processes_run_from_their_service_image():
+    for name, spec in SERVICES.items():
+        if name.endswith(("-relay", "-consumer", "-worker")):
+            service = name.rsplit("-", 1)[0]
+            assert spec["build"] == SERVICES[service]["build"] and spec["environment"] == SERVICES[service]["environment"]
+            assert spec["depends_on"] == {service: {"condition": "service_healthy"}}

@@ -48,6 +48,15 @@ class Mailbox:
         raise AssertionError(f"no e-mail to {recipient} within {timeout} s")
 
 
+def pytest_collection_modifyitems(config, items):
+    """A test marked `saas` proves something only SaaS mode has (a broker server): not run against local mode."""
+    dropped = [item for item in items if item.get_closest_marker("saas")
+               and getattr(item, "callspec", None) and item.callspec.params.get("system") == "local"]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
+
+
 @pytest.fixture(scope="session")
 def mailbox():
     box = Mailbox()

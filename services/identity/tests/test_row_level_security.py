@@ -4,13 +4,7 @@ from django.db import connection, transaction
 
 from identity.db import tenant_scope, user_scope
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("row-level security is a PostgreSQL feature; this suite also runs on SQLite for local mode")
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
 
 
 def member_emails(scope=None):
@@ -27,7 +21,7 @@ def _select():
         return [row[0] for row in cursor.fetchall()]
 
 
-def test_application_role_neither_owns_nor_bypasses(postgres_only):
+def test_application_role_neither_owns_nor_bypasses():
     with connection.cursor() as cursor:
         cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
         assert cursor.fetchone() == (False, False)
@@ -37,7 +31,7 @@ def test_application_role_neither_owns_nor_bypasses(postgres_only):
         assert cursor.fetchone() == (True, True)
 
 
-def test_raw_sql_sees_the_tenants_rows_or_one_users_own_rows_only(postgres_only, make_tenant, add_member):
+def test_raw_sql_sees_the_tenants_rows_or_one_users_own_rows_only(make_tenant, add_member):
     a = make_tenant("lab-a", "anna@lab-a.test")
     b = make_tenant("lab-b", "boris@lab-b.test")
     add_member(b, "anna@lab-a.test", "viewer")
@@ -50,7 +44,7 @@ def test_raw_sql_sees_the_tenants_rows_or_one_users_own_rows_only(postgres_only,
     assert member_emails(user_scope(user_by_email("anna@lab-a.test").id)) == ["anna@lab-a.test", "anna@lab-a.test"]
 
 
-def test_the_own_rows_policy_does_not_allow_writes(postgres_only, make_tenant):
+def test_the_own_rows_policy_does_not_allow_writes(make_tenant):
     from django.db.utils import ProgrammingError
 
     from identity.accounts.queries import user_by_email
@@ -68,7 +62,7 @@ def test_the_own_rows_policy_does_not_allow_writes(postgres_only, make_tenant):
                            "now())", [boris.id])
 
 
-def test_the_scopes_restore_the_callers_tenant(postgres_only, make_tenant):
+def test_the_scopes_restore_the_callers_tenant(make_tenant):
     a = make_tenant("lab-a", "anna@lab-a.test")
     b = make_tenant("lab-b", "boris@lab-b.test")
     with transaction.atomic():

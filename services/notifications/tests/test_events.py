@@ -196,6 +196,30 @@ def test_two_relays_never_send_an_event_twice(tenant_a, bus):
     assert OutboxEvent.objects.filter(sent_at__isnull=True).count() == 0
 
 
+def test_a_relay_killed_between_publish_and_mark_sent_causes_one_effect(tenant_a, bus):
+    """The broker confirmed, the relay died before its commit: the row is still pending, the next relay sends it
+    again, and the consumer's inbox absorbs the duplicate."""
+
+    class DiesAfterConfirm(broker.Publisher):
+        def publish_batch(self, messages):
+            super().publish_batch(messages)  # the broker has them now
+            raise SystemExit("relay killed before marking sent")
+
+    event_id = write_event(tenant_a, 7)
+    with ConsumerThread(bus) as consumer:
+        dying = Relay(DiesAfterConfirm(bus.url))
+        with pytest.raises(SystemExit):
+            dying.run_once()
+        dying.close()
+        assert OutboxEvent.objects.get(event_id=event_id).sent_at is None
+        again = Relay(broker.Publisher(bus.url))
+        assert again.run_once() == 1
+        again.close()
+        wait_for(lambda: consumer.stats["duplicate"] >= 1, what="the second delivery")
+    assert consumer.stats["handled"] == 1
+    assert probes(tenant_a) == [uuid.UUID(event_id)]
+
+
 # -- consuming ---------------------------------------------------------------------------------------------------
 def _publish_raw(bus, envelope: dict, copies=1):
     publisher = broker.Publisher(bus.url)

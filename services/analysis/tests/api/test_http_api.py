@@ -1,0 +1,96 @@
+"""The analysis service over HTTP: tokens required, files read, results computed, bad input as problem+json."""
+import csv
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from servicekit import jwt as kit_jwt
+from servicekit.testing import SigningKeys
+
+TESTDATA = Path(__file__).resolve().parents[4] / "testdata"
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    return SigningKeys(tmp_path_factory.mktemp("keys"))
+
+
+@pytest.fixture
+def client(keys, monkeypatch):
+    monkeypatch.setenv("JWT_JWKS_URL", keys.jwks_url)
+    kit_jwt.set_verifier(None)
+    from analysis.app import create_app
+
+    with TestClient(create_app()) as c:
+        c.headers["Authorization"] = "Bearer " + keys.token(tid="7d1c5b1e-0000-4000-8000-000000000001",
+                                                            roles=["physiologist"])
+        yield c
+    kit_jwt.set_verifier(None)
+
+
+def test_no_token_is_401_problem(client):
+    client.headers.pop("Authorization")
+    response = client.post("/api/v1/analysis/lactate", json={"steps": []})
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_parse_reads_a_cart_export_column_wise(client):
+    path = TESTDATA / "cpet/spiro/zan_ramp"
+    response = client.post("/api/v1/analysis/parse", files={"file": (path.name, path.read_bytes())})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["format"] == "zan"
+    assert body["metadata"]["body_mass_kg"] == 66
+    assert len(body["samples"]["time_s"]) == len(body["samples"]["vo2_ml_min"]) > 500
+    assert body["samples"]["power_w"] is None  # absent columns are null
+
+
+def test_a_hostile_file_is_a_problem_naming_it(client):
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
+            b"<Workbook>&lol2;</Workbook>")
+    response = client.post("/api/v1/analysis/parse", files={"file": ("bomb.xml", bomb)})
+    assert 400 <= response.status_code < 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "urn:vo2:problem:xml-entities-forbidden"
+
+
+def test_an_oversized_upload_is_413(client, monkeypatch):
+    from analysis import api
+
+    monkeypatch.setattr(api, "MAX_UPLOAD_BYTES", 1024)
+    response = client.post("/api/v1/analysis/parse", files={"file": ("big.csv", b"t,vo2\n" + b"1,2\n" * 2000)})
+    assert response.status_code == 413 and response.json()["type"] == "urn:vo2:problem:file-too-large"
+
+
+def test_cpet_from_the_normalized_table(client):
+    path = TESTDATA / "cpet/spiro/zan_gxt"
+    table = client.post("/api/v1/analysis/parse", files={"file": (path.name, path.read_bytes())}).json()
+    response = client.post("/api/v1/analysis/cpet", json={
+        "samples": table["samples"], "athlete": {"body_mass_kg": 66, "age": 30, "sex": "male"},
+        "averaging": {"method": "time", "seconds": 30}})
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["vo2max"]["strategy"]["method"] == "time"
+    assert result["vo2max"]["vo2_ml_kg_min"] == pytest.approx(result["vo2max"]["vo2_ml_min"] / 66, rel=1e-6)
+    assert result["protocol"]["kind"] == "steps"
+
+
+def test_cpet_refuses_unknown_columns_and_ragged_arrays(client):
+    response = client.post("/api/v1/analysis/cpet", json={"samples": {"time_s": [1, 2, 3], "vo2": [1, 2, 3]}})
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "samples.vo2"
+    response = client.post("/api/v1/analysis/cpet", json={"samples": {"time_s": [1, 2, 3], "vo2_ml_min": [1, 2]}})
+    assert response.status_code == 422 and "vo2_ml_min" in response.json()["detail"]
+
+
+def test_lactate_thresholds_by_lactater_methods(client):
+    with open(TESTDATA / "lactate/lactater_demo_data.csv") as f:
+        rows = list(csv.DictReader(f))
+    steps = [{"intensity": float(r["intensity"]), "lactate": float(r["lactate"]),
+              "heart_rate": float(r["heart_rate"]), "length": float(r.get("length") or 3)} for r in rows]
+    response = client.post("/api/v1/analysis/lactate", json={"steps": steps, "fit": "poly3"})
+    assert response.status_code == 200, response.text
+    methods = {t["method"]: t for t in response.json()["thresholds"]}
+    assert {"OBLA 4.0", "Dmax", "ModDmax", "Log-log", "LTratio"} <= set(methods)
+    assert 100 < methods["OBLA 4.0"]["intensity"] < 200
