@@ -20,6 +20,7 @@ PY = sys.executable
 SUITES = [
     ("servicekit", ROOT / "libs" / "servicekit", {}),
     ("gateway", ROOT / "gateway", {}),
+    ("gateway[aiohttp]", ROOT / "gateway", {"GATEWAY_TEST_TRANSPORT": "aiohttp"}),  # the fallback client too
     ("analysis", ROOT / "services" / "analysis", {}),
     *[(f"{svc}[{db}]", ROOT / "services" / svc, {"VO2_TEST_DB": db})
       for svc in ("identity", "measurements", "reports", "notifications") for db in ("postgres", "sqlite")],

@@ -99,8 +99,8 @@ def dead_port() -> int:
 
 def base_env(upstreams) -> dict[str, str]:
     env = {f"{name.upper()}_URL": server.url for name, server in upstreams.items()}
-    # GATEWAY_TEST_TRANSPORT=native|httpx-aiohttp|httpx runs the same suite over another upstream client.
-    env.update({"UPSTREAM_TRANSPORT": os.environ.get("GATEWAY_TEST_TRANSPORT", "aiohttp"),
+    # GATEWAY_TEST_TRANSPORT=aiohttp|httpx-aiohttp|httpx runs the same suite over another upstream client.
+    env.update({"UPSTREAM_TRANSPORT": os.environ.get("GATEWAY_TEST_TRANSPORT", "native"),
                 "VO2_MODE": "saas", "LOG_LEVEL": "INFO", "JWT_JWKS_REFETCH_S": "1",
                 "CORS_ALLOW_ORIGINS": "https://app.example.com"})
     return env
