@@ -108,3 +108,82 @@ def test_upload_is_imported_by_a_real_celery_worker(caller, tenant_a, athlete, a
         except subprocess.TimeoutExpired:
             worker.kill()
         log.close()
+
+
+def start_worker(queue, env, log_path):
+    return subprocess.Popen([sys.executable, "-m", "celery", "-A", "measurements.celery", "worker", "-Q", queue,
+                             "--pool", "solo", "--loglevel", "WARNING", "--without-heartbeat", "--without-mingle",
+                             "--without-gossip", "-n", f"test-{uuid.uuid4().hex[:6]}@%h"],
+                            cwd=Path(__file__).resolve().parents[1], env=env, stdout=open(log_path, "ab"),
+                            stderr=subprocess.STDOUT)
+
+
+def test_a_worker_killed_mid_import_leaves_it_to_the_next_worker_once(caller, tenant_a, athlete, analysis_url,
+                                                                      signing_keys, settings, tmp_path):
+    """SIGKILL while the import waits on identity; late ack + reject-on-worker-lost hand the job to the next worker,
+    whose run completes it exactly once (one test, one set of samples, one pair of events)."""
+    from measurements.exercise_tests.models import ExerciseTest
+    from servicekit import testing
+
+    testing.need_server("postgres")
+    started = threading.Event()
+
+    class SlowFirstCall(BaseHTTPRequestHandler):
+        calls = 0
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            SlowFirstCall.calls += 1
+            if SlowFirstCall.calls == 1:
+                started.set()
+                time.sleep(30)  # the first worker dies while waiting here
+            data = json.dumps({"access": signing_keys.token(sub=str(uuid.uuid4()), tid=body["tenant"],
+                                                            roles=["service"]), "expires_in": 300}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowFirstCall)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    queue = f"measurements.tasks.test-{uuid.uuid4().hex[:8]}"
+    settings.IMPORT_DISPATCH, settings.CELERY_QUEUE = "celery", queue
+    env = {**os.environ, "ANALYSIS_URL": analysis_url, "IDENTITY_URL": f"http://127.0.0.1:{server.server_port}",
+           "SERVICE_CLIENT_ID": "measurements", "SERVICE_CLIENT_SECRET": SECRET, "MEASUREMENTS_QUEUE": queue,
+           "UPLOADS_DIR": settings.UPLOADS_DIR, "LOG_LEVEL": "WARNING"}
+    log_path = tmp_path / "workers.log"
+    first = start_worker(queue, env, log_path)
+    second = None
+    try:
+        owner = caller(tenant_a)
+        accepted = upload(owner, athlete["id"], CPET / "gasexchanger" / "Anton_vo2max.txt")
+        assert accepted.status_code == 202
+        assert started.wait(60), log_path.read_text()[-3000:]
+        first.kill()  # SIGKILL: no cleanup, no ack
+        first.wait(10)
+        assert owner.get(f"/api/v1/imports/{accepted.json()['id']}").json()["status"] != "done"
+        second = start_worker(queue, env, log_path)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            imp = owner.get(f"/api/v1/imports/{accepted.json()['id']}").json()
+            if imp["status"] in ("done", "failed"):
+                break
+            time.sleep(0.1)
+        assert imp["status"] == "done", (imp, log_path.read_text()[-3000:])
+        assert db_count(tenant_a, ExerciseTest, athlete_id=athlete["id"]) == 1
+        assert db_count(tenant_a, Sample, test_id=imp["test"]) > 500
+        assert [t for t, _ in outbox()] == ["measurements.test.imported", "measurements.test.analyzed"]
+    finally:
+        for worker in (first, second):
+            if worker is not None and worker.poll() is None:
+                worker.terminate()
+                try:
+                    worker.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+        server.shutdown()

@@ -22,6 +22,8 @@ class FakeUpstream:
         self.requests: list[tuple[str, str]] = []
         self.fail_with: int | None = None         # answer every measurements call with this status
         self.revoked: set[str] = set()
+        self.stall_next_get: float = 0.0          # hold the next measurements call this long (a worker dies meanwhile)
+        self.stalled = threading.Event()
         upstream = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -61,6 +63,12 @@ class FakeUpstream:
                     return self._send(401, {"detail": "bad token"})
                 if upstream.fail_with:
                     return self._send(upstream.fail_with, {"detail": "failing on purpose"})
+                if upstream.stall_next_get:
+                    hold, upstream.stall_next_get = upstream.stall_next_get, 0.0
+                    upstream.stalled.set()
+                    import time
+
+                    time.sleep(hold)
                 path = self.path.split("?")[0].rstrip("/") + "/"
                 body = upstream.objects.get((tenant, path))
                 if body is None:
@@ -68,6 +76,7 @@ class FakeUpstream:
                 return self._send(200, body)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

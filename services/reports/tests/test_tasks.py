@@ -136,3 +136,56 @@ def test_report_of_another_tenant_is_not_touched(tenant_a, tenant_b, upstream, m
     report_id = new_report(tenant_a, upstream.add_test(tenant_a, zan_payload))
     assert tasks.render(report_id, tenant_b) == "missing"  # a task naming the wrong tenant finds nothing
     assert get(tenant_a, report_id).status == "queued"
+
+
+@pytest.mark.postgres_only  # the worker is another process: it must see committed rows
+def test_a_real_worker_killed_mid_render_leaves_one_file_after_the_next_worker(tenant_a, upstream, measurements,
+                                                                               storage, zan_payload, tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from .fake_upstream import CLIENT_ID, CLIENT_SECRET
+
+    test_id = upstream.add_test(tenant_a, zan_payload)
+    report_id = new_report(tenant_a, test_id, language="ru", template="full")
+    queue = f"reports.tasks.test-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "MEASUREMENTS_URL": upstream.url, "IDENTITY_URL": upstream.url,
+           "SERVICE_CLIENT_ID": CLIENT_ID, "SERVICE_CLIENT_SECRET": CLIENT_SECRET, "REPORTS_QUEUE": queue,
+           "REPORTS_DIR": str(storage.root), "LOG_LEVEL": "WARNING"}
+    log = tmp_path / "workers.log"
+
+    def worker():
+        return subprocess.Popen([sys.executable, "-m", "celery", "-A", "reports.celery", "worker", "-Q", queue,
+                                 "--pool", "solo", "--without-heartbeat", "--without-mingle", "--without-gossip",
+                                 "-n", f"test-{uuid.uuid4().hex[:6]}@%h"],
+                                cwd=Path(__file__).resolve().parents[1], env=env, stdout=open(log, "ab"),
+                                stderr=subprocess.STDOUT)
+
+    upstream.stall_next_get = 30.0
+    first, second = worker(), None
+    try:
+        tasks.render_report_task.apply_async(args=[report_id, tenant_a], queue=queue)
+        assert upstream.stalled.wait(60), log.read_text()[-3000:]
+        first.kill()  # SIGKILL while the render waits for measurements: no ack, no cleanup
+        first.wait(10)
+        assert get(tenant_a, report_id).status != Report.Status.DONE
+        second = worker()
+        deadline = time.monotonic() + 90
+        while get(tenant_a, report_id).status not in (Report.Status.DONE, Report.Status.FAILED):
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
+        report = get(tenant_a, report_id)
+        assert report.status == Report.Status.DONE, report.error
+        assert files(storage) == [Path(report_key(tenant_a, report_id))]
+        assert len(events(report_id, "reports.report.ready")) == 1
+    finally:
+        for w in (first, second):
+            if w is not None and w.poll() is None:
+                w.terminate()
+                try:
+                    w.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    w.kill()
