@@ -156,3 +156,18 @@ def test_another_tenant_cannot_see_tests_imports_or_reports(owner, second_lab, a
     assert upload_into_foreign.status_code in (400, 404)
     asked = second_lab.post("/api/v1/reports/", {"test": state["test"], "language": "en", "template": "athlete"})
     assert asked.status_code in (400, 404)
+
+
+def test_a_200_mb_upload_is_refused_early_without_being_sent_whole(system, owner, athlete):
+    """The gateway answers 413 from the declared length, after reading only the headers."""
+    import socket
+
+    host, port = "127.0.0.1", system.ports["gateway"]
+    boundary = "vo2boundary"
+    head = (f"POST /api/v1/imports/ HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {owner.token}\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {200 * 1024 * 1024}\r\n\r\n")
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(head.encode() + b"--" + boundary.encode() + b"\r\n" + b"x" * 65536)  # 64 KB of the 200 MB
+        answer = sock.recv(65536).decode("latin-1")
+    assert answer.startswith("HTTP/1.1 413"), answer[:200]
+    assert "application/problem+json" in answer
