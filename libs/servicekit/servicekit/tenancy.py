@@ -108,3 +108,39 @@ class EnableTenantRLS(Operation):
 
     def deconstruct(self):
         return (self.__class__.__qualname__, [self.table], {"column": self.column})
+
+
+class AddReadPolicy(Operation):
+    """A second, SELECT-only RLS policy on a tenant-owned table: rows whose `column` equals a transaction setting
+    (PostgreSQL only). Permissive policies are OR-ed, so reads see the current tenant's rows plus these; writes stay
+    checked by the tenant policy alone. Subclasses name the policy, the setting and the cast."""
+
+    reversible = True
+    policy: str = ""
+    setting: str = ""
+    cast: str = ""  # e.g. "::uuid"
+    default_column: str = ""
+
+    def __init__(self, table: str, column: str | None = None):
+        self.table, self.column = table, column or self.default_column
+
+    def state_forwards(self, app_label, state):
+        pass
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        t, c = schema_editor.quote_name(self.table), schema_editor.quote_name(self.column)
+        schema_editor.execute(f"DROP POLICY IF EXISTS {self.policy} ON {t}")
+        schema_editor.execute(f"CREATE POLICY {self.policy} ON {t} FOR SELECT "
+                              f"USING ({c} = NULLIF(current_setting('{self.setting}', true), ''){self.cast})")
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(f"DROP POLICY IF EXISTS {self.policy} ON {schema_editor.quote_name(self.table)}")
+
+    def describe(self):
+        return f"Add the read policy {self.policy} on {self.table}"
+
+    def deconstruct(self):
+        return (self.__class__.__qualname__, [self.table], {"column": self.column})

@@ -16,10 +16,9 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from django.db import connections, transaction
-from django.db.migrations.operations.base import Operation
 
 from servicekit.principal import acting_for_tenant
-from servicekit.tenancy import RLS_SETTING, database_alias_for
+from servicekit.tenancy import RLS_SETTING, AddReadPolicy, database_alias_for
 
 USER_SETTING = "app.user_id"
 INVITATION_TOKEN_SETTING = "app.invitation_token_hash"
@@ -66,65 +65,14 @@ def invitation_token_scope(token_hash: str):
         yield
 
 
-class AllowInvitationByTokenRead(Operation):
-    """A second, SELECT-only RLS policy on invitations: the row whose `token_hash` equals `app.invitation_token_hash`
-    (PostgreSQL only). Writes stay under the tenant policy."""
+class AllowInvitationByTokenRead(AddReadPolicy):
+    """The holder of an invitation token may read that one invitation row, in whatever tenant (the public accept
+    route knows only the token). Writes stay under the tenant policy."""
 
-    reversible = True
-
-    def __init__(self, table: str, column: str = "token_hash"):
-        self.table, self.column = table, column
-
-    def state_forwards(self, app_label, state):
-        pass
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        t, c = schema_editor.quote_name(self.table), schema_editor.quote_name(self.column)
-        schema_editor.execute(f"DROP POLICY IF EXISTS invitation_by_token ON {t}")
-        schema_editor.execute(f"CREATE POLICY invitation_by_token ON {t} FOR SELECT "
-                              f"USING ({c} = NULLIF(current_setting('{INVITATION_TOKEN_SETTING}', true), ''))")
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(f"DROP POLICY IF EXISTS invitation_by_token ON {schema_editor.quote_name(self.table)}")
-
-    def describe(self):
-        return f"Let the holder of an invitation token read that row of {self.table}"
-
-    def deconstruct(self):
-        return (self.__class__.__qualname__, [self.table], {"column": self.column})
+    policy, setting, default_column = "invitation_by_token", INVITATION_TOKEN_SETTING, "token_hash"
 
 
-class AllowOwnMembershipRead(Operation):
-    """A second, SELECT-only RLS policy: rows whose user is the one named by `app.user_id` (PostgreSQL only).
+class AllowOwnMembershipRead(AddReadPolicy):
+    """A user may read their own membership rows across tenants (login, refresh and /me look across tenants)."""
 
-    Permissive policies are OR-ed, so reads see the current tenant's rows plus the named user's own; writes are still
-    checked by the tenant policy alone."""
-
-    reversible = True
-
-    def __init__(self, table: str, column: str = "user_id"):
-        self.table, self.column = table, column
-
-    def state_forwards(self, app_label, state):
-        pass
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        t, c = schema_editor.quote_name(self.table), schema_editor.quote_name(self.column)
-        schema_editor.execute(f"DROP POLICY IF EXISTS member_self ON {t}")
-        schema_editor.execute(f"CREATE POLICY member_self ON {t} FOR SELECT "
-                              f"USING ({c} = NULLIF(current_setting('{USER_SETTING}', true), '')::uuid)")
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(f"DROP POLICY IF EXISTS member_self ON {schema_editor.quote_name(self.table)}")
-
-    def describe(self):
-        return f"Let a user read their own rows of {self.table} across tenants"
-
-    def deconstruct(self):
-        return (self.__class__.__qualname__, [self.table], {"column": self.column})
+    policy, setting, cast, default_column = "member_self", USER_SETTING, "::uuid", "user_id"
