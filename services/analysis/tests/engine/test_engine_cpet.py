@@ -80,9 +80,28 @@ def test_ramp_fatmax_not_meaningful(ramp):
     assert ramp[2]["fatmax"]["available"] is False and "step" in ramp[2]["fatmax"]["reason"]
 
 
-def test_cycle_norm_withheld_with_reason(ramp):
+def test_a_cycle_test_is_rated_against_the_cycle_norms(ramp):
     v = ramp[2]["vo2max"]
-    assert v["percentile"] is None and "cycle" in v["norm_source"]
+    assert v["norm_source"].startswith("FRIEND cycle ergometer 2017")
+    assert v["percentile"] is not None or v["percentile_band"] in ("<10", ">90")
+
+
+@pytest.mark.parametrize("modality, sex, age, vo2, expected", [
+    # the 50th percentiles of the papers' abstracts sit exactly on the 50th percentile
+    ("treadmill", "male", 25, 48.0, 50.0), ("treadmill", "female", 75, 18.3, 50.0),
+    ("cycle", "male", 25, 41.9, 50.0), ("cycle", "female", 25, 31.0, 50.0),
+    ("cycle", "male", 75, 19.5, 50.0), ("cycle", "female", 75, 14.8, 50.0),
+    # the same VO2 ranks higher on the bike, where VO2max runs lower
+    ("cycle", "male", 35, 41.7, 90.0), ("treadmill", "male", 35, 41.7, None),
+])
+def test_norm_percentiles(modality, sex, age, vo2, expected):
+    from analysis.engine import norms
+
+    got = norms.percentile(vo2, age, sex, modality)
+    if expected is None:
+        assert got["percentile"] < 50
+    else:
+        assert got["percentile"] == pytest.approx(expected)
 
 
 def test_overrides_propagate():
