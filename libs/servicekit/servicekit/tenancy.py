@@ -87,7 +87,9 @@ class EnableTenantRLS(Operation):
         if schema_editor.connection.vendor != "postgresql":
             return
         t, c = schema_editor.quote_name(self.table), schema_editor.quote_name(self.column)
-        setting = f"NULLIF(current_setting('{RLS_SETTING}', true), '')::uuid"
+        # A scalar subquery is evaluated once per statement (an InitPlan), not once per row: bulk inserts and scans
+        # of large tenant tables pay for the policy once.
+        setting = f"(SELECT NULLIF(current_setting('{RLS_SETTING}', true), '')::uuid)"
         schema_editor.execute(f"ALTER TABLE {t} ENABLE ROW LEVEL SECURITY")
         schema_editor.execute(f"ALTER TABLE {t} FORCE ROW LEVEL SECURITY")
         schema_editor.execute(f"DROP POLICY IF EXISTS tenant_isolation ON {t}")

@@ -66,7 +66,11 @@ class Sample(TenantOwned):
     # tenant column carries no index of its own here (every read is by test).
     pk = models.CompositePrimaryKey("test", "idx")
     tenant_id = models.UUIDField(editable=False)
-    test = models.ForeignKey(ExerciseTest, on_delete=models.CASCADE, related_name="samples", db_index=False)
+    # No database FK: PostgreSQL would check each of a test's thousands of rows against `exercise_test` at commit
+    # (measured as the largest cost of an import). Samples are written only by `store_samples`, in the transaction
+    # that holds their test, and deleted with it (`delete_test`, and the ORM cascade).
+    test = models.ForeignKey(ExerciseTest, on_delete=models.CASCADE, related_name="samples", db_index=False,
+                             db_constraint=False)
     idx = models.IntegerField()
     time_s = models.FloatField()
     vo2_ml_min = models.FloatField(null=True)
