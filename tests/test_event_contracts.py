@@ -1,0 +1,40 @@
+"""Every declared event is published by the service that owns it, and every consumed event is declared."""
+import json
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTRACTS = sorted((ROOT / "contracts" / "events").glob("*.v*.json"))
+DECLARED = {re.sub(r"\.v\d+\.json$", "", p.name) for p in CONTRACTS}
+
+
+def source_of(service: str) -> str:
+    package = ROOT / "services" / service / service
+    return "\n".join(p.read_text() for p in package.rglob("*.py") if "tests" not in p.parts)
+
+
+def test_contracts_are_valid_json_schemas_with_a_version():
+    assert CONTRACTS
+    for path in CONTRACTS:
+        schema = json.loads(path.read_text())
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert schema.get("type") == "object" and schema.get("required"), path.name
+
+
+@pytest.mark.parametrize("event_type", sorted(DECLARED))
+def test_each_declared_event_is_published_by_its_owner(event_type):
+    owner = event_type.split(".")[0]
+    code = source_of(owner)
+    assert "publish(" in code, f"{owner} publishes nothing"
+    assert f'"{event_type}"' in code or f"'{event_type}'" in code, f"{owner} never names {event_type}"
+
+
+def test_each_consumed_event_is_declared():
+    consumed = set()
+    for consumers in (ROOT / "services").glob("*/*/consumers.py"):
+        consumed |= set(re.findall(r"""@handles\(\s*["']([a-z0-9_.]+)["']""", consumers.read_text()))
+    assert consumed, "no service consumes anything?"
+    assert consumed <= DECLARED, f"consumed but not declared: {sorted(consumed - DECLARED)}"
