@@ -58,11 +58,7 @@ def read(table: T.Table, limits: Limits) -> ParsedExport:
     meta["format_detail"] = f"COSMED Omnia XLSX export ({'German' if german else 'English'} headers)" + (
         "" if pairs else ", no metadata block"
     )
-    if meta.get("body_mass_kg") is None and "vo2_rel" in ex.extras and "vo2_ml_min" in ex.samples:
-        mass = _mass_from_relative(ex.samples["vo2_ml_min"], ex.extras["vo2_rel"])
-        if mass is not None:
-            meta["body_mass_kg"] = mass
-            warnings.append(f"body mass {mass} kg estimated from VO2 / VO2/kg (not in the export)")
+    T.estimate_body_mass(ex, meta, warnings)
     return finish(FORMAT_ID, meta, ex.samples, warnings, limits, ex.rows)
 
 
@@ -83,12 +79,3 @@ def _metadata(pairs: list[tuple[str, Any]], ex: T.Extracted) -> dict[str, Any]:
         "device": device,
     }
 
-
-def _mass_from_relative(absolute, relative) -> float | None:
-    import numpy as np
-
-    ok = np.isfinite(absolute) & np.isfinite(relative) & (relative > 1)
-    if ok.sum() < 3:
-        return None
-    ratio = float(np.median(absolute[ok] / relative[ok]))
-    return round(ratio, 1) if 20 <= ratio <= 300 else None

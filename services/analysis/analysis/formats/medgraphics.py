@@ -9,7 +9,6 @@ US carts; converted to km/h.
 """
 from __future__ import annotations
 
-import numpy as np
 
 from . import tables as T
 from .assemble import finish
@@ -51,12 +50,5 @@ def read(table: T.Table, limits: Limits, *, container: str) -> ParsedExport:
         "format_detail": f"MedGraphics breath-by-breath {container.upper()} export"
         + (" with units line" if cmap.units_row is not None else ""),
     }
-    if "vo2_rel" in ex.extras and "vo2_ml_min" in ex.samples:
-        a, r = ex.samples["vo2_ml_min"], ex.extras["vo2_rel"]
-        ok = np.isfinite(a) & np.isfinite(r) & (r > 1)
-        if ok.sum() >= 3:
-            mass = round(float(np.median(a[ok] / r[ok])), 1)
-            if 20 <= mass <= 300:
-                meta["body_mass_kg"] = mass
-                warnings.append(f"body mass {mass} kg estimated from absolute / relative VO2 (not in the export)")
+    T.estimate_body_mass(ex, meta, warnings)
     return finish(FORMAT_ID, meta, ex.samples, warnings, limits, ex.rows)

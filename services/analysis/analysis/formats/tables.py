@@ -359,3 +359,19 @@ def lookup(pairs: list[tuple[str, Cell]], *names: str) -> Cell:
         if key in wanted:
             return value
     return None
+
+
+def estimate_body_mass(ex: Extracted, meta: dict, warnings: list[str]) -> None:
+    """Exports that carry absolute and relative VO2 but no body mass: mass = median(VO2 / VO2 per kg).
+
+    Fills `meta["body_mass_kg"]` (with a warning saying it was estimated) only when the export gave none."""
+    if meta.get("body_mass_kg") is not None or "vo2_rel" not in ex.extras or "vo2_ml_min" not in ex.samples:
+        return
+    absolute, relative = ex.samples["vo2_ml_min"], ex.extras["vo2_rel"]
+    ok = np.isfinite(absolute) & np.isfinite(relative) & (relative > 1)
+    if ok.sum() < 2:
+        return
+    mass = round(float(np.median(absolute[ok] / relative[ok])), 1)
+    if 20 <= mass <= 300:
+        meta["body_mass_kg"] = mass
+        warnings.append(f"body mass {mass} kg estimated from absolute / relative VO2 (not in the export)")

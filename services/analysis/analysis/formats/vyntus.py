@@ -11,7 +11,6 @@ V'O2 / V'O2/kg and reported as such.
 """
 from __future__ import annotations
 
-import numpy as np
 
 from . import tables as T
 from .assemble import finish
@@ -48,12 +47,5 @@ def read(table: T.Table, limits: Limits) -> ParsedExport:
     ex = T.extract(table, cmap, from_workbook=False)
     warnings = ex.notes
     meta = {"device": "Vyaire Vyntus CPX", "format_detail": "Vyntus CPX tab-separated text export"}
-    if "vo2_rel" in ex.extras and "vo2_ml_min" in ex.samples:
-        a, r = ex.samples["vo2_ml_min"], ex.extras["vo2_rel"]
-        ok = np.isfinite(a) & np.isfinite(r) & (r > 1)
-        if ok.sum() >= 2:
-            mass = round(float(np.mean(a[ok] / r[ok])), 1)
-            if 20 <= mass <= 300:
-                meta["body_mass_kg"] = mass
-                warnings.append(f"body mass {mass} kg estimated from V'O2 / V'O2/kg (not in the export)")
+    T.estimate_body_mass(ex, meta, warnings)
     return finish(FORMAT_ID, meta, ex.samples, warnings, limits, ex.rows)
