@@ -45,7 +45,8 @@ SET_BY_GATEWAY = frozenset({b"x-request-id", b"forwarded", b"x-real-ip", b"x-ten
 # Identity-looking headers a client might use to impersonate: stripped by prefix.
 IDENTITY_PREFIXES = (b"x-tenant", b"x-user", b"x-principal", b"x-forwarded-", b"x-remote-user", b"remote-user",
                      b"x-auth-", b"x-roles", b"x-service-")
-RESPONSE_DROP = HOP_BY_HOP | {b"date", b"server"}  # uvicorn sets its own date/server
+# uvicorn sets its own date/server; the gateway sets x-request-id (the upstream echoes the id it was given anyway).
+RESPONSE_DROP = HOP_BY_HOP | {b"date", b"server", b"x-request-id"}
 
 
 class BodyTooLarge(Exception):
@@ -62,48 +63,82 @@ class UpstreamError(Exception):
         self.status, self.detail = status, detail
 
 
-def _connection_tokens(headers) -> set[bytes]:
-    tokens: set[bytes] = set()
-    for name, value in headers:
-        if name == b"connection":
-            tokens.update(t.strip().lower() for t in value.split(b",") if t.strip())
-    return tokens
+def _connection_tokens(values) -> set[bytes]:
+    """Header names listed in Connection header values: hop-by-hop for this connection only (RFC 9110 §7.6.1)."""
+    return {t.strip().lower() for value in values for t in value.split(b",") if t.strip()}
+
+
+class RequestHead:
+    """What the gateway needs from the client's request headers, read in one pass (this runs on every request)."""
+
+    __slots__ = ("forward", "authorization", "content_length", "has_body", "chunked", "host")
+
+    def __init__(self, scope_headers):
+        forward: list[tuple[bytes, bytes]] = []
+        authorization = content_length = host = None
+        chunked = False
+        connection: list[bytes] = []
+        for item in scope_headers:
+            name = item[0]
+            if name in _REQUEST_DROP:
+                if name == b"host":
+                    host = item[1]
+                elif name == b"transfer-encoding":
+                    chunked = True
+                elif name == b"connection":
+                    connection.append(item[1])
+                continue
+            if name == b"authorization":
+                authorization = item[1]
+            elif name == b"content-length":
+                content_length = item[1]
+            elif name.startswith(IDENTITY_PREFIXES):
+                continue
+            forward.append(item)
+        if connection:
+            tokens = _connection_tokens(connection)
+            forward = [item for item in forward if item[0] not in tokens]
+        self.forward, self.authorization, self.content_length = forward, authorization, content_length
+        self.host, self.chunked = host, chunked
+        self.has_body = chunked or (content_length is not None and content_length.strip() not in (b"0", b""))
+
+    def upstream_headers(self, *, client_ip: str, scheme: str, request_id: str, tenant_id: str | None,
+                         user_id: str | None) -> list[tuple[bytes, bytes]]:
+        """The forwardable headers plus the ones only the gateway may set."""
+        out = self.forward + [(b"x-request-id", request_id.encode()), (b"x-forwarded-for", client_ip.encode()),
+                              (b"x-forwarded-proto", scheme.encode())]
+        if self.host is not None:
+            out.append((b"x-forwarded-host", self.host))
+        if tenant_id:
+            out.append((b"x-tenant-id", tenant_id.encode()))
+        if user_id:
+            out.append((b"x-user-id", user_id.encode()))
+        return out
+
+
+_REQUEST_DROP = HOP_BY_HOP | SET_BY_GATEWAY
 
 
 def upstream_request_headers(scope_headers, *, client_ip: str, scheme: str, request_id: str, tenant_id: str | None,
                              user_id: str | None) -> list[tuple[bytes, bytes]]:
     """Inbound headers minus hop-by-hop and identity headers, plus the ones only the gateway may set."""
-    extra_hop = _connection_tokens(scope_headers)
-    out: list[tuple[bytes, bytes]] = []
-    host = None
-    for name, value in scope_headers:
-        if name in HOP_BY_HOP:
-            if name == b"host":
-                host = value
-            continue
-        if name in SET_BY_GATEWAY or name.startswith(IDENTITY_PREFIXES) or (extra_hop and name in extra_hop):
-            continue
-        out.append((name, value))
-    out.append((b"x-request-id", request_id.encode()))
-    out.append((b"x-forwarded-for", client_ip.encode()))
-    out.append((b"x-forwarded-proto", scheme.encode()))
-    if host is not None:
-        out.append((b"x-forwarded-host", host))
-    if tenant_id:
-        out.append((b"x-tenant-id", tenant_id.encode()))
-    if user_id:
-        out.append((b"x-user-id", user_id.encode()))
-    return out
+    return RequestHead(scope_headers).upstream_headers(client_ip=client_ip, scheme=scheme, request_id=request_id,
+                                                       tenant_id=tenant_id, user_id=user_id)
 
 
 def response_headers(raw) -> list[tuple[bytes, bytes]]:
-    extra_hop = _connection_tokens((n.lower(), v) for n, v in raw)
     out = []
+    connection = None
     for name, value in raw:
         name = name.lower()
-        if name in RESPONSE_DROP or (extra_hop and name in extra_hop):
+        if name in RESPONSE_DROP:
+            if name == b"connection":
+                connection = (connection or []) + [value]
             continue
         out.append((name, value))
+    if connection:
+        tokens = _connection_tokens(connection)
+        out = [item for item in out if item[0] not in tokens]
     return out
 
 
@@ -127,10 +162,11 @@ def _is_timeout(exc: BaseException) -> bool:
 class _Response:
     """What the forwarder needs from an upstream response, whatever the client library."""
 
-    __slots__ = ("status", "raw_headers", "chunks", "aclose")
+    __slots__ = ("status", "raw_headers", "chunks", "aclose", "whole")
 
-    def __init__(self, status, raw_headers, chunks, aclose):
+    def __init__(self, status, raw_headers, chunks, aclose, whole: bytes | None = None):
         self.status, self.raw_headers, self.chunks, self.aclose = status, raw_headers, chunks, aclose
+        self.whole = whole  # the entire body, when it had already arrived with the headers (most API answers)
 
 
 class _HttpxBackend:
@@ -206,6 +242,10 @@ class _AiohttpBackend:
         await self.session.close()
 
 
+async def _nothing() -> None:
+    return None
+
+
 class _NativeBackend:
     """gateway.fastclient: pooled keep-alive HTTP/1.1 on asyncio protocols + httptools."""
 
@@ -222,6 +262,12 @@ class _NativeBackend:
         head = method == "HEAD"
         if head:
             conn.complete = True  # no body follows; the parser cannot know, so this connection is not reused
+        elif conn.complete and conn.keep_alive and conn.error is None:
+            # The whole answer came with the headers: hand it over in one piece and free the connection now.
+            whole = b"".join(conn.body)
+            status, raw_headers = conn.status, conn.headers
+            pool.release(conn, reusable=True)
+            return _Response(status, raw_headers, None, _nothing, whole)
         read_timeout = self.read_timeout
 
         async def chunks():
@@ -284,7 +330,7 @@ class Upstream:
             await self.backend.aclose()
 
     async def forward(self, scope, receive, send, *, service: str, base_url: str, headers, max_body: int,
-                      extra_response_headers) -> int:
+                      extra_response_headers, has_body: bool, chunked: bool) -> int:
         """Stream the request to `service` and its response back; returns the status sent.
 
         Raises BodyTooLarge / UpstreamError before the response has started (the caller answers with a problem);
@@ -293,14 +339,6 @@ class Upstream:
         target = scope.get("raw_path") or scope["path"].encode()
         if scope.get("query_string"):
             target += b"?" + scope["query_string"]
-        has_body = chunked = False
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                has_body = value.strip() not in (b"0", b"")
-                break
-            if name == b"transfer-encoding":
-                has_body = chunked = True
-                break
         state = {"too_large": False, "disconnected": False}
 
         async def body():
@@ -344,6 +382,11 @@ class Upstream:
                 raise UpstreamError(504, f"The {service} service did not answer in time.") from exc
             raise UpstreamError(502, f"The {service} service is unavailable.") from exc
 
+        if response.whole is not None:
+            await send({"type": "http.response.start", "status": response.status,
+                        "headers": response_headers(response.raw_headers) + extra_response_headers})
+            await send({"type": "http.response.body", "body": response.whole, "more_body": False})
+            return response.status
         try:
             await send({"type": "http.response.start", "status": response.status,
                         "headers": response_headers(response.raw_headers) + extra_response_headers})

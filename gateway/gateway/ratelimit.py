@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
 from typing import NamedTuple
 
 log = logging.getLogger("gateway.ratelimit")
@@ -28,8 +27,7 @@ class Limit(NamedTuple):
     limit: int  # per window
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):  # a tuple: made on every request, cheaper than a frozen dataclass
     allowed: bool
     limit: int | None = None  # the tightest applicable limit, for the RateLimit-* headers
     remaining: int = 0
@@ -39,11 +37,11 @@ class Decision:
     def headers(self) -> list[tuple[bytes, bytes]]:
         if self.limit is None:
             return []
-        out = [(b"ratelimit-limit", str(self.limit).encode()),
-               (b"ratelimit-remaining", str(self.remaining).encode()),
-               (b"ratelimit-reset", str(self.reset).encode())]
+        out = [(b"ratelimit-limit", b"%d" % self.limit),
+               (b"ratelimit-remaining", b"%d" % self.remaining),
+               (b"ratelimit-reset", b"%d" % self.reset)]
         if not self.allowed:
-            out.append((b"retry-after", str(self.reset).encode()))
+            out.append((b"retry-after", b"%d" % self.reset))
         return out
 
 
@@ -63,22 +61,27 @@ def _retry_after(limit: int, prev: int, cur: int, frac: float, window: int) -> f
 
 
 def decide(limits: list[Limit], counts: list[tuple[int, int]], allowed: bool, frac: float, window: int) -> Decision:
-    """Turn (previous, current) counts — current already including this request when allowed — into a Decision."""
+    """Turn (previous, current) counts — current already including this request when allowed — into a Decision.
+    Limits are unpacked as plain tuples: this runs on every request."""
+    decay = 1.0 - frac
     if allowed:  # report the limit with the least room left (ties: the smaller limit)
-        best_key, best = None, None
-        for lim, (prev, cur) in zip(limits, counts):
-            remaining = max(0, int(lim.limit - (prev * (1.0 - frac) + cur)))
-            if best_key is None or (remaining, lim.limit) < best_key:
-                best_key, best = (remaining, lim.limit), lim
-        if best is None:
+        best_remaining = best_limit = best_scope = None
+        for (scope, _, limit), (prev, cur) in zip(limits, counts):
+            remaining = int(limit - (prev * decay + cur))
+            if remaining < 0:
+                remaining = 0
+            if best_remaining is None or remaining < best_remaining or (
+                    remaining == best_remaining and limit < best_limit):
+                best_remaining, best_limit, best_scope = remaining, limit, scope
+        if best_remaining is None:
             return OPEN
-        return Decision(True, best.limit, best_key[0], max(1, math.ceil((1.0 - frac) * window)), best.scope)
+        return Decision(True, best_limit, best_remaining, max(1, math.ceil(decay * window)), best_scope)
     worst: Decision | None = None  # the exceeded limit that takes longest to allow one more request
-    for lim, (prev, cur) in zip(limits, counts):
-        if prev * (1.0 - frac) + cur + 1 > lim.limit:
-            wait = max(1, math.ceil(_retry_after(lim.limit, prev, cur, frac, window)))
+    for (scope, _, limit), (prev, cur) in zip(limits, counts):
+        if prev * decay + cur + 1 > limit:
+            wait = max(1, math.ceil(_retry_after(limit, prev, cur, frac, window)))
             if worst is None or wait > worst.reset:
-                worst = Decision(False, lim.limit, 0, wait, lim.scope)
+                worst = Decision(False, limit, 0, wait, scope)
     return worst or OPEN
 
 
@@ -90,31 +93,33 @@ class MemoryLimiter:
         self._counters: dict[str, list[int]] = {}  # key -> [window index, current, previous]
         self._last_sweep = 0
 
-    def _counts(self, key: str, index: int) -> list[int]:
-        entry = self._counters.get(key)
-        if entry is None:
-            entry = self._counters[key] = [index, 0, 0]
-        elif entry[0] != index:
-            entry[2] = entry[1] if entry[0] == index - 1 else 0
-            entry[1], entry[0] = 0, index
-        return entry
-
     async def hit(self, limits: list[Limit]) -> Decision:
         if not limits:
             return OPEN
         now = time.time()
         index, frac = divmod(now, self.window)
         index, frac = int(index), frac / self.window
+        counters = self._counters
         if index != self._last_sweep:  # drop counters idle for two windows, once per window
             self._last_sweep = index
-            stale = [k for k, v in self._counters.items() if v[0] < index - 1]
+            stale = [k for k, v in counters.items() if v[0] < index - 1]
             for k in stale:
-                del self._counters[k]
-        entries = [self._counts(f"{lim.scope}:{lim.ident}", index) for lim in limits]
-        allowed = all(e[2] * (1.0 - frac) + e[1] + 1 <= lim.limit for lim, e in zip(limits, entries))
+                del counters[k]
+        decay, allowed, entries = 1.0 - frac, True, []
+        for scope, ident, limit in limits:  # written out (no helper calls, tuple keys): this runs on every request
+            key = (scope, ident)
+            entry = counters.get(key)
+            if entry is None:
+                entry = counters[key] = [index, 0, 0]
+            elif entry[0] != index:
+                entry[2] = entry[1] if entry[0] == index - 1 else 0
+                entry[1], entry[0] = 0, index
+            if entry[2] * decay + entry[1] + 1 > limit:
+                allowed = False
+            entries.append(entry)
         if allowed:
-            for e in entries:
-                e[1] += 1
+            for entry in entries:
+                entry[1] += 1
         return decide(limits, [(e[2], e[1]) for e in entries], allowed, frac, self.window)
 
     async def ping(self) -> None:
@@ -172,11 +177,11 @@ class RedisLimiter:
         index, frac = divmod(now, self.window)
         index, frac = int(index), frac / self.window
         keys: list[str] = []
-        for lim in limits:
-            base = f"{self.prefix}{lim.scope}:{lim.ident}:"
+        for scope, ident, _ in limits:
+            base = f"{self.prefix}{scope}:{ident}:"
             keys.append(f"{base}{index}")
             keys.append(f"{base}{index - 1}")
-        args = [repr(frac), self.window * 2000] + [lim.limit for lim in limits]
+        args = [repr(frac), self.window * 2000] + [limit for _, _, limit in limits]
         try:
             result = await self.script(keys=keys, args=args)
         except Exception as exc:  # Redis down/slow: FAIL OPEN (see module docstring), log, pause Redis calls

@@ -85,8 +85,9 @@ def make_app(service: str, prefixes: list[str], jwks: dict | None = None):
             "raw_path": (scope.get("raw_path") or b"").decode("latin-1"), "query": query,
             "headers": headers, "body_bytes": received, "client": scope["client"][0],
         }
+        echo = [(b"x-request-id", v.encode("latin-1")) for v in headers.get("x-request-id", [])]  # as services do
         return await reply(200, json.dumps(body).encode(), headers=[(b"x-upstream", service.encode()),
-                                                                   (b"set-cookie", b"upstream=1; Path=/")])
+                                                                   (b"set-cookie", b"upstream=1; Path=/"), *echo])
 
     return app
 

@@ -6,7 +6,8 @@ import asyncio
 import pytest
 
 from gateway import ratelimit
-from gateway.fastclient import NativeClient, UpstreamConnectError, UpstreamTimeout
+from gateway.fastclient import NativeClient, UpstreamConnectError, UpstreamTimeout, _Slots
+from gateway.proxy import RequestHead, response_headers
 from gateway.openapi import merge
 
 
@@ -177,6 +178,57 @@ def test_connect_refused_and_read_timeout():
             server.close()
             await client.aclose()
     run(main())
+
+
+def test_busy_upstream_slots_go_to_waiters_in_order_and_time_out():
+    async def main():
+        slots = _Slots(1)
+        await slots.take(1)  # the only slot
+        order = []
+
+        async def waiter(name, timeout):
+            await slots.take(timeout)
+            order.append(name)
+
+        late = asyncio.create_task(waiter("gives up", 0.05))
+        first = asyncio.create_task(waiter("first", 5))
+        second = asyncio.create_task(waiter("second", 5))
+        await asyncio.sleep(0.2)
+        with pytest.raises(UpstreamTimeout):
+            await late
+        slots.give()  # skips the waiter that timed out
+        await first
+        cancelled = asyncio.create_task(waiter("cancelled", 5))
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        slots.give()
+        await second
+        slots.give()
+        assert order == ["first", "second"] and slots.free == 1 and not slots.waiters
+    run(main())
+
+
+def test_request_head_keeps_what_may_be_forwarded_and_reads_what_the_gateway_needs():
+    head = RequestHead([
+        (b"host", b"api.example.org"), (b"authorization", b"Bearer t"), (b"content-length", b"12"),
+        (b"connection", b"keep-alive, X-Secret"), (b"x-secret", b"hop"), (b"x-tenant-id", b"spoofed"),
+        (b"x-forwarded-for", b"6.6.6.6"), (b"accept", b"application/json"), (b"x-request-id", b"client")])
+    assert head.authorization == b"Bearer t" and head.content_length == b"12" and head.has_body
+    assert not head.chunked and head.host == b"api.example.org"
+    assert head.forward == [(b"authorization", b"Bearer t"), (b"content-length", b"12"),
+                            (b"accept", b"application/json")]
+    sent = dict(head.upstream_headers(client_ip="10.0.0.1", scheme="https", request_id="r1", tenant_id="t1",
+                                      user_id=None))
+    assert sent[b"x-request-id"] == b"r1" and sent[b"x-tenant-id"] == b"t1" and b"x-user-id" not in sent
+    assert sent[b"x-forwarded-for"] == b"10.0.0.1" and sent[b"x-forwarded-host"] == b"api.example.org"
+    assert RequestHead([(b"transfer-encoding", b"chunked")]).has_body
+    assert not RequestHead([(b"content-length", b"0")]).has_body
+
+
+def test_response_headers_drop_hop_by_hop_and_what_the_gateway_sets():
+    raw = [(b"Content-Type", b"application/json"), (b"Connection", b"close, X-Internal"), (b"X-Internal", b"1"),
+           (b"Date", b"x"), (b"Server", b"y"), (b"X-Request-ID", b"r1"), (b"Set-Cookie", b"a=1")]
+    assert response_headers(raw) == [(b"content-type", b"application/json"), (b"set-cookie", b"a=1")]
 
 
 def test_sliding_window_limits_and_retry_after(monkeypatch):

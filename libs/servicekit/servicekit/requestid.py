@@ -4,10 +4,10 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import random
 import re
 import sys
 import time
-import uuid
 
 HEADER = "X-Request-ID"
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -22,7 +22,13 @@ def accept_or_make(incoming: str | None) -> str:
     """Keep a caller's id when it is safe to log; otherwise make one."""
     if incoming and _SAFE.match(incoming):
         return incoming
-    return uuid.uuid4().hex
+    return make()
+
+
+def make() -> str:
+    """32 random hex digits, like uuid4().hex at a fraction of its cost (no system call per id). A request id is a
+    log correlation key, not a secret; `random` reseeds itself in forked children, so workers never share ids."""
+    return f"{random.getrandbits(128):032x}"
 
 
 def bind(request_id: str):
