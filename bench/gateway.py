@@ -1,15 +1,21 @@
-"""Gateway benchmark: the same endpoint called directly and through the gateway, for each upstream transport.
+"""Gateway benchmark: the same endpoint called directly and through the gateway, at 1 and 32 clients, in one run.
 
-    .venv/bin/python bench/gateway.py [--duration 5] [--upstream-cmd "..."] [--path /api/v1/athletes/ping]
+    .venv/bin/python bench/gateway.py [--upstream echo measurements] [--duration 4] [--rounds 5]
 
-Starts (loopback only, one uvicorn worker each) a trivial JSON upstream — or any command given with --upstream-cmd,
-e.g. a real Django service under gunicorn; `{port}` is replaced by the port — and one gateway per upstream transport
-(UPSTREAM_TRANSPORT=native, aiohttp, httpx-aiohttp, httpx). Load comes from a separate process (aiohttp client, N
-concurrent connections, bounded by time and request count, stops by itself), interleaving direct and gateway runs
-over several rounds. Prints requests/s, p50 and p99 (medians over rounds), and the ratios: through-gateway/direct at
-32 clients, 32-vs-1 throughput through the gateway, and p50 added by the gateway at 1 client.
+Two upstreams, each measured directly and through one gateway per upstream client (UPSTREAM_TRANSPORT):
+- `measurements` — a real endpoint: the measurements service (Django + DRF, local mode: SQLite, token verified by the
+  service itself) under gunicorn as `./vo2 up` runs it but with one worker, `GET /api/v1/athletes/?limit=20` over
+  20 seeded athletes of the bench tenant. This is what a client of ours pays for the gateway.
+- `echo` — the worst case: a raw ASGI app under uvicorn that answers a fixed JSON body and does nothing else, so
+  the gateway's own work (a server and a client in one process, token check, limits, logs) is all that differs.
+  `--upstream-cmd "... {port} ..."` replaces it with any command (and `--path` sets the path).
+Everything runs on loopback, one process per server. Load comes from a separate process (aiohttp client, N
+concurrent keep-alive connections, bounded by time and request count); direct and gateway runs are interleaved over
+several rounds so that load from elsewhere on the machine hits both alike, and medians over rounds are reported.
+Printed per upstream and client: through-gateway/direct at 32 clients (target >= 50 %), 32-vs-1 throughput through
+the gateway (target >= 1), p50 added by the gateway at 1 client (target <= 1 ms).
 Token check and rate limits stay on (limits set out of reach; --redis URL for SaaS-mode counters) so their cost is
-measured. Example with a real service: --upstream-cmd "gunicorn -b 127.0.0.1:{port} -w 1 config.wsgi" --path ...
+measured.
 """
 from __future__ import annotations
 
@@ -136,18 +142,141 @@ def run_client(url: str, concurrency: int, duration: float, max_requests: int, t
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# ---------------------------------------------------------------- upstreams
+def start_echo(tmp: Path, keys, args) -> tuple[subprocess.Popen, str, str, str]:
+    """The do-nothing upstream (or --upstream-cmd): (process, base URL, path, bearer token)."""
+    port = free_port()
+    if args.upstream_cmd:
+        cmd = shlex.split(args.upstream_cmd.format(port=port))
+    else:
+        (tmp / "bench_upstream.py").write_text(UPSTREAM_APP)
+        cmd = [PYTHON, "-m", "uvicorn", "bench_upstream:app", "--app-dir", str(tmp), "--host", "127.0.0.1",
+               "--port", str(port), "--no-access-log", "--log-level", "warning"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    wait_http(base + args.path, proc)
+    print(f"upstream echo: {' '.join(cmd)}", flush=True)
+    return proc, base, args.path, keys.token(tid="bench-tenant", sub="bench-user", lifetime=3600)
+
+
+def start_measurements(tmp: Path, keys, args) -> tuple[subprocess.Popen, str, str, str]:
+    """The measurements service in local mode, migrated, with 20 athletes of one tenant; one gunicorn worker."""
+    import uuid
+
+    import httpx
+
+    service_dir = ROOT / "services" / "measurements"
+    env = dict(os.environ, VO2_MODE="local", VO2_DATA_DIR=str(tmp / "measurements"), JWT_JWKS_URL=keys.jwks_url,
+               DJANGO_SETTINGS_MODULE="measurements.settings", LOG_LEVEL="WARNING",
+               PYTHONPATH=os.pathsep.join([str(ROOT / "libs" / "servicekit"), str(service_dir)]))
+    for name in ("DATABASE_URL", "DATABASE_MIGRATE_URL", "BROKER_URL", "REDIS_URL"):
+        env.pop(name, None)
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=service_dir, env=env, check=True)
+    port = free_port()
+    cmd = [PYTHON, "-m", "gunicorn", "measurements.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+           "--threads", "4", "--worker-class", "gthread", "--log-level", "warning"]
+    proc = subprocess.Popen(cmd, cwd=service_dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    wait_http(base + "/healthz", proc)
+    token = keys.token(tid=str(uuid.uuid4()), sub=str(uuid.uuid4()), roles=("physiologist",), lifetime=3600)
+    with httpx.Client(base_url=base, headers={"authorization": f"Bearer {token}"}) as client:
+        for i in range(20):
+            client.post("/api/v1/athletes/", json={
+                "first_name": f"Athlete {i}", "last_name": "Bench", "sex": "female" if i % 2 else "male",
+                "birth_date": f"{1980 + i}-05-17", "height_cm": 160 + i, "body_mass_kg": 55 + i,
+                "sport": "cycling"}).raise_for_status()
+    path = "/api/v1/athletes/?limit=20"
+    print(f"upstream measurements: {' '.join(cmd)} (local mode, SQLite, 20 athletes)", flush=True)
+    return proc, base, path, token
+
+
+UPSTREAMS = {"measurements": start_measurements, "echo": start_echo}
+
+
 # ---------------------------------------------------------------- orchestration
+def start_gateway(transport: str, upstream_url: str, keys, args) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = dict(os.environ, VO2_MODE="local", UPSTREAM_TRANSPORT=transport, JWT_JWKS_URL=keys.jwks_url,
+               ACCESS_LOG=args.access_log, RATE_LIMIT_IP="1000000000", RATE_LIMIT_USER="1000000000",
+               RATE_LIMIT_TENANT="1000000000", **{f"{args.upstream_service.upper()}_URL": upstream_url})
+    env.pop("REDIS_URL", None)
+    if args.redis:
+        env.update(REDIS_URL=args.redis, RATE_LIMIT_PREFIX=f"vo2bench:{os.getpid()}:")
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1", "--port", str(port),
+         "--no-access-log", "--log-level", "warning"],
+        cwd=ROOT / "gateway", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_http(f"http://127.0.0.1:{port}/healthz", proc)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def measure(kind: str, tmp: Path, keys, args) -> list[tuple[str, int, dict]]:
+    procs: list[subprocess.Popen] = []
+    results: list[tuple[str, int, dict]] = []
+    transports = args.transports if kind == "echo" else args.transports[:1]  # the client choice shows on echo
+    try:
+        upstream, base, path, token = UPSTREAMS[kind](tmp, keys, args)
+        procs.append(upstream)
+        targets = [("direct", base + path)]
+        for transport in transports:  # every gateway up front (idle ones cost nothing), then interleave
+            gw, gw_base = start_gateway(transport, base, keys, args)
+            procs.append(gw)
+            targets.append((f"gateway/{transport}", gw_base + path))
+        for round_no in range(1, args.rounds + 1):
+            for c in args.concurrency:
+                for label, url in targets:
+                    r = run_client(url, c, args.duration, args.max_requests, token, args.warmup)
+                    if r["errors"]:
+                        raise RuntimeError(f"{label}: {r['errors']} failed requests")
+                    results.append((label, c, r))
+                    print(f"  round {round_no} {kind:<12} {label:<22} c={c:<3} {r['rps']:8.0f} req/s  "
+                          f"p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms  ({r['requests']} requests)", flush=True)
+    finally:
+        for proc in procs:
+            stop(proc)
+    return results
+
+
+def report(kind: str, results: list[tuple[str, int, dict]], args) -> None:
+    import statistics
+
+    agg: dict[tuple[str, int], dict] = {}
+    for label, c, r in results:
+        agg.setdefault((label, c), {"rps": [], "p50": [], "p99": []})
+        for k in ("rps", "p50", "p99"):
+            agg[(label, c)][k].append(r[k])
+    med = {key: {k: statistics.median(v) for k, v in vals.items()} for key, vals in agg.items()}
+    lo, hi = min(args.concurrency), max(args.concurrency)
+    print(f"\n### upstream: {kind} — median of {args.rounds} round(s), {args.duration:g} s each\n")
+    print("| target | clients | req/s | p50 ms | p99 ms |\n|---|---|---|---|---|")
+    for (label, c), m in med.items():
+        print(f"| {label} | {c} | {m['rps']:.0f} | {m['p50']:.2f} | {m['p99']:.2f} |")
+    print()
+    d_lo, d_hi = med[("direct", lo)], med[("direct", hi)]
+    per_round_direct = [r["rps"] for label, c, r in results if label == "direct" and c == hi]
+    for label in dict.fromkeys(label for label, _ in med if label != "direct"):
+        g_lo, g_hi = med[(label, lo)], med[(label, hi)]
+        per_round = [r["rps"] / d for (lab, c, r), d in
+                     zip([x for x in results if x[0] == label and x[1] == hi], per_round_direct)]
+        spread = f" (rounds {min(per_round):.0%}–{max(per_round):.0%})" if per_round else ""
+        print(f"{kind:>12} {label:>22}: gateway/direct at {hi} clients = {g_hi['rps'] / d_hi['rps']:6.1%}"
+              f"{spread} (target >= 50 %); {hi}-vs-{lo} throughput = {g_hi['rps'] / g_lo['rps']:4.2f}x "
+              f"(target >= 1); added p50 at {lo} client = {g_lo['p50'] - d_lo['p50']:5.2f} ms (target <= 1 ms)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--upstream", nargs="*", default=["measurements", "echo"], choices=sorted(UPSTREAMS))
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; medians are reported")
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--max-requests", type=int, default=200_000)
     parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 32])
-    parser.add_argument("--transports", nargs="*", default=["native", "aiohttp", "httpx-aiohttp", "httpx"])
+    parser.add_argument("--transports", nargs="*", default=["native", "aiohttp", "httpx-aiohttp", "httpx"],
+                        help="gateway upstream clients; the first is the one used for the measurements upstream")
     parser.add_argument("--upstream-cmd", default=None,
-                        help="command starting the upstream on {port} (default: a minimal uvicorn JSON app)")
-    parser.add_argument("--path", default="/api/v1/athletes/ping", help="upstream path (routed by the gateway)")
+                        help="echo upstream: a command starting it on {port} instead of the built-in app")
+    parser.add_argument("--path", default="/api/v1/athletes/ping", help="echo upstream: the path (gateway-routed)")
     parser.add_argument("--upstream-service", default="measurements", help="which *_URL the upstream stands for")
     parser.add_argument("--access-log", default="true", help="gateway ACCESS_LOG (logs go to /dev/null)")
     parser.add_argument("--redis", default=None, metavar="URL",
@@ -171,76 +300,12 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="vo2-bench-gateway-"))
     keys = SigningKeys(tmp / "keys")
-    token = keys.token(tid="bench-tenant", sub="bench-user", lifetime=3600)
-    procs: list[subprocess.Popen] = []
-    results: list[tuple[str, int, dict]] = []
-    try:
-        up_port = free_port()
-        if args.upstream_cmd:
-            cmd = shlex.split(args.upstream_cmd.format(port=up_port))
-        else:
-            (tmp / "bench_upstream.py").write_text(UPSTREAM_APP)
-            cmd = [PYTHON, "-m", "uvicorn", "bench_upstream:app", "--app-dir", str(tmp), "--host", "127.0.0.1",
-                   "--port", str(up_port), "--no-access-log", "--log-level", "warning"]
-        upstream = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(upstream)
-        up_url = f"http://127.0.0.1:{up_port}"
-        wait_http(up_url + args.path, upstream)
-
-        print(f"upstream: {' '.join(cmd)}\npath: {args.path}\nrate limits: {args.redis or 'in-process'}; "
-              f"CPUs: {os.cpu_count()}; load average at start: {os.getloadavg()[0]:.2f}\n", flush=True)
-        targets = [("direct", up_url + args.path)]
-        for transport in args.transports:  # every gateway up front (idle ones cost nothing), then interleave
-            gw_port = free_port()
-            env = dict(os.environ, VO2_MODE="local", UPSTREAM_TRANSPORT=transport,
-                       JWT_JWKS_URL=keys.jwks_url, ACCESS_LOG=args.access_log,
-                       RATE_LIMIT_IP="1000000000", RATE_LIMIT_USER="1000000000", RATE_LIMIT_TENANT="1000000000",
-                       **{f"{args.upstream_service.upper()}_URL": up_url})
-            env.pop("REDIS_URL", None)
-            if args.redis:
-                env.update(REDIS_URL=args.redis, RATE_LIMIT_PREFIX=f"vo2bench:{os.getpid()}:")
-            gw = subprocess.Popen(
-                [PYTHON, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1", "--port", str(gw_port),
-                 "--no-access-log", "--log-level", "warning"],
-                cwd=ROOT / "gateway", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            procs.append(gw)
-            wait_http(f"http://127.0.0.1:{gw_port}/healthz", gw)
-            targets.append((f"gateway/{transport}", f"http://127.0.0.1:{gw_port}{args.path}"))
-        # Rounds interleave direct and gateway runs so that load from other processes on the machine hits them
-        # alike; the figures are the median over rounds.
-        for round_no in range(1, args.rounds + 1):
-            for c in args.concurrency:
-                for label, url in targets:
-                    r = run_client(url, c, args.duration, args.max_requests, token, args.warmup)
-                    results.append((label, c, r))
-                    print(f"  round {round_no} {label:<22} c={c:<3} {r['rps']:8.0f} req/s  p50 {r['p50']:6.2f} ms"
-                          f"  p99 {r['p99']:6.2f} ms  ({r['requests']} requests, {r['errors']} errors)", flush=True)
-    finally:
-        for proc in procs:
-            stop(proc)
-
-    # ---- table and ratios (medians over rounds)
-    import statistics
-
-    agg: dict[tuple[str, int], dict] = {}
-    for label, c, r in results:
-        agg.setdefault((label, c), {"rps": [], "p50": [], "p99": []})
-        for k in ("rps", "p50", "p99"):
-            agg[(label, c)][k].append(r[k])
-    med = {key: {k: statistics.median(v) for k, v in vals.items()} for key, vals in agg.items()}
-    print(f"\nmedian of {args.rounds} round(s), {args.duration:g} s each, loopback, one uvicorn worker each; "
-          f"load average at end: {os.getloadavg()[0]:.2f}")
-    print("| target | clients | req/s | p50 ms | p99 ms |\n|---|---|---|---|---|")
-    for (label, c), m in med.items():
-        print(f"| {label} | {c} | {m['rps']:.0f} | {m['p50']:.2f} | {m['p99']:.2f} |")
-    lo, hi = min(args.concurrency), max(args.concurrency)
-    d_lo, d_hi = med[("direct", lo)], med[("direct", hi)]
-    print()
-    for transport in args.transports:
-        g_lo, g_hi = med[(f"gateway/{transport}", lo)], med[(f"gateway/{transport}", hi)]
-        print(f"{transport:>13}: gateway/direct at {hi} clients = {g_hi['rps'] / d_hi['rps']:6.1%} (target >= 50 %); "
-              f"{hi}-vs-{lo} throughput = {g_hi['rps'] / g_lo['rps']:4.2f}x (target >= 1); "
-              f"added p50 at {lo} client = {g_lo['p50'] - d_lo['p50']:5.2f} ms (target <= 1 ms)")
+    print(f"rate limits: {args.redis or 'in-process'}; CPUs: {os.cpu_count()}; "
+          f"load average at start: {os.getloadavg()[0]:.2f}\n", flush=True)
+    measured = [(kind, measure(kind, tmp, keys, args)) for kind in args.upstream]
+    print(f"\nloopback, one server process each; load average at end: {os.getloadavg()[0]:.2f}")
+    for kind, results in measured:
+        report(kind, results, args)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 import httptools
 
+_FRAMING = frozenset({b"content-length", b"transfer-encoding"})
+_FRAMING_LENGTHS = frozenset(len(name) for name in _FRAMING)
 HIGH_WATER = 1024 * 1024  # response bytes buffered before we stop reading from the upstream
 LOW_WATER = 256 * 1024
 
@@ -100,6 +102,7 @@ class _Conn(asyncio.Protocol):
     def reset(self):
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
+        self.framed = False  # Content-Length or Transfer-Encoding seen
         self.keep_alive = False
         self.until_eof = False
         self.got_bytes = False
@@ -148,15 +151,17 @@ class _Conn(asyncio.Protocol):
     # ---- httptools callbacks
     def on_header(self, name: bytes, value: bytes):
         self.headers.append((name, value))
+        if len(name) in _FRAMING_LENGTHS and name.lower() in _FRAMING:  # the length test spares most lower() calls
+            self.framed = True
 
     def on_headers_complete(self):
         self.status = self.parser.get_status_code()
         self.keep_alive = self.parser.should_keep_alive()
         if 100 <= self.status < 200 and self.status != 101:
             self.headers = []  # interim response (e.g. 103): wait for the final one
+            self.framed = False
             return
-        framed = any(name.lower() in (b"content-length", b"transfer-encoding") for name, _ in self.headers)
-        self.until_eof = not framed and self.status not in (204, 304)  # body delimited by the connection close
+        self.until_eof = not self.framed and self.status not in (204, 304)  # body delimited by the connection close
         if not self.headers_done.done():
             self.headers_done.set_result(None)
         if self._drain_waiter is not None and not self._drain_waiter.done():
