@@ -94,3 +94,87 @@ def test_spoofed_identity_headers_change_nothing(caller, tenant_a, tenant_b):
     intruder = caller(tenant_b)
     response = intruder.get("/api/v1/athletes/", HTTP_X_TENANT_ID=tenant_a, HTTP_X_USER_ID="x")
     assert response.json()["results"] == []
+
+
+# ---- Idempotency-Key: a retried create must not make a second athlete -----------------------------------------------
+
+def test_a_retried_create_with_the_same_key_returns_the_first_athlete(caller, tenant_a):
+    physio = caller(tenant_a, "physiologist")
+    first = physio.post("/api/v1/athletes/", ANNA, format="json", HTTP_IDEMPOTENCY_KEY="retry-7f3a")
+    again = physio.post("/api/v1/athletes/", ANNA, format="json", HTTP_IDEMPOTENCY_KEY="retry-7f3a")
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first and first["Location"] == f"/api/v1/athletes/{first.json()['id']}/"
+    assert [a["id"] for a in physio.get("/api/v1/athletes/").json()["results"]] == [first.json()["id"]]
+
+
+def test_the_same_key_with_another_body_is_refused_and_stores_nothing(caller, tenant_a):
+    physio = caller(tenant_a, "physiologist")
+    physio.post("/api/v1/athletes/", ANNA, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    clash = physio.post("/api/v1/athletes/", {**ANNA, "first_name": "Olga"}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    assert clash.status_code == 409 and clash["Content-Type"] == "application/problem+json"
+    assert clash.json()["type"].endswith("idempotency-key-reused")
+    assert [a["first_name"] for a in physio.get("/api/v1/athletes/").json()["results"]] == ["Anna"]
+
+
+def test_keys_belong_to_their_caller_and_tenant(caller, tenant_a, tenant_b):
+    a1, a2, b1 = caller(tenant_a, "physiologist"), caller(tenant_a, "owner"), caller(tenant_b, "owner")
+    ids = {c.post("/api/v1/athletes/", ANNA, format="json", HTTP_IDEMPOTENCY_KEY="same").json()["id"]
+           for c in (a1, a2, b1)}
+    assert len(ids) == 3  # nobody replays (or learns of) another caller's athlete
+    assert len(a1.get("/api/v1/athletes/").json()["results"]) == 2
+    assert len(b1.get("/api/v1/athletes/").json()["results"]) == 1
+
+
+@pytest.mark.parametrize("key", ["", "x" * 201, "has space", "ключ"])
+def test_a_malformed_key_is_a_400_naming_the_header(caller, tenant_a, key):
+    physio = caller(tenant_a, "physiologist")
+    response = physio.post("/api/v1/athletes/", ANNA, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 400 and response["Content-Type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == "Idempotency-Key"
+    assert physio.get("/api/v1/athletes/").json()["results"] == []
+
+
+def test_a_reader_with_a_key_still_gets_403(caller, tenant_a):
+    response = caller(tenant_a, "viewer").post("/api/v1/athletes/", ANNA, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    assert response.status_code == 403
+
+
+@pytest.mark.postgres_only
+def test_two_concurrent_retries_make_one_athlete(caller, tenant_a, monkeypatch):
+    """Both requests pass the "seen this key?" check before either inserts; the unique constraint lets one win and
+    the other answers with the winner's athlete."""
+    import threading
+
+    from django.db import connections
+
+    from measurements.athletes.models import Athlete
+
+    both_checked = threading.Barrier(2, timeout=10)
+    real_create = Athlete.objects.create
+
+    def create_after_both_checked(**fields):
+        both_checked.wait()
+        return real_create(**fields)
+
+    monkeypatch.setattr(Athlete.objects, "create", create_after_both_checked)
+    user = caller(tenant_a, "physiologist").user_id
+    answers = []
+
+    def retry():
+        try:
+            client = caller(tenant_a, "physiologist", user_id=user)
+            answers.append(client.post("/api/v1/athletes/", ANNA, format="json", HTTP_IDEMPOTENCY_KEY="race"))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=retry) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(a.status_code for a in answers) == [201, 201]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert sorted(a.get("Idempotent-Replayed", "") for a in answers) == ["", "true"]
+    monkeypatch.undo()
+    assert len(caller(tenant_a, "owner").get("/api/v1/athletes/").json()["results"]) == 1

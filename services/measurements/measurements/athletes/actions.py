@@ -1,6 +1,7 @@
 """Writes to athletes. Views validate and call these; nothing else writes an athlete."""
 from __future__ import annotations
 
+from servicekit.django import idempotency
 from servicekit.principal import Principal
 
 from .models import Athlete
@@ -8,9 +9,12 @@ from .models import Athlete
 EDITABLE = ("first_name", "last_name", "sex", "birth_date", "height_cm", "body_mass_kg", "sport", "notes", "user_id")
 
 
-def create_athlete(by: Principal, **fields) -> Athlete:
-    return Athlete.objects.create(tenant_id=by.tenant_id, created_by=by.user_id,
-                                  **{k: v for k, v in fields.items() if k in EDITABLE})
+def create_athlete(by: Principal, idempotency_key: str | None = None, **fields) -> tuple[Athlete, bool]:
+    """A new athlete (created=True), or the one this caller already created with the same Idempotency-Key."""
+    fields = {k: v for k, v in fields.items() if k in EDITABLE}
+    return idempotency.create_once(
+        Athlete, by=by, key=idempotency_key, fields=fields,
+        create=lambda extra: Athlete.objects.create(tenant_id=by.tenant_id, created_by=by.user_id, **fields, **extra))
 
 
 def update_athlete(athlete: Athlete, **changes) -> Athlete:

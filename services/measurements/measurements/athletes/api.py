@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import django_filters
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 
+from servicekit.django import idempotency
 from servicekit.django.drf import StaffWrites, principal_of
 
 from . import actions
@@ -58,8 +60,15 @@ class AthleteViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         return visible_athletes(principal_of(self.request))
 
-    def perform_create(self, serializer):
-        serializer.instance = actions.create_athlete(principal_of(self.request), **serializer.validated_data)
+    @extend_schema(parameters=[idempotency.openapi_parameter()])
+    def create(self, request, *args, **kwargs):
+        key = idempotency.key_from(request)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        athlete, created = actions.create_athlete(principal_of(request), idempotency_key=key,
+                                                  **serializer.validated_data)
+        return idempotency.created_response(self.get_serializer(athlete).data, f"/api/v1/athletes/{athlete.id}/",
+                                            created)
 
     def perform_update(self, serializer):
         serializer.instance = actions.update_athlete(serializer.instance, **serializer.validated_data)

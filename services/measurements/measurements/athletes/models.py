@@ -24,10 +24,15 @@ class Athlete(TenantOwned):
     created_by = models.UUIDField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The creating POST's Idempotency-Key (servicekit.django.idempotency): a retried create returns this athlete.
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True, editable=False)
+    request_fingerprint = models.CharField(max_length=64, blank=True, default="", db_default="", editable=False)
 
     class Meta:
         db_table = "athlete"
         indexes = [models.Index(fields=["tenant_id", "last_name", "first_name"])]
+        constraints = [models.UniqueConstraint(fields=["tenant_id", "created_by", "idempotency_key"],
+                                               name="athlete_creator_idempotency_uniq")]
 
     def __str__(self):
         return f"{self.first_name} {self.last_name}"

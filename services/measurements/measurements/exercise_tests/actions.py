@@ -9,6 +9,7 @@ from typing import Iterable
 import orjson
 from django.db import connection, transaction
 
+from servicekit.django import idempotency
 from servicekit.principal import Principal
 
 from ..infra import events
@@ -17,12 +18,21 @@ from .models import SAMPLE_COLUMNS, ExerciseTest, LactateStep, Sample
 
 EDITABLE = ("athlete", "date", "modality", "protocol", "protocol_start", "protocol_increment",
             "protocol_stage_length_s", "device", "temperature_c", "humidity_pct", "pressure_hpa", "notes")
+CREATE_ONLY = ("status", "source_format", "source_metadata", "idempotency_key", "request_fingerprint")
 
 
 def create_test(by: Principal | None, tenant_id: str | None = None, **fields) -> ExerciseTest:
     return ExerciseTest.objects.create(
         tenant_id=tenant_id or by.tenant_id, created_by=by.user_id if by else None,
-        **{k: v for k, v in fields.items() if k in EDITABLE or k in ("status", "source_format", "source_metadata")})
+        **{k: v for k, v in fields.items() if k in EDITABLE or k in CREATE_ONLY})
+
+
+def create_test_once(by: Principal, idempotency_key: str | None, **fields) -> tuple[ExerciseTest, bool]:
+    """A test created through the API: new (created=True), or the one this caller already created with the same
+    Idempotency-Key (created=False)."""
+    fields = {k: v for k, v in fields.items() if k in EDITABLE}
+    return idempotency.create_once(ExerciseTest, by=by, key=idempotency_key, fields=fields,
+                                   create=lambda extra: create_test(by, **fields, **extra))
 
 
 def update_test(test: ExerciseTest, **changes) -> ExerciseTest:

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import django_filters
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from servicekit.django import idempotency
 from servicekit.django.drf import StaffWrites, principal_of
 from servicekit.problems import ProblemError
 
@@ -141,8 +143,13 @@ class ExerciseTestViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         return queries.visible_tests(principal_of(self.request))
 
-    def perform_create(self, serializer):
-        serializer.instance = actions.create_test(principal_of(self.request), **serializer.validated_data)
+    @extend_schema(parameters=[idempotency.openapi_parameter()])
+    def create(self, request, *args, **kwargs):
+        key = idempotency.key_from(request)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        test, created = actions.create_test_once(principal_of(request), key, **serializer.validated_data)
+        return idempotency.created_response(self.get_serializer(test).data, f"/api/v1/tests/{test.id}/", created)
 
     def perform_update(self, serializer):
         serializer.instance = actions.update_test(serializer.instance, **serializer.validated_data)

@@ -50,10 +50,15 @@ class ExerciseTest(TenantOwned):
     created_by = models.UUIDField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The creating POST's Idempotency-Key (servicekit.django.idempotency): a retried create returns this test.
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True, editable=False)
+    request_fingerprint = models.CharField(max_length=64, blank=True, default="", db_default="", editable=False)
 
     class Meta:
         db_table = "exercise_test"
         indexes = [models.Index(fields=["tenant_id", "athlete", "date"])]
+        constraints = [models.UniqueConstraint(fields=["tenant_id", "created_by", "idempotency_key"],
+                                               name="exercise_test_creator_idempotency_uniq")]
 
     def __str__(self):
         return f"{self.modality} test {self.date}"

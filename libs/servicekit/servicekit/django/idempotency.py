@@ -1,0 +1,103 @@
+"""Idempotency-Key for POSTs that create something (ARCHITECTURE.md conventions).
+
+A client that retries a create after a timeout must not get a second athlete or test. The key is remembered on the
+created row itself (`idempotency_key`, `request_fingerprint`, `created_by` fields), scoped to the caller: the same
+caller repeating the same key with the same body gets the first object back (201, `Idempotent-Replayed: true`); the
+same key with a different body is a 409 `idempotency-key-reused`; another caller's keys are not theirs to collide
+with. A unique constraint on (tenant, creator, key) decides a race between two concurrent retries.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+from django.db import IntegrityError, transaction
+
+from ..principal import Principal
+from ..problems import ProblemError
+from ..tenancy import database_alias_for
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")  # visible ASCII, as in the IETF Idempotency-Key draft's examples
+
+T = TypeVar("T")
+
+
+class IdempotencyKeyReused(ProblemError):
+    def __init__(self):
+        super().__init__(409, "idempotency-key-reused", "This Idempotency-Key was used for a different request.")
+
+
+def key_from(request) -> str | None:
+    """The request's Idempotency-Key, or None; a malformed key is a 400 problem naming the header."""
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    if not _VALID_KEY.match(key):
+        raise ProblemError(400, "validation-error", f"{HEADER}: 1 to 200 visible ASCII characters",
+                           errors=[{"field": HEADER, "detail": "1 to 200 visible ASCII characters"}])
+    return key
+
+
+def _plain(value) -> str:
+    pk = getattr(value, "pk", None)  # a related object stands for its id, not its __str__
+    return str(pk if pk is not None else value)
+
+
+def fingerprint(fields: Mapping) -> str:
+    """A stable digest of the validated request (related objects as ids; dates, decimals and UUIDs as strings)."""
+    canonical = json.dumps(fields, sort_keys=True, default=_plain, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def create_once(model, *, by: Principal, key: str | None, fields: Mapping,
+                create: Callable[[dict], T]) -> tuple[T, bool]:
+    """`create(extra)` → (object, True), where `extra` holds the key columns to store; or, when `by` already created
+    an object of `model` with `key`, (that object, False). `model.objects` is the tenant-scoped manager."""
+    if not key:
+        return create({}), True
+    digest = fingerprint(fields)
+
+    def earlier():
+        found = model.objects.filter(created_by=by.user_id, idempotency_key=key).first()
+        if found is not None and found.request_fingerprint != digest:
+            raise IdempotencyKeyReused()
+        return found
+
+    found = earlier()
+    if found is not None:
+        return found, False
+    try:
+        with transaction.atomic(using=database_alias_for(by.tenant_id)):  # a savepoint inside a request
+            return create({"idempotency_key": key, "request_fingerprint": digest}), True
+    except IntegrityError:  # a concurrent retry with the same key committed first
+        found = earlier()
+        if found is None:
+            raise
+        return found, False
+
+
+def created_response(data, location: str, created: bool):
+    """201 with Location; a replay says so (`Idempotent-Replayed: true`) and carries the first answer's object."""
+    from rest_framework.response import Response
+
+    headers = {"Location": location}
+    if not created:
+        headers[REPLAYED_HEADER] = "true"
+    return Response(data, status=201, headers=headers)
+
+
+def openapi_parameter():
+    """The header as drf-spectacular documents it (`@extend_schema(parameters=[openapi_parameter()])`)."""
+    from drf_spectacular.types import OpenApiTypes
+    from drf_spectacular.utils import OpenApiParameter
+
+    return OpenApiParameter(
+        HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+        description="1–200 visible ASCII characters. Repeating a create with the same key and body returns the "
+                    "first object (201, `Idempotent-Replayed: true`); a different body with the same key is 409 "
+                    "`idempotency-key-reused`. Keys are per caller.")
