@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import django_filters
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from servicekit.django import idempotency
 from servicekit.django.drf import ManagersOnly, principal_of
 from servicekit.principal import TENANT_ROLES
 from servicekit.problems import ProblemError
@@ -20,11 +20,6 @@ from . import actions, queries
 from .models import Invitation
 
 PROBLEM = OpenApiResponse(description="application/problem+json")
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
-    description="1–200 characters; the same key from the same user answers with the invitation made the first time "
-                "(header `Idempotent-Replayed: true`); the same key with a different body is 409 "
-                "`idempotency-key-reused`.")
 
 
 class InvitationSerializer(serializers.ModelSerializer):
@@ -71,15 +66,12 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def get_queryset(self):
         return queries.tenant_invitations()
 
-    @extend_schema(request=InvitationCreateRequest, parameters=[IDEMPOTENCY_KEY],
+    @extend_schema(request=InvitationCreateRequest, parameters=[idempotency.openapi_parameter()],
                    responses={201: InvitationSerializer, 400: PROBLEM, 403: PROBLEM, 409: PROBLEM})
     def create(self, request):
         body = InvitationCreateRequest(data=request.data)
         body.is_valid(raise_exception=True)
-        key = request.headers.get("Idempotency-Key")
-        if key is not None and not (1 <= len(key) <= 200):
-            raise ProblemError(400, "validation-error", "Idempotency-Key: 1 to 200 characters",
-                               errors=[{"field": "Idempotency-Key", "detail": "1 to 200 characters"}])
+        key = idempotency.key_from(request)
         invitation, created = actions.create_invitation(by=principal_of(request), idempotency_key=key,
                                                         **body.validated_data)
         headers = {"Location": f"/api/v1/tenants/current/invitations/{invitation.id}/"}

@@ -1,7 +1,6 @@
 """HTTP layer of imports: upload (202 + status resource), status with progress, re-run."""
 from __future__ import annotations
 
-import re
 
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler
@@ -10,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from servicekit.django import idempotency
 from servicekit.django.drf import StaffWrites, principal_of
 from servicekit.problems import ProblemError
 
@@ -86,11 +86,8 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             declared = 0
         if declared > limit + MULTIPART_SLACK:
             raise too_large()  # refused before a byte of the body is read
-        key = request.headers.get("Idempotency-Key")
+        key = idempotency.key_from(request)
         if key is not None:
-            if not re.fullmatch(r"[\x21-\x7e]{1,200}", key):
-                raise ProblemError(400, "validation-error", "Idempotency-Key: 1 to 200 visible ASCII characters",
-                                   errors=[{"field": "Idempotency-Key", "detail": "1 to 200 visible characters"}])
             existing = queries.by_idempotency_key(key)
             if existing is not None:  # the same upload again: the same import, no second test
                 return Response(ImportSerializer(existing).data, status=status.HTTP_202_ACCEPTED,

@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from servicekit.django import idempotency
 from servicekit.django.drf import principal_of, roles_allowed
 from servicekit.principal import MANAGER_ROLES, STAFF_ROLES
 from servicekit.problems import ProblemError
@@ -88,10 +89,7 @@ class ReportViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.L
         body = ReportRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         principal = principal_of(request)
-        key = request.headers.get("Idempotency-Key")
-        if key is not None and not (1 <= len(key) <= 200):
-            raise ProblemError(400, "validation-error", "Idempotency-Key: 1 to 200 characters",
-                               errors=[{"field": "Idempotency-Key", "detail": "1 to 200 characters"}])
+        key = idempotency.key_from(request)
         if settings.REPORT_CHECK_TEST:
             try:
                 visible = clients.measurements().caller_sees_test(request.headers["Authorization"],
