@@ -14,12 +14,11 @@ import asyncio
 import json
 import logging
 import time
-from collections import OrderedDict
 from pathlib import Path
 
 import httpx
 import jwt as pyjwt
-from servicekit.jwt import InvalidToken, JWKSCache, TokenVerifier
+from servicekit.jwt import InvalidToken, JWKSCache, TokenCache, TokenVerifier
 from servicekit.principal import Principal
 
 from .settings import Settings
@@ -75,33 +74,6 @@ class AsyncJWKS:
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
-
-
-class TokenCache:
-    """A bounded LRU of verified tokens."""
-
-    def __init__(self, size: int, max_age: float):
-        self.size, self.max_age = size, max_age
-        self._items: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
-
-    def get(self, token: str) -> Principal | None:
-        item = self._items.get(token)
-        if item is None:
-            return None
-        if item[1] <= time.time():
-            self._items.pop(token, None)
-            return None
-        self._items.move_to_end(token)
-        return item[0]
-
-    def put(self, token: str, principal: Principal) -> None:
-        if self.size <= 0:
-            return
-        expires = min(float(principal.claims.get("exp", 0)), time.time() + self.max_age)
-        self._items[token] = (principal, expires)
-        self._items.move_to_end(token)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
 
 
 class Authenticator:

@@ -110,3 +110,29 @@ def test_a_rotated_key_is_found_by_one_refetch(tmp_path):
 def test_leeway_is_bounded():
     with pytest.raises(ValueError):
         TokenVerifier(JWKSCache(lambda: {"keys": []}), issuer="i", audience="a", leeway=120)
+
+
+def test_a_verified_token_is_remembered_until_it_expires(keys, monkeypatch):
+    from servicekit.jwt import TokenCache
+
+    cached = TokenVerifier(JWKSCache(keys.jwks_url), issuer="vo2max-identity", audience="vo2max-api", leeway=0,
+                           cache=TokenCache(size=2, max_age=60))
+    token = keys.token(sub="u1", tid="t1", lifetime=1)
+    first = cached.verify(token)
+    with monkeypatch.context() as patched:
+        patched.setattr(cached, "verify_claims", lambda t: pytest.fail("verified again"))
+        assert cached.verify(token) is first  # answered from the cache, no signature check
+    time.sleep(2.1)  # past exp: the entry is gone, the token is checked again, and refused
+    with pytest.raises(InvalidToken, match="expired"):
+        cached.verify(token)
+
+
+def test_the_token_cache_is_bounded(keys):
+    from servicekit.jwt import TokenCache
+
+    cache = TokenCache(size=2, max_age=60)
+    verifier = TokenVerifier(JWKSCache(keys.jwks_url), issuer="vo2max-identity", audience="vo2max-api", cache=cache)
+    tokens = [keys.token(sub=f"u{i}", tid="t1") for i in range(3)]
+    for token in tokens:
+        verifier.verify(token)
+    assert cache.get(tokens[0]) is None and cache.get(tokens[2]).user_id == "u2"
