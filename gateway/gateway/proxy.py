@@ -119,13 +119,6 @@ class RequestHead:
 _REQUEST_DROP = HOP_BY_HOP | SET_BY_GATEWAY
 
 
-def upstream_request_headers(scope_headers, *, client_ip: str, scheme: str, request_id: str, tenant_id: str | None,
-                             user_id: str | None) -> list[tuple[bytes, bytes]]:
-    """Inbound headers minus hop-by-hop and identity headers, plus the ones only the gateway may set."""
-    return RequestHead(scope_headers).upstream_headers(client_ip=client_ip, scheme=scheme, request_id=request_id,
-                                                       tenant_id=tenant_id, user_id=user_id)
-
-
 def response_headers(raw) -> list[tuple[bytes, bytes]]:
     out = []
     connection = None
