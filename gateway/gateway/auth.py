@@ -79,9 +79,11 @@ class AsyncJWKS:
 class Authenticator:
     def __init__(self, settings: Settings):
         self.jwks = AsyncJWKS(settings.jwks_url, settings.jwks_refetch_s, settings.jwks_max_age_s)
-        self.verifier = TokenVerifier(self.jwks.cache, settings.jwt_issuer, settings.jwt_audience,
-                                      leeway=settings.jwt_leeway)
+        # The verifier owns the token cache (it fills it); the cache is asked first here only so that a known
+        # token never reaches the kid check and its possible JWKS refetch.
         self.cache = TokenCache(settings.token_cache_size, settings.token_cache_s)
+        self.verifier = TokenVerifier(self.jwks.cache, settings.jwt_issuer, settings.jwt_audience,
+                                      leeway=settings.jwt_leeway, cache=self.cache)
 
     async def start(self) -> None:
         await self.jwks.refresh(force=True)
@@ -105,6 +107,4 @@ class Authenticator:
             raise InvalidToken("token is not a well-formed JWT") from exc
         if isinstance(kid, str) and kid not in self.jwks.kids:
             await self.jwks.refresh()  # unknown kid: rate-limited async refetch (rotation), never in-loop I/O
-        principal = self.verifier.verify(token)
-        self.cache.put(token, principal)
-        return principal
+        return self.verifier.verify(token)  # remembered by the verifier's cache

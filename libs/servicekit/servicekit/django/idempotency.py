@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 
 from ..principal import Principal
 from ..problems import ProblemError
@@ -25,6 +25,17 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")  # visible ASCII, as in the IETF Idempotency-Key draft's examples
 
 T = TypeVar("T")
+
+
+class CreatedOnce(models.Model):
+    """The columns `create_once` needs on a created row (besides `created_by`). Each model adds the unique
+    constraint on (tenant_id, created_by, idempotency_key) under its own name."""
+
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True, editable=False)
+    request_fingerprint = models.CharField(max_length=64, blank=True, default="", db_default="", editable=False)
+
+    class Meta:
+        abstract = True
 
 
 class IdempotencyKeyReused(ProblemError):

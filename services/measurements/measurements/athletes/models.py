@@ -2,10 +2,12 @@ import uuid
 
 from django.db import models
 
+from servicekit.django.idempotency import CreatedOnce
 from servicekit.tenancy import TenantOwned
 
 
-class Athlete(TenantOwned):
+class Athlete(CreatedOnce, TenantOwned):
+    # CreatedOnce: the creating POST's Idempotency-Key, so that a retried create returns this athlete.
     class Sex(models.TextChoices):
         FEMALE = "female"
         MALE = "male"
@@ -24,9 +26,6 @@ class Athlete(TenantOwned):
     created_by = models.UUIDField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    # The creating POST's Idempotency-Key (servicekit.django.idempotency): a retried create returns this athlete.
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True, editable=False)
-    request_fingerprint = models.CharField(max_length=64, blank=True, default="", db_default="", editable=False)
 
     class Meta:
         db_table = "athlete"

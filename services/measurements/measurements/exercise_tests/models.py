@@ -3,6 +3,7 @@ import uuid
 
 from django.db import models
 
+from servicekit.django.idempotency import CreatedOnce
 from servicekit.tenancy import TenantOwned
 
 # The normalized sample columns (the analysis service's wire order; units in the names).
@@ -10,7 +11,8 @@ SAMPLE_COLUMNS = ("time_s", "vo2_ml_min", "vco2_ml_min", "ve_l_min", "hr_bpm", "
                   "petco2_mmhg", "power_w", "speed_kmh", "grade_pct")
 
 
-class ExerciseTest(TenantOwned):
+class ExerciseTest(CreatedOnce, TenantOwned):
+    # CreatedOnce: the creating POST's Idempotency-Key, so that a retried create returns this test.
     class Modality(models.TextChoices):
         CYCLING = "cycling"
         RUNNING = "running"
@@ -50,9 +52,6 @@ class ExerciseTest(TenantOwned):
     created_by = models.UUIDField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    # The creating POST's Idempotency-Key (servicekit.django.idempotency): a retried create returns this test.
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True, editable=False)
-    request_fingerprint = models.CharField(max_length=64, blank=True, default="", db_default="", editable=False)
 
     class Meta:
         db_table = "exercise_test"
