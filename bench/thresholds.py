@@ -1,0 +1,55 @@
+"""Agreement of the automatic VT1/VT2 with experts on the labelled Oxynet tests (plain script, no assertions).
+
+    .venv/bin/python bench/thresholds.py [--per-test]
+
+For every test in testdata/cpet/oxynet_labelled (59 ramps, 33 with a resting phase) the file is read by the
+product's reader and analysed with the default strategy; the engine's VT1/VT2 are compared with the expert
+labels (README there: VT1 = first second of domain 0, VT2 = first second of domain 1, VO2 = mean VO2 over
++-10 samples). Printed per split (ramp / rest-phase / all): MAE in mL/min and in s, share within
++-150 mL/min, number undetermined, and the same figures for the trivial prior (VT1 = 60 %, VT2 = 83 % of
+the engine's VO2peak) on the same tests. No other reference file in testdata carries threshold labels.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services" / "analysis" / "tools"))
+
+import vt_labelled as L  # noqa: E402
+from analysis.engine import ENGINE_VERSION, analyze_cpet  # noqa: E402
+
+
+def fmt(s: dict) -> str:
+    return (f"MAE {s['mae_ml']:6.0f} mL/min {s['mae_s']:5.0f} s  within150 {100 * s['within150']:3.0f} %  "
+            f"undet {s['undetermined']:2d}/{s['n']}")
+
+
+def main(per_test: bool = False) -> None:
+    tests = L.load_all()
+    t0 = time.perf_counter()
+    results = [analyze_cpet(t["samples"], t["athlete"]) for t in tests]
+    dt = time.perf_counter() - t0
+    eng = [L.engine_row(r) for r in results]
+    pri = [L.prior_row(t, r) for t, r in zip(tests, results)]
+    print(f"engine {ENGINE_VERSION}: {len(tests)} labelled tests analysed in {dt:.1f} s")
+    for split in ("ramp", "rest", "all"):
+        idx = [i for i, t in enumerate(tests) if split == "all" or t["kind"] == split]
+        T = [tests[i] for i in idx]
+        se, sp = L.score(T, [eng[i] for i in idx]), L.score(T, [pri[i] for i in idx])
+        for name in ("vt1", "vt2"):
+            print(f"{split:4s} {name.upper()}  engine {fmt(se[name])}")
+            print(f"{'':4s} {'':3s}  prior  {fmt(sp[name])}")
+    if per_test:
+        for t, e in zip(tests, eng):
+            cells = []
+            for name in ("vt1", "vt2"):
+                lab, est = t["labels"][name], e[name]
+                cells.append(f"{name} label {lab['vo2_ml_min']:5.0f} @{lab['time_s']:5.0f}s  engine " +
+                             (f"{est['vo2_ml_min']:5.0f} @{(est['time_s'] or float('nan')):5.0f}s" if est else "undetermined"))
+            print(f"{t['name']:24s} " + " | ".join(cells))
+
+
+if __name__ == "__main__":
+    main("--per-test" in sys.argv)
