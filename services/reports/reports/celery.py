@@ -12,7 +12,6 @@ import django  # noqa: E402
 
 django.setup()
 
-from celery.signals import worker_process_init  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from servicekit.celery import make_celery  # noqa: E402
@@ -20,11 +19,3 @@ from servicekit.celery import make_celery  # noqa: E402
 app = make_celery("reports", include=["reports.documents.tasks"],
                   task_default_queue=settings.CELERY_QUEUE, task_default_exchange=settings.CELERY_QUEUE,
                   task_default_routing_key=settings.CELERY_QUEUE)
-
-
-@worker_process_init.connect
-def _warm_fonts(**_):
-    """Parse the TTF fonts once per worker process, not in the first report's time."""
-    from .rendering import fonts
-
-    fonts.register()

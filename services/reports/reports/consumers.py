@@ -5,12 +5,13 @@ import logging
 
 from servicekit.events import handles
 
-from .documents import actions
+from . import events
+from .documents import actions, tasks
 
 log = logging.getLogger(__name__)
 
 
-@handles("measurements.test.analyzed")
+@handles(events.TEST_ANALYZED)
 def on_test_analyzed(event) -> None:
     """With the tenant's `auto_report` on, every (re-)analysed test gets a report in the tenant's language and
     template. One report per test revision: the idempotency key names the revision."""
@@ -25,5 +26,7 @@ def on_test_analyzed(event) -> None:
         tenant_id=event.tenant_id, test_id=test_id, language=settings.language, template=settings.template,
         requested_by=str(event.data.get("requested_by") or ""), idempotency_key=f"auto:{test_id}:{revision}",
         auto=True)
+    if created:
+        tasks.render_later(report)
     log.info("auto report %s for test %s (%s)", report.id, test_id, "queued" if created else "already there",
              extra={"tenant_id": event.tenant_id, "event_id": event.id})

@@ -1,4 +1,5 @@
-"""Writes to reports. Views and the consumer call these; the renderer task updates status through them."""
+"""Every write to reports: requests (views, the consumer), settings, and each status change the renderer makes
+(documents/tasks.py locks the row and calls these; it saves nothing itself)."""
 from __future__ import annotations
 
 import hashlib
@@ -6,12 +7,13 @@ import json
 import logging
 import uuid
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from servicekit.events import publish
 from servicekit.problems import ProblemError
+
+from .. import events
 
 from .models import Report, ReportSettings
 
@@ -24,19 +26,10 @@ def fingerprint(test_id, language: str, template: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def enqueue(report: Report) -> None:
-    """Hand the report to the renderer once the request's transaction has committed."""
-    if settings.REPORT_DISPATCH == "none":
-        return
-    from .tasks import render_report_task
-
-    report_id, tenant_id = str(report.id), str(report.tenant_id)
-    transaction.on_commit(lambda: render_report_task.delay(report_id, tenant_id))
-
-
 def request_report(*, tenant_id, test_id, language: str, template: str, requested_by: str = "",
                    idempotency_key: str | None = None, auto: bool = False) -> tuple[Report, bool]:
-    """A queued report (created=True) or, for a repeated Idempotency-Key, the one made the first time."""
+    """A queued report (created=True) or, for a repeated Idempotency-Key, the one made the first time. The caller
+    hands a created report to the renderer (tasks.render_later)."""
     fp = fingerprint(test_id, language, template)
     key = idempotency_key or None
     # A user's keys are theirs; automatic reports share one scope (the key names the test revision).
@@ -60,7 +53,6 @@ def request_report(*, tenant_id, test_id, language: str, template: str, requeste
         if existing.request_fingerprint != fp:
             raise ProblemError(409, "idempotency-key-reused", "This Idempotency-Key was used for a different request.")
         return existing, False
-    enqueue(report)
     return report, True
 
 
@@ -80,7 +72,21 @@ def save_settings(tenant_id, **fields) -> ReportSettings:
     return row
 
 
-# ---- status changes made by the renderer -------------------------------------------------------------------------
+# ---- status changes made by the renderer (on a row it holds locked) -------------------------------------------------
+
+
+def start_rendering(report: Report) -> None:
+    report.status, report.progress = Report.Status.RENDERING, max(report.progress, 10)
+    report.attempts += 1
+    report.save()
+
+
+def record_progress(report: Report, progress: int, **fields) -> None:
+    """Progress only grows; `fields`: what the renderer learnt on the way (athlete_id, athlete_user_id)."""
+    report.progress = max(report.progress, progress)
+    for name, value in fields.items():
+        setattr(report, name, value)
+    report.save()
 
 
 def _user_uuid(value: str) -> str:
@@ -103,7 +109,7 @@ def mark_done(report: Report, *, file_path: str, sha256: str, size: int, pages: 
         data["athlete_id"] = str(report.athlete_id)
     if pages:
         data["pages"] = pages
-    publish("reports.report.ready", data, tenant_id=report.tenant_id, subject=str(report.id))
+    publish(events.REPORT_READY, data, tenant_id=report.tenant_id, subject=str(report.id))
 
 
 def mark_failed(report: Report, code: str, detail: str) -> None:
@@ -116,4 +122,4 @@ def mark_failed(report: Report, code: str, detail: str) -> None:
             "auto": report.auto}
     if report.athlete_id:
         data["athlete_id"] = str(report.athlete_id)
-    publish("reports.report.failed", data, tenant_id=report.tenant_id, subject=str(report.id))
+    publish(events.REPORT_FAILED, data, tenant_id=report.tenant_id, subject=str(report.id))

@@ -15,7 +15,7 @@ from servicekit.django.drf import principal_of, roles_allowed
 from servicekit.principal import MANAGER_ROLES, STAFF_ROLES
 from servicekit.problems import ProblemError
 
-from . import actions, clients
+from . import actions, clients, tasks
 from .models import LANGUAGES, TEMPLATES, Report
 from .queries import visible_reports
 from .storage import get_storage
@@ -103,6 +103,8 @@ class ReportViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.L
             tenant_id=principal.tenant_id, test_id=body.validated_data["test"],
             language=body.validated_data["language"], template=body.validated_data["template"],
             requested_by=principal.user_id, idempotency_key=key)
+        if created:
+            tasks.render_later(report)
         headers = {"Location": f"/api/v1/reports/{report.id}"}
         if not created:
             headers["Idempotent-Replayed"] = "true"

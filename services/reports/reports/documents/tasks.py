@@ -3,7 +3,8 @@ in effect and leaves exactly one file.
 
     queued → rendering (10) → data fetched (50) → rendered (80) → stored (95) → done (100) + reports.report.ready
                                                                               ↘ failed + reports.report.failed
-A report already `done` with its file present is left alone. The file key is fixed per report and written
+Enqueuing lives here too (render_later); the status changes are actions (documents/actions.py), made on the row
+this module holds locked. A report already `done` with its file present is left alone. The file key is fixed per report and written
 atomically, so a run killed at any point and run again replaces, never adds. Transient upstream failures
 (measurements or identity down) raise `Transient` and the Celery task retries with backoff; after
 REPORT_MAX_RETRIES the report fails with the reason.
@@ -16,8 +17,9 @@ import re
 import time
 import uuid
 
-
+from celery.signals import worker_process_init
 from django.conf import settings
+from django.db import transaction
 
 from servicekit.tenancy import tenant_transaction
 
@@ -36,16 +38,19 @@ class Transient(Exception):
         self.detail = detail
 
 
-def _set_progress(tenant_id, report_id, progress: int, **fields) -> Report | None:
+def render_later(report: Report) -> None:
+    """Hand a new report to the renderer once the request's (or the event's) transaction has committed."""
+    if settings.REPORT_DISPATCH == "none":
+        return
+    report_id, tenant_id = str(report.id), str(report.tenant_id)
+    transaction.on_commit(lambda: render_report_task.delay(report_id, tenant_id))
+
+
+def _set_progress(tenant_id, report_id, progress: int, **fields) -> None:
     with tenant_transaction(tenant_id):
         report = Report.objects.select_for_update().filter(pk=report_id).first()
-        if report is None or report.status in (Report.Status.DONE, Report.Status.FAILED):
-            return report
-        report.progress = max(report.progress, progress)
-        for k, v in fields.items():
-            setattr(report, k, v)
-        report.save()
-        return report
+        if report is not None and report.status not in (Report.Status.DONE, Report.Status.FAILED):
+            actions.record_progress(report, progress, **fields)
 
 
 def _fail(tenant_id, report_id, code: str, detail: str) -> None:
@@ -75,9 +80,7 @@ def render(report_id: str, tenant_id: str, *, final_attempt: bool = True) -> str
             return report.status  # a redelivery after the work was done
         if report.status == Report.Status.FAILED:
             return report.status
-        report.status, report.progress = Report.Status.RENDERING, max(report.progress, 10)
-        report.attempts += 1
-        report.save()
+        actions.start_rendering(report)
         test_id, language, template = str(report.test_id), report.language, report.template
     started = time.perf_counter()
     try:
@@ -127,7 +130,13 @@ def render(report_id: str, tenant_id: str, *, final_attempt: bool = True) -> str
     return Report.Status.DONE
 
 
-@app.task(bind=True, name="reports.render_report", acks_late=True, reject_on_worker_lost=True, max_retries=None)
+@worker_process_init.connect
+def _warm_fonts(**_):
+    """Parse the TTF fonts once per worker process, not in the first report's time."""
+    rendering.fonts.register()
+
+
+@app.task(bind=True, name="reports.render_report", max_retries=None)  # late ack, reject on worker lost: the kit's
 def render_report_task(self, report_id: str, tenant_id: str) -> str:
     retries = settings.REPORT_MAX_RETRIES
     try:

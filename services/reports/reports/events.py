@@ -1,0 +1,8 @@
+"""The event types reports publishes and consumes: the one place their names are written (contracts/events/)."""
+
+# published (through the outbox, in the transaction that changes the report)
+REPORT_READY = "reports.report.ready"
+REPORT_FAILED = "reports.report.failed"
+
+# consumed (reports.consumers)
+TEST_ANALYZED = "measurements.test.analyzed"
