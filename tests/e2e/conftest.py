@@ -142,6 +142,24 @@ class Api:
         return tokens
 
 
+def join_by_invitation(owner: "Api", mailbox: Mailbox, email: str, role: str, password: str,
+                       full_name: str = "") -> tuple["Api", str]:
+    """Someone joins the owner's tenant the only way there is: the owner adds the e-mail (an invitation), the person
+    accepts with the token from the e-mail. Returns the newcomer logged in for that tenant and their member id."""
+    import re
+
+    invited = owner.post("/api/v1/tenants/current/members/", {"email": email, "role": role})
+    assert invited.status_code == 202, invited.text
+    token = re.search(r"token=([A-Za-z0-9_\-]+)", mailbox.wait_for(email)[-1]["body"]).group(1)
+    newcomer = Api(owner.base)
+    accepted = newcomer.http.post("/api/v1/auth/invitations/accept",
+                                  json={"token": token, "password": password, "full_name": full_name})
+    assert accepted.status_code == 201, accepted.text
+    newcomer.token = accepted.json()["access"]
+    (member,) = owner.get("/api/v1/tenants/current/members/", params={"email": email}).json()["results"]
+    return newcomer, member["id"]
+
+
 @pytest.fixture(scope="session")
 def gateway(system) -> str:
     return system.url("gateway")

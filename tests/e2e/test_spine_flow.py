@@ -1,7 +1,7 @@
 """The walking skeleton's flow, through the gateway only, in local and SaaS mode."""
 import uuid
 
-from .conftest import OWNER_EMAIL, OWNER_PASSWORD, Api
+from .conftest import OWNER_EMAIL, OWNER_PASSWORD, Api, join_by_invitation
 
 ANNA = {"first_name": "Anna", "last_name": "Ivanova", "sex": "female", "birth_date": "1994-03-12",
         "height_cm": 168.5, "body_mass_kg": 58.2, "sport": "rowing"}
@@ -47,13 +47,11 @@ def test_another_tenant_gets_404_and_never_sees_the_athlete(owner, second_lab):
     assert owner.get(url).status_code == 200
 
 
-def test_roles_decide_who_may_create_an_athlete(owner, gateway):
+def test_roles_decide_who_may_create_an_athlete(owner, gateway, mailbox):
     suffix = uuid.uuid4().hex[:6]
     for role, expected in (("viewer", 403), ("physiologist", 201)):
         email = f"{role}-{suffix}@first.lab"
-        added = owner.post("/api/v1/tenants/current/members/", {"email": email, "role": role,
-                                                                 "password": f"{role}-pw-{suffix}-x"})
-        assert added.status_code == 201, added.text
+        join_by_invitation(owner, mailbox, email, role, f"{role}-pw-{suffix}-x")
         member = Api(gateway)
         member.login(email, f"{role}-pw-{suffix}-x")
         response = member.post("/api/v1/athletes/", ANNA)

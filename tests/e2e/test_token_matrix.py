@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from .conftest import OWNER_EMAIL, OWNER_PASSWORD, Api
+from .conftest import OWNER_EMAIL, OWNER_PASSWORD, Api, join_by_invitation
 
 
 def b64(obj) -> str:
@@ -87,14 +87,12 @@ def test_the_good_token_passes_both(system, good_token):
         assert response.status_code == 200, (where, response.text)
 
 
-def test_token_of_a_deactivated_user_fails_after_refresh(system, owner):
+def test_token_of_a_deactivated_user_fails_after_refresh(system, owner, mailbox):
     email, password = f"leaver-{uuid.uuid4().hex[:6]}@first.lab", "leaver-password-1"
-    member = owner.post("/api/v1/tenants/current/members/", {"email": email, "role": "physiologist",
-                                                              "password": password})
-    assert member.status_code == 201, member.text
+    _, member_id = join_by_invitation(owner, mailbox, email, "physiologist", password)
     leaver = Api(system.url("gateway"))
     tokens = leaver.login(email, password)
-    assert owner.delete(f"/api/v1/tenants/current/members/{member.json()['id']}/").status_code in (200, 204)
+    assert owner.delete(f"/api/v1/tenants/current/members/{member_id}/").status_code in (200, 204)
     refreshed = leaver.http.post("/api/v1/auth/refresh", json={"refresh": tokens["refresh"]})
     assert refreshed.status_code == 401 and refreshed.headers["content-type"] == "application/problem+json"
     assert leaver.get("/api/v1/auth/me").status_code == 401

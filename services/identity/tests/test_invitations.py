@@ -323,15 +323,17 @@ def test_the_same_idempotency_key_answers_with_the_same_invitation(lab):
 def test_every_new_membership_publishes_user_created(lab):
     owner_joined = [e["data"] for e in events(USER_CREATED) if e["data"]["email"] == "owner@lab-a.test"]
     assert owner_joined[0]["roles"] == ["owner"] and owner_joined[0]["provisioned_by"] == "operator"
-    created = lab.owner.post("/api/v1/tenants/current/members/", {"email": "m@lab-a.test", "role": "viewer",
-                                                                   "full_name": "Mia", "password": PASSWORD},
+    created = lab.owner.post("/api/v1/tenants/current/members/", {"email": "m@lab-a.test", "role": "viewer"},
                              format="json")
-    assert created.status_code == 201
+    assert created.status_code == 202
+    assert [e for e in events(USER_CREATED) if e["data"]["email"] == "m@lab-a.test"] == []  # not before accepting
+    assert accept(token_of(created.json()["id"]), password=PASSWORD, full_name="Mia").status_code == 201
     (joined,) = [e for e in events(USER_CREATED) if e["data"]["email"] == "m@lab-a.test"]
     contracts.validate(USER_CREATED, 1, joined["data"])
-    assert joined["data"] == {"user_id": created.json()["user_id"], "tenant_id": str(lab.id),
+    user_id = lab.owner.get("/api/v1/tenants/current/members/?email=m@lab-a.test").json()["results"][0]["user_id"]
+    assert joined["data"] == {"user_id": user_id, "tenant_id": str(lab.id),
                               "email": "m@lab-a.test", "roles": ["viewer"], "name": "Mia", "language": "ru",
-                              "provisioned_by": "password"}
+                              "provisioned_by": "invitation"}
     assert joined["tenantid"] == str(lab.id)
 
 

@@ -27,34 +27,83 @@ def member_id(client, email):
     return results[0]["id"]
 
 
-def test_owner_adds_a_new_user_who_can_then_log_in(lab):
-    created = lab.owner.post(MEMBERS, {"email": "Pavel@Lab-A.test", "role": "physiologist", "full_name": "Pavel",
-                                       "password": "initial-password-42"}, format="json")
-    assert created.status_code == 201, created.content
-    member = created.json()
-    assert member["email"] == "pavel@lab-a.test" and member["role"] == "physiologist" and member["is_active"]
-    assert "password" not in member
-    assert login("pavel@lab-a.test", "initial-password-42").status_code == 200
+def _invitation_token(invitation_id):
+    """The raw token, as notifications gets it: from the invitation event in the outbox."""
+    import json
+
+    from servicekit.events.models import OutboxEvent
+
+    bodies = OutboxEvent.objects.filter(type="identity.invitation.created").values_list("body", flat=True)
+    (data,) = [json.loads(b)["data"] for b in bodies if json.loads(b)["subject"] == invitation_id]
+    return data["accept_token"]
 
 
-def test_adding_an_existing_user_leaves_their_password_alone(lab, make_tenant):
+def _accept(invitation_id, password=PASSWORD, **extra):
+    from rest_framework.test import APIClient
+
+    return APIClient().post("/api/v1/auth/invitations/accept",
+                            {"token": _invitation_token(invitation_id), "password": password, **extra}, format="json")
+
+
+def test_adding_by_email_answers_the_same_whether_or_not_the_email_has_an_account(lab, make_tenant):
+    """Finding 1 of issue 12: another tenant's user was added without consent, and the answer named them (or told
+    that an e-mail has no account). Now both are one 202 with a pending invitation and nothing about the person."""
     make_tenant("lab-b", "boris@lab-b.test")
-    created = lab.admin.post(MEMBERS, {"email": "boris@lab-b.test", "role": "viewer", "password": "hijack-attempt-1"},
-                             format="json")
-    assert created.status_code == 201
-    assert login("boris@lab-b.test", "hijack-attempt-1", tenant="lab-a").status_code == 401
+    known = lab.admin.post(MEMBERS, {"email": "boris@lab-b.test", "role": "viewer"}, format="json")
+    unknown = lab.admin.post(MEMBERS, {"email": "nobody@nowhere.test", "role": "viewer"}, format="json")
+    assert known.status_code == unknown.status_code == 202, (known.content, unknown.content)
+    assert known["Location"] == f"/api/v1/tenants/current/invitations/{known.json()['id']}/"
+    for answer in (known.json(), unknown.json()):
+        assert answer["status"] == "pending" and answer["accepted_user_id"] is None
+        assert "full_name" not in answer and "user_id" not in answer
+    assert set(known.json()) == set(unknown.json())
+    # nobody joined: lab-a's members are unchanged, boris still logs in without choosing a tenant
+    assert sorted(m["email"] for m in lab.admin.get(MEMBERS).json()["results"]) == [
+        "admin@lab-a.test", "owner@lab-a.test", "viewer@lab-a.test"]
+    assert login("boris@lab-b.test").status_code == 200
+
+
+def test_an_existing_user_joins_only_by_accepting_with_their_own_password(lab, make_tenant):
+    make_tenant("lab-b", "boris@lab-b.test")
+    invited = lab.owner.post(MEMBERS, {"email": "boris@lab-b.test", "role": "physiologist"}, format="json")
+    assert invited.status_code == 202
+    assert _accept(invited.json()["id"], password="hijack-attempt-1").status_code == 401
+    assert _accept(invited.json()["id"]).status_code == 201
+    (member,) = lab.owner.get(MEMBERS + "?email=boris@lab-b.test").json()["results"]
+    assert member["role"] == "physiologist" and member["is_active"]
     assert login("boris@lab-b.test", PASSWORD, tenant="lab-a").status_code == 200
 
 
-def test_adding_needs_a_good_initial_password_and_no_duplicate(lab):
-    missing = lab.owner.post(MEMBERS, {"email": "new@lab-a.test", "role": "viewer"}, format="json")
-    assert missing.status_code == 400 and missing.json()["errors"][0]["field"] == "password"
-    weak = lab.owner.post(MEMBERS, {"email": "new@lab-a.test", "role": "viewer", "password": "12345"}, format="json")
-    assert weak.status_code == 400 and {e["field"] for e in weak.json()["errors"]} == {"password"}
-    bad_role = lab.owner.post(MEMBERS, {"email": "new@lab-a.test", "role": "king", "password": PASSWORD}, format="json")
+def test_a_new_user_joins_by_accepting_and_chooses_their_password(lab):
+    invited = lab.owner.post(MEMBERS, {"email": "Pavel@Lab-A.test", "role": "physiologist"}, format="json")
+    assert invited.status_code == 202 and invited.json()["email"] == "pavel@lab-a.test"
+    assert login("pavel@lab-a.test", "initial-password-42").status_code == 401
+    assert _accept(invited.json()["id"], password="initial-password-42", full_name="Pavel").status_code == 201
+    assert login("pavel@lab-a.test", "initial-password-42").status_code == 200
+
+
+def test_a_manager_sets_no_password_and_no_duplicate(lab):
+    with_password = lab.owner.post(MEMBERS, {"email": "new@lab-a.test", "role": "viewer", "password": PASSWORD},
+                                   format="json")
+    assert with_password.status_code == 400 and with_password.json()["errors"][0]["field"] == "password"
+    bad_role = lab.owner.post(MEMBERS, {"email": "new@lab-a.test", "role": "king"}, format="json")
     assert bad_role.status_code == 400
     again = lab.owner.post(MEMBERS, {"email": "viewer@lab-a.test", "role": "viewer"}, format="json")
     assert again.status_code == 409
+    assert lab.owner.get("/api/v1/tenants/current/invitations/").json()["results"] == []
+
+
+def test_the_owner_role_goes_only_from_an_owner_to_someone_who_accepted(lab, make_tenant):
+    make_tenant("lab-b", "boris@lab-b.test")
+    by_admin = lab.admin.post(MEMBERS, {"email": "boris@lab-b.test", "role": "owner"}, format="json")
+    assert by_admin.status_code == 403
+    by_owner = lab.owner.post(MEMBERS, {"email": "boris@lab-b.test", "role": "owner"}, format="json")
+    assert by_owner.status_code == 202
+    owners = [m["email"] for m in lab.owner.get(MEMBERS + "?role=owner").json()["results"]]
+    assert owners == ["owner@lab-a.test"]  # not an owner before accepting
+    assert _accept(by_owner.json()["id"]).status_code == 201
+    owners = sorted(m["email"] for m in lab.owner.get(MEMBERS + "?role=owner").json()["results"])
+    assert owners == ["boris@lab-b.test", "owner@lab-a.test"]
 
 
 def test_members_list_in_cursor_pages(lab):
@@ -97,8 +146,7 @@ def test_other_roles_may_not_manage_members(lab, add_member, session, role):
     caller = session(f"{role}2@lab-a.test")
     some_id = member_id(lab.owner, "admin@lab-a.test")
     for response in (caller.get(MEMBERS), caller.get(f"{MEMBERS}{some_id}/"),
-                     caller.post(MEMBERS, {"email": "x@lab-a.test", "role": "admin", "password": PASSWORD},
-                                 format="json"),
+                     caller.post(MEMBERS, {"email": "x@lab-a.test", "role": "admin"}, format="json"),
                      caller.patch(f"{MEMBERS}{some_id}/", {"role": "viewer"}, format="json"),
                      caller.delete(f"{MEMBERS}{some_id}/")):
         assert response.status_code == 403, response.content
@@ -124,8 +172,7 @@ def test_only_an_owner_grants_or_changes_the_owner_role(lab):
     assert lab.admin.patch(f"{MEMBERS}{aid}/", {"role": "owner"}, format="json").status_code == 403
     assert lab.admin.patch(f"{MEMBERS}{oid}/", {"role": "viewer"}, format="json").status_code == 403
     assert lab.admin.delete(f"{MEMBERS}{oid}/").status_code == 403
-    assert lab.admin.post(MEMBERS, {"email": "x@lab-a.test", "role": "owner", "password": PASSWORD},
-                          format="json").status_code == 403
+    assert lab.admin.post(MEMBERS, {"email": "x@lab-a.test", "role": "owner"}, format="json").status_code == 403
     assert lab.owner.patch(f"{MEMBERS}{aid}/", {"role": "owner"}, format="json").json()["role"] == "owner"
 
 

@@ -112,15 +112,6 @@ class MemberSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MemberCreateRequest(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
-    role = serializers.ChoiceField(choices=TENANT_ROLES)
-    full_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    password = serializers.CharField(max_length=1024, required=False, trim_whitespace=False, write_only=True,
-                                     help_text="Initial password, required for a user who has no account yet; "
-                                               "ignored for an existing user.")
-
-
 class MemberUpdateRequest(serializers.Serializer):
     role = serializers.ChoiceField(choices=TENANT_ROLES, required=False)
     is_active = serializers.BooleanField(required=False)
@@ -138,7 +129,8 @@ class MemberFilter(django_filters.FilterSet):
 
 class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Members of the caller's tenant; owners and admins only. Only an owner may grant or change the owner role;
-    the last active owner is protected (409). DELETE deactivates."""
+    the last active owner is protected (409). DELETE deactivates. Adding a member is an invitation the person
+    accepts: `invitations.api.MemberViewSet` adds that POST."""
 
     serializer_class = MemberSerializer
     permission_classes = [ManagersOnly]
@@ -147,15 +139,6 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     def get_queryset(self):
         return queries.tenant_members()
-
-    @extend_schema(request=MemberCreateRequest, responses={201: MemberSerializer, 400: PROBLEM, 403: PROBLEM,
-                                                           409: PROBLEM})
-    def create(self, request):
-        body = MemberCreateRequest(data=request.data)
-        body.is_valid(raise_exception=True)
-        principal = principal_of(request)
-        membership = actions.add_member(principal.tenant_id, by=principal, **body.validated_data)
-        return Response(MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=MemberUpdateRequest, responses={200: MemberSerializer, 403: PROBLEM, 404: PROBLEM,
                                                            409: PROBLEM})

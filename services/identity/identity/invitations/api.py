@@ -14,6 +14,7 @@ from servicekit.principal import TENANT_ROLES
 from servicekit.problems import ProblemError
 
 from .. import clock
+from ..accounts.api import MemberViewSet as MemberReadViewSet
 from ..responses import refusal
 from ..tokens.api import TokenPairSerializer
 from . import actions, queries
@@ -83,6 +84,42 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def destroy(self, request, pk=None):
         actions.revoke_invitation(self.get_object(), by=principal_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MemberAddRequest(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    role = serializers.ChoiceField(choices=TENANT_ROLES)
+
+    def validate(self, attrs):
+        # An account's password is its holder's alone: a manager who sets one would also learn whether the e-mail
+        # has an account anywhere on the platform.
+        if "password" in self.initial_data:
+            raise serializers.ValidationError({"password": "members join through an invitation and choose their "
+                                                           "own password; leave it out"})
+        return attrs
+
+
+class MemberViewSet(MemberReadViewSet):
+    """Members of the caller's tenant; owners and admins only. Adding one (POST) invites the e-mail: whether or not
+    it has an account anywhere, the answer is the same 202 with the pending invitation (no name, no user id); the
+    person becomes a member only when they accept it at `POST /api/v1/auth/invitations/accept`. Only an owner may
+    invite an owner, grant or change the owner role; the last active owner is protected (409). DELETE deactivates."""
+
+    @extend_schema(request=MemberAddRequest, parameters=[idempotency.openapi_parameter()],
+                   responses={202: OpenApiResponse(InvitationSerializer, description=(
+                       "The invitation, pending until the invitee accepts; the same answer whether or not the "
+                       "e-mail has an account. `Location` names the invitation.")),
+                       400: PROBLEM, 403: PROBLEM, 409: PROBLEM})
+    def create(self, request):
+        body = MemberAddRequest(data=request.data)
+        body.is_valid(raise_exception=True)
+        key = idempotency.key_from(request)
+        invitation, created = actions.create_invitation(by=principal_of(request), idempotency_key=key,
+                                                        **body.validated_data)
+        headers = {"Location": f"/api/v1/tenants/current/invitations/{invitation.id}/"}
+        if not created:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(InvitationSerializer(invitation).data, status=status.HTTP_202_ACCEPTED, headers=headers)
 
 
 class AcceptRequest(serializers.Serializer):
