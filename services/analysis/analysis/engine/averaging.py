@@ -11,10 +11,21 @@ import numpy as np
 
 DEFAULT = {"method": "time", "seconds": 30}
 OUTLIER_SD_DEFAULT = 4.0  # Lamarra et al. 1987: breaths outside the local prediction +- 4 SD
+BAND_LEVEL_DEFAULT = 0.95  # whippr's cleaning_level: breaths outside the 95 % prediction band
+BAND_HALF_WINDOW_S = 30.0  # the band is a local linear fit over +- 30 s (whole-test lines bend at warm-up/recovery)
+OUTLIER_METHODS = ("off", "lamarra", "prediction_band")
+SAMPLINGS = ("breath-by-breath", "averaged")
 
 
 def normalise_strategy(averaging: dict | None) -> dict:
-    """Validate the averaging request; unknown or broken requests fall back to the 30-s default."""
+    """Validate the averaging request; unknown or broken requests fall back to the 30-s default.
+
+    The default is spiro's: 30-s centred moving time average, no outlier removal, so a lab
+    comparing with spiro or a published study gets the same VO2max. Outlier removal is an
+    explicit choice (`outliers`: "lamarra" | "prediction_band" | {"method", "sd" | "level"};
+    the older `outlier_sd: <n>` means Lamarra at n SD) and is only ever applied to
+    breath-by-breath data (see `resolve_outliers`).
+    """
     a = averaging if isinstance(averaging, dict) else {}
     m = a.get("method", "time")
     out: dict
@@ -37,13 +48,89 @@ def normalise_strategy(averaging: dict | None) -> dict:
             out = dict(DEFAULT)
     except (TypeError, ValueError):
         out = dict(DEFAULT)
-    sd = a.get("outlier_sd", OUTLIER_SD_DEFAULT)
-    try:
-        sd = float(sd) if sd not in (None, False) else 0.0
-    except (TypeError, ValueError):
-        sd = OUTLIER_SD_DEFAULT
-    out["outlier_sd"] = sd if np.isfinite(sd) and sd > 0 else None
+    out["outliers"] = _outlier_request(a)
+    sampling = a.get("sampling")
+    out["sampling"] = sampling if sampling in SAMPLINGS else None  # None: decided from the time stamps
+    out["outlier_sd"] = out["outliers"].get("sd")  # kept for readers of older results; None when off
     return out
+
+
+def _outlier_request(a: dict) -> dict:
+    req = a.get("outliers")
+    if isinstance(req, str):
+        req = {"method": req}
+    if isinstance(req, dict):
+        method = req.get("method")
+        if method == "lamarra":
+            return {"method": "lamarra", "sd": _positive(req.get("sd"), OUTLIER_SD_DEFAULT)}
+        if method == "prediction_band":
+            level = _positive(req.get("level"), BAND_LEVEL_DEFAULT)
+            return {"method": "prediction_band", "level": level if level < 1 else BAND_LEVEL_DEFAULT}
+        return {"method": "off"}
+    sd = a.get("outlier_sd")
+    if sd in (None, False):
+        return {"method": "off"}
+    try:
+        sd = float(sd)
+    except (TypeError, ValueError):
+        return {"method": "off"}
+    return {"method": "lamarra", "sd": sd} if np.isfinite(sd) and sd > 0 else {"method": "off"}
+
+
+def _positive(v, default):
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return default
+    return f if np.isfinite(f) and f > 0 else default
+
+
+def infer_sampling(t: np.ndarray) -> str:
+    """Breath-by-breath data have irregular intervals; interpolated or averaged exports (1 s, 5 s,
+    10 s, 1 min) have regular ones: >= 80 % of the intervals within 5 % of their median."""
+    if t.size < 3:
+        return "breath-by-breath"
+    steps = np.diff(t)
+    steps = steps[np.isfinite(steps)]
+    if steps.size == 0:
+        return "breath-by-breath"
+    median = float(np.median(steps))
+    if median <= 0:
+        return "breath-by-breath"
+    regular = float(np.mean(np.abs(steps - median) <= 0.05 * median + 1e-9))
+    return "averaged" if regular >= 0.8 else "breath-by-breath"
+
+
+def resolve_outliers(strategy: dict, t: np.ndarray) -> dict:
+    """What the cleaning step will actually do, echoed in the result.
+
+    Outlier rules judge a breath against its neighbours; on interpolated or averaged rows the
+    neighbours are near copies of each other (or means of many breaths), so a rule that removes
+    a few % of breaths would remove most rows (307 of 340 on one 1-s export): never applied there.
+    """
+    req = dict(strategy["outliers"])
+    declared = strategy.get("sampling")
+    sampling = declared or infer_sampling(t)
+    strategy["sampling"] = sampling
+    strategy["sampling_source"] = "declared" if declared else "time stamps"
+    if req["method"] == "off":
+        req.update(applied=False, reason="off (default, as spiro)")
+    elif sampling != "breath-by-breath":
+        req.update(applied=False, reason="not applied: the data are averaged or interpolated, not breath-by-breath")
+    else:
+        req.update(applied=True, reason=None)
+    strategy["outliers"] = req
+    strategy["outlier_sd"] = req.get("sd") if req["applied"] and req["method"] == "lamarra" else None
+    return req
+
+
+def outlier_mask(req: dict, t: np.ndarray, vo2: np.ndarray, vco2: np.ndarray) -> np.ndarray:
+    """Breaths the requested rule removes (on VO2 or VCO2); all False when not applied."""
+    if not req.get("applied"):
+        return np.zeros(t.size, bool)
+    if req["method"] == "lamarra":
+        return local_outliers(vo2, req["sd"]) | local_outliers(vco2, req["sd"])
+    return prediction_band_outliers(t, vo2, req["level"]) | prediction_band_outliers(t, vco2, req["level"])
 
 
 def _posint(v, default):
@@ -100,6 +187,56 @@ def local_outliers(y: np.ndarray, n_sd: float, half: int = 2) -> np.ndarray:
     if not sd > 0:
         return out
     out[ok] = np.abs(r[ok] - med) > n_sd * sd
+    return out
+
+
+def prediction_band_outliers(t: np.ndarray, y: np.ndarray, level: float = BAND_LEVEL_DEFAULT,
+                             half_window_s: float = BAND_HALF_WINDOW_S) -> np.ndarray:
+    """Breaths outside the `level` prediction band of a local straight line (as whippr's
+    linear cleaning, but fitted within +- half_window_s of each breath so warm-up, ramp and
+    recovery each get their own line). The breath itself is left out of its own fit; all
+    window sums come from prefix sums, so the whole test costs O(n)."""
+    from scipy.special import stdtrit
+
+    t = np.asarray(t, float)
+    y = np.asarray(y, float)
+    out = np.zeros(y.size, bool)
+    ok = np.isfinite(t) & np.isfinite(y)
+    if ok.sum() < 8:
+        return out
+    tt, yy = t[ok], y[ok]
+    n = tt.size
+    lo = np.searchsorted(tt, tt - half_window_s, side="left")
+    hi = np.searchsorted(tt, tt + half_window_s, side="right")
+
+    def window_sum(v):
+        c = np.concatenate([[0.0], np.cumsum(v)])
+        return c[hi] - c[lo] - v  # the breath itself excluded
+
+    m = (hi - lo - 1).astype(float)
+    # centre on each breath's own time: x = t - t_i keeps the sums small (no cancellation)
+    st, sy = window_sum(tt), window_sum(yy)
+    stt, sty, syy = window_sum(tt * tt), window_sum(tt * yy), window_sum(yy * yy)
+    sx = st - m * tt
+    sxx = stt - 2 * tt * st + m * tt * tt
+    sxy = sty - tt * sy
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cxx = sxx - sx * sx / m
+        cxy = sxy - sx * sy / m
+        cyy = syy - sy * sy / m
+        b = cxy / cxx
+        xbar = sx / m
+        a = sy / m - b * xbar  # prediction at x = 0 (the breath's own time)
+        ss = np.maximum(cyy - b * cxy, 0.0)
+        df = m - 2
+        s2 = ss / df
+        se = np.sqrt(s2 * (1 + 1 / m + xbar * xbar / cxx))
+        q = stdtrit(np.maximum(df, 1), 0.5 + level / 2)
+        bad = np.abs(yy - a) > q * se
+    usable = (m >= 5) & np.isfinite(se) & (se > 0)
+    res = np.zeros(n, bool)
+    res[usable] = bad[usable]
+    out[np.flatnonzero(ok)] = res
     return out
 
 

@@ -1,6 +1,6 @@
 """analyze_cpet: the whole CPET report from breath-by-breath columns.
 
-Order of work: clean (exclusions, Lamarra outliers) -> average -> protocol -> peaks/VO2max ->
+Order of work: clean (exclusions; outliers only when asked for, on breath-by-breath data) -> average -> protocol -> peaks/VO2max ->
 thresholds (or the lab's overrides) -> zones, FATmax, norms -> quality flags. Every section
 degrades to None plus a quality flag; no finite input raises.
 """
@@ -148,14 +148,12 @@ def _run(samples, athlete, strategy, overrides, lactate, result, flags):
         if math.isfinite(a) and math.isfinite(b):
             excl |= (t >= min(a, b)) & (t <= max(a, b))
     result["quality"]["excluded_breaths"] = int(excl.sum())
-    out_mask = np.zeros(t.size, bool)
-    if strategy["outlier_sd"]:
-        out_mask = (avg.local_outliers(np.where(excl, np.nan, cols["vo2_ml_min"]), strategy["outlier_sd"]) |
-                    avg.local_outliers(np.where(excl, np.nan, cols["vco2_ml_min"]), strategy["outlier_sd"]))
-        out_mask &= ~excl
+    # outlier removal: an explicit option, breath-by-breath data only (averaging.resolve_outliers)
+    rule = avg.resolve_outliers(strategy, t)
+    out_mask = avg.outlier_mask(rule, t, np.where(excl, np.nan, cols["vo2_ml_min"]),
+                                np.where(excl, np.nan, cols["vco2_ml_min"])) & ~excl
     result["quality"]["outliers_removed"] = int(out_mask.sum())
-    result["quality"]["outlier_rule"] = (f"local median of 2+2 neighbouring breaths +- {strategy['outlier_sd']:g} SD "
-                                         "(Lamarra 1987)" if strategy["outlier_sd"] else "off")
+    result["quality"]["outlier_rule"] = _outlier_rule_text(rule)
     keep = ~(excl | out_mask)
     t = t[keep]
     cols = {k: v[keep] for k, v in cols.items()}
@@ -333,6 +331,15 @@ def _run(samples, athlete, strategy, overrides, lactate, result, flags):
 
     # ---- FATmax
     result["fatmax"] = fatmax_mod.compute(proto["kind"], stages, vo2_peak)
+
+
+def _outlier_rule_text(rule: dict) -> str:
+    if not rule["applied"]:
+        return rule["reason"]
+    if rule["method"] == "lamarra":
+        return f"local median of 2+2 neighbouring breaths +- {rule['sd']:g} SD (Lamarra 1987)"
+    return (f"outside the {100 * rule['level']:g} % prediction band of a local line over "
+            f"+-{avg.BAND_HALF_WINDOW_S:g} s (as whippr)")
 
 
 def vmx_min_exercise():

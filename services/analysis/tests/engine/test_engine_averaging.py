@@ -80,6 +80,35 @@ def test_strategy_normalisation_and_fallback():
     s = avg.normalise_strategy({"method": "butterworth", "cutoff": 5, "order": 0})
     assert s["cutoff"] == 0.04 and s["order"] == 3
     assert avg.normalise_strategy({"outlier_sd": 0})["outlier_sd"] is None
+    default = avg.normalise_strategy(None)
+    assert default["seconds"] == 30 and default["outliers"] == {"method": "off"} and default["outlier_sd"] is None
+    assert avg.normalise_strategy({"outlier_sd": 3})["outliers"] == {"method": "lamarra", "sd": 3.0}
+    assert avg.normalise_strategy({"outliers": "lamarra"})["outliers"] == {"method": "lamarra", "sd": 4.0}
+    assert avg.normalise_strategy({"outliers": {"method": "prediction_band", "level": 7}})["outliers"] == \
+        {"method": "prediction_band", "level": 0.95}
+    assert avg.normalise_strategy({"outliers": "everything"})["outliers"] == {"method": "off"}
+    assert avg.normalise_strategy({"sampling": "weekly"})["sampling"] is None
+
+
+def test_sampling_is_read_from_the_intervals():
+    rng = np.random.default_rng(3)
+    breaths = np.cumsum(rng.uniform(1.0, 4.0, 400))
+    assert avg.infer_sampling(breaths) == "breath-by-breath"
+    assert avg.infer_sampling(np.arange(1.0, 900.0)) == "averaged"
+    assert avg.infer_sampling(np.arange(0.0, 900.0, 10.0)) == "averaged"
+
+
+def test_prediction_band_catches_spikes_on_a_ramp_only():
+    rng = np.random.default_rng(2)
+    t = np.cumsum(rng.uniform(1.5, 3.0, 500))
+    y = np.where(t < 300, 800, 800 + 3.0 * (t - 300)) + rng.normal(0, 60, t.size)
+    y[[100, 250, 400]] += 900
+    mask = avg.prediction_band_outliers(t, y, 0.99)
+    assert mask[[100, 250, 400]].all()
+    assert mask.sum() <= 3 + 0.03 * t.size  # ~1 % of normal breaths fall outside a 99 % band
+    # a gap of missing values neither crashes nor is flagged
+    y[10:20] = np.nan
+    assert not avg.prediction_band_outliers(t, y, 0.99)[10:20].any()
 
 
 def test_local_outlier_band_catches_spike_only():

@@ -137,17 +137,56 @@ def test_exclude_ranges_remove_breaths():
     assert r["quality"]["n_breaths"] <= base["quality"]["n_breaths"] - expected + 2
 
 
-def test_outliers_counted_and_removed():
+def _spiked_ramp():
     s, _ = ramp_test(7)
     s = dict(s)
     vo2 = list(s["vo2_ml_min"])
     for i in (50, 150, 250):
         vo2[i] = vo2[i] * 3
     s["vo2_ml_min"] = vo2
-    r = run(s)
-    assert r["quality"]["outliers_removed"] >= 3
-    off = run(s, averaging={"method": "time", "seconds": 30, "outlier_sd": 0})
-    assert off["quality"]["outliers_removed"] == 0
+    return s
+
+
+def test_default_strategy_is_spiros_time_30_without_outlier_removal():
+    r = run(_spiked_ramp())
+    a = r["averaging"]
+    assert a["method"] == "time" and a["seconds"] == 30
+    assert a["outliers"]["method"] == "off" and a["outliers"]["applied"] is False and a["outlier_sd"] is None
+    assert a["sampling"] == "breath-by-breath" and a["sampling_source"] == "time stamps"
+    assert r["quality"]["outliers_removed"] == 0 and r["quality"]["outlier_rule"].startswith("off")
+    assert r["vo2max"]["strategy"] == a
+
+
+@pytest.mark.parametrize("outliers,text", [({"method": "lamarra", "sd": 4}, "Lamarra"),
+                                           ("prediction_band", "prediction band")])
+def test_outlier_removal_is_an_explicit_option(outliers, text):
+    s = _spiked_ramp()
+    r = run(s, averaging={"method": "time", "seconds": 30, "outliers": outliers})
+    rule = r["averaging"]["outliers"]
+    assert rule["applied"] is True and text in r["quality"]["outlier_rule"]
+    # the three tripled breaths go, and the rule does not eat the ordinary breaths around them
+    assert 3 <= r["quality"]["outliers_removed"] <= 0.08 * len(s["time_s"])
+    assert r["quality"]["n_breaths"] == len(s["time_s"]) - r["quality"]["outliers_removed"]
+    legacy = run(s, averaging={"method": "time", "seconds": 30, "outlier_sd": 4})
+    assert legacy["averaging"]["outliers"]["method"] == "lamarra" and legacy["averaging"]["outlier_sd"] == 4
+
+
+def test_outlier_removal_is_never_applied_to_interpolated_data():
+    # the same spiked test interpolated to 1 s, as Oxynet and many carts export it
+    s = _spiked_ramp()
+    t = np.asarray(s["time_s"])
+    grid = np.arange(1.0, np.floor(t[-1]))
+    one = {k: (np.interp(grid, t, np.asarray(v, float)).tolist() if v is not None and k != "time_s" else None)
+           for k, v in s.items()}
+    one["time_s"] = grid.tolist()
+    r = run(one, averaging={"method": "time", "seconds": 30, "outliers": "lamarra"})
+    rule = r["averaging"]["outliers"]
+    assert r["averaging"]["sampling"] == "averaged" and rule["method"] == "lamarra" and rule["applied"] is False
+    assert "not breath-by-breath" in rule["reason"] and r["quality"]["outliers_removed"] == 0
+    assert r["averaging"]["outlier_sd"] is None
+    # a caller that knows better (the reader's metadata) declares the sampling
+    r = run(s, averaging={"outliers": "lamarra", "sampling": "averaged"})
+    assert r["averaging"]["sampling_source"] == "declared" and r["quality"]["outliers_removed"] == 0
 
 
 @pytest.mark.parametrize("strategy", [{"method": "breath", "breaths": 15}, {"method": "bin", "seconds": 15},
