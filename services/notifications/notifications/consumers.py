@@ -2,17 +2,18 @@
 written in the same transaction (servicekit.events.consumer); it reads only the fields it needs."""
 from servicekit.events import Event, handles
 
+from . import events
 from .inapp import actions as inapp
-from .mail import actions as mail
+from .mail import actions as mail, tasks as mail_tasks
 
 
-@handles("identity.invitation.created")
+@handles(events.INVITATION_CREATED)
 def invitation_created(event: Event) -> None:
     delivery = mail.record_invitation_email(event)
     if delivery.status == delivery.Status.PENDING:
-        mail.enqueue(delivery)  # before the commit on purpose: see notifications.mail.actions
+        mail_tasks.send_later(delivery)  # before the commit on purpose: see notifications.mail.actions
 
 
-@handles("identity.invitation.accepted")
+@handles(events.INVITATION_ACCEPTED)
 def invitation_accepted(event: Event) -> None:
     inapp.notify_invitation_accepted(event)

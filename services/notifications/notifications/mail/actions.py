@@ -1,5 +1,5 @@
 """E-mail deliveries: recorded when the event arrives (with the inbox row, in one transaction), sent by a Celery
-task (notifications.tasks.send_email) that retries transient SMTP failures and is idempotent by delivery id.
+task (notifications.mail.tasks.send_email) that retries transient SMTP failures and is idempotent by delivery id.
 
 The task is enqueued inside the consumer's transaction, before its commit: if the broker refuses, the handler
 fails and the event is delivered again (an enqueue after the commit could be lost for good, since the inbox would
@@ -36,12 +36,6 @@ def record_invitation_email(event: Event) -> EmailDelivery:
         tenant_id=event.tenant_id, event_id=event.id, kind="invitation",
         defaults={"to_email": event.data["email"], "language": language, "subject": subject, "body": body})
     return delivery
-
-
-def enqueue(delivery: EmailDelivery) -> None:
-    from ..tasks import send_email
-
-    send_email.delay(str(delivery.id), str(delivery.tenant_id))
 
 
 def _permanent(exc: Exception) -> bool:
