@@ -32,9 +32,19 @@ def test_each_declared_event_is_published_by_its_owner(event_type):
     assert f'"{event_type}"' in code or f"'{event_type}'" in code, f"{owner} never names {event_type}"
 
 
+def event_names(package: Path) -> dict[str, str]:
+    """NAME -> event type, as the service's `<service>/events.py` writes them (its one home for the names)."""
+    events = package / "events.py"
+    return dict(re.findall(r"""^([A-Z][A-Z0-9_]*)\s*=\s*["']([a-z0-9_.]+)["']""", events.read_text(), re.M)
+                ) if events.is_file() else {}
+
+
 def test_each_consumed_event_is_declared():
     consumed = set()
     for consumers in (ROOT / "services").glob("*/*/consumers.py"):
-        consumed |= set(re.findall(r"""@handles\(\s*["']([a-z0-9_.]+)["']""", consumers.read_text()))
+        names = event_names(consumers.parent)
+        for arg in re.findall(r"""@handles\(\s*([^)\s]+)\s*\)""", consumers.read_text()):
+            literal = re.fullmatch(r"""["']([a-z0-9_.]+)["']""", arg)
+            consumed.add(literal.group(1) if literal else names.get(arg.removeprefix("events."), arg))
     assert consumed, "no service consumes anything?"
     assert consumed <= DECLARED, f"consumed but not declared: {sorted(consumed - DECLARED)}"
