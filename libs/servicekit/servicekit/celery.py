@@ -5,10 +5,16 @@ in `VO2_BROKER_DIR`, default `$VO2_DATA_DIR/broker`, the same folder the events 
 `task_reject_on_worker_lost` so a killed worker's job runs again (tasks must be idempotent); prefetch 1; the
 service's own queue `<service>.tasks`; no result backend (tasks record their outcome in the service's database).
 
+A Django service's `celery.py` is one line, `app = make_celery("<service>")`: Django is set up from
+`<service>.settings`, the queue is `settings.CELERY_QUEUE` (default `<service>.tasks`), and the task modules are
+every `tasks.py` of the service's own apps plus `<service>/tasks.py`, found by name. Tasks repeat none of these
+flags; background jobs use `servicekit.jobs.background_job`.
+
 Worker: `celery -A <service>.celery worker -Q <service>.tasks --concurrency N` (see the service's celery.py).
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 
 from celery import Celery
@@ -16,12 +22,35 @@ from celery import Celery
 from .events import broker as _broker
 
 
+def _setup_django(service: str, django_settings: str | None) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", django_settings or f"{service}.settings")
+    import django
+    from django.apps import apps
+
+    if not apps.ready and not apps.loading:
+        django.setup()
+
+
+def task_modules(service: str) -> list[str]:
+    """`<app>.tasks` of each of the service's own installed apps, and `<service>.tasks`, where they exist."""
+    from django.conf import settings
+
+    names = [app + ".tasks" for app in settings.INSTALLED_APPS if app.startswith(service + ".")]
+    names.append(service + ".tasks")
+    return [n for n in names if importlib.util.find_spec(n) is not None]
+
+
 def make_celery(service: str, *, django_settings: str | None = None, include: list[str] | None = None,
-                broker_url: str | None = None, **overrides) -> Celery:
-    if django_settings:
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", django_settings)
-    url = _broker.broker_url(broker_url)
+                broker_url: str | None = None, django: bool = True, **overrides) -> Celery:
     queue = f"{service}.tasks"
+    if django:
+        _setup_django(service, django_settings)
+        from django.conf import settings
+
+        queue = getattr(settings, "CELERY_QUEUE", None) or queue
+        if include is None:
+            include = task_modules(service)
+    url = _broker.broker_url(broker_url)
     conf = {
         "broker_url": url,
         "broker_connection_retry_on_startup": True,

@@ -143,3 +143,111 @@ def caller(signing_keys):
     def make(tenant_id, role="owner", user_id=None):
         return Caller(signing_keys, tenant_id, role, user_id)
     return make
+
+
+# ---- checks every Django service runs (the service's tests call these fixtures) ---------------------------------
+
+def _service_package() -> str:
+    from django.conf import settings
+
+    return settings.ROOT_URLCONF.split(".")[0]
+
+
+def tenant_tables() -> list[str]:
+    """The tables of the service's own tenant-owned models (those subclassing `servicekit.tenancy.TenantOwned`)."""
+    from django.apps import apps
+
+    from .tenancy import TenantOwned
+
+    package = _service_package()
+    return sorted({m._meta.db_table for m in apps.get_models()
+                   if issubclass(m, TenantOwned) and m.__module__.startswith(package + ".") and m._meta.managed})
+
+
+@pytest.fixture
+def service_runs(db):
+    """`service_runs()` proves the plumbing of the service under test and returns its OpenAPI document:
+    /healthz alive, /readyz ready with the database checked, /openapi.json served, an unknown path a problem+json
+    404. Use: `def test_service_runs(service_runs): paths = service_runs()["paths"]; ...`."""
+    def check() -> dict:
+        from django.test import Client
+
+        client = Client()
+        assert client.get("/healthz").json() == {"status": "alive"}
+        ready = client.get("/readyz")
+        assert ready.status_code == 200, ready.content
+        assert ready.json()["checks"]["database"]["status"] == "ok"
+        schema = client.get("/openapi.json")
+        assert schema.status_code == 200 and schema.json()["openapi"].startswith("3.")
+        missing = client.get("/api/v1/nothing-here")
+        assert missing.status_code == 404
+        assert missing["Content-Type"] == "application/problem+json"
+        assert missing.json()["type"] == "urn:vo2:problem:not-found"
+        return schema.json()
+    return check
+
+
+class RowLevelSecurity:
+    """What the RLS tests of every service check at the database, as the application role (PostgreSQL only)."""
+
+    def tables(self) -> list[str]:
+        return tenant_tables()
+
+    def assert_application_role(self) -> None:
+        """The role the service connects as is no superuser, cannot bypass RLS, and owns none of the tables."""
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+            assert cursor.fetchone() == (False, False)
+            cursor.execute("SELECT tablename FROM pg_tables WHERE tableowner = current_user")
+            assert cursor.fetchall() == []
+
+    def assert_forced(self, tables: list[str] | None = None) -> None:
+        """Every tenant-owned table (default: all of the service's) has RLS enabled AND forced, with a policy."""
+        from django.db import connection
+
+        tables = tables or self.tables()
+        assert tables, "the service has no tenant-owned tables to check"
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, "
+                           "EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid) "
+                           "FROM pg_class c WHERE c.relname = ANY(%s) ORDER BY c.relname", [tables])
+            found = cursor.fetchall()
+        assert found == [(t, True, True, True) for t in sorted(tables)], found
+
+    def execute(self, sql: str, params=None, *, tenant_id: str | None = None) -> list[tuple]:
+        """Raw SQL (it forgets any tenant filter) in a transaction that sets `tenant_id` for RLS, or no tenant."""
+        from django.db import connection, transaction
+
+        from .tenancy import set_database_tenant
+
+        with transaction.atomic():
+            if tenant_id:
+                set_database_tenant(tenant_id)
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params or [])
+                return cursor.fetchall() if cursor.description else []
+
+    def assert_isolated(self, insert_sql: str, params_for, select_sql: str) -> None:
+        """Rows written for two tenants by raw SQL: each tenant's transaction reads only its own, a transaction
+        without a tenant reads none, and writing a row for the other tenant is refused by the policy.
+        `params_for(tenant_id)` gives the insert's parameters (the tenant id among them); `select_sql` selects
+        the tenant column."""
+        from django.db.utils import ProgrammingError
+
+        a, b = str(uuid.uuid4()), str(uuid.uuid4())
+        for tenant in (a, b):
+            self.execute(insert_sql, params_for(tenant), tenant_id=tenant)
+        assert [str(r[0]) for r in self.execute(select_sql)] == []
+        assert [str(r[0]) for r in self.execute(select_sql, tenant_id=a)] == [a]
+        assert [str(r[0]) for r in self.execute(select_sql, tenant_id=b)] == [b]
+        with pytest.raises(ProgrammingError, match="row-level security"):
+            self.execute(insert_sql, params_for(b), tenant_id=a)
+
+
+@pytest.fixture
+def rls(transactional_db):
+    """`rls.assert_application_role()`, `rls.assert_forced()`, `rls.assert_isolated(...)`, `rls.execute(...)`.
+    Mark the test `postgres_only` (row-level security is PostgreSQL's)."""
+    return RowLevelSecurity()

@@ -81,3 +81,37 @@ class ServiceTokens:
             raise self.refused_error("identity's answer holds no access token")
         expires_in = body.get("expires_in")
         return token, time.time() + (float(expires_in) if expires_in else 60.0)
+
+
+# ---- the service's own token source (settings IDENTITY_URL, SERVICE_CLIENT_ID, SERVICE_CLIENT_SECRET) -------------
+
+_shared: ServiceTokens | None = None
+_provider = None
+
+
+def set_provider(provider) -> None:
+    """Tests (and one-process setups without identity) mint tokens themselves: `provider(tenant_id) -> token`;
+    None restores identity's client credentials."""
+    global _provider
+    _provider = provider
+
+
+class _ForTenant:
+    """`for_tenant(tenant_id)` → a service token for that tenant; `for_tenant.invalidate(tenant_id)` after a 401."""
+
+    def __call__(self, tenant_id) -> str:
+        global _shared
+        if _provider is not None:
+            return _provider(str(tenant_id))
+        if _shared is None:
+            from django.conf import settings
+
+            _shared = ServiceTokens(settings.IDENTITY_URL, settings.SERVICE_CLIENT_ID, settings.SERVICE_CLIENT_SECRET)
+        return _shared(tenant_id)
+
+    def invalidate(self, tenant_id) -> None:
+        if _shared is not None:
+            _shared.invalidate(tenant_id)
+
+
+for_tenant = _ForTenant()

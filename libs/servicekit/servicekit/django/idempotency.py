@@ -65,41 +65,72 @@ def fingerprint(fields: Mapping) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def create_once(model, *, by: Principal, key: str | None, fields: Mapping,
-                create: Callable[[dict], T]) -> tuple[T, bool]:
-    """`create(extra)` → (object, True), where `extra` holds the key columns to store; or, when `by` already created
-    an object of `model` with `key`, (that object, False). `model.objects` is the tenant-scoped manager."""
+def _scope(by: Principal | None, scope: Mapping | None) -> dict:
+    if scope is not None:
+        return dict(scope)
+    if by is None:
+        raise ValueError("create_once needs the caller (by=) or the scope its keys live in (scope=)")
+    return {"created_by": by.user_id}
+
+
+def earlier(model, *, key: str, by: Principal | None = None, fields: Mapping | None = None,
+            scope: Mapping | None = None, queryset=None):
+    """The object created earlier with this key in this scope (default: by this caller), or None. With `fields`,
+    a different request under the same key is the 409 `idempotency-key-reused`; without, the first object is
+    answered unseen (a create whose body is a large upload is answered before the body is read)."""
+    rows = queryset if queryset is not None else model.objects
+    found = rows.filter(idempotency_key=key, **_scope(by, scope)).first()
+    if found is not None and fields is not None and found.request_fingerprint != fingerprint(fields):
+        raise IdempotencyKeyReused()
+    return found
+
+
+def create_once(model, *, by: Principal | None, key: str | None, fields: Mapping,
+                create: Callable[[dict], T], scope: Mapping | None = None, queryset=None,
+                tenant_id=None) -> tuple[T, bool]:
+    """The one idempotent create of every creating POST (201 or 202 alike).
+
+    `create(extra)` → (object, True), where `extra` holds the key columns to store (`idempotency_key`,
+    `request_fingerprint`: the model has them through `CreatedOnce`); or, when an object of `model` was created
+    with `key` in the key's scope, (that object, False), and a different request under that key is the 409.
+    The scope is the caller by default (`created_by=by.user_id`); pass `scope=` for another owner column (e.g.
+    `{"invited_by": ...}`) or a shared scope (`{"auto": True}`). `model.objects` (or `queryset`) is the
+    tenant-scoped manager. A unique constraint on (tenant_id, <scope columns>, idempotency_key) decides a race."""
     if not key:
         return create({}), True
     digest = fingerprint(fields)
 
-    def earlier():
-        found = model.objects.filter(created_by=by.user_id, idempotency_key=key).first()
-        if found is not None and found.request_fingerprint != digest:
-            raise IdempotencyKeyReused()
-        return found
+    def find():
+        return earlier(model, key=key, by=by, fields=fields, scope=scope, queryset=queryset)
 
-    found = earlier()
+    found = find()
     if found is not None:
         return found, False
+    alias = database_alias_for(str(tenant_id or (by.tenant_id if by else "")) or None)
     try:
-        with transaction.atomic(using=database_alias_for(by.tenant_id)):  # a savepoint inside a request
+        with transaction.atomic(using=alias):  # a savepoint inside a request
             return create({"idempotency_key": key, "request_fingerprint": digest}), True
     except IntegrityError:  # a concurrent retry with the same key committed first
-        found = earlier()
+        found = find()
         if found is None:
             raise
         return found, False
 
 
-def created_response(data, location: str, created: bool):
-    """201 with Location; a replay says so (`Idempotent-Replayed: true`) and carries the first answer's object."""
-    from rest_framework.response import Response
-
+def replay_headers(location: str, created: bool) -> dict:
+    """Location, and `Idempotent-Replayed: true` when the answer is the first request's object."""
     headers = {"Location": location}
     if not created:
         headers[REPLAYED_HEADER] = "true"
-    return Response(data, status=201, headers=headers)
+    return headers
+
+
+def created_response(data, location: str, created: bool, status: int = 201):
+    """201 (or 202 for a create that starts a job) with Location; a replay says so (`Idempotent-Replayed: true`)
+    and carries the first answer's object."""
+    from rest_framework.response import Response
+
+    return Response(data, status=status, headers=replay_headers(location, created))
 
 
 def openapi_parameter():

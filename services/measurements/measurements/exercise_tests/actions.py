@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from servicekit.django import idempotency
 from servicekit.principal import Principal
 
-from ..infra import events
+from .. import events
 from ..infra.storage import get_storage
 from .models import SAMPLE_COLUMNS, ExerciseTest, LactateStep, Sample
 

@@ -17,7 +17,8 @@ from servicekit.tenancy import tenant_transaction
 
 from ..exercise_tests import actions as test_actions
 from ..exercise_tests.models import ExerciseTest
-from ..infra import analysis_client, events
+from .. import events
+from ..infra import analysis_client
 from ..infra.analysis_client import AnalysisProblem, AnalysisUnavailable
 from ..infra.service_tokens import ServiceTokenError
 from ..infra.storage import get_storage

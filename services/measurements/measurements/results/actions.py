@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from ..exercise_tests import queries as test_queries
 from ..exercise_tests.models import ExerciseTest
-from ..infra import analysis_client, events
+from .. import events
+from ..infra import analysis_client
 from . import queries
 from .models import AnalysisAudit, AnalysisResult
 

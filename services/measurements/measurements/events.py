@@ -1,6 +1,8 @@
-"""The one seam to the kit's event outbox: `emit()` writes an event in the caller's transaction (a rolled-back change
-publishes nothing); the relay (`manage.py run_relay`) sends it to the `vo2.events` exchange. Payloads follow
-contracts/events/measurements.test.*.v1.json (the kit validates them)."""
+"""measurements' events, by name: the one home of the event types it publishes (and would consume, in consumers.py).
+
+`emit()` writes an event in the caller's transaction (a rolled-back change publishes nothing); the relay
+(`manage.py run_relay`) sends it to the `vo2.events` exchange. Payloads follow
+contracts/events/measurements.test.*.v1.json (the kit validates them). measurements consumes no event yet."""
 from __future__ import annotations
 
 from servicekit.events import publish
