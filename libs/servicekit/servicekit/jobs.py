@@ -1,0 +1,213 @@
+"""Background jobs: one row shape, one lock, one task wrapper, one status vocabulary.
+
+Every long piece of work a service does for a client (an import, a PDF, an e-mail, a webhook delivery) is a row the
+client can poll and a Celery task that may be delivered twice (late acks: a killed worker's job runs again).
+
+    class Import(JobRow, TenantOwned): ...            # status, stage, progress, attempts, generation, problem
+
+    job = jobs.lock(Import, import_id)                # the row, locked for this transaction (None when gone)
+    jobs.advance(job, "parsing", progress=10)         # status running, stage parsing
+    jobs.finish(job)  /  jobs.fail(job, problem)      # done (100) / failed with a problem object
+
+    run_import = jobs.background_job(app, "measurements.imports.run_import", give_up=fail_unavailable,
+                                     dispatch_setting="IMPORT_DISPATCH")(pipeline.run_import)
+    run_import.enqueue(import_id, tenant_id)          # after the caller's commit: Celery, inline or not at all
+
+The job function raises `RetryLater` for a passing failure (a service down, a broker hiccup): the task is retried
+with backoff; on the final attempt the wrapper calls `give_up(*args, reason=...)` instead, which fails the row with
+the reason. Status vocabulary: queued → running (with the job's own stage names) → done | failed.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+
+log = logging.getLogger("vo2.jobs")
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+FINISHED = (Status.DONE, Status.FAILED)
+
+
+class JobRow(models.Model):
+    """The columns of a background job's row. `generation` counts (re-)runs: a stage done for this generation is
+    not done again, which is what makes a redelivered task harmless."""
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    stage = models.CharField(max_length=20, blank=True, default="")   # the job's own word while running
+    progress = models.PositiveSmallIntegerField(default=0)             # 0–100
+    attempts = models.PositiveIntegerField(default=0)                  # task runs that started work
+    generation = models.PositiveIntegerField(default=1)
+    problem = models.JSONField(null=True, blank=True)                  # the problem object of the last failure
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def public_status(self) -> str:
+        """What a status resource shows: the stage while running (e.g. "parsing"), else the status."""
+        return self.stage if self.status == Status.RUNNING and self.stage else self.status
+
+
+def lock(model, pk, *, related: tuple[str, ...] = ()):
+    """The job row locked until the transaction ends (SELECT … FOR UPDATE OF the row on PostgreSQL; SQLite writes
+    are serialised anyway), or None when it is gone. Call inside a (tenant) transaction."""
+    rows = model.objects.select_for_update(of=("self",))
+    if related:
+        rows = rows.select_related(*related)
+    return rows.filter(pk=pk).first()
+
+
+def _write(job, fields: dict) -> None:
+    if any(f.name == "updated_at" for f in job._meta.concrete_fields):
+        fields.setdefault("updated_at", timezone.now())
+    type(job).objects.filter(pk=job.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(job, name, value)
+
+
+def start(job, stage: str = "", progress: int | None = None, **fields) -> None:
+    """A task run begins work on the job: counts the attempt."""
+    fields["attempts"] = job.attempts + 1
+    advance(job, stage or job.stage, progress=progress, **fields)
+
+
+def advance(job, stage: str, progress: int | None = None, **fields) -> None:
+    """Running, at `stage` (progress never goes back); other columns of the row may change with it."""
+    fields.update(status=Status.RUNNING, stage=stage,
+                  progress=max(job.progress, progress) if progress is not None else job.progress)
+    _write(job, fields)
+
+
+def finish(job, **fields) -> None:
+    fields.update(status=Status.DONE, stage="", progress=100, problem=None, finished_at=timezone.now())
+    _write(job, fields)
+
+
+def fail(job, problem: dict, *, stage: str | None = None, **fields) -> None:
+    """Failed, with a problem object (`servicekit.problems.problem(...)`, or another service's answer) and the
+    stage it failed at."""
+    kept = {k: problem.get(k) for k in ("type", "title", "status", "detail", "errors") if problem.get(k) is not None}
+    kept["stage"] = stage if stage is not None else (job.stage or job.status)
+    fields.update(status=Status.FAILED, problem=kept, finished_at=timezone.now())
+    _write(job, fields)
+
+
+def rerun(job, **fields) -> None:
+    """A new generation of a finished job: queued again from the start."""
+    fields.update(generation=job.generation + 1, status=Status.QUEUED, stage="", progress=0, problem=None,
+                  finished_at=None)
+    _write(job, fields)
+
+
+# ---- the task wrapper --------------------------------------------------------------------------------------------
+
+class RetryLater(Exception):
+    """The job could not finish for a passing reason; try again later (`countdown` seconds, or the backoff)."""
+
+    def __init__(self, reason: str, countdown: float | None = None):
+        super().__init__(reason)
+        self.reason, self.countdown = reason, countdown
+
+
+def default_backoff(retries: int) -> float:
+    return min(60.0, 2.0 ** (retries + 1))
+
+
+class BackgroundJob:
+    """A job function and its Celery task. `run()` is one attempt in this process, `enqueue()` hands the job to the
+    service's queue after the caller's transaction commits (DISPATCH setting: celery | inline | none)."""
+
+    def __init__(self, app, name: str, fn: Callable, *, max_retries: int | None, backoff: Callable[[int], float],
+                 give_up: Callable | None, crashed: Callable | None, dispatch_setting: str | None):
+        self.fn, self.name, self.max_retries, self.backoff = fn, name, max_retries, backoff
+        self.give_up, self.crashed, self.dispatch_setting = give_up, crashed, dispatch_setting
+        job = self
+
+        # late acks, reject-on-worker-lost, JSON: the kit's Celery factory sets them for every task
+        @app.task(name=name, bind=True, max_retries=None)
+        def task(self, *args):
+            final = job.max_retries is not None and self.request.retries >= job.max_retries
+            try:
+                return job.run(*args, final=final)
+            except RetryLater as exc:
+                countdown = exc.countdown if exc.countdown is not None else job.backoff(self.request.retries)
+                raise self.retry(exc=exc, countdown=countdown)
+
+        self.task = task
+
+    def run(self, *args, final: bool = True) -> Any:
+        """One attempt. A `RetryLater` is raised again unless this is the final attempt, which gives up instead; an
+        unexpected error is handed to `crashed` (the row says so) and raised again."""
+        try:
+            return self.fn(*args)
+        except RetryLater as exc:
+            if not final:
+                raise
+            log.warning("%s%r gives up: %s", self.name, args, exc.reason)
+            return self.give_up(*args, reason=exc.reason) if self.give_up else None
+        except Exception:
+            if self.crashed is not None:
+                log.exception("%s%r failed unexpectedly", self.name, args)
+                self.crashed(*args)
+            raise
+
+    def __call__(self, *args, final: bool = True):
+        return self.run(*args, final=final)
+
+    def mode(self) -> str:
+        from django.conf import settings
+
+        return getattr(settings, self.dispatch_setting, "celery") if self.dispatch_setting else "celery"
+
+    def send(self, *args) -> None:
+        """To the service's queue now (settings.CELERY_QUEUE, read when sent: tests and workers may rename it)."""
+        from django.conf import settings
+
+        self.task.apply_async(args=list(args), queue=getattr(settings, "CELERY_QUEUE", None))
+
+    def enqueue(self, *args) -> None:
+        """After the current transaction commits (a rolled-back request queues nothing)."""
+        mode = self.mode()
+        if mode == "none":
+            return
+        if mode == "inline":
+            transaction.on_commit(lambda: self._run_inline(*args))
+        else:
+            transaction.on_commit(lambda: self.send(*args))
+
+    def _run_inline(self, *args) -> None:
+        try:
+            self.run(*args, final=True)
+        except Exception:  # the request was answered (202); the row tells the rest
+            if self.crashed is None:
+                log.exception("%s%r failed unexpectedly", self.name, args)
+
+
+def background_job(app, name: str, *, max_retries: int | None = 5,
+                   backoff: Callable[[int], float] = default_backoff, give_up: Callable | None = None,
+                   crashed: Callable | None = None, dispatch_setting: str | None = None):
+    """Decorator: `@background_job(app, "svc.area.job", give_up=..., crashed=...)` over `def job(*ids)`.
+
+    `max_retries` Celery retries after the first run (None: the job decides when to stop raising RetryLater);
+    `give_up(*args, reason)` marks the row failed on the final attempt; `crashed(*args)` marks it failed when the
+    job raised something unexpected (a bug: the row must not stay "running" for ever)."""
+    def wrap(fn: Callable) -> BackgroundJob:
+        return BackgroundJob(app, name, fn, max_retries=max_retries, backoff=backoff, give_up=give_up,
+                             crashed=crashed, dispatch_setting=dispatch_setting)
+    return wrap
