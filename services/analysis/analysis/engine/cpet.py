@@ -256,11 +256,10 @@ def _run(samples, athlete, strategy, overrides, lactate, result, flags):
 
     # ---- VO2max verdict
     if proto["kind"] == "steps":
-        plateau = vmx.plateau_steps(stages)
+        plateau = vmx.plateau_steps(stages, proto.get("stage_length_s"))
     elif proto["kind"] in ("ramp", "unknown"):
-        rs = proto.get("_ramp_start", w0)
-        end = w1 if proto["kind"] == "ramp" else (peak["time_s"] or w1)
-        plateau = vmx.plateau_ramp(t, cols["vo2_ml_min"], rs, end)
+        rs, end, src = _incremental_phase(proto, w1)
+        plateau = vmx.plateau_ramp(t, cols["vo2_ml_min"], rs, end, src)
     else:
         plateau = {"method": None, "evaluable": False, "plateau": None,
                    "reason": "constant-load test: no incremental plateau criterion"}
@@ -331,6 +330,20 @@ def _run(samples, athlete, strategy, overrides, lactate, result, flags):
 
     # ---- FATmax
     result["fatmax"] = fatmax_mod.compute(proto["kind"], stages, vo2_peak)
+
+
+def _incremental_phase(proto: dict, w1: float) -> tuple[float | None, float, str | None]:
+    """(onset, end, source) of the incremental part for the plateau rule: the detected phases
+    when the protocol carries them, else the ramp found on the load channel; without either
+    the onset is unknown (warm-up or baseline data must not set the expected rise)."""
+    for ph in proto.get("phases") or []:
+        if isinstance(ph, dict) and (ph.get("kind") or ph.get("phase")) in ("incremental", "ramp"):
+            a, b = ph.get("start_s", ph.get("start")), ph.get("end_s", ph.get("end"))
+            if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > a:
+                return float(a), float(b), "phases"
+    if proto.get("kind") == "ramp" and proto.get("_ramp_start") is not None:
+        return float(proto["_ramp_start"]), w1, "protocol"
+    return None, w1, None
 
 
 def _outlier_rule_text(rule: dict) -> str:

@@ -37,7 +37,8 @@ def test_ramp_vo2max_and_plateau(ramp):
     # the maximum of a noisy 30-s mean sits a few % above the true plateau (5 % breath noise)
     assert v["vo2_ml_min"] == pytest.approx(truth["vo2max"], rel=0.06)
     assert v["vo2_ml_kg_min"] == pytest.approx(v["vo2_ml_min"] / 70)
-    assert v["plateau"]["evaluable"] and v["plateau"]["method"] == "ramp_slope_last_30s"
+    assert v["plateau"]["evaluable"] and v["plateau"]["method"] == "niemeyer_2021_ramp"
+    assert truth["rest_s"] <= v["plateau"]["ramp_start_s"] < truth["rest_s"] + 30  # the ramp, not the rest
     assert v["verdict"] == ("vo2max" if v["plateau"]["plateau"] else "vo2peak")
     assert v["criteria"]["hr_pred_max"] == 190
     assert v["strategy"]["method"] == "time" and v["strategy"]["seconds"] == 30
@@ -45,13 +46,18 @@ def test_ramp_vo2max_and_plateau(ramp):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_ramp_plateau_criterion(seed):
-    # the slope over 30 s is decisive only with enough breaths (~30 at RF 60) and clean data (1 % noise)
-    s, _ = ramp_test(seed, noise=0.01, plateau_s=60, n_breaths=900)
+    # Niemeyer et al. 2021: last 60-s mean minus the one before < 50 % of the rise the submaximal ramp
+    # predicts. A plateau must outlast both 60-s means to show (2 min); none at all is no plateau.
+    s, _ = ramp_test(seed, plateau_s=150)
     pl = run(s)["vo2max"]["plateau"]
-    assert pl["plateau"] is True and pl["observed_increase_ml_min"] < 0.5 * pl["expected_increase_ml_min"]
-    s, _ = ramp_test(seed, noise=0.01, plateau_s=0, vo2max=4500, n_breaths=900)
+    assert pl["evaluable"] and pl["plateau"] is True
+    assert pl["observed_increase_ml_min"] < 0.5 * pl["expected_increase_ml_min"]
+    assert pl["noise_ml_min"] < pl["expected_increase_ml_min"] and pl["interval_s"] == 60
+    s, _ = ramp_test(seed, plateau_s=0, vo2max=4500)
     r = run(s)
-    assert r["vo2max"]["plateau"]["plateau"] is False and r["vo2max"]["verdict"] == "vo2peak"
+    pl = r["vo2max"]["plateau"]
+    assert pl["evaluable"] and pl["plateau"] is False and r["vo2max"]["verdict"] == "vo2peak"
+    assert pl["observed_increase_ml_min"] >= 0.5 * pl["expected_increase_ml_min"]
 
 
 def test_ramp_thresholds_near_truth(ramp):
@@ -222,16 +228,23 @@ def test_step_test_protocol_stages_and_fatmax():
     assert r["vo2max"]["norm_source"].startswith("FRIEND treadmill")
 
 
-def test_taylor_plateau_on_steps():
-    # VO2max 3000 < 210 * 15 km/h: the last stages are capped -> delta < 150 mL/min
+def test_step_plateau_against_the_submaximal_vo2_load_line():
+    # 210 mL/min per km/h, VO2max 3000 < 210 * 15 km/h: the last full stage is capped
     s, _ = step_test(2, vo2max=3000)
     r = run(s)
     pl = r["vo2max"]["plateau"]
-    assert pl["method"] == "taylor_150" and pl["plateau"] is True and pl["delta_ml_min"] < 150
-    assert r["vo2max"]["verdict"] == "vo2max"
+    assert pl["method"] == "niemeyer_2021_steps" and pl["evaluable"] and pl["plateau"] is True
+    assert pl["expected_increase_ml_min"] == pytest.approx(210, rel=0.1)
+    assert pl["delta_ml_min"] < 0.5 * pl["expected_increase_ml_min"] and r["vo2max"]["verdict"] == "vo2max"
+    # +1 km/h raises VO2 by ~210 mL/min: Taylor's 150 mL/min would call any slowing a plateau
+    assert pl["taylor_150"]["applicable"] is False and "not a plateau test" in pl["taylor_150"]["reason"]
     s, _ = step_test(2, vo2max=5000)
     r = run(s)
     assert r["vo2max"]["plateau"]["plateau"] is False and r["vo2max"]["verdict"] == "vo2peak"
+    # +2 km/h (~420 mL/min per stage) is an increment Taylor's 150 mL/min was made for
+    s, _ = step_test(2, inc=2, vo2max=6000)
+    tay = run(s)["vo2max"]["plateau"]["taylor_150"]
+    assert tay["applicable"] is True and tay["plateau"] is False
 
 
 def test_treadmill_norm_percentile_at_published_median():
