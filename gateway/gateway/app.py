@@ -12,6 +12,8 @@ import contextlib
 import gc
 import json
 import logging
+import random
+import re
 import time
 
 from fastapi import FastAPI
@@ -25,13 +27,32 @@ from starlette.middleware.cors import CORSMiddleware
 from . import routes
 from .accesslog import AccessLog
 from .auth import WWW_AUTHENTICATE, Authenticator
-from .openapi import OpenAPIAggregator, docs_html, dumps
-from .proxy import BodyTooLarge, ClientDisconnected, RequestHead, Upstream, UpstreamError
+from .forwarded import TrustedProxies
+from .openapi import DOCS_CSP, OpenAPIAggregator, docs_html, dumps
+from .proxy import SECURITY_HEADERS, BodyTooLarge, ClientDisconnected, RequestHead, Upstream, UpstreamError
 from .ratelimit import make_limiter
 from .settings import Settings
 
 log = logging.getLogger("gateway")
 VARY_ORIGIN = (b"vary", b"Origin")
+NO_STORE = (b"cache-control", b"no-store")
+_TRACEPARENT = re.compile(rb"^[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
+_HEX32 = re.compile(r"^(?!0{32})[0-9a-f]{32}$")
+
+
+def traceparent_for(incoming: bytes | None, request_id: str) -> bytes:
+    """W3C trace context: the caller's `traceparent` when well formed, else a new trace (its id is the request id
+    when that is 32 hex digits, so one id finds both)."""
+    if incoming is not None and _TRACEPARENT.match(incoming.strip().lower()):
+        return incoming.strip().lower()
+    trace = request_id if _HEX32.match(request_id) else f"{random.getrandbits(128):032x}"
+    return f"00-{trace}-{random.getrandbits(64) | 1:016x}-01".encode()
+
+
+def stores_nothing(path: str) -> bool:
+    """Answers that carry tokens or secrets (login, refresh, service tokens, SSO, accepted invitations, new API
+    keys): `Cache-Control: no-store`."""
+    return path.startswith("/api/v1/auth/") or path.startswith("/api/v1/tenants/current/api-keys")
 
 
 class Gateway:
@@ -77,6 +98,14 @@ def _echo(scope) -> tuple[bytes, bytes]:
     return (b"x-request-id", scope["state"]["request_id"].encode())
 
 
+def _with_headers(send, extra):
+    async def sender(message):
+        if message["type"] == "http.response.start":
+            message["headers"] = list(message.get("headers", [])) + extra
+        await send(message)
+    return sender
+
+
 class GatewayMiddleware:
     def __init__(self, app, gateway: Gateway):
         self.app, self.gw = app, gateway
@@ -85,13 +114,16 @@ class GatewayMiddleware:
         self.max_body = s.max_body_bytes
         self.urls = s.service_urls
         self.access = gateway.access_log
+        self.trusted = TrustedProxies(s.trusted_proxies)
+        self.window = s.rate_limit_window_s
+        self.max_url, self.max_header = s.max_url_bytes, s.max_header_bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path, method = scope["path"], scope["method"]
         if path in routes.HEALTH_PATHS:
-            return await self.app(self._with_request_id(scope), receive, send)
+            return await self.app(self._with_request_id(scope), receive, _with_headers(send, SECURITY_HEADERS))
         started = time.perf_counter()
         status, principal = 0, None
         try:
@@ -102,7 +134,7 @@ class GatewayMiddleware:
             # Possible only while the response has not started; otherwise this send raises and the server cuts
             # the connection, which is all that can be done mid-body.
             await send_problem(send, 500, "internal-error", "The gateway failed; the request id names it in our logs.",
-                               [_echo(scope)])
+                               [_echo(scope), *SECURITY_HEADERS])
         finally:
             if self.access is not None:
                 self.access.log(method, path, status, round((time.perf_counter() - started) * 1000, 2),
@@ -118,10 +150,19 @@ class GatewayMiddleware:
         return scope
 
     async def handle(self, scope, receive, send, path, method):
+        if len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") > self.max_url:
+            return await send_problem(send, 414, "uri-too-long",
+                                      f"The URL exceeds {self.max_url} bytes; send long input in a body.",
+                                      [_echo(scope), *SECURITY_HEADERS]), None
         if routes.is_suspicious(path):
-            return await send_problem(send, 400, "bad-request", "The path is not in normal form.", [_echo(scope)]), None
+            return await send_problem(send, 400, "bad-request", "The path is not in normal form.",
+                                      [_echo(scope), *SECURITY_HEADERS]), None
+        head = RequestHead(scope["headers"], self.max_header)
+        if head.too_long:
+            return await send_problem(send, 431, "header-too-large",
+                                      f"A request header exceeds {self.max_header} bytes.",
+                                      [_echo(scope), *SECURITY_HEADERS]), None
         public = routes.is_public(method, path)
-        head = RequestHead(scope["headers"])
         principal, auth_error = None, None
         if not public:
             authorization = head.authorization
@@ -133,7 +174,8 @@ class GatewayMiddleware:
         # One limiter call for every limit that applies (IP always, login per IP, user and tenant when known).
         # Counted before the 401 so that floods of bad tokens are limited per IP too.
         client = scope.get("client")
-        ip = client[0] if client else "unknown"
+        origin = self.trusted.resolve(client[0] if client else "unknown", scope.get("scheme", "http"), head)
+        ip = origin.client_ip
         ip_limit, login_limit, user_limit, tenant_limit = self.limits
         limits = []  # (scope, ident, limit) tuples, see ratelimit.Limit
         if ip_limit > 0:
@@ -146,9 +188,12 @@ class GatewayMiddleware:
             if tenant_limit > 0 and principal.tenant_id:
                 limits.append(("tenant", principal.tenant_id, tenant_limit))
         decision = await self.gw.limiter.hit(limits)
-        rate_headers = decision.headers()
+        rate_headers = decision.headers(self.window)
         if "vo2.cors" not in scope:  # the CORS layer adds it otherwise; answers differ by Origin, caches must know
             rate_headers.append(VARY_ORIGIN)
+        rate_headers += SECURITY_HEADERS
+        if stores_nothing(path):
+            rate_headers.append(NO_STORE)
         own_headers = rate_headers + [_echo(scope)]  # on answers the gateway makes or forwards itself
         if not decision.allowed:
             return await send_problem(send, 429, "rate-limited",
@@ -181,15 +226,16 @@ class GatewayMiddleware:
                 return await send_problem(send, 413, "payload-too-large",
                                           f"The request body exceeds {self.max_body} bytes.",
                                           [(b"connection", b"close"), *own_headers]), principal
+        rid = scope["state"]["request_id"]
         headers = head.upstream_headers(
-            client_ip=ip, scheme=scope.get("scheme", "http"), request_id=scope["state"]["request_id"],
+            origin=origin, request_id=rid, traceparent=traceparent_for(head.traceparent, rid),
             tenant_id=principal.tenant_id if principal else None,
             user_id=principal.user_id if principal else None)
         try:
             status = await self.gw.upstream.forward(
                 scope, receive, send, service=service, base_url=self.urls[service], headers=headers,
                 max_body=self.max_body, extra_response_headers=own_headers, has_body=head.has_body,
-                chunked=head.chunked)
+                chunked=head.chunked, if_none_match=head.if_none_match)
         except BodyTooLarge:
             return await send_problem(send, 413, "payload-too-large",
                                       f"The request body exceeds {self.max_body} bytes.",
@@ -200,6 +246,16 @@ class GatewayMiddleware:
             return await send_problem(send, exc.status, "bad-gateway" if exc.status == 502 else "gateway-timeout",
                                       exc.detail, own_headers, service=service), principal
         return status, principal
+
+
+def _with_security_headers(send):
+    async def sender(message):
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            names = {name.lower() for name, _ in headers}
+            message["headers"] = headers + [h for h in SECURITY_HEADERS if h[0] not in names]
+        await send(message)
+    return sender
 
 
 class GatewayApp:
@@ -221,9 +277,9 @@ class GatewayApp:
             allow_credentials=settings.cors_allow_credentials,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
             allow_headers=["authorization", "content-type", "idempotency-key", "x-request-id", "accept",
-                           "accept-language"],
-            expose_headers=["x-request-id", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset",
-                            "retry-after", "content-disposition", "location"],
+                           "accept-language", "if-none-match", "traceparent"],
+            expose_headers=["x-request-id", "ratelimit", "ratelimit-policy", "retry-after", "content-disposition",
+                            "location", "etag"],
             max_age=600,
         ))
 
@@ -234,7 +290,9 @@ class GatewayApp:
         for name, value in scope["headers"]:
             if name == b"origin":
                 scope["vo2.cors"] = True
-                return await self.stack(scope, receive, send)
+                # CORS preflights are answered before GatewayMiddleware: the security headers go on here too
+                # (GatewayMiddleware's own answers add them already, so only when absent).
+                return await self.stack(scope, receive, _with_security_headers(send))
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
         # Not a CORS request: the request id is bound here and GatewayMiddleware puts it on every answer itself,
@@ -276,7 +334,8 @@ def create_app(settings: Settings | None = None) -> GatewayApp:
 
     @api.get("/api/docs", include_in_schema=False)
     async def api_docs():
-        return HTMLResponse(docs_html(await gateway.openapi.document()))
+        return HTMLResponse(docs_html(await gateway.openapi.document()),
+                            headers={"content-security-policy": DOCS_CSP})
 
     def check_jwks() -> None:  # readiness runs in a worker thread (kit run_checks), so sync I/O is fine here
         document = load_jwks_document(settings.jwks_url, timeout=2.0)

@@ -19,6 +19,9 @@ from .settings import SERVICES, Settings
 
 log = logging.getLogger("gateway.openapi")
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# The docs page is one self-contained document: its inline style, nothing else; it may not be framed.
+DOCS_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; "
+            "form-action 'none'; frame-ancestors 'none'")
 
 
 def _rewrite_refs(node, renames: dict[str, str]):

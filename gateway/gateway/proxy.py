@@ -41,12 +41,18 @@ HOP_BY_HOP = frozenset({
     b"trailer", b"transfer-encoding", b"upgrade", b"host",
 })
 # Headers the gateway sets itself from what it verified/observed; a client's values never pass.
-SET_BY_GATEWAY = frozenset({b"x-request-id", b"forwarded", b"x-real-ip", b"x-tenant-id", b"x-user-id"})
+SET_BY_GATEWAY = frozenset({b"x-request-id", b"forwarded", b"x-real-ip", b"x-tenant-id", b"x-user-id",
+                            b"traceparent"})
 # Identity-looking headers a client might use to impersonate: stripped by prefix.
 IDENTITY_PREFIXES = (b"x-tenant", b"x-user", b"x-principal", b"x-forwarded-", b"x-remote-user", b"remote-user",
                      b"x-auth-", b"x-roles", b"x-service-")
-# uvicorn sets its own date/server; the gateway sets x-request-id (the upstream echoes the id it was given anyway).
-RESPONSE_DROP = HOP_BY_HOP | {b"date", b"server", b"x-request-id"}
+# uvicorn sets its own date/server; the gateway sets x-request-id (the upstream echoes the id it was given anyway)
+# and the security headers (one value each, the gateway's).
+SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+                    (b"x-frame-options", b"DENY")]
+RESPONSE_DROP = HOP_BY_HOP | {b"date", b"server", b"x-request-id"} | {name for name, _ in SECURITY_HEADERS}
+# What a 304 keeps of the 200 it stands for (RFC 9110 §15.4.5).
+NOT_MODIFIED_KEEP = frozenset({b"etag", b"cache-control", b"content-location", b"expires", b"vary", b"last-modified"})
 
 
 class BodyTooLarge(Exception):
@@ -71,18 +77,27 @@ def _connection_tokens(values) -> set[bytes]:
 class RequestHead:
     """What the gateway needs from the client's request headers, read in one pass (this runs on every request)."""
 
-    __slots__ = ("forward", "authorization", "content_length", "has_body", "chunked", "host")
+    __slots__ = ("forward", "authorization", "content_length", "has_body", "chunked", "host", "forwarded_for",
+                 "forwarded_proto", "forwarded_host", "forwarded_prefix", "if_none_match", "too_long",
+                 "content_type", "traceparent")
 
-    def __init__(self, scope_headers):
+    def __init__(self, scope_headers, max_header_bytes: int = 8000):
         forward: list[tuple[bytes, bytes]] = []
         authorization = content_length = host = None
-        chunked = False
+        forwarded_for = None
+        self.forwarded_proto = self.forwarded_host = self.forwarded_prefix = self.if_none_match = None
+        self.content_type = self.traceparent = None
+        chunked = too_long = False
         connection: list[bytes] = []
         for item in scope_headers:
             name = item[0]
+            if len(item[1]) > max_header_bytes:
+                too_long = True
             if name in _REQUEST_DROP:
                 if name == b"host":
                     host = item[1]
+                elif name == b"traceparent":
+                    self.traceparent = item[1]
                 elif name == b"transfer-encoding":
                     chunked = True
                 elif name == b"connection":
@@ -92,23 +107,41 @@ class RequestHead:
                 authorization = item[1]
             elif name == b"content-length":
                 content_length = item[1]
+            elif name == b"content-type":
+                self.content_type = item[1]
+            elif name == b"if-none-match":
+                self.if_none_match = item[1]
             elif name.startswith(IDENTITY_PREFIXES):
+                # Never forwarded as sent; read only so a trusted proxy's values can be believed (forwarded.py).
+                if name == b"x-forwarded-for":
+                    forwarded_for = (forwarded_for or []) + [item[1]]
+                elif name == b"x-forwarded-proto":
+                    self.forwarded_proto = item[1]
+                elif name == b"x-forwarded-host":
+                    self.forwarded_host = item[1]
+                elif name == b"x-forwarded-prefix":
+                    self.forwarded_prefix = item[1]
                 continue
             forward.append(item)
         if connection:
             tokens = _connection_tokens(connection)
             forward = [item for item in forward if item[0] not in tokens]
         self.forward, self.authorization, self.content_length = forward, authorization, content_length
-        self.host, self.chunked = host, chunked
+        self.host, self.chunked, self.forwarded_for, self.too_long = host, chunked, forwarded_for, too_long
         self.has_body = chunked or (content_length is not None and content_length.strip() not in (b"0", b""))
 
-    def upstream_headers(self, *, client_ip: str, scheme: str, request_id: str, tenant_id: str | None,
-                         user_id: str | None) -> list[tuple[bytes, bytes]]:
-        """The forwardable headers plus the ones only the gateway may set."""
-        out = self.forward + [(b"x-request-id", request_id.encode()), (b"x-forwarded-for", client_ip.encode()),
-                              (b"x-forwarded-proto", scheme.encode())]
-        if self.host is not None:
-            out.append((b"x-forwarded-host", self.host))
+    def upstream_headers(self, *, origin, request_id: str, tenant_id: str | None,
+                         user_id: str | None, traceparent: bytes | None = None) -> list[tuple[bytes, bytes]]:
+        """The forwardable headers plus the ones only the gateway may set: the real client and the public URL it
+        used (services build their links from X-Forwarded-Proto/-Host/-Prefix)."""
+        out = self.forward + [(b"x-request-id", request_id.encode()), (b"x-forwarded-for", origin.client_ip.encode()),
+                              (b"x-forwarded-proto", origin.proto)]
+        if origin.host is not None:
+            out.append((b"x-forwarded-host", origin.host))
+        if origin.prefix:
+            out.append((b"x-forwarded-prefix", origin.prefix))
+        if traceparent is not None:
+            out.append((b"traceparent", traceparent))
         if tenant_id:
             out.append((b"x-tenant-id", tenant_id.encode()))
         if user_id:
@@ -133,6 +166,15 @@ def response_headers(raw) -> list[tuple[bytes, bytes]]:
         tokens = _connection_tokens(connection)
         out = [item for item in out if item[0] not in tokens]
     return out
+
+
+def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
+    """If-None-Match uses the weak comparison (RFC 9110 §13.1.2): W/ prefixes are ignored; `*` matches any."""
+    value = if_none_match.strip()
+    if value == b"*":
+        return True
+    tag = etag.strip().removeprefix(b"W/")
+    return any(t.strip().removeprefix(b"W/") == tag for t in value.split(b","))
 
 
 def _is_timeout(exc: BaseException) -> bool:
@@ -323,7 +365,8 @@ class Upstream:
             await self.backend.aclose()
 
     async def forward(self, scope, receive, send, *, service: str, base_url: str, headers, max_body: int,
-                      extra_response_headers, has_body: bool, chunked: bool) -> int:
+                      extra_response_headers, has_body: bool, chunked: bool, if_none_match: bytes | None = None
+                      ) -> int:
         """Stream the request to `service` and its response back; returns the status sent.
 
         Raises BodyTooLarge / UpstreamError before the response has started (the caller answers with a problem);
@@ -375,6 +418,15 @@ class Upstream:
                 raise UpstreamError(504, f"The {service} service did not answer in time.") from exc
             raise UpstreamError(502, f"The {service} service is unavailable.") from exc
 
+        if if_none_match is not None and response.status == 200 and scope["method"] in ("GET", "HEAD"):
+            etag = next((v for k, v in response.raw_headers if k.lower() == b"etag"), None)
+            if etag is not None and etag_matches(if_none_match, etag):
+                # The client has this version: 304 without reading (or sending) the body.
+                await response.aclose()
+                kept = [(k.lower(), v) for k, v in response.raw_headers if k.lower() in NOT_MODIFIED_KEEP]
+                await send({"type": "http.response.start", "status": 304, "headers": kept + extra_response_headers})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return 304
         if response.whole is not None:
             await send({"type": "http.response.start", "status": response.status,
                         "headers": response_headers(response.raw_headers) + extra_response_headers})

@@ -29,17 +29,20 @@ class Limit(NamedTuple):
 
 class Decision(NamedTuple):  # a tuple: made on every request, cheaper than a frozen dataclass
     allowed: bool
-    limit: int | None = None  # the tightest applicable limit, for the RateLimit-* headers
+    limit: int | None = None  # the tightest applicable limit, for the RateLimit headers
     remaining: int = 0
     reset: int = 0  # seconds until the budget is restored (Retry-After when not allowed)
     scope: str | None = None
 
-    def headers(self) -> list[tuple[bytes, bytes]]:
+    def headers(self, window: int) -> list[tuple[bytes, bytes]]:
+        """`RateLimit-Policy` and `RateLimit` as draft-ietf-httpapi-ratelimit-headers (-08 to -11) defines them:
+        `"user";q=1200;w=60` (quota per window of seconds) and `"user";r=17;t=42` (remaining, seconds until the
+        quota is whole again), for the limit with the least room left; a 429 adds Retry-After."""
         if self.limit is None:
             return []
-        out = [(b"ratelimit-limit", b"%d" % self.limit),
-               (b"ratelimit-remaining", b"%d" % self.remaining),
-               (b"ratelimit-reset", b"%d" % self.reset)]
+        name = (self.scope or "default").encode()
+        out = [(b"ratelimit-policy", b'"%s";q=%d;w=%d' % (name, self.limit, window)),
+               (b"ratelimit", b'"%s";r=%d;t=%d' % (name, self.remaining, self.reset))]
         if not self.allowed:
             out.append((b"retry-after", b"%d" % self.reset))
         return out

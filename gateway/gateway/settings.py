@@ -1,6 +1,7 @@
 """Gateway settings, read once from the environment through servicekit.config (same code in local and SaaS mode)."""
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from servicekit.config import ConfigError, env, env_bool, env_int, env_list, is_local
@@ -14,6 +15,15 @@ LOCAL_ORIGIN_REGEX = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
 def _float(name: str, default: float) -> float:
     value = env(name)
     return default if value is None else float(value)
+
+
+def _networks(values: list[str]) -> tuple:
+    """TRUSTED_PROXIES: addresses or networks (`10.0.0.0/8`) of the proxies in front of the gateway. Only their
+    X-Forwarded-* headers are believed; empty (the default, in every mode) believes none."""
+    try:
+        return tuple(ipaddress.ip_network(v.strip(), strict=False) for v in values if v.strip())
+    except ValueError as exc:
+        raise ConfigError(f"TRUSTED_PROXIES: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,9 @@ class Settings:
     openapi_cache_s: float
     openapi_timeout_s: float
     access_log: bool
+    trusted_proxies: tuple = ()
+    max_url_bytes: int = 4000
+    max_header_bytes: int = 8000
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -67,7 +80,9 @@ class Settings:
         if transport not in {"native", "aiohttp", "httpx-aiohttp", "httpx"}:
             raise ConfigError("UPSTREAM_TRANSPORT must be 'native', 'aiohttp', 'httpx-aiohttp' or 'httpx', "
                               f"not {transport!r}")
-        chunked = (env("CHUNKED_REQUEST_BODIES", "stream") or "stream").lower()
+        # Spooled by default: Django reads no body without a Content-Length, so a streamed chunked body would reach
+        # it empty (misleading 400s); the spool keeps memory bounded and applies MAX_BODY_BYTES while reading.
+        chunked = (env("CHUNKED_REQUEST_BODIES", "spool") or "spool").lower()
         if chunked not in {"stream", "spool"}:
             raise ConfigError(f"CHUNKED_REQUEST_BODIES must be 'stream' or 'spool', not {chunked!r}")
         origins = env_list("CORS_ALLOW_ORIGINS")
@@ -105,5 +120,10 @@ class Settings:
             openapi_cache_s=_float("OPENAPI_CACHE_S", 60.0),
             openapi_timeout_s=_float("OPENAPI_TIMEOUT_S", 3.0),
             # One JSON access line per request (buffered, see accesslog.py); off when LOG_LEVEL is above INFO.
+            trusted_proxies=_networks(env_list("TRUSTED_PROXIES")),
+            # Below gunicorn's request-line limit (4094 bytes with method and version), so no service ever shows its
+            # HTML page for a long URL: the gateway answers 414 problem+json first.
+            max_url_bytes=env_int("MAX_URL_BYTES", 4000),
+            max_header_bytes=env_int("MAX_HEADER_BYTES", 8000),  # per header line; gunicorn's limit is 8190
             access_log=env_bool("ACCESS_LOG", True) and (env("LOG_LEVEL", "INFO") or "INFO").upper() in {"DEBUG", "INFO"},
         )

@@ -37,12 +37,12 @@ class Gateway:
         self.env = env
         self.log_path = tmp / f"gateway-{name}.log"
         full_env = {k: v for k, v in os.environ.items() if not k.endswith("_URL") and not k.startswith(
-            ("RATE_LIMIT", "JWT_", "CORS_", "UPSTREAM_", "MAX_BODY"))}
+            ("RATE_LIMIT", "JWT_", "CORS_", "UPSTREAM_", "MAX_BODY", "TRUSTED_PROXIES", "CHUNKED"))}
         full_env.update(env)
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1", "--port", str(self.port),
-             "--no-access-log", "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1"],
+             "--no-access-log", "--no-proxy-headers"],
             cwd=GATEWAY_DIR, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while True:
@@ -111,8 +111,20 @@ def gw(upstreams, tmp_dir):
     """In-process rate limits (no REDIS_URL), small limits, 1 s upstream timeout."""
     env = base_env(upstreams)
     env.update({"RATE_LIMIT_IP": "100000", "RATE_LIMIT_USER": "5", "RATE_LIMIT_TENANT": "50",
-                "RATE_LIMIT_LOGIN_IP": "3", "MAX_BODY_BYTES": str(MAX_BODY), "UPSTREAM_TIMEOUT_S": "1"})
+                "RATE_LIMIT_LOGIN_IP": "3", "MAX_BODY_BYTES": str(MAX_BODY), "UPSTREAM_TIMEOUT_S": "1",
+                # the test client stands for a proxy in front of the gateway: its X-Forwarded-For picks the client
+                "TRUSTED_PROXIES": "127.0.0.1"})
     gateway = Gateway(env, tmp_dir, "main")
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture(scope="session")
+def gw_untrusting(upstreams, tmp_dir):
+    """The default: no trusted proxy, so a client's X-Forwarded-* headers count for nothing."""
+    env = base_env(upstreams)
+    env.update({"RATE_LIMIT_IP": "100000", "RATE_LIMIT_LOGIN_IP": "3"})
+    gateway = Gateway(env, tmp_dir, "untrusting")
     yield gateway
     gateway.stop()
 
@@ -123,7 +135,7 @@ def gw_redis(upstreams, tmp_dir):
     env = base_env(upstreams)
     env.update({"REDIS_URL": testing.REDIS_URL, "RATE_LIMIT_PREFIX": f"vo2test:{uuid.uuid4().hex[:8]}:",
                 "RATE_LIMIT_IP": "100000", "RATE_LIMIT_USER": "4", "RATE_LIMIT_TENANT": "50",
-                "RATE_LIMIT_LOGIN_IP": "2"})
+                "RATE_LIMIT_LOGIN_IP": "2", "TRUSTED_PROXIES": "127.0.0.0/8"})
     gateway = Gateway(env, tmp_dir, "redis")
     yield gateway
     gateway.stop()
@@ -132,9 +144,9 @@ def gw_redis(upstreams, tmp_dir):
 @pytest.fixture(scope="session")
 def gw_degraded(upstreams, tmp_dir):
     """analysis is down and Redis is unreachable (rate limiting must fail open); default 50 MB body limit;
-    chunked request bodies are spooled and sent with a Content-Length."""
+    chunked request bodies are streamed on as chunked (CHUNKED_REQUEST_BODIES=stream; the default spools them)."""
     env = base_env(upstreams)
-    env.update({"ANALYSIS_URL": f"http://127.0.0.1:{dead_port()}", "CHUNKED_REQUEST_BODIES": "spool",
+    env.update({"ANALYSIS_URL": f"http://127.0.0.1:{dead_port()}", "CHUNKED_REQUEST_BODIES": "stream",
                 "REDIS_URL": f"redis://127.0.0.1:{dead_port()}/0", "RATE_LIMIT_USER": "2"})
     gateway = Gateway(env, tmp_dir, "degraded")
     yield gateway

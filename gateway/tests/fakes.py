@@ -58,6 +58,9 @@ def make_app(service: str, prefixes: list[str], jwks: dict | None = None):
             return await reply(200, json.dumps(openapi_for(service, prefixes)).encode())
         if path == "/.well-known/jwks.json" and jwks is not None:
             return await reply(200, json.dumps(jwks).encode())
+        if path.endswith("/file"):  # a file with a strong validator, as reports' PDF
+            return await reply(200, b"%PDF-1.7 fake", b"application/pdf",
+                               headers=[(b"etag", b'"pdf-v1"'), (b"cache-control", b"private, max-age=0")])
         if path.endswith("/sleep"):
             await asyncio.sleep(float(params.get("s", "3")))
             return await reply(200, b'{"slept": true}')

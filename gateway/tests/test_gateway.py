@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 import uuid
 
@@ -198,11 +199,34 @@ def test_spoofed_identity_headers_are_stripped_on_public_routes_too(gw):
 def test_forwarded_headers_and_host(gw, token):
     response = gw.client.get("/api/v1/reports/", headers={**bearer(token()), "x-forwarded-for": "203.0.113.7"})
     seen = response.json()["headers"]
-    # uvicorn trusts X-Forwarded-For from 127.0.0.1 only (FORWARDED_ALLOW_IPS): the resolved client IP is passed on
+    # gw trusts 127.0.0.1 as a proxy (TRUSTED_PROXIES): the client it names is passed on
     assert seen["x-forwarded-for"] == ["203.0.113.7"]
     assert seen["x-forwarded-proto"] == ["http"]
     assert seen["x-forwarded-host"] == [f"127.0.0.1:{gw.port}"]
     assert seen["host"] != [f"127.0.0.1:{gw.port}"]
+    # a chain: the right-most hop that is not a trusted proxy is the client; proto/host/prefix of the proxy count
+    chained = gw.client.get("/api/v1/reports/", headers={
+        **bearer(token()), "x-forwarded-for": "198.51.100.1, 203.0.113.9, 127.0.0.1",
+        "x-forwarded-proto": "https", "x-forwarded-host": "vo2.example.org", "x-forwarded-prefix": "/lab"}).json()
+    assert chained["headers"]["x-forwarded-for"] == ["203.0.113.9"]
+    assert chained["headers"]["x-forwarded-proto"] == ["https"]
+    assert chained["headers"]["x-forwarded-host"] == ["vo2.example.org"]
+    assert chained["headers"]["x-forwarded-prefix"] == ["/lab"]
+
+
+def test_forwarding_headers_count_only_from_a_trusted_proxy(gw_untrusting, token):
+    """Issue 12 finding 2: 40 logins with 40 X-Forwarded-For values all passed a limit of 30. With no trusted proxy
+    (the default in every mode) the headers are ignored and the limit counts the real peer."""
+    gw = gw_untrusting
+    seen = gw.client.get("/api/v1/reports/", headers={
+        **bearer(token()), "x-forwarded-for": "203.0.113.7", "x-forwarded-proto": "https",
+        "x-forwarded-host": "evil.example", "x-forwarded-prefix": "/evil"}).json()["headers"]
+    assert seen["x-forwarded-for"] == ["127.0.0.1"]
+    assert seen["x-forwarded-proto"] == ["http"]
+    assert seen["x-forwarded-host"] == [f"127.0.0.1:{gw.port}"] and "x-forwarded-prefix" not in seen
+    statuses = [gw.client.post("/api/v1/auth/login", json={},
+                               headers={"x-forwarded-for": f"10.9.{i}.{i}"}).status_code for i in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
 
 
 def test_upstream_cookies_are_not_shared_between_callers(gw, token):
@@ -289,12 +313,16 @@ def _exhaust(client: httpx.Client, method: str, path: str, headers: dict, limit:
 def _assert_limited(responses: list[httpx.Response], limit: int) -> None:
     allowed, last = responses[:-1], responses[-1]
     assert [r.status_code for r in allowed] == [200] * limit
-    assert [int(r.headers["ratelimit-limit"]) for r in allowed] == [limit] * limit
-    assert [int(r.headers["ratelimit-remaining"]) for r in allowed] == list(range(limit - 1, -1, -1))
-    assert all(1 <= int(r.headers["ratelimit-reset"]) <= 60 for r in allowed)
+    # draft-ietf-httpapi-ratelimit-headers: RateLimit-Policy "<name>";q=<quota>;w=<window>, RateLimit r= and t=
+    policies = {r.headers["ratelimit-policy"] for r in allowed}
+    assert len(policies) == 1 and re.fullmatch(rf'"(ip|login|user|tenant)";q={limit};w=60', policies.pop())
+    fields = [re.fullmatch(r'"(ip|login|user|tenant)";r=(\d+);t=(\d+)', r.headers["ratelimit"]) for r in allowed]
+    assert [int(f.group(2)) for f in fields] == list(range(limit - 1, -1, -1))
+    assert all(1 <= int(f.group(3)) <= 60 for f in fields)
+    assert not any(name.startswith("ratelimit-") and name != "ratelimit-policy" for name in allowed[0].headers)
     assert_problem(last, 429, "rate-limited")
     assert int(last.headers["retry-after"]) >= 1
-    assert last.headers["ratelimit-remaining"] == "0"
+    assert re.fullmatch(r'"\w+";r=0;t=\d+', last.headers["ratelimit"])
     assert "x-upstream" not in last.headers
 
 
@@ -357,7 +385,9 @@ def test_bodies_under_the_limit_stream_through(gw, token):
 
     chunked = gw.client.post("/api/v1/imports/", headers=bearer(token()), content=gen())
     assert chunked.status_code == 200 and chunked.json()["body_bytes"] == size
-    assert chunked.json()["headers"]["transfer-encoding"] == ["chunked"]
+    # issue 12 finding 6: Django reads no chunked body, so by default the gateway spools it and sends a length
+    assert chunked.json()["headers"]["content-length"] == [str(size)]
+    assert "transfer-encoding" not in chunked.json()["headers"]
     sized = gw.client.post("/api/v1/imports/", headers=bearer(token()), content=b"z" * size)
     assert sized.status_code == 200 and sized.json()["body_bytes"] == size
     assert sized.json()["headers"]["content-length"] == [str(size)]
@@ -371,7 +401,7 @@ def test_upload_is_streamed_not_buffered(gw, gw_degraded, token):
         for _ in range(size // len(block)):
             yield block
 
-    for instance in (gw, gw_degraded):  # chunked: streamed as chunked, or spooled and sent with a length
+    for instance in (gw_degraded, gw):  # chunked: streamed as chunked, or spooled (default) and sent with a length
         before = instance.peak_rss_kb()
         response = instance.client.post("/api/v1/imports/", headers=bearer(token()), content=gen())
         assert response.status_code == 200 and response.json()["body_bytes"] == size
@@ -381,7 +411,7 @@ def test_upload_is_streamed_not_buffered(gw, gw_degraded, token):
     assert "transfer-encoding" not in response.json()["headers"]
 
 
-def test_spooled_chunked_body_over_the_limit_is_413(gw_degraded, token):
+def test_streamed_chunked_body_over_the_limit_is_413(gw_degraded, token):
     chunk = b"x" * 65536
     chunks = [b"%x\r\n" % len(chunk) + chunk + b"\r\n"] * (50 * 1024 * 1024 // len(chunk) + 16) + [b"0\r\n\r\n"]
     status, _, body = raw_request(gw_degraded.port, (
@@ -492,3 +522,66 @@ def test_head_and_keep_alive_reuse(gw, token):
     head = gw.client.head("/api/v1/athletes/", headers=bearer(token()))
     assert head.status_code == 200 and head.content == b""
     assert gw.client.get("/api/v1/athletes/", headers=bearer(token())).json()["method"] == "GET"
+
+
+# ------------------------------------------------------------------------------------------------ issue 12 edges
+def test_a_long_url_is_414_problem_from_the_gateway(gw, token):
+    """A 5 KB URL reached gunicorn, which showed its own HTML page."""
+    response = gw.client.get("/api/v1/athletes/?q=" + "a" * 5000, headers=bearer(token()))
+    assert_problem(response, 414, "uri-too-long")
+    assert "x-upstream" not in response.headers and response.headers["x-content-type-options"] == "nosniff"
+    assert gw.client.get("/api/v1/athletes/?q=" + "a" * 3000, headers=bearer(token())).status_code == 200
+
+
+def test_an_oversized_header_is_431_problem(gw, token):
+    response = gw.client.get("/api/v1/athletes/", headers={**bearer(token()), "x-note": "n" * 9000})
+    assert_problem(response, 431, "header-too-large")
+
+
+def test_security_headers_on_every_answer(gw, token):
+    answers = [gw.client.get("/api/v1/athletes/", headers=bearer(token())),  # forwarded
+               gw.client.get("/api/v1/athletes/"),  # 401 made by the gateway
+               gw.client.get("/api/v1/nothing", headers=bearer(token())),  # FastAPI's 404
+               gw.client.get("/api/docs"), gw.client.get("/api/openapi.json"), gw.client.get("/healthz"),
+               gw.client.options("/api/v1/athletes/", headers={"origin": "https://app.example.com",
+                                                                "access-control-request-method": "GET"})]
+    for response in answers:
+        assert response.headers.get_list("x-content-type-options") == ["nosniff"], response.url
+        assert response.headers.get_list("referrer-policy") == ["no-referrer"], response.url
+        assert response.headers.get_list("x-frame-options") == ["DENY"], response.url
+    csp = answers[3].headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "style-src 'unsafe-inline'" in csp
+    assert "script-src" not in csp  # the docs page is plain HTML + inline style: nothing to run
+
+
+def test_token_answers_are_never_stored(gw, token):
+    for path in ("/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/service-token",
+                 "/api/v1/auth/sso/lab/callback", "/api/v1/auth/invitations/accept"):
+        response = gw.client.post(path, json={}, headers=bearer(token()))
+        assert response.headers.get("cache-control") == "no-store", path
+    assert "cache-control" not in gw.client.get("/api/v1/athletes/", headers=bearer(token())).headers
+
+
+def test_if_none_match_answers_304_without_the_body(gw, token):
+    """Issue 12 finding 6: the PDF had an ETag but If-None-Match still answered 200."""
+    first = gw.client.get("/api/v1/reports/r1/file", headers=bearer(token()))
+    assert first.status_code == 200 and first.headers["etag"] == '"pdf-v1"'
+    for sent in ('"pdf-v1"', 'W/"pdf-v1"', '"other", "pdf-v1"', "*"):
+        again = gw.client.get("/api/v1/reports/r1/file", headers={**bearer(token()), "if-none-match": sent})
+        assert again.status_code == 304 and again.content == b"", sent
+        assert again.headers["etag"] == '"pdf-v1"' and again.headers["cache-control"] == "private, max-age=0"
+        assert again.headers["x-request-id"] and "content-type" not in again.headers
+    changed = gw.client.get("/api/v1/reports/r1/file", headers={**bearer(token()), "if-none-match": '"pdf-v0"'})
+    assert changed.status_code == 200 and changed.content == b"%PDF-1.7 fake"
+    posted = gw.client.post("/api/v1/reports/r1/file", headers={**bearer(token()), "if-none-match": '"pdf-v1"'})
+    assert posted.status_code == 200  # only GET and HEAD are conditional here
+
+
+def test_trace_context_is_passed_on_or_started(gw, token):
+    incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    seen = gw.client.get("/api/v1/analysis/x", headers={**bearer(token()), "traceparent": incoming}).json()
+    assert seen["headers"]["traceparent"] == [incoming]
+    made = gw.client.get("/api/v1/analysis/x", headers={**bearer(token()), "traceparent": "garbage"})
+    (traceparent,) = made.json()["headers"]["traceparent"]
+    version, trace_id, span_id, flags = traceparent.split("-")
+    assert version == "00" and trace_id == made.headers["x-request-id"] and len(span_id) == 16 and flags == "01"

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 
 import pytest
 
 from gateway import ratelimit
 from gateway.fastclient import NativeClient, UpstreamConnectError, UpstreamTimeout, _Slots
+from gateway.forwarded import TrustedProxies
 from gateway.proxy import RequestHead, response_headers
 from gateway.openapi import merge
 
@@ -217,10 +219,22 @@ def test_request_head_keeps_what_may_be_forwarded_and_reads_what_the_gateway_nee
     assert not head.chunked and head.host == b"api.example.org"
     assert head.forward == [(b"authorization", b"Bearer t"), (b"content-length", b"12"),
                             (b"accept", b"application/json")]
-    sent = dict(head.upstream_headers(client_ip="10.0.0.1", scheme="https", request_id="r1", tenant_id="t1",
-                                      user_id=None))
+    untrusting = TrustedProxies(())
+    origin = untrusting.resolve("10.0.0.1", "https", head)
+    sent = dict(head.upstream_headers(origin=origin, request_id="r1", tenant_id="t1", user_id=None))
     assert sent[b"x-request-id"] == b"r1" and sent[b"x-tenant-id"] == b"t1" and b"x-user-id" not in sent
     assert sent[b"x-forwarded-for"] == b"10.0.0.1" and sent[b"x-forwarded-host"] == b"api.example.org"
+    assert sent[b"x-forwarded-proto"] == b"https" and b"x-forwarded-prefix" not in sent
+    # a trusted proxy's X-Forwarded-For names the client: the right-most hop that is not a trusted proxy
+    trusting = TrustedProxies((ipaddress.ip_network("10.0.0.0/8"),))
+    assert trusting.resolve("10.0.0.1", "http", head).client_ip == "6.6.6.6"
+    assert trusting.resolve("192.0.2.1", "http", head).client_ip == "192.0.2.1"  # not a proxy: its peer address
+    chain = RequestHead([(b"x-forwarded-for", b"1.1.1.1, 2.2.2.2"), (b"x-forwarded-for", b"10.1.1.1"),
+                         (b"x-forwarded-host", b"bad host/"), (b"x-forwarded-prefix", b"/../x")])
+    origin = trusting.resolve("10.0.0.1", "http", chain)
+    assert origin.client_ip == "2.2.2.2" and origin.host is None and origin.prefix == b""
+    garbage = RequestHead([(b"x-forwarded-for", b"not-an-ip")])
+    assert trusting.resolve("10.0.0.1", "http", garbage).client_ip == "10.0.0.1"
     assert RequestHead([(b"transfer-encoding", b"chunked")]).has_body
     assert not RequestHead([(b"content-length", b"0")]).has_body
 
