@@ -5,21 +5,27 @@ import argparse
 import signal
 import sys
 import time
+from pathlib import Path
 
-from .system import ROOT, System
+from .system import PORTS, System
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="vo2")
     parser.add_argument("command", choices=["up"], help="start every process; Ctrl-C stops them all")
     parser.add_argument("--mode", choices=["local", "saas"], default="local")
+    parser.add_argument("--data-dir", type=Path, default=None, help="where data, secrets and logs live "
+                        "(default var/<mode>)")
+    parser.add_argument("--port-base", type=int, default=None, help="gateway port; the services take the next "
+                        "five (default 8000)")
     args = parser.parse_args()
 
-    system = System(mode=args.mode)
+    ports = None
+    if args.port_base is not None:
+        ports = {name: args.port_base + (port - PORTS["gateway"]) for name, port in PORTS.items()}
+    system = System(mode=args.mode, data_dir=args.data_dir, ports=ports)
     print(f"VO2max Report ({args.mode} mode): preparing databases in {system.data_dir} …", flush=True)
-    system.prepare()
-    login = system.manage("identity", "bootstrap", "--tenant-name", "My Lab", "--slug", "my-lab",
-                          "--email", "owner@lab.local", capture=True).stdout.strip()
+    login = system.prepare(bootstrap=["--tenant-name", "My Lab", "--slug", "my-lab", "--email", "owner@lab.local"])
     system.start()
     gateway = system.url("gateway")
     print(f"""

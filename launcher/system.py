@@ -27,6 +27,16 @@ PORTS = {"gateway": 8000, "identity": 8001, "measurements": 8002, "analysis": 80
          "notifications": 8005}
 
 
+def healthy(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
 @dataclass
 class Process:
     name: str
@@ -97,6 +107,10 @@ class System:
         })
         if self.mode == "saas":
             env.update({"BROKER_URL": self.saas.broker_url, "REDIS_URL": self.saas.redis_url})
+        else:
+            # threaded processes on a lab's computer: glibc's default of 8 malloc arenas per core only holds
+            # freed memory, with no gain at one lab's load
+            env.setdefault("MALLOC_ARENA_MAX", "2")
         env.update(self.extra_env)
         return env
 
@@ -120,49 +134,67 @@ class System:
                 "PYTHONPATH": base["PYTHONPATH"] + os.pathsep + str(ROOT / "services" / service)}
 
     def plan(self) -> list[Process]:
-        """Every process: the web server of each service, and its relay, consumer and worker where it has one."""
+        """Every process. SaaS mode: per Django service a web server (gunicorn, several workers) and each of its
+        relay, consumer and worker on its own, as compose runs them. Local mode, for one lab's computer: per Django
+        service one web process (waitress, threads) with the relay beside it, and one background process with the
+        consumer and the worker (launcher/local_process.py)."""
         base = self.common_env()
         procs = []
         for service in DJANGO_SERVICES:
             env, cwd = self.service_env(service, base), ROOT / "services" / service
+            kinds = self.background_kinds(service)
+            if self.mode == "local":
+                script = str(ROOT / "launcher" / "local_process.py")
+                beside_web = [kind for kind in kinds if kind == "relay"]
+                procs.append(Process(service, [PYTHON, script, "web", f"127.0.0.1:{self.ports[service]}",
+                                               *beside_web], cwd, env, self.url(service) + "/healthz"))
+                if set(kinds) - set(beside_web):
+                    procs.append(Process(f"{service}-background", [PYTHON, script, "background",
+                                                                    *[k for k in kinds if k not in beside_web]],
+                                         cwd, env))
+                continue
             procs.append(Process(service, [PYTHON, "-m", "gunicorn", f"{service}.wsgi",
                                            "--bind", f"127.0.0.1:{self.ports[service]}",
                                            "--workers", os.environ.get("VO2_WORKERS", "2"),
                                            "--threads", "4", "--worker-class", "gthread",
                                            "--graceful-timeout", "5", "--timeout", "60"],
                                  cwd, env, self.url(service) + "/healthz"))
-            for kind, argv in self.background_processes(service):
-                procs.append(Process(f"{service}-{kind}", argv, cwd, env))
+            for kind in kinds:
+                procs.append(Process(f"{service}-{kind}", self.background_argv(service, kind), cwd, env))
         analysis_env = {**base, "PYTHONPATH": base["PYTHONPATH"] + os.pathsep + str(ROOT / "services" / "analysis")}
         procs.append(Process("analysis", [PYTHON, "-m", "uvicorn", "analysis.app:app", "--host", "127.0.0.1",
                                           "--port", str(self.ports["analysis"]), "--no-access-log"],
                              ROOT / "services" / "analysis", analysis_env, self.url("analysis") + "/healthz"))
         gateway_env = {**base, "PYTHONPATH": base["PYTHONPATH"] + os.pathsep + str(ROOT / "gateway")}
         procs.append(Process("gateway", [PYTHON, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1",
-                                         "--port", str(self.ports["gateway"]), "--no-access-log"],
+                                         "--port", str(self.ports["gateway"]), "--no-access-log", "--no-proxy-headers"],
                              ROOT / "gateway", gateway_env, self.url("gateway") + "/healthz"))
         return procs
 
-    def background_processes(self, service: str) -> list[tuple[str, list[str]]]:
+    def background_kinds(self, service: str) -> list[str]:
+        """What runs beside the web server: the relay where the service has an outbox, the consumer where it
+        handles events, the Celery worker where it has jobs."""
         package = ROOT / "services" / service / service
-        out = []
-        if service in PUBLISHERS:
-            out.append(("relay", [PYTHON, "manage.py", "run_relay"]))
-        if (package / "consumers.py").exists():
-            out.append(("consumer", [PYTHON, "manage.py", "run_consumer"]))
-        if (package / "celery.py").exists():
-            pool = ["-P", "solo"] if self.mode == "local" else ["--concurrency", "2"]
-            # a node name of its own: workers of several services (or several systems) on one host must not share
-            # the remote-control queue `celery@<host>.celery.pidbox`
-            node = f"{service}-{secrets.token_hex(3)}@%h"
-            out.append(("worker", [PYTHON, "-m", "celery", "-A", f"{service}.celery", "worker", "-Q",
-                                   f"{service}.tasks", "-n", node, "--without-mingle", "--without-gossip",
-                                   "-l", "INFO", *pool]))
-        return out
+        return [kind for kind, present in (("relay", service in PUBLISHERS),
+                                           ("consumer", (package / "consumers.py").exists()),
+                                           ("worker", (package / "celery.py").exists())) if present]
+
+    def background_argv(self, service: str, kind: str) -> list[str]:
+        if kind == "relay":
+            return [PYTHON, "manage.py", "run_relay"]
+        if kind == "consumer":
+            return [PYTHON, "manage.py", "run_consumer"]
+        # a node name of its own: workers of several services (or several systems) on one host must not share
+        # the remote-control queue `celery@<host>.celery.pidbox`
+        node = f"{service}-{secrets.token_hex(3)}@%h"
+        return [PYTHON, "-m", "celery", "-A", f"{service}.celery", "worker", "-Q", f"{service}.tasks", "-n", node,
+                "--without-mingle", "--without-gossip", "-l", "INFO", "--concurrency", "2"]
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
-    def prepare(self) -> None:
-        """Databases and migrations, before any server starts."""
+    def prepare(self, bootstrap: list[str] | None = None) -> str:
+        """Databases and migrations, before any server starts: every service at once, each in one process
+        (migrate, then its consumer's queue declared). `bootstrap`: identity's bootstrap arguments, run right after
+        its migrations; returns what it printed."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         if self.mode == "saas":
@@ -173,11 +205,22 @@ class System:
             for service in DJANGO_SERVICES:
                 provision(s.postgres_admin_dsn, f"{s.database_prefix}_{service}",
                           f"{s.database_prefix}_{service}_owner", f"{s.database_prefix}_{service}_app", s.password)
+        base, running = self.common_env(), {}
         for service in DJANGO_SERVICES:
-            self.manage(service, "migrate", "--noinput", "-v", "0")
-        for proc in self.plan():
-            if proc.name.endswith("-consumer"):  # queues exist before anything publishes
-                self.manage(proc.name.rsplit("-", 1)[0], "run_consumer", "--declare-only", capture=True)
+            argv = [PYTHON, str(ROOT / "launcher" / "prepare.py")]
+            if "consumer" in self.background_kinds(service):
+                argv.append("--declare-queue")
+            if service == "identity" and bootstrap:
+                argv += ["--", "bootstrap", *bootstrap]
+            running[service] = subprocess.Popen(argv, cwd=ROOT / "services" / service,
+                                                env=self.service_env(service, base), stdout=subprocess.PIPE,
+                                                stderr=subprocess.STDOUT, text=True)
+        printed = {service: proc.communicate()[0] for service, proc in running.items()}
+        failed = [service for service, proc in running.items() if proc.returncode != 0]
+        if failed:
+            raise RuntimeError("preparing " + ", ".join(failed) + " failed:\n"
+                               + "\n".join(printed[service][-3000:] for service in failed))
+        return printed["identity"].strip()
 
     def manage(self, service: str, *args: str, capture: bool = False) -> subprocess.CompletedProcess:
         env = self.service_env(service, self.common_env())
@@ -185,32 +228,38 @@ class System:
                               capture_output=capture, text=True)
 
     def start(self, timeout: float = 60.0) -> None:
-        import httpx
-
-        for proc in self.plan():
-            log = open(self.log_dir / f"{proc.name}.log", "ab")
-            proc.popen = subprocess.Popen(proc.argv, cwd=proc.cwd, env=proc.env, stdout=log, stderr=subprocess.STDOUT,
-                                          start_new_session=True)
-            self.processes.append(proc)
+        """The web processes first, until each answers /healthz; then the relays, consumers and workers (as
+        compose orders them: a background process starts once its service's web server is healthy)."""
+        plan = self.plan()
+        web = [proc for proc in plan if proc.health_url]
+        for proc in web:
+            self._launch(proc)
         deadline = time.monotonic() + timeout
-        for proc in self.processes:
-            while proc.health_url is None:  # relays, consumers, workers: alive is enough
-                if proc.popen.poll() is not None:
-                    raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode}; see "
-                                       f"{self.log_dir / (proc.name + '.log')}")
-                break
-            while proc.health_url is not None:
-                if proc.popen.poll() is not None:
-                    raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode}; see "
-                                       f"{self.log_dir / (proc.name + '.log')}")
-                try:
-                    if httpx.get(proc.health_url, timeout=1.0).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
+        for proc in web:
+            while True:
+                self._check_alive(proc)
+                if healthy(proc.health_url):
+                    break
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{proc.name} did not become healthy; see {self.log_dir}")
-                time.sleep(0.1)
+                time.sleep(0.05)
+        background = [proc for proc in plan if not proc.health_url]
+        for proc in background:
+            self._launch(proc)
+        for proc in background:  # relays, consumers, workers: alive is enough
+            self._check_alive(proc)
+
+    def _launch(self, proc: Process) -> None:
+        log = open(self.log_dir / f"{proc.name}.log", "ab")
+        proc.popen = subprocess.Popen(proc.argv, cwd=proc.cwd, env=proc.env, stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+        log.close()
+        self.processes.append(proc)
+
+    def _check_alive(self, proc: Process) -> None:
+        if proc.popen.poll() is not None:
+            raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode}; see "
+                               f"{self.log_dir / (proc.name + '.log')}")
 
     def stop(self) -> None:
         for proc in self.processes:

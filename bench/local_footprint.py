@@ -1,0 +1,179 @@
+"""The local install's footprint: what `./vo2 up` costs one lab's computer.
+
+    .venv/bin/python bench/local_footprint.py [--runs 2] [--settle 5] [--mode local]
+
+Starts `python -m launcher up` exactly as `./vo2 up` does, from a fresh temporary data directory on free ports, and
+prints, per run:
+  - cold start: from launching the command until the gateway answers /readyz and the printed owner logs in
+    through it (migrations, bootstrap and every process's start included);
+  - processes: the launcher and every process below it, after start (and after --settle seconds);
+  - memory: RSS summed over that process tree (shared pages count once per process, as `ps` shows them), and PSS
+    (shared pages split between the processes that map them) beside it.
+Targets (issue 17): RSS ≤ 800 MB, ≤ 12 processes, cold start ≤ 10 s. The figures depend on the machine's load:
+this machine is shared, so compare runs made at the same moment.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = re.compile(r"Password \(shown once[^)]*\): (\S+)")
+
+
+def free_port_block(size: int = 6) -> int:
+    """A base port with `size` consecutive free ports after it."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + size >= 65000:
+            continue
+        try:
+            for port in range(base, base + size):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free block of ports")
+
+
+def children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def process_tree(root: int) -> list[int]:
+    tree, out, todo = children(), [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(tree.get(pid, []))
+    return out
+
+
+def memory_kb(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of one process in kB; (0, 0) when it is gone."""
+    try:
+        rss = int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text()).group(1))
+    except (OSError, AttributeError):
+        return 0, 0
+    try:
+        pss = int(re.search(r"^Pss:\s+(\d+)", Path(f"/proc/{pid}/smaps_rollup").read_text(), re.M).group(1))
+    except (OSError, AttributeError):
+        pss = 0
+    return rss, pss
+
+
+def command_of(pid: int) -> str:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    words = [a.decode(errors="replace") for a in argv if a]
+    shown = [w for w in words[1:] if not w.startswith("-")][:4] if words else []
+    return " ".join(Path(words[0]).name.split() + shown) if words else "?"
+
+
+def one_run(mode: str, settle: float, show: bool) -> dict:
+    data_dir = Path(tempfile.mkdtemp(prefix="vo2-footprint-"))
+    base = free_port_block()
+    gateway = f"http://127.0.0.1:{base}"
+    log = open(data_dir.parent / f"{data_dir.name}.out", "w+")
+    started = time.monotonic()
+    launcher = subprocess.Popen([sys.executable, "-m", "launcher", "up", "--mode", mode, "--data-dir", str(data_dir),
+                                 "--port-base", str(base)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        password, deadline = None, started + 120
+        with httpx.Client(base_url=gateway, timeout=5.0) as http:
+            while time.monotonic() < deadline:
+                if launcher.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"the launcher exited with {launcher.returncode}:\n{log.read()[-3000:]}")
+                if password is None:
+                    log.seek(0)
+                    found = PASSWORD.search(log.read())
+                    password = found.group(1) if found else None
+                if password is not None:
+                    try:
+                        if http.get("/readyz").status_code == 200:
+                            login = http.post("/api/v1/auth/login",
+                                              json={"email": "owner@lab.local", "password": password})
+                            if login.status_code == 200 and login.json().get("access"):
+                                break
+                    except httpx.HTTPError:
+                        pass
+                time.sleep(0.05)
+            else:
+                raise TimeoutError("the gateway did not answer and log the owner in within 120 s")
+        cold = time.monotonic() - started
+        time.sleep(settle)
+        pids = process_tree(launcher.pid)
+        sizes = {pid: memory_kb(pid) for pid in pids}
+        if show:
+            for pid in sorted(pids, key=lambda p: -sizes[p][0]):
+                print(f"    {sizes[pid][0] / 1024:7.1f} MB RSS {sizes[pid][1] / 1024:7.1f} MB PSS  {command_of(pid)}")
+        return {"cold_s": cold, "processes": len([p for p in pids if sizes[p][0]]),
+                "rss_mb": sum(r for r, _ in sizes.values()) / 1024, "pss_mb": sum(p for _, p in sizes.values()) / 1024}
+    finally:
+        started_pids = process_tree(launcher.pid)[1:]
+        os.killpg(launcher.pid, signal.SIGINT)
+        try:
+            launcher.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(launcher.pid, signal.SIGKILL)
+            launcher.wait()
+        # the launcher started its children in sessions of their own: make sure none outlives it
+        for pid in started_pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        log.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--settle", type=float, default=5.0, help="seconds after start before memory is read")
+    parser.add_argument("--mode", choices=["local", "saas"], default="local")
+    args = parser.parse_args()
+    runs = []
+    for i in range(args.runs):
+        result = one_run(args.mode, args.settle, show=i == 0)
+        runs.append(result)
+        print(f"run {i + 1}: cold start {result['cold_s']:.1f} s, {result['processes']} processes, "
+              f"RSS {result['rss_mb']:.0f} MB (PSS {result['pss_mb']:.0f} MB)", flush=True)
+    cold = statistics.median(r["cold_s"] for r in runs)
+    rss = statistics.median(r["rss_mb"] for r in runs)
+    procs = max(r["processes"] for r in runs)
+    print(f"\n{args.mode} install, median of {len(runs)}: cold start {cold:.1f} s (target ≤ 10 s, "
+          f"{cold / 10:.2f}× target), {procs} processes (≤ 12), RSS {rss:.0f} MB (≤ 800 MB, {rss / 800:.2f}× target), "
+          f"PSS {statistics.median(r['pss_mb'] for r in runs):.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
