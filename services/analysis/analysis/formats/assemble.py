@@ -83,8 +83,13 @@ def finish(
             meta["load_kind"] = "speed"
         elif "power_w" in out and np.nanmax(out["power_w"]) > 0:
             meta["load_kind"] = "power"
-    if meta.get("age_years") is None and meta.get("birth_date") and meta.get("test_date"):
-        meta["age_years"] = _age(meta["birth_date"], meta["test_date"])
+    if meta.get("birth_date") and meta.get("test_date"):
+        from_dates = _age(meta["birth_date"], meta["test_date"])
+        if meta.get("age_years") is None:
+            meta["age_years"] = from_dates
+        elif from_dates is not None and abs(float(meta["age_years"]) - from_dates) > 1:
+            notes.append(f"the export's age ({meta['age_years']:g} y) disagrees with its birth and test dates "
+                         f"({from_dates} y); the stated age is kept")
     if meta.get("body_mass_kg") is not None and not (20 <= meta["body_mass_kg"] <= 300):
         notes.append(f"suspicious body mass {meta['body_mass_kg']} kg; ignored")
         meta["body_mass_kg"] = None

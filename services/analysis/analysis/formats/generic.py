@@ -42,6 +42,7 @@ def read(table: T.Table, limits: Limits, *, container: str) -> ParsedExport:
         f"{c.label}->{t}" for t, cols in cmap.candidates.items() if t in ex.samples for c in cols[:1]
     )
     meta["format_detail"] = f"generic {container.upper()} table (header row {cmap.header_row + 1}: {mapped})"
+    T.estimate_body_mass(ex, meta, ex.notes)
     return finish(FORMAT_ID, meta, ex.samples, ex.notes, limits, ex.rows)
 
 

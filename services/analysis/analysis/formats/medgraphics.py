@@ -6,11 +6,18 @@ BR, PETO2, PETCO2, HR, HRR; optionally a units line ((min), (MPH), (%), (mL/kg/m
 then absolute (mL/min): decided by the units line, else by their values. RR is respiratory
 rate (br/min) here, BR is breathing reserve (%), HRR heart-rate reserve. Speed is mph on
 US carts; converted to km/h.
+
+Time: "Time" runs from the start of the recording, "Ex Time" from the start of exercise (blank
+before it). The exercise clock is the one a lab reads thresholds on, so time_s is Ex Time, and
+the pre-exercise rows keep their place with negative times (Time minus the offset of the two).
 """
 from __future__ import annotations
 
 
+import numpy as np
+
 from . import tables as T
+from . import units as U
 from .assemble import finish
 from .model import FormatError, Limits, ParsedExport
 
@@ -45,10 +52,44 @@ def read(table: T.Table, limits: Limits, *, container: str) -> ParsedExport:
         raise FormatError("no-header", "MedGraphics export: no label row with a Time column was found")
     ex = T.extract(table, cmap, from_workbook=(container == "xlsx"), speed_default="mph", rr_is_rf=True)
     warnings = ex.notes
+    offset = _exercise_clock(table, cmap, ex, container, warnings)
     meta = {
         "device": "MedGraphics",
         "format_detail": f"MedGraphics breath-by-breath {container.upper()} export"
         + (" with units line" if cmap.units_row is not None else ""),
     }
+    if offset is not None:
+        meta["exercise_start_s"] = offset  # on the recording clock ("Time")
+        meta["format_detail"] += "; time on the exercise clock (Ex Time)"
     T.estimate_body_mass(ex, meta, warnings)
     return finish(FORMAT_ID, meta, ex.samples, warnings, limits, ex.rows)
+
+
+_EX_TIME = T.norm_name("Ex Time")
+
+
+def _exercise_clock(table: T.Table, cmap: T.ColumnMap, ex: T.Extracted, container: str,
+                    warnings: list[str]) -> float | None:
+    """Put time_s on the exercise clock when the export has an Ex Time column; returns the offset."""
+    header = table[cmap.header_row]
+    index = next((i for i, c in enumerate(header) if isinstance(c, str) and T.norm_name(c) == _EX_TIME), None)
+    time_col = cmap.first("time_s")
+    if index is None or time_col is None or index == time_col.index:
+        return None
+    unit = None
+    if cmap.units_row is not None and index < len(table[cmap.units_row]):
+        unit = table[cmap.units_row][index] if isinstance(table[cmap.units_row][index], str) else None
+    cells = T.column_cells(table, index, cmap.data_start)
+    ex_time, _ = U.parse_time_column(cells, unit, from_workbook=(container == "xlsx"), label="Ex Time")
+    time = ex.samples["time_s"]
+    both = np.isfinite(ex_time) & np.isfinite(time)
+    if both.sum() < 3:
+        return None
+    offset = float(np.median(time[both] - ex_time[both]))
+    ex.samples["time_s"] = time - offset
+    before = int((np.isfinite(time) & ~np.isfinite(ex_time) & (time < time[both][0])).sum())
+    warnings.append(
+        f"time is the exercise clock (Ex Time), {offset:g} s after the recording clock (Time); "
+        f"{before} rows before exercise have negative times"
+    )
+    return offset

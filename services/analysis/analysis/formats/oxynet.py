@@ -2,7 +2,7 @@
 
  * 1-s interpolated test (``data_test.csv``): time, VO2_I, VCO2_I, VE_I, HR_I, RF_I, PetO2_I,
    PetCO2_I, VEVO2_I, VEVCO2_I, plus per-row subject columns age, height (m), weight (kg),
-   gender (-1/1), age_group, fitness_group. VO2/VCO2 mL/min, VE L/min, pressures mmHg.
+   gender (-1 male / 1 female), age_group, fitness_group. VO2/VCO2 mL/min, VE L/min, pressures mmHg.
  * Breath-by-breath app export: t, VE, VO2, VCO2, R, VE/VO2, VE/VCO2, PetO2, PetCO2
    (t negative during the pre-ramp baseline).
 """
@@ -76,8 +76,10 @@ def read(table: T.Table, limits: Limits) -> ParsedExport:
         meta["body_mass_kg"] = U.finite_or_none(subject("weight"), 20, 300)
         meta["age_years"] = U.finite_or_none(subject("age"), 1, 120)
         gender = subject("gender")
-        if gender == gender:
-            warnings.append(f"Oxynet gender code {gender:g} is not mapped to sex (coding not stated in the file)")
+        # Oxynet coding (testdata/cpet/oxynet_labelled/README.md): -1 male, 1 female
+        meta["sex"] = {-1.0: "male", 1.0: "female"}.get(gender)
+        if gender == gender and meta["sex"] is None:
+            warnings.append(f"Oxynet gender code {gender:g} is neither -1 (male) nor 1 (female); sex not set")
     else:
         meta["sampling"] = "breath-by-breath"
         meta["format_detail"] = "Oxynet breath-by-breath CSV (t, VE, VO2, VCO2, R, ...)"

@@ -5,7 +5,9 @@
     [Data]       B<n>=<flag>,<Zeit>,<Last>,...  one breath per line; raw value / scale is in
                  s, L/min, L, km/h, % (Zeit in ms, VO2 in mL/min, Vin in mL, Geschw. in m/h);
                  there is one trailing column more than P= lines (fan).
-    [Start], [Ergometer] follow the data.
+    [Start]      BeginRest=hh:mm:ss (clock time of the start), Rest=, Warmup=, Load=, Recovery= (s):
+                 the cart's own marks of where each phase of the test begins
+    [Ergometer] follows.
 
 Derived like the spiro package: RR = 60/(tin+tex), VT = Vin, VE = 60*Vin/(tin+tex).
 """
@@ -39,6 +41,20 @@ def _section(lines: list[str], name: str) -> int:
         if ln.strip().lower() == target:
             return i
     return -1
+
+
+def _key_values(lines: list[str], name: str) -> dict[str, str]:
+    i = _section(lines, name)
+    out: dict[str, str] = {}
+    if i < 0:
+        return out
+    for ln in lines[i + 1 :]:
+        if ln.startswith("["):
+            break
+        if "=" in ln:
+            key, _, value = ln.partition("=")
+            out[key.strip().lower()] = value.strip()
+    return out
 
 
 def read(text: str, limits: Limits) -> ParsedExport:
@@ -170,6 +186,12 @@ def read(text: str, limits: Limits) -> ParsedExport:
         load_kind = "power"
     # On the treadmill 'Last' is ZAN's own load estimate, not ergometer power: not exported.
 
+    start = _key_values(lines, "Start")
+    marks = {}
+    for key, name in (("rest", "rest_s"), ("warmup", "warmup_s"), ("load", "load_s"), ("recovery", "recovery_s")):
+        value = U.finite_or_none(U.first_number(start.get(key)), 0, 24 * 3600)
+        if value is not None:
+            marks[name] = value
     body_mass = U.first_number(person.get("gewicht"))
     height = U.first_number(person.get("groesse"))
     meta = {
@@ -181,5 +203,8 @@ def read(text: str, limits: Limits) -> ParsedExport:
         "sampling": "breath-by-breath",
         "format_detail": f"ZAN .dat export, {len(names)} parameters, Latin-1 text",
         "load_kind": load_kind,
+        # where the operator started the warm-up, the load (ramp/steps) and the recovery, in test time
+        "cart_phases": marks or None,
+        "start_clock": start.get("beginrest") or None,
     }
     return finish(FORMAT_ID, meta, samples, warnings, limits, np.asarray(line_numbers), row_word="line")

@@ -59,6 +59,16 @@ def test_zan_derived_columns_match_the_raw_breath():
     assert s["ve_l_min"][0] == pytest.approx(60 * 0.790 / (1.730 + 2.675))
 
 
+def test_zan_start_section_gives_the_carts_phase_marks():
+    # [Start] of zan_gxt: BeginRest=11:04:04, Rest=0, Warmup=59, Load=59, Recovery=3002 (s)
+    m = read_export(cpet_file("spiro/zan_gxt"), "zan_gxt").metadata
+    assert m["cart_phases"] == {"rest_s": 0, "warmup_s": 59, "load_s": 59, "recovery_s": 3002}
+    assert m["start_clock"] == "11:04:04"
+    # Nolte 01: the ramp (Load) starts at 180 s after the warm-up, recovery at 567 s
+    m = read_export(cpet_file("nolte2023_ramptests/01"), "01").metadata
+    assert m["cart_phases"]["load_s"] == 180 and m["cart_phases"]["recovery_s"] == 567
+
+
 def test_zan_ramp():
     p = read_export(cpet_file("spiro/zan_ramp"))
     assert p.format == "zan"
@@ -148,6 +158,9 @@ def test_cosmed_german_10s_averages():
     assert m["height_cm"] == 179
     assert m["sex"] == "male"
     assert m["test_date"] == "2015-04-11"  # 11042015 as ddmmyyyy
+    assert m["birth_date"] == "1987-01-13"  # 13011987
+    # 'Alter 45' in the header, 28 y from the two dates (anonymised export): kept, and said
+    assert m["age_years"] == 45 and any("disagrees" in w and "28 y" in w for w in p.warnings)
     assert m["load_kind"] == "speed"
     s = p.samples
     assert p.n_rows == 10
@@ -220,6 +233,11 @@ def test_vyntus_txt():
 # --------------------------------------------------------------------------------- MedGraphics
 
 
+def clock(text: str) -> int:
+    m, sec = text.strip().split(":")
+    return 60 * int(m) + int(sec)
+
+
 def _raw_medgraphics(name: str, skip: int):
     lines = (CPET / "gasexchanger" / name).read_text().splitlines()
     return [ln.split("\t") for ln in lines[skip:]]
@@ -230,8 +248,14 @@ def test_medgraphics_with_units_line():
     assert p.format == "medgraphics"
     s = p.samples
     raw = _raw_medgraphics("Anton_vo2max.txt", 2)
-    assert s["time_s"][0] == 14  # '0:14'
-    assert increasing(s["time_s"])
+    # the exercise clock: 'Ex Time' is blank for the first rows, then runs 39 s behind 'Time'
+    first_ex = next(r for r in raw if r[1].strip())
+    offset = clock(first_ex[0]) - clock(first_ex[1])
+    assert offset == 39 and p.metadata["exercise_start_s"] == 39
+    assert s["time_s"][0] == 14 - 39  # '0:14' on the recording clock, before exercise
+    assert s["time_s"][raw.index(first_ex)] == clock(first_ex[1])
+    assert int((s["time_s"] < 0).sum()) == sum(1 for r in raw if not r[1].strip() and clock(r[0]) < 39)
+    assert any("Ex Time" in w for w in p.warnings) and increasing(s["time_s"])
     # second VO2 column is absolute (mL/min) per the units line; first is mL/kg/min
     assert s["vo2_ml_min"][0] == float(raw[0][6]) == 1010
     assert peak(s["speed_kmh"]) == pytest.approx(max(float(r[3]) for r in raw) * 1.609344)
@@ -270,6 +294,8 @@ def test_tidy_csv_litres_per_minute_and_negative_rest_time():
     assert any("L/min" in w for w in p.warnings)
     assert set(np.unique(s["power_w"])) == {0, 130}
     assert p.metadata["load_kind"] == "power"
+    # vo2_abs (L/min) over vo2_rel (mL/kg/min), first row: 664.63 / 6.63 = 100.2 kg
+    assert p.metadata["body_mass_kg"] == pytest.approx(100.2, abs=0.5)
 
 
 # ------------------------------------------------------------------------------------- Oxynet
@@ -281,6 +307,7 @@ def test_oxynet_interpolated():
     m = p.metadata
     assert m["sampling"] == "averaged" and m["averaging_seconds"] == 1
     assert m["height_cm"] == pytest.approx(177) and m["body_mass_kg"] == 65 and m["age_years"] == 18
+    assert m["sex"] == "male"  # gender -1 (Oxynet: -1 male, 1 female)
     s = p.samples
     assert s["time_s"][0] == 5 and p.n_rows == 775
     assert s["vo2_ml_min"][0] == pytest.approx(1109.942527770996)
