@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
+
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
@@ -74,13 +76,19 @@ def _validate_samples(samples: dict) -> dict:
         raise ProblemError(422, "unknown-columns", f"Unknown sample columns: {', '.join(unknown)}.",
                            errors=[{"field": f"samples.{c}", "detail": "not a normalized column"} for c in unknown])
     if not samples.get("time_s"):
-        raise ProblemError(422, "validation-error", "samples.time_s is required.",
+        raise ProblemError(400, "validation-error", "samples.time_s is required.",
                            errors=[{"field": "samples.time_s", "detail": "required"}])
     n = len(samples["time_s"])
     for name, values in samples.items():
         if values is not None and len(values) != n:
-            raise ProblemError(422, "validation-error", f"samples.{name} has {len(values)} values, time_s has {n}.",
+            raise ProblemError(400, "validation-error", f"samples.{name} has {len(values)} values, time_s has {n}.",
                                errors=[{"field": f"samples.{name}", "detail": "length differs from time_s"}])
+    for name, values in samples.items():
+        # JSON has no infinity, but Python's parser reads `Infinity` and `1e999`: no measurement is infinite
+        bad = np.flatnonzero(np.isinf(np.array(values, dtype=float))) if values is not None else ()
+        if len(bad):
+            raise ProblemError(400, "validation-error", f"samples.{name}[{int(bad[0])}] is not a finite number.",
+                               errors=[{"field": f"samples.{name}[{int(bad[0])}]", "detail": "not a finite number"}])
     return samples
 
 

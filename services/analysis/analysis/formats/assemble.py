@@ -38,6 +38,7 @@ def finish(
     for k, v in cols.items():
         if v.shape[0] != n:
             raise FormatError("inconsistent-columns", f"column {k} has {v.shape[0]} values, time has {n}")
+    _refuse_infinite(cols, rows, row_word)
 
     # Rows without a time stamp: trailing blanks are normal, others are reported.
     keep = np.isfinite(time)
@@ -97,6 +98,24 @@ def finish(
         notes.append(f"suspicious height {meta['height_cm']} cm; ignored")
         meta["height_cm"] = None
     return ParsedExport(format=format_id, metadata=meta, samples=out, warnings=notes)
+
+
+def _refuse_infinite(cols: dict[str, np.ndarray], rows: np.ndarray, row_word: str) -> None:
+    """An infinite cell ('inf', 'Infinity', '1e309', or a value that overflows when converted) is not a
+    measurement and has no JSON form: the file is refused, naming the column and the row. (A cell
+    spelled NaN is a missing value, like a blank or '-'.)"""
+    for k in COLUMNS:
+        v = cols.get(k)
+        if v is None:
+            continue
+        bad = np.isinf(v)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise FormatError(
+                "non-finite-value",
+                f"column {k}, {row_word} {int(rows[i])}: the value is infinite ('inf', 'Infinity' or a number "
+                f"beyond the floating-point range such as 1e309); {int(bad.sum())} such cells in this column",
+            )
 
 
 def _monotonic(

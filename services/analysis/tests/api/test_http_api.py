@@ -81,7 +81,7 @@ def test_cpet_refuses_unknown_columns_and_ragged_arrays(client):
     response = client.post("/api/v1/analysis/cpet", json={"samples": {"time_s": [1, 2, 3], "vo2": [1, 2, 3]}})
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "samples.vo2"
     response = client.post("/api/v1/analysis/cpet", json={"samples": {"time_s": [1, 2, 3], "vo2_ml_min": [1, 2]}})
-    assert response.status_code == 422 and "vo2_ml_min" in response.json()["detail"]
+    assert response.status_code == 400 and "vo2_ml_min" in response.json()["detail"]  # validation-error: 400
 
 
 def test_lactate_thresholds_by_lactater_methods(client):
@@ -94,3 +94,39 @@ def test_lactate_thresholds_by_lactater_methods(client):
     methods = {t["method"]: t for t in response.json()["thresholds"]}
     assert {"OBLA 4.0", "Dmax", "ModDmax", "Log-log", "LTratio"} <= set(methods)
     assert 100 < methods["OBLA 4.0"]["intensity"] < 200
+
+
+@pytest.mark.parametrize("cell", ["inf", "Infinity", "-inf", "1e309"])
+@pytest.mark.parametrize("column,row", [("VO2", 12), ("time", 20)])
+def test_a_non_finite_cell_is_a_problem_naming_column_and_row(client, cell, column, row):
+    lines = ["time,VO2,VCO2,VE,HR"] + [f"{t},{1000 + t},{900 + t},{30 + t / 10},{100 + t / 10}" for t in range(0, 300, 3)]
+    header = lines[0].split(",")
+    cells = lines[row - 1].split(",")
+    cells[header.index(column)] = cell
+    lines[row - 1] = ",".join(cells)
+    response = client.post("/api/v1/analysis/parse", files={"file": ("t.csv", "\n".join(lines).encode())})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"] == "urn:vo2:problem:non-finite-value"
+    target = {"VO2": "vo2_ml_min", "time": "time_s"}[column]
+    assert f"column {target}, row {row}" in body["detail"]
+
+
+def test_a_nan_cell_is_a_missing_value_not_an_error(client):
+    lines = ["time,VO2,VCO2,VE,HR"] + [f"{t},{1000 + t},{900 + t},{30 + t / 10},{100 + t / 10}" for t in range(0, 300, 3)]
+    lines[11] = lines[11].replace(",1030,", ",NaN,")
+    response = client.post("/api/v1/analysis/parse", files={"file": ("t.csv", "\n".join(lines).encode())})
+    assert response.status_code == 200, response.text
+    vo2 = response.json()["samples"]["vo2_ml_min"]
+    assert vo2[10] is None and vo2[9] == 1027 and vo2[11] == 1033
+
+
+def test_cpet_refuses_infinite_samples(client):
+    # Python's JSON parser accepts the non-standard literal Infinity
+    body = '{"samples": {"time_s": [1, 2, 3], "vo2_ml_min": [1000, Infinity, 1100]}}'
+    response = client.post("/api/v1/analysis/cpet", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    problem = response.json()
+    assert problem["type"] == "urn:vo2:problem:validation-error"
+    assert problem["errors"][0]["field"] == "samples.vo2_ml_min[1]"

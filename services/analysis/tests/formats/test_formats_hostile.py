@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import struct
 import time
@@ -225,6 +226,55 @@ def test_arbitrary_bytes_only_ever_raise_format_error(prefix, body):
 def test_arbitrary_tables_only_ever_raise_format_error(rows):
     text = "time,VO2,HR\n" + "\n".join(",".join(str(c) for c in row) for row in rows)
     try:
-        read_export(text.encode("utf-8", "surrogatepass"))
-    except FormatError:
-        pass
+        parsed = read_export(text.encode("utf-8", "surrogatepass"))
+    except FormatError as err:
+        assert err.slug and err.detail and err.status in (400, 413, 422)
+        return
+    # whatever was read is a usable table: finite, strictly increasing time; JSON without NaN/inf
+    t = parsed.samples["time_s"]
+    assert t.size and np.isfinite(t).all() and (np.diff(t) > 0).all()
+    json.dumps(parsed.to_wire(), allow_nan=False)
+
+
+def test_infinite_cells_are_refused_naming_column_and_row():
+    rows = "".join(f"{t},{1000 + t},{100 + t / 10}\n" for t in range(0, 300, 3))
+    for cell in ("inf", "-Infinity", "1e309"):
+        text = "time,VO2,HR\n" + rows.replace("\n30,1030,", f"\n30,{cell},")
+        with pytest.raises(FormatError) as err:
+            read_export(text.encode())
+        assert err.value.slug == "non-finite-value" and err.value.status == 422
+        assert "column vo2_ml_min, row 12" in err.value.detail
+    # ZAN: the row is the file's line, the column the normalized one
+    zan = cpet_file("spiro/zan_gxt").decode("latin-1").splitlines(keepends=True)
+    k = next(i for i, ln in enumerate(zan) if ln.startswith("B5="))
+    fields = zan[k].split(",")
+    fields[1] = "inf"  # Zeit
+    zan[k] = ",".join(fields)
+    with pytest.raises(FormatError) as err:
+        read_export("".join(zan).encode("latin-1"))
+    assert err.value.slug == "non-finite-value" and f"column time_s, line {k + 1}" in err.value.detail
+
+
+_time_steps = st.lists(st.floats(0.5, 5.0), min_size=3, max_size=40)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_time_steps, st.data())
+def test_valid_tables_parse_to_the_values_written(steps, data):
+    n = len(steps)
+    t = np.round(np.cumsum(steps), 3)
+    vo2 = data.draw(st.lists(st.floats(200.0, 6000.0), min_size=n, max_size=n))
+    hr = data.draw(st.lists(st.one_of(st.none(), st.floats(40.0, 220.0)), min_size=n, max_size=n))
+    sep = data.draw(st.sampled_from([",", ";", "\t"]))
+    lines = [sep.join(["time (s)", "VO2 (mL/min)", "HR (bpm)"])]
+    lines += [sep.join([repr(float(a)), repr(b), "" if c is None else repr(c)]) for a, b, c in zip(t, vo2, hr)]
+    parsed = read_export(("\n".join(lines) + "\n").encode())
+    assert parsed.format == "generic"
+    s = parsed.samples
+    assert s["time_s"].tolist() == t.tolist()
+    assert s["vo2_ml_min"].tolist() == vo2
+    if any(c is not None for c in hr):
+        got = [None if v != v else v for v in s["hr_bpm"].tolist()]
+        assert got == hr
+    else:
+        assert "hr_bpm" not in s  # an empty column is absent, not a column of NaN
