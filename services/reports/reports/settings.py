@@ -16,10 +16,12 @@ MEASUREMENTS_TIMEOUT_S = float(config.env("MEASUREMENTS_TIMEOUT_S", "30"))
 IDENTITY_URL = config.env("IDENTITY_URL", "http://127.0.0.1:8001")
 SERVICE_CLIENT_ID = config.env("SERVICE_CLIENT_ID", "reports")
 SERVICE_CLIENT_SECRET = config.env("SERVICE_CLIENT_SECRET")
-# Rendered PDFs: "local" = a folder (REPORTS_DIR, default VO2_DATA_DIR/reports); S3 can follow behind ReportStorage.
+# Rendered PDFs (servicekit.storage): "local" = a folder (REPORTS_DIR, default VO2_DATA_DIR/reports); an
+# S3-compatible backend can follow as another kind.
 REPORT_STORAGE = config.env("REPORT_STORAGE", "local")
 REPORTS_DIR = config.env("REPORTS_DIR") or str(config.data_dir() / "reports")
-# How an accepted request reaches the renderer: "celery" (the service's queue), "none" (tests call the task).
+# How an accepted request reaches the renderer (servicekit.jobs): "celery" (the service's queue), "inline" (in
+# the web process after the commit), "none" (tests call the job).
 REPORT_DISPATCH = config.env("REPORT_DISPATCH", "celery")
 # A report request first asks measurements, with the caller's token, whether the caller sees the test (404 if not).
 REPORT_CHECK_TEST = config.env_bool("REPORT_CHECK_TEST", True)

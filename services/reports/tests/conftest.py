@@ -25,23 +25,24 @@ def upstream():
 
 @pytest.fixture
 def storage(tmp_path):
-    from reports.documents import storage as st
+    from servicekit import storage as st
 
-    local = st.LocalReportStorage(tmp_path / "reports")
-    st.set_storage(local)
+    local = st.LocalStorage(tmp_path / "reports")
+    st.override("REPORTS_DIR", local)
     yield local
-    st.set_storage(None)
+    st.override("REPORTS_DIR", None)
 
 
 @pytest.fixture
 def measurements(upstream):
     """reports' real client (service token + measurements) pointed at the fake upstream."""
     from reports.documents import clients
+    from servicekit import http, service_tokens
 
     from .fake_upstream import CLIENT_ID, CLIENT_SECRET
 
-    tokens = clients.ServiceTokens(upstream.url, CLIENT_ID, CLIENT_SECRET)
-    client = clients.MeasurementsClient(upstream.url, tokens)
+    tokens = service_tokens.ServiceTokens(upstream.url, CLIENT_ID, CLIENT_SECRET)
+    client = clients.Measurements(http.ServiceClient("measurements", upstream.url, tokens=tokens))
     clients.set_measurements(client)
     upstream.fail_with = None
     yield client

@@ -165,7 +165,7 @@ def test_accepted_request_is_handed_to_the_queue_after_commit(caller, tenant_a, 
     from reports.documents import tasks as task_module
 
     sent = []
-    monkeypatch.setattr(task_module.render_report_task, "delay", lambda *args: sent.append(args))
+    monkeypatch.setattr(task_module.render.task, "apply_async", lambda args, **kwargs: sent.append(tuple(args)))
     settings.REPORT_DISPATCH = "celery"
     body = request(caller(tenant_a), upstream.add_test(tenant_a, zan_payload)).json()
     assert sent == [(body["id"], tenant_a)]

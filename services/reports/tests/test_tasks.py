@@ -5,8 +5,8 @@ import uuid
 import pytest
 
 from reports.documents import actions, tasks
-from reports.documents.models import Report
-from reports.documents.storage import report_key
+from reports.documents.models import Report, report_key
+from servicekit import jobs
 from servicekit.events.models import OutboxEvent
 from servicekit.tenancy import tenant_transaction
 
@@ -59,10 +59,10 @@ def test_worker_killed_mid_render_then_redelivered_leaves_exactly_one_file(tenan
     report_id = new_report(tenant_a, upstream.add_test(tenant_a, zan_payload))
     key = report_key(tenant_a, report_id)
     # the killed worker: it had set `rendering` and was writing its temporary file when it died
-    update(tenant_a, report_id, status="rendering", progress=80, attempts=1)
+    update(tenant_a, report_id, status="running", stage="rendering", progress=80, attempts=1)
     path = storage.path(key)
     path.parent.mkdir(parents=True, exist_ok=True)
-    (path.parent / f".{path.name}.deadbeef.tmp").write_bytes(b"%PDF-1.4 half a file")
+    (path.parent / f".{path.name}.deadbeef{storage.TMP_SUFFIX}").write_bytes(b"%PDF-1.4 half a file")
     assert tasks.render(report_id, tenant_a) == "done"  # the broker redelivers (late ack, reject on worker lost)
     assert files(storage) == [__import__("pathlib").Path(key)]
     report = get(tenant_a, report_id)
@@ -73,8 +73,8 @@ def test_worker_killed_mid_render_then_redelivered_leaves_exactly_one_file(tenan
 def test_worker_killed_after_the_file_but_before_the_commit(tenant_a, upstream, measurements, storage, zan_payload):
     report_id = new_report(tenant_a, upstream.add_test(tenant_a, zan_payload))
     key = report_key(tenant_a, report_id)
-    storage.save(key, b"%PDF-1.4 from the run that died")
-    update(tenant_a, report_id, status="rendering", progress=95)
+    storage.put(key, b"%PDF-1.4 from the run that died")
+    update(tenant_a, report_id, status="running", stage="rendering", progress=95)
     assert tasks.render(report_id, tenant_a) == "done"
     assert files(storage) == [__import__("pathlib").Path(key)]
     report = get(tenant_a, report_id)
@@ -111,10 +111,10 @@ def test_test_without_analysis_fails_with_no_analysis(tenant_a, upstream, measur
 def test_measurements_down_is_retried_then_fails(tenant_a, upstream, measurements, storage, zan_payload):
     report_id = new_report(tenant_a, upstream.add_test(tenant_a, zan_payload))
     upstream.fail_with = 503
-    with pytest.raises(tasks.Transient):
-        tasks.render(report_id, tenant_a, final_attempt=False)
-    assert get(tenant_a, report_id).status == "rendering"
-    assert tasks.render(report_id, tenant_a, final_attempt=True) == "failed"
+    with pytest.raises(jobs.RetryLater):
+        tasks.render(report_id, tenant_a, final=False)
+    assert get(tenant_a, report_id).public_status == "rendering"
+    assert tasks.render(report_id, tenant_a, final=True) == "failed"
     report = get(tenant_a, report_id)
     assert report.error_code == "measurements-unavailable" and "503" in report.error
 
@@ -125,11 +125,11 @@ def test_celery_task_retries_transient_failures(tenant_a, upstream, measurements
     report_id = new_report(tenant_a, upstream.add_test(tenant_a, zan_payload))
     upstream.fail_with = 502
     with pytest.raises(Retry):
-        tasks.render_report_task.apply(args=(report_id, tenant_a), throw=True)
+        tasks.render.task.apply(args=(report_id, tenant_a), throw=True)
     upstream.fail_with = None
-    result = tasks.render_report_task.apply(args=(report_id, tenant_a), throw=True)
+    result = tasks.render.task.apply(args=(report_id, tenant_a), throw=True)
     assert result.get() == "done"
-    assert tasks.render_report_task.acks_late and tasks.render_report_task.reject_on_worker_lost
+    assert tasks.render.task.acks_late and tasks.render.task.reject_on_worker_lost
 
 
 def test_report_of_another_tenant_is_not_touched(tenant_a, tenant_b, upstream, measurements, storage, zan_payload):
@@ -167,7 +167,7 @@ def test_a_real_worker_killed_mid_render_leaves_one_file_after_the_next_worker(t
     upstream.stall_next_get = 30.0
     first, second = worker(), None
     try:
-        tasks.render_report_task.apply_async(args=[report_id, tenant_a], queue=queue)
+        tasks.render.task.apply_async(args=[report_id, tenant_a], queue=queue)
         assert upstream.stalled.wait(60), log.read_text()[-3000:]
         first.kill()  # SIGKILL while the render waits for measurements: no ack, no cleanup
         first.wait(10)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.conf import settings
 from django.http import FileResponse
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,19 +15,23 @@ from servicekit.django.drf import principal_of, roles_allowed
 from servicekit.principal import MANAGER_ROLES, STAFF_ROLES
 from servicekit.problems import ProblemError
 
+from servicekit import http
+
 from . import actions, clients, tasks
-from .models import LANGUAGES, TEMPLATES, Report
+from .models import LANGUAGES, TEMPLATES, Report, report_files
 from .queries import visible_reports
-from .storage import get_storage
 
 # Owners, admins and physiologists request reports; every member reads (athletes only their own tests').
 StaffRequests = roles_allowed(read=None, write=STAFF_ROLES)
 StaffReadsManagersWrite = roles_allowed(read=STAFF_ROLES, write=MANAGER_ROLES)
+# What a client sees as `status`: the job's status, its stage while it runs (servicekit.jobs.JobRow.public_status).
+STATUSES = (("queued", "queued"), (actions.STAGE, actions.STAGE), ("done", "done"), ("failed", "failed"))
 
 
 class ReportSerializer(serializers.ModelSerializer):
     test = serializers.UUIDField(source="test_id")
     athlete = serializers.UUIDField(source="athlete_id", read_only=True)
+    status = serializers.ChoiceField(source="public_status", choices=STATUSES, read_only=True)
     error = serializers.SerializerMethodField()
     file = serializers.SerializerMethodField()
 
@@ -55,13 +59,18 @@ class ReportRequestSerializer(serializers.Serializer):
 class ReportFilter(django_filters.FilterSet):
     test = django_filters.UUIDFilter(field_name="test_id")
     athlete = django_filters.UUIDFilter(field_name="athlete_id")
-    status = django_filters.ChoiceFilter(choices=Report.Status.choices)
+    status = django_filters.ChoiceFilter(choices=STATUSES, method="filter_status")
     language = django_filters.ChoiceFilter(choices=LANGUAGES)
     template = django_filters.ChoiceFilter(choices=TEMPLATES)
 
     class Meta:
         model = Report
         fields = ("test", "athlete", "status", "language", "template")
+
+    def filter_status(self, queryset, name, value):
+        if value == actions.STAGE:
+            return queryset.filter(status=Report.Status.RUNNING, stage=value)
+        return queryset.filter(status=value)
 
 
 class ReportViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.ListModelMixin,
@@ -94,7 +103,7 @@ class ReportViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.L
             try:
                 visible = clients.measurements().caller_sees_test(request.headers["Authorization"],
                                                                   body.validated_data["test"])
-            except clients.Unavailable as exc:
+            except http.Unavailable as exc:
                 raise ProblemError(503, "unavailable", f"Cannot check the test right now ({exc}).") from exc
             if not visible:
                 raise ProblemError(404, "not-found", "No such test here.",
@@ -105,25 +114,24 @@ class ReportViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.L
             requested_by=principal.user_id, idempotency_key=key)
         if created:
             tasks.render_later(report)
-        headers = {"Location": f"/api/v1/reports/{report.id}"}
-        if not created:
-            headers["Idempotent-Replayed"] = "true"
-        return Response(ReportSerializer(report).data, status=status.HTTP_202_ACCEPTED, headers=headers)
+        return idempotency.created_response(ReportSerializer(report).data, f"/api/v1/reports/{report.id}", created,
+                                            status=202)
 
     @action(detail=True, methods=["get"], url_path="file", filterset_class=None, pagination_class=None)
     def file(self, request, pk=None):
         """The rendered PDF (application/pdf) once the report is `done`; 409 before."""
         report = self.get_object()
         if report.status != Report.Status.DONE:
-            raise ProblemError(409, "report-not-ready", f"The report is {report.status}; its file is not there yet.",
-                               status_of_report=report.status)
-        storage = get_storage()
-        if not storage.exists(report.file_path):
+            raise ProblemError(409, "report-not-ready",
+                               f"The report is {report.public_status}; its file is not there yet.",
+                               status_of_report=report.public_status)
+        files = report_files()
+        if not files.exists(report.file_path):
             raise ProblemError(410, "report-file-gone", "The report's file is no longer stored; request it again.")
         name = f"vo2max-report-{report.language}-{report.template}-{report.id}.pdf"
-        response = FileResponse(storage.open(report.file_path), content_type="application/pdf", as_attachment=True,
+        response = FileResponse(files.open(report.file_path), content_type="application/pdf", as_attachment=True,
                                 filename=name)
-        response["Content-Length"] = str(report.size_bytes or storage.size(report.file_path))
+        response["Content-Length"] = str(report.size_bytes or files.size(report.file_path))
         if report.sha256:
             response["ETag"] = f'"{report.sha256}"'
         return response

@@ -5,7 +5,7 @@ import datetime as dt
 
 from ..rendering import AthleteInfo, PreviousTest, ReportData, TestInfo
 from ..rendering.data import _to_date, summarize  # noqa: F401  (shared date parsing)
-from .clients import MeasurementsClient
+from .clients import Measurements
 
 PROTOCOL_NAMES = {"ramp", "steps", "constant"}
 
@@ -49,7 +49,7 @@ def previous_of(progress, test_id: str, test_date: dt.date | None, modality) -> 
                         vt2_speed_kmh=vt2.get("speed_kmh"))
 
 
-def collect(client: MeasurementsClient, tenant_id: str, test_id: str, lab_name: str | None = None
+def collect(client: Measurements, tenant_id: str, test_id: str, lab_name: str | None = None
             ) -> tuple[ReportData, dict]:
     """Everything the report shows about one test; returns (data, {athlete_id, athlete_user_id})."""
     test = client.test(tenant_id, test_id)

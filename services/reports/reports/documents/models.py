@@ -2,18 +2,20 @@ import uuid
 
 from django.db import models
 
+from servicekit import jobs, storage
+from servicekit.django.idempotency import CreatedOnce
+from servicekit.problems import TYPE_PREFIX
 from servicekit.tenancy import TenantOwned
 
 LANGUAGES = (("en", "English"), ("ru", "Russian"))
 TEMPLATES = (("full", "Full lab report"), ("athlete", "Athlete summary"))
 
 
-class Report(TenantOwned):
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RENDERING = "rendering"
-        DONE = "done"
-        FAILED = "failed"
+class Report(jobs.JobRow, CreatedOnce, TenantOwned):
+    """A requested PDF and its rendering job (the kit's job columns: status, stage "rendering", progress, attempts,
+    generation, problem, finished_at)."""
+
+    Status = jobs.Status
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     test_id = models.UUIDField(db_index=True)
@@ -22,22 +24,14 @@ class Report(TenantOwned):
     athlete_user_id = models.UUIDField(null=True, blank=True, db_index=True)  # who may read it with role athlete
     language = models.CharField(max_length=2, choices=LANGUAGES)
     template = models.CharField(max_length=10, choices=TEMPLATES)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    progress = models.PositiveSmallIntegerField(default=0)
-    error_code = models.CharField(max_length=100, blank=True, default="")
-    error = models.TextField(blank=True, default="")
-    file_path = models.CharField(max_length=500, blank=True, default="")  # a ReportStorage key
+    file_path = models.CharField(max_length=500, blank=True, default="")  # its report_key in report_files()
     sha256 = models.CharField(max_length=64, blank=True, default="")
     size_bytes = models.BigIntegerField(null=True, blank=True)
     pages = models.PositiveIntegerField(null=True, blank=True)
     requested_by = models.CharField(max_length=100, blank=True, default="")  # user id ("" for automatic reports)
     auto = models.BooleanField(default=False)
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
-    request_fingerprint = models.CharField(max_length=64, blank=True, default="")
-    attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "report"
@@ -46,7 +40,26 @@ class Report(TenantOwned):
                                                name="report_idempotency_key_unique")]
 
     def __str__(self):
-        return f"report {self.id} ({self.status})"
+        return f"report {self.id} ({self.public_status})"
+
+    @property
+    def error_code(self) -> str:
+        """The failure's slug (`render-error`, `no-analysis`, ...), from the problem object; "" unless failed."""
+        return (self.problem or {}).get("type", "").removeprefix(TYPE_PREFIX)
+
+    @property
+    def error(self) -> str:
+        return (self.problem or {}).get("detail", "")
+
+
+def report_key(tenant_id, report_id) -> str:
+    """One report, one key: a re-run (a killed worker's redelivery) replaces the file instead of adding one."""
+    return f"{tenant_id}/{report_id}.pdf"
+
+
+def report_files() -> storage.Storage:
+    """Where rendered PDFs live: settings.REPORTS_DIR, of the kind settings.REPORT_STORAGE ("local")."""
+    return storage.store("REPORTS_DIR", backend_setting="REPORT_STORAGE")
 
 
 class ReportSettings(TenantOwned):
