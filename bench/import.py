@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """measurements import benchmark (plain script; needs PostgreSQL on 127.0.0.1:5432 with trust auth for `postgres`).
 
-1. Samples/s stored by the import path's storage function (`exercise_tests.actions.store_samples`: COPY into a
+1. Samples/s stored by the import path's storage function (`samples.actions.store_samples`: COPY into a
    session staging table + one INSERT … SELECT into the RLS-protected `sample` table, as the application role)
    vs a raw psycopg binary COPY of the same rows into an identical table without RLS, in the same run.
    Target: ≥ 50 % of raw.
@@ -73,7 +73,7 @@ def main() -> None:
         from django.conf import settings
 
         settings.ANALYSIS_URL = f"http://127.0.0.1:{port}"
-        from measurements.infra import service_tokens
+        from servicekit import service_tokens
 
         service_tokens.set_provider(lambda tenant: keys.token(tid=tenant, roles=["service"]))
 
@@ -92,9 +92,9 @@ def main() -> None:
 
 def sample_columns(n: int) -> dict:
     """n breaths: the zan_gxt test's breaths (read by the analysis service) repeated with shifted time."""
-    from measurements.infra import analysis_client
+    from measurements.results import analysis
 
-    parsed = analysis_client.parse(str(uuid.uuid4()), "zan_gxt", (REPO / "testdata/cpet/spiro/zan_gxt").read_bytes())
+    parsed = analysis.parse(str(uuid.uuid4()), "zan_gxt", (REPO / "testdata/cpet/spiro/zan_gxt").read_bytes())
     base = parsed["samples"]
     m = len(base["time_s"])
     span = base["time_s"][-1] - base["time_s"][0] + 1
@@ -113,7 +113,7 @@ def storage(n: int, repeats: int, app: str, password: str, db: str) -> None:
     import psycopg
 
     from measurements.athletes.models import Athlete
-    from measurements.exercise_tests import actions
+    from measurements.samples import actions
     from measurements.exercise_tests.models import SAMPLE_COLUMNS, ExerciseTest
     from servicekit.tenancy import tenant_transaction
 

@@ -49,7 +49,7 @@ SERVICE_SUB = "00000000-0000-4000-8000-00000000a11a"
 def pipeline(analysis_url, signing_keys, settings):
     """Imports run right after the upload's commit (the pipeline function itself, no worker), against the real
     analysis service, with service tokens minted by the test keys (identity is not running here)."""
-    from measurements.infra import service_tokens
+    from servicekit import service_tokens
 
     settings.ANALYSIS_URL = analysis_url
     settings.IMPORT_DISPATCH = "inline"

@@ -143,13 +143,15 @@ def test_stored_file_lets_an_import_be_rerun(caller, tenant_a, athlete, pipeline
 
 
 def test_analysis_refusing_the_stored_data_removes_the_test_again(caller, tenant_a, athlete, pipeline, monkeypatch):
-    from measurements.infra import analysis_client
+    from servicekit import http
+
+    from measurements.results import analysis
 
     def refuse(*args, **kwargs):
-        raise analysis_client.AnalysisProblem(422, {"type": "urn:vo2:problem:validation-error", "status": 422,
-                                                    "detail": "samples.vo2_ml_min: line 17: not a number"})
+        raise http.Refused(422, {"type": "urn:vo2:problem:validation-error", "status": 422,
+                                 "detail": "samples.vo2_ml_min: line 17: not a number"})
 
-    monkeypatch.setattr(analysis_client, "cpet", refuse)
+    monkeypatch.setattr(analysis, "cpet", refuse)
     owner = caller(tenant_a)
     imp = upload(owner, athlete["id"], CPET / "gasexchanger" / "Anton_vo2max.txt").json()
     imp = owner.get(f"/api/v1/imports/{imp['id']}").json()
@@ -191,16 +193,19 @@ def test_redelivered_job_completes_exactly_once(caller, tenant_a, athlete, pipel
 def test_unreachable_analysis_is_retried_then_failed_without_leftovers(caller, tenant_a, athlete, pipeline, settings):
     from servicekit.testing import free_port
 
+    from servicekit import jobs
+
     from measurements.imports import pipeline as import_pipeline
+    from measurements.imports import tasks
 
     settings.IMPORT_DISPATCH = "none"
     settings.ANALYSIS_URL = f"http://127.0.0.1:{free_port()}"
     owner = caller(tenant_a)
     imp = upload(owner, athlete["id"], CPET / "gasexchanger" / "Anton_vo2max.txt").json()
-    with pytest.raises(import_pipeline.Retry):
+    with pytest.raises(jobs.RetryLater):
         import_pipeline.run_import(imp["id"], tenant_a)
     assert owner.get(f"/api/v1/imports/{imp['id']}").json()["status"] == "parsing"
-    assert import_pipeline.run_import_reporting_unavailable(imp["id"], tenant_a, final=True) == "failed"
+    assert tasks.run_import.run(imp["id"], tenant_a, final=True) == "failed"
     failed = owner.get(f"/api/v1/imports/{imp['id']}").json()
     assert failed["error"]["status"] == 503 and "unreachable" in failed["error"]["detail"]
     assert db_count(tenant_a, ExerciseTest) == 0

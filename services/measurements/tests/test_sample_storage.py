@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from measurements.athletes.models import Athlete
-from measurements.exercise_tests import actions
+from measurements.samples import actions
 from measurements.exercise_tests.models import ExerciseTest, Sample
 from servicekit.tenancy import tenant_transaction
 

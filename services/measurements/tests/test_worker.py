@@ -51,7 +51,8 @@ def identity(signing_keys):
 
 
 def test_service_token_client_caches_per_tenant_and_refuses_without_secret(identity):
-    from measurements.infra.service_tokens import ServiceTokenClient, ServiceTokenError
+    from servicekit.service_tokens import ServiceTokenError
+    from servicekit.service_tokens import ServiceTokens as ServiceTokenClient
 
     url, calls = identity
     client = ServiceTokenClient(url, "measurements", SECRET)

@@ -1,10 +1,14 @@
 """Writes to athletes. Views validate and call these; nothing else writes an athlete."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from servicekit.django import idempotency
 from servicekit.principal import Principal
 
 from .models import Athlete
+
+_before_delete: list[Callable] = []
 
 EDITABLE = ("first_name", "last_name", "sex", "birth_date", "height_cm", "body_mass_kg", "sport", "notes", "user_id")
 
@@ -25,15 +29,16 @@ def update_athlete(athlete: Athlete, **changes) -> Athlete:
     return athlete
 
 
+def before_athlete_deleted(hook: Callable[[Athlete, str | None], None]) -> Callable[[Athlete, str | None], None]:
+    """Register `hook(athlete, by)`, run in the deleting transaction before the athlete goes: the folders above
+    (tests, imports) remove what they hold about the athlete their own way (events, files)."""
+    _before_delete.append(hook)
+    return hook
+
+
 def delete_athlete(athlete: Athlete, by: str | None = None) -> None:
     """Health data (GDPR): the athlete's tests, samples, lactate steps, results, imports and uploaded files go with
-    it; each test's deletion emits `measurements.test.deleted`."""
-    from ..exercise_tests import actions as test_actions
-    from ..exercise_tests.models import ExerciseTest
-    from ..imports.models import Import
-
-    for test in ExerciseTest.objects.filter(athlete=athlete):
-        test_actions.delete_test(test, by=by, reason="athlete_deleted")
-    leftover = [str(pk) for pk in Import.objects.filter(athlete=athlete).values_list("id", flat=True)]
+    it; each test's deletion emits `measurements.test.deleted` (the hooks of the folders above)."""
+    for hook in _before_delete:
+        hook(athlete, by)
     athlete.delete()
-    test_actions.remove_upload_folders(str(athlete.tenant_id), leftover)

@@ -1,4 +1,5 @@
-from ..infra.routers import OptionalSlashRouter
+from servicekit.django.routers import OptionalSlashRouter
+
 from .api import ExerciseTestViewSet
 
 router = OptionalSlashRouter()

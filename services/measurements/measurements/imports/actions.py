@@ -1,71 +1,115 @@
-"""Writes of imports: accept an upload (file stored, row created, job queued), stage/progress changes, failure,
-re-run. The pipeline (pipeline.py) calls these; nothing else writes an import."""
+"""Writes of imports. This module is the only one that writes an import row: accepting an upload and re-running it
+(at request time), and each step of the job (claimed, stage, stored, done, failed), which the import flow
+(pipeline.py) calls inside the transactions it opens. Nothing here opens a transaction or queues work: the views
+hand accepted imports to `tasks.run_import.enqueue`.
+
+Uploaded files live in the kit's file store (settings.UPLOADS_DIR), under `<tenant>/<import>/<file name>`; they
+go once the deletion of their import's test or athlete is committed.
+"""
 from __future__ import annotations
 
 import uuid
 
-from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db import transaction
 
+from servicekit import jobs, storage
+from servicekit.django import idempotency
 from servicekit.principal import Principal
 from servicekit.problems import ProblemError
 
-from ..infra.storage import get_storage
-from . import dispatch
+from ..athletes import actions as athlete_actions
+from ..exercise_tests import actions as test_actions
 from .models import Import
 
-S = Import.Status
-PROGRESS = {S.QUEUED: 0, S.PARSING: 10, S.STORING: 40, S.ANALYZING: 70, S.DONE: 100}
+Stage = Import.Stage
+PROGRESS = {Stage.PARSING: 10, Stage.STORING: 40, Stage.ANALYZING: 70}
 
+
+def uploads() -> storage.Storage:
+    return storage.store("UPLOADS_DIR")
+
+
+# ---- at request time ---------------------------------------------------------------------------------------------
 
 def accept_upload(by: Principal, athlete, upload, *, format_hint: str = "", modality: str = "",
                   idempotency_key: str | None = None) -> tuple[Import, bool]:
-    """Store the file, create the import, queue the job after commit. Returns (import, created?)."""
+    """Store the file and create the import (queued). Returns (import, created?): a retried upload with the same
+    Idempotency-Key is the first import, and its second copy of the file is removed again."""
     import_id = uuid.uuid4()
-    storage = get_storage()
-    key, size, digest = storage.save(by.tenant_id, str(import_id), upload.name or "upload", upload)
-    try:
-        with transaction.atomic():  # a savepoint: a concurrent request with the same key may have won
-            imp = Import.objects.create(
-                id=import_id, tenant_id=by.tenant_id, athlete=athlete, idempotency_key=idempotency_key,
-                file_key=key, filename=(upload.name or "upload")[:255], size_bytes=size, sha256=digest,
-                format_hint=format_hint or "", modality=modality or "", created_by=by.user_id)
-    except IntegrityError:
-        storage.delete_folder(by.tenant_id, str(import_id))
-        existing = Import.objects.filter(idempotency_key=idempotency_key).first() if idempotency_key else None
-        if existing is None:
-            raise
-        return existing, False
-    dispatch.enqueue(imp)
-    return imp, True
+    folder = f"{by.tenant_id}/{import_id}"
+    key = f"{folder}/{storage.safe_name(upload.name)}"
+    size, digest = uploads().put(key, upload)
+    fields = {"athlete": athlete.pk, "format": format_hint or "", "modality": modality or "", "sha256": digest}
+    imp, created = idempotency.create_once(
+        Import, by=by, key=idempotency_key, fields=fields,
+        create=lambda extra: Import.objects.create(
+            id=import_id, tenant_id=by.tenant_id, athlete=athlete, file_key=key,
+            filename=(upload.name or "upload")[:255], size_bytes=size, sha256=digest, format_hint=format_hint or "",
+            modality=modality or "", created_by=by.user_id, **extra))
+    if not created:
+        uploads().delete_prefix(folder)
+    return imp, created
 
 
 def request_rerun(imp: Import) -> Import:
-    """Run the stored file through the pipeline again (e.g. after a reader fix); a new generation of the job."""
-    imp = Import.objects.select_for_update().get(pk=imp.pk)
-    if imp.status not in (S.DONE, S.FAILED):
-        raise ProblemError(409, "import-running", f"The import is {imp.status}; re-run it once it is done or failed.")
-    if not get_storage().exists(imp.file_key):
+    """Run the stored file through the pipeline again (e.g. after a reader fix): the job's next generation."""
+    imp = jobs.lock(Import, imp.pk)
+    if not imp.finished:
+        raise ProblemError(409, "import-running",
+                           f"The import is {imp.public_status}; re-run it once it is done or failed.")
+    if not uploads().exists(imp.file_key):
         raise ProblemError(409, "file-gone", "The uploaded file is no longer stored; upload it again.")
-    imp.generation += 1
-    imp.status, imp.progress, imp.error, imp.finished_at = S.QUEUED, 0, None, None
-    imp.save()
-    dispatch.enqueue(imp)
+    jobs.rerun(imp)
     return imp
 
 
-def set_stage(imp: Import, status: str, **fields) -> None:
-    fields = {"status": status, "progress": PROGRESS.get(status, imp.progress), "updated_at": timezone.now(),
-              **fields}
-    if status in (S.DONE, S.FAILED):
-        fields["finished_at"] = timezone.now()
-    Import.objects.filter(pk=imp.pk).update(**fields)
-    for name, value in fields.items():
-        setattr(imp, name, value)
+# ---- the job's steps (called by pipeline.py, on the locked row, in its transactions) -------------------------------
+
+def claim(imp: Import) -> None:
+    """A task run takes the job up: one more attempt; a generation not stored yet starts by parsing."""
+    needs_store = imp.stored_generation < imp.generation
+    stage = Stage.PARSING if needs_store else (imp.stage or Stage.ANALYZING)
+    jobs.start(imp, stage, progress=PROGRESS[stage])
+
+
+def set_stage(imp: Import, stage: str) -> None:
+    jobs.advance(imp, stage, progress=PROGRESS[stage])
+
+
+def stored(imp: Import, test, *, detected_format: str, warnings: list) -> None:
+    """This generation's samples are stored in `test`; the result comes next."""
+    jobs.advance(imp, Stage.ANALYZING, progress=PROGRESS[Stage.ANALYZING], test=test,
+                 stored_generation=imp.generation, detected_format=detected_format, warnings=warnings)
+
+
+def forget_test(imp: Import) -> None:
+    """The test this generation stored is dropped again (nothing half-way); the upload stays for a re-run."""
+    jobs.advance(imp, imp.stage, test=None, stored_generation=0)
+
+
+def done(imp: Import) -> None:
+    jobs.finish(imp, analyzed_generation=imp.generation)
 
 
 def fail(imp: Import, stage: str, problem: dict) -> None:
     """The import failed at `stage`; `problem` is a problem object (the analysis service's, when it answered)."""
-    error = {k: problem.get(k) for k in ("type", "title", "status", "detail", "errors") if problem.get(k) is not None}
-    error["stage"] = stage
-    set_stage(imp, S.FAILED, error=error)
+    jobs.fail(imp, problem, stage=stage)
+
+
+# ---- files follow their import's deletion -------------------------------------------------------------------------
+
+def _remove_files_after_commit(imports) -> None:
+    folders = [imp.folder for imp in imports]
+    if folders:
+        store = uploads()
+        transaction.on_commit(lambda: [store.delete_prefix(folder) for folder in folders])
+
+
+@test_actions.before_test_deleted
+def _remove_the_tests_uploads(test) -> None:
+    _remove_files_after_commit(Import.objects.filter(test=test).only("id", "tenant_id"))
+
+
+@athlete_actions.before_athlete_deleted
+def _remove_the_athletes_uploads(athlete, by) -> None:
+    _remove_files_after_commit(Import.objects.filter(athlete=athlete).only("id", "tenant_id"))

@@ -1,22 +1,25 @@
-"""HTTP layer of imports: upload (202 + status resource), status with progress, re-run."""
+"""HTTP layer of imports: upload (202 + status resource), status with progress, re-run. Views validate, call an
+action, and hand the accepted import to its task."""
 from __future__ import annotations
 
-
+import django_filters
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from servicekit import jobs
 from servicekit.django import idempotency
 from servicekit.django.drf import StaffWrites, principal_of
+from servicekit.django.routers import UUID_REGEX
 from servicekit.problems import ProblemError
 
 from ..athletes.queries import visible_athletes
 from ..exercise_tests.models import ExerciseTest
-from ..infra.routers import UUID_REGEX
-from . import actions, queries
+from . import actions, queries, tasks
 from .models import Import
 
 MULTIPART_SLACK = 64 * 1024  # boundaries and the small form fields around the file
@@ -46,9 +49,15 @@ class SizeLimitUploadHandler(FileUploadHandler):
         return None
 
 
+# What a client sees as the import's status: the job's stage while it runs.
+STATUSES = (jobs.Status.QUEUED, *Import.Stage.values, jobs.Status.DONE, jobs.Status.FAILED)
+
+
 class ImportSerializer(serializers.ModelSerializer):
     athlete = serializers.UUIDField(source="athlete_id", read_only=True)
     test = serializers.UUIDField(source="test_id", read_only=True, allow_null=True)
+    status = serializers.ChoiceField(choices=STATUSES, source="public_status", read_only=True)
+    error = serializers.JSONField(source="problem", read_only=True, allow_null=True)
 
     class Meta:
         model = Import
@@ -65,6 +74,19 @@ class UploadSerializer(serializers.Serializer):
     modality = serializers.ChoiceField(choices=ExerciseTest.Modality.choices, required=False, allow_blank=True)
 
 
+class ImportFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=[(s, s) for s in STATUSES], method="filter_status")
+
+    class Meta:
+        model = Import
+        fields = ("status", "athlete")
+
+    def filter_status(self, queryset, name, value):
+        if value in Import.Stage.values:
+            return queryset.filter(status=jobs.Status.RUNNING, stage=value)
+        return queryset.filter(status=value)
+
+
 class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Uploads of cart exports. Staff upload and re-run; athletes see imports of their own record."""
 
@@ -72,11 +94,12 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     permission_classes = [StaffWrites]
     parser_classes = [MultiPartParser]
     lookup_value_regex = UUID_REGEX
-    filterset_fields = ("status", "athlete")
+    filterset_class = ImportFilter
 
     def get_queryset(self):
         return queries.visible_imports(principal_of(self.request))
 
+    @extend_schema(parameters=[idempotency.openapi_parameter()])
     def create(self, request):
         """multipart `file`, `athlete`, optional `format` hint and `modality`; header `Idempotency-Key`."""
         limit = settings.MAX_UPLOAD_BYTES
@@ -87,31 +110,34 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if declared > limit + MULTIPART_SLACK:
             raise too_large()  # refused before a byte of the body is read
         key = idempotency.key_from(request)
-        if key is not None:
-            existing = queries.by_idempotency_key(key)
-            if existing is not None:  # the same upload again: the same import, no second test
-                return Response(ImportSerializer(existing).data, status=status.HTTP_202_ACCEPTED,
-                                headers={"Location": f"/api/v1/imports/{existing.pk}", "Idempotent-Replayed": "true"})
+        principal = principal_of(request)
+        if key is not None:  # the same upload again: the same import, answered before the body is read
+            existing = idempotency.earlier(Import, key=key, by=principal)
+            if existing is not None:
+                return self.accepted(existing, created=False)
         request._request.upload_handlers = [SizeLimitUploadHandler(request._request, limit),
                                             *request._request.upload_handlers]
         form = UploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
-        principal = principal_of(request)
         athlete = visible_athletes(principal).filter(pk=data["athlete"]).first()
         if athlete is None:
             raise ProblemError(400, "validation-error", "athlete: no such athlete here",
                                errors=[{"field": "athlete", "detail": "no such athlete here"}])
         imp, created = actions.accept_upload(principal, athlete, data["file"], format_hint=data.get("format") or "",
                                              modality=data.get("modality") or "", idempotency_key=key)
-        headers = {"Location": f"/api/v1/imports/{imp.pk}"}
-        if not created:
-            headers["Idempotent-Replayed"] = "true"
-        return Response(ImportSerializer(imp).data, status=status.HTTP_202_ACCEPTED, headers=headers)
+        if created:
+            tasks.run_import.enqueue(str(imp.pk), str(imp.tenant_id))
+        return self.accepted(imp, created)
+
+    def accepted(self, imp: Import, created: bool) -> Response:
+        return idempotency.created_response(ImportSerializer(imp).data, f"/api/v1/imports/{imp.pk}", created,
+                                            status=status.HTTP_202_ACCEPTED)
 
     @action(detail=True, methods=["post"], url_path="rerun", parser_classes=[])
     def rerun(self, request, pk=None):
         """Run the stored file through the pipeline again → 202 with the import."""
         imp = actions.request_rerun(self.get_object())
+        tasks.run_import.enqueue(str(imp.pk), str(imp.tenant_id))
         return Response(ImportSerializer(imp).data, status=status.HTTP_202_ACCEPTED,
                         headers={"Location": f"/api/v1/imports/{imp.pk}"})

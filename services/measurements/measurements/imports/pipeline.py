@@ -1,136 +1,163 @@
-"""The import pipeline: stored upload → analysis `parse` → samples stored (COPY) → analysis `cpet` → result stored.
+"""The import flow: stored upload → analysis `parse` → test and samples stored (COPY) → analysis `cpet` → result.
 
-Idempotent by design, so a redelivered task (a SIGKILLed worker, late acks) completes the job exactly once in
-effect: each stage is done once per generation of the import (`stored_generation`, `analyzed_generation`), checked
-under a row lock in the transaction that does the stage's writes. Samples and the test are written in one
-transaction; if the analysis then refuses the data, the test (and its samples) is removed again, the import is
-failed with the analysis service's problem, and the uploaded file is kept for a re-run.
+This module is the one home of the flow and owns its transactions; every write goes through a domain action
+(imports/actions for the job row, exercise_tests, samples and results for the rest). Four short tenant
+transactions, each locking the import row once, and no transaction open while the analysis service works:
+
+    1 claim      lock; finished or gone → nothing to do; one more attempt; stage parsing (or analyzing)
+      ⋯ parse    (no transaction) the file through analysis `parse`
+    2 storing    lock; stage storing (visible while the samples are written)
+    3 store      lock; the test created whole (or updated on a re-run) with its samples, `test.imported`,
+                 stage analyzing; the analysis inputs read in the same transaction
+      ⋯ analyse  (no transaction) one analysis `cpet` request
+    4 save       lock; the result version stored (`test.analyzed`), protocol filled in, done
+
+Idempotent by design, so a redelivered task (a SIGKILLed worker, late acks) completes the job once in effect: each
+stage is done once per generation of the import (`stored_generation`, `analyzed_generation`), checked under the
+row lock in the transaction that does the stage's writes. If the analysis refuses the stored data, a first import
+drops its test again (nothing half-way), the import fails with the analysis service's problem, and the uploaded
+file stays for a re-run. A passing failure (analysis or identity unreachable) raises `jobs.RetryLater`; the task
+wrapper (tasks.py) retries, and on the final attempt calls `give_up`.
 """
 from __future__ import annotations
 
 import datetime
-import logging
 
 from django.utils import timezone
 
+from servicekit import http, jobs
+from servicekit.problems import problem
 from servicekit.tenancy import tenant_transaction
 
+from .. import events
 from ..exercise_tests import actions as test_actions
 from ..exercise_tests.models import ExerciseTest
-from .. import events
-from ..infra import analysis_client
-from ..infra.analysis_client import AnalysisProblem, AnalysisUnavailable
-from ..infra.service_tokens import ServiceTokenError
-from ..infra.storage import get_storage
 from ..results import actions as result_actions
+from ..results import analysis
 from ..results import queries as result_queries
 from ..results.models import AnalysisAudit
+from ..samples import actions as sample_actions
 from . import actions
 from .models import Import
 
-log = logging.getLogger(__name__)
-S = Import.Status
+Stage = Import.Stage
 MODALITY_BY_LOAD = {"power": ExerciseTest.Modality.CYCLING, "speed": ExerciseTest.Modality.RUNNING}
 
 
-class Retry(Exception):
-    """The job could not finish for a passing reason (analysis or identity unavailable): try again later."""
-
-
 def _locked(import_id) -> Import | None:
-    return (Import.objects.select_for_update(of=("self",)).select_related("test", "athlete")
-            .filter(pk=import_id).first())
+    return jobs.lock(Import, import_id, related=("test", "athlete"))
+
+
+def _current(import_id, gen: int) -> Import | None:
+    """The import, locked, if this generation is still the one to work on."""
+    imp = _locked(import_id)
+    if imp is None or imp.finished or imp.generation != gen:
+        return None
+    return imp
 
 
 def run_import(import_id: str, tenant_id: str) -> str:
-    """Run (or resume) one import for one tenant. Returns the final status; raises Retry on passing failures."""
-    with tenant_transaction(tenant_id):
+    """Run (or resume) one import for one tenant. Returns the final status ("gone" when it was deleted meanwhile);
+    raises `jobs.RetryLater` on passing failures."""
+    with tenant_transaction(tenant_id):  # 1 claim
         imp = _locked(import_id)
         if imp is None:
             return "gone"  # deleted meanwhile (GDPR): nothing to do
-        if imp.status in (S.DONE, S.FAILED):
+        if imp.finished:
             return imp.status  # this generation already finished: a redelivery changes nothing
-        gen = imp.generation
-        Import.objects.filter(pk=imp.pk).update(attempts=imp.attempts + 1)
-        if imp.stored_generation < gen:
-            actions.set_stage(imp, S.PARSING)
-    samples = None
+        gen, needs_store = imp.generation, imp.stored_generation < imp.generation
+        actions.claim(imp)
+        filename, file_key, format_hint = imp.filename, imp.file_key, imp.format_hint
     try:
-        if imp.stored_generation < gen:
-            samples = _parse_and_store(imp, tenant_id, gen)
-            if samples is None:
-                return S.FAILED
-        return _analyze(import_id, tenant_id, gen, samples)
-    except (AnalysisUnavailable, ServiceTokenError) as exc:
-        raise Retry(str(exc)) from exc
+        if needs_store:
+            parsed = _parse(import_id, tenant_id, gen, filename, file_key, format_hint)
+            if parsed is None:
+                return jobs.Status.FAILED
+            inputs = _store(import_id, tenant_id, gen, parsed)
+        else:
+            inputs = _inputs_of_stored(import_id, tenant_id, gen)
+        if inputs is None:
+            return _status(import_id, tenant_id)  # another delivery moved on meanwhile
+        return _analyze(import_id, tenant_id, gen, inputs)
+    except http.Unavailable as exc:
+        raise jobs.RetryLater(exc.detail) from exc
 
 
-def _parse_and_store(imp: Import, tenant_id: str, gen: int) -> dict | None:
-    data = get_storage().read(imp.file_key)
+def _parse(import_id, tenant_id: str, gen: int, filename: str, file_key: str, format_hint: str) -> dict | None:
+    """The file read by the analysis service; None when it cannot be read (the import failed at parsing)."""
     try:
-        parsed = analysis_client.parse(tenant_id, imp.filename, data, imp.format_hint or None)
-    except AnalysisProblem as exc:
-        with tenant_transaction(tenant_id):
-            current = _locked(imp.pk)
-            if current is not None and current.generation == gen and current.status not in (S.DONE, S.FAILED):
-                actions.fail(current, "parsing", exc.problem)
-        return None
-    samples = parsed.get("samples") or {}
-    if not samples.get("time_s"):
-        with tenant_transaction(tenant_id):
-            actions.fail(imp, "parsing", {"type": "urn:vo2:problem:no-samples", "title": "Unprocessable Content",
-                                          "status": 422, "detail": "the file holds no breath-by-breath samples"})
-        return None
-    with tenant_transaction(tenant_id):
-        actions.set_stage(imp, S.STORING)
-    meta = parsed.get("metadata") or {}
-    with tenant_transaction(tenant_id):  # the test and its samples: all or nothing
-        imp = _locked(imp.pk)
-        if imp is None or imp.generation != gen or imp.stored_generation >= gen or imp.status == S.FAILED:
-            return samples  # another delivery stored this generation meanwhile
+        parsed = analysis.parse(tenant_id, filename, actions.uploads().get(file_key), format_hint or None)
+        failure = None if (parsed.get("samples") or {}).get("time_s") else problem(
+            422, "no-samples", "the file holds no breath-by-breath samples", title="Unprocessable Content")
+    except http.Refused as exc:
+        failure = exc.problem
+    with tenant_transaction(tenant_id):  # 2 storing (or failed at parsing)
+        imp = _current(import_id, gen)
+        if imp is None:
+            return None
+        if failure is not None:
+            actions.fail(imp, Stage.PARSING, failure)
+            return None
+        actions.set_stage(imp, Stage.STORING)
+    return parsed
+
+
+def _store(import_id, tenant_id: str, gen: int, parsed: dict) -> result_actions.Inputs | None:
+    """The test and its samples, all or nothing; returns what the analysis needs, read in the same transaction."""
+    samples, meta, fmt = parsed["samples"], parsed.get("metadata") or {}, parsed.get("format") or ""
+    with tenant_transaction(tenant_id):  # 3 store
+        imp = _current(import_id, gen)
+        if imp is None or imp.stored_generation >= gen:
+            return None  # another delivery stored this generation meanwhile
         test = imp.test
         if test is None:
             test = test_actions.create_test(
-                None, tenant_id=tenant_id, athlete=imp.athlete, date=_test_date(meta),
+                tenant_id=tenant_id, created_by=imp.created_by, athlete=imp.athlete, date=_test_date(meta),
                 modality=imp.modality or MODALITY_BY_LOAD.get(meta.get("load_kind"), ExerciseTest.Modality.OTHER),
                 device=(meta.get("device") or "")[:200], status=ExerciseTest.Status.IMPORTING,
-                source_format=parsed.get("format") or "", source_metadata=meta)
-            test.created_by = imp.created_by
-            test.save(update_fields=["created_by"])
+                source_format=fmt, source_metadata=meta)
         else:
-            test.source_format, test.source_metadata = parsed.get("format") or "", meta
-            test.save(update_fields=["source_format", "source_metadata", "updated_at"])
-        count = test_actions.store_samples(test, samples)
+            test_actions.record_source(test, fmt, meta)
+        count = sample_actions.store_samples(test, samples)
         test_actions.set_status(test, ExerciseTest.Status.IMPORTED)
-        actions.set_stage(imp, S.ANALYZING, test=test, stored_generation=gen,
-                          detected_format=parsed.get("format") or "", warnings=parsed.get("warnings") or [])
+        actions.stored(imp, test, detected_format=fmt, warnings=parsed.get("warnings") or [])
         events.emit(events.TEST_IMPORTED, {
             "test_id": str(test.pk), "athlete_id": str(test.athlete_id), "import_id": str(imp.pk),
-            "format": (parsed.get("format") or "unknown")[:50], "kind": "cpet", "sample_count": count,
+            "format": (fmt or "unknown")[:50], "kind": "cpet", "sample_count": count,
             "imported_by": str(imp.created_by) if imp.created_by else None, "date": test.date.isoformat(),
             "modality": test.modality, "rerun": gen > 1,
         }, tenant_id=tenant_id, subject=str(test.pk))
-    return samples
+        return _gather(test, samples)
 
 
-def _analyze(import_id: str, tenant_id: str, gen: int, samples: dict | None) -> str:
+def _inputs_of_stored(import_id, tenant_id: str, gen: int) -> result_actions.Inputs | None:
+    """A redelivery after this generation's samples were stored: the inputs read back from the database."""
     with tenant_transaction(tenant_id):
-        imp = _locked(import_id)
-        if imp is None:
-            return "gone"
-        if imp.analyzed_generation >= gen or imp.status in (S.DONE, S.FAILED):
-            return imp.status
-        test = imp.test
-        latest = result_queries.latest_result(test)
-        inputs = result_actions.gather(test, dict(latest.overrides) if latest else {}, samples=samples)
+        imp = _current(import_id, gen)
+        if imp is None or imp.analyzed_generation >= gen or imp.test is None:
+            return None
+        return _gather(imp.test, None)
+
+
+def _gather(test: ExerciseTest, samples: dict | None) -> result_actions.Inputs:
+    latest = result_queries.latest_result(test)
+    return result_actions.gather(test, dict(latest.overrides) if latest else {}, samples=samples)
+
+
+def _analyze(import_id, tenant_id: str, gen: int, inputs: result_actions.Inputs) -> str:
     try:
         computed = result_actions.call_analysis(inputs)
-    except AnalysisProblem as exc:
-        _fail_after_store(import_id, tenant_id, gen, exc.problem)
-        return S.FAILED
-    with tenant_transaction(tenant_id):
+    except http.Refused as exc:
+        with tenant_transaction(tenant_id):
+            imp = _current(import_id, gen)
+            if imp is not None:
+                if not _drop_first_generation_test(imp) and imp.test is not None:
+                    test_actions.set_status(imp.test, ExerciseTest.Status.FAILED)  # a re-run keeps its result
+                actions.fail(imp, Stage.ANALYZING, exc.problem)
+        return jobs.Status.FAILED
+    with tenant_transaction(tenant_id):  # 4 save
         imp = _locked(import_id)
-        if imp is None or imp.analyzed_generation >= gen or imp.generation != gen:
+        if imp is None or imp.finished or imp.generation != gen or imp.analyzed_generation >= gen:
             return imp.status if imp else "gone"
         test = imp.test
         latest = result_queries.latest_result(test)
@@ -140,51 +167,47 @@ def _analyze(import_id: str, tenant_id: str, gen: int, samples: dict | None) -> 
                                         changes={"import": str(imp.pk), "generation": gen})
         else:
             test_actions.set_status(test, ExerciseTest.Status.ANALYZED)
-        _fill_protocol(test, computed.result.get("protocol"))
-        actions.set_stage(imp, S.DONE, analyzed_generation=gen)
-    return S.DONE
+        test_actions.fill_protocol(test, computed.result.get("protocol"))
+        actions.done(imp)
+    return jobs.Status.DONE
 
 
-def _fail_after_store(import_id: str, tenant_id: str, gen: int, problem: dict) -> None:
-    """The analysis refused the stored data: a first import removes its test again (nothing half-way)."""
+def _drop_first_generation_test(imp: Import) -> bool:
+    """A first import that could not be analysed leaves no test behind (the upload stays for a re-run)."""
+    test = imp.test
+    if test is None or imp.generation != 1 or result_queries.latest_result(test):
+        return False
+    actions.forget_test(imp)  # first, so that the upload is not removed with the test
+    test_actions.delete_test(test, reason="retention")
+    return True
+
+
+def _status(import_id, tenant_id: str) -> str:
+    with tenant_transaction(tenant_id):
+        imp = Import.objects.filter(pk=import_id).first()
+        return imp.public_status if imp else "gone"
+
+
+# ---- how the task wrapper ends a job ------------------------------------------------------------------------------
+
+def give_up(import_id: str, tenant_id: str, *, reason: str) -> str:
+    """The final attempt met a passing failure too: the import fails with that reason (503), nothing half-way."""
     with tenant_transaction(tenant_id):
         imp = _locked(import_id)
-        if imp is None or imp.generation != gen or imp.status in (S.DONE, S.FAILED):
-            return
-        test = imp.test
-        if test is not None and gen == 1 and not result_queries.latest_result(test):
-            actions.set_stage(imp, imp.status, test=None, stored_generation=0)
-            test_actions.delete_test(test, reason="retention")
-        elif test is not None:
-            test_actions.set_status(test, ExerciseTest.Status.FAILED)
-        actions.fail(imp, "analyzing", problem)
+        if imp is not None and not imp.finished:
+            _drop_first_generation_test(imp)
+            actions.fail(imp, imp.stage or imp.status,
+                         problem(503, "unavailable", f"the import could not finish: {reason}"))
+    return jobs.Status.FAILED
 
 
-def run_import_reporting_unavailable(import_id: str, tenant_id: str, final: bool = True) -> str:
-    """Run the job; when it cannot finish for a passing reason and no retry follows, fail it with that reason."""
-    try:
-        return run_import(import_id, tenant_id)
-    except Retry as exc:
-        if not final:
-            raise
-        with tenant_transaction(tenant_id):
-            imp = _locked(import_id)
-            if imp is not None and imp.status not in (S.DONE, S.FAILED):
-                if imp.test_id and imp.generation == 1 and not result_queries.latest_result(imp.test):
-                    test = imp.test
-                    actions.set_stage(imp, imp.status, test=None, stored_generation=0)
-                    test_actions.delete_test(test, reason="retention")
-                actions.fail(imp, imp.status, {"type": "urn:vo2:problem:unavailable", "title": "Service Unavailable",
-                                               "status": 503, "detail": f"the import could not finish: {exc}"})
-        return S.FAILED
-
-
-def fail_unexpectedly(import_id: str, tenant_id: str) -> None:
+def crashed(import_id: str, tenant_id: str) -> None:
+    """A bug, not the data: the import says so instead of staying in its stage for ever."""
     with tenant_transaction(tenant_id):
         imp = _locked(import_id)
-        if imp is not None and imp.status not in (S.DONE, S.FAILED):
-            actions.fail(imp, imp.status, {"type": "urn:vo2:problem:internal-error", "title": "Internal Server Error",
-                                           "status": 500, "detail": "the import failed unexpectedly; re-run it"})
+        if imp is not None and not imp.finished:
+            actions.fail(imp, imp.stage or imp.status,
+                         problem(500, "internal-error", "the import failed unexpectedly; re-run it"))
 
 
 def _test_date(meta: dict) -> datetime.date:
@@ -195,15 +218,3 @@ def _test_date(meta: dict) -> datetime.date:
         except ValueError:
             pass
     return timezone.now().date()
-
-
-def _fill_protocol(test: ExerciseTest, protocol: dict | None) -> None:
-    """What the analysis found about the protocol fills the test's fields the lab left empty."""
-    if not isinstance(protocol, dict) or test.protocol:
-        return
-    kind = protocol.get("kind")
-    if kind not in ("ramp", "steps"):
-        return
-    ExerciseTest.objects.filter(pk=test.pk).update(
-        protocol=kind, protocol_start=protocol.get("start"), protocol_increment=protocol.get("increment"),
-        protocol_stage_length_s=protocol.get("stage_length_s"))

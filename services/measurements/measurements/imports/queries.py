@@ -12,6 +12,3 @@ def visible_imports(principal):
         imports = imports.filter(athlete__in=visible_athletes(principal))
     return imports
 
-
-def by_idempotency_key(key: str) -> Import | None:
-    return Import.objects.filter(idempotency_key=key).first()

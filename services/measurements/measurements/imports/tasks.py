@@ -1,18 +1,19 @@
-"""Celery tasks of measurements (its own queue; late acks and reject-on-worker-lost: a killed worker's job is
-delivered again, and the pipeline is idempotent so it completes once in effect)."""
+"""The import job on measurements' own Celery queue (the kit's factory: late acks, reject on worker lost — a killed
+worker's job is delivered again, and the pipeline is idempotent, so it completes once in effect).
+
+`run_import.enqueue(import_id, tenant_id)` hands an accepted (or re-run) import over after the request commits;
+IMPORT_DISPATCH says how: "celery" (a worker runs it), "inline" (this process, right after the commit: tests and a
+one-process lab) or "none" (someone calls `run_import.run(...)`).
+"""
 from __future__ import annotations
+
+from servicekit import jobs
 
 from ..celery import app
 from . import pipeline
 
-MAX_RETRIES = 5
+MAX_RETRIES = 5  # passing failures (analysis or identity unreachable): retried with backoff, then failed
 
-
-@app.task(name="measurements.imports.run_import", bind=True, acks_late=True, reject_on_worker_lost=True,
-          max_retries=MAX_RETRIES)
-def run_import_task(self, import_id: str, tenant_id: str) -> str:
-    try:
-        return pipeline.run_import_reporting_unavailable(import_id, tenant_id,
-                                                         final=self.request.retries >= MAX_RETRIES)
-    except pipeline.Retry as exc:
-        raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1)))
+run_import = jobs.background_job(app, "measurements.imports.run_import", max_retries=MAX_RETRIES,
+                                 give_up=pipeline.give_up, crashed=pipeline.crashed,
+                                 dispatch_setting="IMPORT_DISPATCH")(pipeline.run_import)

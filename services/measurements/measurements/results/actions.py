@@ -1,14 +1,24 @@
-"""Writes of analysis results: compute through the analysis service, store a new version with its audit row and
-the `measurements.test.analyzed` event. A recompute happens only when its cache key changes."""
+"""Writes of analysis results: ask the analysis service once per result, store a new version with its audit row and
+the `measurements.test.analyzed` event; merge and check the physiologist's overrides; replace lactate steps and
+re-derive. A recompute happens only when its cache key changes.
+
+Request-time actions (`override`, `replace_lactate_steps`) answer problems a client can act on: 503
+`analysis-unavailable` (try again) and 422 `analysis-refused` (the data or override is at fault). The import
+flow uses `gather` / `call_analysis` / `save_version` in its own transactions.
+"""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from servicekit import http
+from servicekit.problems import ProblemError
+
+from .. import events
+from ..exercise_tests import actions as test_actions
 from ..exercise_tests import queries as test_queries
 from ..exercise_tests.models import ExerciseTest
-from .. import events
-from ..infra import analysis_client
-from . import queries
+from . import analysis, queries
 from .models import AnalysisAudit, AnalysisResult
 
 
@@ -54,21 +64,21 @@ def gather(test: ExerciseTest, overrides: dict, samples: dict | None = None) -> 
 
 
 def call_analysis(inputs: Inputs) -> Computed:
-    """Ask the analysis service (no database access: call it outside a transaction in background jobs)."""
+    """Ask the analysis service once (no database access: background jobs call it outside a transaction).
+
+    With samples, one `/cpet` request carries the lactate steps too and its answer holds their thresholds
+    (`result["lactate"]`; the sport follows the test's load, speed or power, as the analysis reads it). A test with
+    lactate steps but no samples asks `/lactate` alone, for the sport of the test's modality."""
+    steps = [{"intensity": s["intensity"], "lactate": s["lactate"], "heart_rate": s["heart_rate"],
+              "length": (s["length_s"] / 60.0) if s["length_s"] else None}
+             for s in inputs.steps if s["intensity"] is not None and s["lactate"] is not None]
     result: dict = {}
-    if inputs.samples:
-        cpet_steps = [{"intensity": s["intensity"], "lactate": s["lactate"], "heart_rate": s["heart_rate"]}
-                      for s in inputs.steps]
-        result = analysis_client.cpet(inputs.tenant_id, inputs.samples, inputs.athlete, None, inputs.overrides,
-                                      cpet_steps or None)
     lactate = None
-    usable = [s for s in inputs.steps if s["intensity"] is not None and s["lactate"] is not None]
-    if len(usable) >= 3:
-        lactate = analysis_client.lactate(
-            inputs.tenant_id,
-            [{"intensity": s["intensity"], "lactate": s["lactate"], "heart_rate": s["heart_rate"],
-              "length": (s["length_s"] / 60.0) if s["length_s"] else None} for s in usable],
-            sport=inputs.sport)
+    if inputs.samples:
+        result = analysis.cpet(inputs.tenant_id, inputs.samples, inputs.athlete, inputs.overrides, steps or None)
+        lactate = result.get("lactate")
+    elif len(steps) >= 3:
+        lactate = analysis.lactate(inputs.tenant_id, steps, sport=inputs.sport)
     engine = str(result.get("engine_version") or (lactate or {}).get("engine_version") or "")
     return Computed(result, lactate, engine, queries.cache_key(*inputs.data_key, engine), inputs.overrides)
 
@@ -87,8 +97,7 @@ def save_version(test: ExerciseTest, computed: Computed, *, user_id: str | None,
         computed_by=user_id)
     AnalysisAudit.objects.create(tenant_id=test.tenant_id, test=test, version=version, action=action,
                                  user_id=user_id, changes=changes or {})
-    ExerciseTest.objects.filter(pk=test.pk).update(status=ExerciseTest.Status.ANALYZED)
-    test.status = ExerciseTest.Status.ANALYZED
+    test_actions.set_status(test, ExerciseTest.Status.ANALYZED)
     vo2max = row.result.get("vo2max") or {}
     events.emit(events.TEST_ANALYZED, {
         "test_id": str(test.pk), "athlete_id": str(test.athlete_id), "result_id": str(row.pk), "revision": version,
@@ -118,3 +127,61 @@ def analyze_test(test: ExerciseTest, *, user_id: str | None, action: str, overri
     if latest and computed.cache_key == latest.cache_key:
         return latest, False  # same data, overrides and engine: nothing new to store
     return save_version(test, computed, user_id=user_id, action=action, changes=changes), True
+
+
+# ---- request-time changes ---------------------------------------------------------------------------------------
+
+@contextmanager
+def _asking_analysis():
+    """The analysis service's failures as problems for the client who asked for the change."""
+    try:
+        yield
+    except http.Unavailable as exc:
+        raise ProblemError(503, "analysis-unavailable", f"The analysis service could not answer: {exc.detail}",
+                           headers={"Retry-After": "5"}) from exc
+    except http.Refused as exc:
+        raise ProblemError(422, "analysis-refused", exc.problem.get("detail") or exc.detail,
+                           errors=exc.problem.get("errors")) from exc
+
+
+def merged_overrides(before: dict, thresholds: dict | None, exclude: list | None) -> dict:
+    """The stored overrides with a PATCH applied: a threshold set to null is dropped, one given replaces the old;
+    `exclude` (time windows) replaces the old list, an empty one removes it."""
+    after = dict(before)
+    for name, value in (thresholds or {}).items():
+        if value is None:
+            after.pop(name, None)
+        else:
+            after[name] = dict(value)
+    if exclude is not None:
+        windows = [sorted(pair) for pair in exclude]
+        if windows:
+            after["exclude"] = windows
+        else:
+            after.pop("exclude", None)
+    return after
+
+
+def override(test: ExerciseTest, *, user_id: str | None, thresholds: dict | None = None,
+             exclude: list | None = None) -> tuple[AnalysisResult, bool]:
+    """The physiologist's VT1/VT2 (and excluded windows): merged with the stored ones, re-derived (zones follow).
+    Returns (current result, recomputed?)."""
+    if not test.sample_count:
+        raise ProblemError(409, "no-samples", "This test has no samples to analyse; import a file first.")
+    latest = queries.latest_result(test)
+    before = dict(latest.overrides) if latest else {}
+    after = merged_overrides(before, thresholds, exclude)
+    with _asking_analysis():
+        return analyze_test(test, user_id=user_id, action=AnalysisAudit.Action.OVERRIDE, overrides=after,
+                            changes={"overrides": {"before": before, "after": after}})
+
+
+def replace_lactate_steps(test: ExerciseTest, steps: list[dict], *, user_id: str | None) -> AnalysisResult | None:
+    """New lactate steps for the test, and the result re-derived with them (lactate thresholds, VO2max criteria)."""
+    before = test_queries.lactate_step_dicts(test)
+    test_actions.replace_lactate_steps(test, steps)
+    with _asking_analysis():
+        row, _ = analyze_test(test, user_id=user_id, action=AnalysisAudit.Action.LACTATE,
+                              changes={"lactate_steps": {"before": before,
+                                                         "after": test_queries.lactate_step_dicts(test)}})
+    return row

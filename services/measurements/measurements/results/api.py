@@ -1,14 +1,141 @@
-"""HTTP layer of results that are not under a test: an athlete's progress across tests."""
+"""HTTP layer of results: a test's stored analysis (GET, PATCH overrides), its versions, its lactate steps (which
+re-derive the result), and an athlete's progress across tests. Views validate and delegate to actions/queries."""
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from rest_framework import serializers
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from servicekit.django.drf import StaffWrites, principal_of
+from servicekit.problems import ProblemError
 
 from ..athletes.queries import visible_athletes
-from . import queries
+from ..exercise_tests import queries as test_queries
+from . import actions, lactate_files, queries
+
+
+def visible_test(request, pk):
+    return get_object_or_404(test_queries.visible_tests(principal_of(request)), pk=pk)
+
+
+class LactateStepSerializer(serializers.Serializer):
+    intensity = serializers.FloatField(min_value=0, max_value=2000)
+    lactate = serializers.FloatField(min_value=0, max_value=40)
+    heart_rate = serializers.FloatField(min_value=20, max_value=250, required=False, allow_null=True)
+    rpe = serializers.FloatField(min_value=0, max_value=20, required=False, allow_null=True)
+    length_s = serializers.FloatField(min_value=0, max_value=7200, required=False, allow_null=True)
+
+
+THRESHOLD_KEYS = ("time_s", "vo2_ml_min", "hr_bpm", "power_w", "speed_kmh")
+
+
+class ThresholdOverrideSerializer(serializers.Serializer):
+    time_s = serializers.FloatField(required=False, min_value=-600, max_value=36000)
+    vo2_ml_min = serializers.FloatField(required=False, min_value=100, max_value=9000)
+    hr_bpm = serializers.FloatField(required=False, min_value=20, max_value=250)
+    power_w = serializers.FloatField(required=False, min_value=0, max_value=2500)
+    speed_kmh = serializers.FloatField(required=False, min_value=0, max_value=45)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = set(data) - set(THRESHOLD_KEYS)
+            if unknown:
+                raise serializers.ValidationError(f"unknown fields: {', '.join(sorted(unknown))}")
+        return super().to_internal_value(data)
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("name the threshold by time_s, vo2_ml_min, hr_bpm, power_w or speed_kmh")
+        return attrs
+
+
+class AnalysisPatchSerializer(serializers.Serializer):
+    overrides = serializers.DictField(child=ThresholdOverrideSerializer(allow_null=True), required=False)
+    exclude = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField(min_value=-600, max_value=36000), min_length=2,
+                                    max_length=2), required=False, max_length=100)
+
+    def validate_overrides(self, value):
+        unknown = set(value) - {"vt1", "vt2"}
+        if unknown:
+            raise serializers.ValidationError(f"only vt1 and vt2 can be overridden, not {', '.join(sorted(unknown))}")
+        return value
+
+    def validate(self, attrs):
+        if "overrides" not in attrs and "exclude" not in attrs:
+            raise serializers.ValidationError("send overrides and/or exclude")
+        return attrs
+
+
+class TestAnalysisView(APIView):
+    """GET the stored result (`?version=n` for an older one); PATCH overrides/exclusions → a new version."""
+
+    permission_classes = [StaffWrites]
+
+    def get(self, request, pk):
+        test = visible_test(request, pk)
+        version = request.query_params.get("version")
+        if version:
+            if not version.isdigit():
+                raise ProblemError(400, "validation-error", "version: a positive integer",
+                                   errors=[{"field": "version", "detail": "a positive integer"}])
+            row = queries.result_version(test, int(version))
+        else:
+            row = queries.latest_result(test)
+        if row is None:
+            raise ProblemError(404, "no-analysis", "This test has no stored analysis (yet).")
+        return Response(queries.result_body(row))
+
+    def patch(self, request, pk):
+        test = visible_test(request, pk)
+        patch = AnalysisPatchSerializer(data=request.data)
+        patch.is_valid(raise_exception=True)
+        row, created = actions.override(test, user_id=principal_of(request).user_id,
+                                        thresholds=patch.validated_data.get("overrides"),
+                                        exclude=patch.validated_data.get("exclude"))
+        return Response({**queries.result_body(row), "recomputed": created})
+
+
+class TestAnalysisVersionsView(APIView):
+    """Every stored version with who changed what and when."""
+
+    permission_classes = [StaffWrites]
+
+    def get(self, request, pk):
+        return Response(queries.versions_body(visible_test(request, pk)))
+
+
+class TestLactateStepsView(APIView):
+    """GET the steps; POST a JSON list (replaces) or a CSV/XLSX file (`file`) → steps and lactate thresholds."""
+
+    permission_classes = [StaffWrites]
+    parser_classes = [JSONParser, MultiPartParser]
+
+    def get(self, request, pk):
+        test = visible_test(request, pk)
+        return Response({"test": str(test.pk), "steps": test_queries.lactate_step_dicts(test)})
+
+    def post(self, request, pk):
+        test = visible_test(request, pk)
+        if request.content_type and request.content_type.startswith("multipart/"):
+            upload = request.FILES.get("file")
+            if upload is None:
+                raise ProblemError(400, "validation-error", "file: a CSV or XLSX file is required",
+                                   errors=[{"field": "file", "detail": "required"}])
+            rows = lactate_files.read_steps(upload.name or "", upload.read(lactate_files.MAX_BYTES + 1))
+        else:
+            rows = request.data
+        if not isinstance(rows, list) or not 1 <= len(rows) <= 60:
+            raise ProblemError(400, "validation-error", "send a list of 1 to 60 steps",
+                               errors=[{"field": None, "detail": "a list of 1 to 60 steps"}])
+        steps = LactateStepSerializer(data=rows, many=True)
+        steps.is_valid(raise_exception=True)
+        row = actions.replace_lactate_steps(test, steps.validated_data, user_id=principal_of(request).user_id)
+        return Response({"test": str(test.pk), "steps": test_queries.lactate_step_dicts(test),
+                         "lactate_thresholds": row.lactate if row else None,
+                         "version": row.version if row else None})
 
 
 class AthleteProgressView(APIView):

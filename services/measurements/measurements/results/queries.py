@@ -61,6 +61,24 @@ def result_body(row: AnalysisResult) -> dict:
             "test": str(row.test_id)}
 
 
+def _at(moment) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def versions_body(test: ExerciseTest) -> dict:
+    """Every stored version of the test's result, newest first, with who changed what and when."""
+    audit: dict[int, list] = {}
+    for row in audit_rows(test):
+        audit.setdefault(row.version, []).append(
+            {"action": row.action, "user_id": str(row.user_id) if row.user_id else None, "at": _at(row.at),
+             "changes": row.changes})
+    return {"test": str(test.pk), "versions": [
+        {"version": r.version, "computed_at": _at(r.computed_at),
+         "computed_by": str(r.computed_by) if r.computed_by else None, "engine_version": r.engine_version,
+         "overrides": r.overrides, "audit": audit.get(r.version, [])}
+        for r in versions(test)]}
+
+
 def _section(d, *keys):
     for k in keys:
         if not isinstance(d, dict):

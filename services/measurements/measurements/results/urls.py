@@ -1,8 +1,13 @@
 from django.urls import re_path
 
-from ..infra.routers import UUID_REGEX
-from .api import AthleteProgressView
+from servicekit.django.routers import detail_route
+
+from . import api
 
 urlpatterns = [
-    re_path(rf"^athletes/(?P<pk>{UUID_REGEX})/progress/?$", AthleteProgressView.as_view(), name="athlete-progress"),
+    re_path(detail_route("tests", "analysis"), api.TestAnalysisView.as_view(), name="test-analysis"),
+    re_path(detail_route("tests", "analysis/versions"), api.TestAnalysisVersionsView.as_view(),
+            name="test-analysis-versions"),
+    re_path(detail_route("tests", "lactate-steps"), api.TestLactateStepsView.as_view(), name="test-lactate-steps"),
+    re_path(detail_route("athletes", "progress"), api.AthleteProgressView.as_view(), name="athlete-progress"),
 ]

@@ -1,4 +1,5 @@
-"""CSV for sample exports (`?format=csv` or `Accept: text/csv`); anything else (e.g. a problem) stays JSON."""
+"""A CSV renderer for column-wise tables (`{"columns": {name: [values…]}}`), e.g. `?format=csv` or
+`Accept: text/csv` on a samples export; anything else (a problem, say) stays JSON."""
 from __future__ import annotations
 
 import csv
