@@ -1,5 +1,6 @@
 """Property tests: no finite input crashes the engine, and the output is always JSON-safe."""
 import json
+import math
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -76,12 +77,55 @@ def test_lactate_never_crashes(steps, fit, base, sport):
     assert len(r["thresholds"]) == 17
 
 
-@settings(max_examples=100, deadline=None)
-@given(st.lists(st.floats(min_value=0.3, max_value=25), min_size=4, max_size=10),
-       st.floats(min_value=0, max_value=300), st.floats(min_value=0.1, max_value=60),
-       st.sampled_from(["poly3", "poly4", "exp", "spline"]))
-def test_lactate_plausible_curves(lacs, start, inc, fit):
-    steps = [{"intensity": 0, "lactate": lacs[0], "heart_rate": 80}] + [
-        {"intensity": start + inc * (i + 1), "lactate": la, "heart_rate": 100 + 5 * i} for i, la in enumerate(lacs[1:])]
-    r = analyze_lactate(sorted(steps, key=lambda s: s["intensity"]), fit=fit)
+@st.composite
+def lactate_curve(draw):
+    """A step test as labs see it: a resting value, then lactate flat near baseline and rising
+    exponentially to 6-12 mmol/L at the last step, with a little measurement noise; HR rising."""
+    n = draw(st.integers(min_value=5, max_value=10))
+    start = draw(st.floats(min_value=0, max_value=250))
+    inc = draw(st.floats(min_value=5, max_value=60))
+    base = draw(st.floats(min_value=0.7, max_value=1.6))
+    top = draw(st.floats(min_value=6.0, max_value=12.0))
+    k = draw(st.floats(min_value=2.5, max_value=4.5)) / (n - 1)
+    noise = draw(st.lists(st.floats(min_value=-0.05, max_value=0.05), min_size=n, max_size=n))
+    lac = [base + (top - base) * math.expm1(k * i) / math.expm1(k * (n - 1)) + e for i, e in enumerate(noise)]
+    steps = [{"intensity": 0, "lactate": base, "heart_rate": 80.0}] + [
+        {"intensity": start + inc * (i + 1), "lactate": la, "heart_rate": 110.0 + 8 * i} for i, la in enumerate(lac)]
+    return steps
+
+
+@settings(max_examples=60, deadline=None)
+@given(lactate_curve(), st.sampled_from(["poly3", "poly4", "exp", "spline"]))
+def test_lactate_plausible_curves(steps, fit):
+    r = analyze_lactate(steps, fit=fit)
     json.dumps(r, allow_nan=False)
+    ex = steps[1:]
+    inc = ex[1]["intensity"] - ex[0]["intensity"]
+    lo, hi = ex[0]["intensity"] - inc, ex[-1]["intensity"]  # the resting row sits one step below the first
+    lac = [s["lactate"] for s in ex]
+    th = {t["method"]: t for t in r["thresholds"]}
+    assert len(th) == 17
+    for m, t in th.items():
+        if t["intensity"] is None:
+            continue
+        assert lo - 1e-6 <= t["intensity"] <= hi + 1e-6, (m, t)
+        if t["heart_rate"] is not None:
+            assert 80 - 1e-6 <= t["heart_rate"] <= ex[-1]["heart_rate"] + 1e-6, (m, t)
+    # a fixed concentration inside the measured range is found, near where the measured curve crosses it,
+    # and higher concentrations sit at higher intensities
+    found = []
+    for c in (2.0, 2.5, 3.0, 3.5, 4.0):
+        t = th[f"OBLA {c}"]
+        j = next(j for j in range(1, len(lac)) if lac[j - 1] < c <= lac[j]) if min(lac) < c < max(lac) else None
+        if j is None:
+            continue
+        assert t["intensity"] is not None, (c, lac)
+        crossing = ex[j - 1]["intensity"] + (c - lac[j - 1]) / (lac[j] - lac[j - 1]) * inc
+        assert abs(t["intensity"] - crossing) <= inc, (c, t, crossing)
+        found.append(t["intensity"])
+    assert found == sorted(found)
+    bsln = [th[f"Bsln + {d}"]["intensity"] for d in ("0.5", "1.0", "1.5")]
+    assert all(x is not None for x in bsln) and bsln == sorted(bsln)
+    if th["LTP1"]["intensity"] is not None and th["LTP2"]["intensity"] is not None:
+        assert th["LTP1"]["intensity"] < th["LTP2"]["intensity"]
+    assert th["Dmax"]["intensity"] is not None and th["OBLA 4.0"]["intensity"] is not None
