@@ -1,4 +1,4 @@
-"""The notifications Celery app: `celery -A notifications.celery worker -Q notifications.tasks`."""
+"""The notifications Celery app: the kit's factory (`celery -A notifications.celery worker -Q notifications.tasks`)."""
 from servicekit.celery import make_celery
 
-app = make_celery("notifications", django_settings="notifications.settings", include=["notifications.mail.tasks"])
+app = make_celery("notifications")

@@ -10,7 +10,7 @@ from .mail import actions as mail, tasks as mail_tasks
 @handles(events.INVITATION_CREATED)
 def invitation_created(event: Event) -> None:
     delivery = mail.record_invitation_email(event)
-    if delivery.status == delivery.Status.PENDING:
+    if not delivery.finished:
         mail_tasks.send_later(delivery)  # before the commit on purpose: see notifications.mail.actions
 
 

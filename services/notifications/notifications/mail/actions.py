@@ -7,7 +7,7 @@ then skip the redelivery). A task that runs before the commit is visible finds n
 transaction rolled back finds no row a few times and gives up (the redelivered event records a new delivery).
 
 Exactly once in effect: the delivery row is unique per (event, kind); the task locks the row while sending and
-marks it sent in the same transaction; a sent row is never sent again. The one window left is a crash after the SMTP
+marks it done in the same transaction (servicekit.jobs); a done row is never sent again. The one window left is a crash after the SMTP
 server accepted the message and before the commit: then it is sent again, with the same Message-ID
 (<delivery id@vo2max>) so mail systems can recognise the duplicate.
 """
@@ -20,14 +20,17 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.utils import timezone
 
+from servicekit import jobs
 from servicekit.events import Event
+from servicekit.problems import problem
 from servicekit.tenancy import tenant_transaction
 
 from . import messages
 from .models import EmailDelivery
 
 log = logging.getLogger(__name__)
-SENT, SKIPPED, RETRY, FAILED, NOT_YET = "sent", "skipped", "retry", "failed", "not-yet"
+SENT, SKIPPED, RETRY, FAILED, NOT_YET, GONE = "sent", "skipped", "retry", "failed", "not-yet", "gone"
+STAGE = "sending"
 
 
 def record_invitation_email(event: Event) -> EmailDelivery:
@@ -49,12 +52,12 @@ def attempt_delivery(delivery_id: str, tenant_id: str) -> tuple[str, int]:
     """Try to send once; returns (outcome, attempts so far). NOT_YET: the recording transaction has not committed
     (the task is enqueued before that commit, so a failed enqueue fails the event and it is delivered again)."""
     with tenant_transaction(tenant_id):
-        delivery = EmailDelivery.objects.select_for_update().filter(id=delivery_id).first()
+        delivery = jobs.lock(EmailDelivery, delivery_id)
         if delivery is None:
             return NOT_YET, 0
-        if delivery.status != EmailDelivery.Status.PENDING:
+        if delivery.finished:
             return SKIPPED, delivery.attempts
-        delivery.attempts += 1
+        jobs.start(delivery, STAGE)
         message = EmailMessage(delivery.subject, delivery.body, settings.DEFAULT_FROM_EMAIL, [delivery.to_email],
                                headers={"Message-ID": f"<{delivery.id}@vo2max>",
                                         "Content-Language": delivery.language},
@@ -62,15 +65,25 @@ def attempt_delivery(delivery_id: str, tenant_id: str) -> tuple[str, int]:
         try:
             message.send()
         except (smtplib.SMTPException, OSError) as exc:
-            delivery.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            failure = problem(502, "smtp-error", f"{type(exc).__name__}: {exc}"[:2000], title="Bad Gateway")
             if _permanent(exc) or delivery.attempts >= settings.MAIL_MAX_ATTEMPTS:
-                delivery.status = EmailDelivery.Status.FAILED
+                jobs.fail(delivery, failure, stage=STAGE)
                 outcome = FAILED
             else:
+                jobs.advance(delivery, STAGE, problem=failure)  # still to be sent: the task retries later
                 outcome = RETRY
             log.warning("e-mail %s attempt %d failed: %s", delivery.id, delivery.attempts, delivery.last_error)
-            delivery.save(update_fields=["attempts", "last_error", "status", "updated_at"])
             return outcome, delivery.attempts
-        delivery.status, delivery.sent_at, delivery.body = EmailDelivery.Status.SENT, timezone.now(), ""
-        delivery.save(update_fields=["attempts", "status", "sent_at", "body", "updated_at"])
+        jobs.finish(delivery, sent_at=timezone.now(), body="")
         return SENT, delivery.attempts
+
+
+def give_up(delivery_id: str, tenant_id: str, reason: str) -> str:
+    """The task's last retry passed without a send: the delivery fails with the reason (or was never committed)."""
+    with tenant_transaction(tenant_id):
+        delivery = jobs.lock(EmailDelivery, delivery_id)
+        if delivery is None:
+            return GONE  # the recording transaction rolled back; the event's redelivery records a new delivery
+        if not delivery.finished:
+            jobs.fail(delivery, problem(503, "mail-undeliverable", reason, title="Service Unavailable"), stage=STAGE)
+        return FAILED

@@ -2,16 +2,16 @@ import uuid
 
 from django.db import models
 
+from servicekit import jobs
 from servicekit.tenancy import TenantOwned
 
 
-class EmailDelivery(TenantOwned):
-    """One e-mail to send, and what happened to it (the delivery log)."""
+class EmailDelivery(jobs.JobRow, TenantOwned):
+    """One e-mail to send, and what happened to it (the delivery log), as a kit job row: queued when recorded,
+    running at stage "sending" from the first attempt (a failed attempt keeps its problem until the next),
+    done once sent, failed for good."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        SENT = "sent"
-        FAILED = "failed"
+    Status = jobs.Status
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     event_id = models.UUIDField(editable=False)
@@ -20,9 +20,6 @@ class EmailDelivery(TenantOwned):
     language = models.CharField(max_length=5, default="en")
     subject = models.CharField(max_length=300)
     body = models.TextField(blank=True, default="")  # cleared once sent: it may hold a single-use link
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -33,4 +30,9 @@ class EmailDelivery(TenantOwned):
         indexes = [models.Index(fields=["status", "created_at"])]
 
     def __str__(self):
-        return f"{self.kind} to {self.to_email} ({self.status})"
+        return f"{self.kind} to {self.to_email} ({self.public_status})"
+
+    @property
+    def last_error(self) -> str:
+        """Why the last attempt failed ("" when none has)."""
+        return (self.problem or {}).get("detail", "")
