@@ -27,7 +27,7 @@ def names(tenant_id=None):
             return [row[0] for row in cursor.fetchall()]
 
 
-def test_application_role_neither_owns_nor_bypasses():
+def test_application_role_neither_owns_nor_bypasses(rls):
     with connection.cursor() as cursor:
         cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
         assert cursor.fetchone() == (False, False)
@@ -35,6 +35,23 @@ def test_application_role_neither_owns_nor_bypasses():
         assert cursor.fetchone() == (True,)
         cursor.execute("SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = 'athlete'")
         assert cursor.fetchone() == (True, True)
+    # the kit's checks over every tenant-owned table of the service
+    rls.assert_application_role()
+    assert set(rls.tables()) == {"athlete", "exercise_test", "sample", "lactate_step", "import_job",
+                                 "analysis_result", "analysis_audit"}
+    rls.assert_forced()
+
+
+def test_every_tenant_table_isolates_raw_sql(rls):
+    """The kit's isolation check on the two tables the import writes most: each tenant reads its own rows only."""
+    def athlete_row(tenant):
+        return [uuid.uuid4(), tenant, "X"]
+
+    rls.assert_isolated("INSERT INTO athlete (id, tenant_id, first_name, last_name, sex, sport, notes, created_at, "
+                        "updated_at) VALUES (%s, %s, %s, 'X', 'male', '', '', now(), now())", athlete_row,
+                        "SELECT tenant_id FROM athlete")
+    rls.assert_isolated("INSERT INTO sample (test_id, idx, tenant_id, time_s) VALUES (%s, 0, %s, 0)",
+                        lambda tenant: [uuid.uuid4(), tenant], "SELECT tenant_id FROM sample")
 
 
 def test_raw_sql_sees_only_the_tenant_set_for_the_transaction():

@@ -3,6 +3,8 @@ re-derive the result), and an athlete's progress across tests. Views validate an
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -74,6 +76,8 @@ class TestAnalysisView(APIView):
 
     permission_classes = [StaffWrites]
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, parameters=[
+        OpenApiParameter("version", int, description="an older version of the result (default: the current one)")])
     def get(self, request, pk):
         test = visible_test(request, pk)
         version = request.query_params.get("version")
@@ -88,6 +92,7 @@ class TestAnalysisView(APIView):
             raise ProblemError(404, "no-analysis", "This test has no stored analysis (yet).")
         return Response(queries.result_body(row))
 
+    @extend_schema(request=AnalysisPatchSerializer, responses={200: OpenApiTypes.OBJECT})
     def patch(self, request, pk):
         test = visible_test(request, pk)
         patch = AnalysisPatchSerializer(data=request.data)
@@ -103,6 +108,7 @@ class TestAnalysisVersionsView(APIView):
 
     permission_classes = [StaffWrites]
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, pk):
         return Response(queries.versions_body(visible_test(request, pk)))
 
@@ -113,10 +119,15 @@ class TestLactateStepsView(APIView):
     permission_classes = [StaffWrites]
     parser_classes = [JSONParser, MultiPartParser]
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, pk):
         test = visible_test(request, pk)
         return Response({"test": str(test.pk), "steps": test_queries.lactate_step_dicts(test)})
 
+    @extend_schema(request={"application/json": LactateStepSerializer(many=True),
+                            "multipart/form-data": {"type": "object", "properties": {
+                                "file": {"type": "string", "format": "binary"}}}},
+                   responses={200: OpenApiTypes.OBJECT})
     def post(self, request, pk):
         test = visible_test(request, pk)
         if request.content_type and request.content_type.startswith("multipart/"):
@@ -143,6 +154,7 @@ class AthleteProgressView(APIView):
 
     permission_classes = [StaffWrites]
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, pk):
         athlete = get_object_or_404(visible_athletes(principal_of(request)), pk=pk)
         return Response(queries.progress(athlete))

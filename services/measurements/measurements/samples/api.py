@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -32,6 +34,9 @@ class TestSamplesView(APIView):
     permission_classes = [StaffWrites]
     renderer_classes = [JSONRenderer, ColumnsCSVRenderer]
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, parameters=[
+        OpenApiParameter("average", float, description="mean over bins of this many seconds (1–600)"),
+        OpenApiParameter("format", str, enum=["json", "csv"], description="csv: one column per measured channel")])
     def get(self, request, pk, format=None):
         test = get_object_or_404(test_queries.visible_tests(principal_of(request)), pk=pk)
         average = averaging_seconds(request.query_params.get("average"))
