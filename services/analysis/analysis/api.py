@@ -119,7 +119,9 @@ async def cpet_file(file: UploadFile = File(...), format: str | None = Form(None
     wire = parsed.to_wire()
     meta = wire["metadata"]
     athlete = {"body_mass_kg": meta.get("body_mass_kg"), "age": meta.get("age_years"), "sex": meta.get("sex")}
-    result = await run_in_threadpool(analyze_cpet, wire["samples"], athlete, None, None, None)
+    # the reader knows whether the rows are breaths or averages: outlier rules depend on it
+    averaging = {"sampling": meta.get("sampling")} if meta.get("sampling") else None
+    result = await run_in_threadpool(analyze_cpet, wire["samples"], athlete, averaging, None, None)
     return {"format": wire["format"], "metadata": meta, "warnings": wire["warnings"], "result": result}
 
 

@@ -130,3 +130,43 @@ def test_cpet_refuses_infinite_samples(client):
     problem = response.json()
     assert problem["type"] == "urn:vo2:problem:validation-error"
     assert problem["errors"][0]["field"] == "samples.vo2_ml_min[1]"
+
+
+# spiro's published spiro_max(zan_gxt) (see tests/engine/test_engine_spiro_reference.py for the source)
+SPIRO_MAX = [(None, 4732.28, 71.7), ({"method": "time", "seconds": 15}, 4774.6, 72.34),
+             ({"method": "breath", "breaths": 15}, 4774.13, 72.34)]
+
+
+def test_spiro_max_through_the_api_with_the_default_strategy(client):
+    path = TESTDATA / "cpet/spiro/zan_gxt"
+    # one call, nothing chosen: reader metadata (66 kg from the header) and the default strategy
+    one = client.post("/api/v1/analysis/cpet/file", files={"file": (path.name, path.read_bytes())})
+    assert one.status_code == 200, one.text
+    v = one.json()["result"]["vo2max"]
+    assert v["vo2_ml_min"] == pytest.approx(4732.28, abs=0.005) and v["vo2_ml_kg_min"] == pytest.approx(71.7, abs=0.05)
+    assert v["strategy"]["outliers"]["applied"] is False and v["strategy"]["sampling_source"] == "declared"
+    table = client.post("/api/v1/analysis/parse", files={"file": (path.name, path.read_bytes())}).json()
+    for averaging, vo2, rel in SPIRO_MAX:
+        body = {"samples": table["samples"], "athlete": {"body_mass_kg": 66}}
+        if averaging:
+            body["averaging"] = averaging
+        r = client.post("/api/v1/analysis/cpet", json=body)
+        assert r.status_code == 200, r.text
+        v = r.json()["vo2max"]
+        assert v["vo2_ml_min"] == pytest.approx(vo2, abs=0.005) and v["vo2_ml_kg_min"] == pytest.approx(rel, abs=0.005)
+
+
+def test_nolte_default_strategy_through_the_api(client):
+    # 30-s moving time average, the engine's default (tm_30 of Nolte et al. 2023, results.csv; the five
+    # strategies of all 25 tests are checked in-process by tests/engine/test_engine_nolte_reference.py)
+    from tests.published import NOLTE_2023, tolerance
+
+    folder = TESTDATA / "cpet/nolte2023_ramptests"
+    mass = {r["file"]: float(r["bodymass"]) for r in csv.DictReader(open(folder / "participants.csv", newline=""))}
+    for name, values in NOLTE_2023.items():
+        data = (folder / name).read_bytes()
+        table = client.post("/api/v1/analysis/parse", files={"file": (name, data)}).json()
+        r = client.post("/api/v1/analysis/cpet", json={"samples": table["samples"], "athlete": {"body_mass_kg": mass[name]}})
+        assert r.status_code == 200, r.text
+        got = r.json()["vo2max"]["vo2_ml_min"] / mass[name]
+        assert got == pytest.approx(float(values[0]), abs=tolerance(values[0])), name

@@ -8,8 +8,8 @@ R/spiro_max.R examples; spiro 0.2.x):
     spiro_max(gxt_data, smooth = "15b") VO2 4774.13  VCO2 4674.8   VE 130.79  VO2_rel 72.34
 Conventions matched: 1-s linear interpolation on t = 1..round(max t); centred moving mean as R
 stats::filter(sides = 2) (even windows lean one second forward); breath averages on the raw breaths;
-maxima over complete windows only; no outlier removal (spiro has none: outlier_sd = 0); body mass 66 kg
-from the file header. spiro's RERmax uses its own last-10 %-of-exercise rule and is not compared.
+maxima over complete windows only; no outlier removal (spiro has none, and neither has the engine's default:
+the 30-s case passes no strategy at all, the others only the averaging); body mass 66 kg from the file header. spiro's RERmax uses its own last-10 %-of-exercise rule and is not compared.
 """
 import pytest
 
@@ -20,7 +20,7 @@ formats = pytest.importorskip("analysis.formats", reason="cart readers (analysis
 from analysis.engine import analyze_cpet  # noqa: E402
 
 PUBLISHED = [
-    ({"method": "time", "seconds": 30}, 4732.28, 4640.75, 129.62, 71.7),
+    (None, 4732.28, 4640.75, 129.62, 71.7),  # the default strategy
     ({"method": "time", "seconds": 15}, 4774.6, 4681.83, 130.56, 72.34),
     ({"method": "breath", "breaths": 15}, 4774.13, 4674.8, 130.79, 72.34),
 ]
@@ -40,7 +40,8 @@ def _dp(x):
 @pytest.mark.parametrize("strategy,vo2,vco2,ve,vo2_rel", PUBLISHED)
 def test_spiro_max_zan_gxt(zan_gxt, strategy, vo2, vco2, ve, vo2_rel):
     samples = {k: (None if v is None else list(v)) for k, v in zan_gxt.items()}
-    r = analyze_cpet(samples, {"body_mass_kg": 66}, dict(strategy, outlier_sd=0))
+    r = analyze_cpet(samples, {"body_mass_kg": 66}, strategy)
+    assert r["averaging"]["outliers"]["applied"] is False
     assert r["vo2max"]["vo2_ml_min"] == pytest.approx(vo2, abs=0.5 * 10 ** -_dp(vo2) + 1e-9)
     assert r["peak"]["vco2_ml_min"] == pytest.approx(vco2, abs=0.5 * 10 ** -_dp(vco2) + 1e-9)
     assert r["peak"]["ve_l_min"] == pytest.approx(ve, abs=0.5 * 10 ** -_dp(ve) + 1e-9)
