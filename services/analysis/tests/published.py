@@ -6,6 +6,11 @@ scripts/comparison.Rmd): VO2max in mL/kg/min, one row per test file 01..72 in or
 `<strategy>_<n>`: tm = moving time average (spiro_max(smooth = n)), bm = moving breath average
 (smooth = "nb"), tb = binned time average (mean of n-s bins of spiro's 1-s data). Body mass: the
 precise value from participants.csv, as in the paper. Only the 25 tests in testdata are listed.
+
+lactater 0.2.0 (Mattioni Maturana; github.com/fmmattioni/lactater, README.md section "Usage"):
+`lactate_threshold(demo_data, method = c("Log-log", "OBLA", "Bsln+", "Dmax", "LTP", "LTratio"),
+fit = "3rd degree polynomial", include_baseline = TRUE, sport = "cycling")` on its demo data
+(testdata/lactate/lactater_demo_data.csv).
 """
 
 NOLTE_STRATEGIES = ("tm_30", "tm_15", "bm_15", "bm_30", "tb_30")
@@ -43,14 +48,27 @@ NOLTE_2023 = {
 
 
 def tolerance(printed: str) -> float:
-    decimals = len(printed.split(".")[1]) if "." in printed else 0
-    return max(0.5 * 10 ** -decimals, 1e-9)
-
-
-
-
-def tolerance(printed: str) -> float:
     """Half a unit of the last printed digit; R prints 15 significant digits, where the summation order
     of R and numpy shows, so never tighter than 1e-9."""
     decimals = len(printed.split(".")[1]) if "." in printed else 0
     return max(0.5 * 10 ** -decimals, 1e-9)
+
+
+# (method, intensity as printed, lactate as printed, heart rate)
+LACTATER_README = [
+    ("Log-log", "83.4", "1.4", 140), ("OBLA 2.0", "105.", "2", 153), ("OBLA 2.5", "118.", "2.5", 160),
+    ("OBLA 3.0", "129", "3", 167), ("OBLA 3.5", "137", "3.5", 171), ("OBLA 4.0", "145", "4", 176),
+    ("Bsln + 0.5", "82.5", "1.43", 139), ("Bsln + 1.0", "104.", "1.93", 152), ("Bsln + 1.5", "117.", "2.43", 159),
+    ("Dmax", "132.", "3.1", 168), ("ModDmax", "140.", "3.6", 173), ("Exp-Dmax", "135.", "3.3", 170),
+    ("Log-Poly-ModDmax", "143", "3.8", 175), ("Log-Exp-ModDmax", "146.", "4", 177), ("LTP1", "88.9", "1.5", 143),
+    ("LTP2", "148.", "4.1", 178), ("LTratio", "71.2", "1.2", 132),
+]
+
+
+def half_unit(printed: str) -> float:
+    """lactater's tibble prints 3 significant digits: '105.' is [104.5, 105.5), '83.4' [83.35, 83.45)."""
+    if printed.endswith("."):
+        return 0.5 + 1e-9
+    if "." in printed:
+        return 0.5 * 10 ** -len(printed.split(".")[1]) + 1e-9
+    return 0.05 + 1e-9  # integer print of a value rounded to 0.1 W

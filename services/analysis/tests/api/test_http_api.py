@@ -85,6 +85,8 @@ def test_cpet_refuses_unknown_columns_and_ragged_arrays(client):
 
 
 def test_lactate_thresholds_by_lactater_methods(client):
+    from tests.published import LACTATER_README, half_unit
+
     with open(TESTDATA / "lactate/lactater_demo_data.csv") as f:
         rows = list(csv.DictReader(f))
     steps = [{"intensity": float(r["intensity"]), "lactate": float(r["lactate"]),
@@ -92,8 +94,10 @@ def test_lactate_thresholds_by_lactater_methods(client):
     response = client.post("/api/v1/analysis/lactate", json={"steps": steps, "fit": "poly3"})
     assert response.status_code == 200, response.text
     methods = {t["method"]: t for t in response.json()["thresholds"]}
-    assert {"OBLA 4.0", "Dmax", "ModDmax", "Log-log", "LTratio"} <= set(methods)
-    assert 100 < methods["OBLA 4.0"]["intensity"] < 200
+    assert [m for m, *_ in LACTATER_README] == list(methods)  # all 17, in lactater's order
+    for method, intensity, _, _ in LACTATER_README:
+        tol = 0.1 + 1e-9 if method == "LTP1" else half_unit(intensity)  # LTP1: see test_engine_lactate.py
+        assert abs(methods[method]["intensity"] - float(intensity)) <= tol, method
 
 
 @pytest.mark.parametrize("cell", ["inf", "Infinity", "-inf", "1e309"])

@@ -18,23 +18,7 @@ import pytest
 from analysis.engine import analyze_lactate
 from conftest import TESTDATA
 
-# (method, intensity as printed, lactate as printed, heart rate)
-LACTATER_README = [
-    ("Log-log", "83.4", "1.4", 140), ("OBLA 2.0", "105.", "2", 153), ("OBLA 2.5", "118.", "2.5", 160),
-    ("OBLA 3.0", "129", "3", 167), ("OBLA 3.5", "137", "3.5", 171), ("OBLA 4.0", "145", "4", 176),
-    ("Bsln + 0.5", "82.5", "1.43", 139), ("Bsln + 1.0", "104.", "1.93", 152), ("Bsln + 1.5", "117.", "2.43", 159),
-    ("Dmax", "132.", "3.1", 168), ("ModDmax", "140.", "3.6", 173), ("Exp-Dmax", "135.", "3.3", 170),
-    ("Log-Poly-ModDmax", "143", "3.8", 175), ("Log-Exp-ModDmax", "146.", "4", 177), ("LTP1", "88.9", "1.5", 143),
-    ("LTP2", "148.", "4.1", 178), ("LTratio", "71.2", "1.2", 132),
-]
-
-
-def _half_unit(printed: str) -> float:
-    if printed.endswith("."):
-        return 0.5 + 1e-9
-    if "." in printed:
-        return 0.5 * 10 ** -len(printed.split(".")[1]) + 1e-9
-    return 0.05 + 1e-9  # integer print of a value rounded to 0.1 W
+from tests.published import LACTATER_README, half_unit as _half_unit  # noqa: E402
 
 
 def load(name):
