@@ -1,0 +1,55 @@
+"""The launcher's process table: SaaS mode runs compose's processes one per role; local mode runs every one of those
+roles too, grouped into few processes for one lab's computer (issue 17 item 6). The end-to-end tests run both modes
+for real; bench/local_footprint.py measures memory, process count and cold start."""
+from pathlib import Path
+
+import yaml
+
+from launcher.system import DJANGO_SERVICES, System
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
+SERVERS = {"postgres", "rabbitmq", "redis"}
+
+
+def roles_in(plan) -> set[tuple[str, str]]:
+    """(service, role) for every loop a plan runs: web, relay, consumer, worker."""
+    roles = set()
+    for proc in plan:
+        if proc.name in ("gateway", "analysis"):
+            roles.add((proc.name, "web"))
+        elif proc.argv[1].endswith("local_process.py"):
+            service = proc.name.split("-")[0]
+            kind, rest = proc.argv[2], proc.argv[3:]
+            if kind == "web":
+                roles.add((service, "web"))
+                rest = rest[1:]  # the address
+            roles.update((service, role) for role in rest)
+        else:
+            service, _, role = proc.name.partition("-")
+            roles.add((service, role or "web"))
+    return roles
+
+
+def test_saas_mode_runs_the_processes_compose_runs(tmp_path):
+    plan = System(mode="saas", data_dir=tmp_path).plan()
+    assert sorted(p.name for p in plan) == sorted(set(COMPOSE) - SERVERS)
+
+
+def test_local_mode_runs_every_role_in_at_most_twelve_processes(tmp_path):
+    local = System(mode="local", data_dir=tmp_path / "local").plan()
+    saas = System(mode="saas", data_dir=tmp_path / "saas").plan()
+    assert roles_in(local) == roles_in(saas)
+    assert len(local) + 1 <= 12, "with the launcher itself"
+    # one web process per service (no forked workers) and at most one background process beside it
+    for service in DJANGO_SERVICES:
+        mine = [p for p in local if p.name.split("-")[0] == service]
+        assert [p.name for p in mine] in ([service], [service, f"{service}-background"])
+        assert "gunicorn" not in mine[0].argv
+
+
+def test_local_mode_keeps_the_heavy_work_out_of_the_web_process(tmp_path):
+    """Imports, PDFs and e-mail run beside the API, never in it: a long job does not slow the API down."""
+    for proc in System(mode="local", data_dir=tmp_path).plan():
+        if proc.health_url and proc.argv[1].endswith("local_process.py"):
+            assert not {"worker", "consumer"} & set(proc.argv[3:]), proc.name
