@@ -119,3 +119,99 @@ def score(tests: list[dict], rows: list[dict]) -> dict:
                      "within150": float((dv <= WITHIN_ML).mean()) if dv.size else float("nan"),
                      "undetermined": und}
     return out
+
+
+# ----------------------------------------------------------------------------- the combiner
+LAMBDAS = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+
+
+def method_rows(result: dict) -> dict:
+    """What the combiner sees of one analysed test: each method's VO2 per threshold, VO2peak, context."""
+    from analysis.engine import thresholds as thr
+    peak = (result.get("vo2max") or {}).get("vo2_ml_min")
+    inc = (result.get("protocol") or {}).get("incremental") or {}
+    ctx = thr.context_features(inc.get("onset"), inc.get("vo2_at_start_ml_min"), peak)
+    out = {"peak": peak, "ctx": ctx}
+    for name in ("vt1", "vt2"):
+        r = result.get(name)
+        out[name] = None if not r else {m["method"]: {"vo2_ml_min": m["vo2_ml_min"]} for m in r.get("methods", [])}
+    return out
+
+
+def _ridge(X: np.ndarray, y: np.ndarray, lam: float) -> dict:
+    med = np.nanmedian(X, axis=0)
+    med = np.where(np.isfinite(med), med, 0.0)
+    Xi = np.where(np.isfinite(X), X, med)
+    mu, sd = Xi.mean(0), Xi.std(0)
+    sd = np.where(sd > 1e-9, sd, 1.0)
+    Z = (Xi - mu) / sd
+    b = float(y.mean())
+    w = np.linalg.solve(Z.T @ Z + lam * np.eye(Z.shape[1]), Z.T @ (y - b))
+    return {"impute": med.tolist(), "mean": mu.tolist(), "scale": sd.tolist(), "coef": w.tolist(), "intercept": b}
+
+
+def _design(rows: list[dict], tests: list[dict], name: str, methods) -> tuple[np.ndarray, np.ndarray]:
+    from analysis.engine import thresholds as thr
+    X, y = [], []
+    for r, t in zip(rows, tests):
+        if r[name] is None or not r["peak"] or t["labels"][name] is None:
+            continue
+        X.append(thr.features(r[name], r["peak"], methods) + list(r["ctx"]))
+        y.append(t["labels"][name]["vo2_ml_min"] / r["peak"])
+    return np.asarray(X, float), np.asarray(y, float)
+
+
+def _predict(part: dict, X: np.ndarray) -> np.ndarray:
+    from analysis.engine import thresholds as thr
+    return np.array([thr.combine(part, list(x)) for x in X])
+
+
+def fit_combiner(rows: list[dict], tests: list[dict], folds: int = 5, version: str = "dev") -> dict:
+    """Ridge per threshold; the penalty is chosen by an inner k-fold CV on these rows only."""
+    from analysis.engine import thresholds as thr
+    model = {"version": version, "kind": "ridge over method VO2 / VO2peak + context",
+             "context": ["onset_found", "start_vo2_fraction"]}
+    for name, methods in (("vt1", thr.VT1_METHODS), ("vt2", thr.VT2_METHODS)):
+        X, y = _design(rows, tests, name, methods)
+        idx = np.arange(len(y))
+        best = (np.inf, LAMBDAS[-1])
+        for lam in LAMBDAS:
+            err = []
+            for f in range(folds):
+                te = idx[f::folds]
+                tr = np.setdiff1d(idx, te)
+                if tr.size < 5 or te.size == 0:
+                    continue
+                part = _ridge(X[tr], y[tr], lam) | {"methods": list(methods)}
+                err.append(np.abs(_predict(part, X[te]) - y[te]))
+            e = float(np.mean(np.concatenate(err))) if err else np.inf
+            if e < best[0]:
+                best = (e, lam)
+        model[name] = _ridge(X, y, best[1]) | {"methods": list(methods), "lambda": best[1], "n": int(len(y))}
+    return model
+
+
+def folds_of(tests: list[dict], k: int = 10, seed: int = 11) -> list[np.ndarray]:
+    """k folds, stratified by ramp / rest so each fold holds both kinds."""
+    rng = np.random.default_rng(seed)
+    out = [[] for _ in range(k)]
+    for kind in ("ramp", "rest"):
+        idx = [i for i, t in enumerate(tests) if t["kind"] == kind]
+        rng.shuffle(idx)
+        for j, i in enumerate(idx):
+            out[j % k].append(i)
+    return [np.array(sorted(f)) for f in out]
+
+
+def cross_validated_results(tests: list[dict], k: int = 10) -> list[dict]:
+    """Every test analysed by the engine with a combiner fitted on the other folds only."""
+    from analysis.engine import analyze_cpet
+    base = [analyze_cpet(t["samples"], t["athlete"], threshold_model=None) for t in tests]
+    rows = [method_rows(r) for r in base]
+    out: list[dict | None] = [None] * len(tests)
+    for f in folds_of(tests, k):
+        tr = np.setdiff1d(np.arange(len(tests)), f)
+        model = fit_combiner([rows[i] for i in tr], [tests[i] for i in tr], version="cv-fold")
+        for i in f:
+            out[i] = analyze_cpet(tests[i]["samples"], tests[i]["athlete"], threshold_model=model)
+    return out

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import averaging as avg
 from . import fatmax as fatmax_mod
-from . import norms, protocol as proto_mod, quality, thresholds as thr, vo2max as vmx, zones as zones_mod
+from . import norms, phases as phases_mod, protocol as proto_mod, quality, thresholds as thr, vo2max as vmx, zones as zones_mod
 from .lactate import analyze_lactate
 from .version import ENGINE_VERSION
 
@@ -82,7 +82,12 @@ def _empty_threshold_result():
 
 
 def analyze_cpet(samples: dict, athlete: dict | None = None, averaging: dict | None = None,
-                 overrides: dict | None = None, lactate: list | None = None) -> dict[str, Any]:
+                 overrides: dict | None = None, lactate: list | None = None,
+                 declared_protocol: dict | None = None, threshold_model: Any = "shipped") -> dict[str, Any]:
+    """declared_protocol: the test's protocol as the lab entered it ({kind: ramp|steps, start, increment,
+    stage_length_s, baseline_s, baseline_load}); it overrides the detected onset and kind.
+    threshold_model: "shipped" (models/vt_combiner.json), a fitted dict (cross-validation), or None
+    (rule-based consensus only)."""
     flags: list[dict] = []
     strategy = avg.normalise_strategy(averaging)
     athlete = athlete if isinstance(athlete, dict) else {}
@@ -97,7 +102,10 @@ def analyze_cpet(samples: dict, athlete: dict | None = None, averaging: dict | N
     }
     errors: list[str] = []
     try:
-        _run(samples, athlete, strategy, overrides, lactate, result, flags)
+        model = thr.shipped_model() if threshold_model == "shipped" else (
+            threshold_model if isinstance(threshold_model, dict) else None)
+        declared = declared_protocol if isinstance(declared_protocol, dict) else None
+        _run(samples, athlete, strategy, overrides, lactate, result, flags, declared, model)
     except Exception as exc:  # last line of defence: report, never crash a lab's request
         errors.append(type(exc).__name__)
         quality.flag(flags, "analysis_error", f"internal error while analysing: {type(exc).__name__}: {exc}",
@@ -105,7 +113,7 @@ def analyze_cpet(samples: dict, athlete: dict | None = None, averaging: dict | N
     return _clean_json(result)
 
 
-def _run(samples, athlete, strategy, overrides, lactate, result, flags):
+def _run(samples, athlete, strategy, overrides, lactate, result, flags, declared=None, model=None):
     samples = samples if isinstance(samples, dict) else {}
     t = _column(samples.get("time_s"))
     n = t.size
@@ -177,10 +185,12 @@ def _run(samples, athlete, strategy, overrides, lactate, result, flags):
                                         "speed_kmh", "petco2_mmhg", "peto2_mmhg")}
     stages = proto_mod.stage_summaries(proto, t, stage_cols) if proto["kind"] in ("steps", "constant") else []
     proto["stages"] = stages
+    ph = phases_mod.build(t, cols["vo2_ml_min"], proto, declared)
+    proto["phases"], proto["incremental"] = ph["phases"], ph["incremental"]
+    for code, text, sev in ph["flags"]:
+        quality.flag(flags, code, text, sev)
     result["protocol"] = proto
     w0, w1 = proto["_window"]
-    if proto["kind"] == "unknown":
-        w0, w1 = float(t[0]), float(t[-1])
     if w1 - w0 < vmx_min_exercise():
         quality.flag(flags, "too_short", f"exercise phase lasts {w1 - w0:.0f} s (< 5 min)")
 
@@ -274,37 +284,54 @@ def _run(samples, athlete, strategy, overrides, lactate, result, flags):
     if vo2_rel is None:
         quality.flag(flags, "no_body_mass", "no body mass: VO2 per kg and norms unavailable", "info")
 
-    # ---- thresholds
-    series = {k: A[k][ex] for k in ("vo2_ml_min", "vco2_ml_min", "ve_l_min", "petco2_mmhg", "peto2_mmhg",
-                                    "hr_bpm", "power_w", "speed_kmh")}
+    # ---- thresholds: searched only inside the incremental phase, on their own 10-s bins
+    series = {k: A[k][ex] for k in ("vo2_ml_min", "hr_bpm", "power_w", "speed_kmh")}
     series["time_s"] = ta[ex]
-    good = np.isfinite(series["vo2_ml_min"]) & np.isfinite(series["vco2_ml_min"]) & np.isfinite(series["ve_l_min"])
-    # only up to the VO2 peak: after it, recovery kinetics are not threshold physiology
-    if i_peak is not None:
-        good &= series["time_s"] <= ta[i_peak]
-    sser = {k: v[good] for k, v in series.items()}
     full = {k: A[k] for k in ("vo2_ml_min", "hr_bpm", "power_w", "speed_kmh")}
     full["time_s"] = ta
+    inc = proto.get("incremental")
     vt = {}
-    if good.sum() >= 12:
-        m1, m2 = thr.detect(sser)
+    m1, m2 = {}, {}
+    if inc is None:
+        quality.flag(flags, "thresholds_not_applicable", "no incremental phase (constant-load test): no VT1/VT2",
+                     "info")
     else:
-        m1, m2 = {}, {}
-        quality.flag(flags, "thresholds_not_computed", "too few averaged points in the exercise phase")
+        p0, p1 = inc["start_s"], inc["end_s"]
+        bins = thr.prepare(t, cols, p0, p1, proto["_rests"])
+        if bins["time_s"].size >= 12 and vo2_peak:
+            m1, m2 = thr.detect(bins, vo2_peak)
+        else:
+            quality.flag(flags, "thresholds_not_computed", "too few data in the incremental phase for thresholds")
+        start_vo2 = _nanmax(bins["vo2_ml_min"][:1]) if bins["vo2_ml_min"].size else None
+        ctx = thr.context_features(inc.get("onset"), start_vo2, vo2_peak)
+        inc["vo2_at_start_ml_min"] = start_vo2
+    ramp = proto.get("kind") == "ramp" or (inc is not None and inc.get("source") == "gas")
     for name, methods in (("vt1", m1), ("vt2", m2)):
-        v, conf, label = thr.consensus(methods) if methods else (None, 0.0, None)
         auto = None
         mlist = []
+        win = (inc["start_s"], inc["end_s"]) if inc else None
         for mname, m in methods.items():
-            row = {"method": mname, **(thr.at_vo2(sser, m["vo2_ml_min"]) if m["vo2_ml_min"] is not None else
-                                       {"time_s": None, "vo2_ml_min": None, "hr_bpm": None, "power_w": None,
-                                        "speed_kmh": None}), "fit": m["fit"]}
-            mlist.append(row)
-        if v is not None:
-            auto = {**thr.at_vo2(sser, v), "method": label, "confidence": conf, "manual": False}
+            if m["vo2_ml_min"] is not None:
+                row = thr.at_time(full, m["time_s"]) | {"vo2_ml_min": m["vo2_ml_min"]}
+            else:
+                row = {"time_s": None, "vo2_ml_min": None, "hr_bpm": None, "power_w": None, "speed_kmh": None}
+            mlist.append({"method": mname, **row, "fit": m["fit"]})
+        if methods:
+            c = thr.consensus(name, methods, vo2_peak, ctx, model)
+            if c["vo2_ml_min"] is not None:
+                auto = {**thr.at_vo2(full, c["vo2_ml_min"], win), "method": c["method"],
+                        "confidence": c["confidence"], "basis": c["basis"], "manual": False,
+                        "in_physiological_bounds": c["in_bounds"]}
+                auto["load_at_mrt"] = thr.load_at_mrt(full, auto["time_s"], ramp)
+                if not c["in_bounds"]:
+                    lo, hi = thr.BOUNDS[name]
+                    quality.flag(flags, f"{name}_out_of_bounds",
+                                 f"{name.upper()} outside {100 * lo:.0f}-{100 * hi:.0f} % of VO2peak: low confidence")
+            else:
+                quality.flag(flags, f"{name}_undetermined", f"{name.upper()} undetermined ({c['basis']})", "info")
         ov = overrides.get(name)
         if isinstance(ov, dict) and ov:
-            man = _manual(ov, full, sser)
+            man = _manual(ov, full, series)
             if man is not None:
                 auto = man
             else:
@@ -315,12 +342,15 @@ def _run(samples, athlete, strategy, overrides, lactate, result, flags):
                                    if (auto.get("vo2_ml_min") is not None and vo2_peak) else None)
             if bw and auto.get("vo2_ml_min") is not None:
                 auto["vo2_ml_kg_min"] = auto["vo2_ml_min"] / bw
-        elif methods:
-            quality.flag(flags, f"{name}_undetermined", f"{name.upper()} could not be determined", "info")
         vt[name] = auto
     if vt.get("vt1") and vt.get("vt2") and vt["vt1"]["vo2_ml_min"] is not None and \
             vt["vt2"]["vo2_ml_min"] is not None and vt["vt1"]["vo2_ml_min"] >= vt["vt2"]["vo2_ml_min"]:
-        quality.flag(flags, "threshold_order", "VT1 is not below VT2: check the thresholds")
+        if vt["vt1"].get("manual") or vt["vt2"].get("manual"):
+            quality.flag(flags, "threshold_order", "VT1 is not below VT2: check the thresholds")
+        else:
+            # automatic thresholds must be ordered: an unordered pair is not a result
+            quality.flag(flags, "threshold_order", "automatic VT1 not below VT2: both undetermined")
+            vt["vt1"] = vt["vt2"] = None
     result["vt1"], result["vt2"] = vt.get("vt1"), vt.get("vt2")
 
     # ---- zones

@@ -1,41 +1,78 @@
-"""Ventilatory thresholds: each classic method separately, then a consensus.
+"""Ventilatory thresholds, searched only inside the incremental phase: each method, then a consensus.
 
-VT1 (first ventilatory / gas-exchange threshold)
-  * "V-slope"  - Beaver, Wasserman & Whipp 1986: two-line regression of VCO2 vs VO2 below the
-                 RCP; the upper slope must exceed the lower one by >= 0.1.
-  * "EqO2"     - VE/VO2 leaves its nadir and rises while VE/VCO2 stays flat.
+Data: the cleaned breaths interpolated to 1 s and averaged into 10-s bins, from the onset of the
+incremental phase plus 30 s (Beaver 1986 leave out the first part, where VO2 kinetics and CO2 stores
+distort the relations) to the end of exercise, rests inside the phase left out. Every break is
+searched where VO2 lies within the physiological bounds (VT1 35-90 %, VT2 55-100 % of VO2peak).
+
+VT2 (respiratory compensation point) first, since VT1 methods must not see the data above it:
+  * "VE/VCO2"  - Wasserman / Keir 2022: VE/VCO2 leaves its flat course and rises
+                 (flat line then a rising hinge, fitted against time).
+  * "PetCO2"   - PetCO2 leaves its plateau and falls (when recorded).
+  * "VE-VCO2"  - Beaver 1986: VE against VCO2 steepens (two-line regression).
+VT1 (gas-exchange threshold), on the data below the VT2 of the methods above (their median):
+  * "V-slope"  - Beaver 1986: two-line regression of VCO2 on VO2 (both mL/min: equal axes), the upper
+                 slope at least 0.1 steeper.
+  * "VE/VO2"   - Wasserman / Keir: VE/VO2 rises while VE/VCO2 stays flat.
+  * "PetO2"    - PetO2 leaves its nadir and rises (when recorded).
   * "ExCO2"    - excess CO2 (VCO2^2/VO2 - VCO2, Gaskill 2001) turns upward.
-  * "PetO2"    - end-tidal PO2 leaves its nadir (when recorded).
-VT2 (respiratory compensation point)
-  * "VE-VCO2"  - VE vs VCO2 steepens (Beaver 1986, Wasserman).
-  * "EqCO2"    - VE/VCO2 rises after VT1.
-  * "PetCO2"   - end-tidal PCO2 falls after its plateau.
-Every breakpoint comes from `breakpoints.two_segment_fit` (prefix sums, O(n) for all splits).
-The consensus is the median VO2 of the methods that found a valid break; its confidence
-falls with the spread between methods and with methods that found nothing.
+Each method reports its own break (VO2, time). The consensus is the combiner's estimate when its
+fitted parameters are available (models/vt_combiner.json: a ridge regression over the methods'
+results expressed as fractions of VO2peak, trained and cross-validated on the labelled Oxynet tests
+by tools/train_vt_combiner.py), else the median of the methods. Its confidence falls with the spread
+between methods, with methods that found nothing, and is low outside the physiological bounds;
+with fewer than two methods agreeing on anything the threshold is "undetermined" (None), not a guess.
 """
 from __future__ import annotations
+
+import json
+import math
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
 from .breakpoints import two_segment_fit
 
-SPREAD_FOR_ZERO_CONFIDENCE = 0.15  # methods 15 % of VO2 apart -> no confidence in the consensus
+BIN_S = 10.0
+EXCLUDE_START_S = 30.0
+BOUNDS = {"vt1": (0.35, 0.90), "vt2": (0.55, 1.00)}
+SPREAD_FOR_ZERO_CONFIDENCE = 0.15  # methods 15 % of VO2peak apart -> no confidence in the consensus
+MRT_S = 45.0  # VO2 mean response time on a ramp (Keir et al. 2022 report ~40-50 s in healthy adults)
+MODEL_PATH = Path(__file__).with_name("models") / "vt_combiner.json"
+VT1_METHODS = ("V-slope", "VE/VO2", "PetO2", "ExCO2")
+VT2_METHODS = ("VE/VCO2", "PetCO2", "VE-VCO2")
 
 
-def _minpts(n):
-    # keep each segment >= 10 % of the points: edge splits fit noise, not physiology
-    return max(3, int(0.1 * n))
-
-
-def _bp(x, y, cond):
-    ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 12:
-        return None, None
-    f = two_segment_fit(x[ok], y[ok], _minpts(int(ok.sum())))
-    if f is None:
-        return None, None
-    return (f.breakpoint_x if cond(f) else None), f
+# ----------------------------------------------------------------------------- data
+def prepare(t: np.ndarray, cols: dict[str, np.ndarray], w0: float, w1: float, rests=()) -> dict:
+    """10-s bin means of the incremental phase (onset + 30 s .. end), rests left out."""
+    keys = ("vo2_ml_min", "vco2_ml_min", "ve_l_min", "petco2_mmhg", "peto2_mmhg", "hr_bpm")
+    a = w0 + EXCLUDE_START_S
+    m = (t >= a) & (t <= w1)
+    for r0, r1 in rests:
+        m &= ~((t >= r0) & (t <= r1))
+    out = {"time_s": np.array([])} | {k: np.array([]) for k in keys}
+    if m.sum() < 3 or w1 - a < 3 * BIN_S:
+        return out
+    tt = t[m]
+    edges = np.arange(a, w1 + 1e-9, BIN_S)
+    k = np.clip(np.searchsorted(edges, tt, side="right") - 1, 0, edges.size - 1)
+    cnt = np.bincount(k, minlength=edges.size).astype(float)
+    keep = cnt > 0
+    out["time_s"] = (edges + BIN_S / 2)[keep]
+    for key in keys:
+        y = cols.get(key)
+        if y is None:
+            out[key] = np.full(keep.sum(), np.nan)
+            continue
+        y = y[m]
+        ok = np.isfinite(y)
+        c = np.bincount(k[ok], minlength=edges.size).astype(float)
+        s = np.bincount(k[ok], weights=y[ok], minlength=edges.size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[key] = np.where(c > 0, s / np.where(c > 0, c, 1), np.nan)[keep]
+    return out
 
 
 def _ratio(a, b):
@@ -45,121 +82,293 @@ def _ratio(a, b):
     return r
 
 
-def detect(s: dict[str, np.ndarray]) -> tuple[dict, dict]:
-    """s: averaged exercise-phase series with time_s, vo2, vco2, ve, (petco2, peto2).
-    Returns ({method: vo2 or None} for VT1, same for VT2) plus fit details."""
-    vo2, vco2, ve = s["vo2_ml_min"], s["vco2_ml_min"], s["ve_l_min"]
-    pet_co2, pet_o2 = s.get("petco2_mmhg"), s.get("peto2_mmhg")
-    vt1: dict[str, dict] = {}
-    vt2: dict[str, dict] = {}
+# ----------------------------------------------------------------------------- fits
+def _flat_hinge(x: np.ndarray, y: np.ndarray, cand: np.ndarray, sign: float):
+    """y = c + d (x - T)+ for every candidate T (least squares); best T with sign(d) = sign.
 
-    def rec(store, name, val, fit):
-        store[name] = {"vo2_ml_min": None if val is None else float(val),
-                       "fit": None if fit is None else {"left_slope": fit.left[1], "right_slope": fit.right[1]}}
+    The flat left part is the course of a ventilatory equivalent or end-tidal pressure before its
+    threshold; a free left slope would chase the early fall of VE/VO2 (dead space washing out)."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    if x.size < 8 or cand.size == 0:
+        return None
+    sc = max(float(np.ptp(x)), 1e-9)
+    h = np.maximum(x[None, :] - cand[:, None], 0.0) / sc          # (m, n)
+    n = float(x.size)
+    sh, shh, shy = h.sum(1), (h * h).sum(1), h @ y
+    sy, syy = y.sum(), float(y @ y)
+    det = n * shh - sh * sh
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = (n * shy - sh * sy) / det
+        c = (sy - d * sh) / n
+        rss = syy - c * sy - d * shy
+    good = np.isfinite(rss) & (det > 1e-12) & (sign * d > 0)
+    if not good.any():
+        return None
+    i = int(np.argmin(np.where(good, rss, np.inf)))
+    return float(cand[i]), float(d[i] / sc)
 
-    # VT2 first from VE vs VCO2 over the whole exercise phase (the relation is linear until RCP)
-    v, f = _bp(vco2, ve, lambda f: f.right[1] > 1.1 * f.left[1] and f.right[1] > 0)
-    vt2_vo2 = None
-    if v is not None:
-        # report the break in VO2 units: VO2 where VCO2 crosses the break
-        vt2_vo2 = _x_at(vco2, vo2, v)
-    rec(vt2, "VE-VCO2", vt2_vo2, f)
 
-    below = np.ones_like(vo2, bool) if vt2_vo2 is None else (vo2 <= vt2_vo2)
-    # VT1 methods below the RCP (Beaver: hyperventilation above RCP distorts V-slope)
-    v, f = _bp(vo2[below], vco2[below], lambda f: f.right[1] - f.left[1] >= 0.1)
-    rec(vt1, "V-slope", v, f)
+def _hinge(x: np.ndarray, y: np.ndarray, cand: np.ndarray, sign: float):
+    """Continuous broken line y = a + b x + d (x - T)+ for every candidate T; best T where the slope
+    changes in direction `sign` and the right part moves that way (Wasserman's "rises after its nadir")."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    if x.size < 8 or cand.size == 0:
+        return None
+    x0, sc = float(x.mean()), max(float(np.ptp(x)), 1e-9)
+    u = (x - x0) / sc
+    h = np.maximum(x[None, :] - cand[:, None], 0.0) / sc
+    m = cand.size
+    X = np.empty((m, x.size, 3))
+    X[:, :, 0] = 1.0
+    X[:, :, 1] = u
+    X[:, :, 2] = h
+    G = np.einsum("mni,mnj->mij", X, X) + 1e-12 * np.eye(3)
+    b = np.einsum("mni,n->mi", X, y)
+    try:
+        beta = np.linalg.solve(G, b[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        return None
+    rss = float(y @ y) - (beta * b).sum(1)
+    good = np.isfinite(rss) & (sign * beta[:, 2] > 0) & (sign * (beta[:, 1] + beta[:, 2]) > 0)
+    if not good.any():
+        return None
+    i = int(np.argmin(np.where(good, rss, np.inf)))
+    return float(cand[i]), float((beta[i, 1] + beta[i, 2]) / sc)
+
+
+def _two_line(x, y, cond):
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 8:
+        return None
+    f = two_segment_fit(x[ok], y[ok], max(3, int(0.15 * ok.sum())))
+    if f is None or not cond(f):
+        return None
+    return f
+
+
+def _first_time(t: np.ndarray, v: np.ndarray, value: float) -> float | None:
+    """First time the (binned) VO2 reaches value, interpolated between bins."""
+    ok = np.isfinite(v)
+    t, v = t[ok], v[ok]
+    i = np.nonzero(v >= value)[0]
+    if i.size == 0:
+        return None
+    j = int(i[0])
+    if j == 0:
+        return float(t[0])
+    w = (value - v[j - 1]) / (v[j] - v[j - 1]) if v[j] != v[j - 1] else 1.0
+    return float(t[j - 1] + w * (t[j] - t[j - 1]))
+
+
+def _smooth3(y):
+    if y.size < 3:
+        return y.copy()
+    p = np.concatenate([[y[0]], y, [y[-1]]])
+    return (p[:-2] + p[1:-1] + p[2:]) / 3
+
+
+def detect(s: dict[str, np.ndarray], vo2_peak: float) -> tuple[dict, dict]:
+    """s: `prepare` output. Returns ({VT1 method: row}, {VT2 method: row}); row = {vo2_ml_min, time_s, fit}
+    with None values where the method found no valid break."""
+    t, vo2, vco2, ve = s["time_s"], s["vo2_ml_min"], s["vco2_ml_min"], s["ve_l_min"]
+    vt1 = {m: {"vo2_ml_min": None, "time_s": None, "fit": None} for m in VT1_METHODS}
+    vt2 = {m: {"vo2_ml_min": None, "time_s": None, "fit": None} for m in VT2_METHODS}
+    if t.size < 8 or not vo2_peak or not np.isfinite(vo2_peak):
+        return vt1, vt2
+    vs = _smooth3(vo2)  # VO2 read at a candidate time: the 30-s mean around it
+    frac = vs / vo2_peak
+
+    def cands(key, hi_t=None):
+        lo, hi = BOUNDS[key]
+        m = (frac >= lo) & (frac <= hi) & np.isfinite(frac)
+        m &= (t >= t[0] + BIN_S) & (t <= t[-1] - BIN_S)  # leave a point or two on each side
+        if hi_t is not None:
+            m &= t <= hi_t
+        return t[m]
+
+    def at_t(store, name, tv, fit):
+        if tv is None:
+            return
+        v = float(np.interp(tv, t, vs))
+        store[name] = {"vo2_ml_min": v, "time_s": float(tv), "fit": fit}
+
+    def at_vo2(store, name, v, fit, lim):
+        if v is None or not np.isfinite(v):
+            return
+        lo, hi = BOUNDS[lim]
+        if not (lo * vo2_peak <= v <= hi * vo2_peak):
+            return
+        store[name] = {"vo2_ml_min": float(v), "time_s": _first_time(t, vs, v), "fit": fit}
+
     eqo2 = _ratio(ve * 1000.0, vo2)
     eqco2 = _ratio(ve * 1000.0, vco2)
-    # the early hyperbolic fall of VE/VO2 (dead space washing out) is not the flat part before the
-    # rise; leaving out the lowest 30 % of the VO2 range keeps the two lines about the nadir
-    vlo = np.nanmin(vo2[below]) + 0.3 * (np.nanmax(vo2[below]) - np.nanmin(vo2[below])) if below.any() else 0
-    nad = below & (vo2 >= vlo)
-    v, f = _bp(vo2[nad], eqo2[nad], lambda f: f.right[1] > 0 and f.right[1] > f.left[1])
-    if v is not None:
-        # VE/VCO2 must not rise over the same span (else it is the RCP, not VT1)
-        m = nad & (vo2 >= v)
-        if m.sum() >= 5 and np.isfinite(eqco2[m]).sum() >= 5:
-            k = np.isfinite(eqco2[m])
-            sl_co2 = np.polyfit(vo2[m][k], eqco2[m][k], 1)[0]
-            if sl_co2 > 0.5 * f.right[1]:
-                v = None
-    rec(vt1, "EqO2", v, f)
-    exco2 = vco2 * vco2 / np.where(vo2 > 0, vo2, np.nan) - vco2
-    v, f = _bp(vo2[below], exco2[below], lambda f: f.right[1] > f.left[1] and f.right[1] > 0)
-    rec(vt1, "ExCO2", v, f)
-    if pet_o2 is not None and np.isfinite(pet_o2).sum() >= 12:
-        v, f = _bp(vo2[below], pet_o2[below], lambda f: f.right[1] > 0 and f.right[1] > f.left[1])
-        rec(vt1, "PetO2", v, f)
-
-    vt1_c = _median([m["vo2_ml_min"] for m in vt1.values()])
-    above = np.ones_like(vo2, bool) if vt1_c is None else (vo2 >= vt1_c)
-    v, f = _bp(vo2[above], eqco2[above], lambda f: f.right[1] > 0 and f.right[1] > f.left[1])
-    rec(vt2, "EqCO2", v, f)
-    if pet_co2 is not None and np.isfinite(pet_co2).sum() >= 12:
-        v, f = _bp(vo2[above], pet_co2[above], lambda f: f.right[1] < 0 and f.right[1] < f.left[1])
-        rec(vt2, "PetCO2", v, f)
+    c2 = cands("vt2")
+    r = _flat_hinge(t, eqco2, c2, +1)
+    if r:
+        at_t(vt2, "VE/VCO2", r[0], {"kind": "flat then rising vs time", "rise_per_min": r[1] * 60})
+    pco2 = s.get("petco2_mmhg")
+    if pco2 is not None and np.isfinite(pco2).sum() >= 8:
+        r = _flat_hinge(t, pco2, c2, -1)
+        if r:
+            at_t(vt2, "PetCO2", r[0], {"kind": "flat then falling vs time", "fall_per_min": -r[1] * 60})
+    lo2 = BOUNDS["vt2"][0] * vo2_peak
+    m = vs >= 0.8 * lo2  # VE-VCO2 is linear until RCP; the low end adds nothing but dead-space curvature
+    f = _two_line(vco2[m], ve[m], lambda f: f.right[1] > 1.1 * f.left[1] and f.right[1] > 0)
+    if f is not None:
+        # the break in VCO2 units -> the time VCO2 crosses it -> VO2 then
+        tv = _first_time(t, _smooth3(vco2), f.breakpoint_x)
+        if tv is not None and c2.size and c2[0] <= tv <= c2[-1]:
+            at_t(vt2, "VE-VCO2", tv, {"left_slope": f.left[1], "right_slope": f.right[1]})
+    t2s = [m["time_s"] for m in vt2.values() if m["time_s"] is not None]
+    t2 = float(np.median(t2s)) if t2s else None
+    hi_t = (t2 - BIN_S) if t2 is not None else None
+    below = np.ones(t.size, bool) if t2 is None else (t <= t2)
+    c1 = cands("vt1", hi_t)
+    f = _two_line(vo2[below], vco2[below], lambda f: f.right[1] - f.left[1] >= 0.1)
+    if f is not None:
+        at_vo2(vt1, "V-slope", f.breakpoint_x, {"left_slope": f.left[1], "right_slope": f.right[1]}, "vt1")
+        if vt1["V-slope"]["time_s"] is not None and hi_t is not None and vt1["V-slope"]["time_s"] > hi_t:
+            vt1["V-slope"] = {"vo2_ml_min": None, "time_s": None, "fit": None}
+    r = _hinge(t[below], eqo2[below], c1, +1)
+    if r:
+        # VE/VCO2 must stay flat over the same span (else the rise is the RCP's, not VT1's)
+        mm = below & (t >= r[0]) & np.isfinite(eqco2)
+        ok = True
+        if mm.sum() >= 4:
+            sl = np.polyfit(t[mm], eqco2[mm], 1)[0]
+            ok = sl < 0.5 * r[1]
+        if ok:
+            at_t(vt1, "VE/VO2", r[0], {"kind": "broken line vs time", "rise_per_min": r[1] * 60})
+    po2 = s.get("peto2_mmhg")
+    if po2 is not None and np.isfinite(po2).sum() >= 8:
+        r = _hinge(t[below], po2[below], c1, +1)
+        if r:
+            at_t(vt1, "PetO2", r[0], {"kind": "broken line vs time", "rise_per_min": r[1] * 60})
+    exco2 = vco2 * _ratio(vco2, vo2) - vco2
+    r = _hinge(t[below], exco2[below], c1, +1)
+    if r:
+        at_t(vt1, "ExCO2", r[0], {"kind": "broken line vs time", "rise_per_min": r[1] * 60})
     return vt1, vt2
 
 
-def _x_at(x, y, xv):
-    """y where x first reaches xv (x in time order, linear interpolation)."""
-    ok = np.isfinite(x) & np.isfinite(y)
-    x, y = x[ok], y[ok]
-    if x.size == 0:
+# ----------------------------------------------------------------------------- consensus
+@lru_cache(maxsize=4)
+def _load_model(path: str) -> dict | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            m = json.load(fh)
+    except (OSError, ValueError):
         return None
-    i = np.nonzero(x >= xv)[0]
-    if i.size == 0:
-        return float(y[-1])
-    j = int(i[0])
-    if j == 0:
-        return float(y[0])
-    x0, x1 = x[j - 1], x[j]
-    w = 0.0 if x1 == x0 else (xv - x0) / (x1 - x0)
-    return float(y[j - 1] + w * (y[j] - y[j - 1]))
+    return m if isinstance(m, dict) and "vt1" in m and "vt2" in m else None
 
 
-def _median(vals):
-    v = [x for x in vals if x is not None]
-    return float(np.median(v)) if v else None
+def shipped_model() -> dict | None:
+    return _load_model(str(MODEL_PATH))
 
 
-def consensus(methods: dict[str, dict]) -> tuple[float | None, float, str | None]:
-    """(VO2, confidence 0..1, method label)."""
-    vals = [m["vo2_ml_min"] for m in methods.values() if m["vo2_ml_min"] is not None]
-    if not vals:
-        return None, 0.0, None
+def features(methods: dict, vo2_peak: float, names) -> list[float]:
+    """Method results as fractions of VO2peak (NaN where not found)."""
+    out = []
+    for n in names:
+        v = (methods.get(n) or {}).get("vo2_ml_min")
+        out.append(float(v) / vo2_peak if (v is not None and vo2_peak) else float("nan"))
+    return out
+
+
+def context_features(onset: str | None, start_vo2: float | None, vo2_peak: float | None) -> list[float]:
+    """What the combiner may know about the test besides the methods: whether a baseline or constant
+    stage was found before the climb, and VO2 at the start of the phase as a fraction of VO2peak."""
+    sf = (start_vo2 / vo2_peak) if (start_vo2 and vo2_peak) else float("nan")
+    return [1.0 if onset in ("detected", "declared") else 0.0, sf]
+
+
+def combine(model_part: dict, x: list[float]) -> float | None:
+    """Ridge prediction of the threshold as a fraction of VO2peak from feature vector x."""
+    try:
+        med = np.asarray(model_part["impute"], float)
+        mu = np.asarray(model_part["mean"], float)
+        sd = np.asarray(model_part["scale"], float)
+        w = np.asarray(model_part["coef"], float)
+        b = float(model_part["intercept"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    xv = np.asarray(x, float)
+    if xv.shape != med.shape:
+        return None
+    xv = np.where(np.isfinite(xv), xv, med)
+    return float(b + ((xv - mu) / sd) @ w)
+
+
+def consensus(name: str, methods: dict, vo2_peak: float | None, ctx: list[float],
+              model: dict | None) -> dict:
+    """{vo2_ml_min or None, confidence, method label, basis, in_bounds}."""
+    vals = [m["vo2_ml_min"] for m in methods.values() if m.get("vo2_ml_min") is not None]
+    out = {"vo2_ml_min": None, "confidence": 0.0, "method": None, "basis": None, "in_bounds": None}
+    if len(vals) < 2 or not vo2_peak:
+        # one method alone is never corroborated: undetermined rather than a guess
+        out["basis"] = f"undetermined: {len(vals)} of {len(methods)} methods found a break"
+        return out
     med = float(np.median(vals))
-    spread = (max(vals) - min(vals)) / med if med > 0 else 1.0
+    spread = (max(vals) - min(vals)) / vo2_peak
     found = len(vals) / max(len(methods), 1)
     conf = found * max(0.0, 1.0 - spread / SPREAD_FOR_ZERO_CONFIDENCE)
-    if len(vals) == 1:
-        conf = min(conf, 0.5)  # a single method is never corroborated
-        label = next(k for k, m in methods.items() if m["vo2_ml_min"] is not None)
-    else:
-        label = "consensus"
-    return med, round(float(conf), 2), label
-
-
-def at_vo2(series: dict[str, np.ndarray], vo2_value: float) -> dict:
-    """Time, HR, power and speed where the averaged VO2 first reaches vo2_value."""
-    t = series["time_s"]
-    tv = _x_at(series["vo2_ml_min"], t, vo2_value)
-    return at_time(series, tv) | {"vo2_ml_min": float(vo2_value)}
+    value, label, basis = med, "consensus", "median of the methods"
+    part = (model or {}).get(name)
+    if part:
+        x = features(methods, vo2_peak, part["methods"]) + list(ctx)
+        f = combine(part, x)
+        if f is not None and math.isfinite(f):
+            lo, hi = BOUNDS[name]
+            value = float(min(max(f, lo), hi)) * vo2_peak
+            label = "combined"
+            basis = f"combiner {model.get('version')} (ridge over the methods, cross-validated on labelled tests)"
+    lo, hi = BOUNDS[name]
+    inb = lo <= value / vo2_peak <= hi
+    if not inb:
+        conf = min(conf, 0.2)
+    out.update(vo2_ml_min=value, confidence=round(float(conf), 2), method=label, basis=basis, in_bounds=inb)
+    return out
 
 
 def at_time(series: dict[str, np.ndarray], tv: float | None) -> dict:
     t = series["time_s"]
     out = {"time_s": None if tv is None else float(tv)}
-    for key, name in (("vo2_ml_min", "vo2_ml_min"), ("hr_bpm", "hr_bpm"), ("power_w", "power_w"),
-                      ("speed_kmh", "speed_kmh")):
+    for key in ("vo2_ml_min", "hr_bpm", "power_w", "speed_kmh"):
         y = series.get(key)
         if y is None or tv is None:
-            out[name] = None
+            out[key] = None
             continue
         ok = np.isfinite(y) & np.isfinite(t)
         if ok.sum() == 0 or tv < t[ok][0] - 1e-9 or tv > t[ok][-1] + 1e-9:
-            out[name] = None
+            out[key] = None
         else:
-            out[name] = float(np.interp(tv, t[ok], y[ok]))
+            out[key] = float(np.interp(tv, t[ok], y[ok]))
     return out
+
+
+def at_vo2(series: dict[str, np.ndarray], vo2_value: float, window: tuple[float, float] | None = None) -> dict:
+    """Time, HR, power and speed where the averaged VO2 first reaches vo2_value inside the window
+    (the incremental phase): never a moment of the warm-up that happened to reach the same VO2."""
+    t = series["time_s"]
+    v = series["vo2_ml_min"]
+    m = np.isfinite(v) & np.isfinite(t)
+    if window is not None:
+        m &= (t >= window[0]) & (t <= window[1])
+    tv = _first_time(t[m], v[m], vo2_value) if m.any() else None
+    if tv is None and m.any():
+        tv = float(t[m][-1])
+    return at_time(series, tv) | {"vo2_ml_min": float(vo2_value)}
+
+
+def load_at_mrt(series: dict[str, np.ndarray], tv: float | None, ramp: bool) -> dict | None:
+    """Load at the threshold time minus the VO2 mean response time (ramp tests only: on a ramp VO2 lags
+    the work rate, so the load that elicits the threshold VO2 is the one MRT earlier; Keir et al. 2022)."""
+    if tv is None or not ramp:
+        return None
+    row = at_time(series, tv - MRT_S)
+    if row.get("power_w") is None and row.get("speed_kmh") is None:
+        return None
+    return {"power_w": row.get("power_w"), "speed_kmh": row.get("speed_kmh"), "mrt_s": MRT_S,
+            "basis": f"load {MRT_S:g} s before the threshold time (VO2 mean response time, Keir et al. 2022)"}

@@ -61,10 +61,16 @@ def test_ramp_plateau_criterion(seed):
 
 
 def test_ramp_thresholds_near_truth(ramp):
-    _, truth, r = ramp
-    assert r["vt1"]["vo2_ml_min"] == pytest.approx(truth["vt1"], rel=0.08)
-    assert r["vt2"]["vo2_ml_min"] == pytest.approx(truth["vt2"], rel=0.08)
-    assert r["vt1"]["method"] == "consensus" and not r["vt1"]["manual"]
+    s, truth, r = ramp
+    # the rule-based consensus (median of the methods) finds the breaks the data were built with
+    rules = run(s, threshold_model=None)
+    assert rules["vt1"]["vo2_ml_min"] == pytest.approx(truth["vt1"], rel=0.08)
+    assert rules["vt2"]["vo2_ml_min"] == pytest.approx(truth["vt2"], rel=0.08)
+    assert rules["vt1"]["method"] == "consensus"
+    # the shipped combiner leans towards where experts put thresholds on real tests, but stays near
+    assert r["vt1"]["vo2_ml_min"] == pytest.approx(truth["vt1"], rel=0.15)
+    assert r["vt2"]["vo2_ml_min"] == pytest.approx(truth["vt2"], rel=0.15)
+    assert r["vt1"]["method"] == "combined" and not r["vt1"]["manual"]
     vs = next(m for m in r["vt1"]["methods"] if m["method"] == "V-slope")
     assert vs["vo2_ml_min"] == pytest.approx(truth["vt1"], rel=0.06)
     assert r["vt1"]["vo2_pct_max"] == pytest.approx(100 * r["vt1"]["vo2_ml_min"] / r["vo2max"]["vo2_ml_min"])
