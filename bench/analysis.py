@@ -3,7 +3,9 @@
     .venv/bin/python bench/analysis.py
 
 1. Full analyze_cpet on a synthetic 2,000-breath ramp test, in-process: p50 / p99 in ms (target p50 <= 10 ms).
-2. The two-segment breakpoint search (prefix sums, O(n) for all splits) against a naive
+2. The same analysis with the explicit outlier options (Lamarra, prediction band) against the default
+   (no outlier removal), interleaved run by run so the machine's load hits all alike: ratios.
+3. The two-segment breakpoint search (prefix sums, O(n) for all splits) against a naive
    one-lstsq-fit-per-split implementation on the same data: both times and the ratio.
 """
 from __future__ import annotations
@@ -38,6 +40,17 @@ def main(runs: int = 200) -> None:
         times.append((time.perf_counter() - t0) * 1000)
     print(f"analyze_cpet, {n} breaths, {runs} runs: p50 {pct(times, 50):.2f} ms, p99 {pct(times, 99):.2f} ms "
           f"(target p50 <= 10 ms)")
+
+    options = {"default": None, "lamarra": {"outliers": "lamarra"}, "prediction band": {"outliers": "prediction_band"}}
+    per = {k: [] for k in options}
+    for _ in range(60):
+        for name, averaging in options.items():
+            t0 = time.perf_counter()
+            analyze_cpet(samples, athlete, averaging)
+            per[name].append((time.perf_counter() - t0) * 1000)
+    base = float(np.median(per["default"]))
+    print("outlier options, interleaved p50: " + ", ".join(
+        f"{k} {float(np.median(v)):.2f} ms ({float(np.median(v)) / base:.2f}x)" for k, v in per.items()))
 
     x = np.asarray(samples["vo2_ml_min"])
     y = np.asarray(samples["vco2_ml_min"])
