@@ -230,24 +230,28 @@ class System:
     def start(self, timeout: float = 60.0) -> None:
         """The web processes first, until each answers /healthz; then the relays, consumers and workers (as
         compose orders them: a background process starts once its service's web server is healthy)."""
-        plan = self.plan()
-        web = [proc for proc in plan if proc.health_url]
-        for proc in web:
-            self._launch(proc)
-        deadline = time.monotonic() + timeout
-        for proc in web:
-            while True:
+        try:
+            plan = self.plan()
+            web = [proc for proc in plan if proc.health_url]
+            for proc in web:
+                self._launch(proc)
+            deadline = time.monotonic() + timeout
+            for proc in web:
+                while True:
+                    self._check_alive(proc)
+                    if healthy(proc.health_url):
+                        break
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{proc.name} did not become healthy; see {self.log_dir}")
+                    time.sleep(0.05)
+            background = [proc for proc in plan if not proc.health_url]
+            for proc in background:
+                self._launch(proc)
+            for proc in background:  # relays, consumers, workers: alive is enough
                 self._check_alive(proc)
-                if healthy(proc.health_url):
-                    break
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{proc.name} did not become healthy; see {self.log_dir}")
-                time.sleep(0.05)
-        background = [proc for proc in plan if not proc.health_url]
-        for proc in background:
-            self._launch(proc)
-        for proc in background:  # relays, consumers, workers: alive is enough
-            self._check_alive(proc)
+        except BaseException:  # a half-started system is stopped, never left running
+            self.stop()
+            raise
 
     def _launch(self, proc: Process) -> None:
         log = open(self.log_dir / f"{proc.name}.log", "ab")
