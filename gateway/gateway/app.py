@@ -71,6 +71,7 @@ class Gateway:
         await self.upstream.start()
         await self.auth.start()  # identity down at start is fine: keys are fetched again on first use
         self._tasks.append(asyncio.create_task(self.auth.jwks.run_periodic_refresh()))
+        self._tasks.append(asyncio.create_task(self.openapi.keep_shapes_fresh()))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -98,14 +99,6 @@ def _echo(scope) -> tuple[bytes, bytes]:
     return (b"x-request-id", scope["state"]["request_id"].encode())
 
 
-def _with_headers(send, extra):
-    async def sender(message):
-        if message["type"] == "http.response.start":
-            message["headers"] = list(message.get("headers", [])) + extra
-        await send(message)
-    return sender
-
-
 class GatewayMiddleware:
     def __init__(self, app, gateway: Gateway):
         self.app, self.gw = app, gateway
@@ -123,7 +116,7 @@ class GatewayMiddleware:
             return await self.app(scope, receive, send)
         path, method = scope["path"], scope["method"]
         if path in routes.HEALTH_PATHS:
-            return await self.app(self._with_request_id(scope), receive, _with_headers(send, SECURITY_HEADERS))
+            return await self.app(self._with_request_id(scope), receive, send)  # the kit adds the security headers
         started = time.perf_counter()
         status, principal = 0, None
         try:
@@ -210,11 +203,18 @@ class GatewayMiddleware:
             async def send_with_limits(message):
                 if message["type"] == "http.response.start":
                     seen["status"] = message["status"]
-                    message["headers"] = list(message.get("headers", [])) + rate_headers  # the id is on it
+                    headers = list(message.get("headers", []))  # the id is on it, and the kit's security headers
+                    names = {name for name, _ in headers}
+                    message["headers"] = headers + [h for h in rate_headers if h[0] not in names]
                 await send(message)
             await self.app(self._with_request_id(scope), receive, send_with_limits)
             return seen.get("status", 0), principal
 
+        canonical = self.gw.openapi.shapes.canonical(path)
+        if canonical != path:  # one trailing-slash rule: the documented form is forwarded (PathShapes)
+            raw = scope.get("raw_path") or path.encode()
+            scope["raw_path"] = raw + b"/" if canonical.endswith("/") else raw[:-1]
+            scope["path"] = canonical
         length = head.content_length
         if length is not None:
             try:

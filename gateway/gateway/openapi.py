@@ -11,6 +11,7 @@ import copy
 import html
 import json
 import logging
+import re
 import time
 
 import httpx
@@ -38,11 +39,64 @@ def _rewrite_refs(node, renames: dict[str, str]):
     return node
 
 
+def to_openapi_31(node):
+    """OpenAPI 3.0 `nullable: true` → 3.1 (JSON Schema) `type: [..., "null"]` (3.1 removed `nullable`, so
+    generators would type those fields as non-nullable). Already-3.1 schemas pass unchanged."""
+    if isinstance(node, list):
+        return [to_openapi_31(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: to_openapi_31(value) for key, value in node.items() if key != "nullable"}
+    if node.get("nullable") is True:
+        kind = out.get("type")
+        if isinstance(kind, str):
+            out["type"] = [kind, "null"]
+            if isinstance(out.get("enum"), list) and None not in out["enum"]:
+                out["enum"] = [*out["enum"], None]
+        elif isinstance(kind, list):
+            if "null" not in kind:
+                out["type"] = [*kind, "null"]
+        else:  # a $ref or a composition: "this, or null"
+            keep = {k: v for k, v in out.items() if k in ("description", "title", "readOnly", "writeOnly",
+                                                           "default", "example", "deprecated")}
+            rest = {k: v for k, v in out.items() if k not in keep}
+            out = {**keep, "anyOf": [rest, {"type": "null"}]} if rest else {**keep, "type": "null"}
+    return out
+
+
+def _one_security_scheme(document: dict) -> dict:
+    """Every service documents the same bearer JWT under its own name: point them all at the gateway's one."""
+    schemes = (document.get("components") or {}).get("securitySchemes") or {}
+    names = {name for name, scheme in schemes.items() if isinstance(scheme, dict) and scheme.get("type") == "http"
+             and str(scheme.get("scheme", "")).lower() == "bearer"}
+    if not names:
+        return document
+    document = copy.deepcopy(document)
+    for name in names:
+        document["components"]["securitySchemes"].pop(name, None)
+    if not document["components"]["securitySchemes"]:
+        document["components"].pop("securitySchemes")
+
+    def rename(requirements):
+        if not isinstance(requirements, list):
+            return requirements
+        return [{("bearerAuth" if key in names else key): value for key, value in item.items()}
+                if isinstance(item, dict) else item for item in requirements]
+
+    for item in (document.get("paths") or {}).values():
+        for method in METHODS:
+            operation = item.get(method) if isinstance(item, dict) else None
+            if isinstance(operation, dict) and "security" in operation:
+                operation["security"] = rename(operation["security"])
+    return document
+
+
 def merge(documents: dict[str, dict], missing: dict[str, str]) -> dict:
-    """Merge per-service OpenAPI documents (service name → document) into one."""
-    versions = [str(d.get("openapi", "3.0.3")) for d in documents.values()]
+    """Merge per-service OpenAPI documents (service name → document) into one (OpenAPI 3.1, one security scheme,
+    one form per path: a path documented with and without its trailing slash appears once)."""
+    documents = {service: to_openapi_31(_one_security_scheme(document)) for service, document in documents.items()}
     merged: dict = {
-        "openapi": "3.1.0" if any(v.startswith("3.1") for v in versions) else "3.0.3",
+        "openapi": "3.1.0",
         "info": {"title": "VO2max Report API", "version": "v1"},
         "servers": [{"url": "/"}],
         "paths": {},
@@ -80,6 +134,12 @@ def merge(documents: dict[str, dict], missing: dict[str, str]) -> dict:
                     name = renames[new].rsplit("/", 1)[1]
                 target.setdefault(name, value)
         for path, item in (document.get("paths") or {}).items():
+            other = path[:-1] if path.endswith("/") else path + "/"
+            if other in merged["paths"]:  # the same route in the other slash form: one entry (PathShapes routes both)
+                for method in METHODS:
+                    if method in item and method not in merged["paths"][other]:
+                        merged["paths"][other][method] = copy.deepcopy(item[method])
+                continue
             if path in merged["paths"]:
                 log.warning("openapi: %s also defines %s; keeping the first", service, path)
                 continue
@@ -106,11 +166,57 @@ def merge(documents: dict[str, dict], missing: dict[str, str]) -> dict:
     return merged
 
 
+class PathShapes:
+    """The documented paths, for one trailing-slash rule at the gateway: a path the services document only in the
+    other form (`/api/v1/athletes` for `/api/v1/athletes/`, `/api/v1/auth/login/` for `/api/v1/auth/login`) is
+    forwarded in the documented form, so both forms work on every route. Unknown paths pass unchanged."""
+
+    def __init__(self, paths=()):
+        by_segment: dict[str, list[str]] = {}
+        for template in paths:
+            if not template.startswith("/api/v1/"):
+                continue
+            segment = template.split("/", 4)[3] if template.count("/") >= 3 else ""
+            pattern = "".join("[^/]+" if part.startswith("{") else re.escape(part)
+                              for part in re.split(r"(\{[^}/]+\})", template))
+            by_segment.setdefault(segment, []).append(pattern)
+        self._regex = {segment: re.compile("(?:" + "|".join(patterns) + ")")
+                       for segment, patterns in by_segment.items()}
+
+    def __bool__(self) -> bool:
+        return bool(self._regex)
+
+    def canonical(self, path: str) -> str:
+        parts = path.split("/", 4)
+        regex = self._regex.get(parts[3]) if len(parts) > 3 else None
+        if regex is None or regex.fullmatch(path):
+            return path
+        other = path[:-1] if path.endswith("/") else path + "/"
+        return other if regex.fullmatch(other) else path
+
+
 class OpenAPIAggregator:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._cached: tuple[float, dict] | None = None
         self._lock = asyncio.Lock()
+        self.shapes = PathShapes()
+
+    async def keep_shapes_fresh(self) -> None:
+        """Background task: the documented path shapes, again every OPENAPI_CACHE_S (every 2 s while a service is
+        missing, as at start-up when the gateway comes up first)."""
+        while True:
+            pause = 2.0
+            try:
+                document = await self.document()
+                self.shapes = PathShapes(document.get("paths") or {})
+                if "Not available" not in document.get("info", {}).get("description", ""):
+                    pause = max(self.settings.openapi_cache_s, 2.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # never let the task die; routing works without shapes
+                log.warning("openapi: path shapes not refreshed: %s: %s", type(exc).__name__, exc)
+            await asyncio.sleep(pause)
 
     async def _fetch(self, client: httpx.AsyncClient, service: str) -> dict:
         response = await client.get(f"{self.settings.service_urls[service]}/openapi.json",

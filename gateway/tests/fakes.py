@@ -15,6 +15,11 @@ CHUNK = 64 * 1024
 
 def openapi_for(service: str, prefixes: list[str]) -> dict:
     paths = {}
+    # documented in one form only: the gateway forwards the other form as this one (one trailing-slash rule)
+    extra = {"measurements": ["/api/v1/athletes/{id}/"], "identity": ["/api/v1/auth/login"]}.get(service, [])
+    for path in extra:
+        paths[path] = {"post" if "login" in path else "get": {
+            "operationId": f"extra_{len(paths)}", "responses": {"200": {"description": "ok"}}}}
     for prefix in prefixes:
         paths[prefix] = {"get": {"operationId": "list", "summary": f"List {prefix}",
                                  "responses": {"200": {"description": "ok", "content": {"application/json": {

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import ipaddress
 
 import pytest
@@ -277,3 +278,40 @@ def test_openapi_merge_renames_colliding_components_and_rewrites_refs():
         "#/components/schemas/svc_b_Item"
     assert doc["paths"]["/b"]["get"]["operationId"] == "svc_b_get"
     assert "svc_c" in doc["info"]["description"]
+
+
+def test_merge_makes_one_31_document_with_one_security_scheme_and_one_form_per_path():
+    """Issue 12 finding 5 (gateway side): two identical security schemes, `reports/settings` with and without the
+    slash, and `nullable: true` (3.0) inside an `openapi: 3.1.0` document."""
+    from gateway.openapi import merge, to_openapi_31
+
+    def service_doc(scheme_name, paths):
+        return {"openapi": "3.0.3", "paths": paths, "components": {
+            "securitySchemes": {scheme_name: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "schemas": {"Report": {"type": "object", "properties": {
+                "file": {"type": "string", "nullable": True, "format": "uri"},
+                "language": {"type": "string", "enum": ["ru", "en"], "nullable": True},
+                "athlete": {"allOf": [{"$ref": "#/components/schemas/Athlete"}], "nullable": True,
+                            "readOnly": True}}}}}}
+
+    op = {"security": [{"bearer": []}], "responses": {"200": {"description": "ok"}}}
+    reports = service_doc("bearer", {"/api/v1/reports/settings": {"get": {**op, "operationId": "settings_get"}},
+                                     "/api/v1/reports/settings/": {"get": {**op, "operationId": "settings_get2"},
+                                                                   "patch": {**op, "operationId": "settings_patch"}}})
+    identity = service_doc("jwt", {"/api/v1/auth/login": {"post": {"security": [{}], "operationId": "login",
+                                                                   "responses": {}}}})
+    doc = merge({"reports": reports, "identity": identity}, {})
+    assert doc["openapi"] == "3.1.0"
+    assert list(doc["components"]["securitySchemes"]) == ["bearerAuth"]
+    settings_paths = [p for p in doc["paths"] if p.startswith("/api/v1/reports/settings")]
+    assert settings_paths == ["/api/v1/reports/settings"]
+    assert set(doc["paths"]["/api/v1/reports/settings"]) == {"get", "patch"}
+    assert doc["paths"]["/api/v1/reports/settings"]["get"]["security"] == [{"bearerAuth": []}]
+    assert doc["paths"]["/api/v1/auth/login"]["post"]["security"] == [{}]
+    assert "nullable" not in json.dumps(doc)
+    props = doc["components"]["schemas"]["Report"]["properties"]
+    assert props["file"] == {"type": ["string", "null"], "format": "uri"}
+    assert props["language"] == {"type": ["string", "null"], "enum": ["ru", "en", None]}
+    assert props["athlete"] == {"readOnly": True, "anyOf": [{"allOf": [{"$ref": "#/components/schemas/Athlete"}]},
+                                                            {"type": "null"}]}
+    assert to_openapi_31({"type": ["string", "null"]}) == {"type": ["string", "null"]}

@@ -17,6 +17,8 @@ from .principal import Principal, reset_principal, set_principal
 from .problems import PROBLEM_CONTENT_TYPE, SLUG_BY_STATUS, ProblemError, problem
 
 log = logging.getLogger(__name__)
+SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+                    (b"x-frame-options", b"DENY")]
 
 
 def problem_json(body: dict, headers: dict | None = None) -> JSONResponse:
@@ -37,20 +39,31 @@ class RequestIdMiddleware:
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
                 break
+        traceparent = None
+        for name, value in scope["headers"]:
+            if name == b"traceparent":
+                traceparent = value.decode("latin-1")
+                break
         rid = requestid.accept_or_make(incoming)
-        scope.setdefault("state", {})["request_id"] = rid
-        token = requestid.bind(rid)
+        trace = requestid.trace_id_of(traceparent)
+        state = scope.setdefault("state", {})
+        state["request_id"], state["trace_id"] = rid, trace
+        token, trace_token = requestid.bind(rid), requestid.bind_trace(trace)
         header = (b"x-request-id", rid.encode())
 
         async def send_with_id(message):
             if message["type"] == "http.response.start":
-                message["headers"] = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
-                message["headers"].append(header)
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
+                names = {h[0].lower() for h in headers}
+                headers += [h for h in SECURITY_HEADERS if h[0] not in names]
+                headers.append(header)
+                message["headers"] = headers
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            requestid.unbind_trace(trace_token)
             requestid.unbind(token)
 
 
@@ -77,12 +90,26 @@ def install(app: FastAPI, service: str, readiness: dict[str, Callable[[], None]]
                    "detail": e.get("msg", "invalid")} for e in exc.errors()]
         first = errors[0] if errors else {"field": None, "detail": "invalid input"}
         where = f"{first['field']}: " if first["field"] else ""
-        return problem_json(problem(422, "validation-error", f"{where}{first['detail']}", errors=errors))
+        # 400, as every Django service answers `validation-error` (one status per problem type; README "Errors").
+        return problem_json(problem(400, "validation-error", f"{where}{first['detail']}", errors=errors))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
-        log.exception("unhandled error")
-        return problem_json(problem(500, "internal-error", "The service failed; the request id names it in our logs."))
+        # Starlette runs this outside every middleware, after RequestIdMiddleware let go of the ids: bind them again
+        # from the scope so the log line (and the answer) name the request.
+        state = request.scope.get("state") or {}
+        rid = state.get("request_id")
+        token, trace_token = requestid.bind(rid), requestid.bind_trace(state.get("trace_id"))
+        try:
+            log.exception("unhandled error on %s %s", request.method, request.url.path)
+        finally:
+            requestid.unbind_trace(trace_token)
+            requestid.unbind(token)
+        headers = {"X-Request-ID": rid} if rid else None
+        if headers:
+            headers.update({k.decode(): v.decode() for k, v in SECURITY_HEADERS})
+        return problem_json(problem(500, "internal-error", "The service failed; the request id names it in our logs."),
+                            headers)
 
     from .health import run_checks
 

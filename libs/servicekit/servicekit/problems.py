@@ -38,11 +38,11 @@ class ProblemError(Exception):
         return problem(self.status, self.slug, self.detail, errors=self.errors, **self.extra)
 
 
-# The slugs used across services (clients may rely on them).
+# The slugs used across services (clients may rely on them). One status per type: `validation-error` is always 400.
 SLUG_BY_STATUS = {
     400: "bad-request", 401: "not-authenticated", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
-    406: "not-acceptable", 409: "conflict", 413: "payload-too-large", 415: "unsupported-media-type",
-    422: "validation-error", 429: "rate-limited", 500: "internal-error", 502: "bad-gateway",
+    406: "not-acceptable", 409: "conflict", 413: "payload-too-large", 414: "uri-too-long",
+    415: "unsupported-media-type", 422: "unprocessable-content", 429: "rate-limited", 431: "header-too-large", 500: "internal-error", 502: "bad-gateway",
     503: "unavailable", 504: "gateway-timeout",
 }
 

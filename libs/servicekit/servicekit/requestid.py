@@ -11,7 +11,29 @@ import time
 
 HEADER = "X-Request-ID"
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+_trace_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace_id", default=None)
 _SAFE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-((?!0{32})[0-9a-f]{32})-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+def trace_id_of(traceparent: str | None) -> str | None:
+    """The trace id of a W3C `traceparent` header, or None when it is missing or malformed."""
+    if not traceparent:
+        return None
+    match = _TRACEPARENT.match(traceparent.strip().lower())
+    return match.group(1) if match else None
+
+
+def current_trace_id() -> str | None:
+    return _trace_id.get()
+
+
+def bind_trace(trace_id: str | None):
+    return _trace_id.set(trace_id)
+
+
+def unbind_trace(token) -> None:
+    _trace_id.reset(token)
 
 
 def current_request_id() -> str | None:
@@ -53,6 +75,9 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
             "request_id": current_request_id(),
         }
+        trace = current_trace_id()
+        if trace:
+            entry["trace_id"] = trace
         for key in ("tenant_id", "event_id", "task_id", "status", "path", "method", "duration_ms"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)

@@ -2,14 +2,17 @@
 problem+json errors, cursor pagination."""
 from __future__ import annotations
 
+import json
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, ValidationError as DjangoValidationError
 from django.db import connections, transaction
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.parsers import JSONParser as DRFJSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
@@ -107,16 +110,74 @@ StaffWrites = roles_allowed(read=None, write=STAFF_ROLES)
 ManagersOnly = roles_allowed(read=MANAGER_ROLES, write=MANAGER_ROLES)
 
 
+def invalid_cursor() -> ProblemError:
+    return ProblemError(400, "invalid-cursor", "This cursor was not made by this list; follow `next` or `previous` "
+                        "as given, or leave it out to start from the first page.",
+                        errors=[{"field": "cursor", "detail": "not a cursor of this list"}])
+
+
 class CursorPage(CursorPagination):
-    """Cursor pages, newest first; `?page_size=` up to 200."""
+    """Cursor pages, newest first; `?page_size=` from 1 to 200. A cursor that does not decode, or whose position is
+    not a value of the ordering field (a forged one), is a 400 `invalid-cursor` problem, never a database error."""
 
     page_size = 50
     max_page_size = 200
     page_size_query_param = "page_size"
     ordering = ("-created_at", "-id")
 
+    def paginate_queryset(self, queryset, request, view=None):
+        self._model = getattr(queryset, "model", None)
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise ProblemError(400, "validation-error",
+                               f"page_size: a whole number from 1 to {self.max_page_size}",
+                               errors=[{"field": "page_size",
+                                        "detail": f"a whole number from 1 to {self.max_page_size}"}])
+        return int(raw)
+
+    def decode_cursor(self, request):
+        try:
+            cursor = super().decode_cursor(request)
+        except exceptions.NotFound as exc:
+            raise invalid_cursor() from exc
+        if cursor is None or cursor.position is None:
+            return cursor
+        field = self._ordering_field()
+        if field is not None:
+            try:
+                if field.to_python(cursor.position) is None:
+                    raise DjangoValidationError("empty")
+            except (DjangoValidationError, TypeError, ValueError, OverflowError) as exc:
+                raise invalid_cursor() from exc
+        return Cursor(offset=cursor.offset, reverse=cursor.reverse, position=cursor.position)
+
+    def _ordering_field(self):
+        model = getattr(self, "_model", None)
+        name = self.ordering[0].lstrip("-") if self.ordering else None
+        if model is None or not name or "__" in name:
+            return None
+        try:
+            return model._meta.get_field(name)
+        except Exception:  # an annotation, not a model field: nothing to check it against
+            return None
+
     def get_paginated_response(self, data):
         return Response({"next": self.get_next_link(), "previous": self.get_previous_link(), "results": data})
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size,
+                                       "default": self.page_size}
+            elif parameter["name"] == self.cursor_query_param:
+                parameter["description"] = "The `next` or `previous` link's cursor (opaque; 400 if altered)."
+        return parameters
 
     def get_paginated_response_schema(self, schema):
         return {
@@ -130,9 +191,80 @@ class CursorPage(CursorPagination):
         }
 
 
+MAX_JSON_DEPTH = 32
+
+
+def json_depth_exceeds(data, limit: int) -> bool:
+    """True when arrays/objects nest deeper than `limit` (iterative: no recursion on hostile input)."""
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+    return False
+
+
+class JSONParser(DRFJSONParser):
+    """DRF's JSON parser with a nesting limit (MAX_JSON_DEPTH levels): deeper documents are a 400 problem, not a
+    RecursionError (500) in the parser or later in a serializer. Non-finite numbers (NaN, Infinity, or 1e309,
+    which overflows to infinity) are refused too: they are not JSON numbers (RFC 8259) and no field holds them."""
+
+    max_depth = MAX_JSON_DEPTH
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        from django.conf import settings
+
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # DRF reads the stream itself, past Django's own check
+        raw = (stream.read(limit + 1) if limit else stream.read()) if stream is not None else b""
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8")
+        if limit and len(raw) > limit:
+            raise ProblemError(**_problem_args(body_too_large()))
+        deep = raw.count(b"[") + raw.count(b"{") > self.max_depth  # fewer brackets cannot nest deeper
+        try:
+            data = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+        except RecursionError as exc:
+            raise too_deep(self.max_depth) from exc
+        except ValueError as exc:
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
+        if deep and isinstance(data, (dict, list)) and json_depth_exceeds(data, self.max_depth):
+            raise too_deep(self.max_depth)
+        return data
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is out of range for a number")
+    return value
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _problem_args(body: dict) -> dict:
+    return {"status": body["status"], "slug": body["type"].removeprefix("urn:vo2:problem:"), "detail": body["detail"]}
+
+
+def too_deep(limit: int) -> ProblemError:
+    return ProblemError(400, "bad-request", f"The JSON body nests deeper than {limit} levels.")
+
+
 def problem_response(body: dict, headers: dict | None = None) -> Response:
     response = Response(body, status=body["status"], headers=headers, content_type=PROBLEM_CONTENT_TYPE)
     return response
+
+
+def body_too_large() -> dict:
+    from django.conf import settings
+
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return problem(413, "payload-too-large", f"The request body exceeds {limit} bytes.")
 
 
 def problem_exception_handler(exc, context):
@@ -141,6 +273,8 @@ def problem_exception_handler(exc, context):
         return problem_response(exc.body(), exc.headers)
     if isinstance(exc, Http404):
         return problem_response(problem(404, "not-found", "No such object here."))
+    if isinstance(exc, RequestDataTooBig):
+        return problem_response(body_too_large())
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     if isinstance(exc, exceptions.APIException):

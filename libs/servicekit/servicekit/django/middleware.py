@@ -1,13 +1,56 @@
-"""Per-request context: request id bound for logs and echoed; the caller's principal cleared afterwards."""
+"""Per-request context: request id (and trace id) bound for logs and echoed; the caller's principal cleared
+afterwards; links built from the public URL the gateway saw; security headers; oversized bodies as 413 problems."""
 from __future__ import annotations
 
+import json
 import logging
+import re
 import time
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpResponse
+from django.http.request import split_domain_port, validate_host
 
 from .. import requestid
 from ..principal import _current_principal, _current_tenant
+from ..problems import PROBLEM_CONTENT_TYPE
 
 access_log = logging.getLogger("vo2.access")
+
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+_PREFIX = re.compile(r"^(/[A-Za-z0-9_~\-][A-Za-z0-9._~\-]*)*$")
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
+
+
+def use_public_url(request) -> str | None:
+    """Make `request.build_absolute_uri()` (pagination links) name the public URL the client used: the gateway sets
+    X-Forwarded-Proto/-Host/-Prefix (and strips any a client sent). Values that are not a plain host (or not in
+    ALLOWED_HOSTS), scheme or path prefix are ignored. Returns the public base URL, or None without a gateway."""
+    meta = request.META
+    host = (meta.get("HTTP_X_FORWARDED_HOST") or "").split(",")[-1].strip()
+    if not host or not _HOST.match(host):
+        return None
+    from django.conf import settings
+
+    domain, _ = split_domain_port(host)
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS or ["*"]):
+        return None
+    proto = (meta.get("HTTP_X_FORWARDED_PROTO") or "").split(",")[-1].strip().lower()
+    prefix = (meta.get("HTTP_X_FORWARDED_PREFIX") or "").split(",")[-1].strip().rstrip("/")
+    if not _PREFIX.match(prefix):
+        prefix = ""
+    meta["HTTP_HOST"] = host
+    if proto in ("http", "https"):
+        meta["wsgi.url_scheme"] = proto
+    if prefix:
+        request.path = prefix + request.path
+    return f"{proto if proto in ('http', 'https') else request.scheme}://{host}{prefix}"
+
+
+def _too_large_response() -> HttpResponse:
+    from .drf import body_too_large
+
+    return HttpResponse(json.dumps(body_too_large()), status=413, content_type=PROBLEM_CONTENT_TYPE)
 
 
 class RequestContextMiddleware:
@@ -17,11 +60,18 @@ class RequestContextMiddleware:
     def __call__(self, request):
         rid = requestid.accept_or_make(request.headers.get(requestid.HEADER))
         token = requestid.bind(rid)
+        trace_token = requestid.bind_trace(requestid.trace_id_of(request.headers.get("traceparent")))
         p_token, t_token = _current_principal.set(None), _current_tenant.set(None)
         started = time.perf_counter()
         try:
+            public_base = use_public_url(request)
             response = self.get_response(request)
             response[requestid.HEADER] = rid
+            for name, value in SECURITY_HEADERS.items():
+                response.setdefault(name, value)
+            location = response.get("Location")
+            if public_base and location and location.startswith("/") and not location.startswith("//"):
+                response["Location"] = public_base + location  # links name the public URL, not this service
             if request.path not in ("/healthz", "/readyz"):
                 access_log.info("%s %s %s", request.method, request.path, response.status_code,
                                 extra={"method": request.method, "path": request.path, "status": response.status_code,
@@ -30,4 +80,11 @@ class RequestContextMiddleware:
         finally:
             _current_principal.reset(p_token)
             _current_tenant.reset(t_token)
+            requestid.unbind_trace(trace_token)
             requestid.unbind(token)
+
+    def process_exception(self, request, exception):
+        # A body over DATA_UPLOAD_MAX_MEMORY_SIZE outside DRF's handler: Django would answer an HTML 400.
+        if isinstance(exception, RequestDataTooBig):
+            return _too_large_response()
+        return None

@@ -79,7 +79,7 @@ def build(service: str, *, apps: list[str], urlconf: str, title: str, descriptio
             "DEFAULT_AUTHENTICATION_CLASSES": ["servicekit.django.drf.TokenAuthentication"],
             "DEFAULT_PERMISSION_CLASSES": ["servicekit.django.drf.IsTenantMember"],
             "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-            "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+            "DEFAULT_PARSER_CLASSES": ["servicekit.django.drf.JSONParser"],  # nesting limit, finite numbers
             "DEFAULT_PAGINATION_CLASS": "servicekit.django.drf.CursorPage",
             "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
             "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
