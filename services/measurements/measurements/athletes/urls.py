@@ -1,7 +1,7 @@
-from rest_framework.routers import SimpleRouter
+from servicekit.django.routers import OptionalSlashRouter
 
 from .api import AthleteViewSet
 
-router = SimpleRouter(trailing_slash=True)
+router = OptionalSlashRouter()
 router.register("athletes", AthleteViewSet, basename="athlete")
 urlpatterns = router.urls
