@@ -364,13 +364,14 @@ def _run(samples, athlete, strategy, overrides, lactate, result, flags, declared
 
 def _incremental_phase(proto: dict, w1: float) -> tuple[float | None, float, str | None]:
     """(onset, end, source) of the incremental part for the plateau rule: the detected phases
-    when the protocol carries them, else the ramp found on the load channel; without either
-    the onset is unknown (warm-up or baseline data must not set the expected rise)."""
-    for ph in proto.get("phases") or []:
-        if isinstance(ph, dict) and (ph.get("kind") or ph.get("phase")) in ("incremental", "ramp"):
-            a, b = ph.get("start_s", ph.get("start")), ph.get("end_s", ph.get("end"))
-            if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > a:
-                return float(a), float(b), "phases"
+    (phases.build) when the protocol carries them, else the ramp found on the load channel. An
+    onset flagged unknown is no onset: warm-up or baseline data must not set the expected rise."""
+    inc = proto.get("incremental")
+    if isinstance(inc, dict) and isinstance(inc.get("start_s"), (int, float)) and \
+            isinstance(inc.get("end_s"), (int, float)):
+        if inc.get("onset") == "unknown":
+            return None, float(inc["end_s"]), "phases"
+        return float(inc["start_s"]), float(inc["end_s"]), f"phases ({inc.get('source') or 'detected'})"
     if proto.get("kind") == "ramp" and proto.get("_ramp_start") is not None:
         return float(proto["_ramp_start"]), w1, "protocol"
     return None, w1, None
