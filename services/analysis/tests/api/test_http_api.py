@@ -174,3 +174,18 @@ def test_nolte_default_strategy_through_the_api(client):
         assert r.status_code == 200, r.text
         got = r.json()["vo2max"]["vo2_ml_min"] / mass[name]
         assert got == pytest.approx(float(values[0]), abs=tolerance(values[0])), name
+
+
+@pytest.mark.parametrize("name,applied", [("oxynet_data_test_1s_unlabelled.csv", False),
+                                          ("oxynet_test_data_ET_dataset001_bbb.csv", True)])
+def test_outlier_option_only_touches_breath_by_breath_exports(client, name, applied):
+    data = (TESTDATA / "cpet/oxynet" / name).read_bytes()
+    table = client.post("/api/v1/analysis/parse", files={"file": (name, data)}).json()
+    r = client.post("/api/v1/analysis/cpet", json={"samples": table["samples"],
+                                                   "averaging": {"outliers": {"method": "lamarra", "sd": 4}}})
+    assert r.status_code == 200, r.text
+    rule = r.json()["averaging"]["outliers"]
+    assert rule["method"] == "lamarra" and rule["applied"] is applied
+    assert r.json()["averaging"]["sampling"] == ("breath-by-breath" if applied else "averaged")
+    if not applied:  # the 1-s interpolated export keeps every row
+        assert r.json()["quality"]["outliers_removed"] == 0
