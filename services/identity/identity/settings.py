@@ -1,4 +1,5 @@
 """identity: tenants, users, memberships and roles, password login, refresh tokens, signing keys + JWKS, audit log."""
+from servicekit import config
 from servicekit.django.settings import build
 
 globals().update(build(
@@ -22,3 +23,40 @@ AUTH_PASSWORD_VALIDATORS = [
 # identity publishes events through its outbox (written in the request's transaction; `manage.py run_relay` sends
 # them) and runs no Celery: the web process never talks to the broker, so readiness does not wait for one.
 USES_BROKER = False
+
+# ---- identity's own configuration (read once, here; README "Environment") ----------------------------------------
+JWT_ISSUER = config.env("JWT_ISSUER", "vo2max-identity")
+JWT_AUDIENCE = config.env("JWT_AUDIENCE", "vo2max-api")
+JWT_LEEWAY_S = config.env_int("JWT_LEEWAY_S", 30)  # the leeway every verifier allows (the kit's, at most 60 s)
+ACCESS_TOKEN_SECONDS = config.env_int("ACCESS_TOKEN_MINUTES", 10) * 60
+REFRESH_TOKEN_DAYS = config.env_int("REFRESH_TOKEN_DAYS", 30)
+LOGIN_MAX_FAILURES = config.env_int("LOGIN_MAX_FAILURES", 5)
+LOGIN_LOCKOUT_S = config.env_int("LOGIN_LOCKOUT_S", 900)
+# Encrypts the signing keys' private halves at rest; its development default is refused outside local mode.
+SIGNING_KEY_SECRET = config.secret("SIGNING_KEY_SECRET", "identity-signing-key")
+INVITATION_TTL_HOURS = config.env_int("INVITATION_TTL_HOURS", 72)  # how long an invitation can be accepted
+if INVITATION_TTL_HOURS <= 0:
+    raise config.ConfigError("INVITATION_TTL_HOURS must be a positive number of hours")
+# Where people open the web app: invitation links point there.
+PUBLIC_APP_URL = (config.env("PUBLIC_APP_URL", "http://127.0.0.1:8000") or "http://127.0.0.1:8000").rstrip("/")
+
+
+def service_clients() -> dict[str, str]:
+    """Client-credentials clients: SERVICE_CLIENTS="reports:<secret>,notifications" — an entry without a secret
+    reads SERVICE_CLIENT_<ID>_SECRET (servicekit.config.secret: a development default in local mode only)."""
+    clients: dict[str, str] = {}
+    for item in config.env_list("SERVICE_CLIENTS"):
+        client_id, has_secret, value = (part.strip() for part in item.partition(":"))
+        if not client_id:
+            continue
+        if not has_secret:
+            value = config.secret(f"SERVICE_CLIENT_{client_id.upper().replace('-', '_')}_SECRET", f"service-{client_id}")
+        elif not value:
+            raise config.ConfigError(f"SERVICE_CLIENTS: client {client_id!r} has an empty secret")
+        elif value.startswith(config.DEV_SECRET_PREFIX) and not config.is_local():
+            raise config.ConfigError(f"SERVICE_CLIENTS: client {client_id!r} still holds a development secret")
+        clients[client_id] = value
+    return clients
+
+
+SERVICE_CLIENTS = service_clients()

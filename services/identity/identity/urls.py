@@ -7,9 +7,9 @@ from .tokens.api import JWKSView
 urlpatterns = [
     path("", include("servicekit.django.urls")),
     path(".well-known/jwks.json", JWKSView.as_view(), name="jwks"),
+    path("api/v1/", include("identity.tenants.urls")),  # first: tenants/current/ before the operator's tenants/{id}/
     path("api/v1/", include("identity.accounts.urls")),
     path("api/v1/", include("identity.tokens.urls")),
     path("api/v1/", include("identity.audit.urls")),
     path("api/v1/", include("identity.invitations.urls")),
-    path("api/v1/", include("identity.tenants.urls")),
 ]

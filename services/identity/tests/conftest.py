@@ -1,15 +1,11 @@
-import os
-import uuid
 from datetime import timedelta
 
-# identity's own secrets, set before anything reads them (SaaS mode refuses development defaults).
-os.environ.setdefault("SIGNING_KEY_SECRET", "test-signing-key-secret-" + uuid.uuid4().hex)
-os.environ.setdefault("SERVICE_CLIENTS", "reports:reports-test-secret-" + uuid.uuid4().hex[:12])
+import pytest
+from rest_framework.test import APIClient
 
-import pytest  # noqa: E402
-from rest_framework.test import APIClient  # noqa: E402
+from servicekit.pytest_plugin import django_db_setup  # noqa: F401  (PostgreSQL as SaaS runs it, or SQLite)
 
-from servicekit.pytest_plugin import django_db_setup  # noqa: F401,E402  (PostgreSQL as SaaS runs it, or SQLite)
+# identity's secrets for the run are set by tests/environment.py (a plugin: before Django reads the settings)
 
 PASSWORD = "correct-horse-battery-9"
 
@@ -22,10 +18,11 @@ def fast_hasher(settings):
 
 @pytest.fixture
 def clock(monkeypatch):
-    """Move identity's clock forward: `clock.advance(seconds=...)`."""
-    from identity import clock as identity_clock
+    """Move identity's clock (django.utils.timezone.now, which identity reads for every time it keeps) forward:
+    `clock.advance(seconds=...)`."""
+    from django.utils import timezone
 
-    real_now = identity_clock.now
+    real_now = timezone.now
 
     class Clock:
         offset = timedelta()
@@ -34,13 +31,13 @@ def clock(monkeypatch):
             self.offset += timedelta(**delta)
 
     moved = Clock()
-    monkeypatch.setattr(identity_clock, "now", lambda: real_now() + moved.offset)
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + moved.offset)
     return moved
 
 
 @pytest.fixture
 def make_tenant():
-    from identity.tenants.actions import create_tenant
+    from identity.accounts.actions import create_tenant
 
     def make(slug, owner_email=None, password=PASSWORD, **fields):
         return create_tenant(by=None, name=slug.title(), slug=slug, owner_email=owner_email or f"owner@{slug}.test",

@@ -17,7 +17,7 @@ from servicekit.events import broker, contracts
 from servicekit.events.models import OutboxEvent
 
 from identity.audit.models import AuditEvent
-from identity.db import tenant_scope
+from identity.tenants.scope import tenant_scope
 from identity.invitations.models import Invitation
 
 from .conftest import PASSWORD, login
@@ -113,9 +113,9 @@ def test_create_writes_a_schema_valid_event_with_the_raw_token_and_stores_only_i
     assert "invitation.created" in kinds
 
 
-def test_expiry_and_link_come_from_the_environment(lab, monkeypatch):
-    monkeypatch.setenv("INVITATION_TTL_HOURS", "2")
-    monkeypatch.setenv("PUBLIC_APP_URL", "https://app.vo2.example/")
+def test_expiry_and_link_come_from_the_settings(lab, settings):
+    settings.INVITATION_TTL_HOURS = 2  # INVITATION_TTL_HOURS, PUBLIC_APP_URL in the environment
+    settings.PUBLIC_APP_URL = "https://app.vo2.example"
     created = invite(lab.owner)
     assert created.status_code == 201
     data = events(CREATED)[0]["data"]
@@ -381,7 +381,7 @@ def test_run_relay_publishes_identitys_outbox(lab):
 def test_raw_sql_sees_a_tenants_invitations_or_the_one_a_token_names(lab, make_tenant, session):
     from django.db.utils import ProgrammingError
 
-    from identity.db import invitation_token_scope
+    from identity.invitations.queries import invitation_token_scope
 
     make_tenant("lab-b", "boris@lab-b.test")
     invite(lab.owner, "a1@lab-a.test")

@@ -51,11 +51,11 @@ def test_a_user_in_two_tenants_must_choose_and_learns_their_tenants_only_after_t
     assert elsewhere.status_code == 400 and elsewhere.json()["tenants"] == ["lab-a", "lab-b"]
 
 
-def test_lockout_answers_exactly_like_a_wrong_password_and_lifts_after_the_window(make_tenant, monkeypatch, clock):
+def test_lockout_answers_exactly_like_a_wrong_password_and_lifts_after_the_window(make_tenant, settings, clock):
     from identity.audit.models import AuditEvent
 
-    monkeypatch.setenv("LOGIN_MAX_FAILURES", "3")
-    monkeypatch.setenv("LOGIN_LOCKOUT_S", "600")
+    settings.LOGIN_MAX_FAILURES = 3
+    settings.LOGIN_LOCKOUT_S = 600
     make_tenant("lab-a", "anna@lab-a.test")
     wrong = [login("anna@lab-a.test", "not-the-password-1") for _ in range(3)]
     assert {r.status_code for r in wrong} == {401}
@@ -72,9 +72,9 @@ def test_lockout_answers_exactly_like_a_wrong_password_and_lifts_after_the_windo
     assert login("anna@lab-a.test", PASSWORD).status_code == 200
 
 
-def test_failures_outside_the_window_do_not_add_up(make_tenant, monkeypatch, clock):
-    monkeypatch.setenv("LOGIN_MAX_FAILURES", "3")
-    monkeypatch.setenv("LOGIN_LOCKOUT_S", "600")
+def test_failures_outside_the_window_do_not_add_up(make_tenant, settings, clock):
+    settings.LOGIN_MAX_FAILURES = 3
+    settings.LOGIN_LOCKOUT_S = 600
     make_tenant("lab-a", "anna@lab-a.test")
     for _ in range(2):
         login("anna@lab-a.test", "not-the-password-1")
@@ -83,12 +83,12 @@ def test_failures_outside_the_window_do_not_add_up(make_tenant, monkeypatch, clo
     assert login("anna@lab-a.test").status_code == 200
 
 
-def test_the_hasher_runs_once_whatever_the_case(make_tenant, monkeypatch):
+def test_the_hasher_runs_once_whatever_the_case(make_tenant, monkeypatch, settings):
     """Similar timing: unknown e-mails, wrong passwords, locked and passwordless accounts all pay one hash."""
     from identity.accounts import passwords
     from identity.accounts.actions import create_user
 
-    monkeypatch.setenv("LOGIN_MAX_FAILURES", "2")
+    settings.LOGIN_MAX_FAILURES = 2
     make_tenant("lab-a", "anna@lab-a.test")
     create_user("sso@lab-a.test", None)
     calls = []

@@ -2,7 +2,8 @@
 import pytest
 from django.db import connection, transaction
 
-from identity.db import tenant_scope, user_scope
+from identity.accounts.queries import user_scope
+from identity.tenants.scope import tenant_scope
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
 
@@ -21,14 +22,10 @@ def _select():
         return [row[0] for row in cursor.fetchall()]
 
 
-def test_application_role_neither_owns_nor_bypasses():
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
-        assert cursor.fetchone() == (False, False)
-        cursor.execute("SELECT tableowner <> current_user FROM pg_tables WHERE tablename = 'membership'")
-        assert cursor.fetchone() == (True,)
-        cursor.execute("SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = 'membership'")
-        assert cursor.fetchone() == (True, True)
+def test_application_role_neither_owns_nor_bypasses(rls):
+    rls.assert_application_role()
+    rls.assert_forced()  # membership and invitation: RLS enabled and forced, with policies
+    assert {"membership", "invitation"} <= set(rls.tables())
 
 
 def test_raw_sql_sees_the_tenants_rows_or_one_users_own_rows_only(make_tenant, add_member):

@@ -59,7 +59,7 @@ def test_a_fresh_install_publishes_its_first_key_on_first_use():
     assert served_jwks().json()["keys"] == keys  # and only one
 
 
-def test_private_keys_are_encrypted_at_rest(monkeypatch):
+def test_private_keys_are_encrypted_at_rest(settings):
     from identity.tokens import crypto
     from identity.tokens.models import SigningKey
 
@@ -67,7 +67,7 @@ def test_private_keys_are_encrypted_at_rest(monkeypatch):
     key = SigningKey.objects.get()
     assert "PRIVATE KEY" not in key.private_key_encrypted
     crypto.private_key.cache_clear()
-    monkeypatch.setenv("SIGNING_KEY_SECRET", "another-secret-entirely")
+    settings.SIGNING_KEY_SECRET = "another-secret-entirely"
     with pytest.raises(crypto.KeyDecryptionError):
         crypto.private_key(key.kid, key.private_key_encrypted)
     crypto.private_key.cache_clear()
@@ -177,11 +177,9 @@ def test_rotation_logs_nobody_out_and_the_old_key_leaves_the_jwks_after_its_toke
     assert SigningKey.objects.get(kid=new_kid).state == "active"
 
 
-def test_service_token_for_a_configured_client(make_tenant, monkeypatch):
-    import os
-
+def test_service_token_for_a_configured_client(make_tenant, settings):
     tenant = make_tenant("lab-a", "anna@lab-a.test")
-    secret = os.environ["SERVICE_CLIENTS"].split(":", 1)[1]
+    secret = settings.SERVICE_CLIENTS["reports"]
     body = {"client_id": "reports", "client_secret": secret, "tenant": "lab-a"}
     response = APIClient().post("/api/v1/auth/service-token", body, format="json")
     assert response.status_code == 200, response.content
@@ -204,24 +202,24 @@ def test_service_token_for_a_configured_client(make_tenant, monkeypatch):
     assert APIClient().post("/api/v1/auth/service-token", {**body, "tenant": "nowhere"},
                             format="json").status_code == 404
 
-    monkeypatch.setenv("SERVICE_CLIENTS", "notifications:another-secret-value")  # the client is withdrawn
+    settings.SERVICE_CLIENTS = {"notifications": "another-secret-value"}  # the client is withdrawn
     assert service.get("/api/v1/tenants/current/").status_code == 401
 
 
 def test_service_clients_follow_the_secret_rules(monkeypatch):
     from servicekit.config import ConfigError
 
-    from identity import conf
+    from identity.settings import service_clients
 
     monkeypatch.setenv("VO2_MODE", "saas")
     monkeypatch.setenv("SERVICE_CLIENTS", "reports:s3cret-value,notifications")
     monkeypatch.setenv("SERVICE_CLIENT_NOTIFICATIONS_SECRET", "from-its-own-variable")
-    assert conf.service_clients() == {"reports": "s3cret-value", "notifications": "from-its-own-variable"}
+    assert service_clients() == {"reports": "s3cret-value", "notifications": "from-its-own-variable"}
     monkeypatch.delenv("SERVICE_CLIENT_NOTIFICATIONS_SECRET")
     with pytest.raises(ConfigError):
-        conf.service_clients()
+        service_clients()
     monkeypatch.setenv("SERVICE_CLIENTS", "reports:dev-insecure-x")
     with pytest.raises(ConfigError):
-        conf.service_clients()
+        service_clients()
     monkeypatch.setenv("VO2_MODE", "local")
-    assert conf.service_clients()["reports"] == "dev-insecure-x"
+    assert service_clients()["reports"] == "dev-insecure-x"

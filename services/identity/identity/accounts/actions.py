@@ -1,28 +1,47 @@
-"""Writes to users and memberships, and password login. Views validate and call these; nothing else writes them.
+"""Writes to users and memberships, and password checks. Views validate and call these; nothing else writes them.
+
+A user's or a member's access ending is announced to the folders above through hooks (`when_access_ends`), so
+that tokens revokes the refresh tokens without this folder importing it.
 
 Refusals are ProblemErrors raised *after* the writes that must outlive them (failure counts, audit rows) have
 committed in their own savepoint; the views answer them without rolling the request back.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from servicekit.events import publish
-from servicekit.principal import OPERATOR, OWNER, Principal
+from servicekit.principal import OWNER, Principal
 from servicekit.problems import ProblemError
 
-from .. import clock, conf
+from .. import events
 from ..audit import actions as audit
-from ..db import tenant_scope
-from ..tenants.queries import tenant_language, tenants_by_id
-from ..tokens import actions as tokens
+from ..tenants import actions as tenants
+from ..tenants.models import Tenant
+from ..tenants.queries import tenant_language
+from ..tenants.scope import tenant_scope
 from . import passwords
 from .models import Membership, User
-from .queries import active_memberships_of, active_owners, normalize_email, user_by_email
+from .queries import active_owners, normalize_email, user_by_email
 
 Kind = audit.Kind
+_access_ended: list[Callable[..., int]] = []
+
+
+def when_access_ends(hook: Callable[..., int]) -> Callable[..., int]:
+    """Register `hook(user_id, tenant_id=None) -> count`, run in the deactivating transaction when a user (every
+    tenant) or a membership (one tenant) stops: tokens revokes the user's refresh tokens and counts them."""
+    _access_ended.append(hook)
+    return hook
+
+
+def _end_access(user_id, tenant_id=None) -> int:
+    return sum(hook(user_id, tenant_id=tenant_id) for hook in _access_ended)
 
 
 class InvalidCredentials(ProblemError):
@@ -54,7 +73,7 @@ def deactivate_user(user: User, *, by: Principal | None = None) -> User:
     with transaction.atomic():
         user.is_active = False
         user.save(update_fields=["is_active", "updated_at"])
-        revoked = tokens.revoke_user_tokens(user.id)
+        revoked = _end_access(user.id)
         audit.record(Kind.USER_DEACTIVATED, by=by, subject_user_id=user.id, revoked_refresh_tokens=revoked)
     return user
 
@@ -72,7 +91,7 @@ def authenticate(email: str, password: str) -> User | None:
             passwords.verify(password, None)
             audit.record(Kind.LOGIN_FAILED, actor="anonymous", reason="unknown-account")
             return None
-        now = clock.now()
+        now = timezone.now()
 
         def upgrade_hash(raw):  # Django asks for a re-hash when the work factor rose since it was stored
             user.password = passwords.hash_password(raw)
@@ -96,11 +115,11 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 def _count_failure(user: User, now) -> None:
-    window = timedelta(seconds=conf.login_lockout_s())
+    window = timedelta(seconds=settings.LOGIN_LOCKOUT_S)
     if user.failed_logins_since is None or now - user.failed_logins_since > window:
         user.failed_logins, user.failed_logins_since = 0, now
     user.failed_logins += 1
-    if user.failed_logins >= conf.login_max_failures():
+    if user.failed_logins >= settings.LOGIN_MAX_FAILURES:
         user.locked_until = now + window
         user.failed_logins, user.failed_logins_since = 0, None
         audit.record(Kind.ACCOUNT_LOCKED, actor="anonymous", subject_user_id=user.id,
@@ -109,37 +128,6 @@ def _count_failure(user: User, now) -> None:
         audit.record(Kind.LOGIN_FAILED, actor="anonymous", subject_user_id=user.id, reason="wrong-password",
                      failures=user.failed_logins)
     user.save(update_fields=["failed_logins", "failed_logins_since", "locked_until", "updated_at"])
-
-
-def log_in(email: str, password: str, tenant_slug: str | None = None) -> tokens.TokenPair:
-    """Password login → an access/refresh pair for one tenant (or, for a platform operator without memberships,
-    for none)."""
-    user = authenticate(email, password)
-    if user is None:
-        raise InvalidCredentials()
-    # From here on the password is verified: naming the user's own tenants reveals nothing secret.
-    memberships = active_memberships_of(user.id)
-    tenants = tenants_by_id(m.tenant_id for m in memberships)
-    slugs = sorted(tenants[m.tenant_id].slug for m in memberships if m.tenant_id in tenants)
-    if tenant_slug:
-        chosen = [m for m in memberships if m.tenant_id in tenants and tenants[m.tenant_id].slug == tenant_slug.lower()]
-        if not chosen:
-            raise ProblemError(400, "tenant-required", "You are not an active member of that organisation; "
-                               "choose one of yours.", tenants=slugs)
-        membership = chosen[0]
-    elif len(memberships) == 1:
-        membership = memberships[0]
-    elif len(memberships) > 1:
-        raise ProblemError(400, "tenant-required", "This account belongs to several organisations; "
-                           "say which one with `tenant`.", tenants=slugs)
-    elif user.is_operator:
-        membership = None
-    else:
-        raise ProblemError(403, "no-membership", "This account is not an active member of any organisation.")
-    tenant_id = membership.tenant_id if membership else None
-    roles = ([membership.role] if membership else []) + ([OPERATOR] if user.is_operator else [])
-    audit.record(Kind.LOGIN_SUCCEEDED, tenant_id=tenant_id, actor=str(user.id), subject_user_id=user.id)
-    return tokens.start_session(user, tenant_id, roles)
 
 
 # ---- memberships -------------------------------------------------------------------------------------------------
@@ -188,7 +176,7 @@ def _publish_user_joined(tenant_id, user: User, role: str, provisioned_by: str) 
         data["name"] = user.full_name
     if provisioned_by in PROVISIONED_BY:
         data["provisioned_by"] = provisioned_by
-    publish("identity.user.created", data, tenant_id=tenant_id, subject=str(user.id))
+    publish(events.USER_CREATED, data, tenant_id=tenant_id, subject=str(user.id))
 
 
 def change_member(membership: Membership, *, by: Principal | None, role: str | None = None,
@@ -217,7 +205,7 @@ def change_member(membership: Membership, *, by: Principal | None, role: str | N
             membership.is_active = is_active
         membership.save(update_fields=["role", "is_active", "updated_at"])
         if is_active is False:
-            revoked = tokens.revoke_user_tokens(membership.user_id, tenant_id=membership.tenant_id)
+            revoked = _end_access(membership.user_id, tenant_id=membership.tenant_id)
             audit.record(Kind.MEMBER_DEACTIVATED, tenant_id=membership.tenant_id, by=by,
                          subject_user_id=membership.user_id, revoked_refresh_tokens=revoked)
         if role is not None or is_active is True:
@@ -235,3 +223,16 @@ def make_operator(user: User) -> User:
     user.is_operator = True
     user.save(update_fields=["is_operator", "updated_at"])
     return user
+
+
+# ---- tenants with their first owner ------------------------------------------------------------------------------
+
+def create_tenant(*, by: Principal | None, name: str, slug: str, owner_email: str, owner_password: str | None = None,
+                  owner_full_name: str = "", settings: dict | None = None, **fields) -> Tenant:
+    """A tenant and its first owner (an existing user keeps their password; a new one needs an initial one)."""
+    with transaction.atomic():
+        tenant = tenants.new_tenant(name=name, slug=slug, settings=settings, **fields)
+        add_member(tenant.id, by=None, email=owner_email, role=OWNER, full_name=owner_full_name,
+                   password=owner_password, provisioned_by="operator", actor=audit.actor_of(by))
+        audit.record(audit.Kind.TENANT_CREATED, tenant_id=tenant.id, by=by, slug=tenant.slug)
+    return tenant

@@ -1,10 +1,10 @@
-"""HTTP layer for accounts: password login, /me, and the members of the caller's tenant."""
+"""HTTP layer for accounts: /me, the members of the caller's tenant, and the platform operator's tenants (each
+created with its first owner)."""
 from __future__ import annotations
 
 import django_filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -12,41 +12,14 @@ from servicekit.django.drf import ManagersOnly, principal_of
 from servicekit.principal import TENANT_ROLES
 from servicekit.problems import ProblemError
 
-from ..responses import IsVerified, refusal
+from ..tenants import queries as tenant_queries
+from ..tenants.api import TenantCreateRequest, TenantSerializer
 from ..tenants.queries import tenants_by_id
-from ..tokens.api import TokenPairSerializer
 from . import actions, queries
+from .access import IsOperator, IsVerified
 from .models import Membership
 
 PROBLEM = OpenApiResponse(description="application/problem+json")
-
-
-class LoginRequest(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
-    # Bounded: the hasher's cost grows with the input and this endpoint is public.
-    password = serializers.CharField(max_length=1024, trim_whitespace=False)
-    tenant = serializers.SlugField(max_length=63, required=False, allow_blank=True,
-                                   help_text="The organisation's slug; needed when the account belongs to several.")
-
-
-class LoginView(APIView):
-    """Password login. A wrong e-mail, a wrong password, a locked or a deactivated account get one and the same
-    401 answer; `tenant-required` (400, with the account's tenant slugs) comes only after the password matched."""
-
-    authentication_classes = []
-    permission_classes = [AllowAny]
-
-    @extend_schema(request=LoginRequest, responses={200: TokenPairSerializer, 400: PROBLEM, 401: PROBLEM, 403: PROBLEM},
-                   auth=[{}], tags=["auth"])
-    def post(self, request):
-        body = LoginRequest(data=request.data)
-        body.is_valid(raise_exception=True)
-        try:
-            pair = actions.log_in(body.validated_data["email"], body.validated_data["password"],
-                                  body.validated_data.get("tenant") or None)
-        except ProblemError as exc:
-            return refusal(exc)
-        return Response(pair.as_dict())
 
 
 class TenantBrief(serializers.Serializer):
@@ -153,3 +126,28 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def destroy(self, request, pk=None):
         actions.deactivate_member(self.get_object(), by=principal_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# ---- every tenant, for the platform operator ----------------------------------------------------------------------
+
+class OperatorTenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Every tenant, for the platform operator: list, read, and create one with its first owner."""
+
+    serializer_class = TenantSerializer
+    permission_classes = [IsOperator]
+    lookup_value_converter = "uuid"
+
+    def get_queryset(self):
+        return tenant_queries.all_tenants()
+
+    @extend_schema(request=TenantCreateRequest, responses={201: TenantSerializer, 400: PROBLEM, 403: PROBLEM,
+                                                           409: PROBLEM})
+    def create(self, request):
+        body = TenantCreateRequest(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        owner = data.pop("owner")
+        tenant = actions.create_tenant(by=principal_of(request), owner_email=owner["email"],
+                                       owner_full_name=owner.get("full_name", ""),
+                                       owner_password=owner.get("password"), **data)
+        return Response(TenantSerializer(tenant).data, status=status.HTTP_201_CREATED)

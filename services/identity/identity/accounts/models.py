@@ -4,7 +4,9 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from servicekit.principal import TENANT_ROLES
-from servicekit.tenancy import TenantOwned
+from servicekit.tenancy import AddReadPolicy, TenantOwned
+
+USER_SETTING = "app.user_id"  # set by accounts.queries.user_scope
 
 
 class User(models.Model):
@@ -35,7 +37,7 @@ class User(models.Model):
 class Membership(TenantOwned):
     """A user's role in one tenant. Tenant-owned: the ORM scopes `objects` to the request's tenant and PostgreSQL
     enforces it with RLS; login reads a user's memberships across tenants through `all_tenants` plus the SELECT-only
-    `member_self` policy (identity.db.user_scope)."""
+    `member_self` policy (accounts.queries.user_scope)."""
 
     ROLE_CHOICES = [(role, role) for role in TENANT_ROLES]
 
@@ -54,3 +56,9 @@ class Membership(TenantOwned):
 
     def __str__(self):
         return f"{self.user_id}@{self.tenant_id}:{self.role}"
+
+
+class AllowOwnMembershipRead(AddReadPolicy):
+    """A user may read their own membership rows across tenants (login, refresh and /me look across tenants)."""
+
+    policy, setting, cast, default_column = "member_self", USER_SETTING, "::uuid", "user_id"

@@ -3,10 +3,21 @@ from __future__ import annotations
 
 import uuid
 
-from servicekit.principal import OPERATOR, Principal
+from contextlib import contextmanager
 
-from ..db import user_scope
-from .models import Membership, User
+from servicekit.principal import OPERATOR, Principal
+from servicekit.tenancy import database_alias_for
+
+from ..tenants.scope import transaction_setting
+from .models import USER_SETTING, Membership, User
+
+
+@contextmanager
+def user_scope(user_id):
+    """Let this transaction read the memberships of `user_id` in every tenant (and nobody else's): the SELECT-only
+    policy `member_self` (models.AllowOwnMembershipRead) admits them."""
+    with transaction_setting(database_alias_for(None), USER_SETTING, str(user_id)):
+        yield
 
 
 def normalize_email(email: str | None) -> str:

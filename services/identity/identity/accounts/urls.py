@@ -1,8 +1,12 @@
 from django.urls import path
+from rest_framework.routers import SimpleRouter
 
-from .api import LoginView, MeView
+from .api import MeView, OperatorTenantViewSet
+
+router = SimpleRouter(trailing_slash=True)
+router.register("tenants", OperatorTenantViewSet, basename="tenant")
 
 urlpatterns = [
-    path("auth/login", LoginView.as_view(), name="login"),
     path("auth/me", MeView.as_view(), name="me"),
+    *router.urls,
 ]

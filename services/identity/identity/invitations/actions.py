@@ -11,27 +11,27 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from django.conf import settings
+from django.utils import timezone
 from django.db import IntegrityError, transaction
 
 from servicekit.events import publish
 from servicekit.principal import OPERATOR, OWNER, Principal
 from servicekit.problems import ProblemError
 
-from .. import clock, conf
+from .. import events
 from ..accounts import actions as accounts
 from ..accounts.models import Membership, User
 from ..accounts.queries import normalize_email, user_by_email, user_by_id
 from ..audit import actions as audit
-from ..db import tenant_scope
 from ..tenants.queries import current_tenant, tenant_language
+from ..tenants.scope import tenant_scope
 from ..tokens import actions as tokens
 from ..tokens.crypto import token_hash
 from .models import Invitation
 from .queries import by_idempotency_key, invitation_by_token_hash
 
 Kind = audit.Kind
-CREATED = "identity.invitation.created"
-ACCEPTED = "identity.invitation.accepted"
 
 
 class InvitationNotFound(ProblemError):
@@ -60,7 +60,7 @@ def _key_reused():
 
 
 def accept_url(raw_token: str) -> str:
-    return f"{conf.public_app_url()}/accept-invitation?{urlencode({'token': raw_token})}"
+    return f"{settings.PUBLIC_APP_URL}/accept-invitation?{urlencode({'token': raw_token})}"
 
 
 # ---- create ------------------------------------------------------------------------------------------------------
@@ -88,7 +88,7 @@ def create_invitation(*, by: Principal, email: str, role: str,
         raise ProblemError(409, "already-a-member", "This e-mail belongs to an active member here already.")
     inviter = user_by_id(by.user_id)
     raw = secrets.token_urlsafe(32)  # 256 bits; only its SHA-256 is stored
-    expires_at = clock.now() + timedelta(hours=conf.invitation_ttl_hours())
+    expires_at = timezone.now() + timedelta(hours=settings.INVITATION_TTL_HOURS)
     try:
         with transaction.atomic():
             invitation = Invitation.objects.create(
@@ -96,7 +96,7 @@ def create_invitation(*, by: Principal, email: str, role: str,
                 expires_at=expires_at, idempotency_key=key, request_fingerprint=fingerprint)
             audit.record(Kind.INVITATION_CREATED, tenant_id=tenant_id, by=by, invitation_id=str(invitation.id),
                          role=role)
-            publish(CREATED, {
+            publish(events.INVITATION_CREATED, {
                 "invitation_id": invitation.id,
                 "tenant_id": tenant_id,
                 "tenant_name": tenant.name or tenant.slug,
@@ -132,7 +132,7 @@ def revoke_invitation(invitation: Invitation, *, by: Principal) -> Invitation:
             raise ProblemError(409, "invitation-used", "This invitation was accepted already; deactivate the member "
                                "instead.")
         if invitation.revoked_at is None:
-            invitation.revoked_at, invitation.revoked_by = clock.now(), audit.actor_of(by)
+            invitation.revoked_at, invitation.revoked_by = timezone.now(), audit.actor_of(by)
             invitation.save(update_fields=["revoked_at", "revoked_by", "updated_at"])
             audit.record(Kind.INVITATION_REVOKED, tenant_id=invitation.tenant_id, by=by,
                          invitation_id=str(invitation.id), role=invitation.role)
@@ -172,7 +172,7 @@ def accept_invitation(raw_token: str, *, password: str, full_name: str = "") -> 
     Raises InvitationNotFound (404), InvitationUsed (409), InvitationExpired (410, also for a revoked one),
     accounts.InvalidCredentials (401), ProblemError 400 (weak password) or 409 (already a member). The view answers
     refusals without rolling back, so a counted login failure stays counted."""
-    now = clock.now()
+    now = timezone.now()
     hashed = token_hash(raw_token or "")
     found = _check_usable(invitation_by_token_hash(hashed), now)
     existing = user_by_email(found.email)
@@ -181,7 +181,7 @@ def accept_invitation(raw_token: str, *, password: str, full_name: str = "") -> 
 
     with transaction.atomic(), tenant_scope(found.tenant_id):
         # Again, locked: two accepts of one token cannot both succeed, and a revoke in between is seen.
-        invitation = _check_usable(Invitation.objects.select_for_update().filter(id=found.id).first(), clock.now())
+        invitation = _check_usable(Invitation.objects.select_for_update().filter(id=found.id).first(), timezone.now())
         user = user_by_email(invitation.email)
         if (user.id if user else None) != (existing.id if existing else None):
             raise ProblemError(409, "conflict", "The account changed while the invitation was being accepted; "
@@ -191,7 +191,7 @@ def accept_invitation(raw_token: str, *, password: str, full_name: str = "") -> 
             full_name=full_name if existing is None else "", password=password if existing is None else None,
             provisioned_by="invitation", actor=str(invitation.invited_by))
         user = membership.user
-        invitation.accepted_at, invitation.accepted_user_id = clock.now(), user.id
+        invitation.accepted_at, invitation.accepted_user_id = timezone.now(), user.id
         invitation.save(update_fields=["accepted_at", "accepted_user_id", "updated_at"])
         audit.record(Kind.INVITATION_ACCEPTED, tenant_id=invitation.tenant_id, actor=str(user.id),
                      subject_user_id=user.id, invitation_id=str(invitation.id), role=invitation.role,
@@ -201,7 +201,7 @@ def accept_invitation(raw_token: str, *, password: str, full_name: str = "") -> 
                 "language": tenant_language(invitation.tenant_id)}
         if user.full_name:
             data["user_name"] = user.full_name[:200]
-        publish(ACCEPTED, data, tenant_id=invitation.tenant_id, subject=str(invitation.id))
+        publish(events.INVITATION_ACCEPTED, data, tenant_id=invitation.tenant_id, subject=str(invitation.id))
         roles = [invitation.role] + ([OPERATOR] if user.is_operator else [])
         pair = tokens.start_session(user, invitation.tenant_id, roles)
     return Accepted(invitation, membership, user, existing is None, pair)

@@ -1,6 +1,7 @@
 """HTTP layer for invitations: owners and admins invite, list and revoke; the invitee accepts (public)."""
 from __future__ import annotations
 
+from django.utils import timezone
 import django_filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -13,9 +14,8 @@ from servicekit.django.drf import ManagersOnly, principal_of
 from servicekit.principal import TENANT_ROLES
 from servicekit.problems import ProblemError
 
-from .. import clock
 from ..accounts.api import MemberViewSet as MemberReadViewSet
-from ..responses import refusal
+from ..accounts.access import refusal
 from ..tokens.api import TokenPairSerializer
 from . import actions, queries
 from .models import Invitation
@@ -33,7 +33,7 @@ class InvitationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_status(self, obj) -> str:
-        return obj.status_at(clock.now())
+        return obj.status_at(timezone.now())
 
 
 class InvitationCreateRequest(serializers.Serializer):
@@ -51,7 +51,7 @@ class InvitationFilter(django_filters.FilterSet):
         fields = ("role",)
 
     def filter_status(self, queryset, name, value):
-        return queries.with_status(queryset, value, clock.now())
+        return queries.with_status(queryset, value, timezone.now())
 
 
 class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -4,7 +4,9 @@ from django.db import models
 from django.db.models import Q
 
 from servicekit.principal import TENANT_ROLES
-from servicekit.tenancy import TenantOwned
+from servicekit.tenancy import AddReadPolicy, TenantOwned
+
+INVITATION_TOKEN_SETTING = "app.invitation_token_hash"  # set by invitations.queries.invitation_token_scope
 
 
 class Invitation(TenantOwned):
@@ -13,7 +15,7 @@ class Invitation(TenantOwned):
     Only the SHA-256 of the single-use token is stored; the raw token travels once, in the
     `identity.invitation.created` event (internal bus) that notifications turns into the e-mail. Tenant-owned (ORM scope
     + RLS); the public accept endpoint reads the one row its token names through the SELECT-only policy
-    `invitation_by_token` (identity.db.invitation_token_scope)."""
+    `invitation_by_token` (invitations.queries.invitation_token_scope)."""
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -56,3 +58,10 @@ class Invitation(TenantOwned):
         if self.expires_at <= now:
             return self.Status.EXPIRED
         return self.Status.PENDING
+
+
+class AllowInvitationByTokenRead(AddReadPolicy):
+    """The holder of an invitation token may read that one invitation row, in whatever tenant (the public accept
+    route knows only the token). Writes stay under the tenant policy."""
+
+    policy, setting, default_column = "invitation_by_token", INVITATION_TOKEN_SETTING, "token_hash"

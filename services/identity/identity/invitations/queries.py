@@ -1,8 +1,20 @@
 """Reads of invitations."""
 from __future__ import annotations
 
-from ..db import invitation_token_scope
-from .models import Invitation
+from contextlib import contextmanager
+
+from servicekit.tenancy import database_alias_for
+
+from ..tenants.scope import transaction_setting
+from .models import INVITATION_TOKEN_SETTING, Invitation
+
+
+@contextmanager
+def invitation_token_scope(token_hash: str):
+    """Let this transaction read the one invitation whose token hashes to `token_hash` (in whatever tenant): the
+    SELECT-only policy `invitation_by_token` (models.AllowInvitationByTokenRead) admits it."""
+    with transaction_setting(database_alias_for(None), INVITATION_TOKEN_SETTING, token_hash):
+        yield
 
 
 def tenant_invitations():

@@ -1,18 +1,14 @@
-"""HTTP layer for tenants: the caller's own tenant, and the platform operator's list of all tenants."""
+"""HTTP layer for tenants: the caller's own tenant; the request and answer shapes of the platform operator's
+tenants (their views are accounts.api.OperatorTenantViewSet: a tenant is created with its first owner)."""
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, mixins, serializers, status, viewsets
-from rest_framework.response import Response
+from rest_framework import generics, serializers
 
 from servicekit.django.drf import principal_of, roles_allowed
 from servicekit.principal import MANAGER_ROLES
 
-from ..responses import IsOperator
 from . import actions, queries
 from .models import LANGUAGES, Tenant
-
-PROBLEM = OpenApiResponse(description="application/problem+json")
 
 
 class TenantSettingsSerializer(serializers.Serializer):
@@ -64,26 +60,3 @@ class TenantCreateRequest(serializers.ModelSerializer):
     class Meta:
         model = Tenant
         fields = ("name", "slug", "plan", "on_trial", "paid_until", "settings", "owner")
-
-
-class OperatorTenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Every tenant, for the platform operator: list, read, and create one with its first owner."""
-
-    serializer_class = TenantSerializer
-    permission_classes = [IsOperator]
-    lookup_value_converter = "uuid"
-
-    def get_queryset(self):
-        return queries.all_tenants()
-
-    @extend_schema(request=TenantCreateRequest, responses={201: TenantSerializer, 400: PROBLEM, 403: PROBLEM,
-                                                           409: PROBLEM})
-    def create(self, request):
-        body = TenantCreateRequest(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = dict(body.validated_data)
-        owner = data.pop("owner")
-        tenant = actions.create_tenant(by=principal_of(request), owner_email=owner["email"],
-                                       owner_full_name=owner.get("full_name", ""),
-                                       owner_password=owner.get("password"), **data)
-        return Response(TenantSerializer(tenant).data, status=status.HTTP_201_CREATED)

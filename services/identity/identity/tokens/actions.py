@@ -8,14 +8,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import jwt as pyjwt
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from servicekit.jwt import TOKEN_TYPE
-from servicekit.principal import SERVICE, Principal
+from servicekit.principal import OPERATOR, SERVICE, Principal
 from servicekit.problems import ProblemError
 
-from .. import clock, conf
+from ..accounts import actions as accounts, passwords
+from ..accounts.queries import active_memberships_of, session_roles, user_by_email
 from ..audit import actions as audit
+from ..tenants.models import Tenant
+from ..tenants.queries import tenant_by_slug_or_id, tenants_by_id
 from . import crypto
 from .models import RefreshToken, SigningKey
 from .queries import refresh_token_by_hash
@@ -47,7 +52,7 @@ def active_signing_key() -> SigningKey:
 
 def retire_expired_keys(now=None) -> list[str]:
     """Passive keys past `retire_after` (every token they signed has expired) become retired."""
-    now = now or clock.now()
+    now = now or timezone.now()
     kids = list(SigningKey.objects.filter(state=State.PASSIVE, retire_after__lte=now).values_list("kid", flat=True))
     if kids:
         SigningKey.objects.filter(kid__in=kids).update(state=State.RETIRED, retired_at=now)
@@ -58,8 +63,8 @@ def retire_expired_keys(now=None) -> list[str]:
 def rotate_signing_key(*, actor: str = "system") -> SigningKey:
     """A new active key; the previous one turns passive and stays in the JWKS until every token it signed has
     expired (access-token lifetime + verifier leeway), so a rotation logs nobody out."""
-    now = clock.now()
-    keep_for = timedelta(seconds=conf.access_token_seconds() + conf.leeway_s())
+    now = timezone.now()
+    keep_for = timedelta(seconds=settings.ACCESS_TOKEN_SECONDS + settings.JWT_LEEWAY_S)
     with transaction.atomic():
         retire_expired_keys(now)
         previous = list(SigningKey.objects.select_for_update().filter(state=State.ACTIVE))
@@ -77,10 +82,10 @@ def rotate_signing_key(*, actor: str = "system") -> SigningKey:
 def issue_access_token(*, sub: str, tenant_id, roles: list[str]) -> tuple[str, int]:
     """An RS256 access JWT (RFC 9068 `typ`), and its lifetime in seconds."""
     key = active_signing_key()
-    now = int(clock.now().timestamp())
-    lifetime = conf.access_token_seconds()
+    now = int(timezone.now().timestamp())
+    lifetime = settings.ACCESS_TOKEN_SECONDS
     claims = {
-        "iss": conf.issuer(), "aud": conf.audience(), "sub": str(sub),
+        "iss": settings.JWT_ISSUER, "aud": settings.JWT_AUDIENCE, "sub": str(sub),
         "tid": str(tenant_id) if tenant_id else None, "roles": list(roles),
         "iat": now, "nbf": now, "exp": now + lifetime, "jti": uuid.uuid4().hex,
     }
@@ -112,7 +117,7 @@ def _new_refresh_token(user_id, tenant_id, family_id) -> str:
     raw = crypto.new_refresh_token()
     RefreshToken.objects.create(token_hash=crypto.token_hash(raw), family_id=family_id, user_id=user_id,
                                 tenant_id=tenant_id,
-                                expires_at=clock.now() + timedelta(days=conf.refresh_token_days()))
+                                expires_at=timezone.now() + timedelta(days=settings.REFRESH_TOKEN_DAYS))
     return raw
 
 
@@ -123,6 +128,37 @@ def start_session(user, tenant_id, roles: list[str]) -> TokenPair:
     return TokenPair(access, refresh, expires_in)
 
 
+def log_in(email: str, password: str, tenant_slug: str | None = None) -> TokenPair:
+    """Password login → an access/refresh pair for one tenant (or, for a platform operator without memberships,
+    for none)."""
+    user = accounts.authenticate(email, password)
+    if user is None:
+        raise accounts.InvalidCredentials()
+    # From here on the password is verified: naming the user's own tenants reveals nothing secret.
+    memberships = active_memberships_of(user.id)
+    tenants = tenants_by_id(m.tenant_id for m in memberships)
+    slugs = sorted(tenants[m.tenant_id].slug for m in memberships if m.tenant_id in tenants)
+    if tenant_slug:
+        chosen = [m for m in memberships if m.tenant_id in tenants and tenants[m.tenant_id].slug == tenant_slug.lower()]
+        if not chosen:
+            raise ProblemError(400, "tenant-required", "You are not an active member of that organisation; "
+                               "choose one of yours.", tenants=slugs)
+        membership = chosen[0]
+    elif len(memberships) == 1:
+        membership = memberships[0]
+    elif len(memberships) > 1:
+        raise ProblemError(400, "tenant-required", "This account belongs to several organisations; "
+                           "say which one with `tenant`.", tenants=slugs)
+    elif user.is_operator:
+        membership = None
+    else:
+        raise ProblemError(403, "no-membership", "This account is not an active member of any organisation.")
+    tenant_id = membership.tenant_id if membership else None
+    roles = ([membership.role] if membership else []) + ([OPERATOR] if user.is_operator else [])
+    audit.record(Kind.LOGIN_SUCCEEDED, tenant_id=tenant_id, actor=str(user.id), subject_user_id=user.id)
+    return start_session(user, tenant_id, roles)
+
+
 def _revoke_family(family_id, now) -> int:
     return RefreshToken.objects.filter(family_id=family_id, revoked_at__isnull=True).update(revoked_at=now)
 
@@ -130,9 +166,7 @@ def _revoke_family(family_id, now) -> int:
 def refresh_session(raw: str) -> TokenPair:
     """Rotate: the presented token is used up and a new pair issued in the same family. Presenting a token that was
     already used means it was stolen (or the client is broken): the whole family is revoked, the newest token too."""
-    from ..accounts.queries import session_roles
-
-    now = clock.now()
+    now = timezone.now()
     with transaction.atomic():
         token = refresh_token_by_hash(crypto.token_hash(raw or ""), for_update=True)
         refused = token is None or token.revoked_at is not None or token.expires_at <= now
@@ -157,7 +191,7 @@ def refresh_session(raw: str) -> TokenPair:
 
 def end_session(raw: str) -> None:
     """Logout: the presented token's whole family is revoked. Unknown tokens are ignored (nothing to reveal)."""
-    now = clock.now()
+    now = timezone.now()
     with transaction.atomic():
         token = refresh_token_by_hash(crypto.token_hash(raw or ""), for_update=True)
         if token is None:
@@ -168,12 +202,13 @@ def end_session(raw: str) -> None:
                          subject_user_id=token.user_id)
 
 
+@accounts.when_access_ends
 def revoke_user_tokens(user_id, tenant_id=None) -> int:
     """Revoke a user's live refresh tokens (in one tenant, or everywhere); returns how many."""
     tokens = RefreshToken.objects.filter(user_id=user_id, revoked_at__isnull=True)
     if tenant_id is not None:
         tokens = tokens.filter(tenant_id=tenant_id)
-    return tokens.update(revoked_at=clock.now())
+    return tokens.update(revoked_at=timezone.now())
 
 
 # ---- service tokens (client credentials) -------------------------------------------------------------------------
@@ -184,9 +219,7 @@ SERVICE_SUBJECT_PREFIX = "service:"
 def issue_service_token(client_id: str, client_secret: str, tenant: str) -> dict:
     """An access token for a configured service client acting for one tenant: roles ["service"],
     sub "service:<client_id>". No refresh token: the client asks again."""
-    from ..tenants.queries import tenant_by_slug_or_id
-
-    expected = conf.service_clients().get(client_id)
+    expected = settings.SERVICE_CLIENTS.get(client_id)
     # Compare against something even for an unknown client, so timing does not tell which clients exist.
     matches = hmac.compare_digest((client_secret or "").encode(), (expected or secrets.token_hex(32)).encode())
     if expected is None or not matches:
@@ -204,3 +237,24 @@ def service_client_of(principal: Principal) -> str | None:
     if principal.is_service and principal.user_id.startswith(SERVICE_SUBJECT_PREFIX):
         return principal.user_id[len(SERVICE_SUBJECT_PREFIX):]
     return None
+
+
+# ---- first start -------------------------------------------------------------------------------------------------
+
+def bootstrap(*, name: str, slug: str, email: str, password: str | None, full_name: str = "",
+              operator: bool = False, plan: str | None = None) -> tuple[Tenant | None, str | None]:
+    """A signing key, and the first tenant and its owner when there is no tenant yet (idempotent). Returns (tenant,
+    generated password): (None, None) when identity was set up already; the password is None unless one was
+    generated here."""
+    with transaction.atomic():
+        active_signing_key()
+        if Tenant.objects.exists():
+            return None, None
+        existing = user_by_email(email)
+        generated = passwords.generate() if password is None and existing is None else None
+        fields = {"plan": plan} if plan else {}
+        tenant = accounts.create_tenant(by=None, name=name, slug=slug, owner_email=email, owner_full_name=full_name,
+                                        owner_password=password or generated, **fields)
+        if operator:
+            accounts.make_operator(user_by_email(email))
+    return tenant, generated

@@ -1,4 +1,4 @@
-"""HTTP layer for tokens: refresh, logout, service tokens, and the public JWKS."""
+"""HTTP layer for tokens: password login, refresh, logout, service tokens, and the public JWKS."""
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from servicekit.problems import ProblemError
 
-from ..responses import refusal
+from ..accounts.access import refusal
 from . import actions, queries
 
 PROBLEM = OpenApiResponse(description="application/problem+json")
@@ -21,6 +21,34 @@ class TokenPairSerializer(serializers.Serializer):
     refresh = serializers.CharField()
     token_type = serializers.CharField(default="Bearer")
     expires_in = serializers.IntegerField(help_text="seconds until the access token expires")
+
+
+class LoginRequest(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    # Bounded: the hasher's cost grows with the input and this endpoint is public.
+    password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    tenant = serializers.SlugField(max_length=63, required=False, allow_blank=True,
+                                   help_text="The organisation's slug; needed when the account belongs to several.")
+
+
+class LoginView(APIView):
+    """Password login. A wrong e-mail, a wrong password, a locked or a deactivated account get one and the same
+    401 answer; `tenant-required` (400, with the account's tenant slugs) comes only after the password matched."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=LoginRequest, responses={200: TokenPairSerializer, 400: PROBLEM, 401: PROBLEM, 403: PROBLEM},
+                   auth=[{}], tags=["auth"])
+    def post(self, request):
+        body = LoginRequest(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            pair = actions.log_in(body.validated_data["email"], body.validated_data["password"],
+                                  body.validated_data.get("tenant") or None)
+        except ProblemError as exc:
+            return refusal(exc)
+        return Response(pair.as_dict())
 
 
 class RefreshRequest(serializers.Serializer):

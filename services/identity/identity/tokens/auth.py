@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import threading
 
+from django.conf import settings
 from rest_framework import exceptions
 
 from servicekit import jwt as kit_jwt
 from servicekit.django.drf import TokenAuthentication
 
-from .. import conf
 from . import queries
 from .actions import service_client_of
 
@@ -27,7 +27,7 @@ def own_verifier() -> kit_jwt.TokenVerifier:
             if _verifier is None:
                 _verifier = kit_jwt.TokenVerifier(
                     kit_jwt.JWKSCache(queries.jwks_document, refetch_interval=0.0, max_age=KEY_CACHE_MAX_AGE_S),
-                    issuer=conf.issuer(), audience=conf.audience(), leeway=conf.leeway_s())
+                    issuer=settings.JWT_ISSUER, audience=settings.JWT_AUDIENCE, leeway=settings.JWT_LEEWAY_S)
     return _verifier
 
 
@@ -42,7 +42,7 @@ class IdentityTokenAuthentication(TokenAuthentication):
 
         client = service_client_of(principal)
         if client is not None:
-            if client not in conf.service_clients():
+            if client not in settings.SERVICE_CLIENTS:
                 raise exceptions.AuthenticationFailed("this service client is no longer configured")
             return
         if not principal_is_current(principal):

@@ -8,13 +8,13 @@ import hashlib
 import json
 import secrets
 
+from django.conf import settings
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from jwt.algorithms import RSAAlgorithm
 
-from .. import conf
 
 KEY_SIZE = 2048
 
@@ -34,7 +34,7 @@ def new_key_pair() -> tuple[str, dict, str]:
     jwk.update({"kid": kid, "use": "sig", "alg": "RS256"})
     pem = private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
-    return kid, jwk, _fernet(conf.signing_key_secret()).encrypt(pem).decode("ascii")
+    return kid, jwk, _fernet(settings.SIGNING_KEY_SECRET).encrypt(pem).decode("ascii")
 
 
 class KeyDecryptionError(RuntimeError):
@@ -45,7 +45,7 @@ class KeyDecryptionError(RuntimeError):
 def private_key(kid: str, encrypted: str):
     """The loaded private key (decrypted once per process and key)."""
     try:
-        pem = _fernet(conf.signing_key_secret()).decrypt(encrypted.encode("ascii"))
+        pem = _fernet(settings.SIGNING_KEY_SECRET).decrypt(encrypted.encode("ascii"))
     except InvalidToken as exc:
         raise KeyDecryptionError(f"signing key {kid} does not decrypt with SIGNING_KEY_SECRET") from exc
     return serialization.load_pem_private_key(pem, password=None)

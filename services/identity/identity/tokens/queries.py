@@ -1,15 +1,15 @@
 """Reads of signing keys and refresh tokens."""
 from __future__ import annotations
 
+from django.utils import timezone
 from django.db.models import Q
 
-from .. import clock
 from .models import RefreshToken, SigningKey
 
 
 def published_keys(now=None):
     """Active and passive keys whose tokens may still be alive: what the JWKS publishes."""
-    now = now or clock.now()
+    now = now or timezone.now()
     return (SigningKey.objects.filter(state__in=[SigningKey.State.ACTIVE, SigningKey.State.PASSIVE])
             .filter(Q(retire_after__isnull=True) | Q(retire_after__gt=now)).order_by("-created_at"))
 

@@ -5,7 +5,7 @@ import django.db.models.functions.text
 import uuid
 from django.db import migrations, models
 
-from identity.db import AllowOwnMembershipRead
+from identity.accounts.models import AllowOwnMembershipRead
 from servicekit.tenancy import EnableTenantRLS
 
 
@@ -57,7 +57,7 @@ class Migration(migrations.Migration):
             },
         ),
         # Tenant-owned: RLS admits only the transaction's tenant; a second, SELECT-only policy lets login, refresh and
-        # /me read one user's own memberships across tenants (identity.db.user_scope).
+        # /me read one user's own memberships across tenants (identity.accounts.queries.user_scope).
         EnableTenantRLS("membership"),
         AllowOwnMembershipRead("membership"),
     ]

@@ -3,7 +3,7 @@
 import uuid
 from django.db import migrations, models
 
-from identity.db import AllowInvitationByTokenRead
+from identity.invitations.models import AllowInvitationByTokenRead
 from servicekit.tenancy import EnableTenantRLS
 
 

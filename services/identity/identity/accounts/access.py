@@ -1,4 +1,6 @@
-"""Answering refusals whose side effects must commit (failure counts, revoked families, audit rows)."""
+"""Who may call identity's views (any verified caller, the platform operator), and answering refusals whose side
+effects must commit (failure counts, revoked families, audit rows). Used by the views of accounts and the folders
+above it."""
 from __future__ import annotations
 
 from rest_framework.permissions import BasePermission

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from servicekit.config import is_local
 from servicekit.problems import ProblemError
 
-from identity.tenants.actions import bootstrap
+from identity.tokens.actions import bootstrap
 
 
 class Command(BaseCommand):

@@ -1,0 +1,5 @@
+"""The event types identity publishes (it consumes none): the one place their names are written (contracts/events/)."""
+
+INVITATION_CREATED = "identity.invitation.created"
+INVITATION_ACCEPTED = "identity.invitation.accepted"
+USER_CREATED = "identity.user.created"
