@@ -3,6 +3,7 @@ a parsed test by time."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import numpy as np
 
@@ -37,9 +38,11 @@ def read_tcx_heart_rate(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[n
         raise FormatError("unknown-format", "not a Garmin TCX file (root element is not TrainingCenterDatabase)")
     times: list[float] = []
     rates: list[float] = []
+    n_point = 0
     for tp in root.iter():
         if xmlsafe.local(tp.tag) != "Trackpoint":
             continue
+        n_point += 1
         t = hr = None
         for child in tp:
             name = xmlsafe.local(child.tag)
@@ -52,6 +55,9 @@ def read_tcx_heart_rate(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[n
                             hr = float(v.text)
                         except ValueError:
                             hr = None
+                        if hr is not None and math.isinf(hr):
+                            raise FormatError("non-finite-value", f"heart rate of trackpoint {n_point} is infinite "
+                                                                  f"('{v.text.strip()[:20]}')")
         if t is not None and hr is not None and t == t and hr > 0:
             times.append(t)
             rates.append(hr)

@@ -45,3 +45,10 @@ def test_tcx_hostile_and_wrong_input():
     with pytest.raises(FormatError) as err:
         read_tcx_heart_rate(b'<TrainingCenterDatabase xmlns="x"><Activities/></TrainingCenterDatabase>')
     assert err.value.slug == "no-data"
+    # an infinite heart rate is refused, naming the trackpoint
+    track = cpet_file("spiro/hr_ramp.tcx").decode("utf-8")
+    i = track.index("<Value>", track.index("<Trackpoint>", track.index("<Trackpoint>") + 1))
+    j = track.index("</Value>", i)
+    with pytest.raises(FormatError) as err:
+        read_tcx_heart_rate((track[:i] + "<Value>1e309" + track[j:]).encode())
+    assert err.value.slug == "non-finite-value" and "trackpoint 2" in err.value.detail
