@@ -125,3 +125,15 @@ def test_nolte_dismount_is_cut_from_the_end():
     pl = _nolte("03")["vo2max"]["plateau"]
     assert pl["dismount_excluded_s"] >= 10 and pl["end_s"] <= 663
     assert pl["plateau"] is False  # 3676 3972 3892: rising by 237 of an expected 260 mL/min per min
+
+
+def test_spiro_step_test_has_no_plateau():
+    # zan_gxt: 300-s stages +1.44 km/h; stage VO2 (last 30 s) 1889 2171 2404 2739 3043 3382 3736 4182 4508:
+    # the last step rises 326 mL/min, as much as the submaximal VO2-speed line predicts (~300)
+    p = formats.read_export((TESTDATA / "cpet" / "spiro" / "zan_gxt").read_bytes(), "zan_gxt")
+    r = analyze_cpet({k: list(v) for k, v in p.samples.items()}, {"body_mass_kg": 66})
+    pl = r["vo2max"]["plateau"]
+    assert pl["method"] == "niemeyer_2021_steps" and pl["stages_compared"] == [8, 9]
+    assert pl["evaluable"] and pl["plateau"] is False and r["vo2max"]["verdict"] == "vo2peak"
+    assert pl["expected_increase_ml_min"] == pytest.approx(307, rel=0.15)
+    assert pl["taylor_150"]["applicable"] and pl["taylor_150"]["plateau"] is False
