@@ -101,10 +101,8 @@ def detect(t: np.ndarray, power: np.ndarray | None, speed: np.ndarray | None) ->
     idx = np.clip(np.searchsorted(tt, grid, side="right") - 1, 0, tt.size - 1)
     L = ll[idx]
     if L.size > JITTER_S:
-        from numpy.lib.stride_tricks import sliding_window_view
-        h = JITTER_S // 2
-        L = np.median(sliding_window_view(np.concatenate([np.full(h, L[0]), L, np.full(h, L[-1])]), JITTER_S),
-                      axis=1)
+        from scipy.ndimage import median_filter
+        L = median_filter(L, size=JITTER_S, mode="nearest")
     rng = float(np.ptp(L))
     top = float(np.max(L))
     if rng <= 0.02 * max(abs(top), 1e-9):

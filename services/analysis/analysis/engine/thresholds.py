@@ -250,6 +250,22 @@ def detect(s: dict[str, np.ndarray], vo2_peak: float) -> tuple[dict, dict]:
     r = _hinge(t[below], exco2[below], c1, +1)
     if r:
         at_t(vt1, "ExCO2", r[0], {"kind": "broken line vs time", "rise_per_min": r[1] * 60})
+    # second pass (Wasserman): between VT1 and VT2 VE/VCO2 and PetCO2 stay flat (isocapnic buffering),
+    # so their flat-then-turning fits are redone on the data from VT1 on
+    t1s = [m["time_s"] for m in vt1.values() if m["time_s"] is not None]
+    if t1s:
+        t1 = float(np.median(t1s))
+        above = t >= t1
+        c2b = c2[c2 > t1 + BIN_S]
+        r = _flat_hinge(t[above], eqco2[above], c2b, +1)
+        vt2["VE/VCO2"] = {"vo2_ml_min": None, "time_s": None, "fit": None}
+        if r:
+            at_t(vt2, "VE/VCO2", r[0], {"kind": "flat then rising vs time, from VT1", "rise_per_min": r[1] * 60})
+        if pco2 is not None and np.isfinite(pco2).sum() >= 8:
+            r = _flat_hinge(t[above], pco2[above], c2b, -1)
+            vt2["PetCO2"] = {"vo2_ml_min": None, "time_s": None, "fit": None}
+            if r:
+                at_t(vt2, "PetCO2", r[0], {"kind": "flat then falling vs time, from VT1", "fall_per_min": -r[1] * 60})
     return vt1, vt2
 
 
@@ -316,7 +332,7 @@ def consensus(name: str, methods: dict, vo2_peak: float | None, ctx: list[float]
     conf = found * max(0.0, 1.0 - spread / SPREAD_FOR_ZERO_CONFIDENCE)
     value, label, basis = med, "consensus", "median of the methods"
     part = (model or {}).get(name)
-    if part:
+    if isinstance(part, dict) and isinstance(part.get("methods"), list):
         x = features(methods, vo2_peak, part["methods"]) + list(ctx)
         f = combine(part, x)
         if f is not None and math.isfinite(f):
@@ -324,6 +340,7 @@ def consensus(name: str, methods: dict, vo2_peak: float | None, ctx: list[float]
             value = float(min(max(f, lo), hi)) * vo2_peak
             label = "combined"
             basis = f"combiner {model.get('version')} (ridge over the methods, cross-validated on labelled tests)"
+    # (a model part that does not fit these methods is ignored: the median of the methods stands)
     lo, hi = BOUNDS[name]
     inb = lo <= value / vo2_peak <= hi
     if not inb:

@@ -1,2 +1,3 @@
 """Engine version: bump when a computed number can change for the same input."""
-ENGINE_VERSION = "1.1.0"  # 1.1.0: FRIEND 2017 cycle norms for cycle tests
+ENGINE_VERSION = "1.2.0"  # 1.2.0: phases of a test; VT1/VT2 inside the incremental phase, combiner v1
+# 1.1.0: FRIEND 2017 cycle norms for cycle tests

@@ -1,0 +1,106 @@
+"""Each threshold method on synthetic tests with known breakpoints, and the consensus/confidence rules."""
+import numpy as np
+import pytest
+
+from analysis.engine import analyze_cpet, thresholds as thr
+from analysis.engine.synthetic import ramp_test
+
+TOL = {"V-slope": 0.05, "VE/VO2": 0.13, "PetO2": 0.06, "ExCO2": 0.06,
+       "VE/VCO2": 0.06, "PetCO2": 0.10, "VE-VCO2": 0.08}
+
+
+@pytest.fixture(scope="module", params=[0, 1, 2, 3])
+def synthetic(request):
+    s, truth = ramp_test(request.param)
+    return truth, analyze_cpet(s, {"body_mass_kg": 70}, threshold_model=None)
+
+
+def test_every_method_finds_the_break_it_was_built_with(synthetic):
+    truth, r = synthetic
+    for name in ("vt1", "vt2"):
+        rows = {m["method"]: m for m in r[name]["methods"]}
+        assert set(rows) == set(thr.VT1_METHODS if name == "vt1" else thr.VT2_METHODS)
+        for method, m in rows.items():
+            assert m["vo2_ml_min"] == pytest.approx(truth[name], rel=TOL[method]), method
+
+
+def test_thresholds_reported_inside_the_incremental_phase(synthetic):
+    truth, r = synthetic
+    inc = r["protocol"]["incremental"]
+    assert inc["start_s"] == pytest.approx(truth["rest_s"], abs=12)
+    for name in ("vt1", "vt2"):
+        v = r[name]
+        assert inc["start_s"] <= v["time_s"] <= inc["end_s"]
+        assert v["hr_bpm"] is not None and v["power_w"] is not None
+        # load at the threshold minus the VO2 mean response time, labelled as such (Keir et al. 2022)
+        m = v["load_at_mrt"]
+        assert m["mrt_s"] == thr.MRT_S and "mean response time" in m["basis"]
+        slope = truth["ramp_w_min"] / 60
+        assert m["power_w"] == pytest.approx(v["power_w"] - slope * thr.MRT_S, abs=3)
+    assert r["vt1"]["vo2_ml_min"] < r["vt2"]["vo2_ml_min"] and r["vt1"]["time_s"] < r["vt2"]["time_s"]
+
+
+def test_a_warm_up_with_the_same_vo2_does_not_hold_the_threshold():
+    # at_vo2 searches the window only: a VO2 first reached in a warm-up is not the threshold moment
+    t = np.arange(0, 1000, 10.0)
+    vo2 = np.where(t < 200, 2500.0, 800 + 3 * (t - 200))
+    s = {"time_s": t, "vo2_ml_min": vo2, "hr_bpm": 100 + 0 * t, "power_w": t / 10, "speed_kmh": None}
+    row = thr.at_vo2(s, 2500.0, (200.0, 1000.0))
+    assert row["time_s"] == pytest.approx(200 + (2500 - 800) / 3, abs=1)
+    assert thr.at_vo2(s, 2500.0)["time_s"] == 0.0
+
+
+def _methods(vals):
+    return {f"m{i}": {"vo2_ml_min": v, "time_s": None, "fit": None} for i, v in enumerate(vals)}
+
+
+def test_confidence_falls_with_disagreement_and_missing_methods():
+    agree = thr.consensus("vt1", _methods([2400, 2410, 2395, 2405]), 4000, [0, 0.3], None)
+    spread = thr.consensus("vt1", _methods([2000, 2400, 2600, 2800]), 4000, [0, 0.3], None)
+    missing = thr.consensus("vt1", _methods([2400, 2410, None, None]), 4000, [0, 0.3], None)
+    assert agree["confidence"] > 0.9 and agree["vo2_ml_min"] == pytest.approx(2402.5)
+    assert spread["confidence"] == 0.0  # 20 % of VO2peak apart
+    assert 0.4 < missing["confidence"] <= 0.5
+    assert agree["in_bounds"] is True
+
+
+def test_threshold_outside_physiological_bounds_has_low_confidence():
+    # VT1 at 95 % of VO2peak (bounds 35-90 %), VT2 at 50 % (bounds 55-100 %)
+    hi = thr.consensus("vt1", _methods([3800, 3800, 3800]), 4000, [0, 0.3], None)
+    lo = thr.consensus("vt2", _methods([2000, 2000, 2000]), 4000, [0, 0.3], None)
+    assert hi["in_bounds"] is False and hi["confidence"] <= 0.2
+    assert lo["in_bounds"] is False and lo["confidence"] <= 0.2
+
+
+def test_undetermined_rather_than_a_single_uncorroborated_method():
+    one = thr.consensus("vt1", _methods([2400, None, None, None]), 4000, [0, 0.3], None)
+    none = thr.consensus("vt2", _methods([None, None, None]), 4000, [0, 0.3], None)
+    assert one["vo2_ml_min"] is None and "undetermined" in one["basis"]
+    assert none["vo2_ml_min"] is None
+
+
+def test_flat_noise_gives_undetermined_thresholds_not_numbers():
+    # VO2 rises but VCO2, VE and the pressures carry no break at all: no method may invent one
+    rng = np.random.default_rng(3)
+    t = np.arange(0, 900, 3.0)
+    vo2 = 800 + 3.5 * t + rng.normal(0, 30, t.size)
+    s = {"time_s": t.tolist(), "vo2_ml_min": vo2.tolist(), "vco2_ml_min": (0.9 * vo2).tolist(),
+         "ve_l_min": (0.025 * 0.9 * vo2).tolist(), "power_w": (50 + t / 6).round().tolist()}
+    r = analyze_cpet(s, {"body_mass_kg": 70})
+    for name in ("vt1", "vt2"):
+        assert r[name] is None or r[name]["confidence"] < 0.5
+    assert not any(f["code"] == "analysis_error" for f in r["quality"]["flags"])
+
+
+def test_the_combiner_is_used_when_shipped_and_the_rules_remain_the_fallback():
+    s, _ = ramp_test(5)
+    shipped = analyze_cpet(s, {"body_mass_kg": 70})
+    rules = analyze_cpet(s, {"body_mass_kg": 70}, threshold_model=None)
+    broken = analyze_cpet(s, {"body_mass_kg": 70}, threshold_model={"vt1": {"bad": 1}, "vt2": {}})
+    m = thr.shipped_model()
+    assert m is not None and m["version"] and m["cross_validation"]["folds"] == 10
+    assert shipped["vt1"]["method"] == "combined" and m["version"] in shipped["vt1"]["basis"]
+    assert rules["vt1"]["method"] == "consensus" and rules["vt1"]["basis"] == "median of the methods"
+    # a model file that does not fit falls back to the rules instead of failing
+    assert broken["vt1"]["method"] == "consensus"
+    assert broken["vt1"]["vo2_ml_min"] == pytest.approx(rules["vt1"]["vo2_ml_min"])
