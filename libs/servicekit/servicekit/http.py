@@ -57,18 +57,15 @@ class NotFound(Refused):
 
 
 def trace_headers() -> dict[str, str]:
-    """X-Request-ID and traceparent for an outgoing call. The trace continues the incoming one when the service
-    knows it (`requestid.current_traceparent`, set by the middleware); otherwise it starts here, with the request
-    id as the trace id when it has the trace-id form, so that logs and traces name the same thing."""
+    """X-Request-ID and traceparent for an outgoing call. The trace continues the incoming one (the trace id the
+    middleware or the job wrapper bound); otherwise it starts here, with the request id as the trace id when it has
+    the trace-id form, so that logs and traces name the same thing."""
     headers = {}
     rid = requestid.current_request_id()
     if rid:
         headers[requestid.HEADER] = rid
-    current = getattr(requestid, "current_traceparent", None)
-    parent = current() if callable(current) else None
-    if parent:
-        trace_id = parent.split("-")[1]
-    else:
+    trace_id = requestid.current_trace_id()
+    if not trace_id:
         trace_id = rid if rid and _HEX32.match(rid) else f"{random.getrandbits(128):032x}"
     headers[TRACEPARENT] = f"00-{trace_id}-{random.getrandbits(64):016x}-01"
     return headers

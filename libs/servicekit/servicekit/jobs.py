@@ -26,6 +26,8 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
+from . import requestid
+
 log = logging.getLogger("vo2.jobs")
 
 
@@ -125,6 +127,24 @@ class RetryLater(Exception):
         self.reason, self.countdown = reason, countdown
 
 
+REQUEST_ID_HEADER, TRACE_ID_HEADER = "vo2_request_id", "vo2_trace_id"
+
+
+def _trace_headers() -> dict:
+    return {k: v for k, v in ((REQUEST_ID_HEADER, requestid.current_request_id()),
+                              (TRACE_ID_HEADER, requestid.current_trace_id())) if v}
+
+
+def _sent_headers(request) -> dict:
+    """Message headers as the task sees them: request attributes from a worker, `request.headers` when eager."""
+    found = dict(getattr(request, "headers", None) or {})
+    for name in (REQUEST_ID_HEADER, TRACE_ID_HEADER):
+        value = getattr(request, name, None)
+        if value:
+            found[name] = value
+    return found
+
+
 def default_backoff(retries: int) -> float:
     return min(60.0, 2.0 ** (retries + 1))
 
@@ -143,11 +163,18 @@ class BackgroundJob:
         @app.task(name=name, bind=True, max_retries=None)
         def task(self, *args):
             final = job.max_retries is not None and self.request.retries >= job.max_retries
+            # the request that queued the job names its log lines and its calls to other services
+            sent = _sent_headers(self.request)
+            bound = (requestid.bind(sent.get(REQUEST_ID_HEADER) or f"job-{self.request.id}"),
+                     requestid.bind_trace(sent.get(TRACE_ID_HEADER)))
             try:
                 return job.run(*args, final=final)
             except RetryLater as exc:
                 countdown = exc.countdown if exc.countdown is not None else job.backoff(self.request.retries)
                 raise self.retry(exc=exc, countdown=countdown)
+            finally:
+                requestid.unbind(bound[0])
+                requestid.unbind_trace(bound[1])
 
         self.task = task
 
@@ -175,11 +202,14 @@ class BackgroundJob:
 
         return getattr(settings, self.dispatch_setting, "celery") if self.dispatch_setting else "celery"
 
-    def send(self, *args) -> None:
-        """To the service's queue now (settings.CELERY_QUEUE, read when sent: tests and workers may rename it)."""
+    def send(self, *args, headers: dict | None = None) -> None:
+        """To the service's queue now (settings.CELERY_QUEUE, read when sent: tests and workers may rename it), with
+        the current request id and trace id as message headers."""
         from django.conf import settings
 
-        self.task.apply_async(args=list(args), queue=getattr(settings, "CELERY_QUEUE", None))
+        if headers is None:
+            headers = _trace_headers()
+        self.task.apply_async(args=list(args), queue=getattr(settings, "CELERY_QUEUE", None), headers=headers)
 
     def enqueue(self, *args) -> None:
         """After the current transaction commits (a rolled-back request queues nothing)."""
@@ -189,7 +219,8 @@ class BackgroundJob:
         if mode == "inline":
             transaction.on_commit(lambda: self._run_inline(*args))
         else:
-            transaction.on_commit(lambda: self.send(*args))
+            headers = _trace_headers()
+            transaction.on_commit(lambda: self.send(*args, headers=headers))
 
     def _run_inline(self, *args) -> None:
         try:

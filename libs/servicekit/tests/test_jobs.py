@@ -79,6 +79,13 @@ try:
     bug.run(7)
 except KeyError:
     out["crashed"] = crashed
+from servicekit import requestid
+seen = []
+traced = jobs.background_job(app, "t.traced")(lambda n: seen.append((requestid.current_request_id(),
+                                                                     requestid.current_trace_id())))
+traced.task.apply(args=[1], headers={"vo2_request_id": "req-1", "vo2_trace_id": "ab" * 16})
+traced.task.apply(args=[2], task_id="t-2")
+out["traced"] = seen + [[requestid.current_request_id(), requestid.current_trace_id()]]
 print(json.dumps(out, default=str))
 """
 
@@ -99,3 +106,5 @@ def test_job_row_life_and_retry_semantics():
     assert out["last"] == "gave up"
     assert out["not_final"] == "try 1"
     assert out["crashed"] == [7]
+    # the queuing request's ids name the job's log lines and calls; without them the job has its own
+    assert out["traced"] == [["req-1", "ab" * 16], ["job-t-2", None], [None, None]]
