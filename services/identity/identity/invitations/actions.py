@@ -5,16 +5,16 @@ invitation whose event cannot be written is not stored either, and a stored one 
 """
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
-from django.db import IntegrityError, transaction
 
+from servicekit.django import idempotency
 from servicekit.events import publish
 from servicekit.principal import OPERATOR, OWNER, Principal
 from servicekit.problems import ProblemError
@@ -29,7 +29,7 @@ from ..tenants.scope import tenant_scope
 from ..tokens import actions as tokens
 from ..tokens.crypto import token_hash
 from .models import Invitation
-from .queries import by_idempotency_key, invitation_by_token_hash
+from .queries import invitation_by_token_hash
 
 Kind = audit.Kind
 
@@ -51,14 +51,6 @@ class InvitationExpired(ProblemError):
         super().__init__(410, "invitation-expired", "This invitation has expired or was withdrawn; ask for a new one.")
 
 
-def _fingerprint(email: str, role: str) -> str:
-    return hashlib.sha256(f"{email}\n{role}".encode("utf-8")).hexdigest()
-
-
-def _key_reused():
-    return ProblemError(409, "idempotency-key-reused", "This Idempotency-Key was used for a different request.")
-
-
 def accept_url(raw_token: str) -> str:
     return f"{settings.PUBLIC_APP_URL}/accept-invitation?{urlencode({'token': raw_token})}"
 
@@ -74,49 +66,42 @@ def create_invitation(*, by: Principal, email: str, role: str,
     email = normalize_email(email)
     if role == OWNER and OWNER not in by.roles:
         raise ProblemError(403, "forbidden", "Only an owner may invite an owner.")
-    fingerprint = _fingerprint(email, role)
-    key = idempotency_key or None
-    if key:
-        existing = by_idempotency_key(tenant_id, by.user_id, key)
-        if existing is not None:
-            if existing.request_fingerprint != fingerprint:
-                raise _key_reused()
-            return existing, False
+    key, fields, scope = idempotency_key or None, {"email": email, "role": role}, {"invited_by": by.user_id}
+    if key:  # a replay answers with the first invitation before anything is checked again
+        earlier = idempotency.earlier(Invitation, key=key, fields=fields, scope=scope)
+        if earlier is not None:
+            return earlier, False
     tenant = current_tenant(by)
     invitee = user_by_email(email)
     if invitee is not None and Membership.objects.filter(tenant_id=tenant_id, user=invitee, is_active=True).exists():
         raise ProblemError(409, "already-a-member", "This e-mail belongs to an active member here already.")
     inviter = user_by_id(by.user_id)
-    raw = secrets.token_urlsafe(32)  # 256 bits; only its SHA-256 is stored
-    expires_at = timezone.now() + timedelta(hours=settings.INVITATION_TTL_HOURS)
-    try:
-        with transaction.atomic():
-            invitation = Invitation.objects.create(
-                tenant_id=tenant_id, email=email, role=role, token_hash=token_hash(raw), invited_by=by.user_id,
-                expires_at=expires_at, idempotency_key=key, request_fingerprint=fingerprint)
-            audit.record(Kind.INVITATION_CREATED, tenant_id=tenant_id, by=by, invitation_id=str(invitation.id),
-                         role=role)
-            publish(events.INVITATION_CREATED, {
-                "invitation_id": invitation.id,
-                "tenant_id": tenant_id,
-                "tenant_name": tenant.name or tenant.slug,
-                "language": tenant_language(tenant),
-                "email": email,
-                "role": role,
-                "invited_by": by.user_id,
-                "invited_by_name": ((inviter.full_name or inviter.email) if inviter else "")[:200],
-                "accept_token": raw,
-                "accept_url": accept_url(raw),
-                "expires_at": expires_at,
-            }, tenant_id=tenant_id, subject=str(invitation.id))
-    except IntegrityError:  # a concurrent request with the same Idempotency-Key won the race
-        existing = by_idempotency_key(tenant_id, by.user_id, key) if key else None
-        if existing is None:
-            raise
-        if existing.request_fingerprint != fingerprint:
-            raise _key_reused()
-        return existing, False
-    return invitation, True
+
+    def create(extra: dict) -> Invitation:
+        raw = secrets.token_urlsafe(32)  # 256 bits; only its SHA-256 is stored
+        expires_at = timezone.now() + timedelta(hours=settings.INVITATION_TTL_HOURS)
+        invitation = Invitation.objects.create(
+            tenant_id=tenant_id, email=email, role=role, token_hash=token_hash(raw), invited_by=by.user_id,
+            expires_at=expires_at, **extra)
+        audit.record(Kind.INVITATION_CREATED, tenant_id=tenant_id, by=by, invitation_id=str(invitation.id), role=role)
+        publish(events.INVITATION_CREATED, {
+            "invitation_id": invitation.id,
+            "tenant_id": tenant_id,
+            "tenant_name": tenant.name or tenant.slug,
+            "language": tenant_language(tenant),
+            "email": email,
+            "role": role,
+            "invited_by": by.user_id,
+            "invited_by_name": ((inviter.full_name or inviter.email) if inviter else "")[:200],
+            "accept_token": raw,
+            "accept_url": accept_url(raw),
+            "expires_at": expires_at,
+        }, tenant_id=tenant_id, subject=str(invitation.id))
+        return invitation
+
+    # create_once: the row, its audit and its event in one savepoint; a concurrent retry with the key answers with
+    # the first one
+    return idempotency.create_once(Invitation, by=by, key=key, fields=fields, scope=scope, create=create)
 
 
 # ---- revoke ------------------------------------------------------------------------------------------------------

@@ -3,13 +3,14 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+from servicekit.django.idempotency import CreatedOnce
 from servicekit.principal import TENANT_ROLES
 from servicekit.tenancy import AddReadPolicy, TenantOwned
 
 INVITATION_TOKEN_SETTING = "app.invitation_token_hash"  # set by invitations.queries.invitation_token_scope
 
 
-class Invitation(TenantOwned):
+class Invitation(CreatedOnce, TenantOwned):
     """An owner's or admin's invitation of an e-mail address to the tenant with a role.
 
     Only the SHA-256 of the single-use token is stored; the raw token travels once, in the
@@ -35,8 +36,6 @@ class Invitation(TenantOwned):
     accepted_user_id = models.UUIDField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.CharField(max_length=100, blank=True, default="")
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
-    request_fingerprint = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -40,8 +40,3 @@ def invitation_by_token_hash(token_hash: str) -> Invitation | None:
     `all_tenants` manager on purpose, narrowed to one hash, and RLS admits that row only."""
     with invitation_token_scope(token_hash):
         return Invitation.all_tenants.filter(token_hash=token_hash).first()
-
-
-def by_idempotency_key(tenant_id, invited_by, key: str) -> Invitation | None:
-    return Invitation.objects.filter(tenant_id=tenant_id, invited_by=invited_by, idempotency_key=key).first()
-

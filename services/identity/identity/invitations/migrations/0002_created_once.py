@@ -1,0 +1,41 @@
+"""Invitation keeps its Idempotency-Key through the kit's create_once (servicekit.django.idempotency.CreatedOnce):
+the same columns, and the fingerprint of the stored keys recomputed the kit's way."""
+import hashlib
+import json
+
+from django.db import migrations, models
+
+
+def _refingerprint(apps, schema_editor):
+    pg = schema_editor.connection.vendor == "postgresql"
+    with schema_editor.connection.cursor() as cursor:
+        if pg:  # the owner role runs migrations and FORCEd RLS binds it too: lift FORCE for this update
+            cursor.execute("ALTER TABLE invitation NO FORCE ROW LEVEL SECURITY")
+        cursor.execute("SELECT id, email, role FROM invitation WHERE idempotency_key IS NOT NULL")
+        for pk, email, role in cursor.fetchall():
+            canonical = json.dumps({"email": email, "role": role}, sort_keys=True, separators=(",", ":"))
+            cursor.execute("UPDATE invitation SET request_fingerprint = %s WHERE id = %s",
+                           [hashlib.sha256(canonical.encode()).hexdigest(), pk])
+        if pg:
+            cursor.execute("ALTER TABLE invitation FORCE ROW LEVEL SECURITY")
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('invitations', '0001_initial'),
+    ]
+
+    operations = [
+        migrations.AlterField(
+            model_name='invitation',
+            name='idempotency_key',
+            field=models.CharField(blank=True, editable=False, max_length=200, null=True),
+        ),
+        migrations.AlterField(
+            model_name='invitation',
+            name='request_fingerprint',
+            field=models.CharField(blank=True, db_default='', default='', editable=False, max_length=64),
+        ),
+        migrations.RunPython(_refingerprint, migrations.RunPython.noop),
+    ]
