@@ -75,10 +75,9 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         key = idempotency.key_from(request)
         invitation, created = actions.create_invitation(by=principal_of(request), idempotency_key=key,
                                                         **body.validated_data)
-        headers = {"Location": f"/api/v1/tenants/current/invitations/{invitation.id}/"}
-        if not created:
-            headers["Idempotent-Replayed"] = "true"
-        return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED, headers=headers)
+        return idempotency.created_response(InvitationSerializer(invitation).data,
+                                            f"/api/v1/tenants/current/invitations/{invitation.id}/", created,
+                                            status=201)
 
     @extend_schema(responses={204: None, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM})
     def destroy(self, request, pk=None):
@@ -116,10 +115,9 @@ class MemberViewSet(MemberReadViewSet):
         key = idempotency.key_from(request)
         invitation, created = actions.create_invitation(by=principal_of(request), idempotency_key=key,
                                                         **body.validated_data)
-        headers = {"Location": f"/api/v1/tenants/current/invitations/{invitation.id}/"}
-        if not created:
-            headers["Idempotent-Replayed"] = "true"
-        return Response(InvitationSerializer(invitation).data, status=status.HTTP_202_ACCEPTED, headers=headers)
+        return idempotency.created_response(InvitationSerializer(invitation).data,
+                                            f"/api/v1/tenants/current/invitations/{invitation.id}/", created,
+                                            status=202)
 
 
 class AcceptRequest(serializers.Serializer):
