@@ -54,6 +54,17 @@ class InvitationFilter(django_filters.FilterSet):
         return queries.with_status(queryset, value, timezone.now())
 
 
+def invite(request, body_class, *, status: int):
+    """Both ways to invite (the invitations POST, 201, and the members POST, 202): validate, create once, answer."""
+    body = body_class(data=request.data)
+    body.is_valid(raise_exception=True)
+    key = idempotency.key_from(request)
+    invitation, created = actions.create_invitation(by=principal_of(request), idempotency_key=key,
+                                                    **body.validated_data)
+    return idempotency.created_response(InvitationSerializer(invitation).data,
+                                        f"/api/v1/tenants/current/invitations/{invitation.id}/", created, status=status)
+
+
 class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Invitations to the caller's tenant; owners and admins only. Filters: `status` (pending, accepted, revoked,
     expired), `email` (contains), `role`. Only an owner may invite (or revoke an invitation of) an owner. DELETE
@@ -70,14 +81,7 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @extend_schema(request=InvitationCreateRequest, parameters=[idempotency.openapi_parameter()],
                    responses={201: InvitationSerializer, 400: PROBLEM, 403: PROBLEM, 409: PROBLEM})
     def create(self, request):
-        body = InvitationCreateRequest(data=request.data)
-        body.is_valid(raise_exception=True)
-        key = idempotency.key_from(request)
-        invitation, created = actions.create_invitation(by=principal_of(request), idempotency_key=key,
-                                                        **body.validated_data)
-        return idempotency.created_response(InvitationSerializer(invitation).data,
-                                            f"/api/v1/tenants/current/invitations/{invitation.id}/", created,
-                                            status=201)
+        return invite(request, InvitationCreateRequest, status=201)
 
     @extend_schema(responses={204: None, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM})
     def destroy(self, request, pk=None):
@@ -110,14 +114,7 @@ class MemberViewSet(MemberReadViewSet):
                        "e-mail has an account. `Location` names the invitation.")),
                        400: PROBLEM, 403: PROBLEM, 409: PROBLEM})
     def create(self, request):
-        body = MemberAddRequest(data=request.data)
-        body.is_valid(raise_exception=True)
-        key = idempotency.key_from(request)
-        invitation, created = actions.create_invitation(by=principal_of(request), idempotency_key=key,
-                                                        **body.validated_data)
-        return idempotency.created_response(InvitationSerializer(invitation).data,
-                                            f"/api/v1/tenants/current/invitations/{invitation.id}/", created,
-                                            status=202)
+        return invite(request, MemberAddRequest, status=202)
 
 
 class AcceptRequest(serializers.Serializer):
