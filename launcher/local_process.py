@@ -80,8 +80,10 @@ def serve_web(listen: str) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, stop)
     try:
+        # clear_untrusted_proxy_headers=False: the gateway's X-Forwarded-Host/-Proto reach the kit, which builds
+        # the public links from them (waitress would drop them: it trusts no proxy here)
         waitress.serve(get_wsgi_application(), listen=listen, threads=int(os.environ.get("VO2_THREADS", "8")),
-                       _quiet=True)
+                       clear_untrusted_proxy_headers=False, _quiet=True)
     except SystemExit:
         pass
 

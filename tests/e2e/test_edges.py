@@ -1,0 +1,124 @@
+"""Issue 12: hostile and careless input at the edges gets a 4xx problem, links name the public URL, conventions hold —
+through the gateway over HTTP, and at a service directly where the service itself must hold the line."""
+import json
+import uuid
+
+import httpx
+import pytest
+
+from .conftest import OWNER_EMAIL, OWNER_PASSWORD
+
+PROBLEM = "application/problem+json"
+FORGED_CURSOR = "bz0xMDAwMDAwMDAwMDAwJnA9eA%3D%3D"  # base64("o=1000000000000&p=x"): decodes, but p is no date
+LISTS = {"measurements": ["/api/v1/athletes/", "/api/v1/tests/", "/api/v1/imports/"],
+         "reports": ["/api/v1/reports/"],
+         "identity": ["/api/v1/tenants/current/audit/", "/api/v1/tenants/current/members/",
+                      "/api/v1/tenants/current/invitations/"],
+         "notifications": ["/api/v1/notifications/"]}
+ATHLETE = {"first_name": "Edge", "last_name": "Case", "sex": "female", "birth_date": "1990-01-01"}
+
+
+def assert_problem(response: httpx.Response, status: int, slug: str | None = None) -> dict:
+    assert response.status_code == status, (response.url, response.status_code, response.text[:300])
+    assert response.headers["content-type"].startswith(PROBLEM), response.headers.get("content-type")
+    body = response.json()
+    if slug:
+        assert body["type"] == f"urn:vo2:problem:{slug}", body
+    return body
+
+
+def direct(system, service: str, token: str) -> httpx.Client:
+    return httpx.Client(base_url=system.url(service), headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+@pytest.mark.parametrize("service,path", [(s, p) for s, paths in LISTS.items() for p in paths])
+def test_a_forged_cursor_is_a_400_problem_on_every_list(system, owner, service, path):
+    assert_problem(owner.get(f"{path}?cursor={FORGED_CURSOR}"), 400, "invalid-cursor")
+    assert_problem(owner.get(f"{path}?cursor=not-base64!"), 400, "invalid-cursor")
+    assert_problem(direct(system, service, owner.token).get(f"{path}?cursor={FORGED_CURSOR}"), 400, "invalid-cursor")
+    for size in ("null", "0", "-1", "1.5", "201"):
+        assert_problem(owner.get(f"{path}?page_size={size}"), 400, "validation-error")
+    assert owner.get(f"{path}?page_size=1").status_code == 200
+
+
+def test_deeply_nested_json_and_non_finite_numbers_are_400(system, owner):
+    nested = "[" * 5000 + "]" * 5000
+    body = '{"first_name": "A", "last_name": "B", "sex": "male", "notes": ' + nested + "}"
+    headers = {"Content-Type": "application/json"}
+    before = len(owner.get("/api/v1/athletes/?page_size=200").json()["results"])
+    assert_problem(owner.post("/api/v1/athletes/", content=body, headers=headers), 400)
+    assert_problem(direct(system, "measurements", owner.token).post("/api/v1/athletes/", content=body,
+                                                                     headers=headers), 400)
+    moderately = '{"a": ' + "[" * 40 + "]" * 40 + "}"  # deeper than the kit's limit (32)
+    assert_problem(owner.post("/api/v1/athletes/", content=moderately, headers=headers), 400)
+    huge = '{"first_name": "A", "last_name": "B", "sex": "male", "body_mass_kg": 1e309}'
+    assert_problem(owner.post("/api/v1/athletes/", content=huge, headers=headers), 400)
+    assert len(owner.get("/api/v1/athletes/?page_size=200").json()["results"]) == before  # nothing stored
+
+
+def test_an_oversized_body_is_a_413_problem(system, owner):
+    body = b'{"notes": "' + b"x" * (11 * 1024 * 1024) + b'"}'
+    headers = {"Content-Type": "application/json"}
+    assert_problem(owner.post("/api/v1/athletes/", content=body, headers=headers), 413, "payload-too-large")
+    assert_problem(direct(system, "measurements", owner.token).post("/api/v1/athletes/", content=body,
+                                                                     headers=headers), 413, "payload-too-large")
+
+
+def test_a_long_url_is_a_414_problem(owner):
+    assert_problem(owner.get("/api/v1/athletes/?search=" + "a" * 5000), 414, "uri-too-long")
+
+
+def test_a_chunked_body_is_read(owner):
+    def chunks():
+        data = json.dumps({**ATHLETE, "first_name": "Chunked"}).encode()
+        yield data[:10]
+        yield data[10:]
+
+    created = owner.http.post("/api/v1/athletes/", content=chunks(),
+                              headers={**owner.headers(), "Content-Type": "application/json"})
+    assert created.status_code == 201, created.text
+    assert created.json()["first_name"] == "Chunked"
+
+
+def test_links_name_the_gateway(system, owner, gateway):
+    for i in range(3):
+        assert owner.post("/api/v1/athletes/", {**ATHLETE, "first_name": f"Link{i}"}).status_code == 201
+    page = owner.get("/api/v1/athletes/?page_size=1").json()
+    assert page["next"].startswith(gateway + "/api/v1/athletes/"), page["next"]
+    second = owner.get(page["next"]).json()
+    assert second["previous"].startswith(gateway + "/api/v1/athletes/")
+    members = owner.get("/api/v1/tenants/current/members/?page_size=1").json()
+    if members["next"]:
+        assert members["next"].startswith(gateway + "/")
+    invited = owner.post("/api/v1/tenants/current/invitations/", {"email": f"l-{uuid.uuid4().hex[:6]}@x.lab",
+                                                                  "role": "viewer"})
+    assert invited.headers["location"].startswith(gateway + "/api/v1/tenants/current/invitations/")
+
+
+def test_both_trailing_slash_forms_work(owner):
+    athlete = owner.post("/api/v1/athletes/", {**ATHLETE, "first_name": "Slash"}).json()
+    assert owner.get("/api/v1/athletes").status_code == 200
+    assert owner.get(f"/api/v1/athletes/{athlete['id']}").json()["id"] == athlete["id"]
+    assert owner.get(f"/api/v1/athletes/{athlete['id']}/").json()["id"] == athlete["id"]
+    assert owner.get("/api/v1/tests").status_code == 200 and owner.get("/api/v1/tests/").status_code == 200
+
+
+def test_security_and_rate_limit_headers(anonymous, owner):
+    login = anonymous.http.post("/api/v1/auth/login", json={"email": OWNER_EMAIL, "password": OWNER_PASSWORD})
+    assert login.status_code == 200 and login.headers["cache-control"] == "no-store"
+    listed = owner.get("/api/v1/athletes/")
+    for response in (login, listed, anonymous.get("/api/docs")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in anonymous.get("/api/docs").headers["content-security-policy"]
+    assert listed.headers["ratelimit"].startswith('"') and ";r=" in listed.headers["ratelimit"]
+    assert ";q=" in listed.headers["ratelimit-policy"] and "ratelimit-remaining" not in listed.headers
+
+
+def test_analysis_validation_is_400_like_every_service(system, owner):
+    """One status per problem type: `validation-error` is 400 from the Django services and from analysis alike."""
+    body = assert_problem(owner.post("/api/v1/analysis/cpet", {"samples": "not a table"}), 400, "validation-error")
+    assert body["status"] == 400 and body["errors"]
+    django_side = assert_problem(owner.post("/api/v1/athletes/", {"first_name": ""}), 400, "validation-error")
+    assert django_side["status"] == 400
