@@ -1,16 +1,8 @@
-from rest_framework.routers import SimpleRouter
+from servicekit.django.routers import OptionalSlashRouter
 
 from .api import NotificationViewSet
 
-
-class OptionalSlashRouter(SimpleRouter):
-    """/notifications/ and /notifications/{id}/read both answer, with or without the trailing slash."""
-
-    def __init__(self):
-        super().__init__()
-        self.trailing_slash = "/?"
-
-
+# /notifications/ and /notifications/{id}/read both answer, with or without the trailing slash
 router = OptionalSlashRouter()
 router.register("notifications", NotificationViewSet, basename="notification")
 urlpatterns = router.urls
