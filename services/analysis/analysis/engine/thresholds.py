@@ -118,14 +118,18 @@ def _hinge(x: np.ndarray, y: np.ndarray, cand: np.ndarray, sign: float):
         return None
     x0, sc = float(x.mean()), max(float(np.ptp(x)), 1e-9)
     u = (x - x0) / sc
-    h = np.maximum(x[None, :] - cand[:, None], 0.0) / sc
+    h = np.maximum(x[None, :] - cand[:, None], 0.0) / sc   # (m, n)
     m = cand.size
-    X = np.empty((m, x.size, 3))
-    X[:, :, 0] = 1.0
-    X[:, :, 1] = u
-    X[:, :, 2] = h
-    G = np.einsum("mni,mnj->mij", X, X) + 1e-12 * np.eye(3)
-    b = np.einsum("mni,n->mi", X, y)
+    n = float(x.size)
+    sh, shu, shh, shy = h.sum(1), h @ u, (h * h).sum(1), h @ y
+    G = np.empty((m, 3, 3))
+    G[:, 0, 0], G[:, 0, 1], G[:, 1, 1] = n, u.sum(), float(u @ u)
+    G[:, 1, 0] = G[:, 0, 1]
+    G[:, 0, 2] = G[:, 2, 0] = sh
+    G[:, 1, 2] = G[:, 2, 1] = shu
+    G[:, 2, 2] = shh + 1e-12
+    b = np.empty((m, 3))
+    b[:, 0], b[:, 1], b[:, 2] = y.sum(), float(u @ y), shy
     try:
         beta = np.linalg.solve(G, b[..., None])[..., 0]
     except np.linalg.LinAlgError:
