@@ -15,6 +15,7 @@ import re
 import time
 
 import httpx
+from servicekit.problems import PROBLEM_SCHEMA
 
 from .settings import SERVICES, Settings
 
@@ -91,6 +92,36 @@ def _one_security_scheme(document: dict) -> dict:
     return document
 
 
+PROBLEM_CONTENT = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+# What the gateway itself may answer on any operation, before or instead of the service.
+GATEWAY_STATUSES = {"414": "URL too long", "429": "Too many requests (Retry-After, RateLimit headers)",
+                    "431": "A request header is too large", "502": "The service is unavailable",
+                    "504": "The service did not answer in time"}
+
+
+def _document_problems(document: dict) -> None:
+    """Every operation lists the statuses the gateway adds (401 unless public, 413 with a body, 414, 429, 431,
+    502, 504), and every 4xx/5xx without a body schema gets the problem+json one."""
+    for item in document["paths"].values():
+        for method in METHODS:
+            operation = item.get(method)
+            if not isinstance(operation, dict):
+                continue
+            responses = operation.setdefault("responses", {})
+            public = operation.get("security") == [{}]
+            extra = dict(GATEWAY_STATUSES)
+            if not public:
+                extra["401"] = "No valid access token"
+            if "requestBody" in operation:
+                extra["413"] = "The request body is too large"
+            for status, description in extra.items():
+                responses.setdefault(status, {"description": description})
+            for status, response in responses.items():
+                if str(status)[:1] in ("4", "5") and isinstance(response, dict) and "$ref" not in response \
+                        and not response.get("content"):
+                    response["content"] = copy.deepcopy(PROBLEM_CONTENT)
+
+
 def merge(documents: dict[str, dict], missing: dict[str, str]) -> dict:
     """Merge per-service OpenAPI documents (service name → document) into one (OpenAPI 3.1, one security scheme,
     one form per path: a path documented with and without its trailing slash appears once)."""
@@ -163,6 +194,8 @@ def merge(documents: dict[str, dict], missing: dict[str, str]) -> dict:
                 tags_seen.add(tag.get("name"))
                 merged["tags"].append(tag)
     merged["paths"] = dict(sorted(merged["paths"].items()))
+    components.setdefault("schemas", {}).setdefault("Problem", PROBLEM_SCHEMA)
+    _document_problems(merged)
     return merged
 
 

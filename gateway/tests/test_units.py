@@ -273,7 +273,7 @@ def test_openapi_merge_renames_colliding_components_and_rewrites_refs():
          "components": {"schemas": {"Item": {"type": "object", "properties": {"b": {"type": "integer"}}}}}}
     doc = merge({"svc_a": a, "svc_b": b}, {"svc_c": "ConnectError"})
     assert doc["openapi"] == "3.1.0"
-    assert set(doc["components"]["schemas"]) == {"Item", "svc_b_Item"}
+    assert set(doc["components"]["schemas"]) == {"Item", "svc_b_Item", "Problem"}  # Problem: the gateway's own
     assert doc["paths"]["/b"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"] == \
         "#/components/schemas/svc_b_Item"
     assert doc["paths"]["/b"]["get"]["operationId"] == "svc_b_get"
@@ -315,3 +315,20 @@ def test_merge_makes_one_31_document_with_one_security_scheme_and_one_form_per_p
     assert props["athlete"] == {"readOnly": True, "anyOf": [{"allOf": [{"$ref": "#/components/schemas/Athlete"}]},
                                                             {"type": "null"}]}
     assert to_openapi_31({"type": ["string", "null"]}) == {"type": ["string", "null"]}
+
+
+def test_merge_documents_the_gateways_own_statuses_and_problem_bodies():
+    from gateway.openapi import merge
+
+    doc = merge({"svc": {"openapi": "3.0.3", "paths": {
+        "/api/v1/things/": {"post": {"operationId": "make", "requestBody": {"content": {"application/json": {}}},
+                                     "responses": {"201": {"description": "made"},
+                                                   "400": {"description": "application/problem+json"}}}},
+        "/api/v1/auth/login": {"post": {"operationId": "login", "security": [{}], "responses": {}}}}}}, {})
+    made = doc["paths"]["/api/v1/things/"]["post"]["responses"]
+    assert {"201", "400", "401", "413", "414", "429", "431", "502", "504"} <= set(made)
+    assert made["400"]["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+    assert "content" not in made["201"]
+    login = doc["paths"]["/api/v1/auth/login"]["post"]["responses"]
+    assert "401" not in login and "429" in login and "413" not in login
+    assert doc["components"]["schemas"]["Problem"]["required"] == ["type", "title", "status", "detail"]

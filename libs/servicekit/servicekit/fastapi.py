@@ -14,7 +14,7 @@ from . import requestid
 from .config import env
 from .jwt import InvalidToken, verifier_from_env
 from .principal import Principal, reset_principal, set_principal
-from .problems import PROBLEM_CONTENT_TYPE, SLUG_BY_STATUS, ProblemError, problem
+from .problems import PROBLEM_CONTENT_TYPE, PROBLEM_SCHEMA, SLUG_BY_STATUS, ProblemError, problem
 
 log = logging.getLogger(__name__)
 SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
@@ -111,6 +111,8 @@ def install(app: FastAPI, service: str, readiness: dict[str, Callable[[], None]]
         return problem_json(problem(500, "internal-error", "The service failed; the request id names it in our logs."),
                             headers)
 
+    _document_validation_as_problem(app)
+
     from .health import run_checks
 
     checks = readiness or {}
@@ -128,6 +130,34 @@ def install(app: FastAPI, service: str, readiness: dict[str, Callable[[], None]]
 
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def _document_validation_as_problem(app: FastAPI) -> None:
+    """FastAPI documents a 422 `HTTPValidationError` on every operation with input; what is sent is a 400
+    `validation-error` problem (see `_validation`), so the document says that."""
+    generate = app.openapi
+
+    def openapi():
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        problem_ref = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for item in (schema.get("paths") or {}).values():
+            for operation in item.values():
+                responses = operation.get("responses") if isinstance(operation, dict) else None
+                if not responses or "422" not in responses or "HTTPValidationError" not in str(responses["422"]):
+                    continue
+                del responses["422"]
+                responses.setdefault("400", {"description": "The input is invalid (`validation-error`)",
+                                             "content": problem_ref})
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        schemas.setdefault("Problem", PROBLEM_SCHEMA)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi
 
 
 async def require_principal(request: Request) -> Principal:

@@ -38,6 +38,19 @@ class ProblemError(Exception):
         return problem(self.status, self.slug, self.detail, errors=self.errors, **self.extra)
 
 
+# The problem body as an OpenAPI 3.1 schema (the FastAPI services and the gateway's merged document use it).
+PROBLEM_SCHEMA = {
+    "type": "object", "description": "RFC 9457 problem details; `type` is a stable `urn:vo2:problem:<slug>`.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {
+            "field": {"type": ["string", "null"]}, "detail": {"type": "string"}}}},
+    },
+    "additionalProperties": True,
+}
+
 # The slugs used across services (clients may rely on them). One status per type: `validation-error` is always 400.
 SLUG_BY_STATUS = {
     400: "bad-request", 401: "not-authenticated", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",

@@ -71,3 +71,11 @@ def test_answers_carry_the_security_headers():
     assert response.status_code == 200
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["referrer-policy"] == "no-referrer" and response.headers["x-frame-options"] == "DENY"
+
+
+def test_the_document_says_400_problem_not_422_http_validation_error():
+    schema = TestClient(make_app()).get("/openapi.json").json()
+    responses = schema["paths"]["/things"]["post"]["responses"]
+    assert "422" not in responses
+    assert responses["400"]["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+    assert "HTTPValidationError" not in str(schema) and "Problem" in schema["components"]["schemas"]
