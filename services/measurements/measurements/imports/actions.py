@@ -40,12 +40,16 @@ def accept_upload(by: Principal, athlete, upload, *, format_hint: str = "", moda
     key = f"{folder}/{storage.safe_name(upload.name)}"
     size, digest = uploads().put(key, upload)
     fields = {"athlete": athlete.pk, "format": format_hint or "", "modality": modality or "", "sha256": digest}
-    imp, created = idempotency.create_once(
-        Import, by=by, key=idempotency_key, fields=fields,
-        create=lambda extra: Import.objects.create(
-            id=import_id, tenant_id=by.tenant_id, athlete=athlete, file_key=key,
-            filename=(upload.name or "upload")[:255], size_bytes=size, sha256=digest, format_hint=format_hint or "",
-            modality=modality or "", created_by=by.user_id, **extra))
+    try:
+        imp, created = idempotency.create_once(
+            Import, by=by, key=idempotency_key, fields=fields,
+            create=lambda extra: Import.objects.create(
+                id=import_id, tenant_id=by.tenant_id, athlete=athlete, file_key=key,
+                filename=(upload.name or "upload")[:255], size_bytes=size, sha256=digest,
+                format_hint=format_hint or "", modality=modality or "", created_by=by.user_id, **extra))
+    except BaseException:
+        uploads().delete_prefix(folder)  # no import row, no file
+        raise
     if not created:
         uploads().delete_prefix(folder)
     return imp, created
