@@ -3,7 +3,8 @@
     .venv/bin/python services/analysis/tools/train_vt_combiner.py [version]
 
 The engine's methods run first with the rule-based consensus (threshold_model=None); a ridge
-regression per threshold then maps their results (fractions of VO2peak) and two context features to
+regression per threshold then maps their results (fractions of VO2peak), two context features and
+the VE/VO2, VE/VCO2 and RER curves sampled at 40..100 % of VO2peak to
 the expert's threshold as a fraction of VO2peak. The file records the 10-fold cross-validated MAE
 (every test scored by a model fitted without it: tools/vt_labelled.cross_validated_results), the same
 figures bench/thresholds.py prints. Only plain coefficients are shipped: the runtime needs numpy only.
@@ -24,7 +25,7 @@ from analysis.engine.thresholds import MODEL_PATH  # noqa: E402
 def main(version: str) -> None:
     tests = L.load_all()
     base = [analyze_cpet(t["samples"], t["athlete"], threshold_model=None) for t in tests]
-    model = L.fit_combiner([L.method_rows(r) for r in base], tests, version=version)
+    model = L.fit_combiner([L.method_rows(r, t) for r, t in zip(base, tests)], tests, version=version)
     cv = L.cross_validated_results(tests)
     sc = {split: L.score([t for t in tests if split == "all" or t["kind"] == split],
                          [L.engine_row(r) for t, r in zip(tests, cv) if split == "all" or t["kind"] == split])

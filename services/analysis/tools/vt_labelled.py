@@ -122,16 +122,29 @@ def score(tests: list[dict], rows: list[dict]) -> dict:
 
 
 # ----------------------------------------------------------------------------- the combiner
-LAMBDAS = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+LAMBDAS = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
 
 
-def method_rows(result: dict) -> dict:
-    """What the combiner sees of one analysed test: each method's VO2 per threshold, VO2peak, context."""
+def _array(v):
+    return None if v is None else np.array([np.nan if x is None else x for x in v], float)
+
+
+def method_rows(result: dict, test: dict) -> dict:
+    """What the combiner sees of one analysed test: each method's VO2 per threshold, VO2peak, context,
+    and the curve profile (recomputed from the samples with the engine's own functions and the
+    result's incremental phase, as analyze_cpet computes it)."""
     from analysis.engine import thresholds as thr
     peak = (result.get("vo2max") or {}).get("vo2_ml_min")
-    inc = (result.get("protocol") or {}).get("incremental") or {}
+    proto = result.get("protocol") or {}
+    inc = proto.get("incremental") or {}
     ctx = thr.context_features(inc.get("onset"), inc.get("vo2_at_start_ml_min"), peak)
-    out = {"peak": peak, "ctx": ctx}
+    profile = [float("nan")] * (len(thr.PROFILE_SIGNALS) * len(thr.PROFILE_FRACTIONS))
+    if inc:
+        cols = {k: _array(v) for k, v in test["samples"].items()}
+        rests = [(p["start_s"], p["end_s"]) for p in proto.get("phases") or [] if p["phase"] == "rest"]
+        bins = thr.prepare(cols["time_s"], cols, inc["start_s"], inc["end_s"], rests)
+        profile = thr.profile_features(bins, peak)
+    out = {"peak": peak, "ctx": ctx, "profile": profile}
     for name in ("vt1", "vt2"):
         r = result.get(name)
         out[name] = None if not r else {m["method"]: {"vo2_ml_min": m["vo2_ml_min"]} for m in r.get("methods", [])}
@@ -156,7 +169,7 @@ def _design(rows: list[dict], tests: list[dict], name: str, methods) -> tuple[np
     for r, t in zip(rows, tests):
         if r[name] is None or not r["peak"] or t["labels"][name] is None:
             continue
-        X.append(thr.features(r[name], r["peak"], methods) + list(r["ctx"]))
+        X.append(thr.features(r[name], r["peak"], methods) + list(r["ctx"]) + list(r["profile"]))
         y.append(t["labels"][name]["vo2_ml_min"] / r["peak"])
     return np.asarray(X, float), np.asarray(y, float)
 
@@ -169,8 +182,10 @@ def _predict(part: dict, X: np.ndarray) -> np.ndarray:
 def fit_combiner(rows: list[dict], tests: list[dict], folds: int = 5, version: str = "dev") -> dict:
     """Ridge per threshold; the penalty is chosen by an inner k-fold CV on these rows only."""
     from analysis.engine import thresholds as thr
-    model = {"version": version, "kind": "ridge over method VO2 / VO2peak + context",
-             "context": ["onset_found", "start_vo2_fraction"]}
+    profile = [f"{sig}@{f:.2f}" for sig in thr.PROFILE_SIGNALS for f in thr.PROFILE_FRACTIONS]
+    model = {"version": version, "kind": "ridge over method VO2 / VO2peak + context + curve profile",
+             "context": ["onset_found", "start_vo2_fraction"], "profile_signals": list(thr.PROFILE_SIGNALS),
+             "profile_fractions": list(thr.PROFILE_FRACTIONS)}
     for name, methods in (("vt1", thr.VT1_METHODS), ("vt2", thr.VT2_METHODS)):
         X, y = _design(rows, tests, name, methods)
         idx = np.arange(len(y))
@@ -182,12 +197,13 @@ def fit_combiner(rows: list[dict], tests: list[dict], folds: int = 5, version: s
                 tr = np.setdiff1d(idx, te)
                 if tr.size < 5 or te.size == 0:
                     continue
-                part = _ridge(X[tr], y[tr], lam) | {"methods": list(methods)}
+                part = _ridge(X[tr], y[tr], lam) | {"methods": list(methods), "profile": profile}
                 err.append(np.abs(_predict(part, X[te]) - y[te]))
             e = float(np.mean(np.concatenate(err))) if err else np.inf
             if e < best[0]:
                 best = (e, lam)
-        model[name] = _ridge(X, y, best[1]) | {"methods": list(methods), "lambda": best[1], "n": int(len(y))}
+        model[name] = _ridge(X, y, best[1]) | {"methods": list(methods), "profile": profile,
+                                               "lambda": best[1], "n": int(len(y))}
     return model
 
 
@@ -207,7 +223,7 @@ def cross_validated_results(tests: list[dict], k: int = 10) -> list[dict]:
     """Every test analysed by the engine with a combiner fitted on the other folds only."""
     from analysis.engine import analyze_cpet
     base = [analyze_cpet(t["samples"], t["athlete"], threshold_model=None) for t in tests]
-    rows = [method_rows(r) for r in base]
+    rows = [method_rows(r, t) for r, t in zip(base, tests)]
     out: list[dict | None] = [None] * len(tests)
     for f in folds_of(tests, k):
         tr = np.setdiff1d(np.arange(len(tests)), f)

@@ -304,6 +304,7 @@ def _run(samples, athlete, strategy, overrides, lactate, result, flags, declared
             quality.flag(flags, "thresholds_not_computed", "too few data in the incremental phase for thresholds")
         start_vo2 = _nanmax(bins["vo2_ml_min"][:1]) if bins["vo2_ml_min"].size else None
         ctx = thr.context_features(inc.get("onset"), start_vo2, vo2_peak)
+        profile = thr.profile_features(bins, vo2_peak)
         inc["vo2_at_start_ml_min"] = start_vo2
     ramp = proto.get("kind") == "ramp" or (inc is not None and inc.get("source") == "gas")
     for name, methods in (("vt1", m1), ("vt2", m2)):
@@ -317,7 +318,7 @@ def _run(samples, athlete, strategy, overrides, lactate, result, flags, declared
                 row = {"time_s": None, "vo2_ml_min": None, "hr_bpm": None, "power_w": None, "speed_kmh": None}
             mlist.append({"method": mname, **row, "fit": m["fit"]})
         if methods:
-            c = thr.consensus(name, methods, vo2_peak, ctx, model)
+            c = thr.consensus(name, methods, vo2_peak, ctx, model, profile)
             if c["vo2_ml_min"] is not None:
                 auto = {**thr.at_vo2(full, c["vo2_ml_min"], win), "method": c["method"],
                         "confidence": c["confidence"], "basis": c["basis"], "manual": False,

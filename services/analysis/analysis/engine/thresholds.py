@@ -18,7 +18,8 @@ VT1 (gas-exchange threshold), on the data below the VT2 of the methods above (th
   * "ExCO2"    - excess CO2 (VCO2^2/VO2 - VCO2, Gaskill 2001) turns upward.
 Each method reports its own break (VO2, time). The consensus is the combiner's estimate when its
 fitted parameters are available (models/vt_combiner.json: a ridge regression over the methods'
-results expressed as fractions of VO2peak, trained and cross-validated on the labelled Oxynet tests
+results expressed as fractions of VO2peak, two context features and the VE/VO2, VE/VCO2 and RER
+curves sampled at 40..100 % of VO2peak, trained and cross-validated on the labelled Oxynet tests
 by tools/train_vt_combiner.py), else the median of the methods. Its confidence falls with the spread
 between methods, with methods that found nothing, and is low outside the physiological bounds;
 with fewer than two methods agreeing on anything the threshold is "undetermined" (None), not a guess.
@@ -297,6 +298,38 @@ def features(methods: dict, vo2_peak: float, names) -> list[float]:
     return out
 
 
+PROFILE_SIGNALS = ("VE/VO2", "VE/VCO2", "RER")
+PROFILE_FRACTIONS = tuple(round(0.40 + 0.05 * i, 2) for i in range(13))  # 40 .. 100 % of VO2peak
+
+
+def profile_features(s: dict[str, np.ndarray], vo2_peak: float | None) -> list[float]:
+    """The curves an expert reads, sampled where VO2 reaches 40, 45, ... 100 % of VO2peak: VE/VO2 and
+    VE/VCO2 relative to their lowest sampled value (0 = the nadir), RER as is. NaN where not reached."""
+    n = len(PROFILE_SIGNALS) * len(PROFILE_FRACTIONS)
+    t = s.get("time_s")
+    if t is None or t.size < 5 or not vo2_peak:
+        return [float("nan")] * n
+    vo2, vco2, ve = s["vo2_ml_min"], s["vco2_ml_min"], s["ve_l_min"]
+    x = _smooth3(vo2) / vo2_peak
+    sig = {"VE/VO2": _ratio(ve * 1000.0, vo2), "VE/VCO2": _ratio(ve * 1000.0, vco2), "RER": _ratio(vco2, vo2)}
+    fr = np.asarray(PROFILE_FRACTIONS)
+    out: list[float] = []
+    for name in PROFILE_SIGNALS:
+        y = _smooth3(_smooth3(sig[name]))
+        ok = np.isfinite(y) & np.isfinite(x)
+        if ok.sum() < 5:
+            out += [float("nan")] * fr.size
+            continue
+        o = np.argsort(x[ok], kind="stable")
+        xv = np.maximum.accumulate(x[ok][o])
+        v = np.interp(fr, xv, y[ok][o], left=np.nan, right=np.nan)
+        if name != "RER":
+            ref = np.nanmin(v) if np.isfinite(v).any() else np.nan
+            v = v / ref - 1.0
+        out += [float(z) for z in v]
+    return out
+
+
 def context_features(onset: str | None, start_vo2: float | None, vo2_peak: float | None) -> list[float]:
     """What the combiner may know about the test besides the methods: whether a baseline or constant
     stage was found before the climb, and VO2 at the start of the phase as a fraction of VO2peak."""
@@ -322,7 +355,7 @@ def combine(model_part: dict, x: list[float]) -> float | None:
 
 
 def consensus(name: str, methods: dict, vo2_peak: float | None, ctx: list[float],
-              model: dict | None) -> dict:
+              model: dict | None, profile: list[float] | None = None) -> dict:
     """{vo2_ml_min or None, confidence, method label, basis, in_bounds}."""
     vals = [m["vo2_ml_min"] for m in methods.values() if m.get("vo2_ml_min") is not None]
     out = {"vo2_ml_min": None, "confidence": 0.0, "method": None, "basis": None, "in_bounds": None}
@@ -338,6 +371,8 @@ def consensus(name: str, methods: dict, vo2_peak: float | None, ctx: list[float]
     part = (model or {}).get(name)
     if isinstance(part, dict) and isinstance(part.get("methods"), list):
         x = features(methods, vo2_peak, part["methods"]) + list(ctx)
+        if part.get("profile"):
+            x += list(profile) if profile is not None else [float("nan")] * len(part["profile"])
         f = combine(part, x)
         if f is not None and math.isfinite(f):
             lo, hi = BOUNDS[name]
