@@ -122,3 +122,19 @@ def test_analysis_validation_is_400_like_every_service(system, owner):
     assert body["status"] == 400 and body["errors"]
     django_side = assert_problem(owner.post("/api/v1/athletes/", {"first_name": ""}), 400, "validation-error")
     assert django_side["status"] == 400
+
+
+def test_the_merged_document_is_one_31_contract(anonymous):
+    doc = anonymous.get("/api/openapi.json").json()
+    text = json.dumps(doc)
+    assert doc["openapi"] == "3.1.0" and '"nullable"' not in text
+    assert list(doc["components"]["securitySchemes"]) == ["bearerAuth"]
+    assert "/api/v1/reports/settings" in doc["paths"] and "/api/v1/reports/settings/" not in doc["paths"]
+    assert not [p for p in doc["paths"] if p.endswith("/") and p[:-1] in doc["paths"]]
+    assert "HTTPValidationError" not in text
+    members = doc["paths"]["/api/v1/tenants/current/members/"]["post"]["responses"]
+    assert "202" in members and "201" not in members
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            if isinstance(operation, dict) and "responses" in operation:
+                assert "429" in operation["responses"], (method, path)
