@@ -253,3 +253,35 @@ def test_progress_across_tests_flags_meaningful_changes(caller, tenant_a, athlet
     assert points[2]["change"]["direction"] == "down" and points[2]["version"] == 2
     assert points[0]["vo2max_ml_kg_min"] == pytest.approx(points[0]["vo2max_ml_min"] / 58.2)
     assert points[0]["vt1"]["vo2_ml_min"] and points[0]["zones"]["five_zone"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_override_asks_the_analysis_with_no_transaction_open(caller, tenant_a, athlete, pipeline, monkeypatch):
+    """The request holds no database transaction while the analysis service computes (it may take seconds)."""
+    from django.db import connection
+
+    from measurements.results import analysis
+
+    owner = caller(tenant_a)
+    test_id = imported_test(owner, athlete["id"])
+    seen, real = [], analysis.cpet
+
+    def watched(*args, **kwargs):
+        seen.append(connection.in_atomic_block)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(analysis, "cpet", watched)
+    patched = owner.patch(f"/api/v1/tests/{test_id}/analysis", {"exclude": [[300, 330]]}, format="json")
+    assert patched.status_code == 200, patched.content
+    assert patched.json()["version"] == 2 and patched.json()["recomputed"] is True
+    assert seen == [False]
+    # a refusal stores nothing
+    from servicekit import http
+
+    def refuse(*args, **kwargs):
+        raise http.Refused(422, {"type": "urn:vo2:problem:validation-error", "status": 422, "detail": "no"})
+
+    monkeypatch.setattr(analysis, "cpet", refuse)
+    refused = owner.patch(f"/api/v1/tests/{test_id}/analysis", {"exclude": [[400, 430]]}, format="json")
+    assert refused.status_code == 422 and refused.json()["type"] == "urn:vo2:problem:analysis-refused"
+    assert owner.get(f"/api/v1/tests/{test_id}/analysis").json()["version"] == 2

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from servicekit import http
 from servicekit.problems import ProblemError
+from servicekit.tenancy import tenant_transaction
 
 from .. import events
 from ..exercise_tests import actions as test_actions
@@ -162,18 +163,47 @@ def merged_overrides(before: dict, thresholds: dict | None, exclude: list | None
     return after
 
 
-def override(test: ExerciseTest, *, user_id: str | None, thresholds: dict | None = None,
+def override(test_id, *, tenant_id: str, user_id: str | None, thresholds: dict | None = None,
              exclude: list | None = None) -> tuple[AnalysisResult, bool]:
-    """The physiologist's VT1/VT2 (and excluded windows): merged with the stored ones, re-derived (zones follow).
-    Returns (current result, recomputed?)."""
-    if not test.sample_count:
-        raise ProblemError(409, "no-samples", "This test has no samples to analyse; import a file first.")
-    latest = queries.latest_result(test)
-    before = dict(latest.overrides) if latest else {}
-    after = merged_overrides(before, thresholds, exclude)
+    """The physiologist's VT1/VT2 (and excluded windows): merged with the stored ones and re-derived (zones follow).
+    Returns (current result, recomputed?).
+
+    Called outside the request's transaction (the view is non-atomic): the overrides are merged and the inputs
+    read in one short tenant transaction, the analysis service is asked with no transaction open (it may take
+    seconds), and the new version is stored in a second one, if what it was computed from is still what is stored
+    (otherwise 409 `analysis-conflict`: the test changed meanwhile, ask again). Nothing is stored when the
+    analysis cannot answer or refuses."""
+    with tenant_transaction(tenant_id):
+        test = _test(test_id)
+        if not test.sample_count:
+            raise ProblemError(409, "no-samples", "This test has no samples to analyse; import a file first.")
+        latest = queries.latest_result(test)
+        before = dict(latest.overrides) if latest else {}
+        after = merged_overrides(before, thresholds, exclude)
+        if latest and inputs_key(test, after) == latest.cache_key:
+            return latest, False
+        inputs = gather(test, after)
     with _asking_analysis():
-        return analyze_test(test, user_id=user_id, action=AnalysisAudit.Action.OVERRIDE, overrides=after,
-                            changes={"overrides": {"before": before, "after": after}})
+        computed = call_analysis(inputs)
+    with tenant_transaction(tenant_id):
+        test = _test(test_id)
+        current = queries.latest_result(test)
+        if current and current.cache_key == computed.cache_key:
+            return current, False  # a concurrent request stored this very result
+        now = queries.cache_key(test, after, test_queries.lactate_step_dicts(test), queries.athlete_inputs(test),
+                                computed.engine_version)
+        if now != computed.cache_key:
+            raise ProblemError(409, "analysis-conflict", "The test's data changed while its analysis was computed; "
+                               "send the change again.")
+        return save_version(test, computed, user_id=user_id, action=AnalysisAudit.Action.OVERRIDE,
+                            changes={"overrides": {"before": before, "after": after}}), True
+
+
+def _test(test_id) -> ExerciseTest:
+    test = ExerciseTest.objects.select_related("athlete").filter(pk=test_id).first()
+    if test is None:  # deleted meanwhile
+        raise ProblemError(404, "not-found", "No such test.")
+    return test
 
 
 def replace_lactate_steps(test: ExerciseTest, steps: list[dict], *, user_id: str | None) -> AnalysisResult | None:

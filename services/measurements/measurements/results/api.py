@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from servicekit.django.drf import StaffWrites, principal_of
 from servicekit.problems import ProblemError
+from servicekit.tenancy import tenant_transaction
 
 from ..athletes.queries import visible_athletes
 from ..exercise_tests import queries as test_queries
@@ -72,32 +73,35 @@ class AnalysisPatchSerializer(serializers.Serializer):
 
 
 class TestAnalysisView(APIView):
-    """GET the stored result (`?version=n` for an older one); PATCH overrides/exclusions → a new version."""
+    """GET the stored result (`?version=n` for an older one); PATCH overrides/exclusions → a new version.
+
+    Not one request transaction (urls.py: non-atomic): a PATCH must not hold a transaction open while the analysis
+    service computes, so each read and write here runs in its own short tenant transaction."""
 
     permission_classes = [StaffWrites]
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT}, parameters=[
         OpenApiParameter("version", int, description="an older version of the result (default: the current one)")])
     def get(self, request, pk):
-        test = visible_test(request, pk)
         version = request.query_params.get("version")
-        if version:
-            if not version.isdigit():
-                raise ProblemError(400, "validation-error", "version: a positive integer",
-                                   errors=[{"field": "version", "detail": "a positive integer"}])
-            row = queries.result_version(test, int(version))
-        else:
-            row = queries.latest_result(test)
-        if row is None:
-            raise ProblemError(404, "no-analysis", "This test has no stored analysis (yet).")
-        return Response(queries.result_body(row))
+        if version and not version.isdigit():
+            raise ProblemError(400, "validation-error", "version: a positive integer",
+                               errors=[{"field": "version", "detail": "a positive integer"}])
+        with tenant_transaction(principal_of(request).tenant_id):  # the view is non-atomic (see patch)
+            test = visible_test(request, pk)
+            row = queries.result_version(test, int(version)) if version else queries.latest_result(test)
+            if row is None:
+                raise ProblemError(404, "no-analysis", "This test has no stored analysis (yet).")
+            return Response(queries.result_body(row))
 
     @extend_schema(request=AnalysisPatchSerializer, responses={200: OpenApiTypes.OBJECT})
     def patch(self, request, pk):
-        test = visible_test(request, pk)
         patch = AnalysisPatchSerializer(data=request.data)
         patch.is_valid(raise_exception=True)
-        row, created = actions.override(test, user_id=principal_of(request).user_id,
+        principal = principal_of(request)
+        with tenant_transaction(principal.tenant_id):
+            test_id = visible_test(request, pk).pk
+        row, created = actions.override(test_id, tenant_id=principal.tenant_id, user_id=principal.user_id,
                                         thresholds=patch.validated_data.get("overrides"),
                                         exclude=patch.validated_data.get("exclude"))
         return Response({**queries.result_body(row), "recomputed": created})
