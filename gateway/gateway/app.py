@@ -153,7 +153,7 @@ class GatewayMiddleware:
         head = RequestHead(scope["headers"], self.max_header)
         if head.too_long:
             return await send_problem(send, 431, "header-too-large",
-                                      f"A request header exceeds {self.max_header} bytes.",
+                                      f"A request header exceeds {self.max_header} bytes, or there are too many.",
                                       [_echo(scope), *SECURITY_HEADERS]), None
         public = routes.is_public(method, path)
         principal, auth_error = None, None

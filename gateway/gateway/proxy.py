@@ -74,6 +74,9 @@ def _connection_tokens(values) -> set[bytes]:
     return {t.strip().lower() for value in values for t in value.split(b",") if t.strip()}
 
 
+MAX_HEADER_COUNT = 90  # gunicorn refuses more than 100 header lines (with its HTML page); the gateway adds a few
+
+
 class RequestHead:
     """What the gateway needs from the client's request headers, read in one pass (this runs on every request)."""
 
@@ -87,11 +90,12 @@ class RequestHead:
         forwarded_for = None
         self.forwarded_proto = self.forwarded_host = self.forwarded_prefix = self.if_none_match = None
         self.content_type = self.traceparent = None
-        chunked = too_long = False
+        chunked = False
+        too_long = len(scope_headers) > MAX_HEADER_COUNT
         connection: list[bytes] = []
         for item in scope_headers:
             name = item[0]
-            if len(item[1]) > max_header_bytes:
+            if len(item[1]) + len(name) > max_header_bytes:  # the line, as gunicorn counts it (8190 there)
                 too_long = True
             if name in _REQUEST_DROP:
                 if name == b"host":
@@ -152,12 +156,12 @@ class RequestHead:
 _REQUEST_DROP = HOP_BY_HOP | SET_BY_GATEWAY
 
 
-def response_headers(raw) -> list[tuple[bytes, bytes]]:
+def response_headers(raw, own=frozenset()) -> list[tuple[bytes, bytes]]:
     out = []
     connection = None
     for name, value in raw:
         name = name.lower()
-        if name in RESPONSE_DROP:
+        if name in RESPONSE_DROP or name in own:
             if name == b"connection":
                 connection = (connection or []) + [value]
             continue
@@ -418,6 +422,8 @@ class Upstream:
                 raise UpstreamError(504, f"The {service} service did not answer in time.") from exc
             raise UpstreamError(502, f"The {service} service is unavailable.") from exc
 
+        # the gateway's own values win (Cache-Control: no-store on token answers); Vary values add up
+        own = {name for name, _ in extra_response_headers if name != b"vary"}
         if if_none_match is not None and response.status == 200 and scope["method"] in ("GET", "HEAD"):
             etag = next((v for k, v in response.raw_headers if k.lower() == b"etag"), None)
             if etag is not None and etag_matches(if_none_match, etag):
@@ -429,12 +435,12 @@ class Upstream:
                 return 304
         if response.whole is not None:
             await send({"type": "http.response.start", "status": response.status,
-                        "headers": response_headers(response.raw_headers) + extra_response_headers})
+                        "headers": response_headers(response.raw_headers, own) + extra_response_headers})
             await send({"type": "http.response.body", "body": response.whole, "more_body": False})
             return response.status
         try:
             await send({"type": "http.response.start", "status": response.status,
-                        "headers": response_headers(response.raw_headers) + extra_response_headers})
+                        "headers": response_headers(response.raw_headers, own) + extra_response_headers})
             pending = None
             async for chunk in response.chunks:
                 if not chunk:

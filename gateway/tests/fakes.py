@@ -94,6 +94,8 @@ def make_app(service: str, prefixes: list[str], jwks: dict | None = None):
             "headers": headers, "body_bytes": received, "client": scope["client"][0],
         }
         echo = [(b"x-request-id", v.encode("latin-1")) for v in headers.get("x-request-id", [])]  # as services do
+        if params.get("cc"):
+            echo.append((b"cache-control", b"private, max-age=5"))
         return await reply(200, json.dumps(body).encode(), headers=[(b"x-upstream", service.encode()),
                                                                    (b"set-cookie", b"upstream=1; Path=/"), *echo])
 

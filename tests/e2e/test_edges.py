@@ -103,9 +103,13 @@ def test_both_trailing_slash_forms_work(owner):
     assert owner.get("/api/v1/tests").status_code == 200 and owner.get("/api/v1/tests/").status_code == 200
 
 
-def test_security_and_rate_limit_headers(anonymous, owner):
+def test_security_and_rate_limit_headers(system, anonymous, owner):
     login = anonymous.http.post("/api/v1/auth/login", json={"email": OWNER_EMAIL, "password": OWNER_PASSWORD})
-    assert login.status_code == 200 and login.headers["cache-control"] == "no-store"
+    assert login.status_code == 200 and login.headers.get_list("cache-control") == ["no-store"]
+    at_identity = httpx.post(system.url("identity") + "/api/v1/auth/login",
+                             json={"email": OWNER_EMAIL, "password": OWNER_PASSWORD})
+    assert at_identity.status_code == 200 and at_identity.headers["cache-control"] == "no-store"
+    assert at_identity.headers["x-content-type-options"] == "nosniff"
     listed = owner.get("/api/v1/athletes/")
     for response in (login, listed, anonymous.get("/api/docs")):
         assert response.headers["x-content-type-options"] == "nosniff"

@@ -19,6 +19,8 @@ access_log = logging.getLogger("vo2.access")
 
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 _PREFIX = re.compile(r"^(/[A-Za-z0-9_~\-][A-Za-z0-9._~\-]*)*$")
+# Answers that carry tokens (login, refresh, service tokens, SSO, accepted invitations) or new API keys.
+NO_STORE_PREFIXES = ("/api/v1/auth/", "/api/v1/tenants/current/api-keys")
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
 
 
@@ -69,6 +71,8 @@ class RequestContextMiddleware:
             response[requestid.HEADER] = rid
             for name, value in SECURITY_HEADERS.items():
                 response.setdefault(name, value)
+            if request.path_info.startswith(NO_STORE_PREFIXES):  # token answers: never kept by any cache
+                response["Cache-Control"] = "no-store"
             location = response.get("Location")
             if public_base and location and location.startswith("/") and not location.startswith("//"):
                 response["Location"] = public_base + location  # links name the public URL, not this service
