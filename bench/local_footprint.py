@@ -10,7 +10,9 @@ prints, per run:
   - memory: RSS summed over that process tree (shared pages count once per process, as `ps` shows them), and PSS
     (shared pages split between the processes that map them) beside it.
 Targets (issue 17): RSS ≤ 800 MB, ≤ 12 processes, cold start ≤ 10 s. The figures depend on the machine's load:
-this machine is shared, so compare runs made at the same moment.
+this machine is shared, so compare runs made at the same moment: `--reference <checkout>` alternates runs of
+another checkout's launcher with this one's, and the CPU seconds the cold start used are printed beside its time
+(what an idle machine with as many cores would need, roughly, is that divided by the cores).
 """
 from __future__ import annotations
 
@@ -86,6 +88,19 @@ def memory_kb(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system) the processes used, with their waited-for children's (the preparing steps)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return total / ticks
+
+
 def command_of(pid: int) -> str:
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -96,14 +111,14 @@ def command_of(pid: int) -> str:
     return " ".join(Path(words[0]).name.split() + shown) if words else "?"
 
 
-def one_run(mode: str, settle: float, show: bool) -> dict:
+def one_run(mode: str, settle: float, show: bool, root: Path = ROOT) -> dict:
     data_dir = Path(tempfile.mkdtemp(prefix="vo2-footprint-"))
     base = free_port_block()
     gateway = f"http://127.0.0.1:{base}"
     log = open(data_dir.parent / f"{data_dir.name}.out", "w+")
     started = time.monotonic()
     launcher = subprocess.Popen([sys.executable, "-m", "launcher", "up", "--mode", mode, "--data-dir", str(data_dir),
-                                 "--port-base", str(base)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                 "--port-base", str(base)], cwd=root, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
         password, deadline = None, started + 120
@@ -129,13 +144,14 @@ def one_run(mode: str, settle: float, show: bool) -> dict:
             else:
                 raise TimeoutError("the gateway did not answer and log the owner in within 120 s")
         cold = time.monotonic() - started
+        cpu = cpu_seconds(process_tree(launcher.pid))
         time.sleep(settle)
         pids = process_tree(launcher.pid)
         sizes = {pid: memory_kb(pid) for pid in pids}
         if show:
             for pid in sorted(pids, key=lambda p: -sizes[p][0]):
                 print(f"    {sizes[pid][0] / 1024:7.1f} MB RSS {sizes[pid][1] / 1024:7.1f} MB PSS  {command_of(pid)}")
-        return {"cold_s": cold, "processes": len([p for p in pids if sizes[p][0]]),
+        return {"cold_s": cold, "cpu_s": cpu, "processes": len([p for p in pids if sizes[p][0]]),
                 "rss_mb": sum(r for r, _ in sizes.values()) / 1024, "pss_mb": sum(p for _, p in sizes.values()) / 1024}
     finally:
         started_pids = process_tree(launcher.pid)[1:]
@@ -159,19 +175,34 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--settle", type=float, default=5.0, help="seconds after start before memory is read")
     parser.add_argument("--mode", choices=["local", "saas"], default="local")
+    parser.add_argument("--reference", type=Path, default=None,
+                        help="another checkout (e.g. a clone at an older commit whose launcher takes --data-dir and "
+                             "--port-base): measured in alternation with this one, same moments of the machine")
     args = parser.parse_args()
-    runs = []
+    roots = {"this": ROOT, **({"reference": args.reference.resolve()} if args.reference else {})}
+    runs = {name: [] for name in roots}
     for i in range(args.runs):
-        result = one_run(args.mode, args.settle, show=i == 0)
-        runs.append(result)
-        print(f"run {i + 1}: cold start {result['cold_s']:.1f} s, {result['processes']} processes, "
-              f"RSS {result['rss_mb']:.0f} MB (PSS {result['pss_mb']:.0f} MB)", flush=True)
-    cold = statistics.median(r["cold_s"] for r in runs)
-    rss = statistics.median(r["rss_mb"] for r in runs)
-    procs = max(r["processes"] for r in runs)
-    print(f"\n{args.mode} install, median of {len(runs)}: cold start {cold:.1f} s (target ≤ 10 s, "
-          f"{cold / 10:.2f}× target), {procs} processes (≤ 12), RSS {rss:.0f} MB (≤ 800 MB, {rss / 800:.2f}× target), "
-          f"PSS {statistics.median(r['pss_mb'] for r in runs):.0f} MB")
+        for name, root in roots.items():
+            result = one_run(args.mode, args.settle, show=i == 0, root=root)
+            runs[name].append(result)
+            print(f"{name} run {i + 1}: cold start {result['cold_s']:.1f} s using {result['cpu_s']:.1f} CPU-s, "
+                  f"{result['processes']} processes, RSS {result['rss_mb']:.0f} MB (PSS {result['pss_mb']:.0f} MB)",
+                  flush=True)
+    print()
+    for name, results in runs.items():
+        cold = statistics.median(r["cold_s"] for r in results)
+        rss = statistics.median(r["rss_mb"] for r in results)
+        procs = max(r["processes"] for r in results)
+        print(f"{name} ({roots[name]}), {args.mode} install, median of {len(results)}: cold start {cold:.1f} s "
+              f"(target ≤ 10 s, {cold / 10:.2f}× target) using {statistics.median(r['cpu_s'] for r in results):.1f} "
+              f"CPU-s, {procs} processes (≤ 12), RSS {rss:.0f} MB (≤ 800 MB, {rss / 800:.2f}× target), "
+              f"PSS {statistics.median(r['pss_mb'] for r in results):.0f} MB")
+    if args.reference:
+        this, ref = runs["this"], runs["reference"]
+        med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
+        print(f"this / reference: cold start {med(this, 'cold_s') / med(ref, 'cold_s'):.2f}×, CPU "
+              f"{med(this, 'cpu_s') / med(ref, 'cpu_s'):.2f}×, RSS {med(this, 'rss_mb') / med(ref, 'rss_mb'):.2f}×, "
+              f"processes {max(r['processes'] for r in this)} vs {max(r['processes'] for r in ref)}")
     return 0
 
 

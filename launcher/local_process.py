@@ -1,17 +1,17 @@
-"""Local mode's two processes per Django service, for one lab's computer.
+"""Local mode's processes of a Django service, for one lab's computer.
 
-    python launcher/local_process.py web <host:port> [relay]       the web server, and the outbox relay beside it
-    python launcher/local_process.py background consumer worker    the consumer and the Celery worker
-    (cwd: the service; DJANGO_SETTINGS_MODULE set)
+    python launcher/local_process.py --listen 127.0.0.1:8005 web relay consumer worker
+    python launcher/local_process.py worker                                   (cwd: the service; DJANGO_SETTINGS_MODULE set)
 
-The same code SaaS mode runs as one process per role (gunicorn, `manage.py run_relay`, `manage.py run_consumer`,
-`celery -A <service>.celery worker`), grouped so the computer loads Django twice per service instead of up to
-four times. The web server is waitress (one process, threads). The relay, an I/O loop polling the outbox, runs as a
-thread of the web process; the consumer and the worker, which do the heavy work (imports, PDFs, e-mail), run in a
-process of their own so they never slow the API down: the consumer in a thread, the Celery worker (solo pool: one
-job at a time, late acks as everywhere) in the main thread, where it handles SIGTERM/SIGINT as a warm shutdown.
-Each loop has its own database connection. When a loop ends unexpectedly its process stops, non-zero, so the
-launcher sees it and stops the system rather than run half of it.
+The same loops SaaS mode runs one process per role (gunicorn, `manage.py run_relay`, `manage.py run_consumer`,
+`celery -A <service>.celery worker`), grouped so the computer loads Django once or twice per service instead of up
+to four times. What waits on the network shares the web process as threads: the web server (waitress), the outbox
+relay, the event consumer, the e-mail worker. A Celery worker that computes (measurements' imports, reports' PDFs)
+runs in a process of its own, so a long job never holds the API's interpreter. Each loop has its own database
+connection; a Celery worker (solo pool: one job at a time, late acks as everywhere) runs in the main thread, where
+it handles SIGTERM/SIGINT as a warm shutdown. When a loop ends unexpectedly its process stops, non-zero, so the
+launcher sees it and stops the system rather than run half of it. Once every loop works, the process prints
+"<service> process ready: <roles>" (the launcher waits for that line).
 """
 from __future__ import annotations
 
@@ -30,8 +30,9 @@ log = logging.getLogger("vo2.local")
 class Loop:
     """A relay or consumer loop in a thread; `failed` when it ended other than by being stopped."""
 
-    def __init__(self, name: str, runner, stopping: threading.Event, close=None):
+    def __init__(self, name: str, runner, stopping: threading.Event, close=None, ready: threading.Event | None = None):
         self.name, self.runner, self.stopping, self.close = name, runner, stopping, close
+        self.ready = ready or threading.Event()
         self.failed = False
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
 
@@ -56,7 +57,9 @@ def relay_loop() -> Loop:
     from servicekit.events.relay import Relay
 
     relay = Relay()
-    return Loop("relay", relay.run, relay.stopping, relay.close)
+    loop = Loop("relay", relay.run, relay.stopping, relay.close)
+    loop.ready.set()  # it polls the outbox from its first moment
+    return loop
 
 
 def consumer_loop() -> Loop:
@@ -66,30 +69,27 @@ def consumer_loop() -> Loop:
     from servicekit.events.consumer import EventConsumer
 
     consumer = EventConsumer(settings.SERVICE_NAME, registry.load([]))
-    return Loop("consumer", consumer.run, consumer.stopping)
+    ready = threading.Event()  # set once it is subscribed to its queue
+    return Loop("consumer", lambda: consumer.run(ready=ready), consumer.stopping, ready=ready)
 
 
-def serve_web(listen: str) -> None:
-    """Serve the service's WSGI application until SIGTERM/SIGINT."""
-    import waitress
+def web_server(listen: str):
+    """The service's WSGI application on waitress (threads), not yet serving: `.run()` serves until the process ends."""
+    import waitress.server
     from django.core.wsgi import get_wsgi_application
 
-    def stop(signum, frame):
-        raise SystemExit(0)
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, stop)
-    try:
-        # clear_untrusted_proxy_headers=False: the gateway's X-Forwarded-Host/-Proto reach the kit, which builds
-        # the public links from them (waitress would drop them: it trusts no proxy here)
-        waitress.serve(get_wsgi_application(), listen=listen, threads=int(os.environ.get("VO2_THREADS", "8")),
-                       clear_untrusted_proxy_headers=False, _quiet=True)
-    except SystemExit:
-        pass
+    # clear_untrusted_proxy_headers=False: the gateway's X-Forwarded-Host/-Proto reach the kit, which builds
+    # the public links from them (waitress would drop them: it trusts no proxy here)
+    return waitress.server.create_server(get_wsgi_application(), listen=listen,
+                                         threads=int(os.environ.get("VO2_THREADS", "8")),
+                                         clear_untrusted_proxy_headers=False)
 
 
-def run_worker(service: str) -> None:
+def run_worker(service: str, ready: threading.Event) -> None:
     """The service's Celery worker in this (main) thread until SIGTERM/SIGINT."""
+    from celery.signals import worker_ready
+
+    worker_ready.connect(lambda **_: ready.set(), weak=False)
     app = importlib.import_module(f"{service}.celery").app
     # a node name of its own: several workers (or systems) on one host must not share a pidbox queue
     worker = app.Worker(hostname=f"{service}-{secrets.token_hex(3)}@{socket.gethostname()}",
@@ -98,15 +98,30 @@ def run_worker(service: str) -> None:
     worker.start()
 
 
-def wait_for_signal() -> None:
+def until_signal(run=None) -> None:
+    """`run()` (or nothing) in this thread until SIGTERM/SIGINT."""
     stopped = threading.Event()
+
+    def stop(signum, frame):
+        stopped.set()
+        if run is not None:
+            raise SystemExit(0)
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopped.set())
-    stopped.wait()
+        signal.signal(signum, stop)
+    try:
+        run() if run is not None else stopped.wait()
+    except SystemExit:
+        pass
 
 
 def main(argv: list[str]) -> int:
-    role, args = argv[0], argv[1:]
+    listen = None
+    if argv[:1] == ["--listen"]:
+        listen, argv = argv[1], argv[2:]
+    roles = argv
+    assert roles and set(roles) <= {"web", "relay", "consumer", "worker"}, roles
+    assert ("web" in roles) == (listen is not None), "web needs --listen, and only web listens"
     import django
 
     django.setup()
@@ -115,24 +130,37 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), stream=sys.stdout,
                         format="%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
     service = settings.SERVICE_NAME
-    kinds = args[1:] if role == "web" else args
-    loops = [{"relay": relay_loop, "consumer": consumer_loop}[kind]() for kind in kinds if kind != "worker"]
+    server = web_server(listen) if "web" in roles else None  # listening from here on
+    loops = [{"relay": relay_loop, "consumer": consumer_loop}[role]() for role in roles if role in
+             ("relay", "consumer")]
     for loop in loops:
         loop.thread.start()
-    log.info("%s %s process%s", service, role, f" with {', '.join(kinds)}" if kinds else "")
-    if role == "web":
-        serve_web(args[0])
-    elif "worker" in kinds:
-        run_worker(service)
+    waits = [loop.ready for loop in loops]
+    worker_ready = threading.Event()
+    if "worker" in roles:
+        waits.append(worker_ready)
+
+    def announce():  # printed whatever LOG_LEVEL says: the launcher waits for this line
+        if all(event.wait(300) for event in waits):
+            # the process's own stdout: Celery redirects sys.stdout into its logger, which LOG_LEVEL may silence
+            print(f"{service} process ready: {' '.join(roles)}", file=sys.__stdout__, flush=True)
+
+    threading.Thread(target=announce, name="ready", daemon=True).start()
+    if "worker" in roles:
+        if server is not None:  # the worker needs the main thread (signals); the web server takes another
+            threading.Thread(target=server.run, name="web", daemon=True).start()
+        run_worker(service, worker_ready)
     else:
-        wait_for_signal()
+        until_signal(server.run if server is not None else None)
+    if server is not None:
+        server.close()
     for loop in loops:
         loop.stopping.set()
     for loop in loops:
         loop.thread.join(timeout=10)
     failed = [loop.name for loop in loops if loop.failed]
     if failed:
-        log.error("%s %s process stopped because %s ended", service, role, ", ".join(failed))
+        log.error("%s process stopped because %s ended", service, ", ".join(failed))
     return 1 if failed else 0
 
 

@@ -23,6 +23,9 @@ PYTHON = sys.executable
 DJANGO_SERVICES = ("identity", "measurements", "reports", "notifications")
 PUBLISHERS = {"identity", "measurements", "reports"}  # services with an outbox to relay
 SERVICE_CLIENTS = ("measurements", "reports")  # call other services with a service token
+# Local mode: the Celery workers that compute (imports, PDFs) get a process of their own; every other loop runs as a
+# thread of its service's web process (launcher/local_process.py).
+COMPUTING = {("measurements", "worker"), ("reports", "worker")}
 PORTS = {"gateway": 8000, "identity": 8001, "measurements": 8002, "analysis": 8003, "reports": 8004,
          "notifications": 8005}
 
@@ -44,7 +47,9 @@ class Process:
     cwd: Path
     env: dict
     health_url: str | None = None
+    ready_line: str | None = None  # without a health URL: what its log says once it works
     popen: subprocess.Popen | None = field(default=None, repr=False)
+    log_start: int = 0  # where this run's lines begin in its log (the log is kept across runs)
 
 
 @dataclass
@@ -136,8 +141,8 @@ class System:
     def plan(self) -> list[Process]:
         """Every process. SaaS mode: per Django service a web server (gunicorn, several workers) and each of its
         relay, consumer and worker on its own, as compose runs them. Local mode, for one lab's computer: per Django
-        service one web process (waitress, threads) with the relay beside it, and one background process with the
-        consumer and the worker (launcher/local_process.py)."""
+        service one web process (waitress, threads) with its relay, consumer and e-mail worker as threads, and a
+        process of its own for a worker that computes (launcher/local_process.py)."""
         base = self.common_env()
         procs = []
         for service in DJANGO_SERVICES:
@@ -145,13 +150,14 @@ class System:
             kinds = self.background_kinds(service)
             if self.mode == "local":
                 script = str(ROOT / "launcher" / "local_process.py")
-                beside_web = [kind for kind in kinds if kind == "relay"]
-                procs.append(Process(service, [PYTHON, script, "web", f"127.0.0.1:{self.ports[service]}",
-                                               *beside_web], cwd, env, self.url(service) + "/healthz"))
-                if set(kinds) - set(beside_web):
-                    procs.append(Process(f"{service}-background", [PYTHON, script, "background",
-                                                                    *[k for k in kinds if k not in beside_web]],
-                                         cwd, env))
+                apart = [kind for kind in kinds if (service, kind) in COMPUTING]
+                beside_web = [kind for kind in kinds if kind not in apart]
+                procs.append(Process(service, [PYTHON, script, "--listen", f"127.0.0.1:{self.ports[service]}",
+                                               "web", *beside_web], cwd, env, self.url(service) + "/healthz",
+                                     ready_line=f"{service} process ready: "))
+                if apart:
+                    procs.append(Process(f"{service}-background", [PYTHON, script, *apart], cwd, env,
+                                         ready_line=f"{service} process ready: "))
                 continue
             procs.append(Process(service, [PYTHON, "-m", "gunicorn", f"{service}.wsgi",
                                            "--bind", f"127.0.0.1:{self.ports[service]}",
@@ -227,13 +233,16 @@ class System:
         return subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT / "services" / service, env=env, check=True,
                               capture_output=capture, text=True)
 
-    def start(self, timeout: float = 60.0) -> None:
-        """The web processes first, until each answers /healthz; then the relays, consumers and workers (as
-        compose orders them: a background process starts once its service's web server is healthy)."""
+    def start(self, timeout: float = 120.0) -> None:
+        """Every web process until it answers /healthz. Local mode starts its background processes after that (a
+        lab's computer logs in sooner when they do not compete for its cores) and waits until every process says
+        all its loops work (consumer subscribed, worker ready); SaaS mode starts every process at once and only
+        checks the background ones are alive."""
         try:
             plan = self.plan()
             web = [proc for proc in plan if proc.health_url]
-            for proc in web:
+            background = [proc for proc in plan if not proc.health_url]
+            for proc in web if self.mode == "local" else plan:
                 self._launch(proc)
             deadline = time.monotonic() + timeout
             for proc in web:
@@ -244,17 +253,28 @@ class System:
                     if time.monotonic() > deadline:
                         raise TimeoutError(f"{proc.name} did not become healthy; see {self.log_dir}")
                     time.sleep(0.05)
-            background = [proc for proc in plan if not proc.health_url]
-            for proc in background:
-                self._launch(proc)
-            for proc in background:  # relays, consumers, workers: alive is enough
+            if self.mode == "local":
+                for proc in background:
+                    self._launch(proc)
+            for proc in background + web:
                 self._check_alive(proc)
+                while proc.ready_line and proc.ready_line not in self._log_since_launch(proc):
+                    self._check_alive(proc)
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{proc.name} did not start working; see {self.log_dir}")
+                    time.sleep(0.1)
         except BaseException:  # a half-started system is stopped, never left running
             self.stop()
             raise
 
+    def _log_since_launch(self, proc: Process) -> str:
+        with open(self.log_dir / f"{proc.name}.log", "rb") as log:
+            log.seek(proc.log_start)
+            return log.read().decode(errors="replace")
+
     def _launch(self, proc: Process) -> None:
         log = open(self.log_dir / f"{proc.name}.log", "ab")
+        proc.log_start = log.tell()
         proc.popen = subprocess.Popen(proc.argv, cwd=proc.cwd, env=proc.env, stdout=log, stderr=subprocess.STDOUT,
                                       start_new_session=True)
         log.close()
