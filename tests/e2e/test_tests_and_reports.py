@@ -141,6 +141,10 @@ def test_override_moves_vt1_the_zones_follow_and_the_analyzed_event_goes_out(sys
         assert "Sokolova" in text
         vo2 = f"{after['vo2max']['vo2_ml_kg_min']:.1f}".replace(".", ",")
         assert vo2 in text, f"VO2max {vo2} (decimal comma) in the Russian report"
+        # issue 12: the file link names the gateway; the PDF's ETag answers If-None-Match with 304, no body
+        assert report["file"] == f"{owner.base}/api/v1/reports/{report_id}/file"
+        again = owner.get(report["file"], headers={"If-None-Match": pdf.headers["etag"]})
+        assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == pdf.headers["etag"]
         probe.wait_for(lambda e: e["type"] == "reports.report.ready" and e["data"].get("report_id") == report_id)
     finally:
         probe.close()

@@ -2,6 +2,7 @@
 afterwards; links built from the public URL the gateway saw; security headers; oversized bodies as 413 problems."""
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import re
@@ -22,6 +23,16 @@ _PREFIX = re.compile(r"^(/[A-Za-z0-9_~\-][A-Za-z0-9._~\-]*)*$")
 # Answers that carry tokens (login, refresh, service tokens, SSO, accepted invitations) or new API keys.
 NO_STORE_PREFIXES = ("/api/v1/auth/", "/api/v1/tenants/current/api-keys")
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
+
+
+_public_base: contextvars.ContextVar[str | None] = contextvars.ContextVar("public_base", default=None)
+
+
+def public_url(path: str) -> str:
+    """A link to `path` (`/api/v1/...`) as the client reaches it: through the gateway, its public URL (scheme, host
+    and prefix the gateway passed on); without one (tests, a direct call) the path itself."""
+    base = _public_base.get()
+    return base + path if base and path.startswith("/") else path
 
 
 def use_public_url(request) -> str | None:
@@ -67,7 +78,11 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         try:
             public_base = use_public_url(request)
-            response = self.get_response(request)
+            base_token = _public_base.set(public_base)
+            try:
+                response = self.get_response(request)
+            finally:
+                _public_base.reset(base_token)
             response[requestid.HEADER] = rid
             for name, value in SECURITY_HEADERS.items():
                 response.setdefault(name, value)

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from servicekit.django import idempotency
 from servicekit.django.drf import principal_of, roles_allowed
+from servicekit.django.middleware import public_url
 from servicekit.principal import MANAGER_ROLES, STAFF_ROLES
 from servicekit.problems import ProblemError
 
@@ -47,7 +48,7 @@ class ReportSerializer(serializers.ModelSerializer):
         return {"code": report.error_code, "detail": report.error}
 
     def get_file(self, report) -> str | None:
-        return f"/api/v1/reports/{report.id}/file" if report.status == Report.Status.DONE else None
+        return public_url(f"/api/v1/reports/{report.id}/file") if report.status == Report.Status.DONE else None
 
 
 class ReportRequestSerializer(serializers.Serializer):
