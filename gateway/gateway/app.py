@@ -104,7 +104,7 @@ class GatewayMiddleware:
         self.app, self.gw = app, gateway
         s = gateway.settings
         self.limits = (s.rate_limit_ip, s.rate_limit_login_ip, s.rate_limit_user, s.rate_limit_tenant)
-        self.max_body = s.max_body_bytes
+        self.max_body, self.max_json = s.max_body_bytes, s.max_json_body_bytes
         self.urls = s.service_urls
         self.access = gateway.access_log
         self.trusted = TrustedProxies(s.trusted_proxies)
@@ -215,16 +215,20 @@ class GatewayMiddleware:
             raw = scope.get("raw_path") or path.encode()
             scope["raw_path"] = raw + b"/" if canonical.endswith("/") else raw[:-1]
             scope["path"] = canonical
+        # JSON bodies have the services' smaller limit (MAX_JSON_BODY_BYTES, the kit's too): refused here, before
+        # megabytes travel to a service that would refuse them anyway. Uploads (multipart) keep MAX_BODY_BYTES.
+        content_type = head.content_type
+        max_body = self.max_json if content_type is not None and b"json" in content_type.lower() else self.max_body
         length = head.content_length
         if length is not None:
             try:
-                too_large = int(length) > self.max_body
+                too_large = int(length) > max_body
             except ValueError:
                 return await send_problem(send, 400, "bad-request", "Content-Length is not a number.",
                                           own_headers), principal
             if too_large:
                 return await send_problem(send, 413, "payload-too-large",
-                                          f"The request body exceeds {self.max_body} bytes.",
+                                          f"The request body exceeds {max_body} bytes.",
                                           [(b"connection", b"close"), *own_headers]), principal
         rid = scope["state"]["request_id"]
         headers = head.upstream_headers(
@@ -234,11 +238,11 @@ class GatewayMiddleware:
         try:
             status = await self.gw.upstream.forward(
                 scope, receive, send, service=service, base_url=self.urls[service], headers=headers,
-                max_body=self.max_body, extra_response_headers=own_headers, has_body=head.has_body,
+                max_body=max_body, extra_response_headers=own_headers, has_body=head.has_body,
                 chunked=head.chunked, if_none_match=head.if_none_match)
         except BodyTooLarge:
             return await send_problem(send, 413, "payload-too-large",
-                                      f"The request body exceeds {self.max_body} bytes.",
+                                      f"The request body exceeds {max_body} bytes.",
                                       [(b"connection", b"close"), *own_headers]), principal
         except ClientDisconnected:
             return 499, principal

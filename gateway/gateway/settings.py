@@ -61,6 +61,7 @@ class Settings:
     trusted_proxies: tuple = ()
     max_url_bytes: int = 4000
     max_header_bytes: int = 8000
+    max_json_body_bytes: int = 10 * 1024 * 1024
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -124,6 +125,8 @@ class Settings:
             # Below gunicorn's request-line limit (4094 bytes with method and version), so no service ever shows its
             # HTML page for a long URL: the gateway answers 414 problem+json first.
             max_url_bytes=env_int("MAX_URL_BYTES", 4000),
-            max_header_bytes=env_int("MAX_HEADER_BYTES", 8000),  # per header line; gunicorn's limit is 8190
+            max_header_bytes=env_int("MAX_HEADER_BYTES", 8000),
+            # the kit's Django limit for JSON bodies reads the same variable, so both refuse at the same size
+            max_json_body_bytes=env_int("MAX_JSON_BODY_BYTES", 10 * 1024 * 1024),  # per header line; gunicorn's limit is 8190
             access_log=env_bool("ACCESS_LOG", True) and (env("LOG_LEVEL", "INFO") or "INFO").upper() in {"DEBUG", "INFO"},
         )

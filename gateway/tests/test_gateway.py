@@ -610,3 +610,15 @@ def test_one_trailing_slash_rule_both_forms_work(gw, token):
     assert posted["path"] == "/api/v1/auth/login" and posted["body_bytes"] == len(b'{"a":1}')
     assert gw.client.get("/api/v1/athletes/a1/x?q=1", headers=bearer(token())).json()["raw_path"] == \
         "/api/v1/athletes/a1/x"  # undocumented: unchanged
+
+
+def test_a_json_body_over_the_services_limit_is_413_at_the_gateway(gw, token):
+    """11 MiB of JSON reached Django, which answered an HTML 400; the gateway now refuses JSON over the services'
+    own limit (MAX_JSON_BODY_BYTES, 10 MiB) itself, and the kit answers 413 problem+json at a service directly."""
+    body = b'{"notes": "' + b"x" * (11 * 1024 * 1024) + b'"}'
+    response = gw.client.post("/api/v1/athletes/", content=body,
+                              headers={**bearer(token()), "content-type": "application/json"})
+    body_problem = assert_problem(response, 413, "payload-too-large")
+    assert str(10 * 1024 * 1024) in body_problem["detail"] and "x-upstream" not in response.headers
+    upload = gw.client.post("/api/v1/imports/", content=body, headers={**bearer(token()), "content-type": "text/csv"})
+    assert upload.status_code == 200 and upload.json()["body_bytes"] == len(body)  # uploads keep the larger limit
