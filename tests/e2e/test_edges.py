@@ -142,3 +142,16 @@ def test_the_merged_document_is_one_31_contract(anonymous):
         for method, operation in item.items():
             if isinstance(operation, dict) and "responses" in operation:
                 assert "429" in operation["responses"], (method, path)
+
+
+def test_a_service_builds_links_from_the_forwarded_public_url(system, owner):
+    """The kit side of public links, at a service directly: X-Forwarded-Proto/-Host/-Prefix as the gateway sends
+    them (a proxy in front of it may add the prefix); a value that is not a plain host is ignored."""
+    for i in range(2):
+        assert owner.post("/api/v1/athletes/", {**ATHLETE, "first_name": f"Fwd{i}"}).status_code == 201
+    client = direct(system, "measurements", owner.token)
+    page = client.get("/api/v1/athletes/?page_size=1", headers={
+        "X-Forwarded-Proto": "https", "X-Forwarded-Host": "vo2.example.org", "X-Forwarded-Prefix": "/lab"}).json()
+    assert page["next"].startswith("https://vo2.example.org/lab/api/v1/athletes/?cursor="), page["next"]
+    bad = client.get("/api/v1/athletes/?page_size=1", headers={"X-Forwarded-Host": "evil.example/x?"}).json()
+    assert bad["next"].startswith(system.url("measurements") + "/api/v1/athletes/"), bad["next"]
