@@ -191,7 +191,17 @@ def test_every_pod_runs_unprivileged_on_a_read_only_root(overlay):
             assert sc["capabilities"] == {"drop": ["ALL"]}, where
             assert "add" not in sc["capabilities"] and not sc.get("privileged"), where
             mounts_tmp |= any(m["mountPath"] == "/tmp" for m in container.get("volumeMounts", []))
+            data_dir = image_data_dir(service_of(workload))
+            if data_dir:  # the kit's settings make sure VO2_DATA_DIR exists, so it must be writable
+                assert data_dir in {m["mountPath"] for m in container.get("volumeMounts", [])}, where
         assert mounts_tmp, f"{name}: a read-only root needs a writable /tmp"
+
+
+def image_data_dir(service: str) -> str | None:
+    if service not in DJANGO:
+        return None
+    (found,) = re.findall(r"VO2_DATA_DIR=(\S+)", (ROOT / f"services/{service}/Dockerfile").read_text())[-1:]
+    return found
 
 
 def test_every_container_has_requests_and_limits(overlay):
