@@ -370,9 +370,11 @@ def _incremental_phase(proto: dict, w1: float) -> tuple[float | None, float, str
     inc = proto.get("incremental")
     if isinstance(inc, dict) and isinstance(inc.get("start_s"), (int, float)) and \
             isinstance(inc.get("end_s"), (int, float)):
+        # the plateau rule cuts a dismount itself, from the end of the logged load
+        end = float(inc.get("end_logged_s", inc["end_s"]))
         if inc.get("onset") == "unknown":
-            return None, float(inc["end_s"]), "phases"
-        return float(inc["start_s"]), float(inc["end_s"]), f"phases ({inc.get('source') or 'detected'})"
+            return None, end, "phases"
+        return float(inc["start_s"]), end, f"phases ({inc.get('source') or 'detected'})"
     if proto.get("kind") == "ramp" and proto.get("_ramp_start") is not None:
         return float(proto["_ramp_start"]), w1, "protocol"
     return None, w1, None

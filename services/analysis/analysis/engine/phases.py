@@ -21,7 +21,8 @@ BIN_S = 10.0            # VO2 is judged on 10-s means
 SLOPE_WINDOW_S = 90.0   # local VO2 slope over 90 s
 FLAT_FRACTION = 0.4     # flat: local slope below 40 % of the climb's
 MIN_FLAT_S = 60.0
-DISMOUNT_DROP = 0.15    # VO2 falling > 15 % below its recent maximum while the load is still logged
+DISMOUNT_DROP = 0.10    # VO2 (15-s means) falling > 10 % below its last-minute maximum while the load is logged
+DISMOUNT_MEAN_S = 15.0
 HIGH_START = 0.5        # VO2 at the first sample above half its peak: the recording began mid-test
 
 
@@ -66,16 +67,34 @@ def _local_slopes(bt: np.ndarray, by: np.ndarray) -> np.ndarray:
 
 
 def end_of_exercise(t: np.ndarray, vo2: np.ndarray, start: float, end: float) -> tuple[float, bool]:
-    """End of exercise within [start, end]: before a terminal VO2 collapse, if there is one."""
+    """End of exercise within [start, end]: before a terminal VO2 collapse, if there is one.
+
+    15-s means every 5 s over the last 3 min; a collapse is the last mean more than 10 % below the
+    highest one of the final minute (the same 10 % the plateau rule uses) with the mean 10 s before it
+    already 5 % below."""
     m = (t >= max(start, end - 180.0)) & (t <= end)
-    bt, by = _bins(t[m], vo2[m])
-    if bt.size < 4:
+    tt, vv = t[m], vo2[m]
+    ok = np.isfinite(vv)
+    tt, vv = tt[ok], vv[ok]
+    if tt.size < 6 or tt[-1] - tt[0] < 60:
         return end, False
-    sm = _smooth(by)
-    i = int(np.argmax(sm))
-    tail = sm[i:]
-    if i < sm.size - 1 and tail[-1] < (1 - DISMOUNT_DROP) * sm[i] and np.all(tail[-2:] < (1 - DISMOUNT_DROP / 2) * sm[i]):
-        return float(min(bt[i] + BIN_S / 2, end)), True
+    # anchored at the last breath: the final mean is the last 15 s, where a dismount shows
+    grid = (tt[-1] - DISMOUNT_MEAN_S / 2 - 5.0 * np.arange(int((tt[-1] - tt[0] - DISMOUNT_MEAN_S) // 5.0) + 1))[::-1]
+    if grid.size < 4:
+        return end, False
+    c = np.concatenate([[0.0], np.cumsum(vv)])
+    lo = np.searchsorted(tt, grid - DISMOUNT_MEAN_S / 2, side="left")
+    hi = np.searchsorted(tt, grid + DISMOUNT_MEAN_S / 2, side="right")
+    cnt = hi - lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sm = np.where(cnt > 0, (c[hi] - c[lo]) / np.maximum(cnt, 1), np.nan)
+    last_min = grid >= grid[-1] - 60.0
+    if not np.isfinite(sm[last_min]).any() or not np.isfinite(sm[-1]):
+        return end, False
+    i = int(np.nanargmax(np.where(last_min, sm, -np.inf)))
+    # the fall must be under way, not one low mean: the mean 10 s earlier is already down by half as much
+    if i < grid.size - 3 and sm[-1] < (1 - DISMOUNT_DROP) * sm[i] and sm[-3] < (1 - DISMOUNT_DROP / 2) * sm[i]:
+        return float(min(grid[i] + DISMOUNT_MEAN_S / 2, end)), True
     return end, False
 
 
@@ -200,6 +219,7 @@ def build(t: np.ndarray, vo2: np.ndarray, proto: dict, declared: dict | None = N
         proto["declared"] = {k: declared.get(k) for k in ("kind", "start", "increment", "stage_length_s",
                                                            "baseline_s", "baseline_load") if k in declared}
     # end of exercise: not the stepping off while the belt still runs
+    logged_end = w1
     end, dismount = end_of_exercise(t, vo2, w0, w1)
     if dismount:
         flags.append(("dismount", f"VO2 collapsed at {end:.0f} s while the load was still logged to {w1:.0f} s: "
@@ -219,7 +239,8 @@ def build(t: np.ndarray, vo2: np.ndarray, proto: dict, declared: dict | None = N
     if source == "gas" or onset == "declared":
         proto["_ramp_start"] = float(w0)
     incremental = {"start_s": float(w0), "end_s": float(w1), "source": "declared" if onset == "declared" else source,
-                   "onset": onset, "kind": proto.get("kind") if proto.get("kind") in ("ramp", "steps") else None}
+                   "onset": onset, "kind": proto.get("kind") if proto.get("kind") in ("ramp", "steps") else None,
+                   "end_logged_s": float(logged_end), "dismount": bool(dismount)}
     return {"phases": [{k: (float(v) if isinstance(v, (int, float, np.floating)) and v is not None else v)
                         for k, v in p.items()} for p in phases if p["end_s"] >= p["start_s"]],
             "incremental": incremental, "flags": flags}
