@@ -150,7 +150,8 @@ def one_run(mode: str, settle: float, show: bool, root: Path = ROOT) -> dict:
         sizes = {pid: memory_kb(pid) for pid in pids}
         if show:
             for pid in sorted(pids, key=lambda p: -sizes[p][0]):
-                print(f"    {sizes[pid][0] / 1024:7.1f} MB RSS {sizes[pid][1] / 1024:7.1f} MB PSS  {command_of(pid)}")
+                print(f"    {sizes[pid][0] / 1024:7.1f} MB RSS {sizes[pid][1] / 1024:7.1f} MB PSS "
+                      f"{cpu_seconds([pid]):5.1f} CPU-s  {command_of(pid)}")
         return {"cold_s": cold, "cpu_s": cpu, "processes": len([p for p in pids if sizes[p][0]]),
                 "rss_mb": sum(r for r, _ in sizes.values()) / 1024, "pss_mb": sum(p for _, p in sizes.values()) / 1024}
     finally:
