@@ -1,7 +1,8 @@
 """Local mode's processes of a Django service, for one lab's computer.
 
     python launcher/local_process.py --listen 127.0.0.1:8005 web relay consumer worker
-    python launcher/local_process.py worker                                   (cwd: the service; DJANGO_SETTINGS_MODULE set)
+    python launcher/local_process.py worker
+    (cwd: the service's folder; DJANGO_SETTINGS_MODULE set)
 
 The same loops SaaS mode runs one process per role (gunicorn, `manage.py run_relay`, `manage.py run_consumer`,
 `celery -A <service>.celery worker`), grouped so the computer loads Django once or twice per service instead of up
