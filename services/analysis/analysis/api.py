@@ -1,6 +1,7 @@
 """HTTP layer of the analysis service: validate, hand the work to the engine in a worker thread, answer."""
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 import numpy as np
@@ -13,6 +14,8 @@ from servicekit.config import env_int
 from servicekit.fastapi import require_principal
 from servicekit.principal import Principal
 from servicekit.problems import ProblemError
+
+from .rounding import round_result
 
 router = APIRouter(prefix="/api/v1/analysis", tags=["analysis"])
 
@@ -27,12 +30,49 @@ class Athlete(BaseModel):
     sex: Literal["male", "female"] | None = None
 
 
+class AthleteRecord(BaseModel):
+    """The athlete as the lab has them on record: compared with the file's header (athlete_mismatch flags)."""
+    sex: Literal["male", "female"] | None = None
+    body_mass_kg: float | None = Field(None, gt=10, lt=400)
+    birth_date: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+
+class FileAthlete(BaseModel):
+    """What the export's header says (the /parse answer's metadata)."""
+    sex: Literal["male", "female"] | None = None
+    body_mass_kg: float | None = None
+    age_years: float | None = None
+    birth_date: str | None = None
+    test_date: str | None = None
+
+
+class DeclaredProtocol(BaseModel):
+    """The protocol the lab ran: drives the phases, and rebuilds the load where the file logged none."""
+    kind: Literal["ramp", "steps"]
+    start: float | None = Field(None, ge=0, le=3000, description="load of the first stage / at the ramp's start")
+    increment: float | None = Field(None, gt=0, le=1000, description="per stage (steps) or per minute (ramp)")
+    stage_length_s: float | None = Field(None, gt=0, le=3600)
+    baseline_s: float | None = Field(None, ge=0, le=3600, description="seconds of baseline before the protocol")
+    baseline_load: float | None = Field(None, ge=0, le=3000)
+    load_channel: Literal["power_w", "speed_kmh"] = "power_w"
+
+
+Precision = Literal["display", "full"]
+
+
 class CpetRequest(BaseModel):
     samples: dict[str, list[float | None] | None] = Field(..., description="column-wise normalized table")
-    athlete: Athlete | None = None
+    athlete: Athlete | None = Field(None, description="values for this test (body mass weighed that day)")
+    athlete_record: AthleteRecord | None = None
+    file_metadata: FileAthlete | None = None
+    test_date: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    protocol: DeclaredProtocol | None = None
     averaging: dict | None = Field(None, examples=[{"method": "time", "seconds": 30}])
-    overrides: dict | None = None
+    overrides: dict | None = Field(None, examples=[{"vt1": {"time_s": 420}, "vt2": {"hr_bpm": 172},
+                                                    "vo2max": {"vo2_ml_min": 4100, "reason": "verification bout"},
+                                                    "exclude": [[300, 320]]}])
     lactate: list[dict] | None = None
+    precision: Precision = Field("display", description="display: rounded to what the numbers mean; full: as computed")
 
 
 class LactateStep(BaseModel):
@@ -100,29 +140,132 @@ async def parse(file: UploadFile = File(...), format: str | None = Form(None),
     return parsed.to_wire()
 
 
-@router.post("/cpet", summary="Compute VO2max, thresholds, zones, FATmax and quality flags")
-async def cpet(body: CpetRequest, principal: Principal = Depends(require_principal)):
+def _analyse(samples, athlete, averaging, overrides, lactate, precision, **kw):
     from .engine import analyze_cpet
+    from .engine.overrides import InvalidOverride
 
+    try:
+        result = analyze_cpet(samples, athlete, averaging, overrides, lactate, **kw)
+    except InvalidOverride as exc:
+        raise ProblemError(422, "invalid-override", str(exc), errors=exc.errors) from exc
+    return result if precision == "full" else round_result(result)
+
+
+_CPET_RESPONSES = {422: {"description": "`invalid-override`: an override does not fit the test (the field and the "
+                                        "allowed range in `errors`)"}}
+
+
+@router.post("/cpet", summary="Compute VO2max, thresholds, zones, FATmax and quality flags", responses=_CPET_RESPONSES)
+async def cpet(body: CpetRequest, principal: Principal = Depends(require_principal)):
     samples = _validate_samples(body.samples)
     athlete = body.athlete.model_dump() if body.athlete else None
-    return await run_in_threadpool(analyze_cpet, samples, athlete, body.averaging, body.overrides, body.lactate)
+    return await run_in_threadpool(
+        _analyse, samples, athlete, body.averaging, body.overrides, body.lactate, body.precision,
+        declared_protocol=body.protocol.model_dump() if body.protocol else None,
+        athlete_record=body.athlete_record.model_dump() if body.athlete_record else None,
+        file_metadata=body.file_metadata.model_dump() if body.file_metadata else None, test_date=body.test_date)
 
 
 @router.post("/cpet/file", summary="Read a cart export and compute its CPET result in one call")
 async def cpet_file(file: UploadFile = File(...), format: str | None = Form(None),
-                    principal: Principal = Depends(require_principal)):
-    from .engine import analyze_cpet
-
+                    precision: Precision = Form("display"), principal: Principal = Depends(require_principal)):
     data = await read_upload(file)
     parsed = await run_in_threadpool(_parse, data, file.filename, format)
     wire = parsed.to_wire()
     meta = wire["metadata"]
-    athlete = {"body_mass_kg": meta.get("body_mass_kg"), "age": meta.get("age_years"), "sex": meta.get("sex")}
     # the reader knows whether the rows are breaths or averages: outlier rules depend on it
     averaging = {"sampling": meta.get("sampling")} if meta.get("sampling") else None
-    result = await run_in_threadpool(analyze_cpet, wire["samples"], athlete, averaging, None, None)
+    result = await run_in_threadpool(_analyse, wire["samples"], None, averaging, None, None, precision,
+                                     file_metadata=meta, test_date=meta.get("test_date"))
     return {"format": wire["format"], "metadata": meta, "warnings": wire["warnings"], "result": result}
+
+
+class AlignTest(BaseModel):
+    time_s: list[float] = Field(..., min_length=10, max_length=200_000)
+    vo2_ml_min: list[float | None] | None = None
+    start: str | None = Field(None, description="clock time of the test's time 0 (ISO 8601 with a zone), "
+                                                "to align by time stamps")
+
+
+class AlignedHeartRate(BaseModel):
+    format: Literal["fit", "tcx", "csv"]
+    method: Literal["timestamps", "offset", "correlation"]
+    offset_s: float = Field(..., description="test time at which the track's first sample was recorded")
+    correlation: float | None = Field(None, description="Pearson r of HR with VO2 at that offset (correlation only)")
+    coverage: float = Field(..., description="share of the test's samples that got a heart rate")
+    track_duration_s: float
+    n_track_samples: int
+    hr_bpm: list[float | None] = Field(..., description="one per test sample (time_s), null outside the track")
+    warnings: list[str]
+
+
+def _test_start(text: str | None) -> float | None:
+    import datetime as dt
+
+    if not text:
+        return None
+    try:
+        stamp = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ProblemError(400, "validation-error", "test.start is not an ISO 8601 date-time",
+                           errors=[{"field": "test.start", "detail": "not an ISO 8601 date-time"}]) from exc
+    # a clock without a zone cannot be compared with a track's UTC stamps: align another way
+    return stamp.timestamp() if stamp.tzinfo is not None else None
+
+
+def _align(data: bytes, filename: str | None, test: AlignTest, offset_s: float | None) -> dict:
+    from .engine.heart_rate import AlignmentError, align
+    from .formats import FormatError
+    from .formats.heart_rate import read_heart_rate
+
+    try:
+        track = read_heart_rate(data, filename)
+    except FormatError as exc:
+        raise ProblemError(exc.status, exc.slug, exc.detail) from exc
+    t = np.asarray(test.time_s, dtype=float)
+    vo2 = np.array([np.nan if v is None else v for v in test.vo2_ml_min], dtype=float) \
+        if test.vo2_ml_min is not None else None
+    if vo2 is not None and vo2.size != t.size:
+        raise ProblemError(400, "validation-error", "test.vo2_ml_min and test.time_s differ in length",
+                           errors=[{"field": "test.vo2_ml_min", "detail": "length differs from time_s"}])
+    if not np.isfinite(t).all() or (vo2 is not None and np.isinf(vo2).any()):
+        raise ProblemError(400, "validation-error", "the test's series hold non-finite numbers",
+                           errors=[{"field": "test", "detail": "not finite"}])
+    start = _test_start(test.start)
+    try:
+        out = align(t, vo2, track.time_s, track.hr_bpm, test_start=start,
+                    track_start=track.start if start is not None else None, offset_s=offset_s)
+    except AlignmentError as exc:
+        raise ProblemError(422, exc.slug, exc.detail) from exc
+    out.update(format=track.format, track_duration_s=track.duration_s, n_track_samples=int(track.time_s.size),
+               warnings=track.warnings + out["warnings"])
+    return round_result(out)
+
+
+@router.post("/heart-rate/align", summary="Read a heart-rate track (FIT, TCX, CSV of time and HR) and put it onto a "
+                                          "test's time axis", response_model=AlignedHeartRate,
+             responses={422: {"description": "unreadable track (`unknown-format`, `corrupt-file`, `no-data`, ...), "
+                                             "`heart-rate-not-alignable` or `heart-rate-no-overlap`"},
+                        413: {"description": "`file-too-large`"}})
+async def heart_rate_align(
+        file: UploadFile = File(..., description="the track: FIT, TCX, or CSV with a time and a heart-rate column"),
+        test: str = Form(..., description='JSON {"time_s": [...], "vo2_ml_min": [...], "start": "ISO 8601"?}: the '
+                                          "test's samples the HR goes onto"),
+        offset_s: float | None = Form(None, ge=-86400, le=86400,
+                                      description="test time at which the track starts (used when there are no "
+                                                  "time stamps on both sides)"),
+        principal: Principal = Depends(require_principal)):
+    """By time stamps when the test's start and the track both have clock time, else by `offset_s`, else by the
+    offset that maximises the correlation of HR with VO2 (+-15 min); the answer says which."""
+    try:
+        spec = AlignTest.model_validate(json.loads(test))
+    except (ValueError, TypeError) as exc:
+        errors = exc.errors() if hasattr(exc, "errors") else [{"loc": (), "msg": "not JSON"}]
+        raise ProblemError(400, "validation-error", "test: " + (errors[0].get("msg") if errors else "invalid"),
+                           errors=[{"field": ".".join(["test", *map(str, e.get("loc", ()))]),
+                                    "detail": e.get("msg", "invalid")} for e in errors]) from exc
+    data = await read_upload(file)
+    return await run_in_threadpool(_align, data, file.filename, spec, offset_s)
 
 
 @router.post("/lactate", summary="Lactate thresholds by every lactater method")

@@ -14,6 +14,7 @@ import numpy as np
 from . import averaging as avg
 from . import fatmax as fatmax_mod
 from . import norms, phases as phases_mod, protocol as proto_mod, quality, thresholds as thr, vo2max as vmx, zones as zones_mod
+from . import athlete as athlete_mod, overrides as overrides_mod, usability, workrate
 from .lactate import analyze_lactate
 from .version import ENGINE_VERSION
 
@@ -83,14 +84,19 @@ def _empty_threshold_result():
 
 def analyze_cpet(samples: dict, athlete: dict | None = None, averaging: dict | None = None,
                  overrides: dict | None = None, lactate: list | None = None,
-                 declared_protocol: dict | None = None, threshold_model: Any = "shipped") -> dict[str, Any]:
+                 declared_protocol: dict | None = None, threshold_model: Any = "shipped",
+                 athlete_record: dict | None = None, file_metadata: dict | None = None,
+                 test_date: str | None = None) -> dict[str, Any]:
     """declared_protocol: the test's protocol as the lab entered it ({kind: ramp|steps, start, increment,
-    stage_length_s, baseline_s, baseline_load}); it overrides the detected onset and kind.
+    stage_length_s, baseline_s, baseline_load, load_channel?}); it overrides the detected onset and kind,
+    and where the file has no load channel the load is rebuilt from it (workrate.py).
     threshold_model: "shipped" (models/vt_combiner.json), a fitted dict (cross-validation), or None
-    (rule-based consensus only)."""
+    (rule-based consensus only).
+    athlete: the request's values (body mass weighed that day); athlete_record (the athlete on record) and
+    file_metadata (the export's header) complete it and are compared (athlete.py).
+    Raises overrides.InvalidOverride for overrides that do not fit the test; nothing else raises."""
     flags: list[dict] = []
     strategy = avg.normalise_strategy(averaging)
-    athlete = athlete if isinstance(athlete, dict) else {}
     overrides = overrides if isinstance(overrides, dict) else {}
     result: dict[str, Any] = {
         "engine_version": ENGINE_VERSION, "averaging": strategy,
@@ -98,19 +104,69 @@ def analyze_cpet(samples: dict, athlete: dict | None = None, averaging: dict | N
         "zones": {"three_zone": [], "five_zone": [], "note": "not computed"},
         "fatmax": None, "protocol": None,
         "quality": {"flags": flags, "outliers_removed": 0, "n_breaths": 0, "excluded_breaths": 0},
-        "lactate": None,
+        "lactate": None, "status": "analyzed", "insufficient_reasons": [], "athlete": None,
     }
     errors: list[str] = []
+    share: dict = {}
     try:
+        athlete, result["athlete"] = athlete_mod.resolve(athlete, file_metadata, athlete_record, test_date, flags)
+        samples, share = usability.physiological(samples if isinstance(samples, dict) else {}, flags)
+        _check_overrides(samples, overrides)
         model = thr.shipped_model() if threshold_model == "shipped" else (
             threshold_model if isinstance(threshold_model, dict) else None)
         declared = declared_protocol if isinstance(declared_protocol, dict) else None
+        samples, load_note = _declared_load(samples, declared)
         _run(samples, athlete, strategy, overrides, lactate, result, flags, declared, model)
+        if load_note and result["protocol"] is not None:
+            result["protocol"]["load_source"] = "declared"
+            quality.flag(flags, "load_from_declared_protocol", load_note, "info")
+    except overrides_mod.InvalidOverride:
+        raise
     except Exception as exc:  # last line of defence: report, never crash a lab's request
         errors.append(type(exc).__name__)
         quality.flag(flags, "analysis_error", f"internal error while analysing: {type(exc).__name__}: {exc}",
                      "error")
+    usability.assess(result, flags, share)
     return _clean_json(result)
+
+
+def _check_overrides(samples: dict, overrides: dict) -> None:
+    """What can be checked before the analysis: known keys, excluded ranges inside the recording."""
+    overrides_mod.check_keys(overrides)
+    if overrides.get("exclude") is not None:
+        t = _column(samples.get("time_s"))
+        t = t[np.isfinite(t)]
+        t0, tn = (float(t.min()), float(t.max())) if t.size else (0.0, 0.0)
+        overrides_mod.check_exclude(overrides["exclude"], t0, tn)
+
+
+def _declared_load(samples: dict, declared: dict | None) -> tuple[dict, str | None]:
+    """The declared protocol's load where the file logged none (power and speed missing or all zero)."""
+    if not declared:
+        return samples, None
+    t = _column(samples.get("time_s"))
+    for k in ("power_w", "speed_kmh"):
+        c = _column(samples.get(k), t.size)
+        if c.size == t.size and np.isfinite(c).any() and np.nanmax(np.abs(c)) > 0:
+            return samples, None
+    built = workrate.rebuild(t, _column(samples.get("vo2_ml_min"), t.size), declared)
+    if built is None:
+        return samples, None
+    ch, load, note = built
+    return {**samples, ch: load}, note
+
+
+def _vo2max_override(result: dict, ov, bw: float | None, athlete: dict, modality: str | None) -> float | None:
+    """The lab's VO2max (e.g. from a verification bout) replaces the measured peak; the peak stays beside it."""
+    if ov is None or result.get("vo2max") is None:
+        return None
+    man = overrides_mod.vo2max_override(ov)
+    v = man["vo2_ml_min"]
+    vm = result["vo2max"]
+    rel = v / bw if bw else None
+    vm.update(detected_vo2_ml_min=vm["vo2_ml_min"], vo2_ml_min=v, vo2_ml_kg_min=rel, manual=True,
+              reason=man["reason"], **norms.percentile(rel, athlete.get("age"), athlete.get("sex"), modality))
+    return v
 
 
 def _run(samples, athlete, strategy, overrides, lactate, result, flags, declared=None, model=None):
@@ -281,6 +337,7 @@ def _run(samples, athlete, strategy, overrides, lactate, result, flags, declared
     result["vo2max"] = {"vo2_ml_min": vo2_peak, "vo2_ml_kg_min": vo2_rel, "strategy": strategy,
                         "verdict": verdict, "verdict_basis": basis, "plateau": plateau, "criteria": crit,
                         **nm}
+    vo2_ref = _vo2max_override(result, overrides.get("vo2max"), bw, athlete, modality) or vo2_peak
     if vo2_rel is None:
         quality.flag(flags, "no_body_mass", "no body mass: VO2 per kg and norms unavailable", "info")
 
@@ -331,19 +388,17 @@ def _run(samples, athlete, strategy, overrides, lactate, result, flags, declared
             else:
                 quality.flag(flags, f"{name}_undetermined", f"{name.upper()} undetermined ({c['basis']})", "info")
         ov = overrides.get(name)
-        if isinstance(ov, dict) and ov:
-            man = _manual(ov, full, series)
-            if man is not None:
-                auto = man
-            else:
-                quality.flag(flags, f"override_invalid:{name}", f"override for {name} could not be applied")
+        if ov is not None and ov != {}:
+            auto = overrides_mod.manual_threshold(name, ov, full, win)
         if auto is not None:
             auto["methods"] = mlist
-            auto["vo2_pct_max"] = (100.0 * auto["vo2_ml_min"] / vo2_peak
-                                   if (auto.get("vo2_ml_min") is not None and vo2_peak) else None)
+            auto["vo2_pct_max"] = (100.0 * auto["vo2_ml_min"] / vo2_ref
+                                   if (auto.get("vo2_ml_min") is not None and vo2_ref) else None)
             if bw and auto.get("vo2_ml_min") is not None:
                 auto["vo2_ml_kg_min"] = auto["vo2_ml_min"] / bw
         vt[name] = auto
+    manual = {n for n in ("vt1", "vt2") if (vt.get(n) or {}).get("manual")} | ({"vo2max"} if vo2_ref != vo2_peak else set())
+    overrides_mod.check_order(vt.get("vt1"), vt.get("vt2"), vo2_ref, manual)
     if vt.get("vt1") and vt.get("vt2") and vt["vt1"]["vo2_ml_min"] is not None and \
             vt["vt2"]["vo2_ml_min"] is not None and vt["vt1"]["vo2_ml_min"] >= vt["vt2"]["vo2_ml_min"]:
         if vt["vt1"].get("manual") or vt["vt2"].get("manual"):
@@ -391,32 +446,6 @@ def _outlier_rule_text(rule: dict) -> str:
 
 def vmx_min_exercise():
     return quality.MIN_EXERCISE_S
-
-
-def _manual(ov: dict, full: dict, sser: dict) -> dict | None:
-    def num(k):
-        try:
-            v = float(ov.get(k))
-        except (TypeError, ValueError):
-            return None
-        return v if math.isfinite(v) else None
-
-    tv, vv = num("time_s"), num("vo2_ml_min")
-    if tv is not None:
-        row = thr.at_time(full, tv)
-    elif vv is not None:
-        row = thr.at_vo2(sser, vv) if sser["time_s"].size else {"time_s": None, "vo2_ml_min": vv}
-        row["vo2_ml_min"] = vv
-    else:
-        row = {"time_s": None, "vo2_ml_min": None, "hr_bpm": None, "power_w": None, "speed_kmh": None}
-    # values the lab typed in win over values read off the curves
-    for k in ("hr_bpm", "power_w", "speed_kmh"):
-        if num(k) is not None:
-            row[k] = num(k)
-    if all(row.get(k) is None for k in ("time_s", "vo2_ml_min", "hr_bpm", "power_w", "speed_kmh")):
-        return None
-    row.update(method="manual", confidence=None, manual=True)
-    return row
 
 
 def _peak_median(y: np.ndarray, k: int = 5) -> float | None:

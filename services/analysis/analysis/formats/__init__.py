@@ -14,6 +14,7 @@ from typing import Callable
 from . import cortex, cosmed, generic, medgraphics, oxynet, tcx, text as textmod, vyntus, xmlsafe, zan
 from .model import COLUMNS, DEFAULT_LIMITS, METADATA_KEYS, FormatError, Limits, ParsedExport
 from .tables import Table
+from .heart_rate import HeartRateTrack, read_heart_rate
 from .tcx import merge_heart_rate, read_tcx_heart_rate
 from .xlsx import Workbook
 
@@ -22,11 +23,13 @@ __all__ = [
     "METADATA_KEYS",
     "FORMAT_IDS",
     "FormatError",
+    "HeartRateTrack",
     "Limits",
     "ParsedExport",
     "detect_format",
     "merge_heart_rate",
     "read_export",
+    "read_heart_rate",
     "read_tcx_heart_rate",
 ]
 
@@ -134,8 +137,8 @@ def _read_xml(data: bytes, head: str, hint: str | None, limits: Limits) -> Parse
     if tcx.sniff(head) > 0:
         raise FormatError(
             "heart-rate-track-only",
-            "this is a Garmin TCX heart-rate track, not a cart export; upload it next to the test "
-            "(merge_heart_rate)",
+            "this is a Garmin TCX heart-rate track, not a cart export; add it to its test "
+            "(POST /api/v1/tests/{id}/heart-rate)",
         )
     root = xmlsafe.parse(data, "XML export")
     if xmlsafe.local(root.tag) != "Workbook":

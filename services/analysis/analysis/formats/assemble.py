@@ -84,6 +84,9 @@ def finish(
             meta["load_kind"] = "speed"
         elif "power_w" in out and np.nanmax(out["power_w"]) > 0:
             meta["load_kind"] = "power"
+    if not meta.get("test_date"):
+        # never today's date silently: the lab enters it on the test
+        notes.append("the export has no test date; enter the date on the test")
     if meta.get("birth_date") and meta.get("test_date"):
         from_dates = _age(meta["birth_date"], meta["test_date"])
         if meta.get("age_years") is None:

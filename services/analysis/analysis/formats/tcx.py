@@ -28,6 +28,12 @@ def _iso_seconds(text: str) -> float:
 
 def read_tcx_heart_rate(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[np.ndarray, np.ndarray]:
     """TCX bytes -> (t_s from the first trackpoint, hr_bpm). Trackpoints without HR are skipped."""
+    t, hr, _start = read_tcx_track(data, limits)
+    return t, hr
+
+
+def read_tcx_track(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[np.ndarray, np.ndarray, float]:
+    """TCX bytes -> (t_s from the first trackpoint, hr_bpm, the first trackpoint's POSIX time in s)."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise FormatError("bad-input", "TCX data must be bytes", status=400)
     data = bytes(data)
@@ -70,7 +76,7 @@ def read_tcx_heart_rate(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[n
     t_arr, hr_arr = t_arr[order], np.asarray(rates)[order]
     keep = np.concatenate([[True], np.diff(t_arr) > 0])
     t_arr, hr_arr = t_arr[keep], hr_arr[keep]
-    return t_arr - t_arr[0], hr_arr
+    return t_arr - t_arr[0], hr_arr, float(t_arr[0])
 
 
 def merge_heart_rate(parsed: ParsedExport, tcx_bytes: bytes, offset_s: float = 0.0) -> ParsedExport:

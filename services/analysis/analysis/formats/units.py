@@ -285,14 +285,29 @@ def split_label(raw: str) -> tuple[str, str | None]:
 def gas_flow_to_ml_min(values: np.ndarray, unit: str | None, label: str) -> tuple[np.ndarray, list[str]]:
     """VO2/VCO2 -> mL/min. By header unit, else by magnitude (L/min peaks are < 10)."""
     kind = unit_kind(unit)
+    finite = values[np.isfinite(values)]
+    peak = float(np.nanpercentile(finite, 99)) if finite.size else None
+    if kind in ("ml_min", "l_min") and peak is not None and peak > 0:
+        # a header's unit that the values contradict: a person's VO2 peaks at 0.2-8 L/min, 200-8,000 mL/min
+        said = "mL/min" if kind == "ml_min" else "L/min"
+        if kind == "ml_min" and peak < 10.0:
+            return values * 1000.0, [f"{label}: the header says mL/min but the values (up to {finite.max():.3g}) "
+                                     "are L/min; converted to mL/min"]
+        if kind == "l_min" and peak >= 100.0:
+            return values, [f"{label}: the header says L/min but the values (up to {finite.max():.4g}) "
+                            "are mL/min; read as mL/min"]
+        if 10.0 <= peak < 100.0:
+            from .model import FormatError
+
+            raise FormatError("ambiguous-units", f"{label}: the header says {said} but values up to "
+                                                 f"{finite.max():.4g} fit neither L/min nor mL/min for a person's "
+                                                 "gas exchange; check the column's unit")
     if kind == "ml_min":
         return values, []
     if kind == "l_min":
         return values * 1000.0, []
-    finite = values[np.isfinite(values)]
     if finite.size == 0:
         return values, []
-    peak = float(np.nanpercentile(finite, 99))
     if peak < 10.0:
         return values * 1000.0, [
             f"{label}: no unit in the header; values up to {finite.max():.3g} read as L/min "

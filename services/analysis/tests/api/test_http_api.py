@@ -73,7 +73,9 @@ def test_cpet_from_the_normalized_table(client):
     assert response.status_code == 200, response.text
     result = response.json()
     assert result["vo2max"]["strategy"]["method"] == "time"
-    assert result["vo2max"]["vo2_ml_kg_min"] == pytest.approx(result["vo2max"]["vo2_ml_min"] / 66, rel=1e-6)
+    # rounded at the API: VO2 to 1 mL/min, per kg to 0.1
+    assert isinstance(result["vo2max"]["vo2_ml_min"], int)
+    assert result["vo2max"]["vo2_ml_kg_min"] == pytest.approx(result["vo2max"]["vo2_ml_min"] / 66, abs=0.06)
     assert result["protocol"]["kind"] == "steps"
 
 
@@ -147,11 +149,15 @@ def test_spiro_max_through_the_api_with_the_default_strategy(client):
     one = client.post("/api/v1/analysis/cpet/file", files={"file": (path.name, path.read_bytes())})
     assert one.status_code == 200, one.text
     v = one.json()["result"]["vo2max"]
-    assert v["vo2_ml_min"] == pytest.approx(4732.28, abs=0.005) and v["vo2_ml_kg_min"] == pytest.approx(71.7, abs=0.05)
+    # as the API shows it: 1 mL/min, 0.1 mL/kg/min
+    assert v["vo2_ml_min"] == round(4732.28) and v["vo2_ml_kg_min"] == 71.7
+    full = client.post("/api/v1/analysis/cpet/file", files={"file": (path.name, path.read_bytes())},
+                       data={"precision": "full"}).json()["result"]["vo2max"]
+    assert full["vo2_ml_min"] == pytest.approx(4732.28, abs=0.005) and full["vo2_ml_kg_min"] == pytest.approx(71.7, abs=0.05)
     assert v["strategy"]["outliers"]["applied"] is False and v["strategy"]["sampling_source"] == "declared"
     table = client.post("/api/v1/analysis/parse", files={"file": (path.name, path.read_bytes())}).json()
     for averaging, vo2, rel in SPIRO_MAX:
-        body = {"samples": table["samples"], "athlete": {"body_mass_kg": 66}}
+        body = {"samples": table["samples"], "athlete": {"body_mass_kg": 66}, "precision": "full"}
         if averaging:
             body["averaging"] = averaging
         r = client.post("/api/v1/analysis/cpet", json=body)
@@ -170,10 +176,14 @@ def test_nolte_default_strategy_through_the_api(client):
     for name, values in NOLTE_2023.items():
         data = (folder / name).read_bytes()
         table = client.post("/api/v1/analysis/parse", files={"file": (name, data)}).json()
-        r = client.post("/api/v1/analysis/cpet", json={"samples": table["samples"], "athlete": {"body_mass_kg": mass[name]}})
+        body = {"samples": table["samples"], "athlete": {"body_mass_kg": mass[name]}}
+        r = client.post("/api/v1/analysis/cpet", json=body | {"precision": "full"})
         assert r.status_code == 200, r.text
         got = r.json()["vo2max"]["vo2_ml_min"] / mass[name]
         assert got == pytest.approx(float(values[0]), abs=tolerance(values[0])), name
+        # the default answer shows it to 0.1 mL/kg/min
+        shown = client.post("/api/v1/analysis/cpet", json=body).json()["vo2max"]["vo2_ml_kg_min"]
+        assert shown == pytest.approx(float(values[0]), abs=0.05 + 1e-9), name
 
 
 @pytest.mark.parametrize("name,applied", [("oxynet_data_test_1s_unlabelled.csv", False),
