@@ -368,6 +368,8 @@ def consensus(name: str, methods: dict, vo2_peak: float | None, ctx: list[float]
     found = len(vals) / max(len(methods), 1)
     conf = found * max(0.0, 1.0 - spread / SPREAD_FOR_ZERO_CONFIDENCE)
     value, label, basis = med, "consensus", "median of the methods"
+    lo, hi = BOUNDS[name]
+    inb = lo <= med / vo2_peak <= hi
     part = (model or {}).get(name)
     if isinstance(part, dict) and isinstance(part.get("methods"), list):
         x = features(methods, vo2_peak, part["methods"]) + list(ctx)
@@ -375,13 +377,12 @@ def consensus(name: str, methods: dict, vo2_peak: float | None, ctx: list[float]
             x += list(profile) if profile is not None else [float("nan")] * len(part["profile"])
         f = combine(part, x)
         if f is not None and math.isfinite(f):
-            lo, hi = BOUNDS[name]
+            # outside the bounds the estimate is held at the bound and its confidence is low
+            inb = lo <= f <= hi
             value = float(min(max(f, lo), hi)) * vo2_peak
             label = "combined"
             basis = f"combiner {model.get('version')} (ridge over the methods, cross-validated on labelled tests)"
     # (a model part that does not fit these methods is ignored: the median of the methods stands)
-    lo, hi = BOUNDS[name]
-    inb = lo <= value / vo2_peak <= hi
     if not inb:
         conf = min(conf, 0.2)
     out.update(vo2_ml_min=value, confidence=round(float(conf), 2), method=label, basis=basis, in_bounds=inb)

@@ -72,6 +72,15 @@ def test_threshold_outside_physiological_bounds_has_low_confidence():
     assert lo["in_bounds"] is False and lo["confidence"] <= 0.2
 
 
+def test_a_combined_estimate_outside_the_bounds_is_held_there_with_low_confidence():
+    # a model whose intercept says VT1 = 97 % of VO2peak: reported at the 90 % bound, confidence low
+    part = {"methods": ["m0", "m1"], "impute": [0.6, 0.6, 0, 0.3], "mean": [0.6, 0.6, 0, 0.3],
+            "scale": [1, 1, 1, 1], "coef": [0, 0, 0, 0], "intercept": 0.97}
+    c = thr.consensus("vt1", _methods([2400, 2410]), 4000, [0, 0.3], {"version": "t", "vt1": part})
+    assert c["method"] == "combined" and c["vo2_ml_min"] == pytest.approx(0.90 * 4000)
+    assert c["in_bounds"] is False and c["confidence"] <= 0.2
+
+
 def test_undetermined_rather_than_a_single_uncorroborated_method():
     one = thr.consensus("vt1", _methods([2400, None, None, None]), 4000, [0, 0.3], None)
     none = thr.consensus("vt2", _methods([None, None, None]), 4000, [0, 0.3], None)
