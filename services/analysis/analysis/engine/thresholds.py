@@ -23,6 +23,8 @@ curves sampled at 40..100 % of VO2peak, trained and cross-validated on the label
 by tools/train_vt_combiner.py), else the median of the methods. Its confidence falls with the spread
 between methods, with methods that found nothing, and is low outside the physiological bounds;
 with fewer than two methods agreeing on anything the threshold is "undetermined" (None), not a guess.
+The confidence measures how well the methods agree with each other, not with an expert: on the
+labelled tests it did not predict the error against the expert label (rank correlation about 0).
 """
 from __future__ import annotations
 
