@@ -1,6 +1,8 @@
 """The launcher's process table: SaaS mode runs compose's processes one per role; local mode runs every one of those
 roles too, grouped into few processes for one lab's computer (issue 17 item 6). The end-to-end tests run both modes
 for real; bench/local_footprint.py measures memory, process count and cold start."""
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -52,3 +54,39 @@ def test_local_mode_keeps_the_computing_workers_out_of_the_web_process(tmp_path)
     for service in ("measurements", "reports"):
         assert "worker" not in plan[service].argv and plan[f"{service}-background"].argv[2:] == ["worker"]
     assert plan["notifications"].argv[4:] == ["web", "consumer", "worker"], "e-mail waits on the network"
+
+
+LOOP_ENDS = """
+import signal, sys, threading
+sys.path.insert(0, "launcher")
+import django
+from django.conf import settings
+settings.configure()
+django.setup()
+from local_process import Loop
+
+terminated = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: terminated.set())
+
+
+def broken():
+    raise RuntimeError("a bug in the loop")
+
+
+def stopped_on_purpose():
+    stopping.set()
+
+
+stopping = threading.Event()
+for runner, event in ((stopped_on_purpose, stopping), (broken, threading.Event())):
+    loop = Loop("relay", runner, event)
+    loop.thread.start()
+    loop.thread.join(10)
+    print(runner.__name__, "failed" if loop.failed else "ok", "terminated" if terminated.wait(2) else "running")
+"""
+
+
+def test_a_loop_that_ends_unexpectedly_stops_its_process_and_a_stopped_one_does_not():
+    run = subprocess.run([sys.executable, "-c", LOOP_ENDS], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split("\n")[:2] == ["stopped_on_purpose ok running", "broken failed terminated"], run.stdout
