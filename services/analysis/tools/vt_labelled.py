@@ -184,7 +184,7 @@ def fit_combiner(rows: list[dict], tests: list[dict], folds: int = 5, version: s
     from analysis.engine import thresholds as thr
     profile = [f"{sig}@{f:.2f}" for sig in thr.PROFILE_SIGNALS for f in thr.PROFILE_FRACTIONS]
     model = {"version": version, "kind": "ridge over method VO2 / VO2peak + context + curve profile",
-             "context": ["onset_found", "start_vo2_fraction"], "profile_signals": list(thr.PROFILE_SIGNALS),
+             "context": ["start_vo2_fraction"], "profile_signals": list(thr.PROFILE_SIGNALS),
              "profile_fractions": list(thr.PROFILE_FRACTIONS)}
     for name, methods in (("vt1", thr.VT1_METHODS), ("vt2", thr.VT2_METHODS)):
         X, y = _design(rows, tests, name, methods)
