@@ -125,6 +125,17 @@ def test_every_object_is_valid_kubernetes(folder):
     assert validated >= 1
 
 
+def test_the_generated_manifests_are_current():
+    """base/<service>.yaml and networkpolicies.yaml follow compose.yaml and the Dockerfiles (deploy/k8s/generate.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("k8s_generate", K8S / "generate.py")
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    stale = [name for name, text in generate.render().items() if (K8S / "base" / name).read_text() != text]
+    assert not stale, f"run deploy/k8s/generate.py: {stale} no longer match compose.yaml and the Dockerfiles"
+
+
 # -- the process set ---------------------------------------------------------------------------------------------
 
 def test_kubernetes_runs_the_processes_compose_runs_each_as_its_own_deployment(overlay):
