@@ -446,8 +446,9 @@ def test_production_commits_no_secret_and_references_only_named_ones(production)
     assert not of_kind(production, "Secret"), "production Secrets are made outside the repository"
     names = {name for name, _, _ in secret_refs(production)}
     # one Secret for the servers' URLs, one per service that holds secrets of its own
+    secret_names = {"DATABASE_URL", "DJANGO_SECRET_KEY", "SERVICE_CLIENT_SECRET"}
     own = {service_of(w) for w in workloads(production).values()
-           if {"DATABASE_URL", "DJANGO_SECRET_KEY", "SERVICE_CLIENT_SECRET"} & set(COMPOSE[service_of(w)]["environment"])}
+           if secret_names & set(COMPOSE[service_of(w)]["environment"])}
     assert names == {"vo2-servers", *(f"vo2-{s}" for s in own)} and set(DJANGO) <= own
 
 
