@@ -5,6 +5,7 @@ from servicekit.events import Event, handles
 from . import events
 from .inapp import actions as inapp
 from .mail import actions as mail, tasks as mail_tasks
+from .webhooks import actions as webhooks, tasks as webhook_tasks
 
 
 @handles(events.INVITATION_CREATED)
@@ -17,3 +18,40 @@ def invitation_created(event: Event) -> None:
 @handles(events.INVITATION_ACCEPTED)
 def invitation_accepted(event: Event) -> None:
     inapp.notify_invitation_accepted(event)
+
+
+def to_webhooks(event: Event) -> None:
+    """The tenant's subscribed endpoints get the event (queued before the commit, as e-mail is)."""
+    for delivery in webhooks.record_deliveries(event):
+        if not delivery.finished:
+            webhook_tasks.send_now(delivery)
+
+
+@handles(events.TEST_IMPORTED)
+def test_imported(event: Event) -> None:
+    to_webhooks(event)
+
+
+@handles(events.TEST_ANALYZED)
+def test_analyzed(event: Event) -> None:
+    to_webhooks(event)
+
+
+@handles(events.TEST_DELETED)
+def test_deleted(event: Event) -> None:
+    to_webhooks(event)
+
+
+@handles(events.IMPORT_FAILED)
+def import_failed(event: Event) -> None:
+    to_webhooks(event)
+
+
+@handles(events.REPORT_READY)
+def report_ready(event: Event) -> None:
+    to_webhooks(event)
+
+
+@handles(events.REPORT_FAILED)
+def report_failed(event: Event) -> None:
+    to_webhooks(event)

@@ -1,6 +1,18 @@
-"""The event types notifications consumes (it publishes none yet): the one place their names are written
-(contracts/events/)."""
+"""The event types notifications consumes and the one it makes up for webhook pings: the one place their names are
+written (contracts/events/)."""
 
 # consumed (notifications.consumers)
 INVITATION_CREATED = "identity.invitation.created"
 INVITATION_ACCEPTED = "identity.invitation.accepted"
+TEST_IMPORTED = "measurements.test.imported"
+TEST_ANALYZED = "measurements.test.analyzed"
+TEST_DELETED = "measurements.test.deleted"
+IMPORT_FAILED = "measurements.import.failed"
+REPORT_READY = "reports.report.ready"
+REPORT_FAILED = "reports.report.failed"
+
+# sent to one endpoint on POST /webhooks/{id}/ping, never published on the bus
+WEBHOOK_PING = "notifications.webhook.ping"
+
+# what integrators may subscribe to (exact types or fnmatch patterns over these)
+WEBHOOK_EVENT_TYPES = (TEST_IMPORTED, TEST_ANALYZED, TEST_DELETED, IMPORT_FAILED, REPORT_READY, REPORT_FAILED)

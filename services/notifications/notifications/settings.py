@@ -1,10 +1,10 @@
-"""notifications: in-app notifications, e-mail (invitations first), signed webhooks later, delivery log."""
+"""notifications: in-app notifications, e-mail, signed webhooks, delivery logs."""
 from servicekit import config
 from servicekit.django.settings import build
 
 globals().update(build(
     "notifications",
-    apps=["notifications.inapp", "notifications.mail"],
+    apps=["notifications.inapp", "notifications.mail", "notifications.webhooks"],
     urlconf="notifications.urls",
     title="VO2max Report — notifications",
     description="In-app notifications, e-mail and signed webhooks.",
@@ -28,3 +28,16 @@ else:
 DEFAULT_FROM_EMAIL = config.env("DEFAULT_FROM_EMAIL", "VO2max Report <no-reply@vo2max.local>")
 MAIL_MAX_ATTEMPTS = config.env_int("MAIL_MAX_ATTEMPTS", 8)
 MAIL_RETRY_BASE_SECONDS = float(config.env("MAIL_RETRY_BASE_SECONDS", "30"))
+
+# Webhooks (notifications.webhooks). SaaS rules (https, public addresses only) on by default outside local mode.
+WEBHOOK_PUBLIC_ONLY = config.env_bool("WEBHOOK_PUBLIC_ONLY", not config.is_local())
+WEBHOOK_TIMEOUT_SECONDS = float(config.env("WEBHOOK_TIMEOUT_SECONDS", "10"))
+WEBHOOK_MAX_IN_FLIGHT = config.env_int("WEBHOOK_MAX_IN_FLIGHT", 2)  # concurrent requests to one endpoint
+# seconds before each retry (Standard Webhooks' schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h ≈ 27.6 h), ±20 %
+# jitter; when they run out the delivery fails and its endpoint is disabled
+WEBHOOK_RETRY_SCHEDULE = [float(s) for s in config.env_list("WEBHOOK_RETRY_SCHEDULE",
+                                                              "5,300,1800,7200,18000,36000,36000")]
+WEBHOOK_SECRET_OVERLAP_SECONDS = config.env_int("WEBHOOK_SECRET_OVERLAP_SECONDS", 24 * 3600)
+# a retry further away than this waits in the table for the sweep (a broker should not hold hours-long ETAs)
+WEBHOOK_MAX_COUNTDOWN_SECONDS = float(config.env("WEBHOOK_MAX_COUNTDOWN_SECONDS", "600"))
+WEBHOOK_DISPATCH = config.env("WEBHOOK_DISPATCH", "celery")

@@ -43,3 +43,17 @@ def mark_read(notification: Notification) -> Notification:
         notification.read_at = timezone.now()
         notification.save(update_fields=["read_at"])
     return notification
+
+
+def notify_webhook_disabled(endpoint, user_id: str, language: str = "en") -> Notification:
+    if language == "ru":
+        title = "Вебхук отключён"
+        body = (f"Доставка на {endpoint.url} не удавалась в течение всего расписания повторов, адрес отключён. "
+                "Исправьте приёмник и включите его снова.")
+    else:
+        title = "Webhook endpoint disabled"
+        body = (f"Deliveries to {endpoint.url} failed for the whole retry schedule, so the endpoint was disabled. "
+                "Fix the receiver and enable it again.")
+    return notify(tenant_id=str(endpoint.tenant_id), user_id=str(user_id), kind="webhook.disabled", title=title,
+                  body=body, data={"webhook_id": str(endpoint.id), "url": endpoint.url,
+                                   "link": f"/api/v1/webhooks/{endpoint.id}"})

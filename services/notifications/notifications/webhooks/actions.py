@@ -1,0 +1,233 @@
+"""Every write of webhooks: endpoints (create, edit, rotate the secret, delete), deliveries recorded from events,
+pings, manual retries, and the steps of one delivery attempt (claim, record the outcome, give up).
+
+One attempt: a short transaction claims the delivery (locked; a lease so a duplicate task does not send it twice
+at once; at most WEBHOOK_MAX_IN_FLIGHT requests out per endpoint, so a slow receiver holds only its own slots),
+the request goes out with no transaction open, and a second short transaction records the attempt and what
+follows: done, the next retry (Standard Webhooks' schedule with jitter), or failed — and when the retries of a
+delivery run out with no success since, the endpoint is disabled and its owners told.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import json
+import random
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+from servicekit import jobs
+from servicekit.events import Event, envelope
+from servicekit.principal import Principal
+from servicekit.problems import problem
+
+from .. import events
+from ..inapp import actions as inapp
+from . import signing
+from .models import Attempt, Delivery, Endpoint, RetryDue
+
+SENDING, WAITING = "sending", "waiting"
+NOT_YET, SKIPPED, BUSY, SEND = "not-yet", "skipped", "busy", "send"
+DONE, RETRY, FAILED, STALE = "done", "retry", "failed", "stale"
+LEASE_MARGIN_SECONDS = 30
+
+
+# ---- endpoints ---------------------------------------------------------------------------------------------------
+
+def unknown_patterns(patterns: list[str]) -> list[str]:
+    """The entries that name no event type integrators can subscribe to."""
+    return [p for p in patterns if not any(fnmatch.fnmatchcase(t, p) for t in events.WEBHOOK_EVENT_TYPES)]
+
+
+def subscribed(endpoint: Endpoint, event_type: str) -> bool:
+    return any(fnmatch.fnmatchcase(event_type, p) for p in endpoint.events)
+
+
+def create_endpoint(by: Principal, *, url: str, events: list[str], description: str = "",
+                    enabled: bool = True) -> Endpoint:
+    return Endpoint.objects.create(tenant_id=by.tenant_id, url=url, events=list(dict.fromkeys(events)),
+                                   description=description, enabled=enabled, secret=signing.new_secret(),
+                                   created_by=by.user_id)
+
+
+def update_endpoint(endpoint: Endpoint, by: Principal, **fields) -> Endpoint:
+    if "events" in fields:
+        fields["events"] = list(dict.fromkeys(fields["events"]))
+    if fields.get("enabled") is True and not endpoint.enabled:
+        fields["disabled_reason"] = ""
+    for name, value in fields.items():
+        setattr(endpoint, name, value)
+    endpoint.updated_by = by.user_id
+    endpoint.save()
+    return endpoint
+
+
+def rotate_secret(endpoint: Endpoint, by: Principal) -> Endpoint:
+    """A new secret; the old one keeps signing beside it for WEBHOOK_SECRET_OVERLAP_SECONDS."""
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_until = timezone.now() + dt.timedelta(seconds=settings.WEBHOOK_SECRET_OVERLAP_SECONDS)
+    endpoint.secret = signing.new_secret()
+    endpoint.updated_by = by.user_id
+    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_until", "updated_by", "updated_at"])
+    return endpoint
+
+
+def delete_endpoint(endpoint: Endpoint) -> None:
+    RetryDue.objects.filter(delivery_id__in=list(endpoint.deliveries.values_list("id", flat=True))).delete()
+    endpoint.delete()
+
+
+def secrets_in_use(endpoint: Endpoint, now: dt.datetime | None = None) -> list[str]:
+    now = now or timezone.now()
+    used = [endpoint.secret]
+    if endpoint.previous_secret and endpoint.previous_secret_until and endpoint.previous_secret_until > now:
+        used.append(endpoint.previous_secret)
+    return used
+
+
+# ---- deliveries --------------------------------------------------------------------------------------------------
+
+def _payload(raw: dict) -> str:
+    return json.dumps(raw, separators=(",", ":"), ensure_ascii=False)
+
+
+def record_deliveries(event: Event) -> list[Delivery]:
+    """One delivery per enabled endpoint of the event's tenant that subscribes to its type (once per event id)."""
+    made = []
+    for endpoint in Endpoint.objects.filter(enabled=True):
+        if subscribed(endpoint, event.type):
+            delivery, _ = Delivery.objects.get_or_create(
+                tenant_id=event.tenant_id, endpoint=endpoint, event_id=event.id,
+                defaults={"event_type": event.type, "payload": _payload(event.raw),
+                          "next_attempt_at": timezone.now()})
+            made.append(delivery)
+    return made
+
+
+def ping(endpoint: Endpoint, by: Principal) -> Delivery:
+    raw = envelope.make(events.WEBHOOK_PING, {"endpoint_id": str(endpoint.id), "requested_by": by.user_id},
+                        source="/notifications", tenant_id=endpoint.tenant_id, subject=str(endpoint.id))
+    return Delivery.objects.create(tenant_id=endpoint.tenant_id, endpoint=endpoint, event_id=raw["id"],
+                                   event_type=events.WEBHOOK_PING, payload=_payload(raw),
+                                   next_attempt_at=timezone.now())
+
+
+def retry(delivery: Delivery) -> Delivery:
+    """Send a finished delivery again (same webhook-id: the receiver may dedupe), from a fresh schedule."""
+    if delivery.finished:
+        jobs.rerun(delivery, next_attempt_at=timezone.now(), sending_until=None, attempts=0)
+    else:
+        jobs.advance(delivery, WAITING, next_attempt_at=timezone.now(), sending_until=None)
+    RetryDue.objects.filter(delivery_id=delivery.id).delete()
+    return delivery
+
+
+# ---- one attempt -------------------------------------------------------------------------------------------------
+
+@dataclass
+class Claim:
+    generation: int
+    attempt: int
+    url: str
+    payload: bytes
+    secrets: list[str]
+    event_id: str
+
+
+def claim(delivery_id: str) -> tuple[str, Claim | None]:
+    """Inside the task's tenant transaction: may this run send the delivery now?"""
+    delivery = jobs.lock(Delivery, delivery_id)
+    if delivery is None:
+        return NOT_YET, None
+    now = timezone.now()
+    if delivery.finished:
+        return SKIPPED, None
+    if delivery.sending_until and delivery.sending_until > now:
+        return SKIPPED, None   # another run has its request out
+    if delivery.next_attempt_at and delivery.next_attempt_at > now + dt.timedelta(seconds=1):
+        return SKIPPED, None   # an earlier task's duplicate: the current schedule has its own
+    endpoint = jobs.lock(Endpoint, delivery.endpoint_id)
+    if not endpoint.enabled and delivery.event_type != events.WEBHOOK_PING:
+        jobs.fail(delivery, problem(409, "webhook-endpoint-disabled", "the endpoint was disabled"), stage=WAITING)
+        return FAILED, None
+    in_flight = Delivery.objects.filter(endpoint_id=endpoint.id, sending_until__gt=now).exclude(pk=delivery.pk)
+    if in_flight.count() >= settings.WEBHOOK_MAX_IN_FLIGHT:
+        return BUSY, None
+    lease = now + dt.timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
+    jobs.start(delivery, SENDING, sending_until=lease)
+    return SEND, Claim(delivery.generation, delivery.attempts, endpoint.url, delivery.payload.encode(),
+                       secrets_in_use(endpoint, now), str(delivery.event_id))
+
+
+def retry_delay(attempts: int) -> float | None:
+    """Seconds until the retry after `attempts` failed attempts (±20 % jitter), None when the schedule ran out."""
+    schedule = settings.WEBHOOK_RETRY_SCHEDULE
+    if attempts > len(schedule):
+        return None
+    return schedule[attempts - 1] * random.uniform(0.8, 1.2)
+
+
+def record_attempt(delivery_id: str, claimed: Claim, *, at: dt.datetime, status_code: int | None, latency_ms: int,
+                   excerpt: str = "", error: str = "") -> tuple[str, float | None]:
+    """Inside the task's tenant transaction: the attempt's log line and what follows. Returns (DONE | RETRY |
+    FAILED | STALE, seconds to the retry)."""
+    delivery = jobs.lock(Delivery, delivery_id, related=("endpoint",))
+    if delivery is None or delivery.generation != claimed.generation:
+        return STALE, None
+    Attempt.objects.create(tenant_id=delivery.tenant_id, delivery=delivery, at=at, status_code=status_code,
+                           latency_ms=latency_ms, response_excerpt=excerpt[:1024], error=error[:500])
+    endpoint = delivery.endpoint
+    if status_code is not None and 200 <= status_code < 300:
+        jobs.finish(delivery, sending_until=None, next_attempt_at=None)
+        Endpoint.objects.filter(pk=endpoint.pk).update(last_success_at=timezone.now())
+        return DONE, None
+    why = f"HTTP {status_code}" if status_code is not None else error
+    failure = problem(502, "webhook-delivery-failed", f"attempt {delivery.attempts}: {why}"[:2000],
+                      title="Bad Gateway")
+    delay = retry_delay(delivery.attempts) if delivery.event_type != events.WEBHOOK_PING else None
+    if delay is None:
+        jobs.fail(delivery, failure, stage=SENDING, sending_until=None, next_attempt_at=None)
+        if delivery.event_type != events.WEBHOOK_PING:
+            _disable_if_failing(endpoint, since=delivery.created_at)
+        return FAILED, None
+    due = timezone.now() + dt.timedelta(seconds=delay)
+    jobs.advance(delivery, WAITING, problem=failure, sending_until=None, next_attempt_at=due)
+    if delay > settings.WEBHOOK_MAX_COUNTDOWN_SECONDS:
+        RetryDue.objects.update_or_create(delivery_id=delivery.id,
+                                          defaults={"tenant_id": delivery.tenant_id, "due_at": due})
+    return RETRY, delay
+
+
+def give_up(delivery_id: str, reason: str) -> str:
+    delivery = jobs.lock(Delivery, delivery_id)
+    if delivery is None:
+        return NOT_YET
+    if not delivery.finished:
+        jobs.fail(delivery, problem(503, "webhook-undeliverable", reason, title="Service Unavailable"),
+                  sending_until=None)
+    return FAILED
+
+
+def _disable_if_failing(endpoint: Endpoint, *, since: dt.datetime) -> None:
+    """A delivery's retries ran out: unless the endpoint succeeded since that delivery began, it is disabled and
+    the people who manage it (its creator and last editor, both owners or admins) are told."""
+    endpoint = Endpoint.objects.get(pk=endpoint.pk)
+    if not endpoint.enabled or (endpoint.last_success_at and endpoint.last_success_at > since):
+        return
+    endpoint.enabled = False
+    endpoint.disabled_reason = "every attempt failed for the whole retry schedule"
+    endpoint.save(update_fields=["enabled", "disabled_reason", "updated_at"])
+    for user_id in dict.fromkeys(u for u in (endpoint.created_by, endpoint.updated_by) if u):
+        inapp.notify_webhook_disabled(endpoint, user_id)
+
+
+def due_for_sweep(now: dt.datetime | None = None, limit: int = 500) -> list[tuple[str, str]]:
+    """(delivery id, tenant id) of long-waiting retries now due; their rows leave the table (the task that runs
+    them may find them not due or finished, which is harmless)."""
+    now = now or timezone.now()
+    rows = list(RetryDue.objects.filter(due_at__lte=now).order_by("due_at")[:limit])
+    RetryDue.objects.filter(delivery_id__in=[r.delivery_id for r in rows]).delete()
+    return [(str(r.delivery_id), str(r.tenant_id)) for r in rows]

@@ -1,0 +1,134 @@
+"""HTTP layer of webhooks (owners and admins): endpoints, the secret shown once (on creation and rotation), the
+delivery log, a manual retry, a ping."""
+from __future__ import annotations
+
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
+from rest_framework.response import Response
+
+from servicekit.django.drf import CursorPage, ManagersOnly, principal_of
+from servicekit.django.middleware import public_url
+from servicekit.django.routers import UUID_REGEX
+
+from .. import events
+from . import actions, addresses, queries, tasks
+from .models import Attempt, Delivery, Endpoint
+
+
+class EndpointSerializer(serializers.ModelSerializer):
+    url = serializers.CharField(max_length=2000)
+    events = serializers.ListField(child=serializers.CharField(max_length=200), min_length=1, max_length=50,
+                                   help_text="event types or patterns, e.g. reports.report.ready, reports.*, *")
+
+    class Meta:
+        model = Endpoint
+        fields = ("id", "url", "events", "description", "enabled", "disabled_reason", "created_at", "updated_at")
+        read_only_fields = ("id", "disabled_reason", "created_at", "updated_at")
+
+    def validate_url(self, value):
+        try:
+            addresses.check(value)
+        except addresses.Refused as exc:
+            raise serializers.ValidationError(str(exc))
+        return value
+
+    def validate_events(self, value):
+        unknown = actions.unknown_patterns(value)
+        if unknown:
+            raise serializers.ValidationError(
+                f"no event type matches {', '.join(unknown)}; known: {', '.join(events.WEBHOOK_EVENT_TYPES)}")
+        return value
+
+
+class EndpointWithSecretSerializer(EndpointSerializer):
+    secret = serializers.CharField(read_only=True, help_text="shown here only: keep it to verify signatures")
+
+    class Meta(EndpointSerializer.Meta):
+        fields = EndpointSerializer.Meta.fields + ("secret",)
+        read_only_fields = EndpointSerializer.Meta.read_only_fields + ("secret",)
+
+
+class AttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Attempt
+        fields = ("at", "status_code", "latency_ms", "response_excerpt", "error")
+        read_only_fields = fields
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    status = serializers.CharField(source="public_status", read_only=True)
+    attempt_log = AttemptSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = ("id", "event_id", "event_type", "status", "attempts", "next_attempt_at", "problem", "created_at",
+                  "finished_at", "attempt_log")
+        read_only_fields = fields
+
+
+class DeliveryPage(CursorPage):
+    page_size = 50
+
+
+class EndpointViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                      mixins.UpdateModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """The tenant's webhook endpoints. Owners and admins only; another tenant's id answers 404."""
+
+    serializer_class = EndpointSerializer
+    permission_classes = [ManagersOnly]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    lookup_value_regex = UUID_REGEX
+
+    def get_queryset(self):
+        return queries.endpoints()
+
+    @extend_schema(responses={201: EndpointWithSecretSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        endpoint = actions.create_endpoint(principal_of(request), **serializer.validated_data)
+        return Response(EndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED,
+                        headers={"Location": public_url(f"/api/v1/webhooks/{endpoint.id}")})
+
+    def perform_update(self, serializer):
+        actions.update_endpoint(serializer.instance, principal_of(self.request), **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        actions.delete_endpoint(instance)
+
+    @extend_schema(request=None, responses=EndpointWithSecretSerializer)
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request, pk=None):
+        """A new signing secret (shown here once); the old one keeps signing beside it during the overlap."""
+        endpoint = actions.rotate_secret(self.get_object(), principal_of(request))
+        return Response(EndpointWithSecretSerializer(endpoint).data)
+
+    @extend_schema(request=None, responses={202: DeliverySerializer})
+    @action(detail=True, methods=["post"], url_path="ping")
+    def ping(self, request, pk=None):
+        """Send a notifications.webhook.ping event to this endpoint now (even a disabled one); follow it in the log."""
+        with transaction.atomic():
+            delivery = actions.ping(self.get_object(), principal_of(request))
+            tasks.send_after_commit(delivery)
+        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=DeliverySerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="deliveries", pagination_class=DeliveryPage)
+    def deliveries(self, request, pk=None):
+        """Every delivery to this endpoint, newest first, each with every attempt (time, status, latency, excerpt)."""
+        page = self.paginate_queryset(queries.deliveries_of(self.get_object()))
+        return self.get_paginated_response(DeliverySerializer(page, many=True).data)
+
+    @extend_schema(request=None, responses={202: DeliverySerializer})
+    @action(detail=True, methods=["post"], url_path=rf"deliveries/(?P<delivery_id>{UUID_REGEX})/retry")
+    def retry(self, request, pk=None, delivery_id=None):
+        """Send this delivery again now (same webhook-id), with a fresh retry schedule."""
+        endpoint = self.get_object()
+        with transaction.atomic():
+            delivery = get_object_or_404(Delivery.objects.select_for_update(), endpoint=endpoint, pk=delivery_id)
+            actions.retry(delivery)
+            tasks.send_after_commit(delivery)
+        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,319 @@
+"""Signed webhooks: endpoints (owners and admins), Standard Webhooks signatures verified with the reference library,
+deliveries and their log, retries on the schedule then the endpoint disabled, rotation overlap, the per-endpoint
+concurrency limit, timeouts, manual retry, ping, the sweep of long waits."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+
+import pytest
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from servicekit import jobs
+from servicekit.events import envelope, registry
+from servicekit.events.consumer import EventConsumer
+from servicekit.tenancy import tenant_transaction
+
+from notifications.inapp.models import Notification
+from notifications.webhooks import actions, tasks
+from notifications.webhooks.models import Attempt, Delivery, Endpoint, RetryDue
+
+from .webhook_receiver import Receiver
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def local_rules(settings):
+    settings.WEBHOOK_PUBLIC_ONLY = False     # the receiver is on 127.0.0.1 (test_webhook_addresses has SaaS rules)
+    settings.WEBHOOK_DISPATCH = "none"       # each test drives the attempts itself (the e2e tests use the worker)
+    settings.WEBHOOK_RETRY_SCHEDULE = [0.0, 0.0]
+    settings.WEBHOOK_TIMEOUT_SECONDS = 5
+
+
+def report_ready(tenant, **extra):
+    data = {"report_id": str(uuid.uuid4()), "test_id": str(uuid.uuid4()), "athlete_id": str(uuid.uuid4()),
+            "language": "en", "requested_by": str(uuid.uuid4()), **extra}
+    raw = envelope.make("reports.report.ready", data, source="/vo2max/reports", tenant_id=tenant)
+    return envelope.parse(json.dumps(raw))
+
+
+def create(owner, url, events=("reports.report.ready",), **extra):
+    response = owner.post("/api/v1/webhooks/", {"url": url, "events": list(events), **extra}, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def deliveries(tenant):
+    with tenant_transaction(tenant):
+        return list(Delivery.objects.order_by("created_at"))
+
+
+def run(delivery, tenant, final=False):
+    try:
+        return tasks.deliver.run(str(delivery.id), tenant, final=final)
+    except jobs.RetryLater as exc:
+        return ("retry", exc.countdown)
+
+
+def verify(secret, request):
+    return Webhook(secret).verify(request["body"], request["headers"])
+
+
+# ---- API: roles and tenants ----------------------------------------------------------------------------------------
+
+def test_owner_and_admin_manage_endpoints_and_the_secret_is_shown_once(caller, tenant_a):
+    owner = caller(tenant_a, "owner")
+    made = create(owner, "http://127.0.0.1:9/hooks", ["reports.*", "measurements.test.analyzed"],
+                  description="LIMS")
+    assert made["secret"].startswith("whsec_") and made["enabled"] is True
+    listed = owner.get("/api/v1/webhooks/").json()["results"]
+    assert [e["id"] for e in listed] == [made["id"]] and "secret" not in listed[0]
+    assert "secret" not in owner.get(f"/api/v1/webhooks/{made['id']}").json()
+    admin = caller(tenant_a, "admin")
+    changed = admin.patch(f"/api/v1/webhooks/{made['id']}", {"enabled": False, "description": "off"}, format="json")
+    assert changed.status_code == 200 and changed.json()["enabled"] is False and "secret" not in changed.json()
+    rotated = admin.post(f"/api/v1/webhooks/{made['id']}/rotate-secret").json()
+    assert rotated["secret"].startswith("whsec_") and rotated["secret"] != made["secret"]
+    assert admin.delete(f"/api/v1/webhooks/{made['id']}").status_code == 204
+    assert owner.get(f"/api/v1/webhooks/{made['id']}").status_code == 404
+
+
+@pytest.mark.parametrize("role", ["physiologist", "athlete", "viewer"])
+def test_other_roles_get_403_on_every_route(caller, tenant_a, role):
+    made = create(caller(tenant_a), "http://127.0.0.1:9/hooks")
+    member = caller(tenant_a, role)
+    some = uuid.uuid4()
+    for method, path in [("get", "/api/v1/webhooks/"), ("post", "/api/v1/webhooks/"),
+                         ("get", f"/api/v1/webhooks/{made['id']}"), ("patch", f"/api/v1/webhooks/{made['id']}"),
+                         ("delete", f"/api/v1/webhooks/{made['id']}"),
+                         ("post", f"/api/v1/webhooks/{made['id']}/rotate-secret"),
+                         ("post", f"/api/v1/webhooks/{made['id']}/ping"),
+                         ("get", f"/api/v1/webhooks/{made['id']}/deliveries"),
+                         ("post", f"/api/v1/webhooks/{made['id']}/deliveries/{some}/retry")]:
+        response = getattr(member, method)(path, {}, format="json")
+        assert response.status_code == 403, (method, path, response.status_code)
+        assert response["Content-Type"] == "application/problem+json"
+
+
+def test_another_tenants_ids_are_404_on_every_route(caller, tenant_a, tenant_b):
+    owner = caller(tenant_a)
+    made = create(owner, "http://127.0.0.1:9/hooks")
+    owner.post(f"/api/v1/webhooks/{made['id']}/ping")
+    [delivery] = deliveries(tenant_a)
+    stranger = caller(tenant_b, "owner")
+    for method, path in [("get", f"/api/v1/webhooks/{made['id']}"), ("patch", f"/api/v1/webhooks/{made['id']}"),
+                         ("delete", f"/api/v1/webhooks/{made['id']}"),
+                         ("post", f"/api/v1/webhooks/{made['id']}/rotate-secret"),
+                         ("post", f"/api/v1/webhooks/{made['id']}/ping"),
+                         ("get", f"/api/v1/webhooks/{made['id']}/deliveries"),
+                         ("post", f"/api/v1/webhooks/{made['id']}/deliveries/{delivery.id}/retry")]:
+        response = getattr(stranger, method)(path, {}, format="json")
+        assert response.status_code == 404, (method, path, response.status_code)
+    assert stranger.get("/api/v1/webhooks/").json()["results"] == []
+    # and a delivery of another endpoint of the same tenant is not reachable under this one
+    other = create(owner, "http://127.0.0.1:9/other")
+    assert owner.post(f"/api/v1/webhooks/{other['id']}/deliveries/{delivery.id}/retry").status_code == 404
+    assert owner.get(f"/api/v1/webhooks/{made['id']}").json()["description"] == ""
+
+
+def test_bad_input_is_a_400_naming_the_field_and_stores_nothing(caller, tenant_a):
+    owner = caller(tenant_a)
+    for body, field in [({"url": "http://127.0.0.1:9/", "events": ["billing.*"]}, "events"),
+                        ({"url": "http://127.0.0.1:9/", "events": []}, "events"),
+                        ({"url": "ftp://127.0.0.1/", "events": ["*"]}, "url"),
+                        ({"url": "http://user:pw@127.0.0.1/", "events": ["*"]}, "url"),
+                        ({"events": ["*"]}, "url")]:
+        response = owner.post("/api/v1/webhooks/", body, format="json")
+        assert response.status_code == 400 and response["Content-Type"] == "application/problem+json", body
+        assert field in json.dumps(response.json()["errors"]), response.json()
+    with tenant_transaction(tenant_a):
+        assert not Endpoint.objects.exists()
+
+
+def test_no_token_is_401(client):
+    assert client.get("/api/v1/webhooks/").status_code == 401
+
+
+# ---- deliveries ----------------------------------------------------------------------------------------------------
+
+def test_an_event_reaches_subscribed_endpoints_signed_per_standard_webhooks(caller, tenant_a, tenant_b):
+    owner = caller(tenant_a)
+    with Receiver() as receiver:
+        made = create(owner, receiver.url, ["reports.*"])
+        create(owner, receiver.url + "/other", ["measurements.*"])          # not subscribed
+        create(caller(tenant_b), receiver.url + "/b", ["*"])                 # another tenant's
+        event = report_ready(tenant_a)
+        consumer = EventConsumer("notifications", registry.load())
+        assert consumer.process(event) == "handled"
+        assert consumer.process(event) == "duplicate"
+        [delivery] = deliveries(tenant_a)
+        assert deliveries(tenant_b) == []
+        assert run(delivery, tenant_a) == actions.DONE
+        assert run(delivery, tenant_a) == actions.SKIPPED                   # a duplicate task sends nothing
+    [request] = receiver.requests
+    assert request["path"] == "/hooks"
+    assert request["headers"]["webhook-id"] == event.id                     # the idempotency key
+    payload = verify(made["secret"], request)                               # the reference algorithm
+    assert payload["id"] == event.id and payload["type"] == "reports.report.ready"
+    assert payload["specversion"] == "1.0" and payload["tenantid"] == tenant_a and payload["data"] == event.data
+    with pytest.raises(WebhookVerificationError):
+        verify("whsec_" + "A" * 44, request)
+    log = owner.get(f"/api/v1/webhooks/{made['id']}/deliveries").json()["results"]
+    assert log[0]["status"] == "done" and log[0]["event_id"] == event.id and log[0]["attempts"] == 1
+    [attempt] = log[0]["attempt_log"]
+    assert attempt["status_code"] == 200 and attempt["response_excerpt"] == "ok" and attempt["latency_ms"] >= 0
+
+
+def test_a_failing_receiver_gets_the_retries_then_the_endpoint_is_disabled_and_its_owner_told(caller, tenant_a):
+    owner = caller(tenant_a)
+    with Receiver(status=500, body=b"boom") as receiver:
+        made = create(owner, receiver.url)
+        EventConsumer("notifications", registry.load()).process(report_ready(tenant_a))
+        [delivery] = deliveries(tenant_a)
+        assert run(delivery, tenant_a)[0] == "retry"
+        assert run(delivery, tenant_a)[0] == "retry"
+        assert run(delivery, tenant_a) == actions.FAILED                    # the schedule (2 retries) ran out
+    assert len(receiver.requests) == 3
+    assert len({r["headers"]["webhook-id"] for r in receiver.requests}) == 1
+    shown = owner.get(f"/api/v1/webhooks/{made['id']}").json()
+    assert shown["enabled"] is False and shown["disabled_reason"]
+    log = owner.get(f"/api/v1/webhooks/{made['id']}/deliveries").json()["results"][0]
+    assert log["status"] == "failed" and [a["status_code"] for a in log["attempt_log"]] == [500, 500, 500]
+    assert log["attempt_log"][0]["response_excerpt"] == "boom" and "HTTP 500" in log["problem"]["detail"]
+    with tenant_transaction(tenant_a):
+        [told] = Notification.objects.filter(kind="webhook.disabled")
+    assert str(told.user_id) == owner.user_id and receiver.url in told.body
+    # disabled: a new event records nothing; enabled again, it does
+    EventConsumer("notifications", registry.load()).process(report_ready(tenant_a))
+    assert len(deliveries(tenant_a)) == 1
+    owner.patch(f"/api/v1/webhooks/{made['id']}", {"enabled": True}, format="json")
+    assert owner.get(f"/api/v1/webhooks/{made['id']}").json()["disabled_reason"] == ""
+    EventConsumer("notifications", registry.load()).process(report_ready(tenant_a))
+    assert len(deliveries(tenant_a)) == 2
+
+
+def test_the_retry_waits_follow_the_schedule_with_jitter(settings, caller, tenant_a):
+    settings.WEBHOOK_RETRY_SCHEDULE = [5, 300, 1800]
+    waits = [[actions.retry_delay(n) for n in (1, 2, 3)] for _ in range(50)]
+    for first, second, third in waits:
+        assert 4 <= first <= 6 and 240 <= second <= 360 and 1440 <= third <= 2160
+    assert len({w[0] for w in waits}) > 1                                      # jitter
+    assert actions.retry_delay(4) is None
+    default = [5, 300, 1800, 7200, 18000, 36000, 36000]
+    assert 20 * 3600 <= sum(default) <= 30 * 3600                               # about a day
+
+
+def test_a_success_during_the_retries_keeps_the_endpoint(caller, tenant_a):
+    owner = caller(tenant_a)
+    with Receiver(status=500) as receiver:
+        made = create(owner, receiver.url)
+        EventConsumer("notifications", registry.load()).process(report_ready(tenant_a))
+        [delivery] = deliveries(tenant_a)
+        assert run(delivery, tenant_a)[0] == "retry"
+        receiver.status = 204
+        assert run(delivery, tenant_a) == actions.DONE
+    assert owner.get(f"/api/v1/webhooks/{made['id']}").json()["enabled"] is True
+
+
+def test_a_rotated_secret_signs_beside_the_old_one_during_the_overlap(settings, caller, tenant_a):
+    owner = caller(tenant_a)
+    with Receiver() as receiver:
+        made = create(owner, receiver.url)
+        new = owner.post(f"/api/v1/webhooks/{made['id']}/rotate-secret").json()["secret"]
+        EventConsumer("notifications", registry.load()).process(report_ready(tenant_a))
+        [delivery] = deliveries(tenant_a)
+        run(delivery, tenant_a)
+        settings.WEBHOOK_SECRET_OVERLAP_SECONDS = 0
+        newer = owner.post(f"/api/v1/webhooks/{made['id']}/rotate-secret").json()["secret"]
+        with tenant_transaction(tenant_a):
+            Endpoint.objects.filter(pk=made["id"]).update(previous_secret_until=timezone.now())
+        EventConsumer("notifications", registry.load()).process(report_ready(tenant_a))
+        run(deliveries(tenant_a)[1], tenant_a)
+    during, after = receiver.requests
+    assert len(during["headers"]["webhook-signature"].split(" ")) == 2
+    verify(made["secret"], during)
+    verify(new, during)
+    assert len(after["headers"]["webhook-signature"].split(" ")) == 1
+    verify(newer, after)
+    with pytest.raises(WebhookVerificationError):
+        verify(new, after)
+
+
+def test_a_slow_receiver_times_out_and_holds_only_its_own_slots(settings, caller, tenant_a):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 0.5
+    settings.WEBHOOK_MAX_IN_FLIGHT = 1
+    owner = caller(tenant_a)
+    with Receiver(delay=3) as slow, Receiver() as fast:
+        slow_endpoint = create(owner, slow.url)
+        create(owner, fast.url)
+        EventConsumer("notifications", registry.load()).process(report_ready(tenant_a))
+        EventConsumer("notifications", registry.load()).process(report_ready(tenant_a))
+        by_url = {}
+        for d in deliveries(tenant_a):
+            by_url.setdefault(d.endpoint_id, []).append(d)
+        slow_one, slow_two = by_url[uuid.UUID(slow_endpoint["id"])]
+        # a request to the slow endpoint is out (its lease is held): the next one waits, others go on
+        with tenant_transaction(tenant_a):
+            state, _ = actions.claim(str(slow_one.id))
+        assert state == actions.SEND
+        outcome = run(slow_two, tenant_a)
+        assert outcome[0] == "retry" and outcome[1] <= 1.0                  # busy: back in a moment
+        for d in [d for k, v in by_url.items() if k != uuid.UUID(slow_endpoint["id"])for d in v]:
+            assert run(d, tenant_a) == actions.DONE
+        with tenant_transaction(tenant_a):
+            Delivery.objects.filter(pk=slow_one.pk).update(sending_until=None)  # that request "ended"
+        assert run(slow_two, tenant_a)[0] == "retry"                        # timed out: a retry is scheduled
+    assert len(fast.requests) == 2
+    with tenant_transaction(tenant_a):
+        attempt = Attempt.objects.get(delivery_id=slow_two.id)
+    assert attempt.status_code is None and "Timeout" in attempt.error and attempt.latency_ms < 2500
+
+
+def test_ping_and_manual_retry(caller, tenant_a):
+    owner = caller(tenant_a)
+    with Receiver(status=503) as receiver:
+        made = create(owner, receiver.url)
+        answer = owner.post(f"/api/v1/webhooks/{made['id']}/ping")
+        assert answer.status_code == 202 and answer.json()["event_type"] == "notifications.webhook.ping"
+        [ping] = deliveries(tenant_a)
+        assert run(ping, tenant_a) == actions.FAILED                        # a ping is tried once
+        assert owner.get(f"/api/v1/webhooks/{made['id']}").json()["enabled"] is True  # and disables nothing
+        receiver.status = 200
+        retried = owner.post(f"/api/v1/webhooks/{made['id']}/deliveries/{ping.id}/retry")
+        assert retried.status_code == 202 and retried.json()["status"] == "queued"
+        assert run(ping, tenant_a) == actions.DONE
+    first, second = receiver.requests
+    assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"] == str(ping.event_id)
+    body = verify(made["secret"], second)
+    assert body["type"] == "notifications.webhook.ping" and body["data"]["endpoint_id"] == made["id"]
+    log = owner.get(f"/api/v1/webhooks/{made['id']}/deliveries").json()["results"][0]
+    assert log["status"] == "done" and [a["status_code"] for a in log["attempt_log"]] == [503, 200]
+
+
+def test_long_waits_are_queued_by_the_sweep_when_due(settings, caller, tenant_a, monkeypatch):
+    settings.WEBHOOK_RETRY_SCHEDULE = [3600.0]
+    settings.WEBHOOK_MAX_COUNTDOWN_SECONDS = 600
+    owner = caller(tenant_a)
+    with Receiver(status=500) as receiver:
+        create(owner, receiver.url)
+        EventConsumer("notifications", registry.load()).process(report_ready(tenant_a))
+        [delivery] = deliveries(tenant_a)
+        assert run(delivery, tenant_a) == actions.RETRY                     # no countdown: the sweep's
+        [due] = RetryDue.objects.all()
+        assert str(due.delivery_id) == str(delivery.id) and str(due.tenant_id) == tenant_a
+        assert actions.due_for_sweep() == []                                 # not yet
+        assert run(delivery, tenant_a) == actions.SKIPPED                    # an early duplicate task
+        sent = []
+        monkeypatch.setattr(tasks.deliver, "send", lambda *args, **kw: sent.append(args))
+        later = timezone.now() + dt.timedelta(hours=2)
+        with tenant_transaction(tenant_a):
+            Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+        RetryDue.objects.update(due_at=timezone.now())
+        assert tasks.sweep() == 1 and sent == [(str(delivery.id), tenant_a)]
+        assert not RetryDue.objects.exists()
+        assert run(delivery, tenant_a) == actions.FAILED
+        assert later > timezone.now()
+    assert len(receiver.requests) == 2
