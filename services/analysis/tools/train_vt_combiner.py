@@ -3,8 +3,7 @@
     .venv/bin/python services/analysis/tools/train_vt_combiner.py [version]
 
 The engine's methods run first with the rule-based consensus (threshold_model=None); a ridge
-regression per threshold then maps their results (fractions of VO2peak), VO2 at the phase's start /
-VO2peak and
+regression per threshold then maps their results (fractions of VO2peak) and
 the VE/VO2, VE/VCO2 and RER curves sampled at 40..100 % of VO2peak to
 the expert's threshold as a fraction of VO2peak. The file records the 10-fold cross-validated MAE
 (every test scored by a model fitted without it: tools/vt_labelled.cross_validated_results), the same
@@ -41,4 +40,4 @@ def main(version: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "3")
+    main(sys.argv[1] if len(sys.argv) > 1 else "4")

@@ -183,8 +183,8 @@ def fit_combiner(rows: list[dict], tests: list[dict], folds: int = 5, version: s
     """Ridge per threshold; the penalty is chosen by an inner k-fold CV on these rows only."""
     from analysis.engine import thresholds as thr
     profile = [f"{sig}@{f:.2f}" for sig in thr.PROFILE_SIGNALS for f in thr.PROFILE_FRACTIONS]
-    model = {"version": version, "kind": "ridge over method VO2 / VO2peak + context + curve profile",
-             "context": ["start_vo2_fraction"], "profile_signals": list(thr.PROFILE_SIGNALS),
+    model = {"version": version, "kind": "ridge over method VO2 / VO2peak + curve profile",
+             "context": [], "profile_signals": list(thr.PROFILE_SIGNALS),
              "profile_fractions": list(thr.PROFILE_FRACTIONS)}
     for name, methods in (("vt1", thr.VT1_METHODS), ("vt2", thr.VT2_METHODS)):
         X, y = _design(rows, tests, name, methods)

@@ -18,7 +18,7 @@ VT1 (gas-exchange threshold), on the data below the VT2 of the methods above (th
   * "ExCO2"    - excess CO2 (VCO2^2/VO2 - VCO2, Gaskill 2001) turns upward.
 Each method reports its own break (VO2, time). The consensus is the combiner's estimate when its
 fitted parameters are available (models/vt_combiner.json: a ridge regression over the methods'
-results expressed as fractions of VO2peak, VO2 at the phase's start / VO2peak, and the VE/VO2, VE/VCO2 and RER
+results expressed as fractions of VO2peak and the VE/VO2, VE/VCO2 and RER
 curves sampled at 40..100 % of VO2peak, trained and cross-validated on the labelled Oxynet tests
 by tools/train_vt_combiner.py), else the median of the methods. Its confidence falls with the spread
 between methods, with methods that found nothing, and is low outside the physiological bounds;
@@ -333,12 +333,11 @@ def profile_features(s: dict[str, np.ndarray], vo2_peak: float | None) -> list[f
 
 
 def context_features(onset: str | None, start_vo2: float | None, vo2_peak: float | None) -> list[float]:
-    """What the combiner may know about the test besides the methods and curves: VO2 at the start of
-    the incremental phase as a fraction of VO2peak (low-fitness subjects start relatively high and
-    cross VT1 at a higher fraction). Whether a baseline was found is deliberately not a feature: in the
-    labelled set it marks the clinical sub-sample, and would shift every lab test that has a baseline."""
-    sf = (start_vo2 / vo2_peak) if (start_vo2 and vo2_peak) else float("nan")
-    return [sf]
+    """Features about how the test was run: none. Whether a baseline was found marks the clinical
+    sub-sample of the labelled set, and VO2 at the phase's start marks its protocols (constant
+    pre-ramp stages); both fitted a little better there (CV -8 and -4 mL/min) but would shift lab
+    tests run otherwise, so the combiner reads only the methods and the curves."""
+    return []
 
 
 def combine(model_part: dict, x: list[float]) -> float | None:

@@ -55,9 +55,9 @@ def _methods(vals):
 
 
 def test_confidence_falls_with_disagreement_and_missing_methods():
-    agree = thr.consensus("vt1", _methods([2400, 2410, 2395, 2405]), 4000, [0.3], None)
-    spread = thr.consensus("vt1", _methods([2000, 2400, 2600, 2800]), 4000, [0.3], None)
-    missing = thr.consensus("vt1", _methods([2400, 2410, None, None]), 4000, [0.3], None)
+    agree = thr.consensus("vt1", _methods([2400, 2410, 2395, 2405]), 4000, [], None)
+    spread = thr.consensus("vt1", _methods([2000, 2400, 2600, 2800]), 4000, [], None)
+    missing = thr.consensus("vt1", _methods([2400, 2410, None, None]), 4000, [], None)
     assert agree["confidence"] > 0.9 and agree["vo2_ml_min"] == pytest.approx(2402.5)
     assert spread["confidence"] == 0.0  # 20 % of VO2peak apart
     assert 0.4 < missing["confidence"] <= 0.5
@@ -66,24 +66,24 @@ def test_confidence_falls_with_disagreement_and_missing_methods():
 
 def test_threshold_outside_physiological_bounds_has_low_confidence():
     # VT1 at 95 % of VO2peak (bounds 35-90 %), VT2 at 50 % (bounds 55-100 %)
-    hi = thr.consensus("vt1", _methods([3800, 3800, 3800]), 4000, [0.3], None)
-    lo = thr.consensus("vt2", _methods([2000, 2000, 2000]), 4000, [0.3], None)
+    hi = thr.consensus("vt1", _methods([3800, 3800, 3800]), 4000, [], None)
+    lo = thr.consensus("vt2", _methods([2000, 2000, 2000]), 4000, [], None)
     assert hi["in_bounds"] is False and hi["confidence"] <= 0.2
     assert lo["in_bounds"] is False and lo["confidence"] <= 0.2
 
 
 def test_a_combined_estimate_outside_the_bounds_is_held_there_with_low_confidence():
     # a model whose intercept says VT1 = 97 % of VO2peak: reported at the 90 % bound, confidence low
-    part = {"methods": ["m0", "m1"], "impute": [0.6, 0.6, 0.3], "mean": [0.6, 0.6, 0.3],
-            "scale": [1, 1, 1], "coef": [0, 0, 0], "intercept": 0.97}
-    c = thr.consensus("vt1", _methods([2400, 2410]), 4000, [0.3], {"version": "t", "vt1": part})
+    part = {"methods": ["m0", "m1"], "impute": [0.6, 0.6], "mean": [0.6, 0.6],
+            "scale": [1, 1], "coef": [0, 0], "intercept": 0.97}
+    c = thr.consensus("vt1", _methods([2400, 2410]), 4000, [], {"version": "t", "vt1": part})
     assert c["method"] == "combined" and c["vo2_ml_min"] == pytest.approx(0.90 * 4000)
     assert c["in_bounds"] is False and c["confidence"] <= 0.2
 
 
 def test_undetermined_rather_than_a_single_uncorroborated_method():
-    one = thr.consensus("vt1", _methods([2400, None, None, None]), 4000, [0.3], None)
-    none = thr.consensus("vt2", _methods([None, None, None]), 4000, [0.3], None)
+    one = thr.consensus("vt1", _methods([2400, None, None, None]), 4000, [], None)
+    none = thr.consensus("vt2", _methods([None, None, None]), 4000, [], None)
     assert one["vo2_ml_min"] is None and "undetermined" in one["basis"]
     assert none["vo2_ml_min"] is None
 

@@ -12,9 +12,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 import vt_labelled as L  # noqa: E402
 
-# reached with engine 1.2.0 and combiner 3 (bench/thresholds.py: ramp 174 / 141, all 192 / 143 mL/min),
-# + ~5 %
-CEILING_ML = {("ramp", "vt1"): 183, ("ramp", "vt2"): 148, ("all", "vt1"): 201, ("all", "vt2"): 150}
+# reached with engine 1.2.0 and combiner 4 (bench/thresholds.py: ramp 175 / 141, all 196 / 143 mL/min;
+# other fold draws: all 188-202 / 142-143, ramps 166-176 / 140-143), + ~5 %
+CEILING_ML = {("ramp", "vt1"): 184, ("ramp", "vt2"): 148, ("all", "vt1"): 206, ("all", "vt2"): 150}
 MAX_UNDETERMINED = 4  # of 92: at most 1 in 20
 
 
