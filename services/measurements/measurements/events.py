@@ -10,6 +10,7 @@ from servicekit.events import publish
 TEST_IMPORTED = "measurements.test.imported"
 TEST_ANALYZED = "measurements.test.analyzed"
 TEST_DELETED = "measurements.test.deleted"
+IMPORT_FAILED = "measurements.import.failed"
 
 
 def emit(event_type: str, data: dict, *, tenant_id, subject: str | None = None) -> str:

@@ -72,7 +72,12 @@ def test_broken_file_fails_with_a_useful_message_and_stores_nothing(caller, tena
     assert expect in imp["error"]["detail"] and imp["error"]["stage"] == "parsing"
     assert imp["error"]["type"].startswith("urn:vo2:problem:") and imp["error"]["status"] == 422
     assert db_count(tenant_a, Sample) == 0 and db_count(tenant_a, ExerciseTest) == 0
-    assert owner.get("/api/v1/tests/").json()["results"] == [] and outbox() == []
+    assert owner.get("/api/v1/tests/").json()["results"] == []
+    # only the failure is told (notifications and webhooks), with the reason and the athlete's name
+    [(kind, failed)] = outbox()
+    assert kind == "measurements.import.failed" and failed["import_id"] == imp["id"] and "test_id" not in failed
+    assert expect in failed["detail"] and failed["stage"] == "parsing" and failed["athlete_name"] == "Anna Ivanova"
+    assert failed["error_code"] == imp["error"]["type"].rsplit(":", 1)[-1]
 
 
 def test_same_idempotency_key_gives_the_same_import_and_one_test(caller, tenant_a, tenant_b, athlete, pipeline):

@@ -17,6 +17,7 @@ from servicekit.django import idempotency
 from servicekit.principal import Principal
 from servicekit.problems import ProblemError
 
+from .. import events
 from ..athletes import actions as athlete_actions
 from ..exercise_tests import actions as test_actions
 from .models import Import
@@ -96,8 +97,15 @@ def done(imp: Import) -> None:
 
 
 def fail(imp: Import, stage: str, problem: dict) -> None:
-    """The import failed at `stage`; `problem` is a problem object (the analysis service's, when it answered)."""
+    """The import failed at `stage`; `problem` is a problem object (the analysis service's, when it answered).
+    measurements.import.failed tells the uploader (notifications) and the tenant's webhooks, with the reason."""
     jobs.fail(imp, problem, stage=stage)
+    events.emit(events.IMPORT_FAILED, {
+        "import_id": str(imp.pk), "athlete_id": str(imp.athlete_id), "test_id": str(imp.test_id) if imp.test_id else None,
+        "filename": (imp.filename or "")[:300], "imported_by": str(imp.created_by) if imp.created_by else None,
+        "stage": str(stage)[:50], "error_code": str(problem.get("type") or "import-failed").rsplit(":", 1)[-1][:100],
+        "detail": str(problem.get("detail") or "")[:2000], "athlete_name": str(imp.athlete)[:300],
+    }, tenant_id=imp.tenant_id, subject=str(imp.pk))
 
 
 # ---- files follow their import's deletion -------------------------------------------------------------------------

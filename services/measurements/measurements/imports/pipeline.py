@@ -125,7 +125,7 @@ def _store(import_id, tenant_id: str, gen: int, parsed: dict) -> result_actions.
             "test_id": str(test.pk), "athlete_id": str(test.athlete_id), "import_id": str(imp.pk),
             "format": (fmt or "unknown")[:50], "kind": "cpet", "sample_count": count,
             "imported_by": str(imp.created_by) if imp.created_by else None, "date": test.date.isoformat(),
-            "modality": test.modality, "rerun": gen > 1,
+            "modality": test.modality, "rerun": gen > 1, "athlete_name": str(imp.athlete)[:300],
         }, tenant_id=tenant_id, subject=str(test.pk))
         return _gather(test, samples)
 
