@@ -22,7 +22,7 @@ PYTHON = sys.executable
 
 DJANGO_SERVICES = ("identity", "measurements", "reports", "notifications")
 PUBLISHERS = {"identity", "measurements", "reports"}  # services with an outbox to relay
-SERVICE_CLIENTS = ("measurements", "reports")  # call other services with a service token
+SERVICE_CLIENTS = ("measurements", "reports", "gateway")  # service tokens; the gateway exchanges API keys
 # Local mode: the Celery workers that compute (imports, PDFs) get a process of their own; every other loop runs as a
 # thread of its service's web process (launcher/local_process.py).
 COMPUTING = {("measurements", "worker"), ("reports", "worker")}
@@ -83,7 +83,13 @@ class System:
         """Secrets of this installation, made once and kept beside its data (never the development defaults)."""
         path = self.data_dir / "secrets.json"
         if path.exists():
-            return json.loads(path.read_text())
+            made = json.loads(path.read_text())
+            missing = [name for name in SERVICE_CLIENTS if f"client:{name}" not in made]
+            if not missing:
+                return made
+            made.update({f"client:{name}": secrets.token_urlsafe(24) for name in missing})  # a client added since
+            path.write_text(json.dumps(made))
+            return made
         self.data_dir.mkdir(parents=True, exist_ok=True)
         made = {"DJANGO_SECRET_KEY": secrets.token_urlsafe(40), "SIGNING_KEY_SECRET": secrets.token_urlsafe(40),
                 **{f"client:{name}": secrets.token_urlsafe(24) for name in SERVICE_CLIENTS}}
@@ -171,7 +177,8 @@ class System:
         procs.append(Process("analysis", [PYTHON, "-m", "uvicorn", "analysis.app:app", "--host", "127.0.0.1",
                                           "--port", str(self.ports["analysis"]), "--no-access-log"],
                              ROOT / "services" / "analysis", analysis_env, self.url("analysis") + "/healthz"))
-        gateway_env = {**base, "PYTHONPATH": base["PYTHONPATH"] + os.pathsep + str(ROOT / "gateway")}
+        gateway_env = {**base, "PYTHONPATH": base["PYTHONPATH"] + os.pathsep + str(ROOT / "gateway"),
+                       "SERVICE_CLIENT_ID": "gateway", "SERVICE_CLIENT_SECRET": self.secrets()["client:gateway"]}
         procs.append(Process("gateway", [PYTHON, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1",
                                          "--port", str(self.ports["gateway"]), "--no-access-log", "--no-proxy-headers"],
                              ROOT / "gateway", gateway_env, self.url("gateway") + "/healthz"))

@@ -26,6 +26,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from . import routes
 from .accesslog import AccessLog
+from .apikeys import ApiKeys, is_api_key
 from .auth import WWW_AUTHENTICATE, Authenticator
 from .forwarded import TrustedProxies
 from .openapi import DOCS_CSP, OpenAPIAggregator, docs_html, dumps
@@ -61,6 +62,7 @@ class Gateway:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.auth = Authenticator(settings)
+        self.api_keys = ApiKeys(settings)
         self.limiter = make_limiter(settings)
         self.upstream = Upstream(settings)
         self.openapi = OpenAPIAggregator(settings)
@@ -84,6 +86,7 @@ class Gateway:
         await self.upstream.aclose()
         await self.limiter.aclose()
         await self.auth.jwks.aclose()
+        await self.api_keys.aclose()
 
 
 async def send_problem(send, status: int, slug: str, detail: str, headers=(), **extra) -> int:
@@ -160,6 +163,8 @@ class GatewayMiddleware:
         if not public:
             authorization = head.authorization
             try:
+                if is_api_key(authorization):  # exchanged for an access token that replaces it upstream
+                    authorization = await self.gw.api_keys.swap(head, authorization)
                 principal = await self.gw.auth.authenticate(authorization.decode("latin-1") if authorization else None)
             except InvalidToken as exc:
                 auth_error = exc.reason

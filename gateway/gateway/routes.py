@@ -31,6 +31,13 @@ PUBLIC_ROUTES = frozenset({
     ("POST", "/api/v1/auth/refresh"),
     ("POST", "/api/v1/auth/logout"),  # carries the refresh token it revokes
     ("POST", "/api/v1/auth/invitations/accept"),
+    ("POST", "/api/v1/auth/login/discover"),          # answers by e-mail domain only
+    ("POST", "/api/v1/auth/password/reset"),          # 202 for any address
+    ("POST", "/api/v1/auth/password/reset/confirm"),  # the e-mailed token is the credential
+    # identity verifies this one itself: it also takes the restricted token of a session that must change its
+    # password first (audience vo2max-password-change), which every other route refuses
+    ("POST", "/api/v1/auth/password"),
+    ("POST", "/api/v1/auth/login/mfa"),  # the challenge from the password step is the credential
     ("GET", "/.well-known/jwks.json"),
     ("HEAD", "/.well-known/jwks.json"),
 })

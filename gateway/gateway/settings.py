@@ -62,6 +62,10 @@ class Settings:
     max_url_bytes: int = 4000
     max_header_bytes: int = 8000
     max_json_body_bytes: int = 10 * 1024 * 1024
+    # API keys (apikeys.py): the gateway's client credentials at identity, and how long an exchanged token is kept
+    service_client_id: str | None = None
+    service_client_secret: str | None = None
+    api_key_cache_s: float = 60.0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -128,5 +132,8 @@ class Settings:
             max_header_bytes=env_int("MAX_HEADER_BYTES", 8000),
             # the kit's Django limit for JSON bodies reads the same variable, so both refuse at the same size
             max_json_body_bytes=env_int("MAX_JSON_BODY_BYTES", 10 * 1024 * 1024),  # per header line; gunicorn's limit is 8190
+            service_client_id=env("SERVICE_CLIENT_ID"),
+            service_client_secret=env("SERVICE_CLIENT_SECRET"),
+            api_key_cache_s=min(_float("API_KEY_CACHE_S", 60.0), 60.0),  # revocation must show within 60 s
             access_log=env_bool("ACCESS_LOG", True) and (env("LOG_LEVEL", "INFO") or "INFO").upper() in {"DEBUG", "INFO"},
         )

@@ -77,7 +77,8 @@ def system(request, tmp_path_factory, mailbox):
     extra_env["PUBLIC_APP_URL"] = f"http://127.0.0.1:{ports['gateway']}"
     system = System(mode=mode, data_dir=tmp_path_factory.mktemp(f"system-{mode}"), ports=ports, saas=saas,
                     extra_env={"RATE_LIMIT_IP": "100000", "RATE_LIMIT_USER": "100000", "RATE_LIMIT_TENANT": "100000",
-                               "RATE_LIMIT_LOGIN_IP": "100000", "ACCESS_TOKEN_MINUTES": "15", **extra_env})
+                               "RATE_LIMIT_LOGIN_IP": "100000", "ACCESS_TOKEN_MINUTES": "15",
+                               "API_KEY_CACHE_S": "5", **extra_env})  # revocation shows within 5 s here
     system.prepare()
     system.manage("identity", "bootstrap", "--tenant-name", "First Lab", "--slug", "first-lab",
                   "--email", OWNER_EMAIL, "--password", OWNER_PASSWORD, capture=True)

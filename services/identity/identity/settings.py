@@ -4,7 +4,8 @@ from servicekit.django.settings import build
 
 globals().update(build(
     "identity",
-    apps=["identity.tenants", "identity.accounts", "identity.tokens", "identity.audit", "identity.invitations"],
+    apps=["identity.tenants", "identity.accounts", "identity.tokens", "identity.audit", "identity.invitations",
+          "identity.apikeys"],
     urlconf="identity.urls",
     title="VO2max Report — identity",
     description="Tenants, users, memberships, password login, tokens, signing keys (JWKS) and the audit log.",
@@ -60,3 +61,8 @@ def service_clients() -> dict[str, str]:
 
 
 SERVICE_CLIENTS = service_clients()
+
+# API keys (identity.apikeys): the service clients that may exchange a key for an access token (the gateway), and
+# how long such a token lives (short: a revoked key's last token dies soon even if someone kept it).
+API_KEY_CLIENTS = config.env_list("API_KEY_CLIENTS") or ["gateway"]
+API_KEY_TOKEN_SECONDS = config.env_int("API_KEY_TOKEN_SECONDS", 90)

@@ -12,4 +12,5 @@ urlpatterns = [
     path("api/v1/", include("identity.tokens.urls")),
     path("api/v1/", include("identity.audit.urls")),
     path("api/v1/", include("identity.invitations.urls")),
+    path("api/v1/", include("identity.apikeys.urls")),
 ]

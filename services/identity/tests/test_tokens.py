@@ -40,7 +40,8 @@ def test_access_token_verifies_with_the_kit_against_the_served_jwks_and_has_exac
 
     principal = kit_verifier().verify(access)
     claims = principal.claims
-    assert set(claims) == {"iss", "aud", "sub", "tid", "roles", "exp", "iat", "nbf", "jti"}
+    assert set(claims) - {"sid"} == {"iss", "aud", "sub", "tid", "roles", "exp", "iat", "nbf", "jti", "plan"}
+    assert claims["plan"]["name"] == "starter" and claims["plan"]["read_only_from"] is None  # tenants.plans
     from identity.accounts.queries import user_by_email
 
     assert claims["sub"] == str(user_by_email("anna@lab-a.test").id) == principal.user_id

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from .. import jwt as kit_jwt
 from ..principal import MANAGER_ROLES, STAFF_ROLES, Principal, set_principal
+from .. import plans
 from ..problems import PROBLEM_CONTENT_TYPE, SLUG_BY_STATUS, ProblemError, flatten_field_errors, problem
 from ..tenancy import database_alias_for, set_database_tenant
 
@@ -55,6 +56,7 @@ class TokenAuthentication(BaseAuthentication):
         except kit_jwt.InvalidToken as exc:
             raise exceptions.AuthenticationFailed(exc.reason) from exc
         self.check_principal(principal)
+        plans.refuse_writes_when_read_only(request.method, request.path, principal.claims)  # 402 when read-only
         set_principal(principal)  # reset by RequestContextMiddleware at the end of the request
         alias = database_alias_for(principal.tenant_id)
         if connections[alias].in_atomic_block or not transaction.get_autocommit(alias):

@@ -13,7 +13,7 @@ from servicekit.principal import TENANT_ROLES
 from servicekit.problems import ProblemError
 
 from ..tenants import queries as tenant_queries
-from ..tenants.api import TenantCreateRequest, TenantSerializer
+from ..tenants.api import OperatorPlanChange, TenantCreateRequest, TenantSerializer
 from ..tenants.queries import tenants_by_id
 from . import actions, queries
 from .access import IsOperator, IsVerified
@@ -130,8 +130,9 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
 # ---- every tenant, for the platform operator ----------------------------------------------------------------------
 
-class OperatorTenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Every tenant, for the platform operator: list, read, and create one with its first owner."""
+class OperatorTenantViewSet(OperatorPlanChange, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                            viewsets.GenericViewSet):
+    """Every tenant, for the platform operator: list, read, create one with its first owner, change its plan."""
 
     serializer_class = TenantSerializer
     permission_classes = [IsOperator]

@@ -26,6 +26,27 @@ class AuditEvent(models.Model):
         KEY_CREATED = "key.created"
         KEY_ROTATED = "key.rotated"
         KEY_RETIRED = "key.retired"
+        PLAN_CHANGED = "tenant.plan_changed"
+        API_KEY_CREATED = "api_key.created"
+        API_KEY_USED = "api_key.used"  # exchanged for an access token (at most once a minute per gateway process)
+        API_KEY_REFUSED = "api_key.refused"
+        API_KEY_REVOKED = "api_key.revoked"
+        MFA_ENROLMENT_STARTED = "mfa.enrolment_started"
+        MFA_ENABLED = "mfa.enabled"
+        MFA_DISABLED = "mfa.disabled"
+        MFA_CHALLENGED = "mfa.challenged"  # the password matched; a second factor is asked for
+        MFA_FAILED = "mfa.failed"
+        MFA_LOCKED = "mfa.locked"
+        MFA_RECOVERY_CODE_USED = "mfa.recovery_code_used"
+        MFA_ENROLMENT_REQUIRED = "mfa.enrolment_required"
+        SSO_LINKED = "sso.linked"
+        SSO_LOGIN = "sso.login"
+        SSO_CONFIGURED = "sso.configured"
+        SSO_REMOVED = "sso.removed"
+        SSO_REFUSED = "sso.refused"
+        PASSWORD_CHANGED = "password.changed"
+        PASSWORD_RESET_REQUESTED = "password.reset_requested"
+        PROFILE_CHANGED = "user.profile_changed"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant_id = models.UUIDField(null=True, blank=True, db_index=True)

@@ -24,6 +24,7 @@ from ..accounts import actions as accounts
 from ..accounts.models import Membership, User
 from ..accounts.queries import normalize_email, user_by_email, user_by_id
 from ..audit import actions as audit
+from ..tenants import plans
 from ..tenants.queries import current_tenant, tenant_language
 from ..tenants.scope import tenant_scope
 from ..tokens import actions as tokens
@@ -57,6 +58,13 @@ def accept_url(raw_token: str) -> str:
 
 # ---- create ------------------------------------------------------------------------------------------------------
 
+def seats_taken(tenant_id) -> int:
+    """What counts towards the plan's member quota: active members and invitations still open."""
+    pending = Invitation.objects.filter(tenant_id=tenant_id, accepted_at__isnull=True, revoked_at__isnull=True,
+                                        expires_at__gt=timezone.now()).count()
+    return Membership.objects.filter(tenant_id=tenant_id, is_active=True).count() + pending
+
+
 def create_invitation(*, by: Principal, email: str, role: str,
                       idempotency_key: str | None = None) -> tuple[Invitation, bool]:
     """A pending invitation of `email` to the caller's tenant (created=True), or, for a repeated Idempotency-Key of
@@ -75,6 +83,7 @@ def create_invitation(*, by: Principal, email: str, role: str,
     invitee = user_by_email(email)
     if invitee is not None and Membership.objects.filter(tenant_id=tenant_id, user=invitee, is_active=True).exists():
         raise ProblemError(409, "already-a-member", "This e-mail belongs to an active member here already.")
+    plans.require_room(tenant, plans.MEMBERS, seats_taken(tenant_id))  # 403 plan-limit (tenants.plans)
     inviter = user_by_id(by.user_id)
 
     def create(extra: dict) -> Invitation:

@@ -11,7 +11,7 @@ from ..audit import actions as audit
 from .models import DEFAULT_SETTINGS, Tenant
 
 EDITABLE_BY_TENANT = ("name", "settings")
-SET_BY_OPERATOR = ("plan", "on_trial", "paid_until")
+SET_BY_OPERATOR = ("plan", "on_trial", "paid_until", "trial_ends", "quotas")
 
 
 def new_tenant(*, name: str, slug: str, settings: dict | None = None, **fields) -> Tenant:
@@ -40,4 +40,24 @@ def update_tenant(tenant: Tenant, *, by: Principal | None, **changes) -> Tenant:
     if changed:
         tenant.save()
         audit.record(audit.Kind.TENANT_CHANGED, tenant_id=tenant.id, by=by, fields=changed)
+    return tenant
+
+
+def change_plan(tenant: Tenant, *, by: Principal | None, **changes) -> Tenant:
+    """The platform operator changes a tenant's plan, trial, paid-until day or quota overrides. Takes effect in
+    identity at once and in the other services with the next access token (the `plan` claim, at most
+    ACCESS_TOKEN_MINUTES later). Nothing is ever deleted for a plan."""
+    before, after = {}, {}
+    for name, value in changes.items():
+        if name not in SET_BY_OPERATOR or getattr(tenant, name) == value:
+            continue
+        before[name], after[name] = getattr(tenant, name), value
+        setattr(tenant, name, value)
+    if after:
+        tenant.save()
+        audit.record(audit.Kind.PLAN_CHANGED, tenant_id=tenant.id, by=by,
+                     before={k: str(v) if v is not None and not isinstance(v, (dict, bool)) else v
+                             for k, v in before.items()},
+                     after={k: str(v) if v is not None and not isinstance(v, (dict, bool)) else v
+                            for k, v in after.items()})
     return tenant

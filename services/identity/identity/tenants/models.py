@@ -16,7 +16,9 @@ class Tenant(models.Model):
 
     class Plan(models.TextChoices):
         LOCAL = "local"
+        TRIAL = "trial"
         STARTER = "starter"
+        LAB = "lab"
         PROFESSIONAL = "professional"
         ENTERPRISE = "enterprise"
 
@@ -25,7 +27,9 @@ class Tenant(models.Model):
     slug = models.SlugField(max_length=63, unique=True)
     plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.STARTER)
     on_trial = models.BooleanField(default=False)
-    paid_until = models.DateField(null=True, blank=True)
+    paid_until = models.DateField(null=True, blank=True)  # paid through this day; read-only from the next one
+    trial_ends = models.DateField(null=True, blank=True)  # with on_trial: the last day of the trial
+    quotas = models.JSONField(default=dict, blank=True)  # the operator's per-tenant overrides of the plan's quotas
     settings = models.JSONField(default=default_settings)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

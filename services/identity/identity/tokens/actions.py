@@ -19,6 +19,7 @@ from servicekit.problems import ProblemError
 from ..accounts import actions as accounts, passwords
 from ..accounts.queries import active_memberships_of, session_roles, user_by_email
 from ..audit import actions as audit
+from ..tenants import plans
 from ..tenants.models import Tenant
 from ..tenants.queries import tenant_by_slug_or_id, tenants_by_id
 from . import crypto
@@ -79,16 +80,21 @@ def rotate_signing_key(*, actor: str = "system") -> SigningKey:
 
 # ---- access tokens -----------------------------------------------------------------------------------------------
 
-def issue_access_token(*, sub: str, tenant_id, roles: list[str]) -> tuple[str, int]:
-    """An RS256 access JWT (RFC 9068 `typ`), and its lifetime in seconds."""
+def issue_access_token(*, sub: str, tenant_id, roles: list[str], lifetime: int | None = None,
+                       extra: dict | None = None) -> tuple[str, int]:
+    """An RS256 access JWT (RFC 9068 `typ`), and its lifetime in seconds. A token acting for a tenant carries the
+    tenant's `plan` (quotas, read-only from when: tenants.plans.claim) for the services that enforce it."""
     key = active_signing_key()
     now = int(timezone.now().timestamp())
-    lifetime = settings.ACCESS_TOKEN_SECONDS
+    lifetime = lifetime or settings.ACCESS_TOKEN_SECONDS
     claims = {
         "iss": settings.JWT_ISSUER, "aud": settings.JWT_AUDIENCE, "sub": str(sub),
         "tid": str(tenant_id) if tenant_id else None, "roles": list(roles),
-        "iat": now, "nbf": now, "exp": now + lifetime, "jti": uuid.uuid4().hex,
+        "iat": now, "nbf": now, "exp": now + lifetime, "jti": uuid.uuid4().hex, **(extra or {}),
     }
+    tenant = Tenant.objects.filter(id=tenant_id).first() if tenant_id else None
+    if tenant is not None:
+        claims["plan"] = plans.claim(tenant)
     token = pyjwt.encode(claims, crypto.private_key(key.kid, key.private_key_encrypted), algorithm="RS256",
                          headers={"kid": key.kid, "typ": TOKEN_TYPE})
     return token, lifetime

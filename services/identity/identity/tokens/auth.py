@@ -19,6 +19,17 @@ _lock = threading.Lock()
 # trusted from memory for at most a minute after it was read.
 KEY_CACHE_MAX_AGE_S = 60.0
 
+# Tokens whose subject is no user (an API key: claim `api_key`): the folder that issues them registers, by claim
+# name, how to tell that such a token is still honoured (folders above tokens; tokens imports none of them).
+SUBJECT_CHECKS: dict = {}
+
+
+def honour_subject(claim: str):
+    def register(is_current):
+        SUBJECT_CHECKS[claim] = is_current
+        return is_current
+    return register
+
 
 def own_verifier() -> kit_jwt.TokenVerifier:
     global _verifier
@@ -40,6 +51,11 @@ class IdentityTokenAuthentication(TokenAuthentication):
         takes effect here at once; other services honour the token until it expires)."""
         from ..accounts.queries import principal_is_current
 
+        for claim, is_current in SUBJECT_CHECKS.items():
+            if claim in principal.claims:
+                if not is_current(principal):
+                    raise exceptions.AuthenticationFailed("this API key is revoked or expired")
+                return
         client = service_client_of(principal)
         if client is not None:
             if client not in settings.SERVICE_CLIENTS:
