@@ -21,6 +21,10 @@ def on_test_analyzed(event) -> None:
     test_id = event.data.get("test_id")
     if not test_id:
         return
+    if not analysable(event.data):
+        log.info("no auto report for test %s: its result is insufficient", test_id,
+                 extra={"tenant_id": event.tenant_id, "event_id": event.id})
+        return
     revision = event.data.get("revision", event.id)
     report, created = actions.request_report(
         tenant_id=event.tenant_id, test_id=test_id, language=settings.language, template=settings.template,
@@ -30,3 +34,13 @@ def on_test_analyzed(event) -> None:
         tasks.render_later(report)
     log.info("auto report %s for test %s (%s)", report.id, test_id, "queued" if created else "already there",
              extra={"tenant_id": event.tenant_id, "event_id": event.id})
+
+
+def analysable(data: dict) -> bool:
+    """An analysed test whose result cannot be reported (`status: insufficient`, `usable: false`, or the engine's
+    `insufficient` quality flag among the event's flags) gets no automatic report."""
+    if data.get("status") == "insufficient" or data.get("usable") is False:
+        return False
+    flags = data.get("quality_flags") or []
+    codes = {f.get("code") if isinstance(f, dict) else f for f in flags if isinstance(f, (dict, str))}
+    return "insufficient" not in codes

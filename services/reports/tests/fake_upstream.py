@@ -54,11 +54,12 @@ class FakeUpstream:
                 auth = self.headers.get("Authorization", "")
                 token = auth[7:] if auth.startswith("Bearer ") else ""
                 upstream.requests.append((token, self.path))
-                tenant = upstream.tokens.get(token)
+                tenant, user = upstream.tokens.get(token), None
                 if tenant is None and token.count(".") == 2:  # a user's own JWT (signed by the test keys)
                     import jwt
 
-                    tenant = str(jwt.decode(token, options={"verify_signature": False}).get("tid"))
+                    claims = jwt.decode(token, options={"verify_signature": False})
+                    tenant, user = str(claims.get("tid")), claims
                 if tenant is None or token in upstream.revoked:
                     return self._send(401, {"detail": "bad token"})
                 if upstream.fail_with:
@@ -70,6 +71,12 @@ class FakeUpstream:
 
                     time.sleep(hold)
                 path = self.path.split("?")[0].rstrip("/") + "/"
+                if path == "/api/v1/athletes/":  # as measurements scopes it: an athlete user sees their own record
+                    rows = [b for (t, p), b in upstream.objects.items() if t == tenant and p.count("/") == 5
+                            and p.startswith("/api/v1/athletes/")]
+                    if user and set(user.get("roles") or []) == {"athlete"}:
+                        rows = [r for r in rows if str(r.get("user_id")) == str(user.get("sub"))]
+                    return self._send(200, {"results": rows, "next": None})
                 body = upstream.objects.get((tenant, path))
                 if body is None:
                     return self._send(404, {"type": "urn:vo2:problem:not-found"})
@@ -88,19 +95,44 @@ class FakeUpstream:
     def put(self, tenant_id: str, path: str, body) -> None:
         self.objects[(str(tenant_id), path)] = body
 
-    def add_test(self, tenant_id: str, payload: dict, *, user_id: str | None = None, analysis: bool = True) -> str:
-        """measurements' view of one test from a reference payload; returns the test id."""
-        test_id, athlete_id = str(uuid.uuid4()), str(uuid.uuid4())
+    def link(self, tenant_id: str, athlete_id: str, user_id: str | None) -> None:
+        """The lab links (or unlinks) an athlete user to an athlete record."""
+        path = f"/api/v1/athletes/{athlete_id}/"
+        self.objects[(str(tenant_id), path)] = {**self.objects[(str(tenant_id), path)], "user_id": user_id}
+
+    def add_test(self, tenant_id: str, payload: dict, *, user_id: str | None = None, analysis: bool = True,
+                 athlete_id: str | None = None, status: str | None = None, progress: list | None = None,
+                 date: str | None = None) -> str:
+        """measurements' view of one test from a reference payload; returns the test id. `athlete_id`: another
+        test of that athlete; `status`: the stored result's status (e.g. insufficient); `progress`: the athlete's
+        /progress points (this test's point is added in date order when it is not there)."""
+        test_id, new = str(uuid.uuid4()), athlete_id is None
+        athlete_id = athlete_id or str(uuid.uuid4())
         athlete = {**payload["athlete"], "id": athlete_id, "user_id": user_id}
+        if not new:
+            athlete = self.objects[(str(tenant_id), f"/api/v1/athletes/{athlete_id}/")]
+        if date:
+            payload = {**payload, "test": {**payload["test"], "date": date}}
         test = {**payload["test"], "id": test_id, "athlete": athlete_id}
         self.put(tenant_id, f"/api/v1/athletes/{athlete_id}/", athlete)
         self.put(tenant_id, f"/api/v1/tests/{test_id}/", test)
         if analysis:
-            self.put(tenant_id, f"/api/v1/tests/{test_id}/analysis/",
-                     {**payload["result"], "version": 1, "test": test_id, "lactate_thresholds": None})
+            result = {**payload["result"], "version": 1, "test": test_id,
+                      "lactate_thresholds": payload.get("lactate_result")}
+            if status:
+                result["status"] = status
+            self.put(tenant_id, f"/api/v1/tests/{test_id}/analysis/", result)
         self.put(tenant_id, f"/api/v1/tests/{test_id}/samples/",
                  {"test": test_id, "count": len(payload["samples"].get("time_s") or []), "columns": payload["samples"]})
-        self.put(tenant_id, f"/api/v1/tests/{test_id}/lactate-steps/", {"test": test_id, "steps": []})
+        self.put(tenant_id, f"/api/v1/tests/{test_id}/lactate-steps/",
+                 {"test": test_id, "steps": [{**st, "length_s": st.get("length")}
+                                             for st in payload.get("lactate_steps") or []]})
+        if progress is not None:
+            self.put(tenant_id, f"/api/v1/athletes/{athlete_id}/progress/",
+                     {"athlete": athlete_id, "meaningful_change_pct": 5.0, "tests": progress})
+            return test_id
+        if not new:
+            return test_id
         self.put(tenant_id, f"/api/v1/athletes/{athlete_id}/progress/", {"athlete": athlete_id, "tests": [
             {"test": str(uuid.uuid4()), "date": "2024-01-10", "modality": test.get("modality"),
              "vo2max_ml_min": 4700.0, "vo2max_ml_kg_min": 70.2, "vt1": {"hr_bpm": 158.0, "speed_kmh": 11.5},

@@ -30,6 +30,11 @@ def step_with_lactate() -> dict:
     return copy.deepcopy(_stored("step_with_lactate"))
 
 
+def lactate_only() -> dict:
+    """A lactate step test without gas exchange: the reference table's steps and their thresholds."""
+    return copy.deepcopy(_stored("lactate_only"))
+
+
 def report_data(payload: dict, **extra):
     from reports.rendering import AthleteInfo, ReportData, TestInfo
 

@@ -150,7 +150,8 @@ def test_tenantless_or_missing_token_is_refused(signing_keys):
 def test_tenant_settings_managers_write_staff_read(caller, tenant_a, tenant_b):
     admin = caller(tenant_a, "admin")
     assert admin.get("/api/v1/reports/settings").json() == {"auto_report": False, "language": "en",
-                                                            "template": "full"}
+                                                            "template": "full", "lab_name": "", "lab_address": "",
+                                                            "lab_contact": "", "accent_color": "", "logo": None}
     saved = admin.put("/api/v1/reports/settings", {"auto_report": True, "language": "ru"}, format="json")
     assert saved.status_code == 200 and saved.json()["auto_report"] is True
     assert caller(tenant_a, "physiologist").get("/api/v1/reports/settings").json()["language"] == "ru"

@@ -79,9 +79,10 @@ def test_full_report_sections_and_pages(rendered, lang):
     assert len(reader.pages) == 3
     text = flat(text_of(pdf))
     tr = i18n.LABELS[lang]
-    for key in ("section_vo2max", "section_thresholds", "charts", "ch_vslope", "ch_eq", "ch_pet", "ch_rer",
-                "section_zones", "section_comparison", "section_methods", "averaging"):
+    for key in ("section_vo2max", "section_thresholds", "charts", "ch_vslope", "ch_eq", "ch_ve", "ch_hr_vo2",
+                "ch_rer", "section_zones", "section_comparison", "section_methods", "averaging"):
         assert tr[key] in text, key
+    assert tr["ch_pet"] not in text  # the ZAN export records no end-tidal pressures: no empty PetO2 box
     assert "FRIEND" in text
     assert tr["page"].format(n=3, m=3) in text
     assert len(PdfReader(io.BytesIO(rendered[(lang, "athlete")])).pages) == 2
@@ -129,7 +130,7 @@ def test_step_test_with_lactate_and_fatmax():
         assert tr["section_lactate"] in text
         assert tr["section_fatmax"] in text
         for th in payload["lactate_result"]["thresholds"][:3]:
-            assert i18n.num(th["intensity"], 1, lang) in text
+            assert i18n.num(th["intensity"], 0, lang) in text  # watts, whole numbers
         assert payload["result"]["fatmax"]["available"]  # the stored step test has steady stages below RER 1
         assert tr["mfo"] in text
 

@@ -17,22 +17,25 @@ log = logging.getLogger(__name__)
 NIL_UUID = "00000000-0000-0000-0000-000000000000"  # "the system" in events whose contract wants a user id
 STAGE = "rendering"  # the renderer's one stage: what a client sees as the status while it runs
 # the problem status each failure is filed under (the reason travels in `detail`)
-FAILURE_STATUS = {"test-not-found": 404, "no-analysis": 422, "measurements-unavailable": 503,
-                  "measurements-refused": 502}
+FAILURE_STATUS = {"test-not-found": 404, "no-analysis": 422, "test-not-analysable": 422,
+                  "measurements-unavailable": 503, "measurements-refused": 502}
+BRANDING = ("lab_name", "lab_address", "lab_contact", "accent_color")
 
 
 def request_report(*, tenant_id, test_id, language: str, template: str, requested_by: str = "",
-                   idempotency_key: str | None = None, auto: bool = False) -> tuple[Report, bool]:
+                   idempotency_key: str | None = None, auto: bool = False, format: str = "pdf",
+                   conclusion: str = "") -> tuple[Report, bool]:
     """A queued report (created=True) or, for a repeated Idempotency-Key, the one made the first time. The caller
     hands a created report to the renderer (tasks.render_later)."""
     # A user's keys are theirs; automatic reports share one scope (the key names the test revision).
     scope = {"auto": True} if auto else {"requested_by": requested_by or "", "auto": False}
     return create_once(
         Report, by=None, key=idempotency_key or None, scope=scope, tenant_id=tenant_id,
-        fields={"test": str(test_id), "language": language, "template": template},
+        fields={"test": str(test_id), "language": language, "template": template, "format": format,
+                "conclusion": conclusion or ""},
         create=lambda extra: Report.objects.create(tenant_id=tenant_id, test_id=test_id, language=language,
                                                    template=template, requested_by=requested_by or "", auto=auto,
-                                                   **extra))
+                                                   format=format, conclusion=conclusion or "", **extra))
 
 
 def settings_for_tenant(tenant_id) -> ReportSettings:
@@ -44,9 +47,17 @@ def settings_for_tenant(tenant_id) -> ReportSettings:
 
 def save_settings(tenant_id, **fields) -> ReportSettings:
     row = ReportSettings.objects.first() or ReportSettings(tenant_id=tenant_id)
-    for name in ("auto_report", "language", "template"):
+    for name in ("auto_report", "language", "template", *BRANDING):
         if name in fields:
             setattr(row, name, fields[name])
+    row.save()
+    return row
+
+
+def save_logo(tenant_id, png: bytes | None) -> ReportSettings:
+    """The lab's logo (a PNG the API has checked), or none."""
+    row = ReportSettings.objects.first() or ReportSettings(tenant_id=tenant_id)
+    row.logo_png = png
     row.save()
     return row
 

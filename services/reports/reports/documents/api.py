@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import django_filters
 from django.conf import settings
-from django.http import FileResponse
+import io
+
+from django.http import FileResponse, HttpResponse
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -18,9 +20,10 @@ from servicekit.problems import ProblemError
 
 from servicekit import http
 
-from . import actions, clients, tasks
-from .models import LANGUAGES, TEMPLATES, Report, report_files
-from .queries import visible_reports
+from . import actions, assemble, clients, tasks
+from .models import (CONCLUSION_MAX, CONTENT_TYPES, FORMATS, LANGUAGES, LOGO_MAX_BYTES, TEMPLATES, Report,
+                     report_files)
+from .queries import athlete_only, visible_reports
 
 # Owners, admins and physiologists request reports; every member reads (athletes only their own tests').
 StaffRequests = roles_allowed(read=None, write=STAFF_ROLES)
@@ -38,7 +41,7 @@ class ReportSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Report
-        fields = ("id", "test", "athlete", "language", "template", "status", "progress", "error", "file", "sha256",
+        fields = ("id", "test", "athlete", "language", "template", "format", "conclusion", "status", "progress", "error", "file", "sha256",
                   "size_bytes", "pages", "requested_by", "auto", "created_at", "updated_at", "finished_at")
         read_only_fields = fields
 
@@ -55,6 +58,9 @@ class ReportRequestSerializer(serializers.Serializer):
     test = serializers.UUIDField()
     language = serializers.ChoiceField(choices=[c for c, _ in LANGUAGES], default="en")
     template = serializers.ChoiceField(choices=[c for c, _ in TEMPLATES], default="full")
+    format = serializers.ChoiceField(choices=[c for c, _ in FORMATS], default="pdf")
+    conclusion = serializers.CharField(max_length=CONCLUSION_MAX, required=False, allow_blank=True, default="",
+                                       trim_whitespace=True)
 
 
 class ReportFilter(django_filters.FilterSet):
@@ -84,7 +90,14 @@ class ReportViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.L
     lookup_value_regex = r"[0-9a-fA-F-]{32,36}"
 
     def get_queryset(self):
-        return visible_reports(principal_of(self.request))
+        principal = principal_of(self.request)
+        own = None
+        if athlete_only(principal) and "Authorization" in self.request.headers:
+            try:
+                own = clients.measurements().own_athletes(self.request.headers["Authorization"])
+            except (http.Unavailable, http.Refused, http.NotFound):
+                own = None  # measurements cannot say now: only the reports recorded for the user
+        return visible_reports(principal, own)
 
     def get_object(self):
         try:
@@ -109,9 +122,19 @@ class ReportViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.L
             if not visible:
                 raise ProblemError(404, "not-found", "No such test here.",
                                    errors=[{"field": "test", "detail": "no such test here"}])
+            try:
+                stored = clients.measurements().analysis_for_caller(request.headers["Authorization"],
+                                                                    body.validated_data["test"])
+            except http.Unavailable as exc:
+                raise ProblemError(503, "unavailable", f"Cannot check the test right now ({exc}).") from exc
+            if stored is not None and not assemble.usable(stored):
+                raise ProblemError(422, "test-not-analysable",
+                                   "The test's stored result is insufficient: there is nothing a report could say.",
+                                   errors=[{"field": "test", "detail": "the test cannot be analysed"}])
+        data = body.validated_data
         report, created = actions.request_report(
-            tenant_id=principal.tenant_id, test_id=body.validated_data["test"],
-            language=body.validated_data["language"], template=body.validated_data["template"],
+            tenant_id=principal.tenant_id, test_id=data["test"], language=data["language"],
+            template=data["template"], format=data["format"], conclusion=data["conclusion"],
             requested_by=principal.user_id, idempotency_key=key)
         if created:
             tasks.render_later(report)
@@ -129,8 +152,9 @@ class ReportViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.L
         files = report_files()
         if not files.exists(report.file_path):
             raise ProblemError(410, "report-file-gone", "The report's file is no longer stored; request it again.")
-        name = f"vo2max-report-{report.language}-{report.template}-{report.id}.pdf"
-        response = FileResponse(files.open(report.file_path), content_type="application/pdf", as_attachment=True,
+        fmt = report.format or "pdf"
+        name = f"vo2max-report-{report.language}-{report.template}-{report.id}.{fmt}"
+        response = FileResponse(files.open(report.file_path), content_type=CONTENT_TYPES[fmt], as_attachment=True,
                                 filename=name)
         response["Content-Length"] = str(report.size_bytes or files.size(report.file_path))
         if report.sha256:
@@ -142,23 +166,81 @@ class ReportSettingsSerializer(serializers.Serializer):
     auto_report = serializers.BooleanField(required=False)
     language = serializers.ChoiceField(choices=[c for c, _ in LANGUAGES], required=False)
     template = serializers.ChoiceField(choices=[c for c, _ in TEMPLATES], required=False)
+    lab_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    lab_address = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    lab_contact = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    accent_color = serializers.RegexField(r"^(#[0-9a-fA-F]{6})?$", required=False, allow_blank=True,
+                                          error_messages={"invalid": "a colour as #rrggbb"})
+
+
+def settings_body(row) -> dict:
+    return {"auto_report": row.auto_report, "language": row.language, "template": row.template,
+            **{name: getattr(row, name) for name in actions.BRANDING},
+            "logo": public_url("/api/v1/reports/settings/logo") if row.logo_png else None}
 
 
 class ReportSettingsView(APIView):
-    """The tenant's report settings: `auto_report` requests a report for every analysed test."""
+    """The tenant's report settings: `auto_report` requests a report for every analysed test; the lab's name,
+    address, contact and accent colour go on every page's header (with the logo, PUT .../settings/logo)."""
 
     permission_classes = [StaffReadsManagersWrite]
 
     def get(self, request):
-        principal = principal_of(request)
-        row = actions.settings_for_tenant(principal.tenant_id)
-        return Response({"auto_report": row.auto_report, "language": row.language, "template": row.template})
+        return Response(settings_body(actions.settings_for_tenant(principal_of(request).tenant_id)))
 
     def put(self, request):
         principal = principal_of(request)
         body = ReportSettingsSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        row = actions.save_settings(principal.tenant_id, **body.validated_data)
-        return Response({"auto_report": row.auto_report, "language": row.language, "template": row.template})
+        return Response(settings_body(actions.save_settings(principal.tenant_id, **body.validated_data)))
 
     patch = put
+
+
+def checked_png(data: bytes) -> bytes:
+    """The logo as a PNG the renderer can draw: PNG only (an SVG can carry scripts and external references, so it
+    is refused rather than sanitised), at most LOGO_MAX_BYTES, a real image of sane size."""
+    if not data:
+        raise ProblemError(400, "validation-error", "Send the logo as the request body (image/png) or as `logo`.",
+                           errors=[{"field": "logo", "detail": "empty"}])
+    if len(data) > LOGO_MAX_BYTES:
+        raise ProblemError(413, "payload-too-large", f"The logo may be at most {LOGO_MAX_BYTES // 1024} KiB.")
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise ProblemError(415, "unsupported-logo", "The logo must be a PNG. SVG logos are refused (they can carry "
+                           "scripts and external references); export the logo as PNG.")
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except Exception as exc:
+        raise ProblemError(415, "unsupported-logo", "The PNG cannot be read.") from exc
+    if not (1 <= width <= 4000 and 1 <= height <= 4000):
+        raise ProblemError(415, "unsupported-logo", "The logo must be at most 4000 × 4000 pixels.")
+    return data
+
+
+class ReportLogoView(APIView):
+    """The lab's logo on every page's header: PUT a PNG (the body, or the multipart field `logo`), GET it,
+    DELETE it."""
+
+    permission_classes = [StaffReadsManagersWrite]
+
+    def get(self, request):
+        row = actions.settings_for_tenant(principal_of(request).tenant_id)
+        if not row.logo_png:
+            raise ProblemError(404, "not-found", "No logo is set.")
+        return HttpResponse(bytes(row.logo_png), content_type="image/png")
+
+    def put(self, request):
+        principal = principal_of(request)
+        upload = request.FILES.get("logo") if request.content_type.startswith("multipart/") else None
+        data = upload.read(LOGO_MAX_BYTES + 1) if upload is not None else request.body
+        row = actions.save_logo(principal.tenant_id, checked_png(data))
+        return Response(settings_body(row))
+
+    def delete(self, request):
+        actions.save_logo(principal_of(request).tenant_id, None)
+        return Response(status=204)

@@ -31,6 +31,22 @@ class Measurements:
                                    service="measurements") from exc
         return True
 
+    def analysis_for_caller(self, authorization: str, test_id):
+        """The test's stored result as the caller sees it (None: not analysed yet)."""
+        try:
+            return self.client.get(f"/api/v1/tests/{test_id}/analysis/", authorization=authorization, missing_ok=True)
+        except http.Refused as exc:
+            if exc.status == 403:
+                return None
+            raise http.Unavailable(exc.status, detail=f"measurements answered {exc.status} for the analysis check",
+                                   service="measurements") from exc
+
+    def own_athletes(self, authorization: str) -> list[str]:
+        """The athlete records the caller (an athlete user) is linked to, as measurements scopes them."""
+        body = self.client.get("/api/v1/athletes/?page_size=200", authorization=authorization)
+        rows = body.get("results") if isinstance(body, dict) else body
+        return [str(r["id"]) for r in rows or [] if isinstance(r, dict) and r.get("id")]
+
     def test(self, tenant_id, test_id):
         return self.get(tenant_id, f"/api/v1/tests/{test_id}/")
 

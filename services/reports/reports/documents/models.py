@@ -9,6 +9,11 @@ from servicekit.tenancy import TenantOwned
 
 LANGUAGES = (("en", "English"), ("ru", "Russian"))
 TEMPLATES = (("full", "Full lab report"), ("athlete", "Athlete summary"))
+FORMATS = (("pdf", "PDF"), ("docx", "Word document (DOCX), for the lab to edit"))
+CONCLUSION_MAX = 4000
+LOGO_MAX_BYTES = 512 * 1024
+CONTENT_TYPES = {"pdf": "application/pdf",
+                 "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
 
 
 class Report(jobs.JobRow, CreatedOnce, TenantOwned):
@@ -24,6 +29,8 @@ class Report(jobs.JobRow, CreatedOnce, TenantOwned):
     athlete_user_id = models.UUIDField(null=True, blank=True, db_index=True)  # who may read it with role athlete
     language = models.CharField(max_length=2, choices=LANGUAGES)
     template = models.CharField(max_length=10, choices=TEMPLATES)
+    format = models.CharField(max_length=4, choices=FORMATS, default="pdf")
+    conclusion = models.TextField(blank=True, default="")  # the physiologist's words, printed as their own section
     file_path = models.CharField(max_length=500, blank=True, default="")  # its report_key in report_files()
     sha256 = models.CharField(max_length=64, blank=True, default="")
     size_bytes = models.BigIntegerField(null=True, blank=True)
@@ -52,9 +59,9 @@ class Report(jobs.JobRow, CreatedOnce, TenantOwned):
         return (self.problem or {}).get("detail", "")
 
 
-def report_key(tenant_id, report_id) -> str:
+def report_key(tenant_id, report_id, format: str = "pdf") -> str:
     """One report, one key: a re-run (a killed worker's redelivery) replaces the file instead of adding one."""
-    return f"{tenant_id}/{report_id}.pdf"
+    return f"{tenant_id}/{report_id}.{format}"
 
 
 def report_files() -> storage.Storage:
@@ -69,6 +76,12 @@ class ReportSettings(TenantOwned):
     auto_report = models.BooleanField(default=False)
     language = models.CharField(max_length=2, choices=LANGUAGES, default="en")
     template = models.CharField(max_length=10, choices=TEMPLATES, default="full")
+    # the lab's branding, on every page's header
+    lab_name = models.CharField(max_length=200, blank=True, default="")
+    lab_address = models.CharField(max_length=300, blank=True, default="")
+    lab_contact = models.CharField(max_length=200, blank=True, default="")
+    accent_color = models.CharField(max_length=7, blank=True, default="")       # "#rrggbb"
+    logo_png = models.BinaryField(null=True, blank=True)                        # PNG only, <= LOGO_MAX_BYTES
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

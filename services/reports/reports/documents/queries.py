@@ -6,11 +6,25 @@ from servicekit.principal import ATHLETE, STAFF_ROLES, VIEWER, Principal
 from .models import Report
 
 
-def visible_reports(principal: Principal):
-    """The tenant's reports; a user whose only role is `athlete` sees reports of their own tests only."""
+def athlete_only(principal: Principal) -> bool:
+    return ATHLETE in principal.roles and not principal.has_any(STAFF_ROLES | {VIEWER}) and not principal.is_service
+
+
+def visible_reports(principal: Principal, own_athletes: list | None = None):
+    """The tenant's reports; a user whose only role is `athlete` sees the reports of their own athlete record:
+    `own_athletes`, the records measurements links to the user now (so reports made before the link count, and
+    an unlinked user sees none), plus those the renderer recorded for the user."""
+    from django.db.models import Q
+
     reports = Report.objects.all()
-    if ATHLETE in principal.roles and not principal.has_any(STAFF_ROLES | {VIEWER}) and not principal.is_service:
-        reports = reports.filter(athlete_user_id=principal.user_id) if _is_uuid(principal.user_id) else reports.none()
+    if athlete_only(principal):
+        if not _is_uuid(principal.user_id):
+            return reports.none()
+        mine = Q(athlete_user_id=principal.user_id)
+        ids = [a for a in own_athletes or [] if _is_uuid(a)]
+        if ids:
+            mine |= Q(athlete_id__in=ids)
+        reports = reports.filter(mine)
     return reports
 
 

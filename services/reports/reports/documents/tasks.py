@@ -67,9 +67,12 @@ def _render(report_id: str, tenant_id: str) -> str:
             return report.status
         actions.start_rendering(report)
         test_id, language, template = str(report.test_id), report.language, report.template
+        fmt, conclusion = report.format or "pdf", report.conclusion or None
+        branding = branding_of(actions.settings_for_tenant(tenant_id))
     started = time.perf_counter()
     try:
-        data, who = assemble.collect(clients.measurements(), tenant_id, test_id)
+        data, who = assemble.collect(clients.measurements(), tenant_id, test_id, branding=branding,
+                                     conclusion=conclusion)
     except http.NotFound as exc:
         return _fail(tenant_id, report_id, "test-not-found", f"measurements has no such test or athlete ({exc.detail})")
     except http.Unavailable as exc:
@@ -78,6 +81,9 @@ def _render(report_id: str, tenant_id: str) -> str:
         return _fail(tenant_id, report_id, "measurements-refused", exc.detail)
     if not data.result:
         return _fail(tenant_id, report_id, "no-analysis", "the test has no stored analysis yet")
+    if not who.get("usable", True):
+        return _fail(tenant_id, report_id, "test-not-analysable",
+                     "the test's stored result is insufficient: it cannot yield the numbers a report prints")
     fields = {}
     for name in ("athlete_id", "athlete_user_id"):
         try:
@@ -86,16 +92,17 @@ def _render(report_id: str, tenant_id: str) -> str:
             fields[name] = None
     _set_progress(tenant_id, report_id, 50, **fields)
     try:
-        pdf = rendering.render_report(data, language, template)
+        pdf = (rendering.render_docx(data, language, template) if fmt == "docx"
+               else rendering.render_report(data, language, template))
     except rendering.FontMissing as exc:
         return _fail(tenant_id, report_id, "font-missing", str(exc))
     except Exception as exc:  # a bug or data the renderer cannot print: the report fails with the reason
         log.exception("rendering report %s failed", report_id)
         return _fail(tenant_id, report_id, "render-error", f"{type(exc).__name__}: {exc}")
     _set_progress(tenant_id, report_id, 80)
-    key = report_key(tenant_id, report_id)
+    key = report_key(tenant_id, report_id, fmt)
     size, sha = files.put(key, pdf)
-    pages = count_pages(pdf)
+    pages = count_pages(pdf) if fmt == "pdf" else None
     with tenant_transaction(tenant_id):
         report = jobs.lock(Report, report_id)
         if report.status == Report.Status.DONE:
@@ -104,6 +111,12 @@ def _render(report_id: str, tenant_id: str) -> str:
     log.info("report %s rendered in %.0f ms (%d bytes)", report_id, (time.perf_counter() - started) * 1000,
              size, extra={"tenant_id": tenant_id})
     return Report.Status.DONE
+
+
+def branding_of(row) -> rendering.Branding:
+    return rendering.Branding(lab_name=row.lab_name or None, lab_address=row.lab_address or None,
+                              lab_contact=row.lab_contact or None, accent_color=row.accent_color or None,
+                              logo_png=bytes(row.logo_png) if row.logo_png else None)
 
 
 def _give_up(report_id, tenant_id, *, reason: str) -> str:

@@ -21,6 +21,7 @@ INK = colors.HexColor("#1f2933")
 GRID = colors.HexColor("#e4e7eb")
 AXIS = colors.HexColor("#9aa5b1")
 MUTED = colors.HexColor("#616e7c")
+BAND = colors.HexColor("#eef1f4")
 
 BLUE = colors.HexColor("#1f6fb2")
 RED = colors.HexColor("#d64545")
@@ -43,6 +44,7 @@ class Series:
     width: float = 1.0
     kind: str = "line"          # line | dots | line+dots
     dash: tuple | None = None
+    dot: float | None = None    # dot half-size (points); default 0.9 for scatter, 1.6 on a line
 
 
 @dataclass
@@ -103,6 +105,7 @@ class Chart(Flowable):
     series: list = field(default_factory=list)
     vlines: list = field(default_factory=list)
     hlines: list = field(default_factory=list)        # (y, color) on the left axis
+    bands: list = field(default_factory=list)         # (x0, x1, label): shaded phases of the test, behind the lines
     x_range: tuple | None = None
     y_range: tuple | None = None
     y2_range: tuple | None = None
@@ -122,6 +125,11 @@ class Chart(Flowable):
     def vline(self, x, label: str, color=GREY) -> "Chart":
         if x is not None and math.isfinite(x):
             self.vlines.append(VLine(float(x), label, color))
+        return self
+
+    def band(self, x0, x1, label: str = "") -> "Chart":
+        if x0 is not None and x1 is not None and math.isfinite(x0) and math.isfinite(x1) and x1 > x0:
+            self.bands.append((float(x0), float(x1), label))
         return self
 
     def drawing(self) -> "Chart":
@@ -186,6 +194,18 @@ class Chart(Flowable):
             y2a, y2b, y2step = nice_scale(*y2, ticks=5)
         sx = pw / (xb - xa) if xb > xa else 1.0
         sy = ph / (yb - ya) if yb > ya else 1.0
+        for b0, b1, label in self.bands:  # phases: light shading under everything, a small label at the foot
+            b0, b1 = max(b0, xa), min(b1, xb)
+            if b1 <= b0:
+                continue
+            X0, X1 = x0 + (b0 - xa) * sx, x0 + (b1 - xa) * sx
+            c.setFillColor(BAND)
+            c.rect(X0, y0, X1 - X0, ph, stroke=0, fill=1)
+            if label and c.stringWidth(label, regular, fs - 1) < X1 - X0 - 2:
+                c.setFont(regular, fs - 1)
+                c.setFillColor(MUTED)
+                c.drawCentredString((X0 + X1) / 2, y0 + 2, label)
+                c.setFont(regular, fs)
         # grid and tick labels
         c.setLineWidth(0.4)
         c.setStrokeColor(GRID)
@@ -254,7 +274,7 @@ class Chart(Flowable):
                     c.setDash()
             if "dots" in s.kind and pts:
                 c.setFillColor(s.color)
-                c.addLiteral(_rects(pts, 0.9 if s.kind == "dots" else 1.6))
+                c.addLiteral(_rects(pts, s.dot or (0.9 if s.kind == "dots" else 1.6)))
         c.restoreState()
         # vertical markers last, on top
         c.setFont(bold, fs)

@@ -104,6 +104,10 @@ class PreviousTest:
     peak_power_w: float | None = None
     peak_speed_kmh: float | None = None
     hr_max_bpm: float | None = None
+    # from measurements' /progress: the change of VO2max since this test and whether it exceeds the noise
+    change_pct: float | None = None
+    meaningful: bool | None = None
+    meaningful_change_pct: float | None = None
 
     @classmethod
     def from_result(cls, date, result: dict | None, body_mass_kg=None) -> "PreviousTest":
@@ -135,6 +139,22 @@ def summarize(result: dict | None) -> dict:
 
 
 @dataclass
+class Branding:
+    """The tenant's lab as the report names it: every page's header carries the name (and the logo, a PNG)."""
+    lab_name: str | None = None
+    lab_address: str | None = None
+    lab_contact: str | None = None
+    accent_color: str | None = None        # "#rrggbb"
+    logo_png: bytes | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "Branding":
+        d = d or {}
+        return cls(**{k: d.get(k) or None for k in ("lab_name", "lab_address", "lab_contact", "accent_color",
+                                                    "logo_png")})
+
+
+@dataclass
 class ReportData:
     athlete: AthleteInfo
     test: TestInfo = field(default_factory=TestInfo)
@@ -147,11 +167,31 @@ class ReportData:
     methods: dict | None = None                         # anything else the lab needs to reproduce the numbers
     lab_name: str | None = None
     generated_at: dt.datetime | None = None
+    conclusion: str | None = None                       # the physiologist's own words, printed as its own section
+    branding: Branding = field(default_factory=Branding)
 
     def __post_init__(self):
         if not isinstance(self.result, dict):
             self.result = {}
         self.samples = prepare_samples(self.samples)
+        if self.branding is None:
+            self.branding = Branding()
+        if self.lab_name and not self.branding.lab_name:
+            self.branding.lab_name = self.lab_name
+
+    @property
+    def has_cpet(self) -> bool:
+        """Gas exchange was measured (a VO2max or VO2 samples), as opposed to a lactate-only step test."""
+        v = self.result.get("vo2max")
+        return (isinstance(v, dict) and finite(v.get("vo2_ml_min")) is not None) or has_values(
+            self.samples.get("vo2_ml_min"))
+
+    @property
+    def has_lactate(self) -> bool:
+        steps = [s for s in (self.lactate_steps or []) if isinstance(s, dict) and finite(s.get("lactate")) is not None]
+        res = self.lactate_result if isinstance(self.lactate_result, dict) else {}
+        return bool(steps) or any(isinstance(t, dict) and finite(t.get("intensity")) is not None
+                                  for t in as_list(res.get("thresholds")))
 
     @property
     def strategy(self) -> dict | None:
@@ -170,7 +210,8 @@ class ReportData:
                    result=d.get("result") or {}, samples=d.get("samples") or {},
                    lactate_steps=d.get("lactate_steps") or None, lactate_result=d.get("lactate_result") or None,
                    previous=PreviousTest.from_dict(d.get("previous")), averaging=d.get("averaging"),
-                   methods=d.get("methods"), lab_name=d.get("lab_name"))
+                   methods=d.get("methods"), lab_name=d.get("lab_name"), conclusion=d.get("conclusion"),
+                   branding=Branding.from_dict(d.get("branding")))
 
 
 # ---------------------------------------------------------------- sample preparation

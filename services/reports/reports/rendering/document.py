@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 
 import numpy as np
 from xml.sax.saxutils import escape
@@ -26,7 +27,7 @@ from reportlab.platypus import (CondPageBreak, KeepTogether, PageBreak, Paragrap
 from . import charts as ch
 from . import data as dm
 from . import fonts
-from .i18n import DASH, clock, date as fmt_date, finite, num, num_range, pace, t
+from .i18n import DASH, clock, date as fmt_date, finite, num, num_range, pace, t, tn
 
 # Binary (zlib) streams without the ASCII85 layer: a third smaller and no pure-Python encoding pass. Valid PDF
 # either way; set once for the process that renders reports.
@@ -43,8 +44,10 @@ ZONE3_COLORS = ["#d3f9d8", "#fff3bf", "#ffc9c9"]
 
 
 class Styles:
-    def __init__(self):
+    def __init__(self, accent=None):
         R, B = fonts.REGULAR, fonts.BOLD
+        ACCENT = accent or globals()["ACCENT"]
+        self.accent = ACCENT
         self.body = ParagraphStyle("body", fontName=R, fontSize=8.5, leading=11, textColor=ch.INK)
         self.small = ParagraphStyle("small", parent=self.body, fontSize=7, leading=9, textColor=ch.MUTED)
         self.cell = ParagraphStyle("cell", parent=self.body, fontSize=7.5, leading=9.2)
@@ -62,15 +65,22 @@ class Styles:
         self.left = ParagraphStyle("left", parent=self.body, alignment=TA_LEFT)
 
 
-_STYLES: Styles | None = None
+_STYLES: dict = {}
 
 
-def styles() -> Styles:
-    global _STYLES
-    if _STYLES is None:
+def accent_of(value) -> colors.Color:
+    """The tenant's accent colour ("#rrggbb"), or the report's own blue."""
+    if isinstance(value, str) and re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+        return colors.HexColor(value)
+    return ACCENT
+
+
+def styles(accent=None) -> Styles:
+    key = accent.hexval() if accent is not None else None
+    if key not in _STYLES:
         fonts.register()
-        _STYLES = Styles()
-    return _STYLES
+        _STYLES[key] = Styles(accent)
+    return _STYLES[key]
 
 
 def P(text, style) -> Paragraph:
@@ -83,11 +93,6 @@ def E(text) -> str:
 
 def grid_table(rows, col_widths, *, header_rows=1, bold_rows=(), zebra=True, extra=None, font_size=7.5) -> Table:
     """A table of plain strings or flowables with the report's look."""
-    if header_rows:
-        head_style = ParagraphStyle("th", fontName=fonts.BOLD, fontSize=font_size - 0.5, leading=font_size + 1.5,
-                                    textColor=ch.MUTED)
-        rows = [[P(c, head_style) if isinstance(c, str) and c else c for c in row] for row in rows[:header_rows]] + \
-            list(rows[header_rows:])
     table = Table(rows, colWidths=col_widths, repeatRows=header_rows, hAlign="LEFT")
     cmds = [
         ("FONT", (0, 0), (-1, -1), fonts.REGULAR, font_size),
@@ -114,6 +119,46 @@ def grid_table(rows, col_widths, *, header_rows=1, bold_rows=(), zebra=True, ext
     if extra:
         cmds.extend(extra)
     table.setStyle(TableStyle(cmds))
+    return fit_cells(table)
+
+
+MIN_FONT = 5.0
+
+
+def fitted_paragraph(text: str, width: float, font: str, size: float, color=None, min_size: float = MIN_FONT
+                     ) -> Paragraph:
+    """`text` wrapped at spaces into `width`, the font made smaller until its longest word fits."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    words = str(text).split() or [""]
+    while size > min_size and max(stringWidth(w, font, size) for w in words) > width:
+        size -= 0.25
+    style = ParagraphStyle("fit", fontName=font, fontSize=size, leading=size * 1.2, splitLongWords=0,
+                           textColor=color if color is not None else ch.INK)
+    return Paragraph(escape(str(text)), style)
+
+
+def fit_cells(table: Table) -> Table:
+    """Every plain-string cell wider than its column becomes a wrapped paragraph in the cell's own font and colour
+    (smaller if one word would not fit), so that text never runs into the next column."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    spanned = set()
+    for cells in getattr(table, "_spanCmds", []):
+        _, (c0, r0), (c1, r1) = cells
+        n_cols, n_rows = len(table._colWidths), len(table._cellvalues)
+        c1, r1 = c1 % n_cols, r1 % n_rows
+        for r in range(r0, r1 + 1):
+            for c in range(c0, c1 + 1):
+                spanned.add((r, c))
+    for i, row in enumerate(table._cellvalues):
+        for j, value in enumerate(row):
+            if not isinstance(value, str) or not value or (i, j) in spanned:
+                continue
+            cs = table._cellStyles[i][j]
+            width = float(table._colWidths[j]) - cs.leftPadding - cs.rightPadding
+            if stringWidth(value, cs.fontname, cs.fontsize) > width:
+                row[j] = fitted_paragraph(value, width, cs.fontname, cs.fontsize, cs.color)
     return table
 
 
@@ -136,6 +181,11 @@ class View:
         self.quality = r.get("quality") if isinstance(r.get("quality"), dict) else {}
         self.age = data.athlete.age_on(data.test.date or dt.date.today())
         self.mass = data.athlete.body_mass_kg
+        self.brand = data.branding
+        self.accent = accent_of(self.brand.accent_color)
+        self.has_hr = dm.has_values(data.samples.get("hr_bpm")) or finite(self.peak.get("hr_bpm")) is not None
+        self.has_cpet = data.has_cpet
+        self.has_lactate = data.has_lactate
 
     def tr(self, key, **kw):
         return t(self.lang, key, **kw)
@@ -221,10 +271,14 @@ class View:
 
     def protocol_text(self) -> str:
         parts = []
-        if self.d.test.protocol:
-            parts.append(E(self.d.test.protocol))
         p = self.protocol
         kind = p.get("kind")
+        declared = self.d.test.protocol
+        if declared and str(declared).lower() in ("ramp", "steps", "constant"):
+            if str(declared).lower() != kind:
+                parts.append(self.tr(f"protocol_{str(declared).lower()}"))
+        elif declared:
+            parts.append(E(declared))
         if kind:
             bits = [self.tr(f"protocol_{kind}") if kind in ("ramp", "steps", "constant", "unknown") else E(kind)]
             unit = {"W": self.tr("u_w"), "km/h": self.tr("u_kmh")}.get(p.get("unit"), p.get("unit") or "")
@@ -255,6 +309,31 @@ class View:
             bits.append(self.tr("env_humidity", v=self.n(env["humidity_pct"])))
         return ", ".join(bits) or DASH
 
+    def norm_text(self) -> str:
+        """The engine's norm source ("FRIEND treadmill 2015 (citation); male, 20-29 y") in the report's
+        language: the citation stays as published, the rest is translated."""
+        src = self.vo2max.get("norm_source")
+        if not src:
+            return DASH
+        m = re.fullmatch(r"FRIEND (.+?) (\d{4}) \((.+)\)(?:; (male|female), (\d+)-(\d+) y)?", str(src).strip())
+        if not m:
+            return E(src)
+        modality, year, citation, sex, a, b = m.groups()
+        key = {"treadmill": "modality_treadmill", "cycle ergometer": "modality_cycle", "cycle": "modality_cycle",
+               "cycling": "modality_cycle", "running": "modality_treadmill"}.get(modality.lower())
+        text = self.tr("norm_text", year=year, modality=self.tr(key) if key else E(modality), citation=E(citation))
+        if sex:
+            text += "; " + self.tr("norm_group", group=self.tr(f"norm_group_{sex}"),
+                                   range=self.tr("years_range", a=a, b=b))
+        return text
+
+    def method_name(self, name) -> str:
+        """A detection method's published name (V-slope, VE/VO2, PetO2 …); the engine's own words translated."""
+        name = str(name or "")
+        if name in ("combined", "consensus"):
+            return self.tr(f"method_label_{name}") if name == "combined" else self.tr("consensus")
+        return E(name) if name else DASH
+
     def sex_group(self) -> str:
         return self.tr({"male": "group_male", "female": "group_female"}.get(self.d.athlete.sex or "", "group_any"))
 
@@ -269,8 +348,8 @@ class View:
 
 
 def header(v: View, s: Styles, title_key: str) -> list:
-    brand = v.tr("brand") + (f" · {E(v.d.lab_name)}" if v.d.lab_name else "")
-    return [P(brand, s.brand), P(v.tr(title_key), s.h1)]
+    """The title; the lab's name, logo and contacts are on every page's header (canvas_maker)."""
+    return [P(v.tr(title_key), s.h1)]
 
 
 def details(v: View, s: Styles) -> Table:
@@ -283,7 +362,7 @@ def details(v: View, s: Styles) -> Table:
         (v.tr("name"), P(f"<b>{E(a.name)}</b>", s.cell)),
         (v.tr("sex"), sex),
         (v.tr("birth_date"), fmt_date(a.birth_date, v.lang) if a.birth_date else DASH),
-        (v.tr("age"), v.tr("age_value", age=v.n(v.age)) if v.age is not None else DASH),
+        (v.tr("age"), tn(v.lang, "age_value", v.age) if v.age is not None else DASH),
         (v.tr("body_mass"), f"{v.n(a.body_mass_kg, 1)} {v.tr('u_kg')}" if a.body_mass_kg else DASH),
         (v.tr("height"), f"{v.n(a.height_cm, 0)} {v.tr('u_cm')}" if a.height_cm else DASH),
         (v.tr("bmi"), v.n(bmi, 1)),
@@ -295,18 +374,18 @@ def details(v: View, s: Styles) -> Table:
         (v.tr("protocol"), P(v.protocol_text(), s.cell)),
         (v.tr("device"), P(E(test.device), s.cell)),
         (v.tr("environment"), v.environment_text()),
-        (v.tr("lab"), P(E(test.lab or v.d.lab_name), s.cell)),
+        (v.tr("lab"), P(E(test.lab or v.brand.lab_name), s.cell)) if (test.lab or v.brand.lab_name) else ("", ""),
         (v.tr("operator"), E(test.operator)),
         ("", ""),
     ]
-    section = ParagraphStyle("section", fontName=fonts.BOLD, fontSize=9, leading=11, textColor=ACCENT)
+    section = ParagraphStyle("section", fontName=fonts.BOLD, fontSize=9, leading=11, textColor=s.accent)
     rows = [[P(v.tr("section_athlete"), section), "", P(v.tr("section_test"), section), ""]]
     for (k1, v1), (k2, v2) in zip(left, right):
         rows.append([k1, v1, k2, v2])
     w = CONTENT_W
     return grid_table(rows, [0.15 * w, 0.31 * w, 0.16 * w, 0.38 * w], zebra=False, extra=[
         ("TEXTCOLOR", (0, 1), (0, -1), ch.MUTED), ("TEXTCOLOR", (2, 1), (2, -1), ch.MUTED),
-        ("FONT", (0, 0), (-1, 0), fonts.BOLD, 9), ("TEXTCOLOR", (0, 0), (-1, 0), ACCENT),
+        ("FONT", (0, 0), (-1, 0), fonts.BOLD, 9), ("TEXTCOLOR", (0, 0), (-1, 0), s.accent),
         ("SPAN", (0, 0), (1, 0)), ("SPAN", (2, 0), (3, 0)), ("VALIGN", (0, 0), (-1, -1), "TOP"),
     ])
 
@@ -353,7 +432,7 @@ def vo2max_block(v: View, s: Styles) -> list:
         right.append(ch.percentile_bar(0.58 * w - 12, 34, finite(v.vo2max.get("percentile")),
                                        v.vo2max.get("percentile_band"), v.lang))
     if v.vo2max.get("norm_source"):
-        right.append(P(f"{v.tr('norm_source')}: {E(v.vo2max.get('norm_source'))}", s.small))
+        right.append(P(f"{v.tr('norm_source')}: {v.norm_text()}", s.small))
     table = Table([[left, right]], colWidths=[0.4 * w, 0.6 * w])
     table.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), fonts.REGULAR, 8), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("BACKGROUND", (0, 0), (0, 0), LIGHT),
                                ("BOX", (0, 0), (-1, -1), 0.6, LINE), ("LEFTPADDING", (1, 0), (1, 0), 10),
@@ -410,10 +489,10 @@ def method_label(v: View, row: dict) -> str:
     if row.get("manual"):
         return v.tr("manual") + " ✎"
     m = row.get("method")
-    if m == "consensus":
+    if m in ("consensus", "combined"):
         conf = finite(row.get("confidence"))
-        return v.tr("consensus") + (f" ({v.n(conf * 100)} %)" if conf is not None else "")
-    return str(m or DASH)
+        return v.method_name(m) + (f" ({v.n(conf * 100)} %)" if conf is not None else "")
+    return v.method_name(m)
 
 
 def thresholds_detail(v: View, s: Styles) -> list:
@@ -434,11 +513,12 @@ def thresholds_detail(v: View, s: Styles) -> list:
             if not isinstance(m, dict):
                 continue
             if finite(m.get("time_s")) is None and finite(m.get("vo2_ml_min")) is None:
-                rows.append(["", str(m.get("method") or DASH), v.tr("not_detected")] + [""] * (len(head) - 3))
+                rows.append(["", v.method_name(m.get("method")), v.tr("not_detected")] + [""] * (len(head) - 3))
+                extra.append(("SPAN", (2, len(rows) - 1), (-1, len(rows) - 1)))
             else:
-                rows.append(["", str(m.get("method") or DASH)] + threshold_cells(v, m))
+                rows.append(["", v.method_name(m.get("method"))] + threshold_cells(v, m))
     n = len(head)
-    widths = [0.08 * CONTENT_W, 0.22 * CONTENT_W] + [(0.70 * CONTENT_W) / (n - 2)] * (n - 2)
+    widths = [0.1 * CONTENT_W, 0.24 * CONTENT_W] + [(0.66 * CONTENT_W) / (n - 2)] * (n - 2)
     out = [P(v.tr("section_thresholds"), s.h2), grid_table(rows, widths, bold_rows=bold, extra=extra)]
     notes = [v.tr("thr_note"), f"{v.tr('vt1_long')}; {v.tr('vt2_long')}."]
     if manual_seen:
@@ -524,6 +604,11 @@ class Panels:
                 self.sm[key] = col if key in ("power_w", "speed_kmh") else dm.moving_average(self.t, col)
         self.vt_time = {k: (finite(vt.get("time_s")) / 60.0 if vt and finite(vt.get("time_s")) is not None else None)
                         for k, vt in v.vt.items()}
+        self.phases = [p for p in dm.as_list(v.protocol.get("phases")) if isinstance(p, dict)
+                       and finite(p.get("start_s")) is not None and finite(p.get("end_s")) is not None]
+
+    def has(self, *keys) -> bool:
+        return all(k in self.sm for k in keys)
 
     def col(self, key):
         return self.sm.get(key)
@@ -538,6 +623,11 @@ class Panels:
     def mark_time(self, chart: ch.Chart) -> ch.Chart:
         chart.vline(self.vt_time.get("vt1"), self.v.tr("vt1"), ch.VT1_COLOR)
         chart.vline(self.vt_time.get("vt2"), self.v.tr("vt2"), ch.VT2_COLOR)
+        for p in self.phases:  # the test's phases behind the lines (the incremental part stays white)
+            name = str(p.get("phase"))
+            if name != "incremental":
+                label = t(self.v.lang, f"ch_phase_{name}")
+                chart.band(p["start_s"] / 60.0, p["end_s"] / 60.0, label if label != f"ch_phase_{name}" else "")
         return chart
 
     def chart(self, w, h, title_key, y_label, y2_label="") -> ch.Chart:
@@ -554,52 +644,65 @@ class Panels:
         return None, ""
 
     def wasserman(self, w, h) -> list:
+        """The panels this test has data for (a panel without its channels is left out, not drawn empty)."""
         tr = self.v.tr
         out = []
+        vo2, vco2 = self.col("vo2_ml_min"), self.col("vco2_ml_min")
         # 1 VO2 and VCO2 with load
         load, load_axis = self.load_series()
-        c = self.chart(w, h, "ch_vo2_vco2", "ax_ml_min", load_axis)
-        c.add(self.line("vo2_ml_min", ch.BLUE, tr("lg_vo2"))).add(self.line("vco2_ml_min", ch.RED, tr("lg_vco2")))
-        if load is not None:
-            load.dash = (2, 1.5)
-            c.add(load)
-        out.append(self.mark_time(c))
-        # 2 HR and VO2
-        c = self.chart(w, h, "ch_hr_vo2", "ax_vo2", "ax_hr")
-        c.add(self.line("vo2_ml_min", ch.BLUE, tr("lg_vo2"))).add(self.line("hr_bpm", ch.RED, tr("lg_hr"),
-                                                                            axis="right"))
-        out.append(self.mark_time(c))
-        # 3 V-slope
-        c = ch.Chart(w, h, title=tr("ch_vslope"), x_label=tr("ax_vo2"), y_label=tr("ax_vco2"), lang=self.v.lang,
-                     empty_text=tr("no_data"))
-        vo2, vco2 = self.col("vo2_ml_min"), self.col("vco2_ml_min")
+        if vo2 is not None or vco2 is not None:
+            c = self.chart(w, h, "ch_vo2_vco2", "ax_ml_min", load_axis)
+            c.add(self.line("vo2_ml_min", ch.BLUE, tr("lg_vo2"))).add(self.line("vco2_ml_min", ch.RED,
+                                                                                tr("lg_vco2")))
+            if load is not None:
+                load.dash = (2, 1.5)
+                c.add(load)
+            out.append(self.mark_time(c))
+        # 2 HR and VO2 (oxygen pulse's view): only with heart rate
+        if self.has("hr_bpm"):
+            c = self.chart(w, h, "ch_hr_vo2", "ax_vo2" if vo2 is not None else "", "ax_hr")
+            if vo2 is not None:
+                c.add(self.line("vo2_ml_min", ch.BLUE, tr("lg_vo2")))
+            c.add(self.line("hr_bpm", ch.RED, tr("lg_hr"), axis="right"))
+            out.append(self.mark_time(c))
+        # 3 ventilation
+        if self.has("ve_l_min"):
+            c = self.chart(w, h, "ch_ve", "ax_ve")
+            c.add(self.line("ve_l_min", ch.TEAL, "VE"))
+            out.append(self.mark_time(c))
+        # 4 V-slope
         if vo2 is not None and vco2 is not None:
+            c = ch.Chart(w, h, title=tr("ch_vslope"), x_label=tr("ax_vo2"), y_label=tr("ax_vco2"), lang=self.v.lang,
+                         empty_text=tr("no_data"))
             x, y = dm.thin(vo2, vco2)
             c.add(ch.Series(x, y, ch.PURPLE, tr("lg_vco2"), kind="dots"))
             for key, color in (("vt1", ch.VT1_COLOR), ("vt2", ch.VT2_COLOR)):
                 vt = self.v.vt[key]
                 if vt:
                     c.vline(finite(vt.get("vo2_ml_min")), tr(key), color)
-        out.append(c)
-        # 4 ventilatory equivalents
-        c = self.chart(w, h, "ch_eq", "ax_eq")
+            out.append(c)
+        # 5 ventilatory equivalents
         ve = self.col("ve_l_min")
-        if ve is not None and vo2 is not None:
-            c.add(self.line(dm.ratio(ve, vo2, 1000.0), ch.BLUE, tr("lg_veo2")))
-        if ve is not None and vco2 is not None:
-            c.add(self.line(dm.ratio(ve, vco2, 1000.0), ch.RED, tr("lg_veco2")))
-        out.append(self.mark_time(c))
-        # 5 end-tidal pressures
-        c = self.chart(w, h, "ch_pet", "ax_pet", "ax_pet")
-        c.add(self.line("peto2_mmhg", ch.BLUE, tr("lg_peto2"))).add(self.line("petco2_mmhg", ch.RED, tr("lg_petco2"),
-                                                                              axis="right"))
-        out.append(self.mark_time(c))
-        # 6 RER
-        c = self.chart(w, h, "ch_rer", "ax_rer")
+        if ve is not None and (vo2 is not None or vco2 is not None):
+            c = self.chart(w, h, "ch_eq", "ax_eq")
+            if vo2 is not None:
+                c.add(self.line(dm.ratio(ve, vo2, 1000.0), ch.BLUE, tr("lg_veo2")))
+            if vco2 is not None:
+                c.add(self.line(dm.ratio(ve, vco2, 1000.0), ch.RED, tr("lg_veco2")))
+            out.append(self.mark_time(c))
+        # 6 end-tidal pressures: each one the test recorded (PetO2 left axis, PetCO2 right)
+        if self.has("peto2_mmhg") or self.has("petco2_mmhg"):
+            both = self.has("peto2_mmhg") and self.has("petco2_mmhg")
+            c = self.chart(w, h, "ch_pet", "ax_pet", "ax_pet" if both else "")
+            c.add(self.line("peto2_mmhg", ch.BLUE, tr("lg_peto2")))
+            c.add(self.line("petco2_mmhg", ch.RED, tr("lg_petco2"), axis="right" if both else "left"))
+            out.append(self.mark_time(c))
+        # 7 RER
         if vo2 is not None and vco2 is not None:
+            c = self.chart(w, h, "ch_rer", "ax_rer")
             c.add(self.line(dm.ratio(vco2, vo2), ch.TEAL, tr("lg_rer")))
             c.hlines.append((1.0, ch.GREY))
-        out.append(self.mark_time(c))
+            out.append(self.mark_time(c))
         return out
 
     def simple(self, w, h) -> ch.Chart:
@@ -613,7 +716,11 @@ class Panels:
         if vo2 is not None:
             y = vo2 / mass if mass else vo2
             c.add(self.line(y, ch.BLUE, tr("lg_vo2"), width=1.4))
-        c.add(self.line("hr_bpm", ch.RED, tr("lg_hr_right"), axis="right", width=1.2))
+        if self.has("hr_bpm"):
+            c.add(self.line("hr_bpm", ch.RED, tr("lg_hr_right"), axis="right", width=1.2))
+        else:
+            c.y2_label = ""
+            c.title = tr("ch_simple_no_hr")
         return self.mark_time(c)
 
 
@@ -635,8 +742,9 @@ def fatmax_block(v: View, s: Styles) -> list:
     out = [P(v.tr("section_fatmax"), s.h2)]
     stages = [st for st in dm.as_list(f.get("stages")) if isinstance(st, dict)]
     if not f.get("available") or not stages:
-        reason = f.get("reason") or ""
-        reason = v.tr("fatmax_reason_steps") if "step protocol" in str(reason) else E(reason)
+        reason = str(f.get("reason") or "")
+        reason = v.tr("fatmax_reason_ramp" if "'ramp'" in reason else "fatmax_reason_steps" if "step protocol" in
+                      reason else "fatmax_reason_other")
         return out + [P(v.tr("fatmax_unavailable", reason=reason), s.body)]
     unit = v.tr("u_w") if v.load_kind == "power" else v.tr("u_kmh") if v.load_kind == "speed" else ""
     d_load = 0 if v.load_kind == "power" else 1
@@ -663,69 +771,236 @@ def fatmax_block(v: View, s: Styles) -> list:
         rows.append([v.n(st.get("load"), d_load), v.n(st.get("hr_bpm")), v.n(st.get("vo2_pct_max")),
                      v.n(st.get("rer"), 2), v.n(st.get("fat_g_min"), 2), v.n(st.get("cho_g_min"), 2),
                      v.tr("yes") if st.get("valid") else v.tr("no")])
-    table = grid_table(rows, [(CONTENT_W * 0.5) / 7] * 7, font_size=7)
+    table = grid_table(rows, [CONTENT_W * 0.5 * f for f in (0.13, 0.11, 0.14, 0.11, 0.15, 0.18, 0.18)], font_size=7)
     layout = Table([[c.drawing(), table]], colWidths=[CONTENT_W * 0.5, CONTENT_W * 0.5])
     layout.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), fonts.REGULAR, 8), ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
-    method = f" ({E(f.get('method'))})" if f.get("method") else ""
+    method = f" ({fatmax_method(v, f)})" if f.get("method") else ""
     return [KeepTogether(out + [P(summary + method, s.body), Spacer(1, 4), layout])]
 
 
-def _poly(coefficients, x):
-    return sum(c * x ** i for i, c in enumerate(coefficients))
+def fatmax_method(v: View, f: dict) -> str:
+    return v.tr("fatmax_method_frayn") if str(f.get("method") or "").startswith("Frayn") else E(f.get("method"))
+
+
+def monotone_curve(points: list[tuple[float, float]], n: int = 80) -> tuple[list, list]:
+    """A non-decreasing curve through the measured (intensity, lactate) points, for the eye: the points made
+    monotone by pooling adjacent violators (an isotonic fit, so it starts at the pooled baseline and never dips
+    below it), joined by a monotone cubic (Fritsch–Carlson), which cannot overshoot between points."""
+    pts = sorted((float(x), float(y)) for x, y in points)
+    xs = []
+    ys = []
+    for x, y in pts:  # equal intensities: their mean
+        if xs and x == xs[-1]:
+            ys[-1].append(y)
+        else:
+            xs.append(x)
+            ys.append([y])
+    blocks = [[sum(y) / len(y), len(y), 1] for y in ys]  # mean, weight, points in the block
+    merged: list = []
+    for b in blocks:
+        merged.append(b)
+        while len(merged) > 1 and merged[-2][0] > merged[-1][0]:
+            (m1, w1, k1), (m2, w2, k2) = merged[-2], merged[-1]
+            merged[-2:] = [[(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2, k1 + k2]]
+    iso = [m for m, _, k in merged for _ in range(k)]
+    if len(xs) < 2:
+        return xs, iso
+    h = [xs[i + 1] - xs[i] for i in range(len(xs) - 1)]
+    d = [(iso[i + 1] - iso[i]) / h[i] for i in range(len(h))]
+    m = [d[0]] + [0.0 if d[i - 1] * d[i] <= 0 else (d[i - 1] + d[i]) / 2 for i in range(1, len(d))] + [d[-1]]
+    for i, di in enumerate(d):
+        if di == 0:
+            m[i] = m[i + 1] = 0.0
+        else:
+            a, b = m[i] / di, m[i + 1] / di
+            r = a * a + b * b
+            if r > 9:
+                tau = 3 / r ** 0.5
+                m[i], m[i + 1] = tau * a * di, tau * b * di
+    out_x, out_y = [], []
+    lo, hi = xs[0], xs[-1]
+    for j in range(n + 1):
+        x = lo + (hi - lo) * j / n
+        i = min(max(0, next((k for k in range(len(h)) if x <= xs[k + 1]), len(h) - 1)), len(h) - 1)
+        u = (x - xs[i]) / h[i]
+        h00, h10, h01, h11 = 2 * u ** 3 - 3 * u ** 2 + 1, u ** 3 - 2 * u ** 2 + u, -2 * u ** 3 + 3 * u ** 2, u ** 3 - u ** 2
+        y = h00 * iso[i] + h10 * h[i] * m[i] + h01 * iso[i + 1] + h11 * h[i] * m[i + 1]
+        out_x.append(x)
+        out_y.append(max(y, iso[0]))
+    return out_x, out_y
+
+
+LT1_METHODS = ("LTP1", "Bsln + 0.5", "Log-log", "OBLA 2.0")
+LT2_METHODS = ("LTP2", "ModDmax", "OBLA 4.0", "Dmax")
+
+
+class Lactate:
+    """The lactate step test read for printing: measured steps, thresholds by method, the chosen LT1/LT2 (the first
+    found of LT1_METHODS / LT2_METHODS: the two lactate turning points, then the usual fallbacks) and the zones
+    they bound."""
+
+    def __init__(self, v: View):
+        self.v = v
+        res = v.d.lactate_result if isinstance(v.d.lactate_result, dict) else {}
+        self.res = res
+        steps = [st for st in (v.d.lactate_steps or []) if isinstance(st, dict)]
+        self.points = [(finite(st.get("intensity")), finite(st.get("lactate")), finite(st.get("heart_rate")),
+                        finite(st.get("length") if st.get("length") is not None else st.get("length_s")))
+                       for st in steps]
+        self.points = [p for p in self.points if p[0] is not None and p[1] is not None]
+        self.thresholds = [th for th in dm.as_list(res.get("thresholds")) if isinstance(th, dict)]
+        found = {str(th.get("method")): th for th in self.thresholds if finite(th.get("intensity")) is not None}
+        self.lt1 = next((found[m] for m in LT1_METHODS if m in found), None)
+        self.lt2 = next((found[m] for m in LT2_METHODS if m in found), None)
+        if self.lt1 and self.lt2 and finite(self.lt1["intensity"]) >= finite(self.lt2["intensity"]):
+            self.lt2 = None
+        speed = res.get("sport") == "running" or (v.load_kind == "speed")
+        self.unit = v.tr("u_kmh") if speed else v.tr("u_w")
+        self.decimals = 1 if speed else 0
+
+    def intensity(self, x) -> str:
+        return self.v.n(x, self.decimals)
+
+    def chart(self, w, h) -> ch.Chart:
+        v = self.v
+        c = ch.Chart(w, h, title=v.tr("ch_lactate"), x_label=v.tr("col_intensity_unit", unit=self.unit),
+                     y_label=v.tr("ax_lactate"), y2_label=v.tr("ax_hr") if any(p[2] for p in self.points) else "",
+                     lang=v.lang, empty_text=v.tr("no_data"))
+        pts = self.points
+        if pts:
+            cx, cy = monotone_curve([(p[0], p[1]) for p in pts])
+            c.add(ch.Series(cx, cy, ch.BLUE, "", width=1.2))
+            c.add(ch.Series([p[0] for p in pts], [p[1] for p in pts], ch.BLUE, v.tr("lg_lactate"), kind="dots",
+                            width=1.0, dot=2.2))
+            hr = [p for p in pts if p[2] is not None]
+            if hr:
+                c.add(ch.Series([p[0] for p in hr], [p[2] for p in hr], ch.RED, v.tr("lg_hr"), axis="right",
+                                kind="line+dots", width=0.8, dash=(2, 1.5)))
+            lo = min(min(p[1] for p in pts), min(cy) if cy else 0)
+            c.y_range = (min(0.0, lo), max(max(p[1] for p in pts), max(cy) if cy else 0))
+        for th, key, color in ((self.lt1, "lt1", ch.VT1_COLOR), (self.lt2, "lt2", ch.VT2_COLOR)):
+            if th:
+                c.vline(finite(th.get("intensity")), v.tr(key), color)
+        return c
+
+    def steps_table(self, width) -> Table | None:
+        v = self.v
+        if not self.points:
+            return None
+        rows = [[v.tr("lactate_steps"), v.tr("col_intensity_unit", unit=self.unit), v.tr("col_lactate"),
+                 v.tr("col_hr")]]
+        for i, (x, la, hr, _) in enumerate(self.points):
+            rows.append([str(i + 1), self.intensity(x), v.n(la, 1), v.n(hr)])
+        return grid_table(rows, [width * f for f in (0.16, 0.32, 0.28, 0.24)], font_size=7.5)
+
+    def thresholds_table(self, width) -> Table | None:
+        v = self.v
+        if not self.thresholds:
+            return None
+        rows = [[v.tr("col_method"), v.tr("col_intensity_unit", unit=self.unit), v.tr("col_lactate"),
+                 v.tr("hr_at_threshold"), v.tr("lactate_chosen_col")]]
+        bold = []
+        for th in self.thresholds:
+            chosen = "lt1" if th is self.lt1 else "lt2" if th is self.lt2 else ""
+            if chosen:
+                bold.append(len(rows))
+            if finite(th.get("intensity")) is None:
+                rows.append([E(th.get("method")), v.tr("not_detected"), "", "", ""])
+                continue
+            rows.append([E(th.get("method")), self.intensity(th.get("intensity")), v.n(th.get("lactate"), 1),
+                         v.n(th.get("heart_rate")), v.tr(chosen) if chosen else ""])
+        return grid_table(rows, [width * f for f in (0.28, 0.22, 0.2, 0.18, 0.12)], font_size=7, bold_rows=bold,
+                          extra=[("TOPPADDING", (0, 1), (-1, -1), 1.1), ("BOTTOMPADDING", (0, 1), (-1, -1), 1.1)])
+
+    def zones(self) -> list[dict]:
+        """Three zones bounded by LT1 and LT2 (intensity and heart rate at each), from the first to the last step."""
+        if not (self.lt1 and self.lt2 and self.points):
+            return []
+        lo = min(p[0] for p in self.points)
+        hi = max(p[0] for p in self.points)
+        hrs = [p[2] for p in self.points if p[2] is not None]
+        h1, h2 = finite(self.lt1.get("heart_rate")), finite(self.lt2.get("heart_rate"))
+        i1, i2 = finite(self.lt1["intensity"]), finite(self.lt2["intensity"])
+        hr_lo, hr_hi = (min(hrs), max(hrs)) if hrs else (None, None)
+        return [{"name": "lz_1", "intensity": (lo, i1), "hr": (hr_lo, h1)},
+                {"name": "lz_2", "intensity": (i1, i2), "hr": (h1, h2)},
+                {"name": "lz_3", "intensity": (i2, hi), "hr": (h2, hr_hi)}]
+
+    def zones_table(self, width, athlete=False) -> Table | None:
+        v = self.v
+        zones = self.zones()
+        if not zones:
+            return None
+        rows = [[v.tr("col_zone"), v.tr("col_intensity_unit", unit=self.unit), v.tr("col_hr_range")]]
+        for z in zones:
+            rows.append([v.tr(z["name"]), num_range(z["intensity"], self.decimals, v.lang),
+                         num_range(z["hr"], 0, v.lang) if any(x is not None for x in z["hr"]) else DASH])
+        extra = [("BACKGROUND", (0, i + 1), (0, i + 1), colors.HexColor(ZONE3_COLORS[i])) for i in range(3)]
+        size = 9 if athlete else 7.5
+        return grid_table(rows, [width * f for f in (0.44, 0.28, 0.28)], zebra=False, extra=extra, font_size=size)
+
+    def chosen_text(self) -> str:
+        v = self.v
+        if not (self.lt1 or self.lt2):
+            return ""
+        m1 = E(self.lt1.get("method")) if self.lt1 else v.tr("not_detected")
+        m2 = E(self.lt2.get("method")) if self.lt2 else v.tr("not_detected")
+        return v.tr("lactate_chosen", m1=m1, m2=m2)
 
 
 def lactate_block(v: View, s: Styles) -> list:
-    steps = [st for st in (v.d.lactate_steps or []) if isinstance(st, dict)]
-    res = v.d.lactate_result if isinstance(v.d.lactate_result, dict) else {}
-    thresholds = [th for th in dm.as_list(res.get("thresholds")) if isinstance(th, dict)]
-    if not steps and not thresholds:
+    """The lactate part of a report: curve and steps side by side, thresholds by method, zones."""
+    la = Lactate(v)
+    if not la.points and not la.thresholds:
         return []
+    half = CONTENT_W * 0.5
     out = [P(v.tr("section_lactate"), s.h2)]
-    pts = [(finite(st.get("intensity")), finite(st.get("lactate")), finite(st.get("heart_rate"))) for st in steps]
-    pts = [p for p in pts if p[0] is not None and p[1] is not None]
-    c = ch.Chart(CONTENT_W * 0.5 - 6, 190, title=v.tr("ch_lactate"), x_label=v.tr("col_intensity"),
-                 y_label=v.tr("ax_lactate"), y2_label=v.tr("ax_hr"), lang=v.lang, empty_text=v.tr("no_data"))
-    if pts:
-        c.add(ch.Series([p[0] for p in pts], [p[1] for p in pts], ch.BLUE, v.tr("lg_lactate"), kind="dots",
-                        width=1.0))
-        fit = res.get("fit") if isinstance(res.get("fit"), dict) else {}
-        coef = fit.get("coefficients")
-        lo, hi = min(p[0] for p in pts), max(p[0] for p in pts)
-        if fit.get("kind") == "poly3" and isinstance(coef, list) and all(finite(x) is not None for x in coef) and hi > lo:
-            xs = [lo + (hi - lo) * i / 80 for i in range(81)]
-            c.add(ch.Series(xs, [_poly(coef, x) for x in xs], ch.BLUE, "", width=1.2))
-        else:
-            c.add(ch.Series([p[0] for p in pts], [p[1] for p in pts], ch.BLUE, "", width=0.8))
-        hr = [p for p in pts if p[2] is not None]
-        if hr:
-            c.add(ch.Series([p[0] for p in hr], [p[2] for p in hr], ch.RED, v.tr("lg_hr"), axis="right",
-                            kind="line+dots", width=0.8, dash=(2, 1.5)))
-    by_method = {str(th.get("method")): th for th in thresholds}
-    marks = [m for m in ("LTP1", "LTP2") if m in by_method] or [m for m in ("Dmax", "OBLA 4.0") if m in by_method]
-    for m, color in zip(marks, (ch.VT1_COLOR, ch.VT2_COLOR)):
-        c.vline(finite(by_method[m].get("intensity")), m, color)
-    rows = [[v.tr("col_method"), v.tr("col_intensity"), v.tr("col_lactate"), v.tr("col_hr")]]
-    for th in thresholds:
-        rows.append([str(th.get("method") or DASH), v.n(th.get("intensity"), 1), v.n(th.get("lactate"), 1),
-                     v.n(th.get("heart_rate"))])
-    table = grid_table(rows, [CONTENT_W * 0.5 * f for f in (0.4, 0.2, 0.2, 0.2)], font_size=7)
-    layout = Table([[c.drawing(), table]], colWidths=[CONTENT_W * 0.5, CONTENT_W * 0.5])
-    layout.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), fonts.REGULAR, 8), ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+    steps = la.steps_table(half - 8)
+    layout = Table([[la.chart(half - 6, 200), steps or ""]], colWidths=[half, half])
+    layout.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
     out.append(layout)
-    if pts:
-        steps_rows = [[v.tr("lactate_steps")] + [v.n(p[0], 0) for p in pts],
-                      [v.tr("col_lactate")] + [v.n(p[1], 1) for p in pts],
-                      [v.tr("col_hr")] + [v.n(p[2]) for p in pts]]
-        n = len(pts)
-        out.append(Spacer(1, 4))
-        out.append(grid_table(steps_rows, [0.16 * CONTENT_W] + [0.84 * CONTENT_W / n] * n, header_rows=0,
-                              zebra=False, font_size=7, extra=[("FONT", (0, 0), (0, -1), fonts.BOLD, 7)]))
-    fit = res.get("fit") if isinstance(res.get("fit"), dict) else {}
-    if fit.get("label"):
-        r2 = finite(fit.get("r2"))
-        out.append(P(v.tr("lactate_fit", fit=E(fit["label"])) + (f", R² = {v.n(r2, 3)}" if r2 is not None else ""),
-                     s.small))
-    return [KeepTogether(out)]
+    out.append(P(v.tr("lactate_fit_monotone"), s.small))
+    block = [KeepTogether(out)]
+    thresholds = la.thresholds_table(CONTENT_W * 0.7)
+    if thresholds is not None:
+        part = [P(v.tr("section_lactate_thresholds"), s.h3), thresholds]
+        if la.chosen_text():
+            part.append(P(la.chosen_text(), s.small))
+        block.append(KeepTogether(part))
+    zones = la.zones_table(CONTENT_W * 0.8)
+    if zones is not None:
+        block.append(KeepTogether([P(v.tr("lactate_zones"), s.h3), zones]))
+    return block
+
+
+def lactate_story(v: View, s: Styles, *, athlete: bool) -> list:
+    """A lactate-only step test: its own layout (no gas-exchange panels)."""
+    la = Lactate(v)
+    story = header(v, s, "title_lactate")
+    story.append(Spacer(1, 4))
+    story.append(details(v, s))
+    if athlete:
+        rows = []
+        for th, key in ((la.lt1, "lt1"), (la.lt2, "lt2")):
+            if th:
+                hr = finite(th.get("heart_rate"))
+                text = f"{la.intensity(th.get('intensity'))} {la.unit}" + (
+                    f" · {v.n(hr)} {v.tr('u_bpm')}" if hr is not None else "")
+            else:
+                text = v.tr("not_detected")
+            rows.append([P(v.tr(key), s.body), P(text, s.key_value)])
+        story.append(P(v.tr("key_numbers"), s.h2))
+        story.append(grid_table(rows, [0.38 * CONTENT_W, 0.62 * CONTENT_W], header_rows=0, zebra=False))
+        story.append(Spacer(1, 6))
+        story.append(la.chart(CONTENT_W, 250))
+        zones = la.zones_table(CONTENT_W, athlete=True)
+        story.append(P(v.tr("your_zones"), s.h2))
+        story.append(zones if zones is not None else P(v.tr("zones_none"), s.body))
+        return story
+    story += lactate_block(v, s)
+    story += comparison_block(v, s)
+    story += methods_block(v, s)
+    return story
 
 
 def comparison_rows(v: View) -> list:
@@ -771,8 +1046,22 @@ def comparison_block(v: View, s: Styles) -> list:
             v.tr("col_current", date=fmt_date(v.d.test.date, v.lang)), v.tr("col_change")]
     body = [[label, v.n(a, d), v.n(b, d), change] for label, a, b, d, change, _ in rows]
     w = CONTENT_W
-    return [KeepTogether([P(v.tr("section_comparison"), s.h2),
-                          grid_table([head] + body, [0.34 * w, 0.2 * w, 0.2 * w, 0.26 * w])])]
+    part = [P(v.tr("section_comparison"), s.h2), grid_table([head] + body, [0.34 * w, 0.2 * w, 0.2 * w, 0.26 * w])]
+    note = meaningful_text(v)
+    if note:
+        part.append(P(note, s.small))
+    return [KeepTogether(part)]
+
+
+def meaningful_text(v: View) -> str:
+    """Whether the VO2max change since the previous test exceeds the measurement noise (measurements' /progress)."""
+    prev = v.d.previous
+    if prev is None or prev.meaningful is None:
+        return ""
+    pct = finite(prev.meaningful_change_pct)
+    said = v.tr("meaningful_yes") if prev.meaningful else v.tr("meaningful_no", pct=v.n(pct if pct else 5))
+    change = finite(prev.change_pct)
+    return f"VO2max: {v.n(change, 1, signed=True)} % — {said}" if change is not None else f"VO2max: {said}"
 
 
 def averaging_text(v: View) -> str:
@@ -787,13 +1076,27 @@ def averaging_text(v: View) -> str:
     elif m == "butterworth":
         text = v.tr("avg_butterworth", c=v.n(a.get("cutoff"), 3), o=v.n(a.get("order")),
                     zl=v.tr("avg_zero_lag") if a.get("zero_lag") else "")
-    elif a:
-        text = E(", ".join(f"{k}={val}" for k, val in a.items()))
     else:
         return DASH
-    sd = finite(a.get("outlier_sd"))
-    text += "; " + (v.tr("outliers", sd=v.n(sd, 1)) if sd else v.tr("outliers_off"))
-    return text
+    return text + "; " + outliers_text(v, a)
+
+
+def outliers_text(v: View, a: dict) -> str:
+    """What the cleaning step did, from the result's `averaging.outliers` (method, applied); `outlier_sd` alone
+    for results of older engines."""
+    o = a.get("outliers") if isinstance(a.get("outliers"), dict) else None
+    if o is None:
+        sd = finite(a.get("outlier_sd"))
+        return v.tr("outliers", sd=v.n(sd, 1)) if sd else v.tr("outliers_off")
+    method = o.get("method")
+    if method in (None, "off"):
+        return v.tr("outliers_off")
+    if not o.get("applied"):
+        return v.tr("outliers_not_applied")
+    if method == "lamarra":
+        return v.tr("outliers", sd=v.n(finite(o.get("sd")) or finite(a.get("outlier_sd")), 1))
+    level = finite(o.get("level"))
+    return v.tr("outliers_band", level=v.n(level * 100 if level is not None and level < 1 else level))
 
 
 def flag_text(v: View, flag: dict) -> str:
@@ -803,15 +1106,19 @@ def flag_text(v: View, flag: dict) -> str:
         channel = code.split(":", 1)[1]
         if channel == "load":
             return v.tr("flag_no_load")
-        return v.tr("flag_missing_channel", channel=channel)
-    key = f"flag_{code}"
+        name = t(v.lang, f"channel_{channel}")
+        return v.tr("flag_missing_channel", channel=name if name != f"channel_{channel}" else v.tr("channel_other"))
+    key = f"flag_{code.split(':', 1)[0]}"
     text = t(v.lang, key)
-    return text if text != key else str(flag.get("message") or code)
+    if text != key:
+        return text
+    # a message the catalogue does not know yet: English reports print the engine's words, others say where to look
+    return E(flag.get("message")) if v.lang == "en" and flag.get("message") else v.tr("flag_generic")
 
 
 def methods_block(v: View, s: Styles) -> list:
     out = [P(v.tr("section_methods"), s.h2)]
-    lines = [(v.tr("averaging"), averaging_text(v))]
+    lines = [(v.tr("averaging"), averaging_text(v))] if v.has_cpet else []
     for key in ("vt1", "vt2"):
         vt = v.vt[key]
         if vt:
@@ -821,39 +1128,66 @@ def methods_block(v: View, s: Styles) -> list:
                 label = t(v.lang, f"method_{name}")
                 described.append(E(name) if label == f"method_{name}" else f"{E(name)} — {E(label)}")
             lines.append((v.tr(f"{key}_methods"), "; ".join(described) or DASH))
-    lines.append((v.tr("threshold_choice"), v.tr("threshold_choice_text")))
+    if v.has_cpet:
+        combined = any((v.vt[k] or {}).get("method") == "combined" for k in ("vt1", "vt2"))
+        lines.append((v.tr("threshold_choice"),
+                      v.tr("threshold_choice_combined" if combined else "threshold_choice_text")))
     if v.vo2max.get("norm_source"):
-        lines.append((v.tr("norm_source"), E(v.vo2max["norm_source"])))
+        lines.append((v.tr("norm_source"), v.norm_text()))
     if v.fatmax and v.fatmax.get("method"):
-        lines.append(("FATmax", E(v.fatmax["method"])))
-    res = v.d.lactate_result if isinstance(v.d.lactate_result, dict) else {}
-    if res.get("conventions"):
-        lines.append((v.tr("lactate"), E(res["conventions"])))
+        lines.append(("FATmax", fatmax_method(v, v.fatmax)))
+    if v.has_lactate:
+        lines.append((v.tr("lactate"), v.tr("lactate_conventions")))
     for key, value in (v.d.methods or {}).items():
-        lines.append((E(key), E(value if not isinstance(value, (list, tuple)) else ", ".join(map(str, value)))))
+        label = t(v.lang, f"methods_{key}")
+        if label == f"methods_{key}":
+            continue  # only what the catalogue can name is printed: no raw identifiers in a report
+        lines.append((label, E(value if not isinstance(value, (list, tuple)) else ", ".join(map(str, value)))))
     q = v.quality
     if q.get("n_breaths") is not None:
         lines.append(("", v.tr("breaths", n=q.get("n_breaths", 0), o=q.get("outliers_removed", 0),
                                  e=q.get("excluded_breaths", 0))))
-    lines.append((v.tr("engine"), E(v.r.get("engine_version"))))
+    engine = v.r.get("engine_version") or (v.d.lactate_result or {}).get("engine_version")
+    if engine:
+        lines.append((v.tr("engine"), E(engine)))
     rows = [[P(f"<b>{k}</b>", s.cell), P(val, s.cell)] for k, val in lines]
-    out.append(grid_table(rows, [0.2 * CONTENT_W, 0.8 * CONTENT_W], header_rows=0, zebra=False,
-                          extra=[("VALIGN", (0, 0), (-1, -1), "TOP")]))
-    out.append(P(v.tr("chart_note", s=v.n(dm.SMOOTH_SECONDS), n=dm.MAX_POINTS), s.small))
+    if rows:
+        out.append(grid_table(rows, [0.2 * CONTENT_W, 0.8 * CONTENT_W], header_rows=0, zebra=False,
+                              extra=[("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    if v.has_cpet:
+        out.append(P(v.tr("chart_note", s=v.n(dm.SMOOTH_SECONDS), n=dm.MAX_POINTS), s.small))
     flags = [f for f in dm.as_list(q.get("flags")) if isinstance(f, dict)]
     if flags:
         out.append(P(v.tr("section_quality"), s.h3))
         for f in flags:
-            sev = str(f.get("severity") or "")
-            out.append(P(f"• [{E(sev)}] {E(flag_text(v, f))}", s.small))
+            sev = str(f.get("severity") or "info")
+            word = t(v.lang, f"sev_{sev}")
+            word = word if word != f"sev_{sev}" else v.tr("sev_info")
+            out.append(P(f"• <b>{word}:</b> {flag_text(v, f)}", s.small))
     return out
 
 
 # ------------------------------------------------------------------ page furniture
 
 
-def canvas_maker(footer_left: str, lang: str):
-    """A canvas that knows the page count when it writes the footers ('page 2 of 4')."""
+HEADER_H = 12 * mm
+
+
+def canvas_maker(footer_left: str, lang: str, brand: dm.Branding | None = None, accent=None):
+    """A canvas that knows the page count when it writes the footers ('page 2 of 4'), and writes the lab's header
+    (logo, name, address and contact, in the tenant's accent colour) on every page."""
+    brand = brand or dm.Branding()
+    accent = accent if accent is not None else ACCENT
+    logo = None
+    if brand.logo_png:
+        from reportlab.lib.utils import ImageReader
+
+        try:
+            logo = ImageReader(io.BytesIO(brand.logo_png))
+        except Exception:  # a stored logo the image reader cannot read: the header goes without it
+            logo = None
+    name = brand.lab_name or t(lang, "brand")
+    contact = " · ".join(x for x in (brand.lab_address, brand.lab_contact) if x)
 
     class NumberedCanvas(rl_canvas.Canvas):
         def __init__(self, *args, **kwargs):
@@ -872,7 +1206,31 @@ def canvas_maker(footer_left: str, lang: str):
                 super().showPage()
             super().save()
 
+        def _header(self):
+            self.saveState()
+            top = PAGE_H - 8 * mm
+            x = MARGIN
+            if logo is not None:
+                iw, ih = logo.getSize()
+                h = HEADER_H - 2 * mm
+                w = min(45 * mm, h * iw / ih if ih else h)
+                self.drawImage(logo, x, top - h, width=w, height=h, mask="auto", preserveAspectRatio=True,
+                               anchor="sw")
+                x += w + 3 * mm
+            self.setFillColor(accent)
+            self.setFont(fonts.BOLD, 9)
+            self.drawString(x, top - 3.5 * mm, name)
+            if contact:
+                self.setFont(fonts.REGULAR, 6.5)
+                self.setFillColor(ch.MUTED)
+                self.drawString(x, top - 7.5 * mm, contact)
+            self.setStrokeColor(accent)
+            self.setLineWidth(0.8)
+            self.line(MARGIN, top - HEADER_H + 1 * mm, PAGE_W - MARGIN, top - HEADER_H + 1 * mm)
+            self.restoreState()
+
         def _footer(self, total):
+            self._header()
             self.saveState()
             self.setStrokeColor(LINE)
             self.setLineWidth(0.5)
@@ -886,23 +1244,48 @@ def canvas_maker(footer_left: str, lang: str):
     return NumberedCanvas
 
 
-def build(data: dm.ReportData, lang: str, template: str) -> bytes:
-    s = styles()
+def story_of(data: dm.ReportData, lang: str, template: str) -> tuple[View, list]:
     v = View(data, lang)
-    story = full_story(v, s) if template == "full" else athlete_story(v, s)
+    s = styles(v.accent if v.accent is not ACCENT else None)
+    if not v.has_cpet and v.has_lactate:
+        story = lactate_story(v, s, athlete=template == "athlete")
+    else:
+        story = full_story(v, s) if template == "full" else athlete_story(v, s)
+    story += conclusion_block(v, s)
+    return v, story
+
+
+def title_key(v: View, template: str) -> str:
+    if not v.has_cpet and v.has_lactate:
+        return "title_lactate"
+    return "title_full" if template == "full" else "title_athlete"
+
+
+def build(data: dm.ReportData, lang: str, template: str) -> bytes:
+    v, story = story_of(data, lang, template)
     buf = io.BytesIO()
     generated = data.generated_at or dt.datetime.now(dt.timezone.utc)
-    footer = " · ".join(x for x in (t(lang, "brand"), data.athlete.name or "", fmt_date(data.test.date, lang),
+    engine = data.result.get("engine_version")
+    footer = " · ".join(x for x in (data.athlete.name or "", fmt_date(data.test.date, lang),
                                     t(lang, "generated", date=fmt_date(generated, lang)),
-                                    f"engine {data.result.get('engine_version')}" if data.result.get(
-                                        "engine_version") else "") if x)
-    title = f"{t(lang, 'title_full' if template == 'full' else 'title_athlete')} — {data.athlete.name}"
-    doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
-                            bottomMargin=16 * mm, title=title, author=t(lang, "brand"), subject=title,
+                                    t(lang, "engine_footer", v=engine) if engine else "") if x)
+    title = f"{t(lang, title_key(v, template))} — {data.athlete.name}"
+    author = v.brand.lab_name or t(lang, "brand")
+    doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=8 * mm + HEADER_H,
+                            bottomMargin=16 * mm, title=title, author=author, subject=title,
                             creator="VO2max Report", lang=lang, initialFontName=fonts.REGULAR,
                             initialFontSize=8.5)
-    doc.build(story, canvasmaker=canvas_maker(footer, lang))
+    doc.build(story, canvasmaker=canvas_maker(footer, lang, v.brand, v.accent))
     return buf.getvalue()
+
+
+def conclusion_block(v: View, s: Styles) -> list:
+    """The physiologist's own words, as written (paragraphs kept), in a section of their own."""
+    text = (v.d.conclusion or "").strip()
+    if not text:
+        return []
+    paragraphs = [P(escape(part).replace("\n", "<br/>"), s.body) for part in re.split(r"\n\s*\n", text)]
+    return [CondPageBreak(60), P(v.tr("section_conclusion"), s.h2), *paragraphs]
 
 
 def full_story(v: View, s: Styles) -> list:
@@ -912,14 +1295,18 @@ def full_story(v: View, s: Styles) -> list:
     story += vo2max_block(v, s)
     story += peak_block(v, s)
     story += thresholds_detail(v, s)
-    # the Wasserman panels: one page
+    # the Wasserman panels that have data, two a row; rows flow on from page 1 (a table splits between rows)
     panels = Panels(v)
-    story.append(PageBreak())
-    story.append(P(v.tr("charts"), s.h2))
-    w = CONTENT_W / 2 - 6
-    story.append(charts_grid([c.drawing() for c in panels.wasserman(w, 205)]))
-    story.append(P(v.tr("chart_note", s=v.n(dm.SMOOTH_SECONDS), n=dm.MAX_POINTS), s.small))
-    story.append(PageBreak())
+    drawn = panels.wasserman(CONTENT_W / 2 - 6, 150)
+    if drawn:
+        # the heading stays with the first row of panels; the other rows follow (page 1 is filled, not cut short)
+        story.append(KeepTogether([P(v.tr("charts"), s.h2), charts_grid(drawn[:2])]))
+        if drawn[2:]:
+            story.append(charts_grid(drawn[2:]))
+        note = v.tr("chart_note", s=v.n(dm.SMOOTH_SECONDS), n=dm.MAX_POINTS)
+        if panels.phases:
+            note += " " + v.tr("phases_note")
+        story.append(P(note, s.small))
     story += zones_block(v, s)
     story += fatmax_block(v, s)
     story += lactate_block(v, s)
@@ -1006,7 +1393,7 @@ def athlete_story(v: View, s: Styles) -> list:
     zones = zones_table(v, s, "five_zone", athlete=True) or zones_table(v, s, "three_zone", athlete=True)
     story.append(zones if zones else P(v.tr("zones_none"), s.body))
     story.append(Spacer(1, 4))
-    story.append(P(v.tr("zones_explained"), s.body))
+    story.append(P(v.tr("zones_explained" if v.has_hr else "zones_explained_no_hr"), s.body))
     rows = comparison_rows(v)
     if rows:
         story.append(P(v.tr("since_last", date=fmt_date(v.d.previous.date, v.lang)), s.h2))

@@ -26,7 +26,6 @@ EN: dict[str, str] = {
     "sex_female": "female",
     "birth_date": "Date of birth",
     "age": "Age",
-    "age_value": "{age} y",
     "body_mass": "Body mass",
     "height": "Height",
     "bmi": "BMI",
@@ -304,7 +303,6 @@ RU: dict[str, str] = {
     "sex_female": "женский",
     "birth_date": "Дата рождения",
     "age": "Возраст",
-    "age_value": "{age} лет",
     "body_mass": "Масса тела",
     "height": "Рост",
     "bmi": "ИМТ",
@@ -558,6 +556,183 @@ RU: dict[str, str] = {
     "retest": "Повторите тест через 8–12 недель, чтобы увидеть прогресс.",
 }
 
+# Added for issue 15: plural forms, the engine's words said in the report's language, the lactate layout, the
+# conclusion and the lab's branding. Plural entries are tuples: English (one, other), Russian (one, few, many).
+EN.update({
+    "age_value": ("{n} year", "{n} years"),
+    "years_range": "{a}–{b} years",
+    "norm_text": "FRIEND registry {year}, {modality} ({citation})",
+    "norm_group": "{group}, {range}",
+    "norm_group_male": "men",
+    "norm_group_female": "women",
+    "modality_running": "treadmill",
+    "modality_cycling": "cycle ergometer",
+    "method_combined": "combined",
+    "method_VE/VO2": "VE/VO2 rises while VE/VCO2 does not",
+    "method_VE/VCO2": "VE/VCO2 rise",
+    "method_label_combined": "combined methods",
+    "threshold_choice_combined": "a weighted combination of the automatic methods (fitted on labelled tests), "
+                                 "unless the physiologist set it by hand",
+    "fatmax_method_frayn": "Frayn 1983 stoichiometric equations (non-protein)",
+    "fatmax_reason_other": "the data do not allow it",
+    "fatmax_reason_ramp": "it needs a step protocol with steady-state stages; this test is a ramp",
+    "methods_result_version": "Result version",
+    "engine_footer": "analysis {v}",
+    "sev_info": "note",
+    "sev_warning": "warning",
+    "sev_error": "error",
+    "flag_generic": "see the laboratory's quality check",
+    "flag_body_mass_invalid": "the body mass is outside 10–400 kg and was ignored",
+    "flag_athlete_mismatch": "the athlete in the file and the athlete on record disagree",
+    "flag_load_from_declared_protocol": "the load was taken from the declared protocol",
+    "flag_analysis_error": "part of the analysis failed",
+    "flag_length_mismatch": "the data columns had different lengths",
+    "flag_missing_time": "some breaths had no time stamp and were left out",
+    "flag_duplicate_time": "repeated time stamps were left out",
+    "flag_units_suspicious": "the time column looks unusual (median breath interval above 30 s): check the export",
+    "flag_window_fallback": "the averaged data do not cover the exercise phase; the whole test was used",
+    "flag_no_rer": "the respiratory exchange ratio could not be computed",
+    "flag_thresholds_not_applicable": "no incremental phase: thresholds do not apply",
+    "flag_thresholds_not_computed": "too few data in the incremental phase for thresholds",
+    "flag_threshold_order": "VT1 is not below VT2: check the thresholds",
+    "flag_insufficient": "the test cannot yield a VO2max",
+    "flag_too_few_steps": "at least 4 lactate steps are needed",
+    "flag_intensity_not_increasing": "the step intensities do not increase",
+    "flag_fit_failed": "the lactate curve could not be fitted",
+    "flag_some_methods_undetermined": "some lactate methods found no threshold",
+    "channel_hr_bpm": "heart rate",
+    "channel_peto2_mmhg": "PetO2",
+    "channel_petco2_mmhg": "PetCO2",
+    "channel_vo2_ml_min": "VO2",
+    "channel_vco2_ml_min": "VCO2",
+    "channel_ve_l_min": "ventilation",
+    "channel_rf_bpm": "breathing frequency",
+    "channel_vt_l": "tidal volume",
+    "channel_other": "a data channel",
+    "ch_phase_baseline": "rest",
+    "ch_phase_warmup": "warm-up",
+    "ch_phase_constant": "constant",
+    "ch_phase_incremental": "incremental",
+    "ch_phase_recovery": "recovery",
+    "phases_note": "Shaded: the phases of the test (rest, warm-up, incremental part, recovery).",
+    "zones_explained_no_hr": ("This test has no heart-rate recording: train by the power or speed ranges, and "
+                              "re-test with a heart-rate strap to get heart-rate zones."),
+    "lactate_chosen": "Chosen thresholds: LT1 by {m1}, LT2 by {m2}.",
+    "lactate_chosen_col": "chosen",
+    "lt1": "LT1",
+    "lt2": "LT2",
+    "lactate_zones": "Lactate-based zones",
+    "lz_1": "Zone 1 — below LT1",
+    "lz_2": "Zone 2 — LT1 to LT2",
+    "lz_3": "Zone 3 — above LT2",
+    "col_intensity_unit": "Intensity, {unit}",
+    "lactate_fit_monotone": ("The line joins the measured points with a monotone curve (never below the lowest "
+                             "measured lactate); thresholds are computed by each method as published."),
+    "lactate_conventions": "threshold methods as in the lactater package (Mattioni Maturana)",
+    "section_lactate_thresholds": "Lactate thresholds",
+    "title_lactate": "Lactate step test",
+    "hr_at_threshold": "HR at the threshold",
+    "section_conclusion": "Physiologist's conclusion",
+    "brand_default": "Exercise physiology laboratory",
+    "lab_contact": "Contact",
+    "lab_address": "Address",
+    "meaningful_yes": "beyond measurement noise",
+    "meaningful_no": "within measurement noise (±{pct} %)",
+    "col_meaningful": "Meaningful",
+    "no_hr_recorded": "not recorded",
+    "outliers_not_applied": "no outlier removal (the data are averaged, not breath-by-breath)",
+    "outliers_band": "breaths outside the {level} % prediction band of the trend removed",
+    "ch_simple_no_hr": "Your test: oxygen uptake",
+})
+
+RU.update({
+    "age_value": ("{n} год", "{n} года", "{n} лет"),
+    "years_range": "{a}–{b} лет",
+    "norm_text": "реестр FRIEND {year}, {modality} ({citation})",
+    "norm_group": "{group}, {range}",
+    "norm_group_male": "мужчины",
+    "norm_group_female": "женщины",
+    "modality_running": "беговая дорожка",
+    "modality_cycling": "велоэргометр",
+    "method_combined": "комбинированный",
+    "method_VE/VO2": "рост VE/VO2 без роста VE/VCO2",
+    "method_VE/VCO2": "рост VE/VCO2",
+    "method_label_combined": "комбинация методов",
+    "threshold_choice_combined": "взвешенная комбинация автоматических методов (подобрана по размеченным тестам), "
+                                 "если физиолог не установил порог вручную",
+    "fatmax_method_frayn": "стехиометрические уравнения Frayn 1983 (без учёта белка)",
+    "fatmax_reason_other": "данные теста этого не позволяют",
+    "fatmax_reason_ramp": "нужен ступенчатый протокол с устойчивым состоянием на ступенях, а этот тест рамповый",
+    "methods_result_version": "Версия результата",
+    "engine_footer": "расчёт {v}",
+    "sev_info": "примечание",
+    "sev_warning": "внимание",
+    "sev_error": "ошибка",
+    "flag_generic": "см. проверку качества в лаборатории",
+    "flag_body_mass_invalid": "масса тела вне диапазона 10–400 кг и не учитывалась",
+    "flag_athlete_mismatch": "данные спортсмена в файле и в карточке не совпадают",
+    "flag_load_from_declared_protocol": "нагрузка взята из заявленного протокола",
+    "flag_analysis_error": "часть расчёта не удалась",
+    "flag_length_mismatch": "столбцы данных были разной длины",
+    "flag_missing_time": "дыхательные циклы без отметки времени исключены",
+    "flag_duplicate_time": "повторяющиеся отметки времени исключены",
+    "flag_units_suspicious": "столбец времени выглядит необычно (медианный интервал между вдохами больше 30 с): "
+                             "проверьте экспорт",
+    "flag_window_fallback": "усреднённые данные не покрывают фазу нагрузки; использован весь тест",
+    "flag_no_rer": "дыхательный коэффициент рассчитать не удалось",
+    "flag_thresholds_not_applicable": "нет фазы нарастающей нагрузки: пороги не определяются",
+    "flag_thresholds_not_computed": "слишком мало данных в фазе нарастающей нагрузки для порогов",
+    "flag_threshold_order": "ВП1 не ниже ВП2: проверьте пороги",
+    "flag_insufficient": "по этому тесту нельзя определить МПК",
+    "flag_too_few_steps": "нужно не менее 4 ступеней с лактатом",
+    "flag_intensity_not_increasing": "интенсивность ступеней не возрастает",
+    "flag_fit_failed": "лактатную кривую аппроксимировать не удалось",
+    "flag_some_methods_undetermined": "часть лактатных методов порог не нашла",
+    "channel_hr_bpm": "ЧСС",
+    "channel_peto2_mmhg": "PetO2",
+    "channel_petco2_mmhg": "PetCO2",
+    "channel_vo2_ml_min": "VO2",
+    "channel_vco2_ml_min": "VCO2",
+    "channel_ve_l_min": "вентиляция",
+    "channel_rf_bpm": "частота дыхания",
+    "channel_vt_l": "дыхательный объём",
+    "channel_other": "канал данных",
+    "ch_phase_baseline": "покой",
+    "ch_phase_warmup": "разминка",
+    "ch_phase_constant": "постоянная",
+    "ch_phase_incremental": "нарастающая",
+    "ch_phase_recovery": "восстановление",
+    "phases_note": "Заливкой показаны фазы теста (покой, разминка, нарастающая нагрузка, восстановление).",
+    "zones_explained_no_hr": ("В этом тесте ЧСС не записывалась: тренируйтесь по диапазонам мощности или "
+                              "скорости, а для зон по пульсу повторите тест с нагрудным датчиком."),
+    "lactate_chosen": "Итоговые пороги: ЛП1 по методу {m1}, ЛП2 по методу {m2}.",
+    "lactate_chosen_col": "итог",
+    "lt1": "ЛП1",
+    "lt2": "ЛП2",
+    "lactate_zones": "Зоны по лактату",
+    "lz_1": "Зона 1 — ниже ЛП1",
+    "lz_2": "Зона 2 — между ЛП1 и ЛП2",
+    "lz_3": "Зона 3 — выше ЛП2",
+    "col_intensity_unit": "Интенсивность, {unit}",
+    "lactate_fit_monotone": ("Линия соединяет измеренные точки монотонной кривой (не ниже наименьшего измеренного "
+                             "лактата); пороги рассчитаны каждым методом по его опубликованному описанию."),
+    "lactate_conventions": "методы порогов как в пакете lactater (Mattioni Maturana)",
+    "section_lactate_thresholds": "Лактатные пороги",
+    "title_lactate": "Лактатный ступенчатый тест",
+    "hr_at_threshold": "ЧСС на пороге",
+    "section_conclusion": "Заключение физиолога",
+    "brand_default": "Лаборатория функциональной диагностики",
+    "lab_contact": "Контакты",
+    "lab_address": "Адрес",
+    "meaningful_yes": "больше погрешности измерения",
+    "meaningful_no": "в пределах погрешности измерения (±{pct} %)",
+    "col_meaningful": "Значимость",
+    "no_hr_recorded": "не записана",
+    "outliers_not_applied": "выбросы не удалялись (данные усреднены, а не «вдох за вдохом»)",
+    "outliers_band": "удалены дыхательные циклы вне {level} % интервала предсказания тренда",
+    "ch_simple_no_hr": "Ваш тест: потребление кислорода",
+})
+
 LABELS = {"en": EN, "ru": RU}
 
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -573,7 +748,36 @@ def t(lang: str, key: str, **fields) -> str:
     text = LABELS[lang].get(key)
     if text is None:
         text = EN.get(key, key)
+    if isinstance(text, tuple):  # a plural entry asked for without a count: the "many" form
+        text = text[-1]
     return text.format(**fields) if fields else text
+
+
+def plural_form(lang: str, n) -> int:
+    """Index of the plural form for the count n: English one/other, Russian one/few/many (CLDR rules for
+    integers; a fraction takes the "few" form in Russian, as in "1,5 года")."""
+    f = finite(n)
+    if f is None:
+        return -1
+    if f != int(f):
+        return 1
+    i = abs(int(f))
+    if lang == "ru":
+        if i % 10 == 1 and i % 100 != 11:
+            return 0
+        if 2 <= i % 10 <= 4 and not 12 <= i % 100 <= 14:
+            return 1
+        return 2
+    return 0 if i == 1 else 1
+
+
+def tn(lang: str, key: str, n, decimals: int = 0, **fields) -> str:
+    """A plural entry for the count n, with {n} printed in the language's number format."""
+    forms = LABELS[lang].get(key) or EN[key]
+    if not isinstance(forms, tuple):
+        forms = (forms,)
+    text = forms[min(plural_form(lang, n), len(forms) - 1)] if finite(n) is not None else forms[-1]
+    return text.format(n=num(n, decimals, lang), **fields)
 
 
 def finite(value) -> float | None:

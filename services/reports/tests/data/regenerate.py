@@ -40,6 +40,10 @@ def columns(samples):
         out[name] = [None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v for v in values]
     return out
 
+if job.get("lactate_only"):
+    json.dump({"engine_version": ENGINE_VERSION, "lactate_result": analyze_lactate(job["lactate_steps"])},
+              sys.stdout, allow_nan=False)
+    sys.exit(0)
 if job.get("file"):
     samples = read_export(open(job["file"], "rb").read(), job["file"].rsplit("/", 1)[-1])
     if job.get("hr_file"):
@@ -57,9 +61,9 @@ json.dump(answer, sys.stdout, allow_nan=False)
 
 
 def analyse(file: Path | None, athlete: dict, *, hr_file: Path | None = None, lactate_steps: list | None = None,
-            synthetic_step_test: dict | None = None) -> dict:
+            synthetic_step_test: dict | None = None, lactate_only: bool = False) -> dict:
     job = {"file": str(file) if file else None, "hr_file": str(hr_file) if hr_file else None, "athlete": athlete,
-           "lactate_steps": lactate_steps, "synthetic_step_test": synthetic_step_test}
+           "lactate_steps": lactate_steps, "synthetic_step_test": synthetic_step_test, "lactate_only": lactate_only}
     done = subprocess.run([sys.executable, "-c", ANALYSE], input=json.dumps(job), capture_output=True, text=True,
                           cwd=REPO / "services" / "analysis", check=False)
     if done.returncode:
@@ -107,8 +111,21 @@ def step_with_lactate() -> dict:
             "samples": analysed["samples"], "lactate_steps": steps, "lactate_result": analysed["lactate_result"]}
 
 
+def lactate_only() -> dict:
+    """A lactate step test without gas exchange (the reference table's steps only), as measurements serves it: an
+    empty CPET result and the lactate thresholds."""
+    steps = lactate_steps()
+    athlete = {"first_name": "Ольга", "last_name": "Смирнова", "sex": "female", "birth_date": "1994-03-12",
+               "body_mass_kg": 58.0, "height_cm": 166.0, "sport": "велоспорт"}
+    analysed = analyse(None, {}, lactate_steps=steps, lactate_only=True)
+    return {"source": source(LACTATE_CSV), "engine_version": analysed["engine_version"], "athlete": athlete,
+            "test": {"date": "2024-07-15", "modality": "cycling"}, "result": {}, "samples": {},
+            "lactate_steps": steps, "lactate_result": analysed["lactate_result"]}
+
+
 def main() -> None:
-    for name, make in (("zan_ramp", zan_ramp), ("step_with_lactate", step_with_lactate)):
+    for name, make in (("zan_ramp", zan_ramp), ("step_with_lactate", step_with_lactate),
+                       ("lactate_only", lactate_only)):
         path = HERE / f"{name}.json"
         path.write_text(json.dumps(make(), ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n")
         print(f"regenerated {path.relative_to(REPO)} ({path.stat().st_size // 1024} KiB) from the analysis engine")

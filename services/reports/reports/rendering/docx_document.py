@@ -1,0 +1,187 @@
+"""The same report as an editable Word document (python-docx): the PDF's story walked flowable by flowable —
+headings, paragraphs and tables as Word text and tables, charts (and the percentile bar) as PNG images — so the lab
+can edit the conclusion and print it.
+
+Charts are vector flowables of this package; they are drawn into one PDF (a page per chart, sized to it) and
+rasterised in one call of poppler's `pdftoppm` (reportlab's own bitmap renderer needs rlPyCairo, which needs the
+cairo C library). No pdftoppm: the document keeps a line saying the chart could not be drawn, nothing else fails.
+"""
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from docx import Document
+from docx.enum.section import WD_ORIENT  # noqa: F401  (portrait A4, as the PDF)
+from docx.shared import Mm, Pt, RGBColor
+from reportlab.pdfgen import canvas as rl_canvas
+from reportlab.platypus import CondPageBreak, KeepTogether, PageBreak, Paragraph, Spacer, Table
+
+from . import charts as ch
+from . import data as dm
+from . import document, fonts
+from .i18n import t
+
+RASTER_DPI = 110  # sharp enough on paper at the width Word shows it; each step up costs time
+
+
+def rasterise(flowables: list) -> list[bytes | None]:
+    """PNG bytes of each flowable (None when pdftoppm is missing)."""
+    if not flowables:
+        return []
+    exe = shutil.which("pdftoppm")
+    if exe is None:
+        return [None] * len(flowables)
+    fonts.register()
+    buf = io.BytesIO()
+    c = rl_canvas.Canvas(buf)
+    for f in flowables:
+        w, h = f.wrap(f.width, f.height)
+        c.setPageSize((w + 4, h + 4))
+        f.drawOn(c, 2, 2)
+        c.showPage()
+    c.save()
+    with tempfile.TemporaryDirectory() as tmp:
+        pdf = Path(tmp) / "charts.pdf"
+        pdf.write_bytes(buf.getvalue())
+        subprocess.run([exe, "-r", str(RASTER_DPI), "-png", str(pdf), str(Path(tmp) / "c")], check=True,
+                       capture_output=True, timeout=60)
+        pngs = sorted(Path(tmp).glob("c-*.png"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+        return [p.read_bytes() for p in pngs]
+
+
+def _images(story) -> list:
+    found = []
+
+    def walk(item):
+        if isinstance(item, (ch.Chart, ch.PercentileBar)):
+            found.append(item)
+        elif isinstance(item, Table):
+            for row in item._cellvalues:
+                for cell in row:
+                    for sub in cell if isinstance(cell, (list, tuple)) else [cell]:
+                        walk(sub)
+        elif isinstance(item, KeepTogether):
+            for sub in item._content:
+                walk(sub)
+
+    for item in story:
+        walk(item)
+    return found
+
+
+def _text(cell) -> str:
+    if isinstance(cell, str):
+        return cell
+    if isinstance(cell, Paragraph):
+        return cell.getPlainText()
+    if isinstance(cell, (list, tuple)):
+        return "\n".join(x for x in (_text(c) for c in cell) if x)
+    return ""
+
+
+class Writer:
+    def __init__(self, doc, images: dict, lang: str, accent):
+        self.doc, self.images, self.lang = doc, images, lang
+        self.accent = RGBColor.from_string(accent.hexval()[2:].upper().rjust(6, "0")) if accent is not None else None
+
+    def paragraph(self, para: Paragraph, container=None):
+        text = para.getPlainText().strip()
+        if not text:
+            return
+        name = para.style.name
+        if container is None and name in ("h1", "h2", "h3"):
+            heading = self.doc.add_heading(text, level={"h1": 0, "h2": 1, "h3": 2}[name])
+            if self.accent is not None and name == "h2":
+                for run in heading.runs:
+                    run.font.color.rgb = self.accent
+            return
+        target = container if container is not None else self.doc
+        p = target.add_paragraph()
+        run = p.add_run(text)
+        run.font.size = Pt(min(max(para.style.fontSize, 7), 14) if name not in ("big", "huge") else 28)
+        run.bold = "Bold" in para.style.fontName
+
+    def image(self, flowable, container=None):
+        png = self.images.get(id(flowable))
+        target = container if container is not None else self.doc
+        if png is None:
+            target.add_paragraph(getattr(flowable, "title", "") or "")
+            return
+        width_mm = min(170, flowable.width / 72 * 25.4)
+        if container is None:
+            self.doc.add_picture(io.BytesIO(png), width=Mm(width_mm))
+        else:
+            container.add_paragraph().add_run().add_picture(io.BytesIO(png), width=Mm(min(width_mm, 85)))
+
+    def table(self, table: Table):
+        rows = table._cellvalues
+        layout = any(isinstance(sub, (ch.Chart, ch.PercentileBar, Table))
+                     for row in rows for cell in row for sub in (cell if isinstance(cell, (list, tuple)) else [cell]))
+        if layout:  # a layout table (chart beside a table, number beside text): its parts one after another
+            for row in rows:
+                for cell in row:
+                    for sub in cell if isinstance(cell, (list, tuple)) else [cell]:
+                        self.flowable(sub)
+            return
+        n_cols = max(len(r) for r in rows)
+        out = self.doc.add_table(rows=len(rows), cols=n_cols)
+        out.style = "Table Grid"
+        for i, row in enumerate(rows):
+            for j, cell in enumerate(row):
+                target = out.cell(i, j)
+                target.text = _text(cell)
+                for p in target.paragraphs:
+                    for run in p.runs:
+                        run.font.size = Pt(8)
+                        run.bold = i == 0
+        self.doc.add_paragraph()
+
+    def flowable(self, item):
+        if isinstance(item, Paragraph):
+            self.paragraph(item)
+        elif isinstance(item, (ch.Chart, ch.PercentileBar)):
+            self.image(item)
+        elif isinstance(item, Table):
+            self.table(item)
+        elif isinstance(item, KeepTogether):
+            for sub in item._content:
+                self.flowable(sub)
+        elif isinstance(item, PageBreak) and not isinstance(item, CondPageBreak):
+            self.doc.add_page_break()
+        elif isinstance(item, (Spacer, CondPageBreak)):
+            pass
+
+
+def build(data: dm.ReportData, lang: str, template: str) -> bytes:
+    v, story = document.story_of(data, lang, template)
+    found = _images(story)
+    images = {id(f): png for f, png in zip(found, rasterise(found))}
+    doc = Document()
+    section = doc.sections[0]
+    section.page_width, section.page_height = Mm(210), Mm(297)
+    for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
+        setattr(section, side, Mm(15))
+    header = section.header.paragraphs[0]
+    if v.brand.logo_png:
+        header.add_run().add_picture(io.BytesIO(v.brand.logo_png), height=Mm(9))
+        header.add_run("  ")
+    name = header.add_run(v.brand.lab_name or t(lang, "brand"))
+    name.bold = True
+    contact = " · ".join(x for x in (v.brand.lab_address, v.brand.lab_contact) if x)
+    if contact:
+        section.header.add_paragraph(contact)
+    footer = section.footer.paragraphs[0]
+    footer.text = " · ".join(x for x in (data.athlete.name, document.fmt_date(data.test.date, lang)) if x)
+    doc.core_properties.title = f"{t(lang, document.title_key(v, template))} — {data.athlete.name}"
+    doc.core_properties.language = lang
+    doc.core_properties.author = v.brand.lab_name or t(lang, "brand")
+    writer = Writer(doc, images, lang, v.accent)
+    for item in story:
+        writer.flowable(item)
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
