@@ -3,3 +3,4 @@
 INVITATION_CREATED = "identity.invitation.created"
 INVITATION_ACCEPTED = "identity.invitation.accepted"
 USER_CREATED = "identity.user.created"
+PASSWORD_RESET_REQUESTED = "identity.password.reset_requested"

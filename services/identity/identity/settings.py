@@ -5,7 +5,7 @@ from servicekit.django.settings import build
 globals().update(build(
     "identity",
     apps=["identity.tenants", "identity.accounts", "identity.tokens", "identity.audit", "identity.invitations",
-          "identity.apikeys"],
+          "identity.apikeys", "identity.sso"],
     urlconf="identity.urls",
     title="VO2max Report — identity",
     description="Tenants, users, memberships, password login, tokens, signing keys (JWKS) and the audit log.",
@@ -66,3 +66,11 @@ SERVICE_CLIENTS = service_clients()
 # how long such a token lives (short: a revoked key's last token dies soon even if someone kept it).
 API_KEY_CLIENTS = config.env_list("API_KEY_CLIENTS") or ["gateway"]
 API_KEY_TOKEN_SECONDS = config.env_int("API_KEY_TOKEN_SECONDS", 90)
+
+# Single sign-on (identity.sso) and password resets (identity.accounts): README "Environment".
+SSO_STATE_TTL_S = config.env_int("SSO_STATE_TTL_S", 600)      # how long a started sign-in's state/nonce live
+SSO_HTTP_TIMEOUT_S = float(config.env_int("SSO_HTTP_TIMEOUT_S", 10))
+SSO_LEEWAY_S = config.env_int("SSO_LEEWAY_S", 60)              # clock skew allowed on the provider's ID tokens
+SSO_REDIRECT_URL = config.env("SSO_REDIRECT_URL", "") or f"{PUBLIC_APP_URL}/api/v1/auth/sso/callback"
+PASSWORD_RESET_TTL_MINUTES = config.env_int("PASSWORD_RESET_TTL_MINUTES", 30)
+PASSWORD_CHANGE_AUDIENCE = "vo2max-password-change"  # the `aud` of a session that must change its password first

@@ -13,4 +13,5 @@ urlpatterns = [
     path("api/v1/", include("identity.audit.urls")),
     path("api/v1/", include("identity.invitations.urls")),
     path("api/v1/", include("identity.apikeys.urls")),
+    path("api/v1/", include("identity.sso.urls")),
 ]

@@ -8,8 +8,11 @@ committed in their own savepoint; the views answer them without rolling the requ
 """
 from __future__ import annotations
 
+import secrets
+import zoneinfo
 from collections.abc import Callable
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import transaction
@@ -26,8 +29,9 @@ from ..tenants.models import Tenant
 from ..tenants.queries import tenant_language
 from ..tenants.scope import tenant_scope
 from . import passwords
-from .models import Membership, User
-from .queries import active_owners, normalize_email, user_by_email
+from ..tenants.queries import tenants_by_id
+from .models import Membership, PasswordReset, User
+from .queries import active_memberships_of, active_owners, normalize_email, user_by_email
 
 Kind = audit.Kind
 _access_ended: list[Callable[..., int]] = []
@@ -44,6 +48,16 @@ def _end_access(user_id, tenant_id=None) -> int:
     return sum(hook(user_id, tenant_id=tenant_id) for hook in _access_ended)
 
 
+_password_changed: list[Callable[..., int]] = []
+
+
+def when_password_changes(hook: Callable[..., int]) -> Callable[..., int]:
+    """Register `hook(user_id, keep_family=None) -> count`, run in the transaction that changes a password: tokens
+    ends the user's other sessions there (all of them after a reset)."""
+    _password_changed.append(hook)
+    return hook
+
+
 class InvalidCredentials(ProblemError):
     """The one answer to a wrong e-mail, a wrong password, a locked or a deactivated account."""
 
@@ -53,8 +67,8 @@ class InvalidCredentials(ProblemError):
 
 # ---- users -------------------------------------------------------------------------------------------------------
 
-def _require_good_password(raw: str, field: str = "password") -> None:
-    problems = passwords.problems_with(raw)
+def _require_good_password(raw: str, field: str = "password", user: User | None = None) -> None:
+    problems = passwords.problems_with(raw, user)
     if problems:
         raise ProblemError(400, "validation-error", f"{field}: {problems[0]}",
                            errors=[{"field": field, "detail": p} for p in problems])
@@ -236,3 +250,122 @@ def create_tenant(*, by: Principal | None, name: str, slug: str, owner_email: st
                    password=owner_password, provisioned_by="operator", actor=audit.actor_of(by))
         audit.record(audit.Kind.TENANT_CREATED, tenant_id=tenant.id, by=by, slug=tenant.slug)
     return tenant
+
+
+# ---- password lifecycle ------------------------------------------------------------------------------------------
+
+def require_password_change(user: User) -> User:
+    """The next login's session reaches only POST /auth/password until a new password is chosen."""
+    user.must_change_password = True
+    user.save(update_fields=["must_change_password", "updated_at"])
+    return user
+
+
+def _set_password(user: User, raw: str, *, field: str, keep_family=None, reason: str, by_actor: str) -> int:
+    _require_good_password(raw, field, user)
+    user.password = passwords.hash_password(raw)
+    user.must_change_password = False
+    user.password_changed_at = timezone.now()
+    user.failed_logins, user.failed_logins_since, user.locked_until = 0, None, None
+    user.save(update_fields=["password", "must_change_password", "password_changed_at", "failed_logins",
+                             "failed_logins_since", "locked_until", "updated_at"])
+    revoked = sum(hook(user.id, keep_family=keep_family) for hook in _password_changed)
+    audit.record(Kind.PASSWORD_CHANGED, actor=by_actor, subject_user_id=user.id, reason=reason,
+                 revoked_refresh_tokens=revoked)
+    return revoked
+
+
+def change_password(user: User, *, current_password: str, new_password: str, keep_family=None) -> User:
+    """The user's own change: the current password is checked like a login (failures count towards the lockout; a
+    wrong one is 400 on `current_password`), the new one against the policy; every other session ends."""
+    if authenticate(user.email, current_password) is None:
+        raise ProblemError(400, "validation-error", "current_password: this is not your current password",
+                           errors=[{"field": "current_password", "detail": "this is not your current password"}])
+    if current_password == new_password:
+        raise ProblemError(400, "validation-error", "new_password: choose a password you do not use now",
+                           errors=[{"field": "new_password", "detail": "choose a password you do not use now"}])
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(id=user.id)
+        _set_password(user, new_password, field="new_password", keep_family=keep_family, reason="changed",
+                      by_actor=str(user.id))
+    return user
+
+
+def reset_url(raw_token: str) -> str:
+    return f"{settings.PUBLIC_APP_URL}/reset-password?{urlencode({'token': raw_token})}"
+
+
+def request_password_reset(email: str) -> PasswordReset | None:
+    """A reset link for an active account with an active membership, e-mailed through notifications
+    (`identity.password.reset_requested`, written to the outbox with the row). Unknown, deactivated or
+    tenant-less accounts get nothing and the same 202: the answer never tells which."""
+    user = user_by_email(email)
+    if user is None or not user.is_active:
+        return None
+    memberships = active_memberships_of(user.id)
+    tenants = tenants_by_id(m.tenant_id for m in memberships)
+    tenant = next((tenants[m.tenant_id] for m in memberships if m.tenant_id in tenants), None)
+    if tenant is None:  # the e-mail goes out in a tenant's name (its language, its delivery log)
+        audit.record(Kind.PASSWORD_RESET_REQUESTED, actor="anonymous", subject_user_id=user.id, sent=False)
+        return None
+    raw = secrets.token_urlsafe(32)
+    expires_at = timezone.now() + timedelta(minutes=settings.PASSWORD_RESET_TTL_MINUTES)
+    language = user.language if user.language in ("en", "ru") else tenant_language(tenant)
+    with transaction.atomic():
+        reset = PasswordReset.objects.create(user=user, token_hash=passwords.token_hash(raw), expires_at=expires_at)
+        audit.record(Kind.PASSWORD_RESET_REQUESTED, tenant_id=tenant.id, actor="anonymous", subject_user_id=user.id,
+                     sent=True)
+        with tenant_scope(tenant.id):
+            publish(events.PASSWORD_RESET_REQUESTED, {
+                "user_id": user.id, "tenant_id": tenant.id, "tenant_name": tenant.name or tenant.slug,
+                "email": user.email, "language": language, "reset_token": raw, "reset_url": reset_url(raw),
+                "expires_at": expires_at,
+            }, tenant_id=tenant.id, subject=str(user.id))
+    return reset
+
+
+class ResetTokenInvalid(ProblemError):
+    """One answer for an unknown, used or expired reset token."""
+
+    def __init__(self):
+        super().__init__(400, "reset-token-invalid", "This password-reset link is not valid any more; ask for a new "
+                         "one.")
+
+
+def confirm_password_reset(raw_token: str, new_password: str) -> User:
+    """The token's user gets `new_password` (policy checked); the token and every other pending one of the user are
+    used up; every session of the user ends; a lock from failed logins is lifted."""
+    now = timezone.now()
+    with transaction.atomic():
+        reset = (PasswordReset.objects.select_for_update().select_related("user")
+                 .filter(token_hash=passwords.token_hash(raw_token or "")).first())
+        if reset is None or reset.used_at is not None or reset.expires_at <= now or not reset.user.is_active:
+            raise ResetTokenInvalid()
+        user = User.objects.select_for_update().get(id=reset.user_id)
+        _set_password(user, new_password, field="new_password", reason="reset", by_actor="anonymous")
+        PasswordReset.objects.filter(user=user, used_at__isnull=True).update(used_at=now)
+    return user
+
+
+# ---- profile -----------------------------------------------------------------------------------------------------
+
+PROFILE_FIELDS = ("full_name", "language", "time_zone")
+
+
+def is_time_zone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def update_profile(user: User, **changes) -> User:
+    """The user's own name, language ("" = the tenant's) and IANA time zone."""
+    changed = [name for name in PROFILE_FIELDS if name in changes and getattr(user, name) != changes[name]]
+    for name in changed:
+        setattr(user, name, changes[name])
+    if changed:
+        user.save(update_fields=[*changed, "updated_at"])
+        audit.record(Kind.PROFILE_CHANGED, actor=str(user.id), subject_user_id=user.id, fields=changed)
+    return user

@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -16,7 +17,7 @@ from ..tenants import queries as tenant_queries
 from ..tenants.api import OperatorPlanChange, TenantCreateRequest, TenantSerializer
 from ..tenants.queries import tenants_by_id
 from . import actions, queries
-from .access import IsOperator, IsVerified
+from .access import IsOperator, IsVerified, refusal
 from .models import Membership
 
 PROBLEM = OpenApiResponse(description="application/problem+json")
@@ -152,3 +153,114 @@ class OperatorTenantViewSet(OperatorPlanChange, mixins.ListModelMixin, mixins.Re
                                        owner_full_name=owner.get("full_name", ""),
                                        owner_password=owner.get("password"), **data)
         return Response(TenantSerializer(tenant).data, status=status.HTTP_201_CREATED)
+
+
+# ---- password lifecycle ------------------------------------------------------------------------------------------
+
+class PasswordChangeRequest(serializers.Serializer):
+    current_password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=1024, trim_whitespace=False)
+
+
+class PasswordChangeView(APIView):
+    """Change your own password. Every other session of yours ends (their refresh tokens are revoked); this one
+    goes on. Also the one route a session that must change its password first may reach: after the change, refresh
+    to get a full access token."""
+
+    permission_classes = [IsVerified]
+    accepts_password_change_token = True  # tokens.auth: the restricted audience is honoured here only
+
+    @extend_schema(request=PasswordChangeRequest, responses={204: None, 400: PROBLEM, 401: PROBLEM, 403: PROBLEM},
+                   tags=["auth"])
+    def post(self, request):
+        principal = principal_of(request)
+        user = queries.user_by_id(principal.user_id)
+        if user is None:
+            raise ProblemError(403, "forbidden", "This token names no user.")
+        body = PasswordChangeRequest(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            actions.change_password(user, keep_family=principal.claims.get("sid"), **body.validated_data)
+        except ProblemError as exc:
+            return refusal(exc)  # a wrong current password counts towards the lockout: that must commit
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordResetRequest(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetView(APIView):
+    """Ask for a reset link by e-mail. Always 202, whether or not the address has an account."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=PasswordResetRequest, responses={202: None, 400: PROBLEM}, auth=[{}], tags=["auth"])
+    def post(self, request):
+        body = PasswordResetRequest(data=request.data)
+        body.is_valid(raise_exception=True)
+        actions.request_password_reset(body.validated_data["email"])
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmRequest(serializers.Serializer):
+    token = serializers.CharField(max_length=200)
+    new_password = serializers.CharField(max_length=1024, trim_whitespace=False)
+
+
+class PasswordResetConfirmView(APIView):
+    """Set a new password with the token from the e-mail (single use, PASSWORD_RESET_TTL_MINUTES); every session of
+    the account ends. 400 reset-token-invalid for an unknown, used or expired token."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=PasswordResetConfirmRequest, responses={204: None, 400: PROBLEM}, auth=[{}], tags=["auth"])
+    def post(self, request):
+        body = PasswordResetConfirmRequest(data=request.data)
+        body.is_valid(raise_exception=True)
+        actions.confirm_password_reset(body.validated_data["token"], body.validated_data["new_password"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# ---- the user's own profile --------------------------------------------------------------------------------------
+
+class ProfileSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    email = serializers.EmailField(read_only=True)
+    full_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    language = serializers.ChoiceField(choices=["", "en", "ru"], required=False,
+                                       help_text="language of e-mails and reports; empty: the organisation's")
+    time_zone = serializers.CharField(max_length=64, required=False, help_text="IANA name, e.g. Europe/Moscow")
+    must_change_password = serializers.BooleanField(read_only=True)
+    password_changed_at = serializers.DateTimeField(read_only=True)
+
+    def validate_time_zone(self, value):
+        if not actions.is_time_zone(value):
+            raise serializers.ValidationError("not an IANA time zone name")
+        return value
+
+
+class ProfileView(APIView):
+    """Your own profile: name, language and time zone (editable); e-mail and password have their own routes."""
+
+    permission_classes = [IsVerified]
+
+    def _user(self, request):
+        user = queries.user_by_id(principal_of(request).user_id)
+        if user is None:
+            raise ProblemError(403, "forbidden", "This token names no user.")
+        return user
+
+    @extend_schema(responses={200: ProfileSerializer, 401: PROBLEM, 403: PROBLEM}, tags=["users"])
+    def get(self, request):
+        return Response(ProfileSerializer(self._user(request)).data)
+
+    @extend_schema(request=ProfileSerializer, responses={200: ProfileSerializer, 400: PROBLEM, 401: PROBLEM,
+                                                         403: PROBLEM}, tags=["users"])
+    def patch(self, request):
+        user = self._user(request)
+        body = ProfileSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        return Response(ProfileSerializer(actions.update_profile(user, **body.validated_data)).data)

@@ -23,6 +23,13 @@ class User(models.Model):
     failed_logins_since = models.DateTimeField(null=True, blank=True)
     locked_until = models.DateTimeField(null=True, blank=True)
     last_login_at = models.DateTimeField(null=True, blank=True)
+    # A password someone else chose or printed (bootstrap's generated one) must be replaced at the first login: the
+    # session then only reaches POST /api/v1/auth/password (tokens.actions, "restricted audience").
+    must_change_password = models.BooleanField(default=False)
+    password_changed_at = models.DateTimeField(null=True, blank=True)
+    # Profile (/api/v1/users/me): language of e-mails and reports ("" = the tenant's), IANA time zone.
+    language = models.CharField(max_length=5, blank=True, default="")
+    time_zone = models.CharField(max_length=64, default="UTC")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -62,3 +69,20 @@ class AllowOwnMembershipRead(AddReadPolicy):
     """A user may read their own membership rows across tenants (login, refresh and /me look across tenants)."""
 
     policy, setting, cast, default_column = "member_self", USER_SETTING, "::uuid", "user_id"
+
+
+class PasswordReset(models.Model):
+    """A single-use password-reset token, stored as its SHA-256 (the raw token travels once, in the
+    `identity.password.reset_requested` event that notifications e-mails). A platform table: it is looked up by its
+    hash before any tenant is known."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "password_reset"
+        indexes = [models.Index(fields=["user", "used_at"])]

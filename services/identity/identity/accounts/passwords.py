@@ -1,6 +1,7 @@
 """Password checks that take the same time whether or not the account exists or has a usable password."""
 from __future__ import annotations
 
+import hashlib
 import secrets
 
 from django.contrib.auth.hashers import check_password, get_hasher, is_password_usable, make_password
@@ -30,10 +31,11 @@ def hash_password(raw: str) -> str:
     return make_password(raw)
 
 
-def problems_with(raw: str) -> list[str]:
-    """What is wrong with a new password (AUTH_PASSWORD_VALIDATORS); empty when it is acceptable."""
+def problems_with(raw: str, user=None) -> list[str]:
+    """What is wrong with a new password (AUTH_PASSWORD_VALIDATORS: length, the common-password list, all digits,
+    too like the user's e-mail or name); empty when it is acceptable."""
     try:
-        validate_password(raw)
+        validate_password(raw, user)
     except ValidationError as exc:
         return list(exc.messages)
     return []
@@ -41,3 +43,7 @@ def problems_with(raw: str) -> list[str]:
 
 def generate() -> str:
     return secrets.token_urlsafe(15)
+
+
+def token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()

@@ -1,12 +1,17 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from .api import MeView, OperatorTenantViewSet
+from .api import (MeView, OperatorTenantViewSet, PasswordChangeView, PasswordResetConfirmView, PasswordResetView,
+                  ProfileView)
 
 router = SimpleRouter(trailing_slash=True)
 router.register("tenants", OperatorTenantViewSet, basename="tenant")
 
 urlpatterns = [
     path("auth/me", MeView.as_view(), name="me"),
+    path("auth/password", PasswordChangeView.as_view(), name="password-change"),
+    path("auth/password/reset", PasswordResetView.as_view(), name="password-reset"),
+    path("auth/password/reset/confirm", PasswordResetConfirmView.as_view(), name="password-reset-confirm"),
+    path("users/me", ProfileView.as_view(), name="profile"),
     *router.urls,
 ]

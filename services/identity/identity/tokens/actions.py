@@ -107,9 +107,13 @@ class TokenPair:
     access: str
     refresh: str
     expires_in: int
+    must_change_password: bool = False  # the access token then reaches POST /auth/password only
 
     def as_dict(self) -> dict:
-        return {"access": self.access, "refresh": self.refresh, "token_type": "Bearer", "expires_in": self.expires_in}
+        answer = {"access": self.access, "refresh": self.refresh, "token_type": "Bearer", "expires_in": self.expires_in}
+        if self.must_change_password:
+            answer["must_change_password"] = True
+        return answer
 
 
 class RefreshRefused(ProblemError):
@@ -127,11 +131,44 @@ def _new_refresh_token(user_id, tenant_id, family_id) -> str:
     return raw
 
 
+def _session_claims(user, family_id) -> dict:
+    """`sid` names the refresh-token family (a password change keeps that session, ends the others). A user who must
+    change their password gets the restricted audience: every verifier but POST /auth/password refuses it."""
+    claims = {"sid": str(family_id)}
+    if user.must_change_password:
+        claims["aud"] = settings.PASSWORD_CHANGE_AUDIENCE
+    return claims
+
+
 def start_session(user, tenant_id, roles: list[str]) -> TokenPair:
     """A new refresh-token family and the first access token (after a successful login)."""
-    access, expires_in = issue_access_token(sub=user.id, tenant_id=tenant_id, roles=roles)
-    refresh = _new_refresh_token(user.id, tenant_id, uuid.uuid4())
-    return TokenPair(access, refresh, expires_in)
+    family_id = uuid.uuid4()
+    access, expires_in = issue_access_token(sub=user.id, tenant_id=tenant_id, roles=roles,
+                                            extra=_session_claims(user, family_id))
+    refresh = _new_refresh_token(user.id, tenant_id, family_id)
+    return TokenPair(access, refresh, expires_in, must_change_password=user.must_change_password)
+
+
+# Checks every login runs once the user is known and before tokens are issued, registered by folders above tokens
+# (sso: "this tenant signs in by SSO only"): check(user, membership, method) raises a ProblemError to refuse.
+_login_checks: list = []
+
+
+def login_check(check):
+    _login_checks.append(check)
+    return check
+
+
+def open_session(user, membership, *, method: str = "password") -> TokenPair:
+    """The one way a verified user gets tokens (password login, SSO): the login checks, the audit row, the session
+    for the membership's tenant (None: a platform operator without tenant)."""
+    for check in _login_checks:
+        check(user, membership, method)
+    tenant_id = membership.tenant_id if membership else None
+    roles = ([membership.role] if membership else []) + ([OPERATOR] if user.is_operator else [])
+    audit.record(Kind.SSO_LOGIN if method == "sso" else Kind.LOGIN_SUCCEEDED, tenant_id=tenant_id,
+                 actor=str(user.id), subject_user_id=user.id, method=method)
+    return start_session(user, tenant_id, roles)
 
 
 def log_in(email: str, password: str, tenant_slug: str | None = None) -> TokenPair:
@@ -159,10 +196,7 @@ def log_in(email: str, password: str, tenant_slug: str | None = None) -> TokenPa
         membership = None
     else:
         raise ProblemError(403, "no-membership", "This account is not an active member of any organisation.")
-    tenant_id = membership.tenant_id if membership else None
-    roles = ([membership.role] if membership else []) + ([OPERATOR] if user.is_operator else [])
-    audit.record(Kind.LOGIN_SUCCEEDED, tenant_id=tenant_id, actor=str(user.id), subject_user_id=user.id)
-    return start_session(user, tenant_id, roles)
+    return open_session(user, membership, method="password")
 
 
 def _revoke_family(family_id, now) -> int:
@@ -188,8 +222,10 @@ def refresh_session(raw: str) -> TokenPair:
         if not refused:
             token.used_at = now
             token.save(update_fields=["used_at"])
-            access, expires_in = issue_access_token(sub=token.user_id, tenant_id=token.tenant_id, roles=roles)
-            pair = TokenPair(access, _new_refresh_token(token.user_id, token.tenant_id, token.family_id), expires_in)
+            access, expires_in = issue_access_token(sub=token.user_id, tenant_id=token.tenant_id, roles=roles,
+                                                    extra=_session_claims(token.user, token.family_id))
+            pair = TokenPair(access, _new_refresh_token(token.user_id, token.tenant_id, token.family_id), expires_in,
+                             must_change_password=token.user.must_change_password)
     if refused:  # raised after the block: the revocation and the audit row commit
         raise RefreshRefused()
     return pair
@@ -214,6 +250,15 @@ def revoke_user_tokens(user_id, tenant_id=None) -> int:
     tokens = RefreshToken.objects.filter(user_id=user_id, revoked_at__isnull=True)
     if tenant_id is not None:
         tokens = tokens.filter(tenant_id=tenant_id)
+    return tokens.update(revoked_at=timezone.now())
+
+
+@accounts.when_password_changes
+def revoke_other_sessions(user_id, keep_family=None) -> int:
+    """A changed or reset password ends every session of the user except `keep_family` (the caller's own)."""
+    tokens = RefreshToken.objects.filter(user_id=user_id, revoked_at__isnull=True)
+    if keep_family:
+        tokens = tokens.exclude(family_id=keep_family)
     return tokens.update(revoked_at=timezone.now())
 
 
@@ -263,4 +308,6 @@ def bootstrap(*, name: str, slug: str, email: str, password: str | None, full_na
                                         owner_password=password or generated, **fields)
         if operator:
             accounts.make_operator(user_by_email(email))
+        if generated:  # printed once on a console: the owner must replace it at the first login
+            accounts.require_password_change(user_by_email(email))
     return tenant, generated

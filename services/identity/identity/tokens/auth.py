@@ -42,9 +42,34 @@ def own_verifier() -> kit_jwt.TokenVerifier:
     return _verifier
 
 
+_password_change_verifier: kit_jwt.TokenVerifier | None = None
+
+
+class _EitherAudience:
+    """The usual audience, or the restricted one of a session that must change its password first."""
+
+    def verify(self, token: str):
+        global _password_change_verifier
+        try:
+            return own_verifier().verify(token)
+        except kit_jwt.InvalidToken:
+            if _password_change_verifier is None:
+                usual = own_verifier()
+                _password_change_verifier = kit_jwt.TokenVerifier(
+                    usual.keys, issuer=settings.JWT_ISSUER, audience=settings.PASSWORD_CHANGE_AUDIENCE,
+                    leeway=settings.JWT_LEEWAY_S)
+            return _password_change_verifier.verify(token)
+
+
 class IdentityTokenAuthentication(TokenAuthentication):
-    def verifier(self) -> kit_jwt.TokenVerifier:
-        return own_verifier()
+    def authenticate(self, request):
+        # Only a view that says so (POST /auth/password) honours the restricted password-change audience.
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        self.password_change_ok = bool(getattr(view, "accepts_password_change_token", False))
+        return super().authenticate(request)
+
+    def verifier(self):
+        return _EitherAudience() if getattr(self, "password_change_ok", False) else own_verifier()
 
     def check_principal(self, principal) -> None:
         """Refuse a still-valid token whose user, membership or roles changed since it was issued (deactivation
