@@ -81,7 +81,7 @@ def test_each_cart_format_imports_and_is_analyzed(owner, athlete, cart):
     if expected is None:
         assert stored is None
     else:
-        assert stored == pytest.approx(expected, rel=1e-6)
+        assert stored == round(expected)  # the API shows VO2 to 1 mL/min
         assert 100 < stored < 8000, "a human VO2 in mL/min (cortex.xml is a 70-s excerpt near rest)"
     samples = owner.get(f"/api/v1/tests/{state['test']}/samples").json()
     assert samples["count"] > 5 and len(samples["columns"]["time_s"]) == samples["count"]

@@ -32,6 +32,7 @@ def detail_routes(w):
         ("get", f"/api/v1/tests/{t}/analysis", None, False),
         ("patch", f"/api/v1/tests/{t}/analysis", OVERRIDE, True),
         ("get", f"/api/v1/tests/{t}/analysis/versions", None, False),
+        ("post", f"/api/v1/tests/{t}/heart-rate", {"offset_s": 0}, True),
         ("get", f"/api/v1/imports/{i}", None, False),
         ("post", f"/api/v1/imports/{i}/rerun", None, True),
         ("get", f"/api/v1/athletes/{a}/progress", None, False),

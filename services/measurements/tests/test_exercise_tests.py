@@ -103,7 +103,7 @@ def test_override_vt1_changes_zones_and_makes_a_new_version(caller, tenant_a, at
     test_id = imported_test(owner, athlete["id"])
     auto = owner.get(f"/api/v1/tests/{test_id}/analysis").json()
     assert auto["vt1"]["manual"] is False
-    new_time = auto["vt1"]["time_s"] + 240
+    new_time = round((auto["vt1"]["time_s"] + auto["vt2"]["time_s"]) / 2)  # later, still before VT2
     physio = caller(tenant_a, "physiologist")
     patched = physio.patch(f"/api/v1/tests/{test_id}/analysis", {"overrides": {"vt1": {"time_s": new_time}}},
                            format="json")
@@ -138,7 +138,8 @@ def test_override_vt1_changes_zones_and_makes_a_new_version(caller, tenant_a, at
 def test_bad_overrides_are_refused(caller, tenant_a, athlete, pipeline):
     owner = caller(tenant_a)
     test_id = imported_test(owner, athlete["id"], "spiro/cortex.xml")
-    for body, field in [({"overrides": {"vo2max": {"time_s": 1}}}, "overrides"),
+    for body, field in [({"overrides": {"vt3": {"time_s": 1}}}, "overrides"),
+                        ({"overrides": {"vo2max": {"vo2_ml_min": 4000}}}, "overrides.vo2max.reason"),
                         ({"overrides": {"vt1": {}}}, "overrides.vt1"),
                         ({"exclude": [[1, 2, 3]]}, "exclude.0"), ({}, None)]:
         response = owner.patch(f"/api/v1/tests/{test_id}/analysis", body, format="json")
@@ -239,7 +240,10 @@ def test_progress_across_tests_flags_meaningful_changes(caller, tenant_a, athlet
     owner.patch(f"/api/v1/tests/{third}/", {"date": "2026-03-01"}, format="json")
     # the third test loses its best minutes (excluded): a drop well beyond the typical error
     peak_t = owner.get(f"/api/v1/tests/{third}/analysis").json()["peak"]["time_s"]
-    owner.patch(f"/api/v1/tests/{third}/analysis", {"exclude": [[peak_t - 400, peak_t + 400]]}, format="json")
+    times = owner.get(f"/api/v1/tests/{third}/samples").json()["columns"]["time_s"]
+    window = [max(peak_t - 400, times[0]), min(peak_t + 400, times[-1])]  # an excluded range lies inside the test
+    cut = owner.patch(f"/api/v1/tests/{third}/analysis", {"exclude": [window]}, format="json")
+    assert cut.status_code == 200, cut.content
     progress = owner.get(f"/api/v1/athletes/{athlete['id']}/progress")
     assert progress.status_code == 200
     body = progress.json()
@@ -250,8 +254,11 @@ def test_progress_across_tests_flags_meaningful_changes(caller, tenant_a, athlet
     assert points[1]["change"]["vo2max_pct"] == pytest.approx(0, abs=1e-9)
     assert points[1]["change"]["meaningful"] is False and points[1]["change"]["days"] == 91
     assert points[2]["change"]["vo2max_pct"] < -5 and points[2]["change"]["meaningful"] is True
-    assert points[2]["change"]["direction"] == "down" and points[2]["version"] == 2
-    assert points[0]["vo2max_ml_kg_min"] == pytest.approx(points[0]["vo2max_ml_min"] / 58.2)
+    # versions: 1 import, 2 the date (an input of the analysis: age, norms), 3 the exclusion
+    assert points[2]["change"]["direction"] == "down" and points[2]["version"] == 3
+    # per kg with the body mass the analysis used (request > file > record: here the file's), rounded to 0.1
+    used = owner.get(f"/api/v1/tests/{first}/").json()["body_mass_used_kg"]
+    assert used and points[0]["vo2max_ml_kg_min"] == pytest.approx(points[0]["vo2max_ml_min"] / used, abs=0.06)
     assert points[0]["vt1"]["vo2_ml_min"] and points[0]["zones"]["five_zone"]
 
 

@@ -40,8 +40,14 @@ def test_reference_file_is_imported_stored_and_analysed(caller, tenant_a, athlet
     assert vo2_range[0] < analysis["vo2max"]["vo2_ml_min"] < vo2_range[1]
     assert analysis["version"] == 1 and analysis["engine_version"] and analysis["overrides"] == {}
     assert {"vt1", "vt2", "zones", "quality", "computed_at"} <= set(analysis)
-    # the athlete's body mass (58.2 kg) makes the relative value
-    assert analysis["vo2max"]["vo2_ml_kg_min"] == pytest.approx(analysis["vo2max"]["vo2_ml_min"] / 58.2, rel=1e-6)
+    # the body mass used: the file's when it states one (the day's), else the athlete's record (58.2 kg); stored
+    used, source = analysis["athlete"]["body_mass_kg"], analysis["athlete"]["body_mass_source"]
+    assert test["body_mass_used_kg"] == used
+    if name == "spiro/zan_ramp":  # its header: 66 kg
+        assert (source, used) == ("file", 66)
+    else:
+        assert source == "file" or (source, used) == ("record", 58.2)
+    assert analysis["vo2max"]["vo2_ml_kg_min"] == pytest.approx(analysis["vo2max"]["vo2_ml_min"] / used, abs=0.06)
     assert [t for t, _ in outbox()] == ["measurements.test.imported", "measurements.test.analyzed"]
     imported, analyzed = outbox()[0][1], outbox()[1][1]
     assert imported["test_id"] == imp["test"] and imported["sample_count"] == stored and imported["format"] == fmt

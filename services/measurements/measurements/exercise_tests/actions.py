@@ -15,11 +15,23 @@ from .. import events
 from ..athletes import actions as athlete_actions
 from .models import ExerciseTest, LactateStep, Sample
 
-EDITABLE = ("athlete", "date", "modality", "protocol", "protocol_start", "protocol_increment",
-            "protocol_stage_length_s", "device", "temperature_c", "humidity_pct", "pressure_hpa", "notes")
+PROTOCOL_FIELDS = ("protocol", "protocol_start", "protocol_increment", "protocol_stage_length_s", "protocol_baseline_s",
+                   "protocol_baseline_load")
+# a change of one of these changes what the analysis computes: the result is re-derived (hooks below)
+ANALYSIS_INPUTS = (*PROTOCOL_FIELDS, "date", "modality", "body_mass_kg")
+EDITABLE = ("athlete", "date", "modality", *PROTOCOL_FIELDS, "body_mass_kg", "device", "temperature_c",
+            "humidity_pct", "pressure_hpa", "notes")
 CREATE_ONLY = ("status", "source_format", "source_metadata", "idempotency_key", "request_fingerprint")
 
 _before_delete: list[Callable[[ExerciseTest], None]] = []
+_after_inputs_changed: list[Callable[[ExerciseTest, dict, str | None], None]] = []
+
+
+def after_inputs_changed(hook: Callable[[ExerciseTest, dict, str | None], None]):
+    """Register `hook(test, changes, user_id)`, run in the updating transaction when an analysis input changed
+    (`changes`: {field: {"before", "after"}}); results re-derives the test's result there."""
+    _after_inputs_changed.append(hook)
+    return hook
 
 
 def before_test_deleted(hook: Callable[[ExerciseTest], None]) -> Callable[[ExerciseTest], None]:
@@ -30,8 +42,9 @@ def before_test_deleted(hook: Callable[[ExerciseTest], None]) -> Callable[[Exerc
 
 def create_test(*, tenant_id, created_by, **fields) -> ExerciseTest:
     """A whole new test in one write: by a user through the API, or by an import for the user who uploaded."""
+    declared = bool(fields.get("protocol")) and fields.get("status") is None  # the lab's, not an import's
     return ExerciseTest.objects.create(
-        tenant_id=tenant_id, created_by=created_by,
+        tenant_id=tenant_id, created_by=created_by, protocol_declared=declared,
         **{k: v for k, v in fields.items() if k in EDITABLE or k in CREATE_ONLY})
 
 
@@ -44,12 +57,26 @@ def create_test_once(by: Principal, idempotency_key: str | None, **fields) -> tu
         create=lambda extra: create_test(tenant_id=by.tenant_id, created_by=by.user_id, **fields, **extra))
 
 
-def update_test(test: ExerciseTest, **changes) -> ExerciseTest:
+def update_test(test: ExerciseTest, *, by: str | None = None, **changes) -> ExerciseTest:
+    """The lab's edit; when it changes what the analysis depends on, the result is re-derived (a new version)."""
+    changed = {}
     for name, value in changes.items():
         if name in EDITABLE:
+            before = getattr(test, name)
+            if before != value and name in ANALYSIS_INPUTS:
+                changed[name] = {"before": _plain(before), "after": _plain(value)}
             setattr(test, name, value)
+    if any(name in PROTOCOL_FIELDS for name in changes):
+        test.protocol_declared = bool(test.protocol)
     test.save()
+    if changed:
+        for hook in _after_inputs_changed:
+            hook(test, changed, by)
     return test
+
+
+def _plain(value):
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def record_source(test: ExerciseTest, source_format: str, source_metadata: dict) -> None:
@@ -74,6 +101,17 @@ def fill_protocol(test: ExerciseTest, protocol: dict | None) -> None:
     ExerciseTest.objects.filter(pk=test.pk).update(
         protocol=kind, protocol_start=protocol.get("start"), protocol_increment=protocol.get("increment"),
         protocol_stage_length_s=protocol.get("stage_length_s"))
+
+
+def record_analysis(test: ExerciseTest, result: dict) -> None:
+    """A stored result's verdict on the test: analyzed or insufficient (with why), and the body mass it used."""
+    insufficient = (result or {}).get("status") == "insufficient"
+    reasons = (result or {}).get("insufficient_reasons") or [] if insufficient else []
+    mass = ((result or {}).get("athlete") or {}).get("body_mass_kg")
+    status = ExerciseTest.Status.INSUFFICIENT if insufficient else ExerciseTest.Status.ANALYZED
+    ExerciseTest.objects.filter(pk=test.pk).update(status=status, insufficient_reasons=reasons,
+                                                   body_mass_used_kg=mass)
+    test.status, test.insufficient_reasons, test.body_mass_used_kg = status, reasons, mass
 
 
 def set_status(test: ExerciseTest, status: str) -> None:

@@ -29,13 +29,25 @@ class ExerciseTestSerializer(serializers.ModelSerializer):
     protocol_start = serializers.FloatField(min_value=0, max_value=2000, required=False, allow_null=True)
     protocol_increment = serializers.FloatField(min_value=0, max_value=1000, required=False, allow_null=True)
     protocol_stage_length_s = serializers.FloatField(min_value=0, max_value=7200, required=False, allow_null=True)
+    protocol_baseline_s = serializers.FloatField(min_value=0, max_value=3600, required=False, allow_null=True)
+    protocol_baseline_load = serializers.FloatField(min_value=0, max_value=2000, required=False, allow_null=True)
+    protocol = serializers.ChoiceField(
+        choices=[("", "not declared"), *ExerciseTest.Protocol.choices], required=False, allow_blank=True,
+        error_messages={"invalid_choice": '"{input}" is not a protocol; valid: '
+                                          + ", ".join(ExerciseTest.Protocol.values) + ' (or "" for none)'})
+    body_mass_kg = serializers.FloatField(min_value=20, max_value=300, required=False, allow_null=True,
+                                          help_text="weighed on the test day (beats the file's and the record's)")
 
     class Meta:
         model = ExerciseTest
         fields = ("id", "athlete", "date", "modality", "protocol", "protocol_start", "protocol_increment",
-                  "protocol_stage_length_s", "device", "temperature_c", "humidity_pct", "pressure_hpa", "notes",
-                  "status", "source_format", "sample_count", "created_at", "updated_at")
-        read_only_fields = ("id", "status", "source_format", "sample_count", "created_at", "updated_at")
+                  "protocol_stage_length_s", "protocol_baseline_s", "protocol_baseline_load", "protocol_declared",
+                  "body_mass_kg", "body_mass_used_kg", "device", "temperature_c", "humidity_pct", "pressure_hpa",
+                  "notes", "status", "insufficient_reasons", "source_format", "sample_count", "created_at",
+                  "updated_at")
+        extra_kwargs = {"date": {"required": True}}  # may be null (a file without one), never left out
+        read_only_fields = ("id", "protocol_declared", "body_mass_used_kg", "status", "insufficient_reasons",
+                            "source_format", "sample_count", "created_at", "updated_at")
 
     def validate_athlete(self, athlete):
         if self.instance is not None and athlete.pk != self.instance.athlete_id:
@@ -45,6 +57,8 @@ class ExerciseTestSerializer(serializers.ModelSerializer):
     def validate_date(self, value):
         import datetime
 
+        if value is None:
+            return value
         if not datetime.date(1950, 1, 1) <= value <= datetime.date.today() + datetime.timedelta(days=1):
             raise serializers.ValidationError("the test date must be between 1950-01-01 and today")
         return value
@@ -83,7 +97,9 @@ class ExerciseTestViewSet(viewsets.ModelViewSet):
         return idempotency.created_response(self.get_serializer(test).data, f"/api/v1/tests/{test.id}/", created)
 
     def perform_update(self, serializer):
-        serializer.instance = actions.update_test(serializer.instance, **serializer.validated_data)
+        # a changed protocol, date, modality or body mass re-derives the result (a new version, audited)
+        serializer.instance = actions.update_test(serializer.instance, by=principal_of(self.request).user_id,
+                                                  **serializer.validated_data)
 
     def perform_destroy(self, instance):
         actions.delete_test(instance, by=principal_of(self.request).user_id)

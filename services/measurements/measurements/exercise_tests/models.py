@@ -28,22 +28,31 @@ class ExerciseTest(CreatedOnce, TenantOwned):
         IMPORTING = "importing"  # an import is filling it
         IMPORTED = "imported"    # samples stored, no result yet
         ANALYZED = "analyzed"    # a result is stored
+        INSUFFICIENT = "insufficient"  # a result is stored, but the test cannot yield a VO2max (reasons stored)
         FAILED = "failed"        # the analysis could not be stored
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     athlete = models.ForeignKey("athletes.Athlete", on_delete=models.CASCADE, related_name="tests")
-    date = models.DateField()
+    date = models.DateField(null=True, blank=True)  # empty when the file had none (the import warns)
     modality = models.CharField(max_length=10, choices=Modality.choices, default=Modality.OTHER)
     protocol = models.CharField(max_length=5, choices=Protocol.choices, blank=True, default="")
     protocol_start = models.FloatField(null=True, blank=True)          # W or km/h
     protocol_increment = models.FloatField(null=True, blank=True)      # W or km/h per stage (ramp: per minute)
     protocol_stage_length_s = models.FloatField(null=True, blank=True)
+    protocol_baseline_s = models.FloatField(null=True, blank=True)     # seconds of baseline before the protocol
+    protocol_baseline_load = models.FloatField(null=True, blank=True)  # W or km/h during the baseline
+    # the lab entered the protocol (it drives the analysis); False when the analysis only filled in what it found
+    protocol_declared = models.BooleanField(default=False)
+    # the body mass weighed on the day (beats the file's and the record's); the one the analysis used, per test
+    body_mass_kg = models.FloatField(null=True, blank=True)
+    body_mass_used_kg = models.FloatField(null=True, blank=True, editable=False)
+    insufficient_reasons = models.JSONField(default=list, blank=True)  # why the test cannot yield a VO2max
     device = models.CharField(max_length=200, blank=True, default="")
     temperature_c = models.FloatField(null=True, blank=True)
     humidity_pct = models.FloatField(null=True, blank=True)
     pressure_hpa = models.FloatField(null=True, blank=True)
     notes = models.TextField(blank=True, default="")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT, db_index=True)
     # What the import found in the file (format id, the file's metadata) and a digest of the stored samples.
     source_format = models.CharField(max_length=40, blank=True, default="")
     source_metadata = models.JSONField(default=dict, blank=True)

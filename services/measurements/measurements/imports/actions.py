@@ -92,8 +92,12 @@ def forget_test(imp: Import) -> None:
     jobs.advance(imp, imp.stage, test=None, stored_generation=0)
 
 
-def done(imp: Import) -> None:
-    jobs.finish(imp, analyzed_generation=imp.generation)
+def done(imp: Import, warnings: list | None = None) -> None:
+    """Finished; `warnings` found by the analysis (e.g. the file's athlete is not the one on record) join the
+    reader's."""
+    extra = [w for w in (warnings or []) if w not in (imp.warnings or [])]
+    fields = {"warnings": [*(imp.warnings or []), *extra]} if extra else {}
+    jobs.finish(imp, analyzed_generation=imp.generation, **fields)
 
 
 def fail(imp: Import, stage: str, problem: dict) -> None:

@@ -17,9 +17,13 @@ from servicekit.django.drf import StaffWrites, principal_of
 from servicekit.django.routers import UUID_REGEX
 from servicekit.problems import ProblemError
 
+from django.shortcuts import get_object_or_404
+from rest_framework.views import APIView
+
 from ..athletes.queries import visible_athletes
+from ..exercise_tests import queries as test_queries
 from ..exercise_tests.models import ExerciseTest
-from . import actions, queries, tasks
+from . import actions, heart_rate, queries, tasks
 from .models import Import
 
 MULTIPART_SLACK = 64 * 1024  # boundaries and the small form fields around the file
@@ -141,3 +145,50 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         tasks.run_import.enqueue(str(imp.pk), str(imp.tenant_id))
         return Response(ImportSerializer(imp).data, status=status.HTTP_202_ACCEPTED,
                         headers={"Location": f"/api/v1/imports/{imp.pk}"})
+
+
+class HeartRateUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="the track: FIT, TCX, or CSV with a time and a heart-rate column")
+    offset_s = serializers.FloatField(required=False, allow_null=True, min_value=-86400, max_value=86400,
+                                      help_text="test time at which the track starts (when there are no time stamps)")
+    replace = serializers.BooleanField(required=False, default=False,
+                                       help_text="overwrite a heart rate the cart recorded")
+
+
+class TestHeartRateView(APIView):
+    """POST a heart-rate track onto a test → aligned (says how), stored as its HR channel, result re-derived."""
+
+    permission_classes = [StaffWrites]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": HeartRateUploadSerializer},
+                   responses={200: {"type": "object", "properties": {
+                       "test": {"type": "string"}, "format": {"type": "string", "enum": ["fit", "tcx", "csv"]},
+                       "method": {"type": "string", "enum": ["timestamps", "offset", "correlation"]},
+                       "offset_s": {"type": "number"}, "correlation": {"type": ["number", "null"]},
+                       "coverage": {"type": "number"}, "warnings": {"type": "array", "items": {"type": "string"}},
+                       "replaced_recorded": {"type": "boolean"}, "version": {"type": ["integer", "null"]},
+                       "recomputed": {"type": "boolean"}}},
+                              409: {"description": "`heart-rate-recorded` (send replace=true) or `no-samples`"},
+                              413: {"description": "`payload-too-large`"},
+                              422: {"description": "the track cannot be read or aligned (the analysis service's "
+                                                   "problem type, e.g. `unknown-format`, `xml-entities-forbidden`, "
+                                                   "`heart-rate-not-alignable`)"}})
+    def post(self, request, pk):
+        limit = settings.MAX_UPLOAD_BYTES
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit + MULTIPART_SLACK:
+            raise too_large()
+        test = get_object_or_404(test_queries.visible_tests(principal_of(request)), pk=pk)
+        request._request.upload_handlers = [SizeLimitUploadHandler(request._request, limit),
+                                            *request._request.upload_handlers]
+        form = HeartRateUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        upload = form.validated_data["file"]
+        body = heart_rate.add_heart_rate(test, user_id=principal_of(request).user_id, filename=upload.name or "",
+                                         data=upload.read(limit + 1), offset_s=form.validated_data.get("offset_s"),
+                                         replace=form.validated_data.get("replace", False))
+        return Response(body)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime
 
-from django.utils import timezone
 
 from servicekit import http, jobs
 from servicekit.problems import problem
@@ -124,7 +123,7 @@ def _store(import_id, tenant_id: str, gen: int, parsed: dict) -> result_actions.
         events.emit(events.TEST_IMPORTED, {
             "test_id": str(test.pk), "athlete_id": str(test.athlete_id), "import_id": str(imp.pk),
             "format": (fmt or "unknown")[:50], "kind": "cpet", "sample_count": count,
-            "imported_by": str(imp.created_by) if imp.created_by else None, "date": test.date.isoformat(),
+            "imported_by": str(imp.created_by) if imp.created_by else None, "date": test.date.isoformat() if test.date else None,
             "modality": test.modality, "rerun": gen > 1, "athlete_name": str(imp.athlete)[:300],
         }, tenant_id=tenant_id, subject=str(test.pk))
         return _gather(test, samples)
@@ -166,9 +165,9 @@ def _analyze(import_id, tenant_id: str, gen: int, inputs: result_actions.Inputs)
             result_actions.save_version(test, computed, user_id=None, action=action,
                                         changes={"import": str(imp.pk), "generation": gen})
         else:
-            test_actions.set_status(test, ExerciseTest.Status.ANALYZED)
+            test_actions.record_analysis(test, latest.result)
         test_actions.fill_protocol(test, computed.result.get("protocol"))
-        actions.done(imp)
+        actions.done(imp, warnings=_analysis_warnings(computed.result))
     return jobs.Status.DONE
 
 
@@ -210,11 +209,22 @@ def crashed(import_id: str, tenant_id: str) -> None:
                          problem(500, "internal-error", "the import failed unexpectedly; re-run it"))
 
 
-def _test_date(meta: dict) -> datetime.date:
+def _test_date(meta: dict) -> datetime.date | None:
+    """The file's test date; none when it has none (never today's silently: the reader warned, the lab enters it)."""
     value = meta.get("test_date")
     if value:
         try:
             return datetime.date.fromisoformat(str(value)[:10])
         except ValueError:
             pass
-    return timezone.now().date()
+    return None
+
+
+WARNED_FLAGS = ("athlete_mismatch:", "insufficient")
+
+
+def _analysis_warnings(result: dict) -> list[str]:
+    """The result's flags an importing lab must see at once: another athlete's file, a test with no VO2max."""
+    flags = ((result or {}).get("quality") or {}).get("flags") or []
+    return [f"{f['code']}: {f.get('message') or ''}".strip() for f in flags
+            if isinstance(f, dict) and str(f.get("code") or "").startswith(WARNED_FLAGS)]

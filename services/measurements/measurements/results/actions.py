@@ -20,7 +20,7 @@ from ..exercise_tests import actions as test_actions
 from ..exercise_tests import queries as test_queries
 from ..exercise_tests.models import ExerciseTest
 from . import analysis, queries
-from .models import AnalysisAudit, AnalysisResult
+from .models import AnalysisAudit, AnalysisResult, AnalysisSettings
 
 
 @dataclass
@@ -98,7 +98,7 @@ def save_version(test: ExerciseTest, computed: Computed, *, user_id: str | None,
         computed_by=user_id)
     AnalysisAudit.objects.create(tenant_id=test.tenant_id, test=test, version=version, action=action,
                                  user_id=user_id, changes=changes or {})
-    test_actions.set_status(test, ExerciseTest.Status.ANALYZED)
+    test_actions.record_analysis(test, row.result)
     vo2max = row.result.get("vo2max") or {}
     events.emit(events.TEST_ANALYZED, {
         "test_id": str(test.pk), "athlete_id": str(test.athlete_id), "result_id": str(row.pk), "revision": version,
@@ -106,7 +106,7 @@ def save_version(test: ExerciseTest, computed: Computed, *, user_id: str | None,
         "vo2max_ml_min": vo2max.get("vo2_ml_min"),
         "vt1_vo2_ml_kg_min": (row.result.get("vt1") or {}).get("vo2_ml_kg_min"),
         "vt2_vo2_ml_kg_min": (row.result.get("vt2") or {}).get("vo2_ml_kg_min"),
-        "overridden": any(k in (row.overrides or {}) for k in ("vt1", "vt2", "exclude")),
+        "overridden": any(k in (row.overrides or {}) for k in ("vt1", "vt2", "vo2max", "exclude")),
         "quality_flags": [f.get("code") for f in ((row.result.get("quality") or {}).get("flags") or [])
                           if isinstance(f, dict) and f.get("code")],
         "requested_by": str(user_id) if user_id else None, "reason": action,
@@ -141,6 +141,10 @@ def _asking_analysis():
         raise ProblemError(503, "analysis-unavailable", f"The analysis service could not answer: {exc.detail}",
                            headers={"Retry-After": "5"}) from exc
     except http.Refused as exc:
+        if str(exc.problem.get("type") or "").endswith(":invalid-override"):
+            # the analysis checked the override against the test: the field and the allowed range, nothing stored
+            raise ProblemError(422, "invalid-override", exc.problem.get("detail") or exc.detail,
+                               errors=exc.problem.get("errors")) from exc
         raise ProblemError(422, "analysis-refused", exc.problem.get("detail") or exc.detail,
                            errors=exc.problem.get("errors")) from exc
 
@@ -164,7 +168,7 @@ def merged_overrides(before: dict, thresholds: dict | None, exclude: list | None
 
 
 def override(test_id, *, tenant_id: str, user_id: str | None, thresholds: dict | None = None,
-             exclude: list | None = None) -> tuple[AnalysisResult, bool]:
+             exclude: list | None = None, reason: str | None = None) -> tuple[AnalysisResult, bool]:
     """The physiologist's VT1/VT2 (and excluded windows): merged with the stored ones and re-derived (zones follow).
     Returns (current result, recomputed?).
 
@@ -195,8 +199,21 @@ def override(test_id, *, tenant_id: str, user_id: str | None, thresholds: dict |
         if now != computed.cache_key:
             raise ProblemError(409, "analysis-conflict", "The test's data changed while its analysis was computed; "
                                "send the change again.")
+        changes = {"overrides": {"before": before, "after": after}}
+        if reason:
+            changes["reason"] = reason
         return save_version(test, computed, user_id=user_id, action=AnalysisAudit.Action.OVERRIDE,
-                            changes={"overrides": {"before": before, "after": after}}), True
+                            changes=changes), True
+
+
+@test_actions.after_inputs_changed
+def _reanalyse_on_new_inputs(test: ExerciseTest, changes: dict, user_id: str | None) -> None:
+    """The declared protocol (or date, modality, the day's body mass) changed: a new version computed from it, in
+    the updating transaction (the analysis refusing it undoes the edit: nothing half-way)."""
+    if not test.sample_count:
+        return
+    with _asking_analysis():
+        analyze_test(test, user_id=user_id, action=AnalysisAudit.Action.PROTOCOL, changes={"test": changes})
 
 
 def _test(test_id) -> ExerciseTest:
@@ -214,4 +231,19 @@ def replace_lactate_steps(test: ExerciseTest, steps: list[dict], *, user_id: str
         row, _ = analyze_test(test, user_id=user_id, action=AnalysisAudit.Action.LACTATE,
                               changes={"lactate_steps": {"before": before,
                                                          "after": test_queries.lactate_step_dicts(test)}})
+    return row
+
+
+def save_settings(tenant_id, *, by: str | None, **values) -> AnalysisSettings:
+    """The tenant's analysis defaults (what a PUT leaves out is reset to the default)."""
+    outliers = dict(values.get("outliers") or {})
+    if outliers.get("method") == "none":
+        outliers = {}
+    row = AnalysisSettings.objects.filter(tenant_id=tenant_id).first() or AnalysisSettings(tenant_id=tenant_id)
+    row.averaging = dict(values.get("averaging") or {})
+    row.outliers = outliers
+    row.zone_model = values.get("zone_model") or AnalysisSettings.ZoneModel.FIVE_ZONE
+    row.meaningful_change_pct = values.get("meaningful_change_pct")
+    row.updated_by = by
+    row.save()
     return row

@@ -41,30 +41,59 @@ class ThresholdOverrideSerializer(serializers.Serializer):
     power_w = serializers.FloatField(required=False, min_value=0, max_value=2500)
     speed_kmh = serializers.FloatField(required=False, min_value=0, max_value=45)
 
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
     def to_internal_value(self, data):
         if isinstance(data, dict):
-            unknown = set(data) - set(THRESHOLD_KEYS)
+            unknown = set(data) - set(THRESHOLD_KEYS) - {"reason"}
             if unknown:
                 raise serializers.ValidationError(f"unknown fields: {', '.join(sorted(unknown))}")
         return super().to_internal_value(data)
 
     def validate(self, attrs):
-        if not attrs:
+        if not set(attrs) & set(THRESHOLD_KEYS):
             raise serializers.ValidationError("name the threshold by time_s, vo2_ml_min, hr_bpm, power_w or speed_kmh")
         return attrs
 
 
+class VO2maxOverrideSerializer(serializers.Serializer):
+    """VO2max set by hand (e.g. from a verification bout): the value and why."""
+    vo2_ml_min = serializers.FloatField(min_value=50, max_value=8000)
+    reason = serializers.CharField(max_length=500)
+
+
+class OverridesField(serializers.DictField):
+    """{"vt1"?: threshold | null, "vt2"?: threshold | null, "vo2max"?: {vo2_ml_min, reason} | null}."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("an object with vt1, vt2 and/or vo2max")
+        unknown = set(data) - {"vt1", "vt2", "vo2max"}
+        if unknown:
+            raise serializers.ValidationError(f"only vt1, vt2 and vo2max can be overridden, not "
+                                              f"{', '.join(sorted(unknown))}")
+        out, errors = {}, {}
+        for name, value in data.items():
+            if value is None:
+                out[name] = None
+                continue
+            field = VO2maxOverrideSerializer(data=value) if name == "vo2max" else ThresholdOverrideSerializer(data=value)
+            if field.is_valid():
+                out[name] = dict(field.validated_data)
+            else:
+                errors[name] = field.errors
+        if errors:
+            raise serializers.ValidationError(errors)
+        return out
+
+
 class AnalysisPatchSerializer(serializers.Serializer):
-    overrides = serializers.DictField(child=ThresholdOverrideSerializer(allow_null=True), required=False)
+    overrides = OverridesField(required=False)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500,
+                                   help_text="why (kept in the audit with who, when, the old and the new values)")
     exclude = serializers.ListField(
         child=serializers.ListField(child=serializers.FloatField(min_value=-600, max_value=36000), min_length=2,
                                     max_length=2), required=False, max_length=100)
-
-    def validate_overrides(self, value):
-        unknown = set(value) - {"vt1", "vt2"}
-        if unknown:
-            raise serializers.ValidationError(f"only vt1 and vt2 can be overridden, not {', '.join(sorted(unknown))}")
-        return value
 
     def validate(self, attrs):
         if "overrides" not in attrs and "exclude" not in attrs:
@@ -103,8 +132,17 @@ class TestAnalysisView(APIView):
             test_id = visible_test(request, pk).pk
         row, created = actions.override(test_id, tenant_id=principal.tenant_id, user_id=principal.user_id,
                                         thresholds=patch.validated_data.get("overrides"),
-                                        exclude=patch.validated_data.get("exclude"))
+                                        exclude=patch.validated_data.get("exclude"),
+                                        reason=patch.validated_data.get("reason") or _reason_of(patch.validated_data))
         return Response({**queries.result_body(row), "recomputed": created})
+
+
+def _reason_of(data: dict) -> str | None:
+    """A reason given inside an override (vo2max's is required) when the PATCH gave none of its own."""
+    for value in (data.get("overrides") or {}).values():
+        if isinstance(value, dict) and value.get("reason"):
+            return value["reason"]
+    return None
 
 
 class TestAnalysisVersionsView(APIView):
@@ -162,3 +200,46 @@ class AthleteProgressView(APIView):
     def get(self, request, pk):
         athlete = get_object_or_404(visible_athletes(principal_of(request)), pk=pk)
         return Response(queries.progress(athlete))
+
+
+class AveragingSerializer(serializers.Serializer):
+    method = serializers.ChoiceField(choices=["time", "breath", "bin", "butterworth"])
+    seconds = serializers.IntegerField(required=False, min_value=5, max_value=120)
+    breaths = serializers.IntegerField(required=False, min_value=3, max_value=60)
+    cutoff = serializers.FloatField(required=False, min_value=0.001, max_value=0.999)
+    order = serializers.IntegerField(required=False, min_value=1, max_value=8)
+
+
+class OutliersSerializer(serializers.Serializer):
+    method = serializers.ChoiceField(choices=["none", "lamarra", "prediction_band"])
+    sd = serializers.FloatField(required=False, min_value=1, max_value=10)
+    level = serializers.FloatField(required=False, min_value=0.5, max_value=0.999)
+
+
+class AnalysisSettingsSerializer(serializers.Serializer):
+    averaging = AveragingSerializer(required=False, allow_null=True,
+                                    help_text="averaging strategy (default: 30-s moving time average, as spiro)")
+    outliers = OutliersSerializer(required=False, allow_null=True,
+                                  help_text="outlier removal, breath-by-breath data only (default: none)")
+    zone_model = serializers.ChoiceField(choices=["three_zone", "five_zone"], required=False)
+    meaningful_change_pct = serializers.FloatField(required=False, allow_null=True, min_value=0.5, max_value=50,
+                                                   help_text="VO2max change flagged in progress")
+
+
+class AnalysisSettingsView(APIView):
+    """The tenant's analysis defaults: GET them; PUT (owner, admin, physiologist) → used by every new analysis and by
+    re-analyses (a test's next result; every result echoes the strategy it used)."""
+
+    permission_classes = [StaffWrites]
+
+    @extend_schema(responses={200: AnalysisSettingsSerializer})
+    def get(self, request):
+        return Response(queries.settings_body(queries.analysis_settings(principal_of(request).tenant_id)))
+
+    @extend_schema(request=AnalysisSettingsSerializer, responses={200: AnalysisSettingsSerializer})
+    def put(self, request):
+        form = AnalysisSettingsSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        principal = principal_of(request)
+        row = actions.save_settings(principal.tenant_id, by=principal.user_id, **form.validated_data)
+        return Response(queries.settings_body(row))

@@ -32,6 +32,8 @@ class AnalysisAudit(TenantOwned):
         OVERRIDE = "override"
         LACTATE = "lactate"
         RECOMPUTE = "recompute"
+        HEART_RATE = "heart_rate"  # a heart-rate track put onto the test
+        PROTOCOL = "protocol"      # the declared protocol (or another input of the test) changed
 
     id = models.BigAutoField(primary_key=True)
     test = models.ForeignKey("exercise_tests.ExerciseTest", on_delete=models.CASCADE, related_name="audit")
@@ -44,3 +46,25 @@ class AnalysisAudit(TenantOwned):
     class Meta:
         db_table = "analysis_audit"
         ordering = ("version", "id")
+
+
+class AnalysisSettings(TenantOwned):
+    """A tenant's analysis defaults, applied to new analyses and to re-analyses on request."""
+
+    class ZoneModel(models.TextChoices):
+        THREE_ZONE = "three_zone"
+        FIVE_ZONE = "five_zone"
+
+    id = models.BigAutoField(primary_key=True)
+    # the analysis service's averaging strategy, e.g. {"method": "time", "seconds": 30}; {} = its default
+    averaging = models.JSONField(default=dict, blank=True)
+    # outlier removal: {} = none (the default), {"method": "lamarra", "sd": 3} or {"method": "band", "level": 0.95}
+    outliers = models.JSONField(default=dict, blank=True)
+    zone_model = models.CharField(max_length=10, choices=ZoneModel.choices, default=ZoneModel.FIVE_ZONE)
+    meaningful_change_pct = models.FloatField(null=True, blank=True)  # None: PROGRESS_MEANINGFUL_CHANGE_PCT
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        db_table = "analysis_settings"
+        constraints = [models.UniqueConstraint(fields=["tenant_id"], name="analysis_settings_tenant_uniq")]

@@ -8,7 +8,7 @@ import orjson
 from django.conf import settings
 
 from ..exercise_tests.models import ExerciseTest
-from .models import AnalysisAudit, AnalysisResult
+from .models import AnalysisAudit, AnalysisResult, AnalysisSettings
 
 
 def latest_result(test: ExerciseTest) -> AnalysisResult | None:
@@ -27,23 +27,65 @@ def audit_rows(test: ExerciseTest):
     return AnalysisAudit.objects.filter(test=test).order_by("version", "id")
 
 
+def analysis_settings(tenant_id) -> AnalysisSettings:
+    """The tenant's analysis defaults (an unsaved row with the defaults when it never set any)."""
+    return AnalysisSettings.objects.filter(tenant_id=tenant_id).first() or AnalysisSettings(tenant_id=tenant_id)
+
+
+def settings_body(row: AnalysisSettings) -> dict:
+    return {"averaging": row.averaging or {}, "outliers": row.outliers or {}, "zone_model": row.zone_model,
+            "meaningful_change_pct": row.meaningful_change_pct if row.meaningful_change_pct is not None
+            else settings.PROGRESS_MEANINGFUL_CHANGE_PCT,
+            "updated_at": _at(row.updated_at) if row.updated_at else None,
+            "updated_by": str(row.updated_by) if row.updated_by else None}
+
+
+def declared_protocol(test: ExerciseTest) -> dict | None:
+    """The protocol the lab entered on the test, as the analysis service takes it (None: let it detect)."""
+    if not test.protocol_declared or test.protocol not in (ExerciseTest.Protocol.RAMP, ExerciseTest.Protocol.STEPS):
+        return None
+
+    def positive(v):
+        return v if v is not None and v > 0 else None
+
+    return {"kind": test.protocol, "start": test.protocol_start, "increment": positive(test.protocol_increment),
+            "stage_length_s": positive(test.protocol_stage_length_s), "baseline_s": test.protocol_baseline_s,
+            "baseline_load": test.protocol_baseline_load,
+            "load_channel": "speed_kmh" if test.modality == ExerciseTest.Modality.RUNNING else "power_w"}
+
+
+FILE_ATHLETE = ("sex", "body_mass_kg", "age_years", "birth_date", "test_date")
+
+
 def athlete_inputs(test: ExerciseTest) -> dict:
-    """Body mass, age and sex for the analysis: the athlete's record first, the file's metadata second."""
+    """Everything the analysis depends on besides samples, overrides and lactate steps (so it is in the cache key):
+    the body mass weighed that day, the athlete on record, what the file's header says, the test date, the declared
+    protocol and the tenant's averaging strategy. The analysis service chooses among them (request > file > record
+    for the body mass) and flags where the file's athlete is not the one on record."""
     athlete, meta = test.athlete, test.source_metadata or {}
-    mass = float(athlete.body_mass_kg) if athlete.body_mass_kg is not None else meta.get("body_mass_kg")
-    age = None
-    if athlete.birth_date:
-        born, on = athlete.birth_date, test.date
-        age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-    elif meta.get("age_years") is not None:
-        age = meta.get("age_years")
-    sex = athlete.sex or meta.get("sex")
-    inputs = {"body_mass_kg": mass, "age": age, "sex": sex}
-    if mass is not None and not 10 < float(mass) < 400:
-        inputs["body_mass_kg"] = None
-    if age is not None and not 5 <= float(age) <= 110:
-        inputs["age"] = None
-    return inputs
+    record = {"sex": athlete.sex if athlete.sex in ("male", "female") else None,
+              "body_mass_kg": float(athlete.body_mass_kg) if athlete.body_mass_kg is not None else None,
+              "birth_date": athlete.birth_date.isoformat() if athlete.birth_date else None}
+    if record["body_mass_kg"] is not None and not 10 < record["body_mass_kg"] < 400:
+        record["body_mass_kg"] = None
+    file = {k: meta.get(k) for k in FILE_ATHLETE}
+    if file["sex"] not in ("male", "female"):
+        file["sex"] = None
+    for k in ("body_mass_kg", "age_years"):
+        if not isinstance(file[k], (int, float)) or isinstance(file[k], bool):
+            file[k] = None
+    for k in ("birth_date", "test_date"):
+        file[k] = str(file[k])[:10] if file[k] else None
+    request = {"body_mass_kg": test.body_mass_kg} if test.body_mass_kg is not None else None
+    tenant = analysis_settings(test.tenant_id)
+    averaging = dict(tenant.averaging or {})
+    if tenant.outliers:
+        averaging["outliers"] = tenant.outliers
+    if meta.get("sampling"):  # the reader knows whether the rows are breaths or averages
+        averaging["sampling"] = meta["sampling"]
+    return {"athlete": request, "athlete_record": record, "file_metadata": file,
+            "test_date": test.date.isoformat() if test.date else None, "protocol": declared_protocol(test),
+            "averaging": averaging or None}
 
 
 def cache_key(test: ExerciseTest, overrides: dict, lactate: list[dict], athlete: dict, engine_version: str) -> str:
@@ -55,7 +97,8 @@ def cache_key(test: ExerciseTest, overrides: dict, lactate: list[dict], athlete:
 
 def result_body(row: AnalysisResult) -> dict:
     """The analysis service's CPET result shape, plus what we keep about this version."""
-    return {**(row.result or {}), "lactate_thresholds": row.lactate, "overrides": row.overrides,
+    return {**(row.result or {}), "zone_model": analysis_settings(row.tenant_id).zone_model,
+            "lactate_thresholds": row.lactate, "overrides": row.overrides,
             "version": row.version, "computed_at": row.computed_at.isoformat().replace("+00:00", "Z"),
             "computed_by": str(row.computed_by) if row.computed_by else None, "engine_version": row.engine_version,
             "test": str(row.test_id)}
@@ -104,8 +147,10 @@ def progress(athlete) -> dict:
     measurement noise for one athlete. Changes beyond PROGRESS_MEANINGFUL_CHANGE_PCT (default 5 %) are flagged.
     Tests of different modalities are not compared (cycling VO2max is typically 5–10 % below running).
     """
-    threshold = settings.PROGRESS_MEANINGFUL_CHANGE_PCT
-    tests = list(ExerciseTest.objects.filter(athlete=athlete).order_by("date", "created_at"))
+    threshold = settings_body(analysis_settings(athlete.tenant_id))["meaningful_change_pct"]
+    # an undated test cannot be placed in time; an insufficient one has no VO2max to compare
+    tests = list(ExerciseTest.objects.filter(athlete=athlete, date__isnull=False)
+                 .exclude(status=ExerciseTest.Status.INSUFFICIENT).order_by("date", "created_at"))
     latest = {}
     for row in AnalysisResult.objects.filter(test__in=tests).order_by("test_id", "-version"):
         latest.setdefault(row.test_id, row)
@@ -113,13 +158,13 @@ def progress(athlete) -> dict:
     mass = float(athlete.body_mass_kg) if athlete.body_mass_kg is not None else None
     for test in tests:
         row = latest.get(test.pk)
-        if row is None or not row.result:
+        if row is None or not row.result or row.result.get("status") == "insufficient":
             continue
         result = row.result
         vo2 = _section(result, "vo2max", "vo2_ml_min")
         rel = _section(result, "vo2max", "vo2_ml_kg_min")
         if rel is None and vo2 is not None:
-            test_mass = (test.source_metadata or {}).get("body_mass_kg") or mass
+            test_mass = test.body_mass_used_kg or (test.source_metadata or {}).get("body_mass_kg") or mass
             rel = vo2 / test_mass if test_mass else None
         point = {
             "test": str(test.pk), "date": test.date.isoformat(), "modality": test.modality, "version": row.version,

@@ -6,6 +6,7 @@ from servicekit.django.routers import detail_route
 from . import api
 
 urlpatterns = [
+    re_path(r"^tests/settings/?$", api.AnalysisSettingsView.as_view(), name="test-settings"),
     # no request transaction: a PATCH asks the analysis service between two short transactions of its own
     re_path(detail_route("tests", "analysis"), transaction.non_atomic_requests(api.TestAnalysisView.as_view()),
             name="test-analysis"),
