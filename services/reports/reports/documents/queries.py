@@ -13,18 +13,15 @@ def athlete_only(principal: Principal) -> bool:
 def visible_reports(principal: Principal, own_athletes: list | None = None):
     """The tenant's reports; a user whose only role is `athlete` sees the reports of their own athlete record:
     `own_athletes`, the records measurements links to the user now (so reports made before the link count, and
-    an unlinked user sees none), plus those the renderer recorded for the user."""
-    from django.db.models import Q
-
+    once unlinked the user sees none). None (measurements could not say): the reports the renderer recorded for
+    the user."""
     reports = Report.objects.all()
     if athlete_only(principal):
         if not _is_uuid(principal.user_id):
             return reports.none()
-        mine = Q(athlete_user_id=principal.user_id)
-        ids = [a for a in own_athletes or [] if _is_uuid(a)]
-        if ids:
-            mine |= Q(athlete_id__in=ids)
-        reports = reports.filter(mine)
+        if own_athletes is None:
+            return reports.filter(athlete_user_id=principal.user_id)
+        reports = reports.filter(athlete_id__in=[a for a in own_athletes if _is_uuid(a)])
     return reports
 
 
