@@ -55,3 +55,10 @@ def report_ready(event: Event) -> None:
 @handles(events.REPORT_FAILED)
 def report_failed(event: Event) -> None:
     to_webhooks(event)
+
+
+@handles(events.PASSWORD_RESET_REQUESTED)
+def password_reset_requested(event: Event) -> None:
+    delivery = mail.record_password_reset_email(event)
+    if not delivery.finished:
+        mail_tasks.send_later(delivery)  # before the commit on purpose, as for invitations

@@ -16,3 +16,4 @@ WEBHOOK_PING = "notifications.webhook.ping"
 
 # what integrators may subscribe to (exact types or fnmatch patterns over these)
 WEBHOOK_EVENT_TYPES = (TEST_IMPORTED, TEST_ANALYZED, TEST_DELETED, IMPORT_FAILED, REPORT_READY, REPORT_FAILED)
+PASSWORD_RESET_REQUESTED = "identity.password.reset_requested"  # identity (issue 16): a reset link to e-mail

@@ -41,6 +41,14 @@ def record_invitation_email(event: Event) -> EmailDelivery:
     return delivery
 
 
+def record_password_reset_email(event: Event) -> EmailDelivery:
+    language, subject, body = messages.password_reset(event.data)
+    delivery, _ = EmailDelivery.objects.get_or_create(
+        tenant_id=event.tenant_id, event_id=event.id, kind="password_reset",
+        defaults={"to_email": event.data["email"], "language": language, "subject": subject, "body": body})
+    return delivery
+
+
 def _permanent(exc: Exception) -> bool:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return True

@@ -48,3 +48,37 @@ def invitation(data: dict) -> tuple[str, str, str]:
         "expires": _expiry(data["expires_at"], language),
     }
     return language, texts["subject"].format(**values), texts["body"].format(**values)
+
+
+PASSWORD_RESET = {
+    "en": {
+        "subject": "Reset your VO2max Report password",
+        "body": (
+            "Hello,\n\n"
+            "someone (hopefully you) asked to reset the password of your VO2max Report account ({lab}).\n\n"
+            "Choose a new password:\n{url}\n\n"
+            "The link works once and expires on {expires}.\n"
+            "If you did not ask for this, ignore this message: your password stays as it is.\n\n"
+            "— VO2max Report\n"
+        ),
+    },
+    "ru": {
+        "subject": "Сброс пароля VO2max Report",
+        "body": (
+            "Здравствуйте!\n\n"
+            "Кто-то (надеемся, вы) запросил сброс пароля вашей учётной записи VO2max Report ({lab}).\n\n"
+            "Задайте новый пароль:\n{url}\n\n"
+            "Ссылка одноразовая и действует до {expires}.\n"
+            "Если вы не запрашивали сброс, просто проигнорируйте письмо: пароль останется прежним.\n\n"
+            "— VO2max Report\n"
+        ),
+    },
+}
+
+
+def password_reset(data: dict) -> tuple[str, str, str]:
+    """(language, subject, body) for identity.password.reset_requested data."""
+    language = data.get("language") if data.get("language") in PASSWORD_RESET else "en"
+    texts = PASSWORD_RESET[language]
+    values = {"lab": data["tenant_name"], "url": data["reset_url"], "expires": _expiry(data["expires_at"], language)}
+    return language, texts["subject"].format(**values), texts["body"].format(**values)
