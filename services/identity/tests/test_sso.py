@@ -207,3 +207,21 @@ def test_the_access_token_is_ours(lab_a, provider):
     access = sign_in(provider, "lab-a", "tok@lab-a.test").json()["access"]
     claims = jwt.decode(access, options={"verify_signature": False})
     assert claims["iss"] == settings.JWT_ISSUER and claims["aud"] == settings.JWT_AUDIENCE and claims["sid"]
+
+
+def test_a_deactivated_member_is_not_let_back_in_and_the_refusal_is_audited(lab_a, provider, add_member):
+    from identity.accounts.actions import deactivate_member
+    from identity.accounts.models import Membership
+    from identity.audit.models import AuditEvent
+    from identity.tenants.models import Tenant
+    from identity.tenants.scope import tenant_scope
+
+    tenant = Tenant.objects.get(slug="lab-a")
+    membership = add_member(tenant, "gone@lab-a.test", "viewer")
+    with tenant_scope(tenant.id):
+        deactivate_member(Membership.objects.get(id=membership.id), by=None)
+    provider.add_account("gone@lab-a.test")
+    answer = sign_in(provider, "lab-a", "gone@lab-a.test")
+    assert answer.status_code == 403 and answer.json()["type"] == "urn:vo2:problem:no-membership"
+    refused = AuditEvent.objects.filter(kind="sso.refused", tenant_id=tenant.id).values_list("data", flat=True)
+    assert {"reason": "no-membership"} in list(refused)

@@ -207,9 +207,12 @@ def finish(*, state: str, code: str | None, error: str | None = None) -> SignedI
     if routed is not None and routed.tenant_id != tenant_id:
         _refuse(tenant_id, "domain-elsewhere", SignInRefused(
             "This e-mail domain signs in to another organisation.", "sso-domain-mismatch", 403))
-    with transaction.atomic():
-        user, membership, provisioned = _member_for(provider, claims, email, own_domain=routed is not None)
-        pair = tokens.open_session(user, membership, method="sso")
+    try:
+        with transaction.atomic():
+            user, membership, provisioned = _member_for(provider, claims, email, own_domain=routed is not None)
+            pair = tokens.open_session(user, membership, method="sso")
+    except ProblemError as exc:  # rolled back: nobody provisioned, nothing linked; the refusal is recorded
+        _refuse(tenant_id, exc.slug, exc)
     return SignedIn(user, membership, provisioned, pair)
 
 
@@ -221,19 +224,18 @@ def _member_for(provider: SSOProvider, claims: dict, email: str, *, own_domain: 
     link = SSOLink.objects.filter(tenant_id=tenant_id, issuer=provider.issuer, subject=str(claims["sub"])).first()
     user = user_by_id(link.user_id) if link else user_by_email(email)
     if user is not None and not user.is_active:
-        _refuse(tenant_id, "inactive", SignInRefused("This account is deactivated.", "sso-refused", 403))
+        raise SignInRefused("This account is deactivated.", "sso-refused", 403)
     membership = active_membership(user.id, tenant_id) if user else None
     provisioned = False
     if membership is None:
         with tenant_scope(tenant_id):
             former = Membership.objects.filter(tenant_id=tenant_id, user=user).exists() if user else False
         if former:  # a deactivated member is not let back in by the provider
-            _refuse(tenant_id, "membership-ended", SignInRefused(
-                "Your membership in this organisation was ended; ask an owner or admin.", "no-membership", 403))
+            raise SignInRefused("Your membership in this organisation was ended; ask an owner or admin.",
+                                "no-membership", 403)
         if not own_domain:
-            _refuse(tenant_id, "not-a-member", SignInRefused(
-                "This address is not a member here and not of a domain this organisation signs in.", "no-membership",
-                403))
+            raise SignInRefused("This address is not a member here and not of a domain this organisation signs in.",
+                                "no-membership", 403)
         if user is None:
             user = accounts.create_user(email, None, full_name=str(claims.get("name") or "")[:200])
         membership = accounts.add_member(tenant_id, by=None, email=email, role=provider.default_role,
