@@ -32,9 +32,12 @@ def main() -> int:
 All services are up. The API is at {gateway}/api/v1/ (docs: {gateway}/api/docs); logs in {system.log_dir}.
 {login}
 
-Try it:
+Try it (a printed password must be changed at the first login: that login's token can do only this):
   TOKEN=$(curl -s {gateway}/api/v1/auth/login -H 'Content-Type: application/json' \\
       -d '{{"email": "owner@lab.local", "password": "<the password above>"}}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access"])')
+  curl -s {gateway}/api/v1/auth/password -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+      -d '{{"current_password": "<the password above>", "new_password": "<your own, 10 characters or more>"}}'
+  # then log in again the same way with your new password, and:
   curl -s {gateway}/api/v1/athletes/ -H "Authorization: Bearer $TOKEN"
 
 Press Ctrl-C to stop every process.""", flush=True)

@@ -34,6 +34,6 @@ class Command(BaseCommand):
         self.stdout.write(f"Created tenant {tenant.name!r} (slug {tenant.slug}).")
         self.stdout.write(f"Log in: e-mail {opts['email'].strip().lower()}, tenant {tenant.slug}")
         if generated:
-            self.stdout.write(f"Password (shown once; change it after the first login): {generated}")
+            self.stdout.write(f"Password (shown once; you must change it at the first login): {generated}")
         elif opts["password"] is None:
             self.stdout.write("The user existed already and keeps their password.")
