@@ -1409,6 +1409,18 @@ def athlete_story(v: View, s: Styles) -> list:
                                     extra=[("FONT", (3, 0), (3, -1), fonts.BOLD, 9),
                                            ("FONT", (0, 0), (2, -1), fonts.REGULAR, 9),
                                            ("FONT", (4, 0), (4, -1), fonts.REGULAR, 9)]))
+    if v.has_lactate:  # a test with lactate steps as well: the lactate thresholds and zones too
+        la = Lactate(v)
+        part = [P(v.tr("section_lactate"), s.h2)]
+        for th, key in ((la.lt1, "lt1"), (la.lt2, "lt2")):
+            if th:
+                hr = finite(th.get("heart_rate"))
+                part.append(P(f"<b>{v.tr(key)}:</b> {la.intensity(th.get('intensity'))} {la.unit}" +
+                              (f" · {v.n(hr)} {v.tr('u_bpm')}" if hr is not None else ""), s.body))
+        zones = la.zones_table(CONTENT_W, athlete=True)
+        if zones is not None:
+            part += [P(v.tr("lactate_zones"), s.h3), zones]
+        story.append(KeepTogether(part))
     story.append(Spacer(1, 10))
     story.append(P(v.tr("retest"), s.body))
     return story
