@@ -28,7 +28,7 @@ APPLICATIONS = set(PACKAGES) - {"servicekit"}  # what no other part may import
 # Each Django service's domain folders, lowest layer first. A folder imports folders of lower layers only; folders
 # in one layer do not import each other.
 LAYERS = {
-    "identity": [("audit",), ("tenants",), ("accounts",), ("tokens",), ("invitations", "sso")],
+    "identity": [("audit",), ("tenants",), ("accounts",), ("tokens",), ("invitations", "sso", "apikeys", "mfa")],
     "measurements": [("athletes",), ("exercise_tests",), ("samples", "results"), ("imports",)],
     "reports": [("rendering",), ("documents",)],
     "notifications": [("inapp",), ("mail",)],

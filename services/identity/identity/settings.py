@@ -5,7 +5,7 @@ from servicekit.django.settings import build
 globals().update(build(
     "identity",
     apps=["identity.tenants", "identity.accounts", "identity.tokens", "identity.audit", "identity.invitations",
-          "identity.apikeys", "identity.sso"],
+          "identity.apikeys", "identity.sso", "identity.mfa"],  # mfa after sso: its login check runs last
     urlconf="identity.urls",
     title="VO2max Report — identity",
     description="Tenants, users, memberships, password login, tokens, signing keys (JWKS) and the audit log.",
@@ -66,6 +66,8 @@ SERVICE_CLIENTS = service_clients()
 # how long such a token lives (short: a revoked key's last token dies soon even if someone kept it).
 API_KEY_CLIENTS = config.env_list("API_KEY_CLIENTS") or ["gateway"]
 API_KEY_TOKEN_SECONDS = config.env_int("API_KEY_TOKEN_SECONDS", 90)
+# Two-factor sign-in (identity.mfa): how long the login's challenge for the second step lives.
+MFA_CHALLENGE_TTL_S = config.env_int("MFA_CHALLENGE_TTL_S", 300)
 
 # Single sign-on (identity.sso) and password resets (identity.accounts): README "Environment".
 SSO_STATE_TTL_S = config.env_int("SSO_STATE_TTL_S", 600)      # how long a started sign-in's state/nonce live

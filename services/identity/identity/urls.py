@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/", include("identity.tokens.urls")),
     path("api/v1/", include("identity.audit.urls")),
     path("api/v1/", include("identity.invitations.urls")),
-    path("api/v1/", include("identity.apikeys.urls")),
     path("api/v1/", include("identity.sso.urls")),
+    path("api/v1/", include("identity.apikeys.urls")),
+    path("api/v1/", include("identity.mfa.urls")),
 ]

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from servicekit.principal import OPERATOR, Principal
 from servicekit.tenancy import database_alias_for
 
+from ..audit import actions as audit
 from ..tenants.scope import transaction_setting
 from .models import USER_SETTING, Membership, User
 
@@ -82,3 +83,9 @@ def tenant_members():
 def active_owners(tenant_id, *, for_update: bool = False) -> list[Membership]:
     owners = Membership.objects.filter(tenant_id=tenant_id, role="owner", is_active=True)
     return list(owners.select_for_update() if for_update else owners)
+
+
+@audit.tenants_of_user
+def tenants_of_user(user_id) -> list:
+    """The audit log's view of a user's tenants: an event about the user without a tenant goes to each of them."""
+    return [m.tenant_id for m in active_memberships_of(user_id)]

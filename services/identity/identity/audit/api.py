@@ -18,12 +18,27 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
 
 class AuditEventFilter(django_filters.FilterSet):
-    kind = django_filters.ChoiceFilter(choices=AuditEvent.Kind.choices)
+    """`?kind=login.failed&kind=login.locked` (any of), `?category=mfa` (every mfa.* kind), `?actor=` (a user id,
+    `api_key:<id>`, `service:<client>`, `anonymous`), `?subject_user_id=`, `?api_key_id=`, `?since=&until=`."""
+
+    kind = django_filters.MultipleChoiceFilter(choices=AuditEvent.Kind.choices)
+    category = django_filters.CharFilter(method="of_category", label="kind family: login, mfa, api_key, member, …")
+    actor = django_filters.CharFilter()
     subject_user_id = django_filters.UUIDFilter()
+    api_key_id = django_filters.UUIDFilter(method="of_api_key")
+    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = AuditEvent
-        fields = ("kind", "subject_user_id")
+        fields = ("kind", "category", "actor", "subject_user_id", "api_key_id", "since", "until")
+
+    def of_category(self, queryset, name, value):
+        kinds = [k for k in AuditEvent.Kind.values if k == value or k.startswith(value + ".")]
+        return queryset.filter(kind__in=kinds)
+
+    def of_api_key(self, queryset, name, value):
+        return queryset.filter(data__api_key_id=str(value))
 
 
 class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):

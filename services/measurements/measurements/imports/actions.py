@@ -11,8 +11,9 @@ from __future__ import annotations
 import uuid
 
 from django.db import transaction
+from django.utils import timezone
 
-from servicekit import jobs, storage
+from servicekit import jobs, plans, storage
 from servicekit.django import idempotency
 from servicekit.principal import Principal
 from servicekit.problems import ProblemError
@@ -32,10 +33,18 @@ def uploads() -> storage.Storage:
 
 # ---- at request time ---------------------------------------------------------------------------------------------
 
+def imports_this_month(tenant_id) -> int:
+    """The tenant's imports created since the 1st of this month (UTC), whatever became of them."""
+    start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return Import.objects.filter(tenant_id=tenant_id, created_at__gte=start).count()
+
+
 def accept_upload(by: Principal, athlete, upload, *, format_hint: str = "", modality: str = "",
                   idempotency_key: str | None = None) -> tuple[Import, bool]:
     """Store the file and create the import (queued). Returns (import, created?): a retried upload with the same
-    Idempotency-Key is the first import, and its second copy of the file is removed again."""
+    Idempotency-Key is the first import, and its second copy of the file is removed again. The tenant's plan
+    (the token's `plan` claim) bounds the imports of a calendar month (403 plan-limit `imports_per_month`)."""
+    plans.require_room(by.claims, "imports_per_month", imports_this_month(by.tenant_id))
     import_id = uuid.uuid4()
     folder = f"{by.tenant_id}/{import_id}"
     key = f"{folder}/{storage.safe_name(upload.name)}"
