@@ -29,8 +29,9 @@ class Report(jobs.JobRow, CreatedOnce, TenantOwned):
     athlete_user_id = models.UUIDField(null=True, blank=True, db_index=True)  # who may read it with role athlete
     language = models.CharField(max_length=2, choices=LANGUAGES)
     template = models.CharField(max_length=10, choices=TEMPLATES)
-    format = models.CharField(max_length=4, choices=FORMATS, default="pdf")
-    conclusion = models.TextField(blank=True, default="")  # the physiologist's words, printed as their own section
+    # db defaults: rows written by code that predates the column (a rolling deploy, raw SQL) stay valid
+    format = models.CharField(max_length=4, choices=FORMATS, default="pdf", db_default="pdf")
+    conclusion = models.TextField(blank=True, default="", db_default="")  # the physiologist's words, printed as their own section
     file_path = models.CharField(max_length=500, blank=True, default="")  # its report_key in report_files()
     sha256 = models.CharField(max_length=64, blank=True, default="")
     size_bytes = models.BigIntegerField(null=True, blank=True)
@@ -77,10 +78,10 @@ class ReportSettings(TenantOwned):
     language = models.CharField(max_length=2, choices=LANGUAGES, default="en")
     template = models.CharField(max_length=10, choices=TEMPLATES, default="full")
     # the lab's branding, on every page's header
-    lab_name = models.CharField(max_length=200, blank=True, default="")
-    lab_address = models.CharField(max_length=300, blank=True, default="")
-    lab_contact = models.CharField(max_length=200, blank=True, default="")
-    accent_color = models.CharField(max_length=7, blank=True, default="")       # "#rrggbb"
+    lab_name = models.CharField(max_length=200, blank=True, default="", db_default="")
+    lab_address = models.CharField(max_length=300, blank=True, default="", db_default="")
+    lab_contact = models.CharField(max_length=200, blank=True, default="", db_default="")
+    accent_color = models.CharField(max_length=7, blank=True, default="", db_default="")       # "#rrggbb"
     logo_png = models.BinaryField(null=True, blank=True)                        # PNG only, <= LOGO_MAX_BYTES
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -948,13 +948,13 @@ class Lactate:
         return v.tr("lactate_chosen", m1=m1, m2=m2)
 
 
-def lactate_block(v: View, s: Styles) -> list:
+def lactate_block(v: View, s: Styles, heading: bool = True) -> list:
     """The lactate part of a report: curve and steps side by side, thresholds by method, zones."""
     la = Lactate(v)
     if not la.points and not la.thresholds:
         return []
     half = CONTENT_W * 0.5
-    out = [P(v.tr("section_lactate"), s.h2)]
+    out = [P(v.tr("section_lactate"), s.h2)] if heading else [Spacer(1, 6)]
     steps = la.steps_table(half - 8)
     layout = Table([[la.chart(half - 6, 200), steps or ""]], colWidths=[half, half])
     layout.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
@@ -997,7 +997,7 @@ def lactate_story(v: View, s: Styles, *, athlete: bool) -> list:
         story.append(P(v.tr("your_zones"), s.h2))
         story.append(zones if zones is not None else P(v.tr("zones_none"), s.body))
         return story
-    story += lactate_block(v, s)
+    story += lactate_block(v, s, heading=False)  # the title says it already
     story += comparison_block(v, s)
     story += methods_block(v, s)
     return story
@@ -1151,9 +1151,9 @@ def methods_block(v: View, s: Styles) -> list:
     if engine:
         lines.append((v.tr("engine"), E(engine)))
     rows = [[P(f"<b>{k}</b>", s.cell), P(val, s.cell)] for k, val in lines]
-    if rows:
-        out.append(grid_table(rows, [0.2 * CONTENT_W, 0.8 * CONTENT_W], header_rows=0, zebra=False,
-                              extra=[("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    if rows:  # the heading never stays alone at the foot of a page
+        out = [KeepTogether([out[0], grid_table(rows, [0.2 * CONTENT_W, 0.8 * CONTENT_W], header_rows=0,
+                                                zebra=False, extra=[("VALIGN", (0, 0), (-1, -1), "TOP")])])]
     if v.has_cpet:
         out.append(P(v.tr("chart_note", s=v.n(dm.SMOOTH_SECONDS), n=dm.MAX_POINTS), s.small))
     flags = [f for f in dm.as_list(q.get("flags")) if isinstance(f, dict)]
@@ -1321,17 +1321,18 @@ def key_numbers(v: View, s: Styles) -> Table:
         vt = v.vt[key]
         if not vt:
             return v.tr("not_detected")
-        bits = [f"{v.n(vt.get('hr_bpm'))} {v.tr('u_bpm')}"]
+        bits = [f"{v.n(vt.get('hr_bpm'))} {v.tr('u_bpm')}"] if finite(vt.get("hr_bpm")) is not None else []
         load = v.load_text(vt)
         if load != DASH:
             bits.append(load)
             if v.load_kind == "speed":
                 bits.append(f"{pace(vt.get('speed_kmh'))} {v.tr('u_pace')}")
-        return " · ".join(bits)
+        return " · ".join(bits) or DASH
 
     rows = [[P(v.tr("aerobic_threshold"), s.body), P(thr("vt1"), s.key_value)],
             [P(v.tr("anaerobic_threshold"), s.body), P(thr("vt2"), s.key_value)],
-            [P(v.tr("max_hr"), s.body), P(f"{v.n(v.peak.get('hr_bpm'))} {v.tr('u_bpm')}", s.key_value)]]
+            [P(v.tr("max_hr"), s.body), P(f"{v.n(v.peak.get('hr_bpm'))} {v.tr('u_bpm')}" if v.has_hr
+                                          else v.tr("no_hr_recorded"), s.key_value)]]
     peak_load = v.load_text(v.peak)
     if peak_load != DASH:
         rows.append([P(v.tr("peak_load"), s.body), P(peak_load, s.key_value)])

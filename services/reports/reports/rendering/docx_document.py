@@ -25,16 +25,47 @@ from . import data as dm
 from . import document, fonts
 from .i18n import t
 
-RASTER_DPI = 110  # sharp enough on paper at the width Word shows it; each step up costs time
+RASTER_DPI = 100  # sharp enough on paper at the width Word shows it; each step up costs time
+
+
+class Rasteriser:
+    """PNG pages of the flowables, drawn by pdftoppm in a process of its own while the document is written
+    (start → …write the text and tables… → pngs())."""
+
+    def __init__(self, flowables: list):
+        self.count = len(flowables)
+        self.exe = shutil.which("pdftoppm") if flowables else None
+        self.process = None
+        if self.exe is None:
+            return
+        self.tmp = tempfile.TemporaryDirectory()
+        pdf = Path(self.tmp.name) / "charts.pdf"
+        pdf.write_bytes(_charts_pdf(flowables))
+        self.process = subprocess.Popen([self.exe, "-r", str(RASTER_DPI), "-png", str(pdf),
+                                         str(Path(self.tmp.name) / "c")], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+
+    def pngs(self) -> list[bytes | None]:
+        if self.process is None:
+            return [None] * self.count
+        try:
+            self.process.wait(timeout=60)
+            files = sorted(Path(self.tmp.name).glob("c-*.png"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+            out = [p.read_bytes() for p in files]
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            out = []
+        finally:
+            self.tmp.cleanup()
+        return out + [None] * (self.count - len(out))
 
 
 def rasterise(flowables: list) -> list[bytes | None]:
     """PNG bytes of each flowable (None when pdftoppm is missing)."""
-    if not flowables:
-        return []
-    exe = shutil.which("pdftoppm")
-    if exe is None:
-        return [None] * len(flowables)
+    return Rasteriser(flowables).pngs()
+
+
+def _charts_pdf(flowables: list) -> bytes:
     fonts.register()
     buf = io.BytesIO()
     c = rl_canvas.Canvas(buf)
@@ -44,13 +75,7 @@ def rasterise(flowables: list) -> list[bytes | None]:
         f.drawOn(c, 2, 2)
         c.showPage()
     c.save()
-    with tempfile.TemporaryDirectory() as tmp:
-        pdf = Path(tmp) / "charts.pdf"
-        pdf.write_bytes(buf.getvalue())
-        subprocess.run([exe, "-r", str(RASTER_DPI), "-png", str(pdf), str(Path(tmp) / "c")], check=True,
-                       capture_output=True, timeout=60)
-        pngs = sorted(Path(tmp).glob("c-*.png"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
-        return [p.read_bytes() for p in pngs]
+    return buf.getvalue()
 
 
 def _images(story) -> list:
@@ -84,8 +109,9 @@ def _text(cell) -> str:
 
 
 class Writer:
-    def __init__(self, doc, images: dict, lang: str, accent):
-        self.doc, self.images, self.lang = doc, images, lang
+    def __init__(self, doc, lang: str, accent):
+        self.doc, self.lang = doc, lang
+        self.pictures: list = []   # (run, flowable, width): filled in once the rasteriser is done
         self.accent = RGBColor.from_string(accent.hexval()[2:].upper().rjust(6, "0")) if accent is not None else None
 
     def paragraph(self, para: Paragraph, container=None):
@@ -105,17 +131,17 @@ class Writer:
         run.font.size = Pt(min(max(para.style.fontSize, 7), 14) if name not in ("big", "huge") else 28)
         run.bold = "Bold" in para.style.fontName
 
-    def image(self, flowable, container=None):
-        png = self.images.get(id(flowable))
-        target = container if container is not None else self.doc
-        if png is None:
-            target.add_paragraph(getattr(flowable, "title", "") or "")
-            return
+    def image(self, flowable):
         width_mm = min(170, flowable.width / 72 * 25.4)
-        if container is None:
-            self.doc.add_picture(io.BytesIO(png), width=Mm(width_mm))
-        else:
-            container.add_paragraph().add_run().add_picture(io.BytesIO(png), width=Mm(min(width_mm, 85)))
+        self.pictures.append((self.doc.add_paragraph().add_run(), flowable, Mm(width_mm)))
+
+    def place_pictures(self, images: dict):
+        for run, flowable, width in self.pictures:
+            png = images.get(id(flowable))
+            if png is None:  # no rasteriser here: the chart's title stands in its place
+                run.text = getattr(flowable, "title", "") or ""
+            else:
+                run.add_picture(io.BytesIO(png), width=width)
 
     def table(self, table: Table):
         rows = table._cellvalues
@@ -127,17 +153,19 @@ class Writer:
                     for sub in cell if isinstance(cell, (list, tuple)) else [cell]:
                         self.flowable(sub)
             return
+        from docx.table import _Cell
+
         n_cols = max(len(r) for r in rows)
         out = self.doc.add_table(rows=len(rows), cols=n_cols)
         out.style = "Table Grid"
-        for i, row in enumerate(rows):
-            for j, cell in enumerate(row):
-                target = out.cell(i, j)
-                target.text = _text(cell)
-                for p in target.paragraphs:
-                    for run in p.runs:
-                        run.font.size = Pt(8)
-                        run.bold = i == 0
+        # cells straight from the XML rows: Table.cell() re-reads the whole grid on every call
+        for i, (tr, row) in enumerate(zip(out._tbl.tr_lst, rows)):
+            for tc, cell in zip(tr.tc_lst, row):
+                text = _text(cell)
+                if text:
+                    run = _Cell(tc, out).paragraphs[0].add_run(text)
+                    run.font.size = Pt(8)
+                    run.bold = i == 0
         self.doc.add_paragraph()
 
     def flowable(self, item):
@@ -159,7 +187,7 @@ class Writer:
 def build(data: dm.ReportData, lang: str, template: str) -> bytes:
     v, story = document.story_of(data, lang, template)
     found = _images(story)
-    images = {id(f): png for f, png in zip(found, rasterise(found))}
+    rasteriser = Rasteriser(found)  # runs while the text and tables are written
     doc = Document()
     section = doc.sections[0]
     section.page_width, section.page_height = Mm(210), Mm(297)
@@ -179,9 +207,10 @@ def build(data: dm.ReportData, lang: str, template: str) -> bytes:
     doc.core_properties.title = f"{t(lang, document.title_key(v, template))} — {data.athlete.name}"
     doc.core_properties.language = lang
     doc.core_properties.author = v.brand.lab_name or t(lang, "brand")
-    writer = Writer(doc, images, lang, v.accent)
+    writer = Writer(doc, lang, v.accent)
     for item in story:
         writer.flowable(item)
+    writer.place_pictures({id(f): png for f, png in zip(found, rasteriser.pngs())})
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()
