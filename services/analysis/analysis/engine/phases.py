@@ -3,7 +3,7 @@
 With a load channel the phases come from `protocol.detect` (the climb followed back from the peak
 load). Without one (e.g. Oxynet exports) they come from VO2: the incremental part is the last
 climb of VO2 that ends at its peak, and it starts where the last stretch of flat VO2 before it
-(a baseline or a constant stage, >= 60 s with a slope below 40 % of the climb's, in the first third of the time to the peak) ends; with no
+(a baseline or a constant stage, >= 40 s with a slope below 40 % of the climb's, in the first third of the time to the peak) ends; with no
 such stretch it starts with the recording ("onset at recording start"), and when VO2 is already
 high there the onset is flagged unknown. Either way the end of exercise leaves out a terminal
 collapse of VO2 while the load is still logged (the runner stepping off a moving belt).
@@ -18,9 +18,10 @@ import math
 import numpy as np
 
 BIN_S = 10.0            # VO2 is judged on 10-s means
-SLOPE_WINDOW_S = 90.0   # local VO2 slope over 90 s
+SLOPE_WINDOW_S = 40.0   # local VO2 slope over 40 s: a 90-s window straddled the 60-100-s unloaded stage
+                        # many labs run between rest and ramp, so that stage was never seen as flat
 FLAT_FRACTION = 0.4     # flat: local slope below 40 % of the climb's
-MIN_FLAT_S = 60.0
+MIN_FLAT_S = 40.0
 DISMOUNT_DROP = 0.10    # VO2 (15-s means) falling > 10 % below its last-minute maximum while the load is logged
 DISMOUNT_MEAN_S = 15.0
 HIGH_START = 0.5        # VO2 at the first sample above half its peak: the recording began mid-test
@@ -190,8 +191,11 @@ def build(t: np.ndarray, vo2: np.ndarray, proto: dict, declared: dict | None = N
         for k, (a, b, lvl) in enumerate(g["flats"]):
             if b > w0 + SLOPE_WINDOW_S:
                 continue
-            kind = "baseline" if (k == 0 and a <= t0 + BIN_S) else "constant"
-            phases.append({"phase": kind, "start_s": a, "end_s": min(b, w0), "load": None})
+            # the slope window needs data on both sides, so a baseline's flat stretch begins up to half a
+            # window after the recording: such a first stretch is the baseline, from the recording's start
+            base = k == 0 and a <= t0 + SLOPE_WINDOW_S / 2 + BIN_S
+            phases.append({"phase": "baseline" if base else "constant", "start_s": t0 if base else a,
+                           "end_s": min(b, w0), "load": None})
         if phases and phases[0]["start_s"] > t0 + BIN_S:
             phases.insert(0, {"phase": "warm_up", "start_s": t0, "end_s": phases[0]["start_s"], "load": None})
         elif not phases and w0 > t0 + BIN_S:
