@@ -133,6 +133,8 @@ def test_profile_is_read_and_edited(lab, session):
     assert changed.status_code == 200, changed.content
     assert me.get("/api/v1/users/me").json()["time_zone"] == "Europe/Moscow"
     assert me.get("/api/v1/auth/me").json()["user"]["full_name"] == "Anna Ivanova"
+    refreshed = APIClient().post("/api/v1/auth/refresh", {"refresh": me.tokens["refresh"]}, format="json").json()
+    assert jwt.decode(refreshed["access"], options={"verify_signature": False})["locale"] == "en"
     bad = me.patch("/api/v1/users/me", {"time_zone": "Mars/Olympus", "language": "de"}, format="json")
     assert bad.status_code == 400 and {e["field"] for e in bad.json()["errors"]} == {"time_zone", "language"}
     assert me.patch("/api/v1/users/me", {"email": "x@y.test"}, format="json").json()["email"] == "anna@lab-a.test"

@@ -135,6 +135,8 @@ def _session_claims(user, family_id) -> dict:
     """`sid` names the refresh-token family (a password change keeps that session, ends the others). A user who must
     change their password gets the restricted audience: every verifier but POST /auth/password refuses it."""
     claims = {"sid": str(family_id)}
+    if user.language:  # the profile's language (OIDC `locale`), for services choosing one for this user
+        claims["locale"] = user.language
     if user.must_change_password:
         claims["aud"] = settings.PASSWORD_CHANGE_AUDIENCE
     return claims
