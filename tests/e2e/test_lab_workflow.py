@@ -106,3 +106,41 @@ def test_tenant_analysis_settings_through_the_gateway(owner, second_lab):
     assert owner.get("/api/v1/tests/settings").json()["zone_model"] == "three_zone"
     assert second_lab.get("/api/v1/tests/settings").json()["zone_model"] == "five_zone"
     owner.put("/api/v1/tests/settings", {})  # back to the defaults for the other tests
+
+
+def test_litres_under_a_millilitre_header_are_converted_not_reported_as_3_9(owner, athlete):
+    rows = ["Time (s);VO2 (ml/min);VCO2 (ml/min);VE (l/min);HR (bpm);Power (W)"]
+    for i in range(150):  # 12.5 min: 2 min rest, then a ramp to 3.9 L/min
+        vo2 = 0.4 if i < 24 else 0.4 + 3.5 * (i - 24) / 125
+        rows.append(f"{i * 5};{vo2:.3f};{vo2 * 0.95:.3f};{vo2 * 30:.1f};{70 + i};{0 if i < 24 else (i - 24) * 2}")
+    content = "\n".join(rows).encode()
+    accepted = owner.post("/api/v1/imports/", files={"file": ("litres.csv", content)}, data={"athlete": athlete["id"]})
+    assert accepted.status_code == 202, accepted.text
+    deadline = time.monotonic() + 90
+    while (state := owner.get(f"/api/v1/imports/{accepted.json()['id']}").json())["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, state
+        time.sleep(0.2)
+    assert state["status"] == "done", state
+    assert any("header says mL/min" in w and "converted" in w for w in state["warnings"])
+    vo2max = owner.get(f"/api/v1/tests/{state['test']}/analysis").json()["vo2max"]["vo2_ml_min"]
+    assert 3500 < vo2max < 4100  # mL/min, never 3.9
+
+
+def test_the_files_athlete_against_the_record(owner):
+    anna = owner.post("/api/v1/athletes/", {"first_name": "Anna", "last_name": "Ivanova", "sex": "female",
+                                            "birth_date": "1994-03-12", "body_mass_kg": 58.2}).json()
+    path = CPET / "spiro/zan_ramp"  # the file's header: male, 66 kg, born 1998-10-04; no test date
+    accepted = owner.post("/api/v1/imports/", files={"file": (path.name, path.read_bytes())},
+                          data={"athlete": anna["id"]})
+    deadline = time.monotonic() + 90
+    while (state := owner.get(f"/api/v1/imports/{accepted.json()['id']}").json())["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, state
+        time.sleep(0.2)
+    assert state["status"] == "done", state
+    warned = " | ".join(state["warnings"])
+    assert all(f"athlete_mismatch:{what}" in warned for what in ("sex", "body_mass", "age"))
+    assert "no test date" in warned
+    test = owner.get(f"/api/v1/tests/{state['test']}").json()
+    assert test["date"] is None and test["body_mass_used_kg"] == 66
+    flags = {f["code"] for f in owner.get(f"/api/v1/tests/{state['test']}/analysis").json()["quality"]["flags"]}
+    assert {"athlete_mismatch:sex", "athlete_mismatch:body_mass", "athlete_mismatch:age"} <= flags

@@ -207,3 +207,18 @@ def test_tenant_analysis_settings(caller, tenant_a, tenant_b, athlete, pipeline)
     assert res["averaging"]["outliers"]["method"] == "lamarra" and res["zone_model"] == "three_zone"
     assert owner.get(f"/api/v1/athletes/{athlete['id']}/progress").json()["meaningful_change_pct"] == 3.0
     assert db_count(tenant_a, Sample, test_id=test_id) > 0
+
+
+def test_reanalysis_on_request_uses_the_current_settings(caller, tenant_a, athlete, pipeline):
+    owner = caller(tenant_a)
+    test_id = imported(owner, athlete["id"], "spiro/zan_ramp")["test"]
+    first = owner.get(f"/api/v1/tests/{test_id}/analysis").json()
+    assert first["averaging"]["method"] == "time"
+    same = owner.patch(f"/api/v1/tests/{test_id}/analysis", {"recompute": True}, format="json").json()
+    assert same["version"] == 1 and same["recomputed"] is False  # nothing changed: nothing new
+    owner.put("/api/v1/tests/settings", {"averaging": {"method": "bin", "seconds": 15}}, format="json")
+    again = owner.patch(f"/api/v1/tests/{test_id}/analysis", {"recompute": True}, format="json").json()
+    assert again["version"] == 2 and again["recomputed"] is True
+    assert again["averaging"]["method"] == "bin" and again["averaging"]["seconds"] == 15
+    audit = owner.get(f"/api/v1/tests/{test_id}/analysis/versions").json()["versions"][0]["audit"][0]
+    assert audit["action"] == "recompute" and audit["user_id"] == owner.user_id

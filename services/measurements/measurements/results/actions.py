@@ -168,7 +168,8 @@ def merged_overrides(before: dict, thresholds: dict | None, exclude: list | None
 
 
 def override(test_id, *, tenant_id: str, user_id: str | None, thresholds: dict | None = None,
-             exclude: list | None = None, reason: str | None = None) -> tuple[AnalysisResult, bool]:
+             exclude: list | None = None, reason: str | None = None,
+             recompute_only: bool = False) -> tuple[AnalysisResult, bool]:
     """The physiologist's VT1/VT2 (and excluded windows): merged with the stored ones and re-derived (zones follow).
     Returns (current result, recomputed?).
 
@@ -202,8 +203,8 @@ def override(test_id, *, tenant_id: str, user_id: str | None, thresholds: dict |
         changes = {"overrides": {"before": before, "after": after}}
         if reason:
             changes["reason"] = reason
-        return save_version(test, computed, user_id=user_id, action=AnalysisAudit.Action.OVERRIDE,
-                            changes=changes), True
+        action = AnalysisAudit.Action.RECOMPUTE if recompute_only else AnalysisAudit.Action.OVERRIDE
+        return save_version(test, computed, user_id=user_id, action=action, changes=changes), True
 
 
 @test_actions.after_inputs_changed

@@ -91,13 +91,16 @@ class AnalysisPatchSerializer(serializers.Serializer):
     overrides = OverridesField(required=False)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500,
                                    help_text="why (kept in the audit with who, when, the old and the new values)")
+    recompute = serializers.BooleanField(required=False, default=False,
+                                         help_text="re-analyse with the tenant's current settings (a new version "
+                                                   "only when a result would differ)")
     exclude = serializers.ListField(
         child=serializers.ListField(child=serializers.FloatField(min_value=-600, max_value=36000), min_length=2,
                                     max_length=2), required=False, max_length=100)
 
     def validate(self, attrs):
-        if "overrides" not in attrs and "exclude" not in attrs:
-            raise serializers.ValidationError("send overrides and/or exclude")
+        if "overrides" not in attrs and "exclude" not in attrs and not attrs.get("recompute"):
+            raise serializers.ValidationError("send overrides and/or exclude (or recompute: true)")
         return attrs
 
 
@@ -133,7 +136,10 @@ class TestAnalysisView(APIView):
         row, created = actions.override(test_id, tenant_id=principal.tenant_id, user_id=principal.user_id,
                                         thresholds=patch.validated_data.get("overrides"),
                                         exclude=patch.validated_data.get("exclude"),
-                                        reason=patch.validated_data.get("reason") or _reason_of(patch.validated_data))
+                                        reason=patch.validated_data.get("reason") or _reason_of(patch.validated_data),
+                                        recompute_only=patch.validated_data.get("recompute", False)
+                                        and "overrides" not in patch.validated_data
+                                        and "exclude" not in patch.validated_data)
         return Response({**queries.result_body(row), "recomputed": created})
 
 
