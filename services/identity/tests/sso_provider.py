@@ -32,9 +32,17 @@ def _need(tool: str) -> str:
 
 
 def install() -> None:
-    if not (HERE / "node_modules" / "oidc-provider").is_dir():
-        subprocess.run([_need("npm"), "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True, timeout=600,
-                       stdout=subprocess.DEVNULL)
+    """`npm ci` once; locked, since `npm ci` first deletes node_modules (two test runs must not race)."""
+    import fcntl
+
+    if (HERE / "node_modules" / "oidc-provider").is_dir():
+        return
+    npm = _need("npm")
+    with open(HERE / ".install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (HERE / "node_modules" / "oidc-provider").is_dir():
+            subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True, timeout=600,
+                           stdout=subprocess.DEVNULL)
 
 
 class Provider:
