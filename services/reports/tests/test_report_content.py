@@ -255,3 +255,26 @@ def test_lab_name_and_contacts_on_every_page_header(reports):
     for page in pages:
         text = page.extract_text()
         assert "Лаборатория спортивной медицины «Пульс»" in text and "+7 495 000-00-00" in text
+
+
+@pytest.mark.parametrize("name", list(REFERENCES))
+def test_docx_has_the_same_sections_in_one_language(reports, name):
+    from docx import Document
+
+    from reports.rendering import render_docx
+
+    _, data, pdfs = reports[name]
+    for lang in ("ru", "en"):
+        doc = Document(io.BytesIO(render_docx(data, lang, "full")))
+        words = "\n".join([p.text for p in doc.paragraphs] +
+                          [c.text for t in doc.tables for row in t.rows for c in row.cells])
+        assert data.athlete.name in words
+        assert not IDENTIFIER.findall(words) and not SEVERITY.search(words)
+        pdf_headings = {i18n.LABELS[lang][k] for k in ("section_vo2max", "charts", "section_lactate_thresholds",
+                                                      "section_methods", "section_conclusion")}
+        headings = {p.text for p in doc.paragraphs if p.style.name.startswith(("Heading", "Title"))}
+        assert {h for h in pdf_headings if h in text_of(pdfs[(lang, "full")])} <= headings
+        if lang == "ru":
+            own = words.replace(data.athlete.name, "")
+            assert not sorted(f for f in catalogue_fragments("en") if f in own)
+        assert len(doc.inline_shapes) == len([f for f in charts_of(data, lang)]) + (1 if data.has_cpet else 0)

@@ -575,7 +575,7 @@ def zones_block(v: View, s: Styles) -> list:
     out = [P(v.tr("section_zones"), s.h2)]
     three, five = zones_table(v, s, "three_zone"), zones_table(v, s, "five_zone")
     if not three and not five:
-        return out + [P(v.tr("zones_none"), s.body)]
+        return [KeepTogether(out + [P(v.tr("zones_none"), s.body)])]
     if three:
         out += [P(v.tr("zones_three"), s.h3), three]
     if five:
@@ -745,7 +745,7 @@ def fatmax_block(v: View, s: Styles) -> list:
         reason = str(f.get("reason") or "")
         reason = v.tr("fatmax_reason_ramp" if "'ramp'" in reason else "fatmax_reason_steps" if "step protocol" in
                       reason else "fatmax_reason_other")
-        return out + [P(v.tr("fatmax_unavailable", reason=reason), s.body)]
+        return [KeepTogether(out + [P(v.tr("fatmax_unavailable", reason=reason), s.body)])]
     unit = v.tr("u_w") if v.load_kind == "power" else v.tr("u_kmh") if v.load_kind == "speed" else ""
     d_load = 0 if v.load_kind == "power" else 1
     fm = f.get("fatmax") if isinstance(f.get("fatmax"), dict) else {}
