@@ -278,7 +278,11 @@ class OpenAPIAggregator:
                 else:
                     documents[service] = result
             merged = merge(documents, missing)
-            self._cached = (time.monotonic(), merged)
+            # A document missing a service (still starting, or slow under load) is kept for a few seconds only.
+            stamp = time.monotonic()
+            if missing:
+                stamp -= max(0.0, self.settings.openapi_cache_s - 5.0)
+            self._cached = (stamp, merged)
             return merged
 
 

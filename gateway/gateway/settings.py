@@ -123,7 +123,8 @@ class Settings:
             upstream_max_connections=env_int("UPSTREAM_MAX_CONNECTIONS", 200),
             upstream_keepalive_s=_float("UPSTREAM_KEEPALIVE_S", 4.0),
             openapi_cache_s=_float("OPENAPI_CACHE_S", 60.0),
-            openapi_timeout_s=_float("OPENAPI_TIMEOUT_S", 3.0),
+            # generous: a service builds its schema on each fetch, which takes seconds on a loaded machine
+            openapi_timeout_s=_float("OPENAPI_TIMEOUT_S", 10.0),
             # One JSON access line per request (buffered, see accesslog.py); off when LOG_LEVEL is above INFO.
             trusted_proxies=_networks(env_list("TRUSTED_PROXIES")),
             # Below gunicorn's request-line limit (4094 bytes with method and version), so no service ever shows its
