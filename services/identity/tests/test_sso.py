@@ -97,6 +97,14 @@ def test_wrong_state_and_replayed_state_are_refused(lab_a, provider):
     assert replayed.status_code == 400 and replayed.json()["type"] == "urn:vo2:problem:sso-state-invalid"
 
 
+def test_an_answer_naming_another_issuer_is_refused(lab_a, provider):
+    provider.add_account("mix@lab-a.test")
+    query = provider.authorize(start("lab-a", "mix@lab-a.test"))
+    assert query["iss"] == provider.issuer  # oidc-provider sends RFC 9207's iss with the code
+    answer = callback({**query, "iss": "https://idp.attacker.test"})
+    assert answer.status_code == 401 and answer.json()["type"] == "urn:vo2:problem:sso-refused"
+
+
 def test_an_expired_state_is_refused(lab_a, provider, clock):
     provider.add_account("late@lab-a.test")
     query = provider.authorize(start("lab-a", "late@lab-a.test"))

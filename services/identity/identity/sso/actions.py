@@ -178,7 +178,7 @@ class SignedIn:
     tokens: tokens.TokenPair
 
 
-def finish(*, state: str, code: str | None, error: str | None = None) -> SignedIn:
+def finish(*, state: str, code: str | None, error: str | None = None, iss: str | None = None) -> SignedIn:
     """The provider sent the browser back: the state is used up, the code exchanged (with the PKCE verifier), the ID
     token verified, the user found (link, or a verified e-mail) or provisioned, and our own tokens issued."""
     attempt = _use_attempt(state)
@@ -186,6 +186,8 @@ def finish(*, state: str, code: str | None, error: str | None = None) -> SignedI
     provider = provider_of(tenant_id)
     if provider is None:
         _refuse(tenant_id, "not-configured", NotConfigured())
+    if iss is not None and iss != provider.issuer:  # RFC 9207: the answer came from another provider (mix-up)
+        _refuse(tenant_id, "issuer-mismatch", SignInRefused("The sign-in answer names another provider (iss)."))
     if error or not code:
         _refuse(tenant_id, "provider-error", SignInRefused(f"The provider did not sign you in ({(error or 'no code')[:100]})."))
     secret = crypto.decrypt(provider.client_secret_encrypted)

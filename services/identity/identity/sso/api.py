@@ -111,13 +111,14 @@ class SSOCallbackView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(auth=[{}], tags=["sso"], parameters=[OpenApiParameter("state", str), OpenApiParameter("code", str),
-                                                        OpenApiParameter("error", str, required=False)],
+                                                        OpenApiParameter("error", str, required=False),
+                                                        OpenApiParameter("iss", str, required=False)],
                    responses={200: TokenPairAnswer, 400: PROBLEM, 401: PROBLEM, 403: PROBLEM})
     def get(self, request):
         params = request.query_params
         try:
             signed_in = actions.finish(state=params.get("state", "")[:200], code=params.get("code", "")[:2000] or None,
-                                       error=params.get("error") or None)
+                                       error=params.get("error") or None, iss=params.get("iss"))
         except ProblemError as exc:
             return refusal(exc)
         return Response(signed_in.tokens.as_dict())
