@@ -38,6 +38,7 @@ PUBLIC_ROUTES = frozenset({
     # password first (audience vo2max-password-change), which every other route refuses
     ("POST", "/api/v1/auth/password"),
     ("POST", "/api/v1/auth/login/mfa"),  # the challenge from the password step is the credential
+    ("POST", "/api/v1/auth/login/mfa/enrol"),  # likewise, when the tenant requires a second factor first
     ("GET", "/.well-known/jwks.json"),
     ("HEAD", "/.well-known/jwks.json"),
 })

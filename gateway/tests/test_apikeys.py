@@ -96,3 +96,69 @@ def test_the_key_is_replaced_upstream_by_its_access_token_and_no_credentials_mea
         await keys.aclose()
         server.close()
     asyncio.run(scenario())
+
+
+# ---- through a running gateway: the key never travels upstream, and rate limits count per key --------------------
+
+def exchanging_identity(keys, tenant: str, calls: list):
+    """identity's JWKS and its key exchange (a fake of identity's answers, signing real tokens with the test keys),
+    with the echo app behind every other identity path."""
+    from .fakes import make_app
+
+    echo = make_app("identity", ["/api/v1/auth/", "/api/v1/tenants/"], keys.jwks)
+    live = {"vo2_key_one": "11111111-1111-4111-8111-111111111111", "vo2_key_two": "22222222-2222-4222-8222-222222222222"}
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http" or scope["path"] != apikeys.EXCHANGE_PATH:
+            return await echo(scope, receive, send)
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        asked = json.loads(body)
+        calls.append(asked["api_key"])
+        if asked["client_secret"] == "gw-secret" and asked["api_key"] in live:
+            status, answer = 200, {"access": keys.token(sub=live[asked["api_key"]], tid=tenant, roles=["viewer"],
+                                                        lifetime=90, api_key=asked["api_key"][:12]),
+                                   "token_type": "Bearer", "expires_in": 90}
+        else:
+            status, answer = 401, {"type": "urn:vo2:problem:invalid-api-key"}
+        data = json.dumps(answer).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+        await send({"type": "http.response.body", "body": data})
+    return app
+
+
+def test_a_key_is_swapped_for_its_token_upstream_and_limited_per_key(keys, upstreams, tmp_dir):
+    import uuid
+
+    from .conftest import Gateway, base_env
+    from .fakes import ServerThread
+
+    tenant, calls = str(uuid.uuid4()), []
+    identity_server = ServerThread(exchanging_identity(keys, tenant, calls)).start()
+    env = base_env(upstreams)
+    env.update({"IDENTITY_URL": identity_server.url, "JWT_JWKS_URL": identity_server.url + "/.well-known/jwks.json",
+                "SERVICE_CLIENT_ID": "gateway", "SERVICE_CLIENT_SECRET": "gw-secret", "RATE_LIMIT_IP": "100000",
+                "RATE_LIMIT_USER": "3", "RATE_LIMIT_TENANT": "1000"})
+    gateway = Gateway(env, tmp_dir, "apikeys")
+    try:
+        one = {"Authorization": "Bearer vo2_key_one"}
+        seen = gateway.client.get("/api/v1/athletes/", headers=one)
+        assert seen.status_code == 200, seen.text
+        forwarded = seen.json()["headers"]["authorization"][0]
+        assert forwarded.startswith("Bearer ey") and "vo2_key_one" not in str(seen.json()["headers"])
+        assert seen.json()["headers"]["x-user-id"] == ["11111111-1111-4111-8111-111111111111"]
+        statuses = [gateway.client.get("/api/v1/athletes/", headers=one).status_code for _ in range(3)]
+        assert statuses == [200, 200, 429]  # RATE_LIMIT_USER=3 counts per key (its sub)
+        two = gateway.client.get("/api/v1/athletes/", headers={"Authorization": "Bearer vo2_key_two"})
+        assert two.status_code == 200
+        assert calls.count("vo2_key_one") == 1  # cached: one exchange for four calls
+        bad = gateway.client.get("/api/v1/athletes/", headers={"Authorization": "Bearer vo2_unknown"})
+        assert bad.status_code == 401 and bad.json()["type"] == "urn:vo2:problem:not-authenticated"
+    finally:
+        gateway.stop()
+        identity_server.stop()

@@ -47,3 +47,14 @@ def test_a_read_only_tenant_reads_but_does_not_write(signing_keys, tenant_a):
     assert writable.get(f"/api/v1/athletes/{athlete['id']}").json()["sport"] == "running"  # nothing deleted
     later = client(signing_keys, tenant_a, read_only_from=int(time.time()) + 3600)  # not yet
     assert later.patch(f"/api/v1/athletes/{athlete['id']}", {"sport": "cycling"}, format="json").status_code == 200
+
+
+def test_the_storage_quota_counts_the_uploaded_files(signing_keys, tenant_a):
+    owner = client(signing_keys, tenant_a, quotas={"storage_mb": 1})
+    athlete = owner.post("/api/v1/athletes/", ATHLETE, format="json").json()
+    half = b"time_s,vo2\n" + b"0,1\n" * (2 ** 19 // 4)  # 0.5 MiB
+    assert upload(owner, athlete["id"], ("a.csv", half)).status_code == 202
+    assert upload(owner, athlete["id"], ("b.csv", half[: 2 ** 18])).status_code == 202  # 0.75 MiB in all
+    refused = upload(owner, athlete["id"], ("c.csv", half))
+    assert refused.status_code == 403 and refused.json()["quota"] == "storage_mb", refused.content
+    assert db_count(tenant_a, Import) == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from servicekit import jobs, plans, storage
@@ -39,12 +40,19 @@ def imports_this_month(tenant_id) -> int:
     return Import.objects.filter(tenant_id=tenant_id, created_at__gte=start).count()
 
 
+def stored_bytes(tenant_id) -> int:
+    """The bytes of the tenant's uploaded files still kept (a deleted test's or athlete's imports are gone)."""
+    return Import.objects.filter(tenant_id=tenant_id).aggregate(total=Sum("size_bytes"))["total"] or 0
+
+
 def accept_upload(by: Principal, athlete, upload, *, format_hint: str = "", modality: str = "",
                   idempotency_key: str | None = None) -> tuple[Import, bool]:
     """Store the file and create the import (queued). Returns (import, created?): a retried upload with the same
     Idempotency-Key is the first import, and its second copy of the file is removed again. The tenant's plan
     (the token's `plan` claim) bounds the imports of a calendar month (403 plan-limit `imports_per_month`)."""
     plans.require_room(by.claims, "imports_per_month", imports_this_month(by.tenant_id))
+    # storage_mb counts the uploaded files kept (the largest part of a tenant's data); refused before storing
+    plans.require_room(by.claims, "storage_mb", (stored_bytes(by.tenant_id) + (upload.size or 0)) / 2 ** 20 - 1e-9)
     import_id = uuid.uuid4()
     folder = f"{by.tenant_id}/{import_id}"
     key = f"{folder}/{storage.safe_name(upload.name)}"
