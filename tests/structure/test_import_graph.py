@@ -31,7 +31,7 @@ LAYERS = {
     "identity": [("audit",), ("tenants",), ("accounts",), ("tokens",), ("invitations", "sso", "apikeys", "mfa")],
     "measurements": [("athletes",), ("exercise_tests",), ("samples", "results"), ("imports",)],
     "reports": [("rendering",), ("documents",)],
-    "notifications": [("inapp",), ("mail",)],
+    "notifications": [("directory", "preferences"), ("inapp",), ("mail",), ("outcomes",), ("webhooks",)],
 }
 FOUNDATIONS = {"settings", "events", "celery", "wsgi"}  # domain folders may import these; they import no folder
 ENTRIES = {"urls", "consumers"}                          # loaded by name; they import folders, nobody imports them

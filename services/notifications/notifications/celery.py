@@ -2,3 +2,11 @@
 from servicekit.celery import make_celery
 
 app = make_celery("notifications")
+
+# periodic work (a beat: `celery -A notifications.celery beat`): long-waiting webhook retries, retention
+from django.conf import settings  # noqa: E402  (the factory set Django up)
+
+app.conf.beat_schedule = {
+    "webhooks-sweep": {"task": "notifications.webhooks.sweep", "schedule": settings.WEBHOOK_SWEEP_SECONDS},
+    "notifications-retention": {"task": "notifications.inapp.remove_old", "schedule": 3600.0},
+}

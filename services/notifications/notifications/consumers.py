@@ -3,8 +3,10 @@ written in the same transaction (servicekit.events.consumer); it reads only the 
 from servicekit.events import Event, handles
 
 from . import events
+from .directory import actions as directory
 from .inapp import actions as inapp
 from .mail import actions as mail, tasks as mail_tasks
+from .outcomes import actions as outcomes
 from .webhooks import actions as webhooks, tasks as webhook_tasks
 
 
@@ -17,7 +19,13 @@ def invitation_created(event: Event) -> None:
 
 @handles(events.INVITATION_ACCEPTED)
 def invitation_accepted(event: Event) -> None:
+    directory.remember_member(event, roles=[event.data["role"]])
     inapp.notify_invitation_accepted(event)
+
+
+@handles(events.USER_CREATED)
+def user_created(event: Event) -> None:
+    directory.remember_member(event)
 
 
 def to_webhooks(event: Event) -> None:
@@ -29,11 +37,14 @@ def to_webhooks(event: Event) -> None:
 
 @handles(events.TEST_IMPORTED)
 def test_imported(event: Event) -> None:
+    directory.remember_test(event)
+    outcomes.import_done(event)
     to_webhooks(event)
 
 
 @handles(events.TEST_ANALYZED)
 def test_analyzed(event: Event) -> None:
+    outcomes.analysis_changed(event)
     to_webhooks(event)
 
 
@@ -44,16 +55,19 @@ def test_deleted(event: Event) -> None:
 
 @handles(events.IMPORT_FAILED)
 def import_failed(event: Event) -> None:
+    outcomes.import_failed(event)
     to_webhooks(event)
 
 
 @handles(events.REPORT_READY)
 def report_ready(event: Event) -> None:
+    outcomes.report_ready(event)
     to_webhooks(event)
 
 
 @handles(events.REPORT_FAILED)
 def report_failed(event: Event) -> None:
+    outcomes.report_failed(event)
     to_webhooks(event)
 
 

@@ -4,6 +4,7 @@ written (contracts/events/)."""
 # consumed (notifications.consumers)
 INVITATION_CREATED = "identity.invitation.created"
 INVITATION_ACCEPTED = "identity.invitation.accepted"
+USER_CREATED = "identity.user.created"
 TEST_IMPORTED = "measurements.test.imported"
 TEST_ANALYZED = "measurements.test.analyzed"
 TEST_DELETED = "measurements.test.deleted"

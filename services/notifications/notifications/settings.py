@@ -4,7 +4,8 @@ from servicekit.django.settings import build
 
 globals().update(build(
     "notifications",
-    apps=["notifications.inapp", "notifications.mail", "notifications.webhooks"],
+    apps=["notifications.directory", "notifications.preferences", "notifications.inapp", "notifications.mail",
+          "notifications.webhooks"],
     urlconf="notifications.urls",
     title="VO2max Report — notifications",
     description="In-app notifications, e-mail and signed webhooks.",
@@ -41,3 +42,8 @@ WEBHOOK_SECRET_OVERLAP_SECONDS = config.env_int("WEBHOOK_SECRET_OVERLAP_SECONDS"
 # a retry further away than this waits in the table for the sweep (a broker should not hold hours-long ETAs)
 WEBHOOK_MAX_COUNTDOWN_SECONDS = float(config.env("WEBHOOK_MAX_COUNTDOWN_SECONDS", "600"))
 WEBHOOK_DISPATCH = config.env("WEBHOOK_DISPATCH", "celery")
+
+# links in notifications name the public URL (the gateway's), as identity's invitation links do
+PUBLIC_APP_URL = (config.env("PUBLIC_APP_URL", "http://127.0.0.1:8000") or "http://127.0.0.1:8000").rstrip("/")
+NOTIFICATION_RETENTION_DAYS = config.env_int("NOTIFICATION_RETENTION_DAYS", 180)
+WEBHOOK_SWEEP_SECONDS = float(config.env("WEBHOOK_SWEEP_SECONDS", "30"))

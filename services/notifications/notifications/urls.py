@@ -4,6 +4,7 @@ from servicekit.django.urls import handler404, handler500  # noqa: F401  (proble
 
 urlpatterns = [
     path("", include("servicekit.django.urls")),
+    path("api/v1/", include("notifications.preferences.urls")),
     path("api/v1/", include("notifications.inapp.urls")),
     path("api/v1/", include("notifications.webhooks.urls")),
 ]

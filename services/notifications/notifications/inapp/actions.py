@@ -45,15 +45,23 @@ def mark_read(notification: Notification) -> Notification:
     return notification
 
 
-def notify_webhook_disabled(endpoint, user_id: str, language: str = "en") -> Notification:
-    if language == "ru":
-        title = "Вебхук отключён"
-        body = (f"Доставка на {endpoint.url} не удавалась в течение всего расписания повторов, адрес отключён. "
-                "Исправьте приёмник и включите его снова.")
-    else:
-        title = "Webhook endpoint disabled"
-        body = (f"Deliveries to {endpoint.url} failed for the whole retry schedule, so the endpoint was disabled. "
-                "Fix the receiver and enable it again.")
-    return notify(tenant_id=str(endpoint.tenant_id), user_id=str(user_id), kind="webhook.disabled", title=title,
-                  body=body, data={"webhook_id": str(endpoint.id), "url": endpoint.url,
-                                   "link": f"/api/v1/webhooks/{endpoint.id}"})
+
+def mark_all_read(user_id: str) -> int:
+    return Notification.objects.filter(user_id=user_id, read_at__isnull=True).update(read_at=timezone.now())
+
+
+def remove_older_than(days: int) -> int:
+    """Retention: every tenant's notifications older than `days` go. The tenants are the ones events came from (the
+    kit's inbox is not tenant-scoped); each is cleaned in its own tenant transaction, as RLS requires."""
+    import datetime as dt
+
+    from servicekit.events.models import InboxEvent
+    from servicekit.tenancy import tenant_transaction
+
+    cutoff = timezone.now() - dt.timedelta(days=days)
+    removed = 0
+    tenants = InboxEvent.objects.exclude(tenant_id=None).values_list("tenant_id", flat=True).distinct()
+    for tenant_id in list(tenants):
+        with tenant_transaction(str(tenant_id)):
+            removed += Notification.objects.filter(created_at__lt=cutoff).delete()[0]
+    return removed

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import django_filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -47,6 +47,18 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
     def get_queryset(self):
         return own_notifications(principal_of(self.request))
+
+    @extend_schema(responses=inline_serializer("UnreadCount", {"unread": serializers.IntegerField()}))
+    @action(detail=False, methods=["get"], url_path="unread-count", filterset_class=None, pagination_class=None)
+    def unread_count(self, request):
+        """How many of the caller's notifications are unread."""
+        return Response({"unread": self.get_queryset().filter(read_at__isnull=True).count()})
+
+    @extend_schema(request=None, responses=inline_serializer("MarkedRead", {"marked": serializers.IntegerField()}))
+    @action(detail=False, methods=["post"], url_path="read-all", filterset_class=None, pagination_class=None)
+    def read_all(self, request):
+        """Mark every unread notification of the caller read."""
+        return Response({"marked": actions.mark_all_read(principal_of(request).user_id)})
 
     @extend_schema(request=None, responses=NotificationSerializer)
     @action(detail=True, methods=["post"], url_path="read")

@@ -41,6 +41,15 @@ def record_invitation_email(event: Event) -> EmailDelivery:
     return delivery
 
 
+def record_email(*, tenant_id: str, event_id: str, kind: str, to_email: str, language: str, subject: str,
+                 body: str) -> EmailDelivery:
+    """A notification's e-mail, once per (event, kind)."""
+    delivery, _ = EmailDelivery.objects.get_or_create(
+        tenant_id=tenant_id, event_id=event_id, kind=kind[:100],
+        defaults={"to_email": to_email, "language": language, "subject": subject[:300], "body": body})
+    return delivery
+
+
 def record_password_reset_email(event: Event) -> EmailDelivery:
     language, subject, body = messages.password_reset(event.data)
     delivery, _ = EmailDelivery.objects.get_or_create(

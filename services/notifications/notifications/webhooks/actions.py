@@ -25,7 +25,7 @@ from servicekit.principal import Principal
 from servicekit.problems import problem
 
 from .. import events
-from ..inapp import actions as inapp
+from ..outcomes import actions as outcomes
 from . import signing
 from .models import Attempt, Delivery, Endpoint, RetryDue
 
@@ -213,15 +213,14 @@ def give_up(delivery_id: str, reason: str) -> str:
 
 def _disable_if_failing(endpoint: Endpoint, *, since: dt.datetime) -> None:
     """A delivery's retries ran out: unless the endpoint succeeded since that delivery began, it is disabled and
-    the people who manage it (its creator and last editor, both owners or admins) are told."""
+    the tenant's owners and admins are told (its creator and last editor when none is known yet)."""
     endpoint = Endpoint.objects.get(pk=endpoint.pk)
     if not endpoint.enabled or (endpoint.last_success_at and endpoint.last_success_at > since):
         return
     endpoint.enabled = False
     endpoint.disabled_reason = "every attempt failed for the whole retry schedule"
     endpoint.save(update_fields=["enabled", "disabled_reason", "updated_at"])
-    for user_id in dict.fromkeys(u for u in (endpoint.created_by, endpoint.updated_by) if u):
-        inapp.notify_webhook_disabled(endpoint, user_id)
+    outcomes.webhook_disabled(endpoint, (endpoint.created_by, endpoint.updated_by))
 
 
 def due_for_sweep(now: dt.datetime | None = None, limit: int = 500) -> list[tuple[str, str]]:

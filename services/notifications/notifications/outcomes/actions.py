@@ -1,0 +1,107 @@
+"""Telling people what happened to their lab's work: one named home for it. `tell()` writes the in-app
+notification and records the e-mail (queued before the commit, as every e-mail is) as the user's preferences say,
+in their language, naming the athlete and the test, linking to the resource's public URL."""
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+
+from servicekit.events import Event
+
+from ..directory import queries as directory
+from ..inapp import actions as inapp
+from ..mail import actions as mail, tasks as mail_tasks
+from ..preferences import queries as preferences
+from . import messages
+
+
+def link(path: str) -> str:
+    return settings.PUBLIC_APP_URL + path
+
+
+def language_of(user_id) -> str:
+    chosen = preferences.language(user_id)
+    if chosen:
+        return chosen
+    member = directory.member(user_id)
+    return member.language if member else "en"
+
+
+def tell(*, tenant_id: str, user_id, kind: str, event_id: str, values: dict, data: dict) -> None:
+    if not user_id:
+        return
+    channels = preferences.channels(user_id).get(kind, {"in_app": True, "email": False})
+    language = language_of(user_id)
+    title, body = messages.render(kind, language, values)
+    if channels["in_app"]:
+        inapp.notify(tenant_id=tenant_id, user_id=str(user_id), kind=kind, title=title, body=body,
+                     data={**data, "link": values.get("link")}, event_id=event_id)
+    member = directory.member(user_id)
+    if channels["email"] and member is not None and member.email:
+        delivery = mail.record_email(tenant_id=tenant_id, event_id=event_id, kind=f"{kind}:{user_id}",
+                                     to_email=member.email, language=language, subject=title, body=body)
+        if not delivery.finished:
+            mail_tasks.send_later(delivery)
+
+
+def _test_values(test_id) -> dict:
+    known = directory.lab_test(test_id)
+    return {"athlete": known.athlete_name, "date": known.date} if known else {}
+
+
+def import_done(event: Event) -> None:
+    d = event.data
+    values = {**_test_values(d["test_id"]), "athlete": d.get("athlete_name") or None, "date": d.get("date"),
+              "file": d.get("format"), "link": link(f"/api/v1/tests/{d['test_id']}/analysis")}
+    tell(tenant_id=event.tenant_id, user_id=d.get("imported_by"), kind="import.done", event_id=event.id,
+         values=values, data={"test_id": d["test_id"], "athlete_id": d["athlete_id"], "import_id": d.get("import_id")})
+
+
+def import_failed(event: Event) -> None:
+    d = event.data
+    values = {"athlete": d.get("athlete_name"), "file": d.get("filename"), "stage": d.get("stage"),
+              "reason": d.get("detail") or d["error_code"], "link": link(f"/api/v1/imports/{d['import_id']}")}
+    tell(tenant_id=event.tenant_id, user_id=d.get("imported_by"), kind="import.failed", event_id=event.id,
+         values=values, data={"import_id": d["import_id"], "athlete_id": d["athlete_id"],
+                              "error_code": d["error_code"], "detail": d.get("detail", "")})
+
+
+def analysis_changed(event: Event) -> None:
+    """Someone changed a test's analysis: the person who imported it hears of it, unless it was them."""
+    d = event.data
+    known = directory.lab_test(d["test_id"])
+    changed_by = d.get("requested_by")
+    if known is None or not known.imported_by or not changed_by or str(known.imported_by) == str(changed_by):
+        return
+    who = directory.member(changed_by)
+    values = {**_test_values(d["test_id"]), "who": (who.name or who.email) if who else None,
+              "revision": d["revision"], "link": link(f"/api/v1/tests/{d['test_id']}/analysis")}
+    tell(tenant_id=event.tenant_id, user_id=known.imported_by, kind="analysis.changed", event_id=event.id,
+         values=values, data={"test_id": d["test_id"], "athlete_id": d["athlete_id"], "revision": d["revision"]})
+
+
+def report_ready(event: Event) -> None:
+    d = event.data
+    values = {**_test_values(d["test_id"]), "link": link(d.get("download_path") or
+                                                          f"/api/v1/reports/{d['report_id']}/file")}
+    tell(tenant_id=event.tenant_id, user_id=d["requested_by"], kind="report.ready", event_id=event.id,
+         values=values, data={"report_id": d["report_id"], "test_id": d["test_id"]})
+
+
+def report_failed(event: Event) -> None:
+    d = event.data
+    values = {**_test_values(d["test_id"]), "reason": d.get("detail") or d["error_code"],
+              "link": link(f"/api/v1/reports/{d['report_id']}")}
+    tell(tenant_id=event.tenant_id, user_id=d["requested_by"], kind="report.failed", event_id=event.id,
+         values=values, data={"report_id": d["report_id"], "test_id": d["test_id"], "error_code": d["error_code"]})
+
+
+def webhook_disabled(endpoint, fallback_user_ids) -> None:
+    """The tenant's owners and admins (as identity's events named them), else whoever set the endpoint up."""
+    people = [m.user_id for m in directory.managers()] or list(fallback_user_ids)
+    event_id = str(uuid.uuid4())  # disabling happens once (under the endpoint's lock): nothing to dedupe
+    for user_id in dict.fromkeys(str(u) for u in people if u):
+        tell(tenant_id=str(endpoint.tenant_id), user_id=user_id, kind="webhook.disabled", event_id=event_id,
+             values={"url": endpoint.url, "link": link(f"/api/v1/webhooks/{endpoint.id}")},
+             data={"webhook_id": str(endpoint.id), "url": endpoint.url})
