@@ -44,9 +44,11 @@ def measurements(upstream):
     tokens = service_tokens.ServiceTokens(upstream.url, CLIENT_ID, CLIENT_SECRET)
     client = clients.Measurements(http.ServiceClient("measurements", upstream.url, tokens=tokens))
     clients.set_measurements(client)
+    clients.set_identity(clients.Identity(http.ServiceClient("identity", upstream.url, tokens=tokens)))
     upstream.fail_with = None
     yield client
     clients.set_measurements(None)
+    clients.set_identity(None)
     upstream.fail_with = None
 
 

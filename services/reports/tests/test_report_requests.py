@@ -207,6 +207,16 @@ def test_branding_settings_and_logo_on_every_page(caller, tenant_a, tenant_b, up
     assert "Пульс" not in pdf_text(download(caller(tenant_b), other["id"]))
 
 
+def test_the_default_header_names_the_lab_by_the_tenant_s_name(caller, tenant_a, upstream, measurements, storage,
+                                                               zan_payload):
+    upstream.put(tenant_a, "/api/v1/tenants/current/", {"id": tenant_a, "name": "Spb Sports Lab"})
+    owner = caller(tenant_a)
+    report = request(owner, upstream.add_test(tenant_a, zan_payload)).json()
+    assert tasks.render(report["id"], tenant_a) == "done"
+    pages = PdfReader(io.BytesIO(download(owner, report["id"]))).pages
+    assert all("Spb Sports Lab" in p.extract_text() for p in pages)
+
+
 # ---- athlete users ----------------------------------------------------------------------------------------------
 
 def test_athlete_user_matrix(caller, tenant_a, tenant_b, upstream, measurements, storage, zan_payload):

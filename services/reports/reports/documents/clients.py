@@ -82,6 +82,42 @@ def measurements() -> Measurements:
     return _measurements
 
 
+class Identity:
+    """What reports reads from identity: the tenant's name, the lab's name on a report whose settings name none."""
+
+    def __init__(self, client: http.ServiceClient):
+        self.client = client
+
+    def tenant_name(self, tenant_id) -> str | None:
+        try:
+            body = self.client.get("/api/v1/tenants/current/", tenant_id=str(tenant_id), missing_ok=True)
+        except (http.Unavailable, http.Refused):
+            return None  # the header then says the product's name; not worth failing or delaying a report
+        name = body.get("name") if isinstance(body, dict) else None
+        return str(name) if name else None
+
+
+_identity: Identity | None = None
+
+
+def identity() -> Identity:
+    global _identity
+    if _identity is None:
+        from django.conf import settings
+
+        from servicekit import service_tokens
+
+        _identity = Identity(http.ServiceClient("identity", lambda: settings.IDENTITY_URL,
+                                                tokens=service_tokens.for_tenant, timeout=lambda: 5.0))
+    return _identity
+
+
+def set_identity(client: Identity | None) -> None:
+    """Tests: read from this client (None: the one from settings)."""
+    global _identity
+    _identity = client
+
+
 def set_measurements(client: Measurements | None) -> None:
     """Tests: read from this client (None: the one from settings)."""
     global _measurements

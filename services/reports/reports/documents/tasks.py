@@ -69,6 +69,8 @@ def _render(report_id: str, tenant_id: str) -> str:
         test_id, language, template = str(report.test_id), report.language, report.template
         fmt, conclusion = report.format or "pdf", report.conclusion or None
         branding = branding_of(actions.settings_for_tenant(tenant_id))
+    if not branding.lab_name:  # the default header names the lab: the tenant's own name at identity
+        branding.lab_name = clients.identity().tenant_name(tenant_id)
     started = time.perf_counter()
     try:
         data, who = assemble.collect(clients.measurements(), tenant_id, test_id, branding=branding,
