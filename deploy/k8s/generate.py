@@ -45,6 +45,10 @@ ONLY_FOR_MIGRATIONS = {"DATABASE_MIGRATE_URL"}  # the owner role: the migrations
 URL_SETTINGS = {"IDENTITY_URL": "identity", "MEASUREMENTS_URL": "measurements", "ANALYSIS_URL": "analysis",
                 "REPORTS_URL": "reports", "NOTIFICATIONS_URL": "notifications", "JWT_JWKS_URL": "identity"}
 DATA_NAMESPACE = {"kubernetes.io/metadata.name": "vo2-data"}
+# Services that call out of the cluster over HTTPS: to public addresses only (never the cluster's own networks or the
+# cloud's metadata address: the services check webhook addresses too, this is the second fence).
+CALLS_OUT = {"identity": "OpenID Connect providers (SSO)", "notifications": "the tenants' webhook endpoints"}
+PRIVATE_NETWORKS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"]
 
 # (requests cpu, memory, limits cpu, memory) by (service, component), then by component
 RESOURCES = {
@@ -316,6 +320,9 @@ def network_policies() -> list[dict]:
         if service in DJANGO or service == "gateway":
             egress.append({"to": [in_data_namespace({"app.kubernetes.io/name": "vo2-redis"})],
                            "ports": [{"protocol": "TCP", "port": 6379}]})
+        if service in CALLS_OUT:
+            egress.append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": PRIVATE_NETWORKS}}],
+                           "ports": [{"protocol": "TCP", "port": 443}]})
         if service == "notifications":  # e-mail to the SMTP relay (EMAIL_HOST); narrow the block to its address
             egress.append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
                            "ports": [{"protocol": "TCP", "port": port} for port in (25, 465, 587)]})
@@ -346,7 +353,8 @@ def render() -> dict[str, str]:
         "# service's web pods only from those that call it (read from compose.yaml's *_URL settings: measurements →\n"
         "# identity + analysis, reports → identity + measurements, every service → identity's JWKS); each service's\n"
         "# pods reach only those, their own database, the broker and Redis (namespace vo2-data: see ../README.md for\n"
-        "# managed services instead), and DNS. Relays, consumers and workers accept no connections at all.\n"
+        "# managed services instead), and DNS; identity (SSO) and notifications (webhooks) also public addresses on\n"
+        "# 443. Relays, consumers and workers accept no connections at all.\n"
         f"{GENERATED}{dump(network_policies())}")
     return files
 

@@ -374,6 +374,21 @@ def test_a_service_reaches_its_own_database_the_broker_and_redis_and_dns(product
     assert ((("k8s-app", "kube-dns"),), 53) in reached
 
 
+def test_only_services_that_call_out_reach_public_addresses_and_never_private_ones(production):
+    outside = {}
+    for p in policies(production):
+        for rule in p["spec"].get("egress", []):
+            for peer in rule.get("to", []):
+                if "ipBlock" in peer:
+                    service = p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+                    outside.setdefault(service, set()).update(port["port"] for port in rule["ports"])
+                    if 443 in {port["port"] for port in rule["ports"]}:
+                        assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"} <= \
+                            set(peer["ipBlock"]["except"])
+    # SSO providers (identity), webhooks (notifications) on 443; SMTP from notifications
+    assert outside == {"identity": {443}, "notifications": {443, 25, 465, 587}}
+
+
 # -- scaling and disruption --------------------------------------------------------------------------------------
 
 def test_every_web_deployment_scales_on_cpu(overlay):
