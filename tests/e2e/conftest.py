@@ -67,7 +67,8 @@ def mailbox():
 @pytest.fixture(scope="session", params=["local", "saas"])
 def system(request, tmp_path_factory, mailbox):
     mode = request.param
-    extra_env = {"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(mailbox.port), "EMAIL_USE_TLS": "false"}
+    extra_env = {"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(mailbox.port), "EMAIL_USE_TLS": "false",
+                 "SSO_PRIVATE_ISSUER_HOSTS": "127.0.0.1"}  # the test OpenID provider (test_sso_and_passwords.py)
     saas = None
     if mode == "saas":
         for server in ("postgres", "rabbitmq", "redis"):
@@ -78,7 +79,10 @@ def system(request, tmp_path_factory, mailbox):
     system = System(mode=mode, data_dir=tmp_path_factory.mktemp(f"system-{mode}"), ports=ports, saas=saas,
                     extra_env={"RATE_LIMIT_IP": "100000", "RATE_LIMIT_USER": "100000", "RATE_LIMIT_TENANT": "100000",
                                "RATE_LIMIT_LOGIN_IP": "100000", "ACCESS_TOKEN_MINUTES": "15",
-                               "API_KEY_CACHE_S": "5", **extra_env})  # revocation shows within 5 s here
+                               "API_KEY_CACHE_S": "5",
+                               # webhooks to receivers the tests start on 127.0.0.1, retried quickly
+                               "WEBHOOK_PUBLIC_ONLY": "false", "WEBHOOK_RETRY_SCHEDULE": "0.5,0.5",
+                               "WEBHOOK_TIMEOUT_SECONDS": "5", **extra_env})  # revocation shows within 5 s here
     system.prepare()
     system.manage("identity", "bootstrap", "--tenant-name", "First Lab", "--slug", "first-lab",
                   "--email", OWNER_EMAIL, "--password", OWNER_PASSWORD, capture=True)
