@@ -74,5 +74,9 @@ SSO_STATE_TTL_S = config.env_int("SSO_STATE_TTL_S", 600)      # how long a start
 SSO_HTTP_TIMEOUT_S = float(config.env_int("SSO_HTTP_TIMEOUT_S", 10))
 SSO_LEEWAY_S = config.env_int("SSO_LEEWAY_S", 60)              # clock skew allowed on the provider's ID tokens
 SSO_REDIRECT_URL = config.env("SSO_REDIRECT_URL", "") or f"{PUBLIC_APP_URL}/api/v1/auth/sso/callback"
+# Hosts a tenant's issuer (and its token and JWKS endpoints) may be on although they are not public addresses:
+# identity fetches these URLs, so in SaaS mode only https on public addresses, unless listed here (SSRF).
+SSO_PRIVATE_ISSUER_HOSTS = config.env_list("SSO_PRIVATE_ISSUER_HOSTS",
+                                           "127.0.0.1,localhost,::1" if config.is_local() else "")
 PASSWORD_RESET_TTL_MINUTES = config.env_int("PASSWORD_RESET_TTL_MINUTES", 30)
 PASSWORD_CHANGE_AUDIENCE = "vo2max-password-change"  # the `aud` of a session that must change its password first

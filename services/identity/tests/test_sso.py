@@ -183,6 +183,10 @@ def test_the_client_secret_is_stored_encrypted_and_never_answered(lab_a, provide
 def test_configuration_checks_the_issuer(lab_a, provider):
     body = {"issuer": "http://203.0.113.9/", "client_id": "x", "client_secret": "y"}
     assert lab_a.put("/api/v1/tenants/current/sso", body, format="json").status_code == 400
+    for internal in ("https://10.0.0.5/", "https://169.254.169.254/", "https://localhost/", "https://[::1]/"):
+        body["issuer"] = internal  # identity fetches the issuer itself: no internal addresses (SSRF)
+        refused = lab_a.put("/api/v1/tenants/current/sso", body, format="json")
+        assert refused.status_code == 400 and "public address" in refused.json()["detail"], internal
     body["issuer"] = provider.issuer + "/nothing-here"
     refused = lab_a.put("/api/v1/tenants/current/sso", body, format="json")
     assert refused.status_code == 400 and refused.json()["type"] == "urn:vo2:problem:sso-discovery-failed"

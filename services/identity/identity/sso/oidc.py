@@ -3,6 +3,8 @@ discovery document and JWKS, the authorization URL (code + PKCE S256, state, non
 token's verification (signature by `kid` from the JWKS, `alg` from our allow-list, iss, aud, exp, nonce)."""
 from __future__ import annotations
 
+import ipaddress
+import socket
 import threading
 import time
 from urllib.parse import urlsplit
@@ -36,16 +38,30 @@ class IdTokenRefused(Exception):
 
 
 def check_issuer_url(issuer: str) -> str | None:
-    """What is wrong with an issuer URL (https, or http on a loopback address for a lab's own provider), or None."""
+    """What is wrong with a URL identity is to fetch from a tenant's provider, or None: https on public addresses
+    only (every address the host resolves to), unless the host is in SSO_PRIVATE_ISSUER_HOSTS (local mode: the
+    loopback names). Identity fetches these URLs itself, so a tenant admin must not point it at internal services."""
     parts = urlsplit(issuer)
-    if parts.scheme == "https" and parts.hostname:
+    if not parts.hostname or parts.scheme not in ("https", "http"):
+        return "the issuer must be an https URL"
+    if parts.hostname in settings.SSO_PRIVATE_ISSUER_HOSTS:
         return None
-    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
-        return None
-    return "the issuer must be an https URL"
+    if parts.scheme != "https":
+        return "the issuer must be an https URL"
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443,
+                                                                proto=socket.IPPROTO_TCP)}
+    except (socket.gaierror, UnicodeError):
+        return "the issuer's host name does not resolve"
+    if not addresses or not all(ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses):
+        return "the issuer must be on a public address"
+    return None
 
 
 def _get_json(url: str) -> dict:
+    problem = check_issuer_url(url)
+    if problem:
+        raise ProviderError(f"{url}: {problem}")
     try:
         response = httpx.get(url, timeout=settings.SSO_HTTP_TIMEOUT_S, follow_redirects=False)
         response.raise_for_status()
@@ -98,6 +114,9 @@ def authorization_url(provider, client_secret: str, *, state: str, nonce: str, c
 
 def exchange_code(provider, client_secret: str, *, code: str, code_verifier: str) -> dict:
     document = discovery(provider.issuer)
+    problem = check_issuer_url(document["token_endpoint"])
+    if problem:
+        raise ProviderError(f"token endpoint: {problem}")
     methods = document.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
     method = "client_secret_basic" if "client_secret_basic" in methods else "client_secret_post"
     try:
