@@ -8,6 +8,8 @@ import uuid
 import zlib
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test.client import encode_multipart
 from docx import Document
 from pypdf import PdfReader
 
@@ -180,6 +182,12 @@ def test_branding_settings_and_logo_on_every_page(caller, tenant_a, tenant_b, up
     put = admin.client.put("/api/v1/reports/settings/logo", data=logo, content_type="image/png")
     assert put.status_code == 200 and put.json()["logo"].endswith("/api/v1/reports/settings/logo")
     assert admin.get("/api/v1/reports/settings/logo").content == logo
+    other = png(color=(10, 120, 10))
+    form = admin.client.put("/api/v1/reports/settings/logo",
+                            data=encode_multipart("BoUnDaRy", {"logo": SimpleUploadedFile("logo.png", other)}),
+                            content_type="multipart/form-data; boundary=BoUnDaRy")
+    assert form.status_code == 200 and admin.get("/api/v1/reports/settings/logo").content == other
+    assert admin.client.put("/api/v1/reports/settings/logo", data=logo, content_type="image/png").status_code == 200
     svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
     refused = admin.client.put("/api/v1/reports/settings/logo", data=svg, content_type="image/svg+xml")
     assert refused.status_code == 415 and refused.json()["type"] == "urn:vo2:problem:unsupported-logo"

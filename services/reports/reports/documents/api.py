@@ -9,6 +9,7 @@ import io
 from django.http import FileResponse, HttpResponse
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -227,6 +228,7 @@ class ReportLogoView(APIView):
     DELETE it."""
 
     permission_classes = [StaffReadsManagersWrite]
+    parser_classes = [MultiPartParser]  # a raw image/png body is read as it came (request.body), not parsed
 
     def get(self, request):
         row = actions.settings_for_tenant(principal_of(request).tenant_id)
