@@ -166,3 +166,27 @@ def test_a_verify_challenge_cannot_enrol_and_an_api_key_has_no_second_factor(mak
                                                                     "api_key": secret}, format="json")
     as_key = client_for(exchanged.json()["access"])
     assert as_key.post(TOTP).status_code == 403 and as_key.get(TOTP).status_code == 403
+
+
+def test_accepting_an_invitation_opens_the_session_like_a_login(make_tenant, session):
+    """An existing account with a second factor must give its code (the invitation's password check alone is not
+    enough); a newcomer in a role the tenant requires it for is sent to enrol. The membership is kept either way."""
+    from .test_invitations import accept, invite, token_of
+
+    make_tenant("lab-a", "anna@lab-a.test")
+    make_tenant("lab-b", "boris@lab-b.test")
+    anna = session("anna@lab-a.test")
+    secret, _ = enrol(anna)
+    boris = session("boris@lab-b.test")
+    invited = invite(boris, "anna@lab-a.test", "viewer")
+    answer = accept(token_of(invited.json()["id"]), password=PASSWORD)
+    assert answer.status_code == 401 and answer.json()["type"] == "urn:vo2:problem:mfa-required", answer.content
+    tokens = second_step(answer.json()["challenge"], code_at(secret, 1))
+    assert tokens.status_code == 200
+    assert client_for(tokens.json()["access"]).get("/api/v1/auth/me").json()["tenant"]["slug"] == "lab-b"
+
+    boris.patch("/api/v1/tenants/current/", {"settings": {"mfa_required_roles": ["admin"]}}, format="json")
+    newcomer = accept(token_of(invite(boris, "new@lab-b.test", "admin").json()["id"]))
+    assert newcomer.status_code == 403 and newcomer.json()["type"] == "urn:vo2:problem:mfa-enrolment-required"
+    assert [m["email"] for m in boris.get("/api/v1/tenants/current/members/", {"email": "new@"}).json()["results"]] \
+        == ["new@lab-b.test"]

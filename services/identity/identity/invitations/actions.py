@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from servicekit.django import idempotency
 from servicekit.events import publish
-from servicekit.principal import OPERATOR, OWNER, Principal
+from servicekit.principal import OWNER, Principal
 from servicekit.problems import ProblemError
 
 from .. import events
@@ -196,6 +196,7 @@ def accept_invitation(raw_token: str, *, password: str, full_name: str = "") -> 
         if user.full_name:
             data["user_name"] = user.full_name[:200]
         publish(events.INVITATION_ACCEPTED, data, tenant_id=invitation.tenant_id, subject=str(invitation.id))
-        roles = [invitation.role] + ([OPERATOR] if user.is_operator else [])
-        pair = tokens.start_session(user, invitation.tenant_id, roles)
+    # After the acceptance is kept: the session is opened like any login's, so its checks apply (a second factor
+    # the account has or the tenant requires answers with a challenge; the membership stays).
+    pair = tokens.open_session(user, membership, method="invitation")
     return Accepted(invitation, membership, user, existing is None, pair)

@@ -241,7 +241,7 @@ def _new_challenge(user, tenant_id, purpose: str) -> str:
 def ask_for_the_second_factor(user, membership, method: str) -> None:
     """After the password matched: 401 mfa-required (a challenge) or 403 mfa-enrolment-required (a challenge to
     enrol with). The challenge row commits with the refusal (the login view answers without rolling back)."""
-    if method != "password":
+    if method not in ("password", "invitation"):  # SSO: the provider owns the second factor
         return
     tenant_id = membership.tenant_id if membership else None
     device = TotpDevice.objects.filter(user_id=user.id, confirmed_at__isnull=False).first()
