@@ -5,12 +5,32 @@ import re
 import time
 import uuid
 
+import pytest
+
 from .conftest import Api
 
 MEMBERS = "/api/v1/tenants/current/members/"
 
 
-def test_another_tenants_user_joins_only_by_accepting(owner, second_lab, gateway, mailbox):
+@pytest.fixture(scope="session")
+def other_lab(system) -> Api:
+    """An organisation of its own for these tests (the shared `second_lab` must stay untouched: other tests check
+    that nothing of the first lab reaches it)."""
+    operator_email, operator_password = "operator-consent@vo2.platform", "platform-operator-pw-2"
+    system.manage("identity", "create_operator", "--email", operator_email, "--password", operator_password,
+                  capture=True)
+    operator = Api(system.url("gateway"))
+    operator.login(operator_email, operator_password)
+    created = operator.post("/api/v1/tenants/", {"name": "Other Lab", "slug": "other-lab",
+                                                 "owner": {"email": "owner@other.lab",
+                                                           "password": "other-lab-owner-pw-1"}})
+    assert created.status_code == 201, created.text
+    api = Api(system.url("gateway"))
+    api.login("owner@other.lab", "other-lab-owner-pw-1")
+    return api
+
+
+def test_another_tenants_user_joins_only_by_accepting(owner, other_lab, gateway, mailbox):
     # a user of the first lab, with their own password
     email = f"coach-{uuid.uuid4().hex[:6]}@first.lab"
     invited = owner.post(MEMBERS, {"email": email, "role": "physiologist"})
@@ -22,33 +42,33 @@ def test_another_tenants_user_joins_only_by_accepting(owner, second_lab, gateway
                            ).status_code == 201
     coach.login(email, "coach-password-42")  # one tenant: no tenant choice needed
 
-    # the second lab's owner tries to add them, as a viewer and as an owner, and an e-mail nobody has
-    as_viewer = second_lab.post(MEMBERS, {"email": email, "role": "viewer"})
-    unknown = second_lab.post(MEMBERS, {"email": f"nobody-{uuid.uuid4().hex[:6]}@nowhere.test", "role": "viewer"})
+    # the other lab's owner tries to add them, as a viewer and as an owner, and an e-mail nobody has
+    as_viewer = other_lab.post(MEMBERS, {"email": email, "role": "viewer"})
+    unknown = other_lab.post(MEMBERS, {"email": f"nobody-{uuid.uuid4().hex[:6]}@nowhere.test", "role": "viewer"})
     assert as_viewer.status_code == unknown.status_code == 202, (as_viewer.text, unknown.text)
     assert set(as_viewer.json()) == set(unknown.json())
     for answer in (as_viewer.json(), unknown.json()):
         assert answer["status"] == "pending" and answer["accepted_user_id"] is None
         assert "Ivan" not in str(answer) and "full_name" not in answer and "user_id" not in answer
     # a second pending invitation of the same e-mail (as owner) is allowed, and just as silent
-    as_owner = second_lab.post(MEMBERS, {"email": email, "role": "owner"})
+    as_owner = other_lab.post(MEMBERS, {"email": email, "role": "owner"})
     assert as_owner.status_code == 202, as_owner.text
 
-    # nothing changed for the coach: not a member of the second lab, not an owner, plain login still works
-    emails = [m["email"] for m in second_lab.get(MEMBERS).json()["results"]]
-    assert emails == ["owner@second.lab"]
+    # nothing changed for the coach: not a member of the other lab, not an owner, plain login still works
+    emails = [m["email"] for m in other_lab.get(MEMBERS).json()["results"]]
+    assert emails == ["owner@other.lab"]
     assert coach.login(email, "coach-password-42")["access"]
     me = coach.get("/api/v1/auth/me").json()
     assert me["tenant"]["slug"] == "first-lab" and me["other_tenants"] == []
 
-    # the second lab withdraws the owner invitation; the coach accepts the viewer one with their own password:
+    # the other lab withdraws the owner invitation; the coach accepts the viewer one with their own password:
     # only then a member, with the invited role
-    assert second_lab.delete(f"/api/v1/tenants/current/invitations/{as_owner.json()['id']}/").status_code == 204
+    assert other_lab.delete(f"/api/v1/tenants/current/invitations/{as_owner.json()['id']}/").status_code == 204
     deadline = time.monotonic() + 30
     while len(mailbox.wait_for(email)) < 3 and time.monotonic() < deadline:
         time.sleep(0.2)
     mails = mailbox.wait_for(email)
-    assert len(mails) == 3  # the first lab's invitation and the second lab's two
+    assert len(mails) == 3  # the first lab's invitation and the other lab's two
     tokens = [re.search(r"token=([A-Za-z0-9_\-]+)", m["body"]).group(1) for m in mails[1:]]
     wrong = Api(gateway).http.post("/api/v1/auth/invitations/accept",
                                    json={"token": tokens[0], "password": "not-the-coach-password"})
@@ -56,9 +76,9 @@ def test_another_tenants_user_joins_only_by_accepting(owner, second_lab, gateway
     accepted = [Api(gateway).http.post("/api/v1/auth/invitations/accept",
                                        json={"token": t, "password": "coach-password-42"}) for t in tokens]
     assert sorted(a.status_code for a in accepted) == [201, 410]  # the withdrawn one no longer works
-    (member,) = second_lab.get(MEMBERS, params={"email": email}).json()["results"]
+    (member,) = other_lab.get(MEMBERS, params={"email": email}).json()["results"]
     assert member["role"] == "viewer" and member["is_active"]
-    assert coach.login(email, "coach-password-42", tenant="second-lab")
+    assert coach.login(email, "coach-password-42", tenant="other-lab")
 
 
 def test_only_an_owner_invites_an_owner(owner, gateway, mailbox):
