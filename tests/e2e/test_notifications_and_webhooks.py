@@ -60,6 +60,45 @@ def receivers():
     bad.close()
 
 
+class Stream:
+    """GET /api/v1/notifications/stream through the gateway, read in a thread: the SSE events as they come."""
+
+    def __init__(self, api, last_event_id=None):
+        import httpx
+
+        self.events, self.comments, self.opened = [], 0, threading.Event()
+        headers = api.headers({"Accept": "text/event-stream", **({"Last-Event-ID": last_event_id}
+                                                                 if last_event_id else {})})
+        self.client = httpx.Client(base_url=api.base, timeout=httpx.Timeout(10, read=60))
+        self.status = None
+
+        def run():
+            try:
+                with self.client.stream("GET", "/api/v1/notifications/stream", headers=headers) as response:
+                    self.status = response.status_code
+                    self.opened.set()
+                    fields = {}
+                    for line in response.iter_lines():
+                        if line.startswith(":"):
+                            self.comments += 1
+                        elif line == "":
+                            if "data" in fields:
+                                self.events.append({"id": fields.get("id"), "event": fields.get("event"),
+                                                    "data": json.loads(fields["data"])})
+                            fields = {}
+                        elif ": " in line:
+                            name, value = line.split(": ", 1)
+                            fields[name] = value
+            except Exception:  # closed by the test
+                self.opened.set()
+
+        threading.Thread(target=run, daemon=True).start()
+        assert self.opened.wait(30) and self.status == 200, self.status
+
+    def close(self):
+        self.client.close()
+
+
 def notification(owner, kind, key, value):
     found = owner.get(f"/api/v1/notifications/?kind={kind}&page_size=50").json()["results"]
     return next((n for n in found if n["data"].get(key) == value), None)
@@ -91,10 +130,19 @@ def test_upload_report_and_webhooks_end_to_end(owner, mailbox, receivers):
     assert f"{owner.base}/api/v1/tests/{test_id}/analysis" in mails[0]["body"]
     assert owner.get("/api/v1/notifications/unread-count").json()["unread"] >= 1
 
-    report_id = owner.post("/api/v1/reports/", {"test": test_id, "language": "en", "template": "athlete"}).json()["id"]
-    ready = wait(lambda: notification(owner, "report.ready", "report_id", report_id), timeout=120,
-                 what="the report-ready notification")
-    assert "Olga Webhookova" in ready["title"] and ready["data"]["link"].endswith(f"/api/v1/reports/{report_id}/file")
+    stream = Stream(owner)
+    try:
+        report_id = owner.post("/api/v1/reports/", {"test": test_id, "language": "en",
+                                                    "template": "athlete"}).json()["id"]
+        ready = wait(lambda: notification(owner, "report.ready", "report_id", report_id), timeout=120,
+                     what="the report-ready notification")
+        assert "Olga Webhookova" in ready["title"]
+        assert ready["data"]["link"].endswith(f"/api/v1/reports/{report_id}/file")
+        pushed = wait(lambda: next((e for e in stream.events if e["data"]["id"] == ready["id"]), None),
+                      what="the report-ready notification on the stream")
+        assert pushed["event"] == "notification" and pushed["data"]["kind"] == "report.ready" and pushed["id"]
+    finally:
+        stream.close()
 
     # the receiver got the event, signed with the secret shown at creation
     request = wait(lambda: next((r for r in good.requests if json.loads(r["body"])["data"].get("report_id")
