@@ -354,8 +354,17 @@ def _run(samples, athlete, strategy, overrides, lactate, result, flags, declared
                      "info")
     else:
         p0, p1 = inc["start_s"], inc["end_s"]
-        bins = thr.prepare(t, cols, p0, p1, proto["_rests"])
-        if bins["time_s"].size >= 12 and vo2_peak:
+        # a step test with stages long enough for a steady state: one point per stage (its last 30 s)
+        stage_pts = thr.stage_points(stages, p0, p1) if proto.get("kind") == "steps" else None
+        bins = stage_pts if stage_pts is not None else thr.prepare(t, cols, p0, p1, proto["_rests"])
+        if stage_pts is not None and vo2_peak:
+            m1, m2 = thr.detect(bins, vo2_peak, stage_ends=True)
+            # the combiner was fitted on 10-s bins of ramps: stage points get the rule-based consensus
+            model = None
+            quality.flag(flags, "thresholds_from_stage_ends", f"step test: VT1/VT2 from the last 30 s of "
+                         f"{bins['time_s'].size} stages, rule-based consensus (the combiner is fitted on ramps)",
+                         "info")
+        elif bins["time_s"].size >= 12 and vo2_peak:
             m1, m2 = thr.detect(bins, vo2_peak)
         else:
             quality.flag(flags, "thresholds_not_computed", "too few data in the incremental phase for thresholds")

@@ -4,6 +4,10 @@ Data: the cleaned breaths interpolated to 1 s and averaged into 10-s bins, from 
 incremental phase plus 30 s (Beaver 1986 leave out the first part, where VO2 kinetics and CO2 stores
 distort the relations) to the end of exercise, rests inside the phase left out. Every break is
 searched where VO2 lies within the physiological bounds (VT1 35-90 %, VT2 55-100 % of VO2peak).
+A step test with stages of >= 4 min is judged instead on one point per stage, its last
+30 s (`stage_points`); there VE/VO2 is flat until VT1 and VE/VCO2 creeps up between VT1 and VT2, so
+VE/VO2 and PetO2 get the flat-then-rising fit and VE/VCO2 and PetCO2 the broken line, all stages are
+seen by every method, and the consensus is the rule-based median (the combiner was fitted on ramps).
 
 VT2 (respiratory compensation point) first, since VT1 methods must not see the data above it:
   * "VE/VCO2"  - Wasserman / Keir 2022: VE/VCO2 leaves its flat course and rises
@@ -78,6 +82,25 @@ def prepare(t: np.ndarray, cols: dict[str, np.ndarray], w0: float, w1: float, re
     return out
 
 
+STAGE_MIN = 5            # stage-end points a step test needs for thresholds
+STAGE_STEADY_S = 240.0   # stages this long (4-5 min, often with rests between): judged on their last 30 s;
+                         # shorter ones keep 10-s bins (9 stage ends of 3-min stages were too noisy to fit)
+
+
+def stage_points(stages: list[dict], w0: float, w1: float) -> dict | None:
+    """One point per stage of a step test inside the incremental phase: the stage's last-30-s means
+    (protocol.stage_summaries), at the middle of that half minute. None when the stages are short
+    (a steady state is not reached, 10-s bins serve better) or too few."""
+    st = [s for s in stages if s.get("vo2_ml_min") is not None and w0 <= s["end_s"] <= w1 + 1]
+    if len(st) < STAGE_MIN or float(np.median([s["duration_s"] for s in st])) < STAGE_STEADY_S:
+        return None
+    keys = ("vo2_ml_min", "vco2_ml_min", "ve_l_min", "petco2_mmhg", "peto2_mmhg", "hr_bpm")
+    out = {"time_s": np.array([s["end_s"] - s["averaged_s"] / 2 for s in st], float)}
+    for k in keys:
+        out[k] = np.array([np.nan if s.get(k) is None else s[k] for s in st], float)
+    return out
+
+
 def _ratio(a, b):
     with np.errstate(divide="ignore", invalid="ignore"):
         r = a / b
@@ -86,14 +109,14 @@ def _ratio(a, b):
 
 
 # ----------------------------------------------------------------------------- fits
-def _flat_hinge(x: np.ndarray, y: np.ndarray, cand: np.ndarray, sign: float):
+def _flat_hinge(x: np.ndarray, y: np.ndarray, cand: np.ndarray, sign: float, n_min: int = 8):
     """y = c + d (x - T)+ for every candidate T (least squares); best T with sign(d) = sign.
 
     The flat left part is the course of a ventilatory equivalent or end-tidal pressure before its
     threshold; a free left slope would chase the early fall of VE/VO2 (dead space washing out)."""
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
-    if x.size < 8 or cand.size == 0:
+    if x.size < n_min or cand.size == 0:
         return None
     sc = max(float(np.ptp(x)), 1e-9)
     h = np.maximum(x[None, :] - cand[:, None], 0.0) / sc          # (m, n)
@@ -112,12 +135,12 @@ def _flat_hinge(x: np.ndarray, y: np.ndarray, cand: np.ndarray, sign: float):
     return float(cand[i]), float(d[i] / sc)
 
 
-def _hinge(x: np.ndarray, y: np.ndarray, cand: np.ndarray, sign: float):
+def _hinge(x: np.ndarray, y: np.ndarray, cand: np.ndarray, sign: float, n_min: int = 8):
     """Continuous broken line y = a + b x + d (x - T)+ for every candidate T; best T where the slope
     changes in direction `sign` and the right part moves that way (Wasserman's "rises after its nadir")."""
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
-    if x.size < 8 or cand.size == 0:
+    if x.size < n_min or cand.size == 0:
         return None
     x0, sc = float(x.mean()), max(float(np.ptp(x)), 1e-9)
     u = (x - x0) / sc
@@ -145,9 +168,9 @@ def _hinge(x: np.ndarray, y: np.ndarray, cand: np.ndarray, sign: float):
     return float(cand[i]), float((beta[i, 1] + beta[i, 2]) / sc)
 
 
-def _two_line(x, y, cond):
+def _two_line(x, y, cond, n_min: int = 8):
     ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 8:
+    if ok.sum() < n_min:
         return None
     f = two_segment_fit(x[ok], y[ok], max(3, int(0.15 * ok.sum())))
     if f is None or not cond(f):
@@ -176,15 +199,17 @@ def _smooth3(y):
     return (p[:-2] + p[1:-1] + p[2:]) / 3
 
 
-def detect(s: dict[str, np.ndarray], vo2_peak: float) -> tuple[dict, dict]:
-    """s: `prepare` output. Returns ({VT1 method: row}, {VT2 method: row}); row = {vo2_ml_min, time_s, fit}
-    with None values where the method found no valid break."""
+def detect(s: dict[str, np.ndarray], vo2_peak: float, stage_ends: bool = False) -> tuple[dict, dict]:
+    """s: `prepare` (or `stage_points`) output. Returns ({VT1 method: row}, {VT2 method: row}); row =
+    {vo2_ml_min, time_s, fit} with None values where the method found no valid break. stage_ends: one
+    point per stage (steady-state values of a step test): no smoothing across stages, fits from 5 points."""
     t, vo2, vco2, ve = s["time_s"], s["vo2_ml_min"], s["vco2_ml_min"], s["ve_l_min"]
     vt1 = {m: {"vo2_ml_min": None, "time_s": None, "fit": None} for m in VT1_METHODS}
     vt2 = {m: {"vo2_ml_min": None, "time_s": None, "fit": None} for m in VT2_METHODS}
-    if t.size < 8 or not vo2_peak or not np.isfinite(vo2_peak):
+    n = STAGE_MIN if stage_ends else 8
+    if t.size < n or not vo2_peak or not np.isfinite(vo2_peak):
         return vt1, vt2
-    vs = _smooth3(vo2)  # VO2 read at a candidate time: the 30-s mean around it
+    vs = vo2.copy() if stage_ends else _smooth3(vo2)  # VO2 read at a candidate time: the 30-s mean around it
     frac = vs / vo2_peak
 
     def cands(key, hi_t=None):
@@ -211,68 +236,80 @@ def detect(s: dict[str, np.ndarray], vo2_peak: float) -> tuple[dict, dict]:
 
     eqo2 = _ratio(ve * 1000.0, vo2)
     eqco2 = _ratio(ve * 1000.0, vco2)
+    # ramps: VE/VO2 first falls (dead space washing out), so its break is a broken line, while VE/VCO2 is
+    # flat until RCP; at the end of steady-state stages VE/VO2 is flat until VT1 and VE/VCO2 creeps up
+    # between VT1 and VT2, so there the two models swap
+    fit1, fit2 = (_flat_hinge, _hinge) if stage_ends else (_hinge, _flat_hinge)
+    kind1 = "flat then rising vs time, stage ends" if stage_ends else "broken line vs time"
+    kind2 = "broken line vs time, stage ends" if stage_ends else "flat then {} vs time"
     c2 = cands("vt2")
-    r = _flat_hinge(t, eqco2, c2, +1)
+    r = fit2(t, eqco2, c2, +1, n)
     if r:
-        at_t(vt2, "VE/VCO2", r[0], {"kind": "flat then rising vs time", "rise_per_min": r[1] * 60})
+        at_t(vt2, "VE/VCO2", r[0], {"kind": kind2.format("rising"), "rise_per_min": r[1] * 60})
     pco2 = s.get("petco2_mmhg")
-    if pco2 is not None and np.isfinite(pco2).sum() >= 8:
-        r = _flat_hinge(t, pco2, c2, -1)
+    if pco2 is not None and np.isfinite(pco2).sum() >= n:
+        r = fit2(t, pco2, c2, -1, n)
         if r:
-            at_t(vt2, "PetCO2", r[0], {"kind": "flat then falling vs time", "fall_per_min": -r[1] * 60})
+            at_t(vt2, "PetCO2", r[0], {"kind": kind2.format("falling"), "fall_per_min": -r[1] * 60})
     lo2 = BOUNDS["vt2"][0] * vo2_peak
     m = vs >= 0.8 * lo2  # VE-VCO2 is linear until RCP; the low end adds nothing but dead-space curvature
-    f = _two_line(vco2[m], ve[m], lambda f: f.right[1] > 1.1 * f.left[1] and f.right[1] > 0)
+    f = _two_line(vco2[m], ve[m], lambda f: f.right[1] > 1.1 * f.left[1] and f.right[1] > 0, n)
     if f is not None:
         # the break in VCO2 units -> the time VCO2 crosses it -> VO2 then
-        tv = _first_time(t, _smooth3(vco2), f.breakpoint_x)
+        tv = _first_time(t, vco2 if stage_ends else _smooth3(vco2), f.breakpoint_x)
         if tv is not None and c2.size and c2[0] <= tv <= c2[-1]:
             at_t(vt2, "VE-VCO2", tv, {"left_slope": f.left[1], "right_slope": f.right[1]})
     t2s = [m["time_s"] for m in vt2.values() if m["time_s"] is not None]
     t2 = float(np.median(t2s)) if t2s else None
+    flat_span = np.ones(t.size, bool) if t2 is None else (t <= t2)  # where VE/VCO2 must stay flat for VT1
+    if stage_ends:
+        # a handful of stages: cutting the stages above a first VT2 guess leaves too few for VT1's fits
+        # (VT2 is searched again from VT1 below)
+        t2 = None
     hi_t = (t2 - BIN_S) if t2 is not None else None
     below = np.ones(t.size, bool) if t2 is None else (t <= t2)
     c1 = cands("vt1", hi_t)
-    f = _two_line(vo2[below], vco2[below], lambda f: f.right[1] - f.left[1] >= 0.1)
+    f = _two_line(vo2[below], vco2[below], lambda f: f.right[1] - f.left[1] >= 0.1, n)
     if f is not None:
         at_vo2(vt1, "V-slope", f.breakpoint_x, {"left_slope": f.left[1], "right_slope": f.right[1]}, "vt1")
         if vt1["V-slope"]["time_s"] is not None and hi_t is not None and vt1["V-slope"]["time_s"] > hi_t:
             vt1["V-slope"] = {"vo2_ml_min": None, "time_s": None, "fit": None}
-    r = _hinge(t[below], eqo2[below], c1, +1)
+    r = fit1(t[below], eqo2[below], c1, +1, n)
     if r:
         # VE/VCO2 must stay flat over the same span (else the rise is the RCP's, not VT1's)
-        mm = below & (t >= r[0]) & np.isfinite(eqco2)
+        mm = below & flat_span & (t >= r[0]) & np.isfinite(eqco2)
         ok = True
         if mm.sum() >= 4:
             sl = np.polyfit(t[mm], eqco2[mm], 1)[0]
             ok = sl < 0.5 * r[1]
         if ok:
-            at_t(vt1, "VE/VO2", r[0], {"kind": "broken line vs time", "rise_per_min": r[1] * 60})
+            at_t(vt1, "VE/VO2", r[0], {"kind": kind1, "rise_per_min": r[1] * 60})
     po2 = s.get("peto2_mmhg")
-    if po2 is not None and np.isfinite(po2).sum() >= 8:
-        r = _hinge(t[below], po2[below], c1, +1)
+    if po2 is not None and np.isfinite(po2).sum() >= n:
+        r = fit1(t[below], po2[below], c1, +1, n)
         if r:
-            at_t(vt1, "PetO2", r[0], {"kind": "broken line vs time", "rise_per_min": r[1] * 60})
+            at_t(vt1, "PetO2", r[0], {"kind": kind1, "rise_per_min": r[1] * 60})
     exco2 = vco2 * _ratio(vco2, vo2) - vco2
-    r = _hinge(t[below], exco2[below], c1, +1)
+    r = _hinge(t[below], exco2[below], c1, +1, n)
     if r:
         at_t(vt1, "ExCO2", r[0], {"kind": "broken line vs time", "rise_per_min": r[1] * 60})
     # second pass (Wasserman): between VT1 and VT2 VE/VCO2 and PetCO2 stay flat (isocapnic buffering),
     # so their flat-then-turning fits are redone on the data from VT1 on
     t1s = [m["time_s"] for m in vt1.values() if m["time_s"] is not None]
-    if t1s:
+    if t1s and not stage_ends:  # (stage ends: the broken line of the first pass already allows the creep)
         t1 = float(np.median(t1s))
         above = t >= t1
         c2b = c2[c2 > t1 + BIN_S]
-        r = _flat_hinge(t[above], eqco2[above], c2b, +1)
+        r = fit2(t[above], eqco2[above], c2b, +1, n)
         vt2["VE/VCO2"] = {"vo2_ml_min": None, "time_s": None, "fit": None}
         if r:
-            at_t(vt2, "VE/VCO2", r[0], {"kind": "flat then rising vs time, from VT1", "rise_per_min": r[1] * 60})
-        if pco2 is not None and np.isfinite(pco2).sum() >= 8:
-            r = _flat_hinge(t[above], pco2[above], c2b, -1)
+            at_t(vt2, "VE/VCO2", r[0], {"kind": kind2.format("rising") + ", from VT1", "rise_per_min": r[1] * 60})
+        if pco2 is not None and np.isfinite(pco2).sum() >= n:
+            r = fit2(t[above], pco2[above], c2b, -1, n)
             vt2["PetCO2"] = {"vo2_ml_min": None, "time_s": None, "fit": None}
             if r:
-                at_t(vt2, "PetCO2", r[0], {"kind": "flat then falling vs time, from VT1", "fall_per_min": -r[1] * 60})
+                at_t(vt2, "PetCO2", r[0], {"kind": kind2.format("falling") + ", from VT1",
+                                           "fall_per_min": -r[1] * 60})
     return vt1, vt2
 
 

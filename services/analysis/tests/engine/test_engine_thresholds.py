@@ -113,3 +113,32 @@ def test_the_combiner_is_used_when_shipped_and_the_rules_remain_the_fallback():
     # a model file that does not fit falls back to the rules instead of failing
     assert broken["vt1"]["method"] == "consensus"
     assert broken["vt1"]["vo2_ml_min"] == pytest.approx(rules["vt1"]["vo2_ml_min"])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_step_test_is_judged_on_its_stage_ends(seed):
+    # 5-min stages: one point per stage (its last 30 s), not 10-s bins of the on-transients (measured:
+    # VT1 +1..+5 %, VT2 -3..-4 % on seeds 0-4; 10-s bins put VT1 some 13 % low on such tests)
+    from analysis.engine.synthetic import step_test
+    s, truth = step_test(seed, stage_s=300.0, n_stages=10)
+    r = analyze_cpet(s, {"body_mass_kg": 70})
+    assert r["protocol"]["kind"] == "steps"
+    assert any(f["code"] == "thresholds_from_stage_ends" for f in r["quality"]["flags"])
+    assert r["vt1"]["vo2_ml_min"] == pytest.approx(truth["vt1"], rel=0.08)
+    assert r["vt2"]["vo2_ml_min"] == pytest.approx(truth["vt2"], rel=0.08)
+    assert r["vt1"]["method"] == r["vt2"]["method"] == "consensus"
+
+
+def test_a_real_step_test_gets_ordered_thresholds_inside_the_bounds():
+    # spiro's zan_gxt: nine 5-min treadmill stages with 30-s rests between them
+    from pathlib import Path
+    from analysis.formats import read_export
+    path = Path(__file__).resolve().parents[4] / "testdata" / "cpet" / "spiro" / "zan_gxt"
+    p = read_export(path.read_bytes(), "zan_gxt").to_wire()
+    r = analyze_cpet(p["samples"], {})
+    peak = r["vo2max"]["vo2_ml_min"]
+    v1, v2 = r["vt1"]["vo2_ml_min"], r["vt2"]["vo2_ml_min"]
+    assert thr.BOUNDS["vt1"][0] * peak <= v1 < v2 <= thr.BOUNDS["vt2"][1] * peak
+    assert v2 >= thr.BOUNDS["vt2"][0] * peak
+    inc = r["protocol"]["incremental"]
+    assert inc["start_s"] <= r["vt1"]["time_s"] < r["vt2"]["time_s"] <= inc["end_s"]
