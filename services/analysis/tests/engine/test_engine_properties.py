@@ -120,7 +120,8 @@ def test_lactate_plausible_curves(steps, fit):
     for m, t in th.items():
         if t["intensity"] is None:
             continue
-        assert lo - 1e-6 <= t["intensity"] <= hi + 1e-6, (m, t)
+        # intensities are given to lactater's printed 0.1: a threshold at the edge may round past it by 0.05
+        assert lo - 0.05 - 1e-6 <= t["intensity"] <= hi + 0.05 + 1e-6, (m, t)
         if t["heart_rate"] is not None:
             assert 80 - 1e-6 <= t["heart_rate"] <= ex[-1]["heart_rate"] + 1e-6, (m, t)
     # a fixed concentration inside the measured range is found, near where the measured curve crosses it,
