@@ -317,3 +317,16 @@ def test_long_waits_are_queued_by_the_sweep_when_due(settings, caller, tenant_a,
         assert run(delivery, tenant_a) == actions.FAILED
         assert later > timezone.now()
     assert len(receiver.requests) == 2
+
+
+def test_an_idempotency_key_creates_one_endpoint(caller, tenant_a):
+    owner = caller(tenant_a)
+    body = {"url": "http://127.0.0.1:9/hooks", "events": ["reports.*"]}
+    first = owner.post("/api/v1/webhooks/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    again = owner.post("/api/v1/webhooks/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert first.status_code == again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"] and again.json()["secret"] == first.json()["secret"]
+    assert first["Location"].endswith(f"/api/v1/webhooks/{first.json()['id']}")
+    other = owner.post("/api/v1/webhooks/", {**body, "events": ["*"]}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert other.status_code == 409 and other["Content-Type"] == "application/problem+json"
+    assert len(owner.get("/api/v1/webhooks/").json()["results"]) == 1

@@ -47,10 +47,11 @@ def subscribed(endpoint: Endpoint, event_type: str) -> bool:
 
 
 def create_endpoint(by: Principal, *, url: str, events: list[str], description: str = "",
-                    enabled: bool = True) -> Endpoint:
+                    enabled: bool = True, **extra) -> Endpoint:
+    """`extra`: the Idempotency-Key columns (servicekit.django.idempotency.create_once)."""
     return Endpoint.objects.create(tenant_id=by.tenant_id, url=url, events=list(dict.fromkeys(events)),
                                    description=description, enabled=enabled, secret=signing.new_secret(),
-                                   created_by=by.user_id)
+                                   created_by=by.user_id, **extra)
 
 
 def update_endpoint(endpoint: Endpoint, by: Principal, **fields) -> Endpoint:

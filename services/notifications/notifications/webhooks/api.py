@@ -9,8 +9,8 @@ from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
+from servicekit.django import idempotency
 from servicekit.django.drf import CursorPage, ManagersOnly, principal_of
-from servicekit.django.middleware import public_url
 from servicekit.django.routers import UUID_REGEX
 
 from .. import events
@@ -87,11 +87,17 @@ class EndpointViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
 
     @extend_schema(responses={201: EndpointWithSecretSerializer})
     def create(self, request, *args, **kwargs):
+        key = idempotency.key_from(request)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        endpoint = actions.create_endpoint(principal_of(request), **serializer.validated_data)
-        return Response(EndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED,
-                        headers={"Location": public_url(f"/api/v1/webhooks/{endpoint.id}")})
+        principal = principal_of(request)
+        # a replay (same key and body, same caller) answers the first creation again, secret included: the caller
+        # lost that answer
+        endpoint, created = idempotency.create_once(
+            Endpoint, by=principal, key=key, fields=serializer.validated_data,
+            create=lambda extra: actions.create_endpoint(principal, **serializer.validated_data, **extra))
+        return idempotency.created_response(EndpointWithSecretSerializer(endpoint).data,
+                                            f"/api/v1/webhooks/{endpoint.id}", created)
 
     def perform_update(self, serializer):
         actions.update_endpoint(serializer.instance, principal_of(self.request), **serializer.validated_data)

@@ -3,10 +3,11 @@ import uuid
 from django.db import models
 
 from servicekit import jobs
+from servicekit.django.idempotency import CreatedOnce
 from servicekit.tenancy import TenantOwned
 
 
-class Endpoint(TenantOwned):
+class Endpoint(CreatedOnce, TenantOwned):
     """An integrator's URL that receives the tenant's events, signed per the Standard Webhooks specification."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -29,6 +30,8 @@ class Endpoint(TenantOwned):
     class Meta:
         db_table = "webhook_endpoint"
         indexes = [models.Index(fields=["tenant_id", "created_at"])]
+        constraints = [models.UniqueConstraint(fields=["tenant_id", "created_by", "idempotency_key"],
+                                               name="webhook_endpoint_idempotency_uniq")]
 
     def __str__(self):
         return self.url
