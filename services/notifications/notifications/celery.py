@@ -3,7 +3,8 @@ from servicekit.celery import make_celery
 
 app = make_celery("notifications")
 
-# periodic work (a beat: `celery -A notifications.celery beat`): long-waiting webhook retries, retention
+# periodic work: each worker runs it on a timer (notifications.tasks); or a beat (`celery -A notifications.celery
+# beat`) with NOTIFICATIONS_PERIODIC_IN_WORKER=false
 from django.conf import settings  # noqa: E402  (the factory set Django up)
 
 app.conf.beat_schedule = {

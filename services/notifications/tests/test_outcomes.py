@@ -201,3 +201,19 @@ def test_a_disabled_webhook_tells_the_tenants_owners_and_admins(caller, tenant_a
     assert physio not in told
     with tenant_transaction(tenant_a):
         assert not EmailDelivery.objects.filter(kind__startswith="webhook.disabled").exists()  # in-app by default
+
+
+def test_the_workers_timer_runs_the_sweep_and_the_retention_when_due(settings, monkeypatch):
+    from notifications import tasks
+    from notifications.webhooks import tasks as webhook_tasks
+
+    settings.WEBHOOK_SWEEP_SECONDS = 30
+    calls = []
+    monkeypatch.setattr(webhook_tasks, "sweep", lambda: calls.append("sweep"))
+    monkeypatch.setattr(inapp_tasks, "remove_old", lambda: calls.append("retention"))
+    periodic = tasks.Periodic()
+    assert periodic.tick(now=1000.0) == ["sweep", "retention"]
+    assert periodic.tick(now=1010.0) == []
+    assert periodic.tick(now=1031.0) == ["sweep"]
+    assert periodic.tick(now=1000.0 + 3601) == ["sweep", "retention"]
+    assert calls == ["sweep", "retention", "sweep", "sweep", "retention"]
