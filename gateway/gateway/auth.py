@@ -49,12 +49,17 @@ class AsyncJWKS:
         response.raise_for_status()
         return response.json()
 
+    def _interval(self) -> float:
+        # No key yet (identity was still starting when the gateway came up): try again after a second, not after
+        # the full interval, or every token is refused for that long.
+        return self.refetch_interval if self.kids else min(self.refetch_interval, 1.0)
+
     async def refresh(self, force: bool = False) -> bool:
         """Refetch the JWKS unless one was attempted within `refetch_interval`; True when keys were installed."""
-        if not force and time.monotonic() - self._last_attempt < self.refetch_interval:
+        if not force and time.monotonic() - self._last_attempt < self._interval():
             return False
         async with self._lock:
-            if not force and time.monotonic() - self._last_attempt < self.refetch_interval:
+            if not force and time.monotonic() - self._last_attempt < self._interval():
                 return False  # another request refetched while we waited
             self._last_attempt = time.monotonic()
             try:
@@ -68,7 +73,7 @@ class AsyncJWKS:
 
     async def run_periodic_refresh(self) -> None:
         while True:
-            await asyncio.sleep(self.max_age)
+            await asyncio.sleep(self.max_age if self.kids else 2.0)  # keyless at start: until identity answers
             await self.refresh(force=True)
 
     async def aclose(self) -> None:

@@ -332,3 +332,29 @@ def test_merge_documents_the_gateways_own_statuses_and_problem_bodies():
     login = doc["paths"]["/api/v1/auth/login"]["post"]["responses"]
     assert "401" not in login and "429" in login and "413" not in login
     assert doc["components"]["schemas"]["Problem"]["required"] == ["type", "title", "status", "detail"]
+
+
+def test_a_keyless_jwks_is_fetched_again_within_a_second():
+    """Identity still starting when the gateway came up: the first fetch fails; tokens must not be refused for the
+    whole refetch interval (10 s by default) after identity is up."""
+    import json as _json
+    import tempfile
+    import time as _time
+    from pathlib import Path
+
+    from gateway.auth import AsyncJWKS
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "jwks.json"
+        jwks = AsyncJWKS(f"file://{path}", refetch_interval=10.0, max_age=300.0)
+
+        async def main():
+            assert await jwks.refresh() is False  # nothing there yet
+            path.write_text(_json.dumps({"keys": [{"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256",
+                                                   "n": "sXch", "e": "AQAB"}]}))
+            assert await jwks.refresh() is False  # throttled right after the failure...
+            _time.sleep(1.05)
+            await jwks.refresh()  # ...but only for a second while no key is held
+            assert jwks._last_attempt > 0 and _time.monotonic() - jwks._last_attempt < 1.0
+            await jwks.aclose()
+        run(main())
