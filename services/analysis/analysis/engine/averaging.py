@@ -317,11 +317,26 @@ def butterworth(y: np.ndarray, cutoff: float, order: int, zero_lag: bool) -> np.
     idx = np.arange(n)
     filled = np.interp(idx, idx[ok], y[ok])
     b, a = butter(order, cutoff, "low")
-    if zero_lag:
-        ext = np.concatenate([filled[::-1], filled, filled[::-1]])
-        res = filtfilt(b, a, ext, padlen=0)[n:2 * n]
-    else:
-        res = lfilter(b, a, filled)
+    try:
+        if zero_lag:
+            ext = np.concatenate([filled[::-1], filled, filled[::-1]])
+            res = filtfilt(b, a, ext, padlen=0)[n:2 * n]
+        else:
+            res = lfilter(b, a, filled)
+    except (np.linalg.LinAlgError, ValueError):
+        # a high order at a very low cutoff makes the transfer-function form singular: the same filter as
+        # second-order sections, which stays stable (the published strategies never get here)
+        # second-order sections, run forward and back without initial conditions (the mirror padding absorbs
+        # the start-up transient)
+        from scipy.signal import sosfilt
+
+        sos = butter(order, cutoff, "low", output="sos")
+        if zero_lag:
+            ext = np.concatenate([filled[::-1], filled, filled[::-1]])
+            res = sosfilt(sos, sosfilt(sos, ext)[::-1])[::-1][n:2 * n]
+        else:
+            res = sosfilt(sos, filled)
+        res = np.where(np.isfinite(res), res, np.nan)
     first, last = idx[ok][0], idx[ok][-1]
     res[:first] = np.nan
     res[last + 1:] = np.nan
