@@ -52,7 +52,7 @@ class AsyncJWKS:
     def _interval(self) -> float:
         # No key yet (identity was still starting when the gateway came up): try again after a second, not after
         # the full interval, or every token is refused for that long.
-        return self.refetch_interval if self.kids else min(self.refetch_interval, 1.0)
+        return self.refetch_interval if self.kids else min(self.refetch_interval, 0.25)
 
     async def refresh(self, force: bool = False) -> bool:
         """Refetch the JWKS unless one was attempted within `refetch_interval`; True when keys were installed."""
@@ -111,5 +111,10 @@ class Authenticator:
         except pyjwt.PyJWTError as exc:
             raise InvalidToken("token is not a well-formed JWT") from exc
         if isinstance(kid, str) and kid not in self.jwks.kids:
-            await self.jwks.refresh()  # unknown kid: rate-limited async refetch (rotation), never in-loop I/O
+            keyless = not self.jwks.kids
+            refreshed = await self.jwks.refresh()  # unknown kid: rate-limited async refetch (rotation), no loop I/O
+            if keyless and not refreshed and not self.jwks.kids:
+                # no key at all yet (identity was starting): wait out the short keyless interval once, then ask again
+                await asyncio.sleep(self.jwks._interval())
+                await self.jwks.refresh()
         return self.verifier.verify(token)  # remembered by the verifier's cache
