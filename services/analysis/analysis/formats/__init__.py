@@ -12,7 +12,8 @@ import dataclasses
 from typing import Callable
 
 from . import cortex, cosmed, generic, medgraphics, oxynet, tcx, text as textmod, vyntus, xmlsafe, zan
-from .model import COLUMNS, DEFAULT_LIMITS, METADATA_KEYS, FormatError, Limits, ParsedExport
+from .model import (COLUMNS, DEFAULT_LIMITS, METADATA_KEYS, FormatError, Limits, ParsedExport, only_format_errors,
+                    upload_bytes)
 from .tables import Table
 from .heart_rate import HeartRateTrack, read_heart_rate
 from .tcx import merge_heart_rate, read_tcx_heart_rate
@@ -64,30 +65,13 @@ def read_export(
         limits = dataclasses.replace(limits, max_bytes=int(max_bytes))
     if max_rows is not None:
         limits = dataclasses.replace(limits, max_rows=int(max_rows))
-    if isinstance(data, (bytearray, memoryview)):
-        data = bytes(data)
-    if not isinstance(data, bytes):
-        raise FormatError("bad-input", f"expected the file's bytes, got {type(data).__name__}", status=400)
     if format_hint is not None and format_hint not in FORMAT_IDS:
         raise FormatError(
             "unknown-format-hint", f"format_hint '{format_hint}' is not one of {', '.join(FORMAT_IDS)}", status=400
         )
-    if len(data) > limits.max_bytes:
-        raise FormatError(
-            "file-too-large", f"the file has {len(data):,} bytes; the limit is {limits.max_bytes:,}", status=413
-        )
-    if not data.strip():
-        raise FormatError("empty-file", "the file is empty")
-    try:
+    data = upload_bytes(data, limits)
+    with only_format_errors():
         return _read(data, filename, format_hint, limits)
-    except FormatError:
-        raise
-    except MemoryError as exc:
-        raise FormatError("file-too-large", "the file needs more memory than allowed to read", status=413) from exc
-    except RecursionError as exc:
-        raise FormatError("malformed-file", "the file is nested too deeply to read") from exc
-    except Exception as exc:  # noqa: BLE001 - the contract: nothing but FormatError escapes
-        raise FormatError("unreadable-file", f"the file could not be read ({type(exc).__name__}: {exc})") from exc
 
 
 def detect_format(data: bytes, filename: str | None = None) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import tcx, text as textmod, units as U
-from .model import DEFAULT_LIMITS, FormatError, Limits
+from .model import DEFAULT_LIMITS, FormatError, Limits, only_format_errors, upload_bytes
 
 FIT_MAGIC = b".FIT"
 HR_RANGE = (25.0, 250.0)
@@ -41,16 +41,8 @@ class HeartRateTrack:
 
 def read_heart_rate(data: bytes, filename: str | None = None, limits: Limits = DEFAULT_LIMITS) -> HeartRateTrack:
     """Read one heart-rate file. Raises FormatError (slug/detail/status) for anything unreadable."""
-    if isinstance(data, (bytearray, memoryview)):
-        data = bytes(data)
-    if not isinstance(data, bytes):
-        raise FormatError("bad-input", "expected the file's bytes", status=400)
-    if len(data) > limits.max_bytes:
-        raise FormatError("file-too-large", f"the file has {len(data):,} bytes; the limit is {limits.max_bytes:,}",
-                          status=413)
-    if not data.strip():
-        raise FormatError("empty-file", "the file is empty")
-    try:
+    data = upload_bytes(data, limits)
+    with only_format_errors("the heart-rate file"):
         if len(data) >= 12 and data[8:12] == FIT_MAGIC:
             return _finish(*_read_fit(data, limits), fmt="fit")
         if data[:4] in (b"PK\x03\x04", b"\xd0\xcf\x11\xe0") or data[:5] == b"%PDF-":
@@ -63,14 +55,6 @@ def read_heart_rate(data: bytes, filename: str | None = None, limits: Limits = D
             return _finish(t + start, hr, start, [], fmt="tcx")
         textmod.check_row_count(data, limits)
         return _finish(*_read_csv(text, limits), fmt="csv")
-    except FormatError:
-        raise
-    except MemoryError as exc:
-        raise FormatError("file-too-large", "the file needs more memory than allowed to read", status=413) from exc
-    except RecursionError as exc:
-        raise FormatError("malformed-file", "the file is nested too deeply to read") from exc
-    except Exception as exc:  # noqa: BLE001 - the contract: nothing but FormatError escapes
-        raise FormatError("unreadable-file", f"the heart-rate file could not be read ({type(exc).__name__})") from exc
 
 
 def _read_fit(data: bytes, limits: Limits):

@@ -6,6 +6,7 @@ A reader produces a :class:`ParsedExport` in the lab's normalized columns, or ra
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -80,6 +81,35 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+def upload_bytes(data: Any, limits: Limits) -> bytes:
+    """The upload as bytes, refused when it is not bytes, over the size limit or empty (every reader's first step)."""
+    if isinstance(data, (bytearray, memoryview)):
+        data = bytes(data)
+    if not isinstance(data, bytes):
+        raise FormatError("bad-input", f"expected the file's bytes, got {type(data).__name__}", status=400)
+    if len(data) > limits.max_bytes:
+        raise FormatError("file-too-large", f"the file has {len(data):,} bytes; the limit is {limits.max_bytes:,}",
+                          status=413)
+    if not data.strip():
+        raise FormatError("empty-file", "the file is empty")
+    return data
+
+
+@contextmanager
+def only_format_errors(what: str = "the file"):
+    """The readers' contract: nothing but FormatError escapes, whatever a malformed file makes a parser raise."""
+    try:
+        yield
+    except FormatError:
+        raise
+    except MemoryError as exc:
+        raise FormatError("file-too-large", "the file needs more memory than allowed to read", status=413) from exc
+    except RecursionError as exc:
+        raise FormatError("malformed-file", "the file is nested too deeply to read") from exc
+    except Exception as exc:  # noqa: BLE001
+        raise FormatError("unreadable-file", f"{what} could not be read ({type(exc).__name__}: {exc})") from exc
 
 
 def empty_metadata() -> dict[str, Any]:
