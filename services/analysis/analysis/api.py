@@ -72,6 +72,8 @@ class CpetRequest(BaseModel):
                                                     "vo2max": {"vo2_ml_min": 4100, "reason": "verification bout"},
                                                     "exclude": [[300, 320]]}])
     lactate: list[dict] | None = None
+    sport: Literal["cycling", "running", "swimming"] | None = Field(
+        None, description="the test's modality, for the lactate thresholds; default: from the load channel")
     precision: Precision = Field("display", description="display: rounded to what the numbers mean; full: as computed")
 
 
@@ -163,7 +165,8 @@ async def cpet(body: CpetRequest, principal: Principal = Depends(require_princip
         _analyse, samples, athlete, body.averaging, body.overrides, body.lactate, body.precision,
         declared_protocol=body.protocol.model_dump() if body.protocol else None,
         athlete_record=body.athlete_record.model_dump() if body.athlete_record else None,
-        file_metadata=body.file_metadata.model_dump() if body.file_metadata else None, test_date=body.test_date)
+        file_metadata=body.file_metadata.model_dump() if body.file_metadata else None, test_date=body.test_date,
+        sport=body.sport)
 
 
 @router.post("/cpet/file", summary="Read a cart export and compute its CPET result in one call")

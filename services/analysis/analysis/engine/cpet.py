@@ -86,7 +86,7 @@ def analyze_cpet(samples: dict, athlete: dict | None = None, averaging: dict | N
                  overrides: dict | None = None, lactate: list | None = None,
                  declared_protocol: dict | None = None, threshold_model: Any = "shipped",
                  athlete_record: dict | None = None, file_metadata: dict | None = None,
-                 test_date: str | None = None) -> dict[str, Any]:
+                 test_date: str | None = None, sport: str | None = None) -> dict[str, Any]:
     """declared_protocol: the test's protocol as the lab entered it ({kind: ramp|steps, start, increment,
     stage_length_s, baseline_s, baseline_load, load_channel?}); it overrides the detected onset and kind,
     and where the file has no load channel the load is rebuilt from it (workrate.py).
@@ -94,6 +94,8 @@ def analyze_cpet(samples: dict, athlete: dict | None = None, averaging: dict | N
     (rule-based consensus only).
     athlete: the request's values (body mass weighed that day); athlete_record (the athlete on record) and
     file_metadata (the export's header) complete it and are compared (athlete.py).
+    sport: the test's modality as the lab recorded it (cycling | running | swimming), which sets the lactate
+    methods' units; without it the load channel decides (speed -> running, else cycling).
     Raises overrides.InvalidOverride for overrides that do not fit the test; nothing else raises."""
     flags: list[dict] = []
     strategy = avg.normalise_strategy(averaging)
@@ -116,7 +118,7 @@ def analyze_cpet(samples: dict, athlete: dict | None = None, averaging: dict | N
             threshold_model if isinstance(threshold_model, dict) else None)
         declared = declared_protocol if isinstance(declared_protocol, dict) else None
         samples, load_note = _declared_load(samples, declared)
-        _run(samples, athlete, strategy, overrides, lactate, result, flags, declared, model)
+        _run(samples, athlete, strategy, overrides, lactate, result, flags, declared, model, sport)
         if load_note and result["protocol"] is not None:
             result["protocol"]["load_source"] = "declared"
             quality.flag(flags, "load_from_declared_protocol", load_note, "info")
@@ -169,7 +171,7 @@ def _vo2max_override(result: dict, ov, bw: float | None, athlete: dict, modality
     return v
 
 
-def _run(samples, athlete, strategy, overrides, lactate, result, flags, declared=None, model=None):
+def _run(samples, athlete, strategy, overrides, lactate, result, flags, declared=None, model=None, sport=None):
     samples = samples if isinstance(samples, dict) else {}
     t = _column(samples.get("time_s"))
     n = t.size
@@ -317,8 +319,8 @@ def _run(samples, athlete, strategy, overrides, lactate, result, flags, declared
                 vals.append(v)
         lac_max = max(vals) if vals else None
         if sum(1 for r in lactate if isinstance(r, dict) and r.get("intensity") is not None) >= 4:
-            sport = "running" if proto.get("load_channel") == "speed_kmh" else "cycling"
-            result["lactate"] = analyze_lactate([r for r in lactate if isinstance(r, dict)], sport=sport)
+            lactate_sport = sport or ("running" if proto.get("load_channel") == "speed_kmh" else "cycling")
+            result["lactate"] = analyze_lactate([r for r in lactate if isinstance(r, dict)], sport=lactate_sport)
 
     # ---- VO2max verdict
     if proto["kind"] == "steps":

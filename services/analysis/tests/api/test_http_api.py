@@ -199,3 +199,24 @@ def test_outlier_option_only_touches_breath_by_breath_exports(client, name, appl
     assert r.json()["averaging"]["sampling"] == ("breath-by-breath" if applied else "averaged")
     if not applied:  # the 1-s interpolated export keeps every row
         assert r.json()["quality"]["outliers_removed"] == 0
+
+
+def test_the_callers_sport_sets_the_lactate_units_of_a_cpet_request(client):
+    """The test's recorded modality is the one source of the sport: a ramp on a cycle (power channel) whose
+    lactate steps the lab recorded as a running test is analysed in running units, and without a sport the load
+    channel decides."""
+    from analysis.engine.synthetic import ramp_test
+
+    samples = {k: [float(x) for x in v] for k, v in ramp_test(seed=3)[0].items()
+               if k in ("time_s", "vo2_ml_min", "vco2_ml_min", "ve_l_min", "hr_bpm", "power_w")}
+    with open(TESTDATA / "lactate/lactater_demo_data.csv") as f:
+        rows = list(csv.DictReader(f))
+    steps = [{"intensity": float(r["intensity"]), "lactate": float(r["lactate"])} for r in rows]
+    sports = {}
+    for sport in ("running", None):
+        body = {"samples": samples, "lactate": steps, **({"sport": sport} if sport else {})}
+        response = client.post("/api/v1/analysis/cpet", json=body)
+        assert response.status_code == 200, response.text
+        sports[sport] = response.json()["lactate"]["sport"]
+    assert sports == {"running": "running", None: "cycling"}
+    assert client.post("/api/v1/analysis/cpet", json={"samples": samples, "sport": "skating"}).status_code == 400

@@ -32,10 +32,6 @@ class Computed:
     overrides: dict
 
 
-def _sport(test: ExerciseTest) -> str:
-    return "running" if test.modality == ExerciseTest.Modality.RUNNING else "cycling"
-
-
 def inputs_key(test: ExerciseTest, overrides: dict) -> str:
     """The cache key this test would have now, assuming the engine of the latest stored result."""
     latest = queries.latest_result(test)
@@ -60,7 +56,7 @@ def gather(test: ExerciseTest, overrides: dict, samples: dict | None = None) -> 
         samples = test_queries.present_columns(test_queries.samples_columns(test))
     steps = test_queries.lactate_step_dicts(test)
     athlete = queries.athlete_inputs(test)
-    return Inputs(str(test.tenant_id), samples, athlete, steps, _sport(test), overrides,
+    return Inputs(str(test.tenant_id), samples, athlete, steps, athlete["sport"], overrides,
                   (test, overrides, steps, athlete))
 
 
@@ -68,8 +64,8 @@ def call_analysis(inputs: Inputs) -> Computed:
     """Ask the analysis service once (no database access: background jobs call it outside a transaction).
 
     With samples, one `/cpet` request carries the lactate steps too and its answer holds their thresholds
-    (`result["lactate"]`; the sport follows the test's load, speed or power, as the analysis reads it). A test with
-    lactate steps but no samples asks `/lactate` alone, for the sport of the test's modality."""
+    (`result["lactate"]`). A test with lactate steps but no samples asks `/lactate` alone. Both are told the sport of
+    the test's recorded modality (queries.sport_of), its one source."""
     steps = [{"intensity": s["intensity"], "lactate": s["lactate"], "heart_rate": s["heart_rate"],
               "length": (s["length_s"] / 60.0) if s["length_s"] else None}
              for s in inputs.steps if s["intensity"] is not None and s["lactate"] is not None]

@@ -27,7 +27,7 @@ def cpet(tenant_id: str, samples: dict, context: dict | None = None, overrides: 
     body = {"samples": samples, "athlete": context.get("athlete"), "athlete_record": context.get("athlete_record"),
             "file_metadata": context.get("file_metadata"), "test_date": context.get("test_date"),
             "protocol": context.get("protocol"), "averaging": context.get("averaging"),
-            "overrides": overrides or None}
+            "overrides": overrides or None, "sport": context.get("sport")}
     if lactate:
         body["lactate"] = lactate
     return client.post("/api/v1/analysis/cpet", tenant_id=str(tenant_id), json=body)

@@ -85,7 +85,12 @@ def athlete_inputs(test: ExerciseTest) -> dict:
         averaging["sampling"] = meta["sampling"]
     return {"athlete": request, "athlete_record": record, "file_metadata": file,
             "test_date": test.date.isoformat() if test.date else None, "protocol": declared_protocol(test),
-            "averaging": averaging or None}
+            "averaging": averaging or None, "sport": sport_of(test)}
+
+
+def sport_of(test: ExerciseTest) -> str:
+    """The one source of a test's sport for the analysis: its recorded modality (lactate methods' units follow)."""
+    return "running" if test.modality == ExerciseTest.Modality.RUNNING else "cycling"
 
 
 def cache_key(test: ExerciseTest, overrides: dict, lactate: list[dict], athlete: dict, engine_version: str) -> str:
