@@ -98,6 +98,12 @@ def test_an_excerpt_is_stored_as_insufficient(owner, athlete):
     assert result["status"] == "insufficient"
     progress = owner.get(f"/api/v1/athletes/{athlete['id']}/progress").json()
     assert test_id not in [p["test"] for p in progress["tests"]]
+    before = owner.get("/api/v1/reports/", params={"test": test_id}).json()["results"]
+    refused = owner.post("/api/v1/reports/", {"test": test_id, "language": "ru", "template": "full"})
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["type"] == "urn:vo2:problem:test-not-analysable"
+    assert owner.get("/api/v1/reports/", params={"test": test_id}).json()["results"] == before  # nothing stored
 
 
 def test_tenant_analysis_settings_through_the_gateway(owner, second_lab):
