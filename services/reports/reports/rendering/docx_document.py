@@ -3,16 +3,11 @@ headings, paragraphs and tables as Word text and tables, charts (and the percent
 can edit the conclusion and print it.
 
 Charts are vector flowables of this package; they are drawn into one PDF (a page per chart, sized to it) and
-rasterised in one call of poppler's `pdftoppm` (reportlab's own bitmap renderer needs rlPyCairo, which needs the
-cairo C library). No pdftoppm: the document keeps a line saying the chart could not be drawn, nothing else fails.
+rasterised in this process by PDFium (raster.py). A chart PDFium cannot draw leaves a line saying so; nothing else fails.
 """
 from __future__ import annotations
 
 import io
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
 from docx import Document
 from docx.enum.section import WD_ORIENT  # noqa: F401  (portrait A4, as the PDF)
@@ -22,46 +17,30 @@ from reportlab.platypus import CondPageBreak, KeepTogether, PageBreak, Paragraph
 
 from . import charts as ch
 from . import data as dm
-from . import document, fonts
+from . import document, fonts, raster
 from .i18n import t
 
 RASTER_DPI = 100  # sharp enough on paper at the width Word shows it; each step up costs time
 
 
 class Rasteriser:
-    """PNG pages of the flowables, drawn by pdftoppm in a process of its own while the document is written
-    (start → …write the text and tables… → pngs())."""
+    """PNG pages of the flowables (one per flowable; None where one could not be drawn)."""
 
     def __init__(self, flowables: list):
-        self.count = len(flowables)
-        self.exe = shutil.which("pdftoppm") if flowables else None
-        self.process = None
-        if self.exe is None:
-            return
-        self.tmp = tempfile.TemporaryDirectory()
-        pdf = Path(self.tmp.name) / "charts.pdf"
-        pdf.write_bytes(_charts_pdf(flowables))
-        self.process = subprocess.Popen([self.exe, "-r", str(RASTER_DPI), "-png", str(pdf),
-                                         str(Path(self.tmp.name) / "c")], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
+        self.flowables = flowables
 
     def pngs(self) -> list[bytes | None]:
-        if self.process is None:
-            return [None] * self.count
+        if not self.flowables:
+            return []
         try:
-            self.process.wait(timeout=60)
-            files = sorted(Path(self.tmp.name).glob("c-*.png"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
-            out = [p.read_bytes() for p in files]
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+            out: list = raster.pdf_pages_to_png(_charts_pdf(self.flowables), RASTER_DPI)
+        except raster.RasterError:  # PDFium refused the page: the document goes out with the chart titles instead
             out = []
-        finally:
-            self.tmp.cleanup()
-        return out + [None] * (self.count - len(out))
+        return out + [None] * (len(self.flowables) - len(out))
 
 
 def rasterise(flowables: list) -> list[bytes | None]:
-    """PNG bytes of each flowable (None when pdftoppm is missing)."""
+    """PNG bytes of each flowable."""
     return Rasteriser(flowables).pngs()
 
 
@@ -138,7 +117,7 @@ class Writer:
     def place_pictures(self, images: dict):
         for run, flowable, width in self.pictures:
             png = images.get(id(flowable))
-            if png is None:  # no rasteriser here: the chart's title stands in its place
+            if png is None:  # PDFium could not draw it: the chart's title stands in its place
                 run.text = getattr(flowable, "title", "") or ""
             else:
                 run.add_picture(io.BytesIO(png), width=width)
@@ -187,7 +166,7 @@ class Writer:
 def build(data: dm.ReportData, lang: str, template: str) -> bytes:
     v, story = document.story_of(data, lang, template)
     found = _images(story)
-    rasteriser = Rasteriser(found)  # runs while the text and tables are written
+    rasteriser = Rasteriser(found)
     doc = Document()
     section = doc.sections[0]
     section.page_width, section.page_height = Mm(210), Mm(297)
