@@ -188,9 +188,8 @@ def test_branding_settings_and_logo_on_every_page(caller, tenant_a, tenant_b, up
                             content_type="multipart/form-data; boundary=BoUnDaRy")
     assert form.status_code == 200 and admin.get("/api/v1/reports/settings/logo").content == other
     assert admin.client.put("/api/v1/reports/settings/logo", data=logo, content_type="image/png").status_code == 200
-    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
-    refused = admin.client.put("/api/v1/reports/settings/logo", data=svg, content_type="image/svg+xml")
-    assert refused.status_code == 415 and refused.json()["type"] == "urn:vo2:problem:unsupported-logo"
+    gif = admin.client.put("/api/v1/reports/settings/logo", data=b"GIF89a\x01\x00", content_type="image/gif")
+    assert gif.status_code == 415 and gif.json()["type"] == "urn:vo2:problem:unsupported-logo"
     huge = admin.client.put("/api/v1/reports/settings/logo", data=b"\x89PNG\r\n\x1a\n" + b"0" * 600_000,
                             content_type="image/png")
     assert huge.status_code == 413
@@ -213,6 +212,74 @@ def test_branding_settings_and_logo_on_every_page(caller, tenant_a, tenant_b, up
     other = request(caller(tenant_b), theirs).json()
     tasks.render(other["id"], tenant_b)
     assert "Пульс" not in pdf_text(download(caller(tenant_b), other["id"]))
+
+
+CLEAN_SVG = (b'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" '
+             b'xmlns:xlink="http://www.w3.org/1999/xlink" viewBox="0 0 120 40">'
+             b'<defs><rect id="bar" width="120" height="8" fill="#2255aa"/></defs>'
+             b'<style>.mark { fill: #aa3300; }</style>'
+             b'<rect class="mark" width="120" height="32"/><use xlink:href="#bar" y="32"/>'
+             b'<circle cx="20" cy="16" r="10" fill="#ffffff"/></svg>')
+
+_SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+HOSTILE_SVGS = {
+    "script": _SVG + b"<script>alert(1)</script></svg>",
+    "onload": b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10" onload="alert(1)"><rect/></svg>',
+    "external image": (b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+                       b'width="10" height="10"><image xlink:href="https://evil.example/x.png" width="9" '
+                       b'height="9"/></svg>'),
+    "entity": (b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY leak SYSTEM "file:///etc/passwd">]>'
+               + _SVG + b"<text>&leak;</text></svg>"),
+    "foreignObject": _SVG + b'<foreignObject><div xmlns="http://www.w3.org/1999/xhtml">x</div></foreignObject></svg>',
+    "css import": _SVG + b'<style>@import "https://evil.example/a.css";</style></svg>',
+    "css url": _SVG + b'<rect width="9" height="9" style="fill: url(https://evil.example/p)"/></svg>',
+    "too many elements": _SVG + b"<g/>" * 6000 + b"</svg>",
+    "huge": _SVG + b"<g/>" * 140_000 + b"</svg>",
+}
+REFUSAL_NAMES = {"script": "<script>", "onload": "onload", "external image": "https://evil.example/x.png",
+                 "entity": "DOCTYPE", "foreignObject": "<foreignobject>", "css import": "@import",
+                 "css url": "url(https://evil.example/p)", "too many elements": "elements"}
+
+
+def test_a_clean_svg_logo_is_kept_as_a_png_and_drawn_on_every_page(caller, tenant_a, upstream, measurements,
+                                                                    storage, zan_payload):
+    from PIL import Image
+
+    admin = caller(tenant_a, "admin")
+    put = admin.client.put("/api/v1/reports/settings/logo", data=CLEAN_SVG, content_type="image/svg+xml")
+    assert put.status_code == 200, put.content
+    stored = admin.get("/api/v1/reports/settings/logo")
+    assert stored["Content-Type"] == "image/png" and stored.content.startswith(b"\x89PNG")
+    with Image.open(io.BytesIO(stored.content)) as image:
+        assert image.size == (600, 200)                                     # the 3:1 viewBox, long side 600 px
+        assert image.convert("RGB").getpixel((300, 20)) == (170, 51, 0)      # the .mark rule from <style>
+        assert image.convert("RGB").getpixel((300, 190)) == (34, 85, 170)    # the <use> of the bar in <defs>
+    test_id = upstream.add_test(tenant_a, zan_payload)
+    report = request(admin, test_id, language="ru").json()
+    assert tasks.render(report["id"], tenant_a) == "done"
+    pages = PdfReader(io.BytesIO(download(admin, report["id"]))).pages
+    for page in pages:
+        images = [x.get_object() for x in page["/Resources"]["/XObject"].values()]
+        assert any(x["/Width"] == 600 and x["/Height"] == 200 for x in images), "the logo on every page"
+    docx = request(admin, test_id, format="docx").json()
+    assert tasks.render(docx["id"], tenant_a) == "done"
+    header = Document(io.BytesIO(download(admin, docx["id"]))).sections[0].header
+    assert header._element.xpath(".//pic:pic"), "the logo in the DOCX header"
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE_SVGS))
+def test_a_hostile_svg_logo_is_refused_and_nothing_is_stored(caller, tenant_a, kind):
+    admin = caller(tenant_a, "admin")
+    refused = admin.client.put("/api/v1/reports/settings/logo", data=HOSTILE_SVGS[kind], content_type="image/svg+xml")
+    assert refused["Content-Type"] == "application/problem+json"
+    body = refused.json()
+    if kind == "huge":
+        assert refused.status_code == 413 and body["type"] == "urn:vo2:problem:payload-too-large"
+    else:
+        assert refused.status_code == 422 and body["type"] == "urn:vo2:problem:unsafe-logo", body
+        assert REFUSAL_NAMES[kind] in body["detail"]
+    assert admin.get("/api/v1/reports/settings/logo").status_code == 404
+    assert admin.get("/api/v1/reports/settings").json()["logo"] is None
 
 
 def test_the_default_header_names_the_lab_by_the_tenant_s_name(caller, tenant_a, upstream, measurements, storage,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import django_filters
 from django.conf import settings
-import io
 
 from django.http import FileResponse, HttpResponse
 from rest_framework import mixins, serializers, viewsets
@@ -21,7 +20,7 @@ from servicekit.problems import ProblemError
 
 from servicekit import http
 
-from . import actions, assemble, clients, tasks
+from . import actions, assemble, clients, logos, tasks
 from .models import (CONCLUSION_MAX, CONTENT_TYPES, FORMATS, LANGUAGES, LOGO_MAX_BYTES, TEMPLATES, Report,
                      report_files)
 from .queries import athlete_only, visible_reports
@@ -198,37 +197,12 @@ class ReportSettingsView(APIView):
     patch = put
 
 
-def checked_png(data: bytes) -> bytes:
-    """The logo as a PNG the renderer can draw: PNG only (an SVG can carry scripts and external references, so it
-    is refused rather than sanitised), at most LOGO_MAX_BYTES, a real image of sane size."""
-    if not data:
-        raise ProblemError(400, "validation-error", "Send the logo as the request body (image/png) or as `logo`.",
-                           errors=[{"field": "logo", "detail": "empty"}])
-    if len(data) > LOGO_MAX_BYTES:
-        raise ProblemError(413, "payload-too-large", f"The logo may be at most {LOGO_MAX_BYTES // 1024} KiB.")
-    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
-        raise ProblemError(415, "unsupported-logo", "The logo must be a PNG. SVG logos are refused (they can carry "
-                           "scripts and external references); export the logo as PNG.")
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-    except Exception as exc:
-        raise ProblemError(415, "unsupported-logo", "The PNG cannot be read.") from exc
-    if not (1 <= width <= 4000 and 1 <= height <= 4000):
-        raise ProblemError(415, "unsupported-logo", "The logo must be at most 4000 × 4000 pixels.")
-    return data
-
-
 class ReportLogoView(APIView):
-    """The lab's logo on every page's header: PUT a PNG (the body, or the multipart field `logo`), GET it,
-    DELETE it."""
+    """The lab's logo on every page's header: PUT a PNG or an SVG (the body, or the multipart field `logo`; an SVG
+    is sanitised and kept as a PNG, logos.py), GET it (PNG), DELETE it."""
 
     permission_classes = [StaffReadsManagersWrite]
-    parser_classes = [MultiPartParser]  # a raw image/png body is read as it came (request.body), not parsed
+    parser_classes = [MultiPartParser]  # a raw image/png or image/svg+xml body is read as it came (request.body), not parsed
 
     def get(self, request):
         row = actions.settings_for_tenant(principal_of(request).tenant_id)
@@ -240,7 +214,7 @@ class ReportLogoView(APIView):
         principal = principal_of(request)
         upload = request.FILES.get("logo") if request.content_type.startswith("multipart/") else None
         data = upload.read(LOGO_MAX_BYTES + 1) if upload is not None else request.body
-        row = actions.save_logo(principal.tenant_id, checked_png(data))
+        row = actions.save_logo(principal.tenant_id, logos.logo_png(data))
         return Response(settings_body(row))
 
     def delete(self, request):
