@@ -182,18 +182,22 @@ def owner(system) -> Api:
     return api
 
 
-@pytest.fixture(scope="session")
-def second_lab(system) -> Api:
-    """The owner of another organisation, created by the platform operator."""
-    operator_email, operator_password = "operator@vo2.platform", "platform-operator-pw-1"
+def new_lab(system, name: str, slug: str, operator_email: str, operator_password: str) -> Api:
+    """The owner (owner@<slug without -lab>.lab) of a new organisation that this platform operator creates."""
     system.manage("identity", "create_operator", "--email", operator_email, "--password", operator_password,
                   capture=True)
     operator = Api(system.url("gateway"))
     operator.login(operator_email, operator_password)
-    created = operator.post("/api/v1/tenants/", {"name": "Second Lab", "slug": "second-lab",
-                                                 "owner": {"email": "owner@second.lab",
-                                                           "password": "second-lab-owner-pw-1"}})
+    owner_email, owner_password = f"owner@{slug.replace('-lab', '')}.lab", f"{slug}-owner-pw-1"
+    created = operator.post("/api/v1/tenants/", {"name": name, "slug": slug,
+                                                 "owner": {"email": owner_email, "password": owner_password}})
     assert created.status_code == 201, created.text
     api = Api(system.url("gateway"))
-    api.login("owner@second.lab", "second-lab-owner-pw-1")
+    api.login(owner_email, owner_password)
     return api
+
+
+@pytest.fixture(scope="session")
+def second_lab(system) -> Api:
+    """The owner of another organisation, created by the platform operator."""
+    return new_lab(system, "Second Lab", "second-lab", "operator@vo2.platform", "platform-operator-pw-1")

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from .conftest import Api
+from .conftest import Api, new_lab
 
 MEMBERS = "/api/v1/tenants/current/members/"
 
@@ -16,18 +16,7 @@ MEMBERS = "/api/v1/tenants/current/members/"
 def other_lab(system) -> Api:
     """An organisation of its own for these tests (the shared `second_lab` must stay untouched: other tests check
     that nothing of the first lab reaches it)."""
-    operator_email, operator_password = "operator-consent@vo2.platform", "platform-operator-pw-2"
-    system.manage("identity", "create_operator", "--email", operator_email, "--password", operator_password,
-                  capture=True)
-    operator = Api(system.url("gateway"))
-    operator.login(operator_email, operator_password)
-    created = operator.post("/api/v1/tenants/", {"name": "Other Lab", "slug": "other-lab",
-                                                 "owner": {"email": "owner@other.lab",
-                                                           "password": "other-lab-owner-pw-1"}})
-    assert created.status_code == 201, created.text
-    api = Api(system.url("gateway"))
-    api.login("owner@other.lab", "other-lab-owner-pw-1")
-    return api
+    return new_lab(system, "Other Lab", "other-lab", "operator-consent@vo2.platform", "platform-operator-pw-2")
 
 
 def test_another_tenants_user_joins_only_by_accepting(owner, other_lab, gateway, mailbox):
