@@ -68,6 +68,20 @@ class TenantOwned(models.Model):
         abstract = True
 
 
+@contextmanager
+def every_tenants_rows(schema_editor, table: str):
+    """A cursor for a data migration that rewrites every tenant's rows of `table`. The owner role runs migrations and
+    FORCEd row-level security binds it too, so FORCE is lifted for the block and set again after it (inside the
+    migration's transaction: a failure rolls both back). A no-op wrapper on SQLite."""
+    pg = schema_editor.connection.vendor == "postgresql"
+    with schema_editor.connection.cursor() as cursor:
+        if pg:
+            cursor.execute(f'ALTER TABLE "{table}" NO FORCE ROW LEVEL SECURITY')
+        yield cursor
+        if pg:
+            cursor.execute(f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY')
+
+
 class EnableTenantRLS(Operation):
     """Row-level security on a tenant-owned table (PostgreSQL only; a no-op on SQLite).
 

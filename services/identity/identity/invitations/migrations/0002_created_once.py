@@ -5,19 +5,16 @@ import json
 
 from django.db import migrations, models
 
+from servicekit.tenancy import every_tenants_rows
+
 
 def _refingerprint(apps, schema_editor):
-    pg = schema_editor.connection.vendor == "postgresql"
-    with schema_editor.connection.cursor() as cursor:
-        if pg:  # the owner role runs migrations and FORCEd RLS binds it too: lift FORCE for this update
-            cursor.execute("ALTER TABLE invitation NO FORCE ROW LEVEL SECURITY")
+    with every_tenants_rows(schema_editor, "invitation") as cursor:
         cursor.execute("SELECT id, email, role FROM invitation WHERE idempotency_key IS NOT NULL")
         for pk, email, role in cursor.fetchall():
             canonical = json.dumps({"email": email, "role": role}, sort_keys=True, separators=(",", ":"))
             cursor.execute("UPDATE invitation SET request_fingerprint = %s WHERE id = %s",
                            [hashlib.sha256(canonical.encode()).hexdigest(), pk])
-        if pg:
-            cursor.execute("ALTER TABLE invitation FORCE ROW LEVEL SECURITY")
 
 
 class Migration(migrations.Migration):

@@ -1,25 +1,28 @@
 """The import as a kit job row (servicekit.jobs.JobRow) and a CreatedOnce row (per-caller Idempotency-Key).
 
 status keeps the kit's vocabulary (queued, running, done, failed) and the running stage moves to `stage`; `error`
-becomes `problem` (the API still calls it `error`). Rows caught mid-run by the upgrade are moved over where the
-migrating role can see them; on PostgreSQL FORCEd row-level security may hide them from it, which is harmless:
-such a row reads as its old stage word until its next run claims it.
+becomes `problem` (the API still calls it `error`). Rows caught mid-run by the upgrade are moved over for every
+tenant (FORCEd row-level security is lifted for that update: servicekit.tenancy.every_tenants_rows).
 """
 from django.db import migrations, models
+
+from servicekit.tenancy import every_tenants_rows
 
 STAGES = ("parsing", "storing", "analyzing")
 
 
 def stages_forward(apps, schema_editor):
     Import = apps.get_model("imports", "Import")
-    for stage in STAGES:
-        Import._default_manager.filter(status=stage).update(status="running", stage=stage)
+    with every_tenants_rows(schema_editor, Import._meta.db_table):
+        for stage in STAGES:
+            Import._default_manager.filter(status=stage).update(status="running", stage=stage)
 
 
 def stages_backward(apps, schema_editor):
     Import = apps.get_model("imports", "Import")
-    for stage in STAGES:
-        Import._default_manager.filter(status="running", stage=stage).update(status=stage)
+    with every_tenants_rows(schema_editor, Import._meta.db_table):
+        for stage in STAGES:
+            Import._default_manager.filter(status="running", stage=stage).update(status=stage)
 
 
 class Migration(migrations.Migration):

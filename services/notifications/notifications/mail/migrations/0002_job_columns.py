@@ -4,12 +4,11 @@ import json
 
 from django.db import migrations, models
 
+from servicekit.tenancy import every_tenants_rows
+
 
 def forwards(apps, schema_editor):
-    pg = schema_editor.connection.vendor == "postgresql"
-    with schema_editor.connection.cursor() as cursor:
-        if pg:  # the owner role runs migrations and FORCEd RLS binds it too: lift FORCE for this update
-            cursor.execute("ALTER TABLE email_delivery NO FORCE ROW LEVEL SECURITY")
+    with every_tenants_rows(schema_editor, "email_delivery") as cursor:
         cursor.execute("SELECT id, status, attempts, last_error, sent_at FROM email_delivery")
         for pk, status, attempts, last_error, sent_at in cursor.fetchall():
             stage, problem = "", None
@@ -24,23 +23,16 @@ def forwards(apps, schema_editor):
                            "progress = %s WHERE id = %s",
                            [status, stage, json.dumps(problem) if problem else None,
                             sent_at if status == "done" else None, 100 if status == "done" else 0, pk])
-        if pg:
-            cursor.execute("ALTER TABLE email_delivery FORCE ROW LEVEL SECURITY")
 
 
 def backwards(apps, schema_editor):
-    pg = schema_editor.connection.vendor == "postgresql"
     old = {"queued": "pending", "running": "pending", "done": "sent", "failed": "failed"}
-    with schema_editor.connection.cursor() as cursor:
-        if pg:
-            cursor.execute("ALTER TABLE email_delivery NO FORCE ROW LEVEL SECURITY")
+    with every_tenants_rows(schema_editor, "email_delivery") as cursor:
         cursor.execute("SELECT id, status, problem FROM email_delivery")
         for pk, status, problem in cursor.fetchall():
             problem = json.loads(problem) if isinstance(problem, str) else (problem or {})
             cursor.execute("UPDATE email_delivery SET status = %s, last_error = %s WHERE id = %s",
                            [old.get(status, status), problem.get("detail", ""), pk])
-        if pg:
-            cursor.execute("ALTER TABLE email_delivery FORCE ROW LEVEL SECURITY")
 
 
 class Migration(migrations.Migration):

@@ -7,21 +7,14 @@ import uuid
 
 from django.db import migrations, models
 
+from servicekit.tenancy import every_tenants_rows
+
 PROBLEM_STATUS = {"test-not-found": 404, "no-analysis": 422, "measurements-unavailable": 503,
                   "measurements-refused": 502}
 
 
-def _rows_of_every_tenant(schema_editor):
-    """The owner role runs migrations, and FORCEd RLS binds it too: lift FORCE for this transaction's update."""
-    return schema_editor.connection.vendor == "postgresql"
-
-
 def forwards(apps, schema_editor):
-    conn = schema_editor.connection
-    pg = _rows_of_every_tenant(schema_editor)
-    with conn.cursor() as cursor:
-        if pg:
-            cursor.execute("ALTER TABLE report NO FORCE ROW LEVEL SECURITY")
+    with every_tenants_rows(schema_editor, "report") as cursor:
         cursor.execute("SELECT id, test_id, language, template, status, error_code, error, idempotency_key "
                        "FROM report")
         for pk, test_id, language, template, status, code, detail, key in cursor.fetchall():
@@ -40,24 +33,16 @@ def forwards(apps, schema_editor):
             cursor.execute("UPDATE report SET status = %s, stage = %s, problem = %s, "
                            "request_fingerprint = COALESCE(%s, request_fingerprint) WHERE id = %s",
                            [status, stage, json.dumps(problem) if problem else None, fingerprint, pk])
-        if pg:
-            cursor.execute("ALTER TABLE report FORCE ROW LEVEL SECURITY")
 
 
 def backwards(apps, schema_editor):
-    conn = schema_editor.connection
-    pg = _rows_of_every_tenant(schema_editor)
-    with conn.cursor() as cursor:
-        if pg:
-            cursor.execute("ALTER TABLE report NO FORCE ROW LEVEL SECURITY")
+    with every_tenants_rows(schema_editor, "report") as cursor:
         cursor.execute("SELECT id, status, problem FROM report")
         for pk, status, problem in cursor.fetchall():
             problem = json.loads(problem) if isinstance(problem, str) else (problem or {})
             code = (problem.get("type") or "").removeprefix("urn:vo2:problem:")
             cursor.execute("UPDATE report SET status = %s, error_code = %s, error = %s WHERE id = %s",
                            ["rendering" if status == "running" else status, code, problem.get("detail", ""), pk])
-        if pg:
-            cursor.execute("ALTER TABLE report FORCE ROW LEVEL SECURITY")
 
 
 class Migration(migrations.Migration):
