@@ -112,7 +112,8 @@ def test_the_same_key_with_another_body_is_refused_and_stores_nothing(caller, te
     physio = caller(tenant_a, "physiologist")
     physio.post("/api/v1/athletes/", ANNA, format="json", HTTP_IDEMPOTENCY_KEY="k1")
     clash = physio.post("/api/v1/athletes/", {**ANNA, "first_name": "Olga"}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
-    assert clash.status_code == 409 and clash["Content-Type"] == "application/problem+json"
+    # the IETF Idempotency-Key draft: a key reused with another payload is 422 (409 is for a request in flight)
+    assert clash.status_code == 422 and clash["Content-Type"] == "application/problem+json"
     assert clash.json()["type"].endswith("idempotency-key-reused")
     assert [a["first_name"] for a in physio.get("/api/v1/athletes/").json()["results"]] == ["Anna"]
 
@@ -140,15 +141,73 @@ def test_a_reader_with_a_key_still_gets_403(caller, tenant_a):
     assert response.status_code == 403
 
 
-@pytest.mark.postgres_only
-def test_two_concurrent_retries_make_one_athlete(caller, tenant_a, monkeypatch):
-    """Both requests pass the "seen this key?" check before either inserts; the unique constraint lets one win and
-    the other answers with the winner's athlete."""
+@pytest.mark.postgres_only  # SQLite runs writers one at a time (BEGIN IMMEDIATE): a retry waits for the first
+def test_a_retry_while_the_first_request_is_in_flight_is_409_then_replays(caller, tenant_a, monkeypatch):
+    """The first request with the key is still inside its create (its transaction open) when the retry arrives: the
+    retry is told 409 idempotency-key-in-flight and stores nothing; once the first answered, a retry replays it."""
     import threading
 
     from django.db import connections
 
     from measurements.athletes.models import Athlete
+
+    inside_create, retry_answered = threading.Event(), threading.Event()
+    real_create = Athlete.objects.create
+
+    def slow_create(**fields):
+        inside_create.set()
+        assert retry_answered.wait(20)
+        return real_create(**fields)
+
+    monkeypatch.setattr(Athlete.objects, "create", slow_create)
+    user = caller(tenant_a, "physiologist").user_id
+    first = []
+
+    def first_request():
+        try:
+            client = caller(tenant_a, "physiologist", user_id=user)
+            first.append(client.post("/api/v1/athletes/", ANNA, format="json", HTTP_IDEMPOTENCY_KEY="slow"))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=first_request)
+    thread.start()
+    try:
+        assert inside_create.wait(20)
+        retry = caller(tenant_a, "physiologist", user_id=user)
+        in_flight = retry.post("/api/v1/athletes/", ANNA, format="json", HTTP_IDEMPOTENCY_KEY="slow")
+        # another key is not held up by it
+        monkeypatch.setattr(Athlete.objects, "create", real_create)
+        other_key = retry.post("/api/v1/athletes/", {**ANNA, "first_name": "Olga"}, format="json",
+                               HTTP_IDEMPOTENCY_KEY="other")
+    finally:
+        retry_answered.set()
+        thread.join(30)
+    assert in_flight.status_code == 409 and in_flight["Content-Type"] == "application/problem+json"
+    assert in_flight.json()["type"].endswith("idempotency-key-in-flight")
+    assert other_key.status_code == 201
+    [done] = first
+    assert done.status_code == 201 and "Idempotent-Replayed" not in done
+    replay = retry.post("/api/v1/athletes/", ANNA, format="json", HTTP_IDEMPOTENCY_KEY="slow")
+    assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"
+    assert replay.json()["id"] == done.json()["id"]
+    names = sorted(a["first_name"] for a in caller(tenant_a, "owner").get("/api/v1/athletes/").json()["results"])
+    assert names == ["Anna", "Olga"]
+
+
+@pytest.mark.postgres_only
+def test_two_concurrent_retries_make_one_athlete(caller, tenant_a, monkeypatch):
+    """Both requests pass the "seen this key?" check and the in-flight claim before either inserts (as two
+    processes on a database the claim does not span would): the unique constraint lets one win and the other
+    answers with the winner's athlete."""
+    import threading
+
+    from django.db import connections
+
+    from measurements.athletes.models import Athlete
+    from servicekit.django import idempotency
+
+    monkeypatch.setattr(idempotency, "_claim", lambda claim, alias: None)
 
     both_checked = threading.Barrier(2, timeout=10)
     real_create = Athlete.objects.create

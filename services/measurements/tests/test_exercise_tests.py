@@ -62,7 +62,7 @@ def test_a_retried_test_create_returns_the_first_test_and_a_changed_body_is_refu
     assert first.status_code == again.status_code == 201 and again["Idempotent-Replayed"] == "true"
     assert again.json()["id"] == first.json()["id"] and first["Location"] == f"/api/v1/tests/{first.json()['id']}/"
     clash = physio.post("/api/v1/tests/", {**body, "notes": "other"}, format="json", HTTP_IDEMPOTENCY_KEY="test-1")
-    assert clash.status_code == 409 and clash.json()["type"].endswith("idempotency-key-reused")
+    assert clash.status_code == 422 and clash.json()["type"].endswith("idempotency-key-reused")
     assert len(physio.get("/api/v1/tests/").json()["results"]) == 1
     # another tenant's caller with the same key and that athlete's id: 400 (no such athlete there), nothing replayed
     intruder = caller(tenant_b, "owner").post("/api/v1/tests/", body, format="json", HTTP_IDEMPOTENCY_KEY="test-1")

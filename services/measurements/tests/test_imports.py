@@ -104,6 +104,20 @@ def test_same_idempotency_key_gives_the_same_import_and_one_test(caller, tenant_
     assert in_b.status_code == 202 and in_b.json()["id"] != first.json()["id"]
 
 
+def test_the_same_key_with_another_file_is_422_and_stores_nothing(caller, tenant_a, athlete, settings):
+    from pathlib import Path
+
+    owner = caller(tenant_a)
+    first = upload(owner, athlete["id"], ("ramp.csv", b"t,vo2\n0,1.0\n"), key="upload-7")
+    other = upload(owner, athlete["id"], ("ramp.csv", b"t,vo2\n0,2.0\n"), key="upload-7")
+    assert first.status_code == 202
+    assert other.status_code == 422 and other["Content-Type"] == "application/problem+json"
+    assert other.json()["type"] == "urn:vo2:problem:idempotency-key-reused"
+    assert db_count(tenant_a, Import) == 1
+    # the refused upload's copy of the file is gone again: only the first import's folder is kept
+    assert [p.name for p in (Path(settings.UPLOADS_DIR) / tenant_a).iterdir()] == [first.json()["id"]]
+
+
 def test_upload_larger_than_the_limit_is_refused_early(caller, tenant_a, athlete, settings):
     settings.MAX_UPLOAD_BYTES = 1000
     response = upload(caller(tenant_a), athlete["id"], ("big.csv", b"x" * 200_000))

@@ -20,7 +20,8 @@ ENDPOINT = ("INSERT INTO webhook_endpoint (id, tenant_id, created_by, url, event
 def test_tables_force_rls_for_a_role_that_neither_owns_nor_bypasses(rls):
     rls.assert_application_role()
     rls.assert_forced()
-    assert {"notification", "email_delivery", "webhook_endpoint", "webhook_delivery", "webhook_attempt"} <= \
+    assert {"notification", "email_delivery", "webhook_endpoint", "webhook_delivery", "webhook_attempt",
+            "webhook_manual_send"} <= \
         set(rls.tables())
 
 

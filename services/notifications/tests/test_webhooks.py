@@ -293,6 +293,42 @@ def test_ping_and_manual_retry(caller, tenant_a):
     assert log["status"] == "done" and [a["status_code"] for a in log["attempt_log"]] == [503, 200]
 
 
+def test_ping_and_retry_with_an_idempotency_key_send_once_and_replay_the_first_answer(caller, tenant_a):
+    owner = caller(tenant_a)
+    made = create(owner, "http://127.0.0.1:9/hooks")
+    ping = f"/api/v1/webhooks/{made['id']}/ping"
+    first = owner.post(ping, HTTP_IDEMPOTENCY_KEY="ping-1")
+    again = owner.post(ping, HTTP_IDEMPOTENCY_KEY="ping-1")
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first
+    assert len(deliveries(tenant_a)) == 1                                    # one ping sent, not two
+    # the same key for another request (another endpoint's ping): 422, nothing sent
+    other = create(owner, "http://127.0.0.1:9/other")
+    clash = owner.post(f"/api/v1/webhooks/{other['id']}/ping", HTTP_IDEMPOTENCY_KEY="ping-1")
+    assert clash.status_code == 422 and clash.json()["type"] == "urn:vo2:problem:idempotency-key-reused"
+    assert len(deliveries(tenant_a)) == 1
+    # another caller's key is theirs; without a key every ping is sent
+    assert "Idempotent-Replayed" not in caller(tenant_a, "admin").post(ping, HTTP_IDEMPOTENCY_KEY="ping-1")
+    assert owner.post(ping).status_code == 202 and len(deliveries(tenant_a)) == 3
+
+    [delivery] = [d for d in deliveries(tenant_a) if str(d.id) == first.json()["id"]]
+    run(delivery, tenant_a)                                                   # refused: the ping failed
+    retry = f"/api/v1/webhooks/{made['id']}/deliveries/{delivery.id}/retry"
+    retried = owner.post(retry, HTTP_IDEMPOTENCY_KEY="retry-1")
+    assert retried.status_code == 202 and retried.json()["status"] == "queued"
+    with tenant_transaction(tenant_a):
+        generation = Delivery.objects.get(pk=delivery.pk).generation
+    replayed = owner.post(retry, HTTP_IDEMPOTENCY_KEY="retry-1")
+    assert replayed.status_code == 202 and replayed["Idempotent-Replayed"] == "true"
+    assert replayed.json() == retried.json()
+    with tenant_transaction(tenant_a):
+        assert Delivery.objects.get(pk=delivery.pk).generation == generation  # not queued a second time
+    assert owner.post(retry, HTTP_IDEMPOTENCY_KEY="ping-1").status_code == 422
+    bad = owner.post(retry, HTTP_IDEMPOTENCY_KEY="has space")
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "Idempotency-Key"
+
+
 def test_long_waits_are_queued_by_the_sweep_when_due(settings, caller, tenant_a, monkeypatch):
     settings.WEBHOOK_RETRY_SCHEDULE = [3600.0]
     settings.WEBHOOK_MAX_COUNTDOWN_SECONDS = 600
@@ -328,5 +364,6 @@ def test_an_idempotency_key_creates_one_endpoint(caller, tenant_a):
     assert again.json()["id"] == first.json()["id"] and again.json()["secret"] == first.json()["secret"]
     assert first["Location"].endswith(f"/api/v1/webhooks/{first.json()['id']}")
     other = owner.post("/api/v1/webhooks/", {**body, "events": ["*"]}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
-    assert other.status_code == 409 and other["Content-Type"] == "application/problem+json"
+    assert other.status_code == 422 and other["Content-Type"] == "application/problem+json"
+    assert other.json()["type"] == "urn:vo2:problem:idempotency-key-reused"
     assert len(owner.get("/api/v1/webhooks/").json()["results"]) == 1

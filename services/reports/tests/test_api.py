@@ -51,7 +51,8 @@ def test_idempotency_key_replays_and_refuses_a_different_body(caller, tenant_a, 
     assert first.status_code == again.status_code == 202
     assert again.json()["id"] == first.json()["id"] and again["Idempotent-Replayed"] == "true"
     other = request(owner, test_id, language="en", key="k-1")
-    assert other.status_code == 409 and other["Content-Type"] == "application/problem+json"
+    assert other.status_code == 422 and other["Content-Type"] == "application/problem+json"
+    assert other.json()["type"] == "urn:vo2:problem:idempotency-key-reused"
     assert request(owner, test_id).json()["id"] != first.json()["id"]  # no key: a new report
     with tenant_transaction(tenant_a):
         assert Report.objects.count() == 2

@@ -48,11 +48,14 @@ def stored_bytes(tenant_id) -> int:
 def accept_upload(by: Principal, athlete, upload, *, format_hint: str = "", modality: str = "",
                   idempotency_key: str | None = None) -> tuple[Import, bool]:
     """Store the file and create the import (queued). Returns (import, created?): a retried upload with the same
-    Idempotency-Key is the first import, and its second copy of the file is removed again. The tenant's plan
+    Idempotency-Key and the same file is the first import, and its second copy of the file is removed again (another
+    file under that key: 422, its copy removed). The tenant's plan
     (the token's `plan` claim) bounds the imports of a calendar month (403 plan-limit `imports_per_month`)."""
-    plans.require_room(by.claims, "imports_per_month", imports_this_month(by.tenant_id))
-    # storage_mb counts the uploaded files kept (the largest part of a tenant's data); refused before storing
-    plans.require_room(by.claims, "storage_mb", (stored_bytes(by.tenant_id) + (upload.size or 0)) / 2 ** 20 - 1e-9)
+    if not (idempotency_key and idempotency.earlier(Import, key=idempotency_key, by=by)):  # a replay is no new import
+        plans.require_room(by.claims, "imports_per_month", imports_this_month(by.tenant_id))
+        # storage_mb counts the uploaded files kept (the largest part of a tenant's data); refused before storing
+        plans.require_room(by.claims, "storage_mb",
+                           (stored_bytes(by.tenant_id) + (upload.size or 0)) / 2 ** 20 - 1e-9)
     import_id = uuid.uuid4()
     folder = f"{by.tenant_id}/{import_id}"
     key = f"{folder}/{storage.safe_name(upload.name)}"

@@ -115,10 +115,8 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             raise too_large()  # refused before a byte of the body is read
         key = idempotency.key_from(request)
         principal = principal_of(request)
-        if key is not None:  # the same upload again: the same import, answered before the body is read
-            existing = idempotency.earlier(Import, key=key, by=principal)
-            if existing is not None:
-                return self.accepted(existing, created=False)
+        # a repeated key is answered once the file is read: the same file is the first import (a replay), another
+        # file (or athlete, format, modality) is 422 idempotency-key-reused (the IETF Idempotency-Key draft)
         request._request.upload_handlers = [SizeLimitUploadHandler(request._request, limit),
                                             *request._request.upload_handlers]
         form = UploadSerializer(data=request.data)

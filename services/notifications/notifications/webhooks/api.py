@@ -15,7 +15,7 @@ from servicekit.django.routers import UUID_REGEX
 
 from .. import events
 from . import actions, addresses, queries, tasks
-from .models import Attempt, Delivery, Endpoint
+from .models import Attempt, Delivery, Endpoint, ManualSend
 
 
 class EndpointSerializer(serializers.ModelSerializer):
@@ -112,14 +112,35 @@ class EndpointViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
         endpoint = actions.rotate_secret(self.get_object(), principal_of(request))
         return Response(EndpointWithSecretSerializer(endpoint).data)
 
-    @extend_schema(request=None, responses={202: DeliverySerializer})
+    def _send_once(self, request, kind: str, target: str, send):
+        """`send()` → the delivery to send now; with an Idempotency-Key, a retry of this request (same caller, key,
+        kind and target) answers the first 202 again and sends nothing (servicekit.django.idempotency)."""
+        key = idempotency.key_from(request)
+        principal = principal_of(request)
+
+        def first(extra):
+            delivery = send()
+            tasks.send_after_commit(delivery)
+            sent = ManualSend(tenant_id=delivery.tenant_id, kind=kind, delivery=delivery,
+                              requested_by=principal.user_id, answer=DeliverySerializer(delivery).data, **extra)
+            if extra:  # only a keyed request is remembered
+                sent.save()
+            return sent
+
+        with transaction.atomic():
+            sent, created = idempotency.create_once(
+                ManualSend, by=principal, key=key, fields={"kind": kind, "target": target},
+                scope={"requested_by": principal.user_id}, create=first)
+        headers = {} if created else {idempotency.REPLAYED_HEADER: "true"}
+        return Response(sent.answer, status=status.HTTP_202_ACCEPTED, headers=headers)
+
+    @extend_schema(request=None, responses={202: DeliverySerializer}, parameters=[idempotency.openapi_parameter()])
     @action(detail=True, methods=["post"], url_path="ping")
     def ping(self, request, pk=None):
         """Send a notifications.webhook.ping event to this endpoint now (even a disabled one); follow it in the log."""
-        with transaction.atomic():
-            delivery = actions.ping(self.get_object(), principal_of(request))
-            tasks.send_after_commit(delivery)
-        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+        endpoint = self.get_object()
+        return self._send_once(request, ManualSend.Kind.PING, str(endpoint.pk),
+                               lambda: actions.ping(endpoint, principal_of(request)))
 
     @extend_schema(responses=DeliverySerializer(many=True))
     @action(detail=True, methods=["get"], url_path="deliveries", pagination_class=DeliveryPage)
@@ -128,13 +149,15 @@ class EndpointViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
         page = self.paginate_queryset(queries.deliveries_of(self.get_object()))
         return self.get_paginated_response(DeliverySerializer(page, many=True).data)
 
-    @extend_schema(request=None, responses={202: DeliverySerializer})
+    @extend_schema(request=None, responses={202: DeliverySerializer}, parameters=[idempotency.openapi_parameter()])
     @action(detail=True, methods=["post"], url_path=rf"deliveries/(?P<delivery_id>{UUID_REGEX})/retry")
     def retry(self, request, pk=None, delivery_id=None):
         """Send this delivery again now (same webhook-id), with a fresh retry schedule."""
         endpoint = self.get_object()
-        with transaction.atomic():
+        get_object_or_404(Delivery.objects, endpoint=endpoint, pk=delivery_id)  # 404 before a key is looked at
+
+        def send():
             delivery = get_object_or_404(Delivery.objects.select_for_update(), endpoint=endpoint, pk=delivery_id)
-            actions.retry(delivery)
-            tasks.send_after_commit(delivery)
-        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+            return actions.retry(delivery)
+
+        return self._send_once(request, ManualSend.Kind.RETRY, str(delivery_id), send)

@@ -76,6 +76,27 @@ class Attempt(TenantOwned):
         indexes = [models.Index(fields=["delivery", "at"])]
 
 
+class ManualSend(CreatedOnce, TenantOwned):
+    """A ping or a manual retry asked with an Idempotency-Key, and its first answer: a retry of that request (the
+    caller lost the answer) gets the same answer back instead of a second send."""
+
+    class Kind(models.TextChoices):
+        PING = "ping"
+        RETRY = "retry"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="+")
+    requested_by = models.UUIDField(editable=False)
+    answer = models.JSONField(default=dict)  # the first request's 202 body
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "webhook_manual_send"
+        constraints = [models.UniqueConstraint(fields=["tenant_id", "requested_by", "idempotency_key"],
+                                               name="webhook_manual_send_key_uniq")]
+
+
 class RetryDue(models.Model):
     """A delivery whose next attempt is further away than a broker should hold a task: the sweep (a periodic task,
     across tenants, hence no RLS here) queues it when due. Holds ids and a time only."""
