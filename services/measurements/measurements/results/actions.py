@@ -165,7 +165,7 @@ def merged_overrides(before: dict, thresholds: dict | None, exclude: list | None
 
 def override(test_id, *, tenant_id: str, user_id: str | None, thresholds: dict | None = None,
              exclude: list | None = None, reason: str | None = None,
-             recompute_only: bool = False) -> tuple[AnalysisResult, bool]:
+             recompute_only: bool = False, expected_version: int | None = None) -> tuple[AnalysisResult, bool]:
     """The physiologist's VT1/VT2 (and excluded windows): merged with the stored ones and re-derived (zones follow).
     Returns (current result, recomputed?).
 
@@ -173,7 +173,8 @@ def override(test_id, *, tenant_id: str, user_id: str | None, thresholds: dict |
     read in one short tenant transaction, the analysis service is asked with no transaction open (it may take
     seconds), and the new version is stored in a second one, if what it was computed from is still what is stored
     (otherwise 409 `analysis-conflict`: the test changed meanwhile, ask again). Nothing is stored when the
-    analysis cannot answer or refuses."""
+    analysis cannot answer or refuses. `expected_version`: the version the caller's If-Match named; another
+    version current when the new one would be stored is the 412 `precondition-failed`."""
     with tenant_transaction(tenant_id):
         test = _test(test_id)
         if not test.sample_count:
@@ -189,6 +190,10 @@ def override(test_id, *, tenant_id: str, user_id: str | None, thresholds: dict |
     with tenant_transaction(tenant_id):
         test = _test(test_id)
         current = queries.latest_result(test)
+        if expected_version is not None and (current.version if current else None) != expected_version:
+            raise ProblemError(412, "precondition-failed", "The analysis changed since the version If-Match named; "
+                               "read it again and send the change against that.",
+                               errors=[{"field": "If-Match", "detail": "not the current ETag"}])
         if current and current.cache_key == computed.cache_key:
             return current, False  # a concurrent request stored this very result
         now = queries.cache_key(test, after, test_queries.lactate_step_dicts(test), queries.athlete_inputs(test),

@@ -10,6 +10,7 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from servicekit.django import conditional
 from servicekit.django.drf import StaffWrites, principal_of
 from servicekit.problems import ProblemError
 from servicekit.tenancy import tenant_transaction
@@ -124,7 +125,8 @@ class TestAnalysisView(APIView):
             row = queries.result_version(test, int(version)) if version else queries.latest_result(test)
             if row is None:
                 raise ProblemError(404, "no-analysis", "This test has no stored analysis (yet).")
-            return Response(queries.result_body(row))
+            # a strong ETag of the answer: it changes with the result, overrides, engine version (If-None-Match → 304)
+            return conditional.respond(request, queries.result_body(row))
 
     @extend_schema(request=AnalysisPatchSerializer, responses={200: OpenApiTypes.OBJECT})
     def patch(self, request, pk):
@@ -132,15 +134,22 @@ class TestAnalysisView(APIView):
         patch.is_valid(raise_exception=True)
         principal = principal_of(request)
         with tenant_transaction(principal.tenant_id):
-            test_id = visible_test(request, pk).pk
+            test = visible_test(request, pk)
+            test_id, expected_version = test.pk, None
+            if request.headers.get("If-Match"):  # a change against the version the caller read, else 412
+                latest = queries.latest_result(test)
+                conditional.require_match(request, conditional.etag_of(queries.result_body(latest)) if latest else None)
+                expected_version = latest.version
         row, created = actions.override(test_id, tenant_id=principal.tenant_id, user_id=principal.user_id,
+                                        expected_version=expected_version,
                                         thresholds=patch.validated_data.get("overrides"),
                                         exclude=patch.validated_data.get("exclude"),
                                         reason=patch.validated_data.get("reason") or _reason_of(patch.validated_data),
                                         recompute_only=patch.validated_data.get("recompute", False)
                                         and "overrides" not in patch.validated_data
                                         and "exclude" not in patch.validated_data)
-        return Response({**queries.result_body(row), "recomputed": created})
+        body = queries.result_body(row)
+        return Response({**body, "recomputed": created}, headers={conditional.ETAG: conditional.etag_of(body)})
 
 
 def _reason_of(data: dict) -> str | None:
@@ -158,7 +167,7 @@ class TestAnalysisVersionsView(APIView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, pk):
-        return Response(queries.versions_body(visible_test(request, pk)))
+        return conditional.respond(request, queries.versions_body(visible_test(request, pk)))
 
 
 class TestLactateStepsView(APIView):
@@ -170,7 +179,7 @@ class TestLactateStepsView(APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, pk):
         test = visible_test(request, pk)
-        return Response({"test": str(test.pk), "steps": test_queries.lactate_step_dicts(test)})
+        return conditional.respond(request, {"test": str(test.pk), "steps": test_queries.lactate_step_dicts(test)})
 
     @extend_schema(request={"application/json": LactateStepSerializer(many=True),
                             "multipart/form-data": {"type": "object", "properties": {
@@ -205,7 +214,7 @@ class AthleteProgressView(APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, pk):
         athlete = get_object_or_404(visible_athletes(principal_of(request)), pk=pk)
-        return Response(queries.progress(athlete))
+        return conditional.respond(request, queries.progress(athlete))
 
 
 class AveragingSerializer(serializers.Serializer):
