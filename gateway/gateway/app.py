@@ -28,6 +28,7 @@ from . import routes
 from .accesslog import AccessLog
 from .apikeys import ApiKeys, is_api_key
 from .auth import WWW_AUTHENTICATE, Authenticator
+from .console import Console
 from .forwarded import TrustedProxies
 from .openapi import DOCS_CSP, OpenAPIAggregator, docs_html, dumps
 from .proxy import SECURITY_HEADERS, BodyTooLarge, ClientDisconnected, RequestHead, Upstream, UpstreamError
@@ -66,6 +67,7 @@ class Gateway:
         self.limiter = make_limiter(settings)
         self.upstream = Upstream(settings)
         self.openapi = OpenAPIAggregator(settings)
+        self.console = Console(settings.web_dir)
         self.access_log = AccessLog() if settings.access_log else None
         self._tasks: list[asyncio.Task] = []
 
@@ -120,6 +122,11 @@ class GatewayMiddleware:
         path, method = scope["path"], scope["method"]
         if path in routes.HEALTH_PATHS:
             return await self.app(self._with_request_id(scope), receive, send)  # the kit adds the security headers
+        if self.gw.console.serves(method, path):  # the web console's static files: public, no token, no rate limit
+            status = await self.gw.console(scope, receive, send, scope["state"]["request_id"])
+            if self.access is not None:
+                self.access.log(method, path, status, 0.0, scope["state"]["request_id"], None)
+            return
         started = time.perf_counter()
         status, principal = 0, None
         try:

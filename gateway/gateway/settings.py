@@ -66,6 +66,8 @@ class Settings:
     service_client_id: str | None = None
     service_client_secret: str | None = None
     api_key_cache_s: float = 60.0
+    # the built web console (console.py); None: web/dist beside the gateway
+    web_dir: str | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -136,5 +138,6 @@ class Settings:
             service_client_id=env("SERVICE_CLIENT_ID"),
             service_client_secret=env("SERVICE_CLIENT_SECRET"),
             api_key_cache_s=min(_float("API_KEY_CACHE_S", 60.0), 60.0),  # revocation must show within 60 s
+            web_dir=env("WEB_DIR"),
             access_log=env_bool("ACCESS_LOG", True) and (env("LOG_LEVEL", "INFO") or "INFO").upper() in {"DEBUG", "INFO"},
         )

@@ -1,0 +1,329 @@
+// The console's client of the public API (/api/v1 on the same origin). Tokens live in memory only (never in
+// localStorage, where any script could read them); the access token is refreshed before it expires and once more
+// when an answer says it expired. Every route the console calls is listed in ROUTES, which the browser tests check
+// against the gateway's merged /api/openapi.json (tests/e2e/test_console.py), so a renamed route fails CI.
+
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+/** Every (method, OpenAPI path) the console calls; `{id}`-style parameters as the OpenAPI document names them. */
+export const ROUTES: ReadonlyArray<readonly [Method, string]> = [
+  ["POST", "/api/v1/auth/login"],
+  ["POST", "/api/v1/auth/login/discover"],
+  ["POST", "/api/v1/auth/login/mfa"],
+  ["POST", "/api/v1/auth/refresh"],
+  ["POST", "/api/v1/auth/logout"],
+  ["POST", "/api/v1/auth/password"],
+  ["GET", "/api/v1/users/me"],
+  ["GET", "/api/v1/auth/me"],
+  ["GET", "/api/v1/auth/sso/callback"],
+  ["GET", "/api/v1/athletes/"],
+  ["POST", "/api/v1/athletes/"],
+  ["GET", "/api/v1/athletes/{id}/"],
+  ["PATCH", "/api/v1/athletes/{id}/"],
+  ["DELETE", "/api/v1/athletes/{id}/"],
+  ["GET", "/api/v1/athletes/{id}/progress/"],
+  ["GET", "/api/v1/tests/"],
+  ["GET", "/api/v1/tests/{id}/"],
+  ["PATCH", "/api/v1/tests/{id}/"],
+  ["GET", "/api/v1/tests/{id}/analysis/"],
+  ["PATCH", "/api/v1/tests/{id}/analysis/"],
+  ["GET", "/api/v1/tests/{id}/analysis/versions/"],
+  ["GET", "/api/v1/tests/{id}/lactate-steps/"],
+  ["GET", "/api/v1/tenants/current/"],
+  ["DELETE", "/api/v1/tenants/current/invitations/{id}/"],
+  ["GET", "/api/v1/tests/{id}/samples/"],
+  ["POST", "/api/v1/tests/{id}/heart-rate/"],
+  ["POST", "/api/v1/imports/"],
+  ["GET", "/api/v1/imports/{id}/"],
+  ["GET", "/api/v1/reports/"],
+  ["POST", "/api/v1/reports/"],
+  ["GET", "/api/v1/reports/{id}/"],
+  ["GET", "/api/v1/reports/{id}/file/"],
+  ["GET", "/api/v1/reports/settings"],
+  ["PUT", "/api/v1/reports/settings"],
+  ["GET", "/api/v1/notifications/stream/"],
+  ["GET", "/api/v1/tenants/current/members/"],
+  ["POST", "/api/v1/tenants/current/members/"],
+  ["PATCH", "/api/v1/tenants/current/members/{id}/"],
+  ["DELETE", "/api/v1/tenants/current/members/{id}/"],
+  ["GET", "/api/v1/tenants/current/invitations/"],
+  ["GET", "/api/v1/tenants/current/api-keys/"],
+  ["POST", "/api/v1/tenants/current/api-keys/"],
+  ["DELETE", "/api/v1/tenants/current/api-keys/{id}/"],
+  ["GET", "/api/v1/webhooks/"],
+  ["POST", "/api/v1/webhooks/"],
+  ["DELETE", "/api/v1/webhooks/{id}/"],
+  ["GET", "/api/v1/tests/settings/"],
+  ["PUT", "/api/v1/tests/settings/"],
+];
+
+export interface Problem {
+  type?: string;
+  title?: string;
+  status?: number;
+  detail?: string;
+  errors?: Record<string, unknown>;
+  [extra: string]: unknown;
+}
+
+/** A refused request: the problem+json body, with the slug of its `type` (urn:vo2:problem:<slug>). */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly problem: Problem;
+  constructor(status: number, problem: Problem) {
+    super(describeProblem(problem, status));
+    this.status = status;
+    this.problem = problem;
+  }
+  get slug(): string {
+    return (this.problem.type ?? "").split(":").pop() ?? "";
+  }
+}
+
+/** A problem in words: its detail, then each field's messages ("first_name: This field is required."). */
+export function describeProblem(problem: Problem, status: number): string {
+  const parts: string[] = [];
+  if (problem.detail) parts.push(String(problem.detail));
+  else if (problem.title) parts.push(String(problem.title));
+  const errors = problem.errors;
+  if (errors && typeof errors === "object") {
+    for (const [field, messages] of Object.entries(errors)) {
+      const text = Array.isArray(messages) ? messages.join(" ") : typeof messages === "string" ? messages
+        : JSON.stringify(messages);
+      parts.push(`${field}: ${text}`);
+    }
+  }
+  return parts.length ? parts.join(" — ") : `HTTP ${status}`;
+}
+
+export interface Tokens {
+  access: string;
+  refresh: string;
+  expires_in: number;
+  must_change_password?: boolean;
+}
+
+export type LoginOutcome =
+  | { kind: "signed-in"; mustChangePassword: boolean }
+  | { kind: "choose-tenant"; tenants: string[] }
+  | { kind: "mfa"; challenge: string }
+  | { kind: "refused"; message: string };
+
+export interface RequestOptions {
+  json?: unknown;
+  form?: FormData;
+  query?: Record<string, string | number | boolean | undefined | null>;
+  headers?: Record<string, string>;
+  /** the answer as it came (a file download); otherwise JSON, or null for 204 */
+  raw?: boolean;
+  signal?: AbortSignal;
+  /** no token (public routes) */
+  anonymous?: boolean;
+}
+
+type Fetch = typeof fetch;
+
+export function newIdempotencyKey(): string {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export function withQuery(path: string, query?: RequestOptions["query"]): string {
+  if (!query) return path;
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined && value !== null && value !== "") params.set(key, String(value));
+  }
+  const text = params.toString();
+  return text ? `${path}${path.includes("?") ? "&" : "?"}${text}` : path;
+}
+
+export class Api {
+  private tokens: Tokens | null = null;
+  private refreshing: Promise<boolean> | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  /** called when the session ends without the user asking (refresh refused) */
+  onSignedOut: () => void = () => {};
+
+  constructor(private readonly base = "", private readonly fetchImpl: Fetch = (...a) => fetch(...a),
+) {}
+
+  get signedIn(): boolean {
+    return this.tokens !== null;
+  }
+
+  get accessToken(): string | null {
+    return this.tokens?.access ?? null;
+  }
+
+  /** The claims of the access token (roles, tenant, subject); not verified here, the gateway does that. */
+  claims(): Record<string, unknown> {
+    const token = this.tokens?.access;
+    if (!token) return {};
+    try {
+      const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      return JSON.parse(decodeURIComponent(escape(atob(part.padEnd(part.length + ((4 - part.length % 4) % 4), "=")))));
+    } catch {
+      return {};
+    }
+  }
+
+  setTokens(tokens: Tokens | null): void {
+    this.tokens = tokens;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (tokens && tokens.expires_in > 0) {
+      // refresh at four fifths of the lifetime, so a request rarely meets an expired token
+      const delay = Math.max(5, tokens.expires_in * 0.8) * 1000;
+      this.timer = setTimeout(() => void this.refresh(), delay);
+    }
+  }
+
+  async login(email: string, password: string, tenant?: string): Promise<LoginOutcome> {
+    const body: Record<string, string> = { email, password };
+    if (tenant) body.tenant = tenant;
+    try {
+      this.setTokens(await this.request<Tokens>("POST", "/api/v1/auth/login", { json: body, anonymous: true }));
+      return { kind: "signed-in", mustChangePassword: !!this.tokens?.must_change_password };
+    } catch (error) {
+      return this.loginRefusal(error);
+    }
+  }
+
+  async loginWithCode(challenge: string, code: string): Promise<LoginOutcome> {
+    try {
+      this.setTokens(await this.request<Tokens>("POST", "/api/v1/auth/login/mfa",
+        { json: { challenge, code }, anonymous: true }));
+      return { kind: "signed-in", mustChangePassword: !!this.tokens?.must_change_password };
+    } catch (error) {
+      return this.loginRefusal(error);
+    }
+  }
+
+  private loginRefusal(error: unknown): LoginOutcome {
+    if (!(error instanceof ApiError)) throw error;
+    if (error.slug === "tenant-required" && Array.isArray(error.problem.tenants)) {
+      return { kind: "choose-tenant", tenants: error.problem.tenants as string[] };
+    }
+    if (error.slug === "mfa-required" && typeof error.problem.challenge === "string") {
+      return { kind: "mfa", challenge: error.problem.challenge };
+    }
+    return { kind: "refused", message: error.message };
+  }
+
+  /** Which way this e-mail signs in: {method: "password"} or {method: "sso", start_url, tenant}. */
+  discover(email: string): Promise<{ method: string; start_url?: string; tenant?: string }> {
+    return this.request("POST", "/api/v1/auth/login/discover", { json: { email }, anonymous: true });
+  }
+
+  /** Rotates the refresh token; one refresh at a time however many requests need it. */
+  refresh(): Promise<boolean> {
+    if (!this.tokens) return Promise.resolve(false);
+    if (!this.refreshing) {
+      const refreshToken = this.tokens.refresh;
+      this.refreshing = this.request<Tokens>("POST", "/api/v1/auth/refresh",
+        { json: { refresh: refreshToken }, anonymous: true })
+        .then((tokens) => { this.setTokens(tokens); return true; })
+        .catch(() => { this.setTokens(null); this.onSignedOut(); return false; })
+        .finally(() => { this.refreshing = null; });
+    }
+    return this.refreshing;
+  }
+
+  async logout(): Promise<void> {
+    const tokens = this.tokens;
+    this.setTokens(null);
+    if (tokens) {
+      await this.request("POST", "/api/v1/auth/logout", { json: { refresh: tokens.refresh }, anonymous: true })
+        .catch(() => undefined); // signed out here whatever the server said
+    }
+  }
+
+  async request<T = unknown>(method: Method, path: string, options: RequestOptions = {}): Promise<T> {
+    const response = await this.send(method, path, options);
+    if (options.raw) return response as unknown as T;
+    if (response.status === 204) return null as T;
+    const type = response.headers.get("content-type") ?? "";
+    return (type.includes("json") ? await response.json() : await response.text()) as T;
+  }
+
+  /** The answer itself (for streams and files), after the token and refresh rules; refusals throw ApiError. */
+  async send(method: Method, path: string, options: RequestOptions = {}): Promise<Response> {
+    let response = await this.once(method, path, options);
+    if (response.status === 401 && !options.anonymous && this.tokens) {
+      const problem = await readProblem(response.clone());
+      if (problem.type !== "urn:vo2:problem:mfa-required" && (await this.refresh())) {
+        response = await this.once(method, path, options);
+      }
+    }
+    if (!response.ok) throw new ApiError(response.status, await readProblem(response));
+    return response;
+  }
+
+  private once(method: Method, path: string, options: RequestOptions): Promise<Response> {
+    const headers: Record<string, string> = { Accept: "application/json", ...options.headers };
+    let body: BodyInit | undefined;
+    if (options.json !== undefined) {
+      headers["Content-Type"] = "application/json";
+      body = JSON.stringify(options.json);
+    } else if (options.form) {
+      body = options.form;
+    }
+    if (!options.anonymous && this.tokens) headers.Authorization = `Bearer ${this.tokens.access}`;
+    return this.fetchImpl(this.base + withQuery(path, options.query),
+      { method, headers, body, signal: options.signal });
+  }
+
+  // ---- small typed helpers the screens use ----------------------------------------------------------------
+  get<T = any>(path: string, query?: RequestOptions["query"]): Promise<T> {
+    return this.request<T>("GET", path, { query });
+  }
+
+  post<T = any>(path: string, json?: unknown, create = false): Promise<T> {
+    return this.request<T>("POST", path,
+      { json, headers: create ? { "Idempotency-Key": newIdempotencyKey() } : undefined });
+  }
+
+  patch<T = any>(path: string, json: unknown): Promise<T> {
+    return this.request<T>("PATCH", path, { json });
+  }
+
+  put<T = any>(path: string, json: unknown): Promise<T> {
+    return this.request<T>("PUT", path, { json });
+  }
+
+  del(path: string): Promise<unknown> {
+    return this.request("DELETE", path);
+  }
+
+  upload<T = any>(path: string, form: FormData, create = true): Promise<T> {
+    return this.request<T>("POST", path,
+      { form, headers: create ? { "Idempotency-Key": newIdempotencyKey() } : undefined });
+  }
+
+  /** Every item of a cursor-paged list (follows `next`, bounded). */
+  async all<T = any>(path: string, query?: RequestOptions["query"], maxPages = 20): Promise<T[]> {
+    const items: T[] = [];
+    let page = await this.get<{ results: T[]; next?: string | null }>(path, query);
+    items.push(...page.results);
+    for (let i = 1; page.next && i < maxPages; i++) {
+      const next = new URL(page.next, "http://x");
+      page = await this.get(next.pathname + next.search);
+      items.push(...page.results);
+    }
+    return items;
+  }
+}
+
+async function readProblem(response: Response): Promise<Problem> {
+  try {
+    const text = await response.text();
+    const parsed = text ? JSON.parse(text) : {};
+    return typeof parsed === "object" && parsed !== null ? parsed : { detail: String(parsed) };
+  } catch {
+    return { detail: `HTTP ${response.status}` };
+  }
+}
+
+export const api = new Api();

@@ -1,0 +1,1 @@
+export const RU: Record<string, string> = {};

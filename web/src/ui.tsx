@@ -1,0 +1,89 @@
+// Small shared pieces: labelled fields, the error line, the confirmation dialog, a loader hook.
+import type { ComponentChildren } from "preact";
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { ApiError } from "./api";
+import { t } from "./i18n";
+
+let nextId = 0;
+export function useId(prefix = "f"): string {
+  const ref = useRef<string>();
+  if (!ref.current) ref.current = `${prefix}-${++nextId}`;
+  return ref.current;
+}
+
+export function Field(props: { label: string; children: (id: string) => ComponentChildren; hint?: string }) {
+  const id = useId();
+  return (
+    <div class="field">
+      <label for={id}>{props.label}</label>
+      {props.children(id)}
+      {props.hint && <small class="hint">{props.hint}</small>}
+    </div>
+  );
+}
+
+export function message(error: unknown): string {
+  if (error instanceof ApiError) return error.message;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+export function ErrorLine({ error }: { error: unknown }) {
+  if (!error) return null;
+  return <p class="error" role="alert">{message(error)}</p>;
+}
+
+/** Data for a screen: loads on mount and when `deps` change; `reload()` after a write. */
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): {
+  data: T | undefined; error: unknown; loading: boolean; reload: () => void; set: (v: T) => void;
+} {
+  const [data, setData] = useState<T>();
+  const [error, setError] = useState<unknown>(null);
+  const [loading, setLoading] = useState(true);
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let live = true;
+    setLoading(true);
+    load().then((v) => { if (live) { setData(v); setError(null); } })
+      .catch((e) => { if (live) setError(e); })
+      .finally(() => { if (live) setLoading(false); });
+    return () => { live = false; };
+  }, [...deps, tick]);
+  const reload = useCallback(() => setTick((n) => n + 1), []);
+  return { data, error, loading, reload, set: setData };
+}
+
+/** A modal dialog (the native <dialog>: focus is trapped and Escape closes it). */
+export function Confirm(props: { open: boolean; title: string; text: string; confirm: string;
+                                 onConfirm: () => void; onCancel: () => void }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    if (props.open && !d.open) d.showModal?.();
+    if (!props.open && d.open) d.close();
+  }, [props.open]);
+  return (
+    <dialog ref={ref} aria-labelledby="confirm-title" onCancel={(e) => { e.preventDefault(); props.onCancel(); }}>
+      <h2 id="confirm-title">{props.title}</h2>
+      <p>{props.text}</p>
+      <div class="row">
+        <button type="button" class="danger" onClick={props.onConfirm}>{props.confirm}</button>
+        <button type="button" onClick={props.onCancel}>{t("Cancel")}</button>
+      </div>
+    </dialog>
+  );
+}
+
+export function Loading({ when }: { when: boolean }) {
+  return when ? <p class="muted" aria-live="polite">{t("Loading…")}</p> : null;
+}
+
+export function Progress({ value, label }: { value: number; label: string }) {
+  return (
+    <div class="progress-wrap">
+      <progress max={100} value={value} aria-label={label}>{value} %</progress>
+      <span>{label} · {value} %</span>
+    </div>
+  );
+}
