@@ -34,11 +34,14 @@ SHARED_BY = ("web", "worker")
 CONFIG = {"VO2_MODE", "LOG_LEVEL", "JWT_JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE", "IDENTITY_URL", "MEASUREMENTS_URL",
           "ANALYSIS_URL", "REPORTS_URL", "NOTIFICATIONS_URL", "PUBLIC_APP_URL", "CORS_ALLOW_ORIGINS",
           "TRUSTED_PROXIES", "ACCESS_TOKEN_MINUTES", "REFRESH_TOKEN_DAYS", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_USE_TLS",
-          "DEFAULT_FROM_EMAIL"}
+          "DEFAULT_FROM_EMAIL", "FILE_STORAGE", "REPORT_STORAGE", "S3_BUCKET", "S3_ENDPOINT_URL", "S3_REGION", "S3_SSE",
+          "S3_PRESIGNED_DOWNLOADS", "S3_PRESIGN_EXPIRY_S"}
 SERVERS = {"BROKER_URL", "REDIS_URL"}
 SERVICE_SECRET = {"DATABASE_URL", "DATABASE_MIGRATE_URL", "DJANGO_SECRET_KEY", "SIGNING_KEY_SECRET",
-                  "SERVICE_CLIENTS", "SERVICE_CLIENT_SECRET", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD"}
-OPTIONAL_SECRET = {"EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD"}
+                  "SERVICE_CLIENTS", "SERVICE_CLIENT_SECRET", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD",
+                  "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+# optional: no SMTP login; no static S3 keys (a workload identity / instance role, or local file storage)
+OPTIONAL_SECRET = {"EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 LITERAL = {"SERVICE_CLIENT_ID"}
 ONLY_FOR_MIGRATIONS = {"DATABASE_MIGRATE_URL"}  # the owner role: the migrations Job only
 
@@ -47,7 +50,8 @@ URL_SETTINGS = {"IDENTITY_URL": "identity", "MEASUREMENTS_URL": "measurements", 
 DATA_NAMESPACE = {"kubernetes.io/metadata.name": "vo2-data"}
 # Services that call out of the cluster over HTTPS: to public addresses only (never the cluster's own networks or the
 # cloud's metadata address: the services check webhook addresses too, this is the second fence).
-CALLS_OUT = {"identity": "OpenID Connect providers (SSO)", "notifications": "the tenants' webhook endpoints"}
+CALLS_OUT = {"identity": "OpenID Connect providers (SSO)", "notifications": "the tenants' webhook endpoints",
+             "measurements": "the object store (S3) for uploads", "reports": "the object store (S3) for report files"}
 PRIVATE_NETWORKS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"]
 
 # (requests cpu, memory, limits cpu, memory) by (service, component), then by component

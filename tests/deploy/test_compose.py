@@ -27,7 +27,8 @@ def names_read(*folders: Path) -> set[str]:
     return names
 
 
-KIT_NAMES = names_read(ROOT / "libs/servicekit/servicekit")
+# boto3 reads the S3 credentials itself (servicekit.storage's S3 backend passes none)
+KIT_NAMES = names_read(ROOT / "libs/servicekit/servicekit") | {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 
 
 def test_every_service_and_server_is_a_container():

@@ -385,8 +385,9 @@ def test_only_services_that_call_out_reach_public_addresses_and_never_private_on
                     if 443 in {port["port"] for port in rule["ports"]}:
                         assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"} <= \
                             set(peer["ipBlock"]["except"])
-    # SSO providers (identity), webhooks (notifications) on 443; SMTP from notifications
-    assert outside == {"identity": {443}, "notifications": {443, 25, 465, 587}}
+    # SSO providers (identity), webhooks (notifications), the object store (measurements, reports) on 443; SMTP
+    assert outside == {"identity": {443}, "notifications": {443, 25, 465, 587}, "measurements": {443},
+                       "reports": {443}}
 
 
 # -- scaling and disruption --------------------------------------------------------------------------------------

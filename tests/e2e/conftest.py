@@ -69,11 +69,16 @@ def system(request, tmp_path_factory, mailbox):
     mode = request.param
     extra_env = {"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(mailbox.port), "EMAIL_USE_TLS": "false",
                  "SSO_PRIVATE_ISSUER_HOSTS": "127.0.0.1"}  # the test OpenID provider (test_sso_and_passwords.py)
-    saas = None
+    saas = s3 = None
     if mode == "saas":
         for server in ("postgres", "rabbitmq", "redis"):
             testing.need_server(server)
         saas = SaasServers(database_prefix=f"vo2e2e_{uuid.uuid4().hex[:6]}", redis_url="redis://127.0.0.1:6379/14")
+        # SaaS keeps uploads and report files in an S3-compatible bucket (moto in server mode, its own process)
+        s3 = testing.S3Server().start()
+        bucket = s3.make_bucket(f"vo2e2e-{uuid.uuid4().hex[:8]}")
+        extra_env.update({**s3.env, "FILE_STORAGE": "s3", "REPORT_STORAGE": "s3", "S3_BUCKET": bucket,
+                          "S3_SSE": "AES256"})
     ports = {name: testing.free_port() for name in PORTS}
     extra_env["PUBLIC_APP_URL"] = f"http://127.0.0.1:{ports['gateway']}"
     system = System(mode=mode, data_dir=tmp_path_factory.mktemp(f"system-{mode}"), ports=ports, saas=saas,
@@ -90,11 +95,16 @@ def system(request, tmp_path_factory, mailbox):
         system.start()
     except Exception:
         system.stop()
+        if s3:
+            s3.stop()
         for log in sorted(system.log_dir.glob("*.log")):
             print(f"--- {log.name}\n{log.read_text()[-3000:]}")
         raise
+    system.s3 = s3
     yield system
     system.stop()
+    if s3:
+        s3.stop()
     if saas:
         from servicekit.testing import POSTGRES_ADMIN_DSN
 

@@ -251,3 +251,12 @@ def rls(transactional_db):
     """`rls.assert_application_role()`, `rls.assert_forced()`, `rls.assert_isolated(...)`, `rls.execute(...)`.
     Mark the test `postgres_only` (row-level security is PostgreSQL's)."""
     return RowLevelSecurity()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """An S3-compatible server (moto in server mode, its own process over HTTP) for the whole session."""
+    from .testing import S3Server
+
+    with S3Server() as server:
+        yield server

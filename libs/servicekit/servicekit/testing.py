@@ -95,3 +95,67 @@ def wait_for_http(url: str, timeout: float = 30.0) -> None:
             last = exc
         time.sleep(0.1)
     raise TimeoutError(f"{url} did not answer within {timeout} s ({last})")
+
+
+class S3Server:
+    """An S3-compatible server for tests: moto in server mode, its own process, over HTTP on 127.0.0.1 (a free port).
+    It speaks the S3 REST API that boto3 speaks to AWS; it is not AWS (see the README for what that proves).
+
+        with S3Server() as s3:        # s3.endpoint_url, s3.env (credentials and endpoint for a service's process)
+            s3.make_bucket("vo2-test")
+    """
+
+    ACCESS_KEY, SECRET_KEY, REGION = "vo2-test-access", "vo2-test-secret", "us-east-1"
+
+    def __init__(self):
+        self.port = free_port()
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self.process = None
+
+    @property
+    def env(self) -> dict:
+        return {"S3_ENDPOINT_URL": self.endpoint_url, "S3_REGION": self.REGION, "AWS_ACCESS_KEY_ID": self.ACCESS_KEY,
+                "AWS_SECRET_ACCESS_KEY": self.SECRET_KEY, "AWS_DEFAULT_REGION": self.REGION}
+
+    def start(self) -> "S3Server":
+        import subprocess
+        import sys
+
+        self.process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_http(f"{self.endpoint_url}/moto-api/", timeout=60)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except Exception:  # noqa: BLE001 - it would not stop: end it
+                self.process.kill()
+            self.process = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def client(self):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint_url, region_name=self.REGION,
+                            aws_access_key_id=self.ACCESS_KEY, aws_secret_access_key=self.SECRET_KEY)
+
+    def make_bucket(self, name: str) -> str:
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def objects(self, bucket: str, prefix: str = "") -> dict[str, dict]:
+        """Every object under a prefix as the server holds it: name → head (size, encryption, ...)."""
+        client = self.client()
+        found = {}
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", ()):
+                found[item["Key"]] = client.head_object(Bucket=bucket, Key=item["Key"])
+        return found

@@ -14,7 +14,8 @@ globals().update(build(
 MAX_UPLOAD_BYTES = config.env_int("MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 # Where uploaded exports are kept so that an import can be re-run (VO2_DATA_DIR/uploads/<tenant>/<import>/...).
 UPLOADS_DIR = config.env("UPLOADS_DIR") or str(config.data_dir() / "uploads")
-# The kind of file store (servicekit.storage): "local" folders; an S3-compatible store can follow.
+# The kind of file store (servicekit.storage): "local" folders, or "s3": the S3_BUCKET under
+# S3_PREFIX (default "measurements")/uploads/<tenant>/<import>/ (S3_* settings: servicekit.storage).
 FILE_STORAGE = config.env("FILE_STORAGE", "local")
 # The analysis service and identity (service tokens, client credentials).
 ANALYSIS_URL = config.env("ANALYSIS_URL", "http://127.0.0.1:8003")

@@ -16,8 +16,8 @@ MEASUREMENTS_TIMEOUT_S = float(config.env("MEASUREMENTS_TIMEOUT_S", "30"))
 IDENTITY_URL = config.env("IDENTITY_URL", "http://127.0.0.1:8001")
 SERVICE_CLIENT_ID = config.env("SERVICE_CLIENT_ID", "reports")
 SERVICE_CLIENT_SECRET = config.env("SERVICE_CLIENT_SECRET")
-# Rendered PDFs (servicekit.storage): "local" = a folder (REPORTS_DIR, default VO2_DATA_DIR/reports); an
-# S3-compatible backend can follow as another kind.
+# Rendered files (servicekit.storage): "local" = a folder (REPORTS_DIR, default VO2_DATA_DIR/reports); "s3" = the
+# S3_BUCKET under S3_PREFIX (default "reports")/reports/<tenant>/ (S3_* settings: servicekit.storage).
 REPORT_STORAGE = config.env("REPORT_STORAGE", "local")
 REPORTS_DIR = config.env("REPORTS_DIR") or str(config.data_dir() / "reports")
 # How an accepted request reaches the renderer (servicekit.jobs): "celery" (the service's queue), "inline" (in

@@ -10,7 +10,7 @@ import os
 
 import dj_database_url
 
-from .. import config
+from .. import config, storage
 from ..requestid import logging_config
 
 
@@ -101,6 +101,7 @@ def build(service: str, *, apps: list[str], urlconf: str, title: str, descriptio
         "BROKER_URL": broker_url(),
         "REDIS_URL": config.env("REDIS_URL"),
         "VO2_DATA_DIR": str(config.data_dir()),
+        **storage.s3_settings(),  # FILE_STORAGE/REPORT_STORAGE=s3: the bucket, prefix, encryption, presigned links
     }
 
 

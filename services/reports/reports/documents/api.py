@@ -143,7 +143,8 @@ class ReportViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.L
 
     @action(detail=True, methods=["get"], url_path="file", filterset_class=None, pagination_class=None)
     def file(self, request, pk=None):
-        """The rendered PDF (application/pdf) once the report is `done`; 409 before."""
+        """The rendered file once the report is `done`; 409 before. Streamed by this service, or, with S3 storage and
+        S3_PRESIGNED_DOWNLOADS=true, a 307 to a presigned link of the object (short-lived, no-store)."""
         report = self.get_object()
         if report.status != Report.Status.DONE:
             raise ProblemError(409, "report-not-ready",
@@ -154,6 +155,13 @@ class ReportViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.L
             raise ProblemError(410, "report-file-gone", "The report's file is no longer stored; request it again.")
         fmt = report.format or "pdf"
         name = f"vo2max-report-{report.language}-{report.template}-{report.id}.{fmt}"
+        link = files.url(report.file_path, filename=name, content_type=CONTENT_TYPES[fmt]) \
+            if settings.S3_PRESIGNED_DOWNLOADS else None
+        if link:  # the object store serves the bytes; the link is good for S3_PRESIGN_EXPIRY_S, never cached
+            response = HttpResponse(status=307)
+            response["Location"] = link
+            response["Cache-Control"] = "no-store"
+            return response
         response = FileResponse(files.open(report.file_path), content_type=CONTENT_TYPES[fmt], as_attachment=True,
                                 filename=name)
         response["Content-Length"] = str(report.size_bytes or files.size(report.file_path))
