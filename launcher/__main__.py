@@ -28,8 +28,11 @@ def main() -> int:
     login = system.prepare(bootstrap=["--tenant-name", "My Lab", "--slug", "my-lab", "--email", "owner@lab.local"])
     system.start()
     gateway = system.url("gateway")
+    scrape = "\n".join(f"  {name:<26} {url}" for name, url in system.metrics_urls().items())
     print(f"""
 All services are up. The API is at {gateway}/api/v1/ (docs: {gateway}/api/docs); logs in {system.log_dir}.
+Metrics (Prometheus; each process on its own port, on this computer only, never through the gateway):
+{scrape}
 {login}
 
 Try it (a printed password must be changed at the first login: that login's token can do only this):

@@ -131,6 +131,11 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), stream=sys.stdout,
                         format="%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
     service = settings.SERVICE_NAME
+    from servicekit import metrics, tracing
+
+    # one metrics endpoint (METRICS_PORT) and one tracer for every loop of this process
+    tracing.setup(service, role="+".join(roles))
+    metrics.serve()
     server = web_server(listen) if "web" in roles else None  # listening from here on
     loops = [{"relay": relay_loop, "consumer": consumer_loop}[role]() for role in roles if role in
              ("relay", "consumer")]

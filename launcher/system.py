@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +29,12 @@ SERVICE_CLIENTS = ("measurements", "reports", "gateway")  # service tokens; the 
 COMPUTING = {("measurements", "worker"), ("reports", "worker")}
 PORTS = {"gateway": 8000, "identity": 8001, "measurements": 8002, "analysis": 8003, "reports": 8004,
          "notifications": 8005}
+# Each process serves its metrics on a port of its own (never through the gateway): a web process on its API port
+# + 1000 (9000 gateway, 9001–9005 the services), the background processes on the ports after those, in plan order.
+METRICS_OFFSET = 1000
+# Processes with several OS processes behind one metrics port (gunicorn workers, Celery's prefork pool) keep their
+# values in files there (servicekit.metrics, PROMETHEUS_MULTIPROC_DIR); emptied when the process starts.
+MULTIPROCESS_KINDS = ("gunicorn", "celery")
 
 
 def healthy(url: str) -> bool:
@@ -50,6 +57,11 @@ class Process:
     ready_line: str | None = None  # without a health URL: what its log says once it works
     popen: subprocess.Popen | None = field(default=None, repr=False)
     log_start: int = 0  # where this run's lines begin in its log (the log is kept across runs)
+    metrics_port: int | None = None
+
+    @property
+    def metrics_url(self) -> str | None:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics" if self.metrics_port else None
 
 
 @dataclass
@@ -65,10 +77,14 @@ class SaasServers:
 class System:
     def __init__(self, mode: str = "local", data_dir: Path | None = None, ports: dict | None = None,
                  saas: SaasServers | None = None, extra_env: dict | None = None, log_dir: Path | None = None,
-                 quiet: bool = False):
+                 quiet: bool = False, metrics_ports: dict | str | None = None):
+        """`metrics_ports`: process name → port; "free" for any free ports (tests); None for the defaults (API port
+        + 1000 for web processes, then the ports after those)."""
         self.mode = mode
         self.data_dir = Path(data_dir or ROOT / "var" / mode).resolve()
         self.ports = {**PORTS, **(ports or {})}
+        self.free_metrics_ports = metrics_ports == "free"
+        self.metrics_ports = {} if metrics_ports in (None, "free") else dict(metrics_ports)
         self.saas = saas or SaasServers()
         self.extra_env = extra_env or {}
         self.log_dir = Path(log_dir or self.data_dir / "logs")
@@ -182,7 +198,34 @@ class System:
         procs.append(Process("gateway", [PYTHON, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1",
                                          "--port", str(self.ports["gateway"]), "--no-access-log", "--no-proxy-headers"],
                              ROOT / "gateway", gateway_env, self.url("gateway") + "/healthz"))
+        self._give_metrics_ports(procs)
         return procs
+
+    def _give_metrics_ports(self, procs: list[Process]) -> None:
+        """METRICS_PORT per process (see METRICS_OFFSET); the processes that fork get a multiprocess folder."""
+        web = [proc for proc in procs if proc.name in self.ports]
+        after = max(self.ports.values()) + METRICS_OFFSET
+        for proc in web + [proc for proc in procs if proc.name not in self.ports]:
+            port = self.metrics_ports.get(proc.name)
+            if port is None:
+                if self.free_metrics_ports:
+                    from servicekit.testing import free_port
+
+                    port = free_port()
+                elif proc.name in self.ports:
+                    port = self.ports[proc.name] + METRICS_OFFSET
+                else:
+                    after += 1
+                    port = after
+                self.metrics_ports[proc.name] = port
+            proc.metrics_port = port
+            proc.env = {**proc.env, "METRICS_PORT": str(port)}
+            if any(kind in arg for arg in proc.argv for kind in MULTIPROCESS_KINDS):
+                proc.env["PROMETHEUS_MULTIPROC_DIR"] = str(self.data_dir / "metrics" / proc.name)
+
+    def metrics_urls(self) -> dict[str, str]:
+        """Every running process's metrics endpoint, by process name."""
+        return {proc.name: proc.metrics_url for proc in self.processes if proc.metrics_url}
 
     def background_kinds(self, service: str) -> list[str]:
         """What runs beside the web server: the relay where the service has an outbox, the consumer where it
@@ -280,6 +323,10 @@ class System:
             return log.read().decode(errors="replace")
 
     def _launch(self, proc: Process) -> None:
+        folder = proc.env.get("PROMETHEUS_MULTIPROC_DIR")
+        if folder:  # values of an earlier run are not this run's
+            shutil.rmtree(folder, ignore_errors=True)
+            Path(folder).mkdir(parents=True)
         log = open(self.log_dir / f"{proc.name}.log", "ab")
         proc.log_start = log.tell()
         proc.popen = subprocess.Popen(proc.argv, cwd=proc.cwd, env=proc.env, stdout=log, stderr=subprocess.STDOUT,

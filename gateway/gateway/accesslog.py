@@ -36,12 +36,13 @@ class AccessLog:
         return f"{self._stamp}.{int((now - second) * 1000):03d}Z"
 
     def log(self, method: str, path: str, status: int, duration_ms: float, request_id: str | None,
-            tenant_id: str | None) -> None:
-        self._lines.append(orjson.dumps({
-            "ts": self._ts(time.time()), "level": "info", "service": self.service, "logger": "gateway.access",
-            "msg": f"{method} {path} {status}", "request_id": request_id, "tenant_id": tenant_id,
-            "status": status, "path": path, "method": method, "duration_ms": duration_ms,
-        }) + b"\n")
+            tenant_id: str | None, trace_id: str | None = None) -> None:
+        entry = {"ts": self._ts(time.time()), "level": "info", "service": self.service, "logger": "gateway.access",
+                 "msg": f"{method} {path} {status}", "request_id": request_id}
+        if trace_id:
+            entry["trace_id"] = trace_id  # next to the request id, as the kit's JSON lines have it
+        entry.update(tenant_id=tenant_id, status=status, path=path, method=method, duration_ms=duration_ms)
+        self._lines.append(orjson.dumps(entry) + b"\n")
         if len(self._lines) >= FLUSH_LINES:
             self.flush()
         elif self._timer is None:

@@ -19,12 +19,12 @@ import time
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, Response
 from servicekit import fastapi as kit_fastapi
-from servicekit import health, requestid
+from servicekit import health, requestid, tracing
 from servicekit.jwt import InvalidToken, load_jwks_document
 from servicekit.problems import PROBLEM_CONTENT_TYPE, problem
 from starlette.middleware.cors import CORSMiddleware
 
-from . import routes
+from . import observe, routes
 from .accesslog import AccessLog
 from .apikeys import ApiKeys, is_api_key
 from .auth import WWW_AUTHENTICATE, Authenticator
@@ -69,10 +69,13 @@ class Gateway:
         self.openapi = OpenAPIAggregator(settings)
         self.console = Console(settings.web_dir)
         self.access_log = AccessLog() if settings.access_log else None
+        self.metrics = observe.GatewayMetrics()
+        self.auth.metrics = self.metrics
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
         await self.upstream.start()
+        observe.watch_pools(self.upstream, self.settings.service_urls)
         await self.auth.start()  # identity down at start is fine: keys are fetched again on first use
         self._tasks.append(asyncio.create_task(self.auth.jwks.run_periodic_refresh()))
         self._tasks.append(asyncio.create_task(self.openapi.keep_shapes_fresh()))
@@ -115,6 +118,7 @@ class GatewayMiddleware:
         self.trusted = TrustedProxies(s.trusted_proxies)
         self.window = s.rate_limit_window_s
         self.max_url, self.max_header = s.max_url_bytes, s.max_header_bytes
+        self.metrics = gateway.metrics
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -129,6 +133,9 @@ class GatewayMiddleware:
             return
         started = time.perf_counter()
         status, principal = 0, None
+        measured = self.metrics
+        measured.in_flight.inc()
+        state = scope.setdefault("state", {})
         try:
             status, principal = await self.handle(scope, receive, send, path, method)
         except Exception:
@@ -139,10 +146,16 @@ class GatewayMiddleware:
             await send_problem(send, 500, "internal-error", "The gateway failed; the request id names it in our logs.",
                                [_echo(scope), *SECURITY_HEADERS])
         finally:
+            elapsed = time.perf_counter() - started
+            measured.in_flight.dec()
+            measured.requests.observe(measured.route(path), method, status, elapsed)
+            span = state.get("span")
+            if span is not None:
+                tracing.set_status(span, status)
+                span.end()
             if self.access is not None:
-                self.access.log(method, path, status, round((time.perf_counter() - started) * 1000, 2),
-                                scope.get("state", {}).get("request_id"),
-                                principal.tenant_id if principal else None)
+                self.access.log(method, path, status, round(elapsed * 1000, 2), state.get("request_id"),
+                                principal.tenant_id if principal else None, state.get("trace_id"))
 
     @staticmethod
     def _with_request_id(scope):
@@ -161,6 +174,26 @@ class GatewayMiddleware:
             return await send_problem(send, 400, "bad-request", "The path is not in normal form.",
                                       [_echo(scope), *SECURITY_HEADERS]), None
         head = RequestHead(scope["headers"], self.max_header)
+        state = scope["state"]
+        rid = state["request_id"]
+        # the trace goes on from the client's traceparent (or starts here); its id names the access line, and the
+        # log lines of this request (bound below)
+        if tracing.enabled():
+            state["span"] = tracing.start_span(f"{method} {self.metrics.route(path)}", "server",
+                                               traceparent=head.traceparent.decode("latin-1") if head.traceparent
+                                               else None, attributes={"http.request.method": method,
+                                                                      "url.path": path})
+            traceparent = tracing.header_of(state["span"]).encode()
+        else:
+            traceparent = traceparent_for(head.traceparent, rid)
+        state["traceparent"], state["trace_id"] = traceparent, traceparent[3:35].decode()
+        trace_token = requestid.bind_trace(state["trace_id"])
+        try:
+            return await self._handle(scope, receive, send, path, method, head, state)
+        finally:
+            requestid.unbind_trace(trace_token)
+
+    async def _handle(self, scope, receive, send, path, method, head, state):
         if head.too_long:
             return await send_problem(send, 431, "header-too-large",
                                       f"A request header exceeds {self.max_header} bytes, or there are too many.",
@@ -201,6 +234,7 @@ class GatewayMiddleware:
             rate_headers.append(NO_STORE)
         own_headers = rate_headers + [_echo(scope)]  # on answers the gateway makes or forwards itself
         if not decision.allowed:
+            self.metrics.rate_limited(decision.scope or "unknown")
             return await send_problem(send, 429, "rate-limited",
                                       f"Too many requests ({decision.scope} limit); retry in {decision.reset} s.",
                                       own_headers), principal
@@ -242,11 +276,19 @@ class GatewayMiddleware:
                 return await send_problem(send, 413, "payload-too-large",
                                           f"The request body exceeds {max_body} bytes.",
                                           [(b"connection", b"close"), *own_headers]), principal
-        rid = scope["state"]["request_id"]
+        rid = state["request_id"]
+        traceparent = state["traceparent"]
+        call = None
+        if "span" in state:  # recording: the service's parent is a client span of this call
+            call = tracing.start_span(f"{method} {service}", "client", parent=state["span"],
+                                      attributes={"server.address": service, "http.request.method": method})
+            traceparent = tracing.header_of(call).encode()
         headers = head.upstream_headers(
-            origin=origin, request_id=rid, traceparent=traceparent_for(head.traceparent, rid),
+            origin=origin, request_id=rid, traceparent=traceparent,
             tenant_id=principal.tenant_id if principal else None,
             user_id=principal.user_id if principal else None)
+        forwarded = time.perf_counter()
+        status = 0
         try:
             status = await self.gw.upstream.forward(
                 scope, receive, send, service=service, base_url=self.urls[service], headers=headers,
@@ -259,8 +301,18 @@ class GatewayMiddleware:
         except ClientDisconnected:
             return 499, principal
         except UpstreamError as exc:
+            self.metrics.upstream_error(service, "timeout" if exc.status == 504 else "unavailable")
+            status = exc.status
             return await send_problem(send, exc.status, "bad-gateway" if exc.status == 502 else "gateway-timeout",
                                       exc.detail, own_headers, service=service), principal
+        except Exception:
+            self.metrics.upstream_error(service, "aborted")  # mid-answer: the connection is cut
+            raise
+        finally:
+            self.metrics.upstream(service, time.perf_counter() - forwarded)
+            if call is not None:
+                tracing.set_status(call, status or 502)
+                call.end()
         return status, principal
 
 
@@ -363,7 +415,7 @@ def create_app(settings: Settings | None = None) -> GatewayApp:
         readiness["redis"] = lambda: health.check_cache(settings.redis_url)
     # /healthz, /readyz, problem+json handlers (404 for unknown paths); its RequestIdMiddleware sees the id the
     # outer one chose because GatewayMiddleware puts it into the scope headers before falling through.
-    kit_fastapi.install(api, "gateway", readiness=readiness)
+    kit_fastapi.install(api, "gateway", readiness=readiness, observe=False)  # GatewayMiddleware measures
     return GatewayApp(api, gateway)
 
 

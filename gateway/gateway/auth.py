@@ -89,6 +89,7 @@ class Authenticator:
         self.cache = TokenCache(settings.token_cache_size, settings.token_cache_s)
         self.verifier = TokenVerifier(self.jwks.cache, settings.jwt_issuer, settings.jwt_audience,
                                       leeway=settings.jwt_leeway, cache=self.cache)
+        self.metrics = None  # the gateway's (observe.GatewayMetrics): token cache hits and misses
 
     async def start(self) -> None:
         await self.jwks.refresh(force=True)
@@ -102,8 +103,13 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token:
             raise InvalidToken("A bearer access token is required.")
         principal = self.cache.get(token)
+        measured = self.metrics
         if principal is not None:
+            if measured is not None:
+                measured.token_hit.inc()
             return principal
+        if measured is not None:
+            measured.token_miss.inc()
         if len(token) > 8192:
             raise InvalidToken("token is missing or too long")
         try:

@@ -61,6 +61,20 @@ def service_for(path: str) -> str | None:
     return None
 
 
+def route_for(path: str) -> str | None:
+    """The routing prefix that serves `path` (`/api/v1/athletes/` for `/api/v1/athletes/…/`), or the exact route;
+    None when no service owns it. A bounded label for the metrics."""
+    if path in EXACT_ROUTES:
+        return path if path.startswith("/.well-known") else path + "/"
+    if path.startswith("/api/v1/"):
+        parts = path.split("/", 4)
+        if len(parts) == 5:
+            hit = _PREFIX_BY_SEGMENT.get(parts[3])
+            if hit is not None:
+                return hit[0]
+    return None
+
+
 def _strip_slash(path: str) -> str:
     return path[:-1] if len(path) > 1 and path.endswith("/") else path
 

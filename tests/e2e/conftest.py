@@ -64,11 +64,21 @@ def mailbox():
     box.controller.stop()
 
 
+@pytest.fixture(scope="session")
+def traces():
+    """Every process of every system exports its spans here (OTLP over HTTP, as to a collector)."""
+    receiver = testing.OtlpReceiver()
+    yield receiver
+    receiver.close()
+
+
 @pytest.fixture(scope="session", params=["local", "saas"])
-def system(request, tmp_path_factory, mailbox):
+def system(request, tmp_path_factory, mailbox, traces):
     mode = request.param
     extra_env = {"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(mailbox.port), "EMAIL_USE_TLS": "false",
-                 "SSO_PRIVATE_ISSUER_HOSTS": "127.0.0.1"}  # the test OpenID provider (test_sso_and_passwords.py)
+                 "SSO_PRIVATE_ISSUER_HOSTS": "127.0.0.1",  # the test OpenID provider (test_sso_and_passwords.py)
+                 # tracing on, exported to the test's receiver soon after each span ends
+                 "OTEL_EXPORTER_OTLP_ENDPOINT": traces.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"}
     saas = s3 = None
     if mode == "saas":
         for server in ("postgres", "rabbitmq", "redis"):
@@ -82,6 +92,7 @@ def system(request, tmp_path_factory, mailbox):
     ports = {name: testing.free_port() for name in PORTS}
     extra_env["PUBLIC_APP_URL"] = f"http://127.0.0.1:{ports['gateway']}"
     system = System(mode=mode, data_dir=tmp_path_factory.mktemp(f"system-{mode}"), ports=ports, saas=saas,
+                    metrics_ports="free",
                     extra_env={"RATE_LIMIT_IP": "100000", "RATE_LIMIT_USER": "100000", "RATE_LIMIT_TENANT": "100000",
                                "RATE_LIMIT_LOGIN_IP": "100000", "ACCESS_TOKEN_MINUTES": "15",
                                "API_KEY_CACHE_S": "5",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 
 from celery import Celery
 
@@ -88,4 +89,53 @@ def make_celery(service: str, *, django_settings: str | None = None, include: li
     conf.update(overrides)
     app = Celery(service, include=include or [])
     app.conf.update(conf)
+    _observe_workers(app, service)
     return app
+
+
+def _observe_workers(app: Celery, service: str) -> None:
+    """A worker of this app serves its metrics (METRICS_PORT; with the prefork pool the main process serves what
+    every child recorded, PROMETHEUS_MULTIPROC_DIR), traces its jobs, and samples its queue's depth."""
+    from celery import signals
+
+    from . import metrics, tracing
+
+    def started(sender=None, **_):
+        if getattr(sender, "app", app) is not app:
+            return
+        tracing.setup(service, role="worker")
+        if metrics.serve():
+            threading.Thread(target=_sample_queue_depth, args=(app, service), name="queue-depth",
+                             daemon=True).start()
+
+    def child_ended(pid=None, **_):
+        metrics.process_died(pid or os.getpid())
+
+    signals.worker_init.connect(started, weak=False)
+    signals.worker_process_shutdown.connect(child_ended, weak=False)
+
+
+QUEUE_SAMPLE_SECONDS = 15.0
+
+
+def _sample_queue_depth(app: Celery, service: str, every: float = QUEUE_SAMPLE_SECONDS) -> None:
+    """`vo2_job_queue_depth`: the jobs waiting in the worker's queue, every `every` seconds (a passive declare;
+    on RabbitMQ the broker's count, in local mode the queue folder's)."""
+    import logging
+    import time
+
+    from . import metrics
+
+    log = logging.getLogger("vo2.metrics")
+    queue = app.conf.task_default_queue
+    depth = metrics.JOB_QUEUE_DEPTH.labels(service, queue)
+    while True:
+        try:
+            with app.connection_for_read() as conn:
+                while True:
+                    _, waiting, _ = conn.default_channel.queue_declare(queue=queue, passive=True)
+                    depth.set(waiting)
+                    time.sleep(every)
+        except Exception as exc:  # broker away or the queue not declared yet: try again later
+            log.debug("queue depth of %s not read: %s", queue, exc)
+            time.sleep(every)

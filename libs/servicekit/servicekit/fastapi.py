@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import time
 from typing import Awaitable, Callable
 
 from fastapi import FastAPI, Request
@@ -10,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import requestid
+from . import metrics, requestid, tracing
 from .config import env
 from .jwt import InvalidToken, verifier_from_env
 from .principal import Principal, reset_principal, set_principal
@@ -67,10 +68,56 @@ class RequestIdMiddleware:
             requestid.unbind(token)
 
 
+class ObservedMiddleware:
+    """Pure ASGI: each request counted and timed by route template (`vo2_http_*`), in flight while it runs, and a
+    server span of the caller's trace. Health checks are neither counted nor traced."""
+
+    def __init__(self, app, service: str):
+        self.app, self.metrics = app, metrics.RequestMetrics(service)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] in ("/healthz", "/readyz"):
+            return await self.app(scope, receive, send)
+        method, seen = scope["method"], {"status": 500}
+        traceparent = None
+        for name, value in scope["headers"]:
+            if name == b"traceparent":
+                traceparent = value.decode("latin-1")
+                break
+
+        async def send_seen(message):
+            if message["type"] == "http.response.start":
+                seen["status"] = message["status"]
+            await send(message)
+
+        started = time.perf_counter()
+        self.metrics.in_flight.inc()
+        route = "unmatched"
+        try:
+            with tracing.span(method, "server", traceparent=traceparent,
+                              attributes={"http.request.method": method}) as span:
+                try:
+                    await self.app(scope, receive, send_seen)
+                finally:
+                    matched = scope.get("route")
+                    route = getattr(matched, "path", None) or "unmatched"
+                    if span is not None:
+                        span.update_name(f"{method} {route}")
+                        span.set_attribute("http.route", route)
+                        tracing.set_status(span, seen["status"])
+        finally:
+            self.metrics.in_flight.dec()
+            self.metrics.observe(route, method, seen["status"], time.perf_counter() - started)
+
+
 def install(app: FastAPI, service: str, readiness: dict[str, Callable[[], None]] | None = None,
-            configure_logging: bool = True) -> FastAPI:
+            configure_logging: bool = True, observe: bool = True) -> FastAPI:
+    """`observe`: count, time and trace each request here (False for the gateway, which does it itself). Either
+    way the process's metrics endpoint starts (METRICS_PORT) and its tracing is set up."""
     if configure_logging:
         logging.config.dictConfig(requestid.logging_config(service, env("LOG_LEVEL", "INFO")))
+    tracing.setup(service, role="web")
+    metrics.serve()
 
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError):
@@ -128,7 +175,9 @@ def install(app: FastAPI, service: str, readiness: dict[str, Callable[[], None]]
         ok, body = await anyio.to_thread.run_sync(run_checks, checks)
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    app.add_middleware(RequestIdMiddleware)
+    if observe:
+        app.add_middleware(ObservedMiddleware, service=service)
+    app.add_middleware(RequestIdMiddleware)  # outermost: the request id is bound before anything else runs
     return app
 
 

@@ -14,18 +14,15 @@ the decoded JSON body, or as one of three errors:
 """
 from __future__ import annotations
 
-import random
-import re
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from . import problems, requestid
+from . import problems, requestid, tracing
 
 TRACEPARENT = "traceparent"
-_HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
 
 class ServiceError(Exception):
@@ -57,17 +54,14 @@ class NotFound(Refused):
 
 
 def trace_headers() -> dict[str, str]:
-    """X-Request-ID and traceparent for an outgoing call. The trace continues the incoming one (the trace id the
-    middleware or the job wrapper bound); otherwise it starts here, with the request id as the trace id when it has
-    the trace-id form, so that logs and traces name the same thing."""
+    """X-Request-ID and traceparent for an outgoing call. The trace continues the current one (the client span this
+    call records, or the trace id the middleware or the job wrapper bound); otherwise it starts here, with the
+    request id as the trace id when it has the trace-id form, so that logs and traces name the same thing."""
     headers = {}
     rid = requestid.current_request_id()
     if rid:
         headers[requestid.HEADER] = rid
-    trace_id = requestid.current_trace_id()
-    if not trace_id:
-        trace_id = rid if rid and _HEX32.match(rid) else f"{random.getrandbits(128):032x}"
-    headers[TRACEPARENT] = f"00-{trace_id}-{random.getrandbits(64):016x}-01"
+    headers[TRACEPARENT] = tracing.traceparent()
     return headers
 
 
@@ -108,13 +102,17 @@ class ServiceClient:
         if (tenant_id is None) == (authorization is None):
             raise ValueError("name the tenant (service token) or pass the caller's authorization, not both")
         for attempt in (1, 2):
-            sent = {"Accept": "application/json", **trace_headers(), **(headers or {})}
-            sent["Authorization"] = authorization or "Bearer " + self._token(str(tenant_id))
-            try:
-                response = self._http().request(method, path, headers=sent, **kwargs)
-            except httpx.HTTPError as exc:
-                raise Unavailable(None, detail=f"{self.name} is unreachable: {type(exc).__name__}: {exc}",
-                                  service=self.name) from exc
+            token = authorization or "Bearer " + self._token(str(tenant_id))
+            with tracing.span(f"{method} {self.name}", "client",
+                              attributes={"http.request.method": method, "server.address": self.name,
+                                          "url.path": path.split("?", 1)[0]}) as span:
+                sent = {"Accept": "application/json", **trace_headers(), **(headers or {}), "Authorization": token}
+                try:
+                    response = self._http().request(method, path, headers=sent, **kwargs)
+                except httpx.HTTPError as exc:
+                    raise Unavailable(None, detail=f"{self.name} is unreachable: {type(exc).__name__}: {exc}",
+                                      service=self.name) from exc
+                tracing.set_status(span, response.status_code)
             can_refresh = tenant_id is not None and hasattr(self.tokens, "invalidate")
             if response.status_code == 401 and attempt == 1 and can_refresh:
                 self.tokens.invalidate(str(tenant_id))  # expired early or the signing key rotated: once more

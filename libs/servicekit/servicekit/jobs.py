@@ -20,13 +20,15 @@ the reason. Status vocabulary: queued → running (with the job's own stage name
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from django.db import models, transaction
 from django.utils import timezone
 
-from . import requestid
+from . import metrics, requestid, tracing
 
 log = logging.getLogger("vo2.jobs")
 
@@ -127,18 +129,21 @@ class RetryLater(Exception):
         self.reason, self.countdown = reason, countdown
 
 
-REQUEST_ID_HEADER, TRACE_ID_HEADER = "vo2_request_id", "vo2_trace_id"
+REQUEST_ID_HEADER, TRACE_ID_HEADER, TRACEPARENT_HEADER = "vo2_request_id", "vo2_trace_id", "vo2_traceparent"
 
 
 def _trace_headers() -> dict:
+    """What a queued job carries of the request that queued it: its request id, its trace id and the span to
+    continue (`traceparent`: the job's run is a child of the request's span)."""
     return {k: v for k, v in ((REQUEST_ID_HEADER, requestid.current_request_id()),
-                              (TRACE_ID_HEADER, requestid.current_trace_id())) if v}
+                              (TRACE_ID_HEADER, requestid.current_trace_id()),
+                              (TRACEPARENT_HEADER, tracing.traceparent())) if v}
 
 
 def _sent_headers(request) -> dict:
     """Message headers as the task sees them: request attributes from a worker, `request.headers` when eager."""
     found = dict(getattr(request, "headers", None) or {})
-    for name in (REQUEST_ID_HEADER, TRACE_ID_HEADER):
+    for name in (REQUEST_ID_HEADER, TRACE_ID_HEADER, TRACEPARENT_HEADER):
         value = getattr(request, name, None)
         if value:
             found[name] = value
@@ -157,42 +162,66 @@ class BackgroundJob:
                  give_up: Callable | None, crashed: Callable | None, dispatch_setting: str | None):
         self.fn, self.name, self.max_retries, self.backoff = fn, name, max_retries, backoff
         self.give_up, self.crashed, self.dispatch_setting = give_up, crashed, dispatch_setting
+        self._local = threading.local()  # whether this thread's last run gave up (for the outcome metric)
         job = self
 
         # late acks, reject-on-worker-lost, JSON: the kit's Celery factory sets them for every task
+        service = name.split(".", 1)[0]
+        runs = {outcome: metrics.JOBS.labels(service, name, outcome)
+                for outcome in ("done", "retry", "gave_up", "crashed")}
+        duration, retries = metrics.JOB_DURATION.labels(service, name), metrics.JOB_RETRIES.labels(service, name)
+
         @app.task(name=name, bind=True, max_retries=None)
         def task(self, *args):
             final = job.max_retries is not None and self.request.retries >= job.max_retries
-            # the request that queued the job names its log lines and its calls to other services
+            # the request that queued the job names its log lines and its calls to other services, and its trace
+            # goes on through this run (a consumer span, child of the request's)
             sent = _sent_headers(self.request)
-            bound = (requestid.bind(sent.get(REQUEST_ID_HEADER) or f"job-{self.request.id}"),
-                     requestid.bind_trace(sent.get(TRACE_ID_HEADER)))
+            trace_id = sent.get(TRACE_ID_HEADER)
+            parent = sent.get(TRACEPARENT_HEADER) or (f"00-{trace_id}-{requestid.make()[:16]}-01" if trace_id else None)
+            bound = requestid.bind(sent.get(REQUEST_ID_HEADER) or f"job-{self.request.id}")
+            started, outcome = time.perf_counter(), "crashed"
             try:
-                return job.run(*args, final=final)
-            except RetryLater as exc:
-                countdown = exc.countdown if exc.countdown is not None else job.backoff(self.request.retries)
-                raise self.retry(exc=exc, countdown=countdown)
+                with tracing.span(f"run {name}", "consumer", traceparent=parent,
+                                  attributes={"messaging.operation.name": "process", "vo2.job": name,
+                                              "vo2.job.attempt": self.request.retries + 1}):
+                    try:
+                        result = job.run(*args, final=final)
+                        outcome = "gave_up" if job.gave_up_last else "done"
+                        return result
+                    except RetryLater as exc:
+                        outcome = "retry"
+                        retries.inc()
+                        countdown = exc.countdown if exc.countdown is not None else job.backoff(self.request.retries)
+                        raise self.retry(exc=exc, countdown=countdown)
             finally:
-                requestid.unbind(bound[0])
-                requestid.unbind_trace(bound[1])
+                runs[outcome].inc()
+                duration.observe(time.perf_counter() - started)
+                requestid.unbind(bound)
 
         self.task = task
 
     def run(self, *args, final: bool = True) -> Any:
         """One attempt. A `RetryLater` is raised again unless this is the final attempt, which gives up instead; an
         unexpected error is handed to `crashed` (the row says so) and raised again."""
+        self._local.gave_up = False
         try:
             return self.fn(*args)
         except RetryLater as exc:
             if not final:
                 raise
             log.warning("%s%r gives up: %s", self.name, args, exc.reason)
+            self._local.gave_up = True
             return self.give_up(*args, reason=exc.reason) if self.give_up else None
         except Exception:
             if self.crashed is not None:
                 log.exception("%s%r failed unexpectedly", self.name, args)
                 self.crashed(*args)
             raise
+
+    @property
+    def gave_up_last(self) -> bool:
+        return getattr(self._local, "gave_up", False)
 
     def __call__(self, *args, final: bool = True):
         return self.run(*args, final=final)

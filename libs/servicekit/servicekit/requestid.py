@@ -24,6 +24,14 @@ def trace_id_of(traceparent: str | None) -> str | None:
     return match.group(1) if match else None
 
 
+_HEX32 = re.compile(r"^(?!0{32})[0-9a-f]{32}$")
+
+
+def is_trace_id(value: str) -> bool:
+    """32 lower-case hex digits, not all zero: a request id of this form doubles as the trace id."""
+    return bool(_HEX32.match(value))
+
+
 def current_trace_id() -> str | None:
     return _trace_id.get()
 

@@ -159,3 +159,83 @@ class S3Server:
             for item in page.get("Contents", ()):
                 found[item["Key"]] = client.head_object(Bucket=bucket, Key=item["Key"])
         return found
+
+
+class OtlpReceiver:
+    """A tiny OTLP/HTTP trace receiver (what a collector does first): `POST /v1/traces` with the protobuf
+    ExportTraceServiceRequest the SDK's exporter sends, decoded into `spans` (dicts: trace_id, span_id, parent_id,
+    name, kind, service, attributes). Point a system at it with OTEL_EXPORTER_OTLP_ENDPOINT=`receiver.endpoint`."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (ExportTraceServiceRequest,
+                                                                              ExportTraceServiceResponse)
+
+        self.spans: list[dict] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path.rstrip("/") != "/v1/traces":
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                request = ExportTraceServiceRequest()
+                request.ParseFromString(body)
+                receiver._take(request)
+                answer = ExportTraceServiceResponse().SerializeToString()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _take(self, request) -> None:
+        def value(v):
+            return next((getattr(v, f) for f in ("string_value", "int_value", "bool_value", "double_value")
+                         if v.HasField(f)), None)
+
+        found = []
+        for resource_spans in request.resource_spans:
+            resource = {a.key: value(a.value) for a in resource_spans.resource.attributes}
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    found.append({"trace_id": span.trace_id.hex(), "span_id": span.span_id.hex(),
+                                  "parent_id": span.parent_span_id.hex() or None, "name": span.name,
+                                  "kind": span.kind, "service": resource.get("service.name"),
+                                  "process": resource.get("vo2.process"),
+                                  "attributes": {a.key: value(a.value) for a in span.attributes},
+                                  "error": span.status.code == 2})
+        with self._lock:
+            self.spans.extend(found)
+
+    def trace(self, trace_id: str) -> list[dict]:
+        with self._lock:
+            return [s for s in self.spans if s["trace_id"] == trace_id]
+
+    def wait_for(self, predicate, timeout: float = 30.0) -> list[dict]:
+        """Spans as soon as `predicate(spans)` holds (e.g. every expected span of a trace arrived)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                spans = list(self.spans)
+            if predicate(spans):
+                return spans
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the spans awaited did not arrive within {timeout} s")
+            time.sleep(0.2)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

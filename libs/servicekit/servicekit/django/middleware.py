@@ -12,7 +12,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from django.http.request import split_domain_port, validate_host
 
-from .. import requestid
+from .. import metrics, requestid, tracing
 from ..principal import _current_principal, _current_tenant
 from ..problems import PROBLEM_CONTENT_TYPE
 
@@ -67,39 +67,73 @@ def _too_large_response() -> HttpResponse:
 
 
 class RequestContextMiddleware:
+    """Also the service's web-side observability: its metrics endpoint is started with the middleware (once per
+    process, METRICS_PORT), each request is counted and timed by route template, and is a server span of the
+    caller's trace (servicekit.metrics, servicekit.tracing)."""
+
     def __init__(self, get_response):
+        from django.conf import settings
+
         self.get_response = get_response
+        service = getattr(settings, "SERVICE_NAME", "unknown")
+        tracing.setup(service, role="web")
+        metrics.serve()
+        self.metrics = metrics.RequestMetrics(service)
+        self._routes: dict[str, str] = {}
+
+    def _route(self, request) -> str:
+        match = getattr(request, "resolver_match", None)
+        if match is None or not getattr(match, "route", None):
+            return "unmatched"
+        route = self._routes.get(match.route)
+        if route is None:
+            route = self._routes[match.route] = metrics.route_template(match.route)
+        return route
 
     def __call__(self, request):
         rid = requestid.accept_or_make(request.headers.get(requestid.HEADER))
         token = requestid.bind(rid)
-        trace_token = requestid.bind_trace(requestid.trace_id_of(request.headers.get("traceparent")))
         p_token, t_token = _current_principal.set(None), _current_tenant.set(None)
         started = time.perf_counter()
+        observed = request.path_info not in ("/healthz", "/readyz")
+        status, method = 500, request.method
+        if observed:
+            self.metrics.in_flight.inc()
         try:
-            public_base = use_public_url(request)
-            base_token = _public_base.set(public_base)
-            try:
-                response = self.get_response(request)
-            finally:
-                _public_base.reset(base_token)
-            response[requestid.HEADER] = rid
-            for name, value in SECURITY_HEADERS.items():
-                response.setdefault(name, value)
-            if request.path_info.startswith(NO_STORE_PREFIXES):  # token answers: never kept by any cache
-                response["Cache-Control"] = "no-store"
-            location = response.get("Location")
-            if public_base and location and location.startswith("/") and not location.startswith("//"):
-                response["Location"] = public_base + location  # links name the public URL, not this service
-            if request.path not in ("/healthz", "/readyz"):
-                access_log.info("%s %s %s", request.method, request.path, response.status_code,
-                                extra={"method": request.method, "path": request.path, "status": response.status_code,
-                                       "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
-            return response
+            with tracing.span(method, "server", traceparent=request.headers.get("traceparent"),
+                              new_trace_id=rid if requestid.is_trace_id(rid) else requestid.make(),
+                              attributes={"http.request.method": method}) as span:
+                public_base = use_public_url(request)
+                base_token = _public_base.set(public_base)
+                try:
+                    response = self.get_response(request)
+                finally:
+                    _public_base.reset(base_token)
+                status = response.status_code
+                if span is not None:
+                    span.update_name(f"{method} {self._route(request)}")
+                    span.set_attribute("http.route", self._route(request))
+                    tracing.set_status(span, status)
+                response[requestid.HEADER] = rid
+                for name, value in SECURITY_HEADERS.items():
+                    response.setdefault(name, value)
+                if request.path_info.startswith(NO_STORE_PREFIXES):  # token answers: never kept by any cache
+                    response["Cache-Control"] = "no-store"
+                location = response.get("Location")
+                if public_base and location and location.startswith("/") and not location.startswith("//"):
+                    response["Location"] = public_base + location  # links name the public URL, not this service
+                if observed:
+                    access_log.info("%s %s %s", request.method, request.path, response.status_code,
+                                    extra={"method": request.method, "path": request.path,
+                                           "status": response.status_code,
+                                           "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+                return response
         finally:
+            if observed:
+                self.metrics.in_flight.dec()
+                self.metrics.observe(self._route(request), method, status, time.perf_counter() - started)
             _current_principal.reset(p_token)
             _current_tenant.reset(t_token)
-            requestid.unbind_trace(trace_token)
             requestid.unbind(token)
 
     def process_exception(self, request, exception):

@@ -8,6 +8,8 @@ rolls everything back and the message is rejected with requeue after a short bac
 the kit's filesystem transport honours the same queue arguments the same way (servicekit.events.fstransport).
 A failure is never acked. An envelope that cannot be parsed is rejected without requeue (dead-lettered at once).
 The database being unreachable is not the event's fault: the consumer waits for it and retries the same delivery.
+Each delivery is a consumer span continuing the envelope's `traceparent` (the publisher's span) and is counted by
+outcome (servicekit.metrics); the dead-letter queue's depth is sampled every EVENTS_DLQ_SAMPLE_SECONDS (15).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import time
 from django.db import IntegrityError, InterfaceError, OperationalError, close_old_connections, transaction
 from kombu import Consumer
 
-from .. import config
+from .. import config, metrics, tracing
 from ..requestid import bind as bind_request_id, unbind as unbind_request_id
 from ..tenancy import tenant_transaction
 from . import broker, registry
@@ -41,6 +43,8 @@ class EventConsumer:
             config.env("EVENTS_RETRY_DELAY_SECONDS", "0.5"))
         self.stopping = threading.Event()
         self.stats = {HANDLED: 0, DUPLICATE: 0, IGNORED: 0, "failed": 0}
+        self.dlq_depth = metrics.DEAD_LETTER_DEPTH.labels(name)
+        self.sample_every = float(config.env("EVENTS_DLQ_SAMPLE_SECONDS", "15"))
 
     # -- the work, independent of the broker ---------------------------------------------------------------------
     def process(self, event: Event) -> str:
@@ -68,22 +72,32 @@ class EventConsumer:
             event = parse(message.body)
         except EnvelopeError as exc:
             log.error("unreadable event dead-lettered: %s", exc)
+            metrics.EVENTS_DEAD_LETTERED.labels(self.name, "unreadable").inc()
             message.reject(requeue=False)
             return
         attempt = int(headers.get("x-delivery-count") or 0) + 1
         token = bind_request_id(f"event-{event.id}")
         try:
-            outcome = self._process_waiting_for_database(event)
-        except Exception as exc:
-            self.stats["failed"] += 1
-            log.exception("handler for %s %s failed (delivery %d of %d)", event.type, event.id, attempt,
-                          broker.max_deliveries(), extra={"event_id": event.id, "event_type": event.type})
-            self.stopping.wait(min(self.retry_delay * 2 ** (attempt - 1), 30.0))
-            message.reject(requeue=True)  # the broker counts it; past the limit it is dead-lettered
-            return
+            with tracing.span(f"handle {event.type}", "consumer", traceparent=event.traceparent,
+                              attributes={"messaging.destination.name": event.type, "messaging.message.id": event.id,
+                                          "messaging.operation.name": "process", "vo2.delivery": attempt}):
+                try:
+                    outcome = self._process_waiting_for_database(event)
+                except Exception:
+                    self.stats["failed"] += 1
+                    metrics.EVENTS_CONSUMED.labels(self.name, event.type, "failed").inc()
+                    last = attempt >= broker.max_deliveries()
+                    (metrics.EVENTS_DEAD_LETTERED if last else metrics.EVENTS_RETRIED).labels(self.name,
+                                                                                             event.type).inc()
+                    log.exception("handler for %s %s failed (delivery %d of %d)", event.type, event.id, attempt,
+                                  broker.max_deliveries(), extra={"event_id": event.id, "event_type": event.type})
+                    self.stopping.wait(min(self.retry_delay * 2 ** (attempt - 1), 30.0))
+                    message.reject(requeue=True)  # the broker counts it; past the limit it is dead-lettered
+                    return
         finally:
             unbind_request_id(token)
         self.stats[outcome] += 1
+        metrics.EVENTS_CONSUMED.labels(self.name, event.type, outcome).inc()
         message.ack()  # after the commit
 
     def _process_waiting_for_database(self, event: Event) -> str:
@@ -120,9 +134,13 @@ class EventConsumer:
                         if ready is not None:
                             ready.set()
                         delay = 0.5
+                        sampled = 0.0
                         while not self.stopping.is_set():
                             if max_seconds is not None and time.monotonic() - started > max_seconds:
                                 return
+                            if time.monotonic() - sampled >= self.sample_every:
+                                sampled = time.monotonic()
+                                self.sample_dead_letters(channel)
                             try:
                                 conn.drain_events(timeout=0.5)
                             except TimeoutError:
@@ -135,6 +153,16 @@ class EventConsumer:
                 delay = min(delay * 2, 10.0)
             if max_seconds is not None and time.monotonic() - started > max_seconds:
                 return
+
+    def sample_dead_letters(self, channel) -> int | None:
+        """The dead-letter queue's depth (a passive declare on the consumer's channel) into its gauge."""
+        try:
+            _, depth, _ = channel.queue_declare(queue=broker.dead_letter_queue_name(self.name), passive=True)
+        except Exception as exc:  # noqa: BLE001 - a figure not read now; the connection's own errors surface in drain
+            log.debug("dead-letter depth not read: %s", exc)
+            return None
+        self.dlq_depth.set(depth)
+        return depth
 
     def install_signal_handlers(self):
         def stop(signum, frame):

@@ -1,4 +1,5 @@
-"""The CloudEvents 1.0 envelope (structured JSON mode) with the `tenantid` extension."""
+"""The CloudEvents 1.0 envelope (structured JSON mode) with the `tenantid` extension, and the distributed-tracing
+extension `traceparent` (W3C trace context of the span that published it: the consumers' spans are its children)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,6 +11,7 @@ from . import contracts
 
 SPECVERSION = "1.0"
 REQUIRED = ("id", "source", "type", "specversion", "tenantid", "data")
+INTERNAL = ("traceparent", "tracestate")  # our own tracing: never sent outside (webhooks)
 
 
 def _default(value):
@@ -28,7 +30,8 @@ def normalize(data: dict) -> dict:
 
 
 def make(event_type: str, data: dict, *, source: str, tenant_id, subject: str | None = None,
-         version: int | None = None, event_id: str | None = None, time: dt.datetime | None = None) -> dict:
+         version: int | None = None, event_id: str | None = None, time: dt.datetime | None = None,
+         traceparent: str | None = None) -> dict:
     """Build and validate an envelope; raises contracts.ContractError for a payload its contract refuses."""
     if not contracts.TYPE_RE.match(event_type):
         raise contracts.ContractError(f"event type {event_type!r} must look like '<service>.<entity>.<verb>'")
@@ -37,7 +40,7 @@ def make(event_type: str, data: dict, *, source: str, tenant_id, subject: str | 
         raise contracts.ContractError("event data must be a JSON object")
     data = normalize(data)
     contracts.validate(event_type, version, data)
-    return {
+    envelope = {
         "specversion": SPECVERSION,
         "id": str(event_id or uuid.uuid4()),
         "source": source,
@@ -49,6 +52,14 @@ def make(event_type: str, data: dict, *, source: str, tenant_id, subject: str | 
         "tenantid": str(tenant_id) if tenant_id else None,
         "data": data,
     }
+    if traceparent:
+        envelope["traceparent"] = traceparent
+    return envelope
+
+
+def public(envelope: dict) -> dict:
+    """The envelope as it may leave the platform (a tenant's webhook): without our tracing extensions."""
+    return {k: v for k, v in envelope.items() if k not in INTERNAL}
 
 
 class EnvelopeError(ValueError):
@@ -68,6 +79,11 @@ class Event:
     version: int | None
     data: dict
     raw: dict = field(repr=False, compare=False)
+
+    @property
+    def traceparent(self) -> str | None:
+        value = self.raw.get("traceparent")
+        return value if isinstance(value, str) else None
 
 
 def parse(body) -> Event:

@@ -6,6 +6,7 @@ import json
 from django.conf import settings
 from django.db import connections
 
+from .. import tracing
 from ..tenancy import database_alias_for
 from . import envelope
 from .models import OutboxEvent
@@ -25,7 +26,11 @@ def publish(event_type: str, data: dict, *, tenant_id, subject: str | None = Non
     if not connections[alias].in_atomic_block:
         raise NotInTransaction("publish() writes to the outbox in the caller's transaction: call it inside "
                                "transaction.atomic() (a request already is one)")
-    env = envelope.make(event_type, data, source=source(), tenant_id=tenant_id, subject=subject, version=version)
-    OutboxEvent.objects.using(alias).create(event_id=env["id"], type=event_type, tenant_id=env["tenantid"],
-                                            body=json.dumps(env, separators=(",", ":"), ensure_ascii=False))
+    # a producer span of the current trace: the event's consumers continue from it (the envelope's traceparent)
+    with tracing.span(f"publish {event_type}", "producer",
+                      attributes={"messaging.destination.name": event_type, "messaging.operation.name": "publish"}):
+        env = envelope.make(event_type, data, source=source(), tenant_id=tenant_id, subject=subject, version=version,
+                            traceparent=tracing.traceparent())
+        OutboxEvent.objects.using(alias).create(event_id=env["id"], type=event_type, tenant_id=env["tenantid"],
+                                                body=json.dumps(env, separators=(",", ":"), ensure_ascii=False))
     return env["id"]

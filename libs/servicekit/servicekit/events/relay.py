@@ -5,6 +5,8 @@ transaction, so any number of relays never send a row twice (a crash after the b
 commit sends it again: at-least-once, and the consumers' inbox absorbs it). SQLite (local mode, one relay): the
 transaction is BEGIN IMMEDIATE (settings builder), which takes the database's write lock.
 Broker down → the transaction rolls back (rows stay pending), the relay waits with exponential backoff and retries.
+Metrics (servicekit.metrics): events published and batches not confirmed, counted as they happen; the outbox's
+pending count and its oldest pending event's age, sampled every EVENTS_OUTBOX_SAMPLE_SECONDS (5).
 """
 from __future__ import annotations
 
@@ -14,10 +16,12 @@ import threading
 import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import close_old_connections, connections, transaction
+from django.db.models import Count, Min
 from django.utils import timezone
 
-from .. import config
+from .. import config, metrics
 from .broker import Outgoing, Publisher
 from .models import OutboxEvent
 
@@ -36,6 +40,21 @@ class Relay:
         self.using = using
         self.stopping = threading.Event()
         self.sent = 0
+        service = getattr(settings, "SERVICE_NAME", "unknown")
+        self.published, self.failures = metrics.EVENTS_PUBLISHED.labels(service), \
+            metrics.EVENTS_PUBLISH_FAILURES.labels(service)
+        self.pending, self.oldest = metrics.OUTBOX_PENDING.labels(service), metrics.OUTBOX_OLDEST_AGE.labels(service)
+        self.sample_every = float(config.env("EVENTS_OUTBOX_SAMPLE_SECONDS", "5"))
+        self._sampled = 0.0
+
+    def sample_outbox(self) -> tuple[int, float]:
+        """How many events wait, and for how long the oldest has (seconds; 0 when none): the metrics' gauges."""
+        found = OutboxEvent.objects.using(self.using).filter(sent_at__isnull=True).aggregate(
+            pending=Count("id"), oldest=Min("created_at"))
+        age = (timezone.now() - found["oldest"]).total_seconds() if found["oldest"] else 0.0
+        self.pending.set(found["pending"])
+        self.oldest.set(max(0.0, age))
+        return found["pending"], age
 
     def run_once(self) -> int:
         """Publish one batch; returns how many rows were sent. Raises when the broker fails."""
@@ -47,11 +66,16 @@ class Relay:
             rows = list(pending.values_list("id", "event_id", "type", "tenant_id", "body")[: self.batch_size])
             if not rows:
                 return 0
-            self.publisher.publish_batch([
-                Outgoing(str(event_id), type_, body, str(tenant) if tenant else None)
-                for _, event_id, type_, tenant, body in rows])
+            try:
+                self.publisher.publish_batch([
+                    Outgoing(str(event_id), type_, body, str(tenant) if tenant else None)
+                    for _, event_id, type_, tenant, body in rows])
+            except Exception:
+                self.failures.inc()
+                raise
             OutboxEvent.objects.using(self.using).filter(id__in=[r[0] for r in rows]).update(sent_at=timezone.now())
         self.sent += len(rows)
+        self.published.inc(len(rows))
         return len(rows)
 
     def purge_sent(self) -> int:
@@ -65,6 +89,12 @@ class Relay:
         while not self.stopping.is_set():
             if max_seconds is not None and time.monotonic() - started > max_seconds:
                 return
+            if time.monotonic() - self._sampled >= self.sample_every:
+                self._sampled = time.monotonic()
+                try:
+                    self.sample_outbox()
+                except Exception as exc:  # the database is away: run_once will say so and back off
+                    log.debug("outbox not sampled: %s", exc)
             try:
                 sent = self.run_once()
                 delay = 0.2

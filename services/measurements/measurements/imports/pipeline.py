@@ -25,6 +25,7 @@ import datetime
 
 
 from servicekit import http, jobs
+from servicekit.metrics import Timer
 from servicekit.problems import problem
 from servicekit.tenancy import tenant_transaction
 
@@ -37,6 +38,7 @@ from ..results import queries as result_queries
 from ..results.models import AnalysisAudit
 from ..samples import actions as sample_actions
 from . import actions
+from .metrics import STAGE_DURATION
 from .models import Import
 
 Stage = Import.Stage
@@ -69,15 +71,18 @@ def run_import(import_id: str, tenant_id: str) -> str:
         filename, file_key, format_hint = imp.filename, imp.file_key, imp.format_hint
     try:
         if needs_store:
-            parsed = _parse(import_id, tenant_id, gen, filename, file_key, format_hint)
+            with Timer(STAGE_DURATION.labels(Stage.PARSING.value)):
+                parsed = _parse(import_id, tenant_id, gen, filename, file_key, format_hint)
             if parsed is None:
                 return jobs.Status.FAILED
-            inputs = _store(import_id, tenant_id, gen, parsed)
+            with Timer(STAGE_DURATION.labels(Stage.STORING.value)):
+                inputs = _store(import_id, tenant_id, gen, parsed)
         else:
             inputs = _inputs_of_stored(import_id, tenant_id, gen)
         if inputs is None:
             return _status(import_id, tenant_id)  # another delivery moved on meanwhile
-        return _analyze(import_id, tenant_id, gen, inputs)
+        with Timer(STAGE_DURATION.labels(Stage.ANALYZING.value)):
+            return _analyze(import_id, tenant_id, gen, inputs)
     except http.Unavailable as exc:
         raise jobs.RetryLater(exc.detail) from exc
 

@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from servicekit import jobs
@@ -26,7 +27,7 @@ from servicekit.problems import problem
 
 from .. import events
 from ..outcomes import actions as outcomes
-from . import signing
+from . import metrics, signing
 from .models import Attempt, Delivery, Endpoint, RetryDue
 
 SENDING, WAITING = "sending", "waiting"
@@ -92,7 +93,7 @@ def secrets_in_use(endpoint: Endpoint, now: dt.datetime | None = None) -> list[s
 # ---- deliveries --------------------------------------------------------------------------------------------------
 
 def _payload(raw: dict) -> str:
-    return json.dumps(raw, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(envelope.public(raw), separators=(",", ":"), ensure_ascii=False)  # no internal trace context
 
 
 def record_deliveries(event: Event) -> list[Delivery]:
@@ -221,6 +222,7 @@ def _disable_if_failing(endpoint: Endpoint, *, since: dt.datetime) -> None:
     endpoint.enabled = False
     endpoint.disabled_reason = "every attempt failed for the whole retry schedule"
     endpoint.save(update_fields=["enabled", "disabled_reason", "updated_at"])
+    transaction.on_commit(metrics.ENDPOINTS_DISABLED.inc)
     outcomes.webhook_disabled(endpoint, (endpoint.created_by, endpoint.updated_by))
 
 

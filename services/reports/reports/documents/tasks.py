@@ -20,11 +20,13 @@ from celery.signals import worker_process_init
 from django.conf import settings
 
 from servicekit import http, jobs
+from servicekit.metrics import Timer
 from servicekit.tenancy import tenant_transaction
 
 from .. import rendering
 from ..celery import app
 from . import actions, assemble, clients
+from .metrics import RENDER_DURATION
 from .models import Report, report_files, report_key
 
 log = logging.getLogger(__name__)
@@ -94,8 +96,9 @@ def _render(report_id: str, tenant_id: str) -> str:
             fields[name] = None
     _set_progress(tenant_id, report_id, 50, **fields)
     try:
-        pdf = (rendering.render_docx(data, language, template) if fmt == "docx"
-               else rendering.render_report(data, language, template))
+        with Timer(RENDER_DURATION.labels(fmt, template)):
+            pdf = (rendering.render_docx(data, language, template) if fmt == "docx"
+                   else rendering.render_report(data, language, template))
     except rendering.FontMissing as exc:
         return _fail(tenant_id, report_id, "font-missing", str(exc))
     except Exception as exc:  # a bug or data the renderer cannot print: the report fails with the reason

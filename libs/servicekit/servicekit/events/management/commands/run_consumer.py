@@ -33,6 +33,10 @@ class Command(BaseCommand):
                 queue, _ = consumer.declare(conn.channel())
             self.stdout.write(f"declared {queue.name}")
             return
+        from servicekit import metrics, tracing
+
+        tracing.setup(settings.SERVICE_NAME, role="consumer")
+        metrics.serve()  # METRICS_PORT: handled, retried, dead-lettered, the dead-letter queue's depth
         consumer.install_signal_handlers()
         consumer.run()
         log.info("consumer stopped: %s", consumer.stats)

@@ -17,6 +17,12 @@ class Command(BaseCommand):
         parser.add_argument("--until-idle", action="store_true", help="exit once the outbox is empty")
 
     def handle(self, *args, batch_size=None, poll=None, until_idle=False, **options):
+        from django.conf import settings
+
+        from servicekit import metrics, tracing
+
+        tracing.setup(settings.SERVICE_NAME, role="relay")
+        metrics.serve()  # METRICS_PORT: its pending count, oldest age, published, failures
         relay = Relay(batch_size=batch_size, poll_interval=poll)
         relay.install_signal_handlers()
         log.info("relay started")
