@@ -35,14 +35,21 @@ CONFIG = {"VO2_MODE", "LOG_LEVEL", "JWT_JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE",
           "ANALYSIS_URL", "REPORTS_URL", "NOTIFICATIONS_URL", "PUBLIC_APP_URL", "CORS_ALLOW_ORIGINS",
           "TRUSTED_PROXIES", "ACCESS_TOKEN_MINUTES", "REFRESH_TOKEN_DAYS", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_USE_TLS",
           "DEFAULT_FROM_EMAIL", "FILE_STORAGE", "REPORT_STORAGE", "S3_BUCKET", "S3_ENDPOINT_URL", "S3_REGION", "S3_SSE",
-          "S3_PRESIGNED_DOWNLOADS", "S3_PRESIGN_EXPIRY_S"}
+          "S3_PRESIGNED_DOWNLOADS", "S3_PRESIGN_EXPIRY_S",
+          "OTEL_EXPORTER_OTLP_ENDPOINT"}
 SERVERS = {"BROKER_URL", "REDIS_URL"}
 SERVICE_SECRET = {"DATABASE_URL", "DATABASE_MIGRATE_URL", "DJANGO_SECRET_KEY", "SIGNING_KEY_SECRET",
                   "SERVICE_CLIENTS", "SERVICE_CLIENT_SECRET", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD",
                   "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 # optional: no SMTP login; no static S3 keys (a workload identity / instance role, or local file storage)
 OPTIONAL_SECRET = {"EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
-LITERAL = {"SERVICE_CLIENT_ID"}
+LITERAL = {"SERVICE_CLIENT_ID", "METRICS_PORT", "PROMETHEUS_MULTIPROC_DIR"}
+# Every long-running container serves Prometheus metrics here (compose's METRICS_PORT); Prometheus in namespace
+# `monitoring` scrapes them (pod annotations, and a network policy that lets only it in, on this port only).
+METRICS_PORT = 9100
+MONITORING = {"kubernetes.io/metadata.name": "monitoring"}
+SCRAPE_ANNOTATIONS = {"prometheus.io/scrape": "true", "prometheus.io/port": str(METRICS_PORT),
+                      "prometheus.io/path": "/metrics"}
 ONLY_FOR_MIGRATIONS = {"DATABASE_MIGRATE_URL"}  # the owner role: the migrations Job only
 
 URL_SETTINGS = {"IDENTITY_URL": "identity", "MEASUREMENTS_URL": "measurements", "ANALYSIS_URL": "analysis",
@@ -179,7 +186,8 @@ def deployment(service: str, component: str, container: dict, *, replicas: int |
             "selector": {"matchLabels": selector(service, component)}}
     if component == "web":
         spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
-    spec["template"] = {"metadata": {"labels": labels(service, component)},
+    container.setdefault("ports", []).append({"name": "metrics", "containerPort": METRICS_PORT})
+    spec["template"] = {"metadata": {"labels": labels(service, component), "annotations": SCRAPE_ANNOTATIONS},
                         "spec": pod_spec(service, component, container, grace=grace)}
     name = service if component == "web" else f"{service}-{component}"
     return {"apiVersion": "apps/v1", "kind": "Deployment",
@@ -313,6 +321,11 @@ def network_policies() -> list[dict]:
         docs.append(policy(f"{service}-ingress", {
             "podSelector": {"matchLabels": selector(service, "web")}, "policyTypes": ["Ingress"],
             "ingress": [{"from": sources, "ports": [{"protocol": "TCP", "port": PORTS[service]}]}]}))
+    docs.append(policy("metrics-scrape", {
+        "podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "vo2max"}}, "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"namespaceSelector": {"matchLabels": MONITORING},
+                               "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}],
+                     "ports": [{"protocol": "TCP", "port": METRICS_PORT}]}]}))
     for service in WEB:
         egress = [{"to": [peer(target, "web")], "ports": [{"protocol": "TCP", "port": PORTS[target]}]}
                   for target in calls(service)]
@@ -358,7 +371,8 @@ def render() -> dict[str, str]:
         "# identity + analysis, reports → identity + measurements, every service → identity's JWKS); each service's\n"
         "# pods reach only those, their own database, the broker and Redis (namespace vo2-data: see ../README.md for\n"
         "# managed services instead), and DNS; identity (SSO) and notifications (webhooks) also public addresses on\n"
-        "# 443. Relays, consumers and workers accept no connections at all.\n"
+        "# 443. Relays, consumers and workers accept no connections but Prometheus's scrapes (namespace monitoring,\n"
+        "# port 9100 only: metrics-scrape).\n"
         f"{GENERATED}{dump(network_policies())}")
     return files
 

@@ -32,6 +32,7 @@ DJANGO = ("identity", "measurements", "reports", "notifications")
 PORTS = {"gateway": 8000, "identity": 8001, "measurements": 8002, "analysis": 8003, "reports": 8004,
          "notifications": 8005}
 WEB = tuple(PORTS)
+METRICS_PORT, SCRAPE_POLICY = 9100, "metrics-scrape"
 CUSTOM = {("keda.sh/v1alpha1", "ScaledObject"), ("postgresql.cnpg.io/v1", "Cluster"),
           ("rabbitmq.com/v1beta1", "RabbitmqCluster")}
 URL_SETTINGS = {"IDENTITY_URL": "identity", "MEASUREMENTS_URL": "measurements", "ANALYSIS_URL": "analysis",
@@ -244,7 +245,8 @@ def real_health_paths(service: str) -> set[str]:
 def test_web_pods_are_probed_on_the_health_endpoints_the_service_serves(production, service):
     (container,) = pod(of_kind(production, "Deployment")[service])["containers"]
     assert real_health_paths(service) == {"/healthz", "/readyz"}
-    assert container["ports"] == [{"name": "http", "containerPort": PORTS[service]}]
+    assert container["ports"] == [{"name": "http", "containerPort": PORTS[service]},
+                                  {"name": "metrics", "containerPort": METRICS_PORT}]
     ready, alive = container["readinessProbe"]["httpGet"], container["livenessProbe"]["httpGet"]
     assert ready == {"path": "/readyz", "port": "http"}, "readiness touches the database, broker and cache"
     assert alive == {"path": "/healthz", "port": "http"}, "liveness must not fail because a dependency is down"
@@ -313,11 +315,33 @@ def test_every_pod_is_selected_by_policies_that_let_it_work(overlay):
     _, docs = overlay
     for name, workload in workloads(docs).items():
         labels = pod_labels(workload)
-        mine = [p for p in policies(docs) if p["spec"]["podSelector"] and selects(p["spec"]["podSelector"], labels)]
+        mine = [p for p in policies(docs) if p["spec"]["podSelector"] and selects(p["spec"]["podSelector"], labels)
+                and p["metadata"]["name"] != SCRAPE_POLICY]
         assert any("Egress" in p["spec"]["policyTypes"] for p in mine), f"{name} has no egress of its own"
         takes_connections = any(p["spec"].get("ingress") for p in mine)
         assert takes_connections == (component(workload) == "web"), \
-            f"{name}: web pods take connections, relays, consumers, workers and Jobs none"
+            f"{name}: web pods take connections, relays, consumers, workers and Jobs none (but metrics scrapes)"
+
+
+def test_prometheus_alone_scrapes_every_long_running_pod_on_its_metrics_port(overlay):
+    _, docs = overlay
+    (scrape,) = [p for p in policies(docs) if p["metadata"]["name"] == SCRAPE_POLICY]
+    (rule,) = scrape["spec"]["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": METRICS_PORT}]
+    (source,) = rule["from"]
+    assert source["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
+    assert source["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus"}
+    for name, workload in of_kind(docs, "Deployment").items():
+        assert selects(scrape["spec"]["podSelector"], pod_labels(workload)), name
+        annotations = workload["spec"]["template"]["metadata"]["annotations"]
+        assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": str(METRICS_PORT),
+                               "prometheus.io/path": "/metrics"}, name
+        (container,) = pod(workload)["containers"]
+        assert {"name": "metrics", "containerPort": METRICS_PORT} in container["ports"], name
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["METRICS_PORT"] == str(METRICS_PORT), name  # the process serves where the pod says
+        if name != "gateway":  # several processes behind one port: their values in the pod's /tmp (an emptyDir)
+            assert env["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/"), name
 
 
 def calls(service: str) -> set[str]:
@@ -349,7 +373,7 @@ def test_services_reach_only_what_they_call_and_are_reached_only_by_their_caller
                 assert [p["port"] for p in rule["ports"]] == [PORTS[target]]
     ingress = [rule for p in policies(production) if p["spec"]["podSelector"] and selects(p["spec"]["podSelector"],
                                                                                              web_labels)
-               for rule in p["spec"].get("ingress", [])]
+               and p["metadata"]["name"] != SCRAPE_POLICY for rule in p["spec"].get("ingress", [])]
     if service == "gateway":
         (rule,) = ingress
         assert rule["from"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "ingress-nginx"}
