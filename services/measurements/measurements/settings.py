@@ -21,6 +21,7 @@ FILE_STORAGE = config.env("FILE_STORAGE", "local")
 ANALYSIS_URL = config.env("ANALYSIS_URL", "http://127.0.0.1:8003")
 ANALYSIS_TIMEOUT_S = float(config.env("ANALYSIS_TIMEOUT_S", "60"))
 IDENTITY_URL = config.env("IDENTITY_URL", "http://127.0.0.1:8001")
+IDENTITY_TIMEOUT_S = float(config.env("IDENTITY_TIMEOUT_S", "5"))  # the athlete user_id check, inside a request
 SERVICE_CLIENT_ID = config.env("SERVICE_CLIENT_ID", "measurements")
 SERVICE_CLIENT_SECRET = config.env("SERVICE_CLIENT_SECRET")
 # How an accepted upload reaches the pipeline: "celery" (the service's own queue), "inline" (after the request's

@@ -58,6 +58,83 @@ def pipeline(analysis_url, signing_keys, settings):
     service_tokens.set_provider(None)
 
 
+class Directory:
+    """Who is a member of which tenant with which role, as the identity stand-in answers it."""
+
+    def __init__(self):
+        self.members: dict[tuple[str, str], str] = {}
+        self.down = False
+
+    def add(self, member, role: str | None = None, tenant_id: str | None = None) -> str:
+        """Register a `caller(...)` (or a user id with `role` and `tenant_id`) as a member; returns the user id."""
+        user_id = getattr(member, "user_id", member)
+        self.members[(str(tenant_id or member.tenant_id), str(user_id))] = role or member.role
+        return str(user_id)
+
+
+@pytest.fixture(scope="session")
+def _identity_standin():
+    """A real HTTP server in the place of identity's internal membership route
+    (`GET /api/v1/internal/members/{user_id}`, identity's own tests prove the route itself): it verifies the
+    service token with the kit's verifier and answers from `directory` for the token's tenant only."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from servicekit import jwt
+
+    directory = Directory()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            prefix = "/api/v1/internal/members/"
+            try:
+                principal = jwt.verifier_from_env().verify(self.headers.get("Authorization", "")[7:])
+            except jwt.InvalidToken:
+                return self.answer(401, {"type": "urn:vo2:problem:invalid-token", "detail": "bad token"})
+            if directory.down:
+                return self.answer(503, {"detail": "down"})
+            if not principal.is_service or not self.path.startswith(prefix):
+                return self.answer(403, {"type": "urn:vo2:problem:forbidden", "detail": "services only"})
+            user_id = self.path[len(prefix):]
+            role = directory.members.get((str(principal.tenant_id), user_id))
+            if role is None:
+                return self.answer(404, {"type": "urn:vo2:problem:not-a-member", "detail": "no member"})
+            return self.answer(200, {"user_id": user_id, "role": role, "is_active": True})
+
+        def answer(self, status, body):
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", directory
+    server.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def directory(_identity_standin, signing_keys, settings):
+    """The tenant memberships identity would answer (empty at the start of each test); service tokens are minted
+    by the test keys."""
+    from servicekit import service_tokens
+
+    url, members = _identity_standin
+    settings.IDENTITY_URL = url
+    members.members.clear()
+    members.down = False
+    service_tokens.set_provider(lambda tenant: signing_keys.token(sub=SERVICE_SUB, tid=tenant, roles=["service"]))
+    yield members
+    service_tokens.set_provider(None)
+
+
 @pytest.fixture(autouse=True)
 def _uploads_dir(settings, tmp_path):
     settings.UPLOADS_DIR = str(tmp_path / "uploads")

@@ -67,9 +67,10 @@ def test_another_tenant_gets_404_on_every_route_and_learns_nothing(caller, world
 
 
 @pytest.mark.parametrize("role", ["viewer", "athlete"])
-def test_readers_may_not_write_anywhere(caller, world, tenant_a, role):
+def test_readers_may_not_write_anywhere(caller, world, tenant_a, role, directory):
     reader = caller(tenant_a, role)
     if role == "athlete":  # linked to the athlete, so reads succeed and only the role decides writes
+        directory.add(reader)
         caller(tenant_a).patch(f"/api/v1/athletes/{world['athlete']}/", {"user_id": reader.user_id}, format="json")
     for method, url, body, writes in detail_routes(world):
         response = call(reader, method, url, body)

@@ -56,13 +56,56 @@ def test_readers_may_not_write(caller, tenant_a, role):
     assert reader.delete(f"/api/v1/athletes/{athlete['id']}/").status_code in (403, 404)
 
 
-def test_athlete_role_sees_only_their_own_record(caller, tenant_a):
+def test_athlete_role_sees_only_their_own_record(caller, tenant_a, directory):
     owner = caller(tenant_a)
     me = caller(tenant_a, "athlete")
+    directory.add(me)
     mine = owner.post("/api/v1/athletes/", {**ANNA, "user_id": me.user_id}, format="json").json()
     owner.post("/api/v1/athletes/", {**ANNA, "first_name": "Other"}, format="json")
     listed = me.get("/api/v1/athletes/").json()["results"]
     assert [a["id"] for a in listed] == [mine["id"]]
+
+
+# ---- user_id: the athlete user the record belongs to, checked against identity ------------------------------------
+
+def test_user_id_must_be_an_athlete_member_of_this_lab(caller, tenant_a, tenant_b, directory):
+    owner = caller(tenant_a)
+    athlete_a, physio_a, athlete_b = caller(tenant_a, "athlete"), caller(tenant_a, "physiologist"), \
+        caller(tenant_b, "athlete")
+    for member in (athlete_a, physio_a, athlete_b):
+        directory.add(member)
+    import uuid
+
+    refusals = []
+    for user_id in (athlete_b.user_id, str(uuid.uuid4()), physio_a.user_id):  # another lab's, nobody's, not athlete
+        response = owner.post("/api/v1/athletes/", {**ANNA, "user_id": user_id}, format="json")
+        assert response.status_code == 400 and response["Content-Type"] == "application/problem+json"
+        assert response.json()["type"] == "urn:vo2:problem:validation-error"
+        assert response.json()["errors"][0]["field"] == "user_id"
+        refusals.append(response.json())
+    # another lab's user and an unknown id answer alike: nothing tells whether the user exists elsewhere
+    assert refusals[0] == refusals[1]
+    assert owner.get("/api/v1/athletes/").json()["results"] == []
+    made = owner.post("/api/v1/athletes/", {**ANNA, "user_id": athlete_a.user_id}, format="json")
+    assert made.status_code == 201 and made.json()["user_id"] == athlete_a.user_id
+    # a change of user_id is checked too (another lab's athlete: refused, the record keeps its user)
+    path = f"/api/v1/athletes/{made.json()['id']}/"
+    refused = owner.patch(path, {"user_id": athlete_b.user_id}, format="json")
+    assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "user_id"
+    assert owner.get(path).json()["user_id"] == athlete_a.user_id
+    assert owner.patch(path, {"user_id": None}, format="json").json()["user_id"] is None  # unlinking needs no check
+    assert owner.put(path, {**ANNA, "user_id": athlete_a.user_id}, format="json").status_code == 200
+
+
+def test_identity_down_is_a_503_and_stores_nothing(caller, tenant_a, directory):
+    owner, me = caller(tenant_a), caller(tenant_a, "athlete")
+    directory.add(me)
+    directory.down = True
+    response = owner.post("/api/v1/athletes/", {**ANNA, "user_id": me.user_id}, format="json")
+    assert response.status_code == 503 and response["Content-Type"] == "application/problem+json"
+    assert response.json()["type"] == "urn:vo2:problem:identity-unavailable" and response["Retry-After"]
+    assert owner.get("/api/v1/athletes/").json()["results"] == []
+    assert owner.post("/api/v1/athletes/", ANNA, format="json").status_code == 201  # no user_id: identity not asked
 
 
 def test_viewer_reads(caller, tenant_a):

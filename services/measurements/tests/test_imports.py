@@ -236,7 +236,7 @@ def test_unreachable_analysis_is_retried_then_failed_without_leftovers(caller, t
     assert db_count(tenant_a, ExerciseTest) == 0
 
 
-def test_import_list_and_athlete_role_visibility(caller, tenant_a, athlete, pipeline):
+def test_import_list_and_athlete_role_visibility(caller, tenant_a, athlete, pipeline, directory):
     owner = caller(tenant_a)
     upload(owner, athlete["id"], CPET / "spiro" / "cortex.xml")
     assert len(owner.get("/api/v1/imports/").json()["results"]) == 1
@@ -244,5 +244,6 @@ def test_import_list_and_athlete_role_visibility(caller, tenant_a, athlete, pipe
     stranger = caller(tenant_a, "athlete")
     assert stranger.get("/api/v1/imports/").json()["results"] == []
     me = caller(tenant_a, "athlete")
+    directory.add(me)
     owner.patch(f"/api/v1/athletes/{athlete['id']}/", {"user_id": me.user_id}, format="json")
     assert len(me.get("/api/v1/imports/").json()["results"]) == 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rest_framework.permissions import BasePermission
 
 from servicekit.django.drf import problem_response
-from servicekit.principal import OPERATOR, Principal
+from servicekit.principal import OPERATOR, SERVICE, Principal
 from servicekit.problems import ProblemError
 
 
@@ -31,3 +31,13 @@ class IsOperator(BasePermission):
     def has_permission(self, request, view):
         principal = getattr(request, "auth", None)
         return isinstance(principal, Principal) and OPERATOR in principal.roles
+
+
+class IsService(BasePermission):
+    """Another service acting for a tenant with a service token (client credentials), never a person."""
+
+    message = "only a service may do this"
+
+    def has_permission(self, request, view):
+        principal = getattr(request, "auth", None)
+        return isinstance(principal, Principal) and SERVICE in principal.roles and bool(principal.tenant_id)

@@ -17,7 +17,7 @@ from ..tenants import queries as tenant_queries
 from ..tenants.api import OperatorPlanChange, TenantCreateRequest, TenantSerializer
 from ..tenants.queries import tenants_by_id
 from . import actions, queries
-from .access import IsOperator, IsVerified, refusal
+from .access import IsOperator, IsService, IsVerified, refusal
 from .models import Membership
 
 PROBLEM = OpenApiResponse(description="application/problem+json")
@@ -127,6 +127,23 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def destroy(self, request, pk=None):
         actions.deactivate_member(self.get_object(), by=principal_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# ---- for other services ------------------------------------------------------------------------------------------
+
+class ServiceMemberView(APIView):
+    """Is this user an active member of the token's tenant, and with which role? For other services only (a service
+    token; measurements checks an athlete record's `user_id`). Not routed by the gateway and not in the public
+    document. 404 for anyone who is not an active member here: whether the user exists elsewhere is not told."""
+
+    permission_classes = [IsService]
+
+    @extend_schema(exclude=True)
+    def get(self, request, user_id):
+        membership = queries.tenant_member(user_id)
+        if membership is None:
+            raise ProblemError(404, "not-a-member", "No active member of this tenant has this id.")
+        return Response({"user_id": str(membership.user_id), "role": membership.role, "is_active": True})
 
 
 # ---- every tenant, for the platform operator ----------------------------------------------------------------------

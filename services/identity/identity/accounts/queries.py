@@ -75,6 +75,11 @@ def principal_is_current(principal: Principal) -> bool:
     return roles is not None and frozenset(roles) == principal.roles
 
 
+def tenant_member(user_id) -> Membership | None:
+    """The active membership of `user_id` in the request's tenant (scoped like tenant_members), or None."""
+    return Membership.objects.filter(user_id=user_id, is_active=True, user__is_active=True).first()
+
+
 def tenant_members():
     """Members of the request's tenant (the TenantManager scopes `objects`; RLS enforces it)."""
     return Membership.objects.select_related("user")

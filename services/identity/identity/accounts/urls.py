@@ -2,7 +2,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from .api import (MeView, OperatorTenantViewSet, PasswordChangeView, PasswordResetConfirmView, PasswordResetView,
-                  ProfileView)
+                  ProfileView, ServiceMemberView)
 
 router = SimpleRouter(trailing_slash=True)
 router.register("tenants", OperatorTenantViewSet, basename="tenant")
@@ -13,5 +13,7 @@ urlpatterns = [
     path("auth/password/reset", PasswordResetView.as_view(), name="password-reset"),
     path("auth/password/reset/confirm", PasswordResetConfirmView.as_view(), name="password-reset-confirm"),
     path("users/me", ProfileView.as_view(), name="profile"),
+    # service to service only (the gateway routes no /api/v1/internal/ path)
+    path("internal/members/<uuid:user_id>", ServiceMemberView.as_view(), name="service-member"),
     *router.urls,
 ]

@@ -2,6 +2,7 @@ import uuid
 
 from django.db import models
 
+from servicekit import limits
 from servicekit.django.idempotency import CreatedOnce
 from servicekit.tenancy import TenantOwned
 
@@ -13,14 +14,14 @@ class Athlete(CreatedOnce, TenantOwned):
         MALE = "male"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    first_name = models.CharField(max_length=100)
-    last_name = models.CharField(max_length=100)
+    first_name = models.CharField(max_length=limits.NAME)
+    last_name = models.CharField(max_length=limits.NAME)
     sex = models.CharField(max_length=6, choices=Sex.choices)
     birth_date = models.DateField(null=True, blank=True)
     height_cm = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
     body_mass_kg = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
-    sport = models.CharField(max_length=100, blank=True, default="")
-    notes = models.TextField(blank=True, default="")
+    sport = models.CharField(max_length=limits.NAME, blank=True, default="")
+    notes = models.TextField(blank=True, default="", max_length=limits.NOTES)
     # The identity user who *is* this athlete (role `athlete` sees only their own record); optional.
     user_id = models.UUIDField(null=True, blank=True, db_index=True)
     created_by = models.UUIDField(null=True, editable=False)
