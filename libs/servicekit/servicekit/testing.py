@@ -239,3 +239,59 @@ class OtlpReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+# ---- every free-text field bounded ------------------------------------------------------------------------------
+
+_BOUNDED_STRING_FORMATS = {"uuid", "date", "date-time", "time", "binary", "byte", "duration"}
+
+
+def unbounded_request_fields(schema: dict) -> list[str]:
+    """Writable request-body fields of an OpenAPI document (drf-spectacular's) that take text or collections of any
+    size: strings without `maxLength` (enums and fixed formats such as uuid or date are bounded by their form),
+    arrays without `maxItems`, objects with free keys (`additionalProperties`) and no `maxProperties`. Each as
+    "METHOD path: field.path". The body size limit is not a field limit: 10 MiB of notes is not a note."""
+    components = schema.get("components", {}).get("schemas", {})
+    found: list[str] = []
+
+    def walk(node, where: str, seen: frozenset):
+        if not isinstance(node, dict):
+            return
+        ref = node.get("$ref")
+        if ref:
+            name = ref.rsplit("/", 1)[-1]
+            if name not in seen:
+                walk(components.get(name, {}), where, seen | {name})
+            return
+        if node.get("readOnly"):
+            return
+        for combined in ("allOf", "oneOf", "anyOf"):
+            for part in node.get(combined, []):
+                walk(part, where, seen)
+        kinds = node.get("type")
+        kinds = set(kinds) if isinstance(kinds, list) else {kinds}
+        if "string" in kinds and "enum" not in node and "maxLength" not in node \
+                and node.get("format") not in _BOUNDED_STRING_FORMATS:
+            found.append(where)
+        if "array" in kinds:
+            if "maxItems" not in node:
+                found.append(where + "[]")
+            walk(node.get("items", {}), where + "[]", seen)
+        for name, prop in (node.get("properties") or {}).items():
+            walk(prop, f"{where}.{name}" if where else name, seen)
+        extra = node.get("additionalProperties")
+        if isinstance(extra, dict) or extra is True:
+            if "maxProperties" not in node:
+                found.append((where or "body") + "{}")
+            if isinstance(extra, dict):
+                walk(extra, (where or "body") + "{}", seen)
+
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or method.lower() not in ("post", "put", "patch"):
+                continue
+            for media, body in (operation.get("requestBody") or {}).get("content", {}).items():
+                before = len(found)
+                walk(body.get("schema", {}), "", frozenset())
+                found[before:] = [f"{method.upper()} {path} ({media}): {f or 'body'}" for f in found[before:]]
+    return sorted(set(found))

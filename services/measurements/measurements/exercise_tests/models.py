@@ -3,6 +3,7 @@ import uuid
 
 from django.db import models
 
+from servicekit import limits
 from servicekit.django.idempotency import CreatedOnce
 from servicekit.tenancy import TenantOwned
 
@@ -51,7 +52,7 @@ class ExerciseTest(CreatedOnce, TenantOwned):
     temperature_c = models.FloatField(null=True, blank=True)
     humidity_pct = models.FloatField(null=True, blank=True)
     pressure_hpa = models.FloatField(null=True, blank=True)
-    notes = models.TextField(blank=True, default="")
+    notes = models.TextField(blank=True, default="", max_length=limits.NOTES)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT, db_index=True)
     # What the import found in the file (format id, the file's metadata) and a digest of the stored samples.
     source_format = models.CharField(max_length=40, blank=True, default="")

@@ -2,7 +2,7 @@ import uuid
 
 from django.db import models
 
-from servicekit import jobs
+from servicekit import jobs, limits
 from servicekit.django.idempotency import CreatedOnce
 from servicekit.tenancy import TenantOwned
 
@@ -13,7 +13,7 @@ class Endpoint(CreatedOnce, TenantOwned):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     url = models.URLField(max_length=2000)
     events = models.JSONField(default=list)            # event types or fnmatch patterns ("reports.*")
-    description = models.CharField(max_length=500, blank=True, default="")
+    description = models.CharField(max_length=limits.DESCRIPTION, blank=True, default="")
     enabled = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=500, blank=True, default="")
     # the signing secret ("whsec_" + base64), kept because HMAC needs it; during a rotation's overlap the previous

@@ -2,7 +2,7 @@ import uuid
 
 from django.db import models
 
-from servicekit import jobs, storage
+from servicekit import jobs, limits, storage
 from servicekit.django.idempotency import CreatedOnce
 from servicekit.problems import TYPE_PREFIX
 from servicekit.tenancy import TenantOwned
@@ -10,7 +10,7 @@ from servicekit.tenancy import TenantOwned
 LANGUAGES = (("en", "English"), ("ru", "Russian"))
 TEMPLATES = (("full", "Full lab report"), ("athlete", "Athlete summary"))
 FORMATS = (("pdf", "PDF"), ("docx", "Word document (DOCX), for the lab to edit"))
-CONCLUSION_MAX = 4000
+CONCLUSION_MAX = limits.CONCLUSION
 LOGO_MAX_BYTES = 512 * 1024
 CONTENT_TYPES = {"pdf": "application/pdf",
                  "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
