@@ -24,8 +24,10 @@ SUITES = [
     ("analysis", ROOT / "services" / "analysis", {}),
     *[(f"{svc}[{db}]", ROOT / "services" / svc, {"VO2_TEST_DB": db})
       for svc in ("identity", "measurements", "reports", "notifications") for db in ("postgres", "sqlite")],
+    ("web", ROOT / "web", {"VO2_RUNNER": "vitest"}),  # the console's unit tests (vitest; its browser tests are e2e)
     ("e2e+deploy", ROOT / "tests", {}),
 ]
+VITEST_COUNT = re.compile(r"^\s*Tests\s+(.*)$", re.M)
 
 COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|deselected|xfailed|xpassed)")
 
@@ -42,10 +44,17 @@ def main(argv: list[str]) -> int:
             continue
         started = time.monotonic()
         print(f"\n=== {name} ({path.relative_to(ROOT)}) ===", flush=True)
-        proc = subprocess.run([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra], cwd=path,
-                              env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if env.get("VO2_RUNNER") == "vitest":
+            argv = ["npx", "--no-install", "vitest", "run", "--reporter=default"]
+        else:
+            argv = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra]
+        proc = subprocess.run(argv, cwd=path, env={**os.environ, "NO_COLOR": "1", **env}, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
         sys.stdout.write(proc.stdout)
         tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+        if env.get("VO2_RUNNER") == "vitest":  # "Tests  16 passed (16)" or "Tests  1 failed | 15 passed (16)"
+            found = VITEST_COUNT.findall(proc.stdout)
+            tail = found[-1] if found else ""
         for number, kind in COUNT.findall(tail):
             key = "error" if kind.startswith("error") else kind
             if key in totals:

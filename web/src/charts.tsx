@@ -30,9 +30,11 @@ function bandsPlugin(bands: Band[]): uPlot.Plugin {
           const x1 = u.valToPos(band.end, "x", true);
           ctx.fillStyle = band.fill;
           ctx.fillRect(x0, u.bbox.top, x1 - x0, u.bbox.height);
-          ctx.fillStyle = "#555";
+          ctx.fillStyle = "#444";
           ctx.font = `${11 * devicePixelRatio}px sans-serif`;
-          ctx.fillText(band.label, x0 + 3 * devicePixelRatio, u.bbox.top + u.bbox.height - 4 * devicePixelRatio);
+          if (ctx.measureText(band.label).width + 6 * devicePixelRatio < x1 - x0) { // only where it fits
+            ctx.fillText(band.label, x0 + 3 * devicePixelRatio, u.bbox.top + u.bbox.height - 4 * devicePixelRatio);
+          }
         }
         ctx.restore();
       },
@@ -79,6 +81,11 @@ export function LineChart(props: LineChartProps) {
       cursor: { drag: { x: false, y: false } },
       legend: { show: true },
       plugins: [
+        // the x range drawn, for the browser tests that drag a marker to a given time
+        { hooks: { draw: (u: uPlot) => {
+          el.dataset.xMin = String(u.scales.x.min);
+          el.dataset.xMax = String(u.scales.x.max);
+        } } },
         ...(props.bands?.length ? [bandsPlugin(props.bands)] : []),
         ...(props.markers ? [markerPlugin(props.markers)] : []),
       ],

@@ -116,6 +116,10 @@ function describeChange(row: any): string {
 
 const PROTOCOL_FIELDS = ["protocol_start", "protocol_increment", "protocol_stage_length_s", "protocol_baseline_s",
   "protocol_baseline_load"] as const;
+const PROTOCOL_LABELS: Record<(typeof PROTOCOL_FIELDS)[number], string> = {
+  protocol_start: "Start load (W or km/h)", protocol_increment: "Increment per stage or minute",
+  protocol_stage_length_s: "Stage length, s", protocol_baseline_s: "Baseline, s", protocol_baseline_load: "Baseline load",
+};
 
 /** Drag a cart export here (or pick it); progress follows the import live; warnings and errors in words. */
 function Upload({ athleteId, onImported }: { athleteId: string; onImported: () => void }) {
@@ -222,7 +226,7 @@ function Upload({ athleteId, onImported }: { athleteId: string; onImported: () =
           )}
         </Field>
         {protocol.protocol && PROTOCOL_FIELDS.map((f) => (
-          <Field key={f} label={t(f)}>
+          <Field key={f} label={t(PROTOCOL_LABELS[f])}>
             {(id) => <input id={id} type="number" step="any" value={protocol[f] ?? ""}
                             onInput={(e) => setProtocol({ ...protocol, [f]: (e.target as HTMLInputElement).value })} />}
           </Field>

@@ -41,6 +41,7 @@ export function TestScreen({ id }: { id: string }) {
       <Loading when={analysis.loading && !a} />
       {x && <p class="muted">{x.device || x.source_format} · {t(x.protocol || "—")}
         {x.protocol_declared ? ` (${t("declared")})` : ` (${t("detected")})`} · {x.sample_count} {t("breaths")}</p>}
+      {x && canWrite(who) && <TestDetails test={x} onSaved={() => { test.reload(); reload(); }} />}
       {a && a.status === "insufficient" && (
         <p class="error" role="alert">{t("Not enough data for an analysis:")} {(a.insufficient_reasons ?? []).join("; ")}</p>
       )}
@@ -59,6 +60,35 @@ export function TestScreen({ id }: { id: string }) {
       {canWrite(who) && <ReportRequest testId={id} />}
       <ReportList test={id} />
     </section>
+  );
+}
+
+/** The test's date and modality (inputs of the analysis: a change re-derives it); a ZAN export has no date. */
+function TestDetails({ test, onSaved }: { test: ExerciseTest; onSaved: () => void }) {
+  const [date, setDate] = useState(test.date ?? "");
+  const [modality, setModality] = useState(test.modality);
+  const [error, setError] = useState<unknown>(null);
+  const dirty = date !== (test.date ?? "") || modality !== test.modality;
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      await api.patch(`/api/v1/tests/${test.id}/`, { date: date || null, modality });
+      onSaved();
+    } catch (err) { setError(err); }
+  };
+  return (
+    <form class="row" onSubmit={save} aria-label={t("Test details")}>
+      <Field label={t("Test date")}>
+        {(id) => <input id={id} type="date" value={date} onInput={(e) => setDate((e.target as HTMLInputElement).value)} />}
+      </Field>
+      <Field label={t("Modality")}>
+        {(id) => <select id={id} value={modality} onChange={(e) => setModality((e.target as HTMLSelectElement).value)}>
+          {["cycling", "running", "rowing", "other"].map((m) => <option key={m} value={m}>{t(m)}</option>)}</select>}
+      </Field>
+      <button type="submit" disabled={!dirty}>{t("Save")}</button>
+      <ErrorLine error={error} />
+    </form>
   );
 }
 
