@@ -169,6 +169,11 @@ def test_a_physiologists_session_from_login_to_logout(page, system, gateway, own
     vt1 = float(page.get_by_test_id("vt1-time").input_value())
     zones_before = page.get_by_test_id("zones").inner_text()
     screen("06-test")
+    page.set_viewport_size({"width": 820, "height": 1180})  # a tablet, upright
+    page.wait_for_timeout(300)  # the charts follow their width
+    screen("06b-test-tablet")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.wait_for_timeout(300)
 
     # drag VT1 on the VO2 chart 60 s later, save it with a reason: the zones follow
     x0, y = marker_x(page, 0, vt1)
@@ -276,3 +281,35 @@ def test_an_athlete_user_sees_only_their_own_tests_and_no_lab_tools(page, system
     page.goto(f"{gateway}/#/athletes/{other['id']}")
     page.get_by_role("alert").first.wait_for()
     assert page.get_by_role("heading", name=f"Olga {other['last_name']}").count() == 0
+
+
+def test_login_with_a_choice_of_organisation_and_a_second_factor(page, system, gateway, owner, second_lab, mailbox):
+    import time
+
+    import pyotp
+
+    from .conftest import join_by_invitation
+
+    email, password = f"two-labs-{uuid.uuid4().hex[:6]}@first.lab", "two-labs-member-pw-1"
+    member, _ = join_by_invitation(owner, mailbox, email, "physiologist", password)
+    join_by_invitation(second_lab, mailbox, email, "viewer", password)  # the same account, a second organisation
+    secret = member.post("/api/v1/auth/mfa/totp").json()["secret"]
+    assert member.post("/api/v1/auth/mfa/totp/confirm", {"code": pyotp.TOTP(secret).now()}).status_code == 200
+
+    log_in(page, gateway, email, password)
+    organisation = page.get_by_label("Organisation")
+    organisation.wait_for()
+    assert sorted(organisation.locator("option").all_inner_texts()) == ["first-lab", "second-lab"]
+    organisation.select_option("second-lab")
+    assert not check_accessibility(page, "login: organisation")
+    shot(page, system.mode, "00-login-organisation")
+    page.get_by_role("button", name="Log in").click()
+    code = page.get_by_label("Code from your authenticator app")
+    code.wait_for()
+    assert not check_accessibility(page, "login: second factor")
+    shot(page, system.mode, "00-login-code")
+    code.fill(pyotp.TOTP(secret).at(time.time() + 30))  # the next step's: the confirmation used this one
+    page.get_by_role("button", name="Verify").click()
+    page.get_by_role("heading", name="Athletes").wait_for()
+    assert "Second Lab" in page.locator("header").inner_text()
+    assert page.get_by_role("button", name="New athlete").count() == 0  # a viewer there
