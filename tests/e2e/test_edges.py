@@ -160,3 +160,102 @@ def test_a_service_builds_links_from_the_forwarded_public_url(system, owner):
     assert page["next"].startswith("https://vo2.example.org/lab/api/v1/athletes/?cursor="), page["next"]
     bad = client.get("/api/v1/athletes/?page_size=1", headers={"X-Forwarded-Host": "evil.example/x?"}).json()
     assert bad["next"].startswith(system.url("measurements") + "/api/v1/athletes/"), bad["next"]
+
+
+# ---- Idempotency-Key per the IETF draft -------------------------------------------------------------------------
+
+def test_an_idempotency_key_with_another_body_is_422_and_a_replay_the_first_answer(owner):
+    key = {"Idempotency-Key": f"edge-{uuid.uuid4()}"}
+    first = owner.post("/api/v1/athletes/", {**ATHLETE, "first_name": "Once"}, headers=key)
+    again = owner.post("/api/v1/athletes/", {**ATHLETE, "first_name": "Once"}, headers=key)
+    assert first.status_code == again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert_problem(owner.post("/api/v1/athletes/", {**ATHLETE, "first_name": "Twice"}, headers=key), 422,
+                   "idempotency-key-reused")
+
+
+def test_a_webhook_ping_with_a_key_is_sent_once(owner):
+    made = owner.post("/api/v1/webhooks/", {"url": "http://127.0.0.1:9/edge", "events": ["reports.*"]})
+    assert made.status_code == 201, made.text
+    key = {"Idempotency-Key": f"ping-{uuid.uuid4()}"}
+    ping = f"/api/v1/webhooks/{made.json()['id']}/ping"
+    first, again = owner.post(ping, headers=key), owner.post(ping, headers=key)
+    assert first.status_code == again.status_code == 202 and again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    pings = [d for d in owner.get(f"/api/v1/webhooks/{made.json()['id']}/deliveries").json()["results"]
+             if d["event_type"] == "notifications.webhook.ping"]
+    assert len(pings) == 1
+    owner.delete(f"/api/v1/webhooks/{made.json()['id']}")
+
+
+# ---- an athlete's user_id is an athlete of the same lab (checked with identity) -----------------------------------
+
+def test_an_athletes_user_id_must_be_an_athlete_member_of_the_lab(system, owner, second_lab, mailbox):
+    from .conftest import join_by_invitation
+
+    email = f"athlete-{uuid.uuid4().hex[:8]}@edge.lab"
+    athlete_user, _ = join_by_invitation(owner, mailbox, email, "athlete", "edge-athlete-pw-1")
+    mine = athlete_user.get("/api/v1/auth/me").json()["user"]["id"]
+    theirs = second_lab.get("/api/v1/auth/me").json()["user"]["id"]
+    me_owner = owner.get("/api/v1/auth/me").json()["user"]["id"]
+    answers = []
+    for user_id in (theirs, str(uuid.uuid4()), me_owner):  # another lab's user, nobody, a member who is no athlete
+        body = assert_problem(owner.post("/api/v1/athletes/", {**ATHLETE, "first_name": "Linked", "user_id": user_id}),
+                              400, "validation-error")
+        assert [e["field"] for e in body["errors"]] == ["user_id"]
+        answers.append(body)
+    assert answers[0] == answers[1]  # nothing tells whether the other lab's user exists
+    assert not [a for a in owner.get("/api/v1/athletes/?search=Linked").json()["results"]]
+    linked = owner.post("/api/v1/athletes/", {**ATHLETE, "first_name": "Linked", "user_id": mine})
+    assert linked.status_code == 201, linked.text
+    assert [a["id"] for a in athlete_user.get("/api/v1/athletes/").json()["results"]] == [linked.json()["id"]]
+    # the membership route is for services only, and the gateway does not route it at all
+    assert athlete_user.get(f"/api/v1/internal/members/{mine}").status_code == 404
+    direct_identity = direct(system, "identity", owner.token)
+    assert_problem(direct_identity.get(f"/api/v1/internal/members/{mine}"), 403)
+
+
+# ---- per-field limits -------------------------------------------------------------------------------------------
+
+def test_five_mib_of_notes_is_a_400_naming_the_field(system, owner):
+    body = {**ATHLETE, "notes": "n" * (5 * 2 ** 20)}
+    for client in (owner, direct(system, "measurements", owner.token)):
+        problem = assert_problem(client.post("/api/v1/athletes/", json=body), 400, "validation-error")
+        [error] = problem["errors"]
+        assert error["field"] == "notes" and "10000" in error["detail"]
+    assert owner.post("/api/v1/athletes/", {**ATHLETE, "notes": "n" * 10_000}).status_code == 201
+
+
+# ---- conditional requests on analysis results -------------------------------------------------------------------
+
+def test_analysis_results_are_conditional_through_the_gateway(owner):
+    import time
+    from pathlib import Path
+
+    athlete = owner.post("/api/v1/athletes/", {**ATHLETE, "first_name": "Etag", "sex": "male"}).json()
+    path = Path(__file__).resolve().parents[2] / "testdata" / "cpet" / "spiro" / "zan_ramp"
+    key = {"Idempotency-Key": f"import-{uuid.uuid4()}"}
+    imp = owner.post("/api/v1/imports/", files={"file": (path.name, path.read_bytes())},
+                     data={"athlete": athlete["id"]}, headers=key).json()
+    # the same key with another file: 422, no second import (before: 202, the first import answered unseen)
+    assert_problem(owner.post("/api/v1/imports/", files={"file": (path.name, path.read_bytes() + b"\n")},
+                              data={"athlete": athlete["id"]}, headers=key), 422, "idempotency-key-reused")
+    deadline = time.monotonic() + 90
+    while (imp := owner.get(f"/api/v1/imports/{imp['id']}").json())["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, imp
+        time.sleep(0.2)
+    assert imp["status"] == "done", imp
+    analysis = f"/api/v1/tests/{imp['test']}/analysis"
+    first = owner.get(analysis)
+    etag = first.headers["etag"]
+    assert first.status_code == 200 and etag.startswith('"')
+    held = owner.get(analysis, headers={"If-None-Match": etag})
+    assert held.status_code == 304 and held.content == b"" and held.headers["etag"] == etag
+    changed = owner.patch(analysis, {"overrides": {"vt1": {"speed_kmh": 12.5}}}, headers={"If-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+    assert_problem(owner.patch(analysis, {"overrides": {"vt1": {"speed_kmh": 11.0}}}, headers={"If-Match": etag}),
+                   412, "precondition-failed")
+    assert owner.get(analysis).json()["overrides"]["vt1"]["speed_kmh"] == 12.5
+    assert owner.get(analysis, headers={"If-None-Match": etag}).status_code == 200
+    versions = owner.get(analysis + "/versions")
+    assert owner.get(analysis + "/versions", headers={"If-None-Match": versions.headers["etag"]}).status_code == 304
