@@ -40,4 +40,4 @@ def main(version: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "4")
+    main(sys.argv[1] if len(sys.argv) > 1 else "6")

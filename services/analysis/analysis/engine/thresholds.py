@@ -328,12 +328,20 @@ def shipped_model() -> dict | None:
     return _load_model(str(MODEL_PATH))
 
 
-def features(methods: dict, vo2_peak: float, names) -> list[float]:
-    """Method results as fractions of VO2peak (NaN where not found)."""
+def features(methods: dict, vo2_peak: float, names, missing: str | None = None) -> list[float]:
+    """Method results as fractions of VO2peak. A method that found nothing is NaN, or, with
+    missing="median_found", the median of the methods that did find a break on this test: the
+    training median (the other choice, filled in by `combine`) pulled a test whose found methods all
+    agreed on a high VT1 back towards the population's typical one."""
     out = []
     for n in names:
         v = (methods.get(n) or {}).get("vo2_ml_min")
         out.append(float(v) / vo2_peak if (v is not None and vo2_peak) else float("nan"))
+    if missing == "median_found":
+        found = [x for x in out if math.isfinite(x)]
+        if found:
+            med = float(np.median(found))
+            out = [x if math.isfinite(x) else med for x in out]
     return out
 
 
@@ -412,7 +420,7 @@ def consensus(name: str, methods: dict, vo2_peak: float | None, ctx: list[float]
     inb = lo <= med / vo2_peak <= hi
     part = (model or {}).get(name)
     if isinstance(part, dict) and isinstance(part.get("methods"), list):
-        x = features(methods, vo2_peak, part["methods"]) + list(ctx)
+        x = features(methods, vo2_peak, part["methods"], part.get("missing")) + list(ctx)
         if part.get("profile"):
             x += list(profile) if profile is not None else [float("nan")] * len(part["profile"])
         f = combine(part, x)

@@ -1,5 +1,7 @@
 """Engine version: bump when a computed number can change for the same input."""
-ENGINE_VERSION = "1.3.0"  # 1.3.0: onset of a ramp without load channel seen after a short unloaded stage; combiner 5;
+ENGINE_VERSION = "1.4.0"  # 1.4.0: combiner 6 (a method that found nothing takes the median of the methods found;
+#        fit weighted to the error in mL/min)
+# 1.3.0: onset of a ramp without load channel seen after a short unloaded stage; combiner 5;
 #        step tests with >= 4-min stages judged on their stage ends
 # 1.2.0: phases of a test; VT1/VT2 inside the incremental phase, combiner v1
 # 1.1.0: FRIEND 2017 cycle norms for cycle tests

@@ -1,4 +1,6 @@
 """Each threshold method on synthetic tests with known breakpoints, and the consensus/confidence rules."""
+import math
+
 import numpy as np
 import pytest
 
@@ -142,3 +144,17 @@ def test_a_real_step_test_gets_ordered_thresholds_inside_the_bounds():
     assert v2 >= thr.BOUNDS["vt2"][0] * peak
     inc = r["protocol"]["incremental"]
     assert inc["start_s"] <= r["vt1"]["time_s"] < r["vt2"]["time_s"] <= inc["end_s"]
+
+
+def test_a_method_that_found_nothing_takes_the_median_of_the_methods_found():
+    # combiner 6: a missing method stands in for the test's found methods, not for the population's median
+    part = {"methods": ["m0", "m1", "m2", "m3"], "missing": "median_found", "impute": [0.6] * 4,
+            "mean": [0.6] * 4, "scale": [0.1] * 4, "coef": [0, 0, 0, 0.1], "intercept": 0.6}
+    found = _methods([3200, 3280, None, None])  # 0.80 and 0.82 of a 4000 mL/min VO2peak
+    c6 = thr.consensus("vt1", found, 4000, [], {"version": "t", "vt1": part})
+    old = {k: v for k, v in part.items() if k != "missing"}  # combiner 5: the training median (0.6)
+    c5 = thr.consensus("vt1", found, 4000, [], {"version": "t", "vt1": old})
+    assert c6["vo2_ml_min"] == pytest.approx(0.81 * 4000)
+    assert c5["vo2_ml_min"] == pytest.approx(0.60 * 4000)
+    # nothing found: nothing to take the median of, the values stay missing
+    assert all(math.isnan(x) for x in thr.features({}, 4000, ["m0", "m1"], "median_found"))
