@@ -130,6 +130,7 @@ class System:
             "JWT_ISSUER": "vo2max-identity",
             "JWT_AUDIENCE": "vo2max-api",
             "PYTHONUNBUFFERED": "1",
+            "METRICS_ADDR": "127.0.0.1",  # every process's metrics port: this computer only, in either mode
             **{f"{name.upper()}_URL": self.url(name) for name in PORTS},
         })
         if self.mode == "saas":

@@ -34,6 +34,8 @@ class Gateway:
     def __init__(self, env: dict[str, str], tmp: Path, name: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        env = {"METRICS_PORT": str(free_port()), **env}  # its own metrics endpoint, as in every deployment
+        self.metrics_url = f"http://127.0.0.1:{env['METRICS_PORT']}/metrics"
         self.env = env
         self.log_path = tmp / f"gateway-{name}.log"
         full_env = {k: v for k, v in os.environ.items() if not k.endswith("_URL") and not k.startswith(

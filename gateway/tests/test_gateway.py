@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import re
 import time
 import uuid
@@ -622,3 +623,72 @@ def test_a_json_body_over_the_services_limit_is_413_at_the_gateway(gw, token):
     assert str(10 * 1024 * 1024) in body_problem["detail"] and "x-upstream" not in response.headers
     upload = gw.client.post("/api/v1/imports/", content=body, headers={**bearer(token()), "content-type": "text/csv"})
     assert upload.status_code == 200 and upload.json()["body_bytes"] == len(body)  # uploads keep the larger limit
+
+
+def _scrape(gw) -> dict:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(gw.metrics_url, timeout=5).text
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def _sample(found: dict, name: str, **labels) -> float:
+    return found.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_answers_are_counted_by_route_timed_per_upstream_and_token_cache_hits_show(gw, token):
+    """Issue 17: the gateway's own metrics, on its own METRICS_PORT (never on the public port)."""
+    done = dict(service="gateway", route="/api/v1/analysis/", method="GET", status="200")
+    refused = dict(done, status="401")
+    was = _scrape(gw)
+    caller = token()
+    for n in range(3):
+        assert gw.client.get(f"/api/v1/analysis/item-{n}", headers=bearer(caller)).status_code == 200
+    assert gw.client.get("/api/v1/analysis/x").status_code == 401
+    now = _scrape(gw)
+    assert _sample(now, "vo2_http_requests_total", **done) == _sample(was, "vo2_http_requests_total", **done) + 3
+    assert _sample(now, "vo2_http_requests_total", **refused) == _sample(was, "vo2_http_requests_total", **refused) + 1
+    hits = ("vo2_gateway_token_cache_total", "hit")
+    assert _sample(now, hits[0], result=hits[1]) >= _sample(was, hits[0], result=hits[1]) + 2  # verified once
+    timed = "vo2_gateway_upstream_request_duration_seconds_count"
+    assert _sample(now, timed, upstream="analysis") == _sample(was, timed, upstream="analysis") + 3
+    assert _sample(now, "vo2_http_requests_in_flight", service="gateway") == 0
+    if os.environ.get("GATEWAY_TEST_TRANSPORT", "native") == "native":  # the pool whose use is shown
+        assert _sample(now, "vo2_gateway_upstream_connections", upstream="analysis", state="idle") >= 1
+    assert "vo2_http_requests_total" not in gw.client.get("/metrics").text  # not on the public port
+
+
+def test_rate_limit_refusals_are_counted_by_limit(gw_untrusting, token):
+    was = _scrape(gw_untrusting)
+    statuses = [gw_untrusting.client.post("/api/v1/auth/login", json={}).status_code for _ in range(5)]
+    assert statuses.count(429) >= 1
+    assert _sample(_scrape(gw_untrusting), "vo2_gateway_rate_limited_total", scope="login") == \
+        _sample(was, "vo2_gateway_rate_limited_total", scope="login") + statuses.count(429)
+
+
+@pytest.fixture(scope="module")
+def gw_traced(upstreams, tmp_dir):
+    from servicekit.testing import OtlpReceiver
+
+    from .conftest import Gateway, base_env
+
+    receiver = OtlpReceiver()
+    gateway = Gateway({**base_env(upstreams), "RATE_LIMIT_IP": "100000", "OTEL_EXPORTER_OTLP_ENDPOINT":
+                       receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"}, tmp_dir, "traced")
+    gateway.receiver = receiver
+    yield gateway
+    gateway.stop()
+    receiver.close()
+
+
+def test_with_tracing_on_the_service_is_called_from_a_client_span_of_the_clients_trace(gw_traced, token):
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    seen = gw_traced.client.get("/api/v1/analysis/x", headers={**bearer(token()),
+                                                                "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+    spans = gw_traced.receiver.wait_for(lambda found: len([s for s in found if s["trace_id"] == trace_id]) >= 2)
+    mine = {s["name"]: s for s in spans if s["trace_id"] == trace_id}
+    server, call = mine["GET /api/v1/analysis/"], mine["GET analysis"]
+    assert server["parent_id"] == "00f067aa0ba902b7" and call["parent_id"] == server["span_id"]
+    assert server["service"] == "gateway" and server["attributes"]["http.response.status_code"] == 200
+    assert seen.json()["headers"]["traceparent"] == [f"00-{trace_id}-{call['span_id']}-01"]

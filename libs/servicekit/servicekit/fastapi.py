@@ -46,8 +46,9 @@ class RequestIdMiddleware:
                 traceparent = value.decode("latin-1")
                 break
         rid = requestid.accept_or_make(incoming)
-        trace = requestid.trace_id_of(traceparent)
         state = scope.setdefault("state", {})
+        # the gateway falls through to its own routes with the trace it already chose
+        trace = requestid.trace_id_of(traceparent) or state.get("trace_id")
         state["request_id"], state["trace_id"] = rid, trace
         token, trace_token = requestid.bind(rid), requestid.bind_trace(trace)
         header = (b"x-request-id", rid.encode())
