@@ -240,16 +240,27 @@ class BackgroundJob:
             headers = _trace_headers()
         self.task.apply_async(args=list(args), queue=getattr(settings, "CELERY_QUEUE", None), headers=headers)
 
-    def enqueue(self, *args) -> None:
-        """After the current transaction commits (a rolled-back request queues nothing)."""
+    def enqueue(self, *args, recovered: bool = False) -> None:
+        """After the current transaction commits (a rolled-back request queues nothing). `recovered=True`: the
+        caller has its own way to find a job whose send failed (a sweep over its rows), so a broker error after
+        the commit is logged, not raised into the code that committed."""
         mode = self.mode()
         if mode == "none":
             return
         if mode == "inline":
             transaction.on_commit(lambda: self._run_inline(*args))
-        else:
-            headers = _trace_headers()
-            transaction.on_commit(lambda: self.send(*args, headers=headers))
+            return
+        headers = _trace_headers()
+
+        def send():
+            try:
+                self.send(*args, headers=headers)
+            except Exception as exc:
+                if not recovered:
+                    raise
+                log.warning("%s%r not queued (%s: %s); its sweep will", self.name, args, type(exc).__name__, exc)
+
+        transaction.on_commit(send)
 
     def _run_inline(self, *args) -> None:
         try:

@@ -29,10 +29,11 @@ def user_created(event: Event) -> None:
 
 
 def to_webhooks(event: Event) -> None:
-    """The tenant's subscribed endpoints get the event (queued before the commit, as e-mail is)."""
+    """The tenant's subscribed endpoints get the event: each delivery is queued right after the commit that records
+    it, so the worker finds it there at once (a watchdog row makes the sweep queue it if that send is lost)."""
     for delivery in webhooks.record_deliveries(event):
         if not delivery.finished:
-            webhook_tasks.send_now(delivery)
+            webhook_tasks.send_after_commit(delivery)
 
 
 @handles(events.TEST_IMPORTED)

@@ -42,12 +42,19 @@ WEBHOOK_SECRET_OVERLAP_SECONDS = config.env_int("WEBHOOK_SECRET_OVERLAP_SECONDS"
 # a retry further away than this waits in the table for the sweep (a broker should not hold hours-long ETAs)
 WEBHOOK_MAX_COUNTDOWN_SECONDS = float(config.env("WEBHOOK_MAX_COUNTDOWN_SECONDS", "600"))
 WEBHOOK_DISPATCH = config.env("WEBHOOK_DISPATCH", "celery")
+# how long after its due time (or its lease) an unfinished delivery waits for its task before the sweep queues it
+WEBHOOK_PICKUP_GRACE_SECONDS = float(config.env("WEBHOOK_PICKUP_GRACE_SECONDS", "60"))
 
 # links in notifications name the public URL (the gateway's), as identity's invitation links do
 PUBLIC_APP_URL = (config.env("PUBLIC_APP_URL", "http://127.0.0.1:8000") or "http://127.0.0.1:8000").rstrip("/")
 NOTIFICATION_RETENTION_DAYS = config.env_int("NOTIFICATION_RETENTION_DAYS", 180)
 WEBHOOK_SWEEP_SECONDS = float(config.env("WEBHOOK_SWEEP_SECONDS", "30"))
+# streams are woken after the commit that wrote their rows (notifications.inapp.fanout): Redis pub/sub in SaaS, in
+# the process in local mode; `poll` reads the table every POLL_SECONDS (as every stream does while Redis is down)
+NOTIFICATION_STREAM_FANOUT = config.env("NOTIFICATION_STREAM_FANOUT",
+                                        "local" if config.is_local() else ("redis" if REDIS_URL else "poll"))
 NOTIFICATION_STREAM_POLL_SECONDS = float(config.env("NOTIFICATION_STREAM_POLL_SECONDS", "0.25"))
+NOTIFICATION_STREAM_SAFETY_POLL_SECONDS = float(config.env("NOTIFICATION_STREAM_SAFETY_POLL_SECONDS", "5"))
 NOTIFICATION_STREAM_HEARTBEAT_SECONDS = float(config.env("NOTIFICATION_STREAM_HEARTBEAT_SECONDS", "15"))
 NOTIFICATION_STREAM_MAX_SECONDS = float(config.env("NOTIFICATION_STREAM_MAX_SECONDS", "300"))
 NOTIFICATIONS_PERIODIC_IN_WORKER = config.env_bool("NOTIFICATIONS_PERIODIC_IN_WORKER", True)

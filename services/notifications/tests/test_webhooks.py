@@ -349,10 +349,58 @@ def test_long_waits_are_queued_by_the_sweep_when_due(settings, caller, tenant_a,
             Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
         RetryDue.objects.update(due_at=timezone.now())
         assert tasks.sweep() == 1 and sent == [(str(delivery.id), tenant_a)]
-        assert not RetryDue.objects.exists()
+        assert RetryDue.objects.get().due_at > timezone.now()                # moved on, in case this send is lost
+        assert tasks.sweep() == 0                                            # not due again yet
         assert run(delivery, tenant_a) == actions.FAILED
+        assert not RetryDue.objects.exists()                                 # finished: no watchdog
         assert later > timezone.now()
     assert len(receiver.requests) == 2
+
+
+def test_a_delivery_whose_task_was_lost_is_queued_by_the_sweep(settings, caller, tenant_a, monkeypatch):
+    """The consumer commits the delivery and its task is sent after the commit; when that send never happens (the
+    consumer killed in between, the broker refusing), the watchdog row makes the sweep queue it."""
+    settings.WEBHOOK_DISPATCH = "celery"
+    owner = caller(tenant_a)
+    with Receiver() as receiver:
+        create(owner, receiver.url)
+        refused = []
+
+        def broker_gone(*args, **kwargs):
+            refused.append(args)
+            raise ConnectionError("broker gone")
+
+        monkeypatch.setattr(tasks.deliver, "send", broker_gone)
+        outcome = EventConsumer("notifications", registry.load()).process(report_ready(tenant_a))
+        assert outcome == "handled" and len(refused) == 1                  # tried after the commit, refused, logged
+        [delivery] = deliveries(tenant_a)
+        [watchdog] = RetryDue.objects.all()
+        assert str(watchdog.delivery_id) == str(delivery.id)
+        assert watchdog.due_at == delivery.next_attempt_at + dt.timedelta(seconds=settings.WEBHOOK_PICKUP_GRACE_SECONDS)
+        sent = []
+        monkeypatch.setattr(tasks.deliver, "send", lambda *args, **kw: sent.append(args))
+        assert tasks.sweep() == 0                                            # within its grace: not yet
+        RetryDue.objects.update(due_at=timezone.now())
+        assert tasks.sweep() == 1 and sent == [(str(delivery.id), tenant_a)]
+        assert run(delivery, tenant_a) == actions.DONE
+        assert not RetryDue.objects.exists()
+        assert run(delivery, tenant_a) == actions.SKIPPED                    # the sweep's copy, late: harmless
+    assert len(receiver.requests) == 1
+
+
+def test_the_delivery_task_is_queued_after_the_commit_not_before(settings, caller, tenant_a, monkeypatch):
+    settings.WEBHOOK_DISPATCH = "celery"
+    owner = caller(tenant_a)
+    create(owner, "http://127.0.0.1:9/hooks")
+    seen = []
+
+    def send(delivery_id, tenant_id, **kwargs):  # what the worker would find when the task arrives
+        with tenant_transaction(tenant_id):
+            seen.append(Delivery.objects.filter(pk=delivery_id).exists())
+
+    monkeypatch.setattr(tasks.deliver, "send", send)
+    EventConsumer("notifications", registry.load()).process(report_ready(tenant_a))
+    assert seen == [True]
 
 
 def test_an_idempotency_key_creates_one_endpoint(caller, tenant_a):

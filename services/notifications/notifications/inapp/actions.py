@@ -5,7 +5,8 @@ from django.utils import timezone
 
 from servicekit.events import Event
 
-from .models import Notification
+from . import fanout
+from .models import Notification, Progress
 
 ROLE_NAMES = {
     "en": {"owner": "owner", "admin": "admin", "physiologist": "physiologist", "athlete": "athlete",
@@ -17,8 +18,35 @@ ROLE_NAMES = {
 
 def notify(*, tenant_id: str, user_id: str, kind: str, title: str, body: str = "", data: dict | None = None,
            event_id: str | None = None) -> Notification:
-    return Notification.objects.create(tenant_id=tenant_id, user_id=user_id, kind=kind, title=title, body=body,
+    made = Notification.objects.create(tenant_id=tenant_id, user_id=user_id, kind=kind, title=title, body=body,
                                        data=data or {}, event_id=event_id)
+    fanout.announce(tenant_id, user_id)  # after the commit: the user's live streams read it now
+    return made
+
+
+def record_progress(*, tenant_id: str, user_id, subject: str, subject_id, status: str, stage: str = "",
+                    progress: int = 0, generation: int = 1, data: dict | None = None) -> Progress | None:
+    """The latest state of one import or report for its user's stream. Steps may come late or twice (an event
+    redelivered): a newer run (generation) replaces an older one; within a run a finished job stays finished and
+    progress never goes back."""
+    if not user_id:
+        return None
+    row = Progress.objects.select_for_update().filter(subject=subject, subject_id=subject_id).first()
+    fields = {"status": status, "stage": stage, "progress": progress, "generation": generation,
+              "updated_at": timezone.now()}
+    if row is None:
+        row = Progress.objects.create(tenant_id=tenant_id, user_id=user_id, subject=subject, subject_id=subject_id,
+                                      data=data or {}, **fields)
+    else:
+        if generation < row.generation or (generation == row.generation and (
+                row.status in ("done", "failed") or progress < row.progress)):
+            return row
+        fields["data"] = {**row.data, **(data or {})}
+        for name, value in fields.items():
+            setattr(row, name, value)
+        row.save(update_fields=list(fields))
+    fanout.announce(tenant_id, user_id)
+    return row
 
 
 def notify_invitation_accepted(event: Event) -> Notification:
@@ -64,4 +92,6 @@ def remove_older_than(days: int) -> int:
     for tenant_id in list(tenants):
         with tenant_transaction(str(tenant_id)):
             removed += Notification.objects.filter(created_at__lt=cutoff).delete()[0]
+            # where a job stood matters while it runs and shortly after; a day is plenty for a reconnect
+            Progress.objects.filter(updated_at__lt=timezone.now() - dt.timedelta(days=1)).delete()
     return removed

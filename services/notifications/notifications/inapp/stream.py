@@ -1,12 +1,15 @@
-"""GET /api/v1/notifications/stream: the caller's new notifications as Server-Sent Events.
+"""GET /api/v1/notifications/stream: the caller's new notifications and the progress of their imports and reports,
+as Server-Sent Events.
 
-Each stream polls the notification table for the caller's rows newer than the last one sent (every
-NOTIFICATION_STREAM_POLL_SECONDS): the same in every mode, across web workers and replicas, and the event id (the
-row's creation time in microseconds and its id) makes a reconnect with Last-Event-ID resume without a gap. A comment
-line every NOTIFICATION_STREAM_HEARTBEAT_SECONDS keeps proxies (and the gateway's per-read timeout) from closing it;
-after NOTIFICATION_STREAM_MAX_SECONDS the server ends the stream and the client reconnects (EventSource does, with
-Last-Event-ID), which frees the web thread it held. Not built yet: fan-out through Redis instead of polling, and
-import/report progress events."""
+The tables are the record: a stream reads the caller's notification and progress rows newer than the last one it
+sent, and the event id (the row's time in microseconds and its id) makes a reconnect with Last-Event-ID resume
+without a gap (a progress row is the job's latest state, so a reconnect gets where it stands now). It reads when
+woken (inapp.fanout: Redis pub/sub in SaaS, an in-process wake-up in local mode, after the commit that wrote the
+row), at the latest every NOTIFICATION_STREAM_SAFETY_POLL_SECONDS, and every NOTIFICATION_STREAM_POLL_SECONDS while
+wake-ups cannot reach it (Redis down). A comment line every NOTIFICATION_STREAM_HEARTBEAT_SECONDS keeps proxies
+(and the gateway's per-read timeout) from closing it; after NOTIFICATION_STREAM_MAX_SECONDS the server ends the
+stream and the client reconnects (EventSource does, with Last-Event-ID), which frees the web thread it held.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -24,8 +27,9 @@ from rest_framework.views import APIView
 from servicekit.django.drf import principal_of
 from servicekit.tenancy import tenant_transaction
 
+from . import fanout
 from .api import NotificationSerializer
-from .models import Notification
+from .models import Notification, Progress
 
 BATCH = 100
 
@@ -38,9 +42,13 @@ class EventStreamRenderer(BaseRenderer):
         return json.dumps(data).encode() if data is not None else b""
 
 
-def event_id(n: Notification) -> str:
-    micros = int(n.created_at.timestamp() * 1_000_000)
-    return f"{micros}-{n.id}"
+def event_id(row) -> str:
+    micros = int(_when(row).timestamp() * 1_000_000)
+    return f"{micros}-{row.id}"
+
+
+def _when(row):
+    return row.created_at if isinstance(row, Notification) else row.updated_at
 
 
 def parse_event_id(value: str | None):
@@ -55,40 +63,60 @@ def parse_event_id(value: str | None):
     return when, ident
 
 
-def _after(tenant_id: str, user_id: str, last) -> list[Notification]:
+def _after(tenant_id: str, user_id: str, last) -> list:
+    """The caller's notifications and progress rows after `last`, in event-id order."""
+    when, ident = last
     with tenant_transaction(tenant_id):
-        rows = Notification.objects.filter(user_id=user_id)
-        if last is not None:
-            when, ident = last
-            rows = rows.filter(created_at__gte=when)
-            found = [n for n in rows.order_by("created_at", "id")[: BATCH + 50]
-                     if (n.created_at, str(n.id)) > (when, ident)]
-            return found[:BATCH]
-        return []
+        found = []
+        for rows, column in ((Notification.objects.filter(user_id=user_id, created_at__gte=when), "created_at"),
+                             (Progress.objects.filter(user_id=user_id, updated_at__gte=when), "updated_at")):
+            found += [r for r in rows.order_by(column, "id")[: BATCH + 50] if (_when(r), str(r.id)) > (when, ident)]
+    found.sort(key=lambda r: (_when(r), str(r.id)))
+    return found[:BATCH]
+
+
+def progress_data(p: Progress) -> dict:
+    return {"kind": p.subject, "id": str(p.subject_id), "status": p.status, "stage": p.stage,
+            "progress": p.progress, **p.data, "updated_at": p.updated_at.isoformat()}
+
+
+def frame(row) -> str:
+    if isinstance(row, Notification):
+        data, kind = NotificationSerializer(row).data, "notification"
+    else:
+        data, kind = progress_data(row), "progress"
+    return f"id: {event_id(row)}\nevent: {kind}\ndata: {json.dumps(data, default=str, ensure_ascii=False)}\n\n"
+
+
+def _newest(tenant_id: str, user_id: str):
+    with tenant_transaction(tenant_id):
+        rows = [Notification.objects.filter(user_id=user_id).order_by("-created_at", "-id").first(),
+                Progress.objects.filter(user_id=user_id).order_by("-updated_at", "-id").first()]
+    marks = [(_when(r), str(r.id)) for r in rows if r is not None]
+    return max(marks) if marks else (dt.datetime.now(dt.timezone.utc), "")
 
 
 def frames(tenant_id: str, user_id: str, last):
-    """The stream's text: `retry`, then `id/event/data` per notification, comments as heartbeats."""
-    if last is None:  # a new stream starts from now: what is already there is in the list endpoint
-        with tenant_transaction(tenant_id):
-            newest = Notification.objects.filter(user_id=user_id).order_by("-created_at", "-id").first()
-        last = (newest.created_at, str(newest.id)) if newest else (dt.datetime.now(dt.timezone.utc), "")
-    yield "retry: 2000\n: connected\n\n"
-    started = beat = time.monotonic()
-    poll = settings.NOTIFICATION_STREAM_POLL_SECONDS
+    """The stream's text: `retry`, then `id/event/data` per row, comments as heartbeats."""
+    waiter = fanout.hub.join(tenant_id, user_id)  # before the first read: a commit from now on wakes it
     try:
+        if last is None:  # a new stream starts from now: what is already there is in the list endpoint
+            last = _newest(tenant_id, user_id)
+        yield "retry: 2000\n: connected\n\n"
+        started = beat = time.monotonic()
         while time.monotonic() - started < settings.NOTIFICATION_STREAM_MAX_SECONDS:
-            for n in _after(tenant_id, user_id, last):
-                data = json.dumps(NotificationSerializer(n).data, default=str, ensure_ascii=False)
-                yield f"id: {event_id(n)}\nevent: notification\ndata: {data}\n\n"
-                last = (n.created_at, str(n.id))
+            waiter.clear()
+            for row in _after(tenant_id, user_id, last):
+                yield frame(row)
+                last = (_when(row), str(row.id))
                 beat = time.monotonic()
             close_old_connections()
             if time.monotonic() - beat >= settings.NOTIFICATION_STREAM_HEARTBEAT_SECONDS:
                 yield ": heartbeat\n\n"
                 beat = time.monotonic()
-            time.sleep(poll)
+            waiter.wait(settings.NOTIFICATION_STREAM_HEARTBEAT_SECONDS - (time.monotonic() - beat))
     finally:
+        waiter.close()
         close_old_connections()
 
 

@@ -6,6 +6,11 @@ at once; at most WEBHOOK_MAX_IN_FLIGHT requests out per endpoint, so a slow rece
 the request goes out with no transaction open, and a second short transaction records the attempt and what
 follows: done, the next retry (Standard Webhooks' schedule with jitter), or failed — and when the retries of a
 delivery run out with no success since, the endpoint is disabled and its owners told.
+
+Nothing is lost between the steps: every unfinished delivery has a watchdog row (RetryDue, `watch`) due a little
+after its task should have run (WEBHOOK_PICKUP_GRACE_SECONDS past its next attempt or its lease). The row goes when
+the delivery finishes; the sweep queues any delivery whose row falls due (its task lost: a consumer killed after
+the commit, a broker that refused the send, a worker killed mid-request) and pushes the row on.
 """
 from __future__ import annotations
 
@@ -96,15 +101,31 @@ def _payload(raw: dict) -> str:
     return json.dumps(envelope.public(raw), separators=(",", ":"), ensure_ascii=False)  # no internal trace context
 
 
+def watch(delivery: Delivery, due: dt.datetime) -> None:
+    """The sweep queues this delivery at `due` unless it has finished by then."""
+    RetryDue.objects.update_or_create(delivery_id=delivery.id, defaults={"tenant_id": delivery.tenant_id,
+                                                                         "due_at": due})
+
+
+def unwatch(delivery: Delivery) -> None:
+    RetryDue.objects.filter(delivery_id=delivery.id).delete()
+
+
+def _grace() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.WEBHOOK_PICKUP_GRACE_SECONDS)
+
+
 def record_deliveries(event: Event) -> list[Delivery]:
     """One delivery per enabled endpoint of the event's tenant that subscribes to its type (once per event id)."""
     made = []
     for endpoint in Endpoint.objects.filter(enabled=True):
         if subscribed(endpoint, event.type):
-            delivery, _ = Delivery.objects.get_or_create(
+            now = timezone.now()
+            delivery, created = Delivery.objects.get_or_create(
                 tenant_id=event.tenant_id, endpoint=endpoint, event_id=event.id,
-                defaults={"event_type": event.type, "payload": _payload(event.raw),
-                          "next_attempt_at": timezone.now()})
+                defaults={"event_type": event.type, "payload": _payload(event.raw), "next_attempt_at": now})
+            if created:
+                watch(delivery, now + _grace())
             made.append(delivery)
     return made
 
@@ -112,9 +133,11 @@ def record_deliveries(event: Event) -> list[Delivery]:
 def ping(endpoint: Endpoint, by: Principal) -> Delivery:
     raw = envelope.make(events.WEBHOOK_PING, {"endpoint_id": str(endpoint.id), "requested_by": by.user_id},
                         source="/notifications", tenant_id=endpoint.tenant_id, subject=str(endpoint.id))
-    return Delivery.objects.create(tenant_id=endpoint.tenant_id, endpoint=endpoint, event_id=raw["id"],
-                                   event_type=events.WEBHOOK_PING, payload=_payload(raw),
-                                   next_attempt_at=timezone.now())
+    delivery = Delivery.objects.create(tenant_id=endpoint.tenant_id, endpoint=endpoint, event_id=raw["id"],
+                                       event_type=events.WEBHOOK_PING, payload=_payload(raw),
+                                       next_attempt_at=timezone.now())
+    watch(delivery, delivery.next_attempt_at + _grace())
+    return delivery
 
 
 def retry(delivery: Delivery) -> Delivery:
@@ -123,7 +146,7 @@ def retry(delivery: Delivery) -> Delivery:
         jobs.rerun(delivery, next_attempt_at=timezone.now(), sending_until=None, attempts=0)
     else:
         jobs.advance(delivery, WAITING, next_attempt_at=timezone.now(), sending_until=None)
-    RetryDue.objects.filter(delivery_id=delivery.id).delete()
+    watch(delivery, timezone.now() + _grace())
     return delivery
 
 
@@ -146,6 +169,7 @@ def claim(delivery_id: str) -> tuple[str, Claim | None]:
         return NOT_YET, None
     now = timezone.now()
     if delivery.finished:
+        unwatch(delivery)
         return SKIPPED, None
     if delivery.sending_until and delivery.sending_until > now:
         return SKIPPED, None   # another run has its request out
@@ -160,6 +184,7 @@ def claim(delivery_id: str) -> tuple[str, Claim | None]:
         return BUSY, None
     lease = now + dt.timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
     jobs.start(delivery, SENDING, sending_until=lease)
+    watch(delivery, lease + _grace())  # a worker killed mid-request: the sweep sends it once the lease is over
     return SEND, Claim(delivery.generation, delivery.attempts, endpoint.url, delivery.payload.encode(),
                        secrets_in_use(endpoint, now), str(delivery.event_id))
 
@@ -184,6 +209,7 @@ def record_attempt(delivery_id: str, claimed: Claim, *, at: dt.datetime, status_
     endpoint = delivery.endpoint
     if status_code is not None and 200 <= status_code < 300:
         jobs.finish(delivery, sending_until=None, next_attempt_at=None)
+        unwatch(delivery)
         Endpoint.objects.filter(pk=endpoint.pk).update(last_success_at=timezone.now())
         return DONE, None
     why = f"HTTP {status_code}" if status_code is not None else error
@@ -192,14 +218,14 @@ def record_attempt(delivery_id: str, claimed: Claim, *, at: dt.datetime, status_
     delay = retry_delay(delivery.attempts) if delivery.event_type != events.WEBHOOK_PING else None
     if delay is None:
         jobs.fail(delivery, failure, stage=SENDING, sending_until=None, next_attempt_at=None)
+        unwatch(delivery)
         if delivery.event_type != events.WEBHOOK_PING:
             _disable_if_failing(endpoint, since=delivery.created_at)
         return FAILED, None
     due = timezone.now() + dt.timedelta(seconds=delay)
     jobs.advance(delivery, WAITING, problem=failure, sending_until=None, next_attempt_at=due)
-    if delay > settings.WEBHOOK_MAX_COUNTDOWN_SECONDS:
-        RetryDue.objects.update_or_create(delivery_id=delivery.id,
-                                          defaults={"tenant_id": delivery.tenant_id, "due_at": due})
+    # a retry further than WEBHOOK_MAX_COUNTDOWN_SECONDS away is the sweep's to queue; a nearer one has its task
+    watch(delivery, due if delay > settings.WEBHOOK_MAX_COUNTDOWN_SECONDS else due + _grace())
     return RETRY, delay
 
 
@@ -210,6 +236,7 @@ def give_up(delivery_id: str, reason: str) -> str:
     if not delivery.finished:
         jobs.fail(delivery, problem(503, "webhook-undeliverable", reason, title="Service Unavailable"),
                   sending_until=None)
+    unwatch(delivery)
     return FAILED
 
 
@@ -227,9 +254,9 @@ def _disable_if_failing(endpoint: Endpoint, *, since: dt.datetime) -> None:
 
 
 def due_for_sweep(now: dt.datetime | None = None, limit: int = 500) -> list[tuple[str, str]]:
-    """(delivery id, tenant id) of long-waiting retries now due; their rows leave the table (the task that runs
-    them may find them not due or finished, which is harmless)."""
+    """(delivery id, tenant id) of the deliveries whose watchdog is due; each row moves on by the grace period, so a
+    task lost again is queued again (the task that runs finds it due, not due yet, or finished: all harmless)."""
     now = now or timezone.now()
     rows = list(RetryDue.objects.filter(due_at__lte=now).order_by("due_at")[:limit])
-    RetryDue.objects.filter(delivery_id__in=[r.delivery_id for r in rows]).delete()
+    RetryDue.objects.filter(delivery_id__in=[r.delivery_id for r in rows]).update(due_at=now + _grace())
     return [(str(r.delivery_id), str(r.tenant_id)) for r in rows]

@@ -8,6 +8,7 @@ import random
 from celery import current_task
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from servicekit import jobs
@@ -74,24 +75,17 @@ deliver = jobs.background_job(app, "notifications.webhooks.deliver", max_retries
                               crashed=_crashed, dispatch_setting="WEBHOOK_DISPATCH")(_deliver)
 
 
-def send_now(delivery: Delivery) -> None:
-    """From a consumer: queued inside its transaction (a refused enqueue fails the event, which comes again)."""
-    if deliver.mode() == "celery":
-        deliver.send(str(delivery.id), str(delivery.tenant_id))
-    else:
-        deliver.enqueue(str(delivery.id), str(delivery.tenant_id))
-
-
 def send_after_commit(delivery: Delivery) -> None:
-    """From a request (ping, retry): after its commit."""
-    deliver.enqueue(str(delivery.id), str(delivery.tenant_id))
+    """Queued right after the caller's commit (a consumer's event, a ping, a retry), so the worker's first look
+    finds the row. A send that fails then (broker gone, process killed) loses nothing: the delivery's watchdog row
+    (actions.watch) makes the sweep queue it."""
+    deliver.enqueue(str(delivery.id), str(delivery.tenant_id), recovered=True)
 
 
 @app.task(name="notifications.webhooks.sweep")
 def sweep() -> int:
-    """Queue the long-waiting retries that are due (runs every WEBHOOK_SWEEP_SECONDS from the beat schedule)."""
-    from django.db import transaction
-
+    """Queue the deliveries whose watchdog is due: long-waiting retries, and any whose queued task was lost
+    (runs every WEBHOOK_SWEEP_SECONDS, from each worker's timer or a beat)."""
     with transaction.atomic():
         due = actions.due_for_sweep()
     for delivery_id, tenant_id in due:
