@@ -49,3 +49,17 @@ def test_each_consumed_event_is_declared():
             consumed.add(literal.group(1) if literal else names.get(arg.removeprefix("events."), arg))
     assert consumed, "no service consumes anything?"
     assert consumed <= DECLARED, f"consumed but not declared: {sorted(consumed - DECLARED)}"
+
+
+def test_progress_events_share_one_shape_and_are_consumed():
+    """Live progress (`<service>.<job>.progressed`): each names its job, stage, progress 0-100 and the job's run
+    (generation, so a re-run starts over on the stream), and notifications consumes every one of them."""
+    progressed = sorted(t for t in DECLARED if t.endswith(".progressed"))
+    assert {"measurements.import.progressed", "reports.report.progressed"} <= set(progressed)
+    consumed = event_names(ROOT / "services" / "notifications" / "notifications").values()
+    for event_type in progressed:
+        schema = json.loads((ROOT / "contracts" / "events" / f"{event_type}.v1.json").read_text())
+        job = event_type.split(".")[1]
+        assert {f"{job}_id", "stage", "progress", "generation"} <= set(schema["required"]), event_type
+        assert schema["properties"]["progress"] == {"type": "integer", "minimum": 0, "maximum": 100}, event_type
+        assert event_type in consumed, f"notifications does not consume {event_type}"

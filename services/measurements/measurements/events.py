@@ -11,6 +11,7 @@ TEST_IMPORTED = "measurements.test.imported"
 TEST_ANALYZED = "measurements.test.analyzed"
 TEST_DELETED = "measurements.test.deleted"
 IMPORT_FAILED = "measurements.import.failed"
+IMPORT_PROGRESSED = "measurements.import.progressed"  # each stage of an import's job (live progress)
 
 
 def emit(event_type: str, data: dict, *, tenant_id, subject: str | None = None) -> str:

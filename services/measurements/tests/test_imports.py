@@ -52,6 +52,11 @@ def test_reference_file_is_imported_stored_and_analysed(caller, tenant_a, athlet
     imported, analyzed = outbox()[0][1], outbox()[1][1]
     assert imported["test_id"] == imp["test"] and imported["sample_count"] == stored and imported["format"] == fmt
     assert analyzed["revision"] == 1 and analyzed["vo2max_ml_kg_min"] == analysis["vo2max"]["vo2_ml_kg_min"]
+    # each stage the job took, for the uploader's live stream (notifications)
+    progressed = [d for _, d in outbox("measurements.import.progressed")]
+    assert [(d["stage"], d["progress"]) for d in progressed] == [("parsing", 10), ("storing", 40), ("analyzing", 70)]
+    assert {(d["import_id"], d["athlete_id"], d["imported_by"], d["generation"]) for d in progressed} == {
+        (imp["id"], athlete["id"], owner.user_id, 1)}
 
 
 def broken_zan() -> bytes:

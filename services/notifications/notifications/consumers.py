@@ -72,6 +72,16 @@ def report_failed(event: Event) -> None:
     to_webhooks(event)
 
 
+@handles(events.IMPORT_PROGRESSED)
+def import_progressed(event: Event) -> None:
+    outcomes.import_progressed(event)
+
+
+@handles(events.REPORT_PROGRESSED)
+def report_progressed(event: Event) -> None:
+    outcomes.report_progressed(event)
+
+
 @handles(events.PASSWORD_RESET_REQUESTED)
 def password_reset_requested(event: Event) -> None:
     delivery = mail.record_password_reset_email(event)

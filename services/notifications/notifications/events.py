@@ -11,6 +11,8 @@ TEST_DELETED = "measurements.test.deleted"
 IMPORT_FAILED = "measurements.import.failed"
 REPORT_READY = "reports.report.ready"
 REPORT_FAILED = "reports.report.failed"
+IMPORT_PROGRESSED = "measurements.import.progressed"  # live progress on the stream (not sent to webhooks)
+REPORT_PROGRESSED = "reports.report.progressed"
 
 # sent to one endpoint on POST /webhooks/{id}/ping, never published on the bus
 WEBHOOK_PING = "notifications.webhook.ping"

@@ -217,3 +217,33 @@ def test_the_workers_timer_runs_the_sweep_and_the_retention_when_due(settings, m
     assert periodic.tick(now=1031.0) == ["sweep"]
     assert periodic.tick(now=1000.0 + 3601) == ["sweep", "retention"]
     assert calls == ["sweep", "retention", "sweep", "sweep", "retention"]
+
+
+def test_progress_events_keep_each_job_s_latest_state_for_its_user(tenant_a):
+    """measurements.import.progressed / reports.report.progressed and the done/failed events keep one progress row per
+    import or report, for the uploader or requester, never moving back; an automatic report's has nobody."""
+    from notifications.inapp.models import Progress
+
+    user, imp, athlete = member(tenant_a), str(uuid.uuid4()), str(uuid.uuid4())
+    for stage, progress in (("parsing", 10), ("storing", 40)):
+        deliver("measurements.import.progressed", {"import_id": imp, "athlete_id": athlete, "imported_by": user,
+                                                   "stage": stage, "progress": progress, "generation": 1}, tenant_a)
+    late = {"import_id": imp, "athlete_id": athlete, "imported_by": user, "stage": "parsing", "progress": 10,
+            "generation": 1}
+    deliver("measurements.import.progressed", late, tenant_a)                 # late: ignored
+    with tenant_transaction(tenant_a):
+        row = Progress.objects.get(subject_id=imp)
+    assert (row.status, row.stage, row.progress, str(row.user_id)) == ("running", "storing", 40, user)
+    deliver("measurements.test.imported", {"test_id": str(uuid.uuid4()), "athlete_id": athlete, "format": "zan",
+                                           "sample_count": 900, "imported_by": user, "import_id": imp}, tenant_a)
+    report = str(uuid.uuid4())
+    deliver("reports.report.progressed", {"report_id": report, "test_id": str(uuid.uuid4()), "requested_by": user,
+                                          "stage": "rendering", "progress": 50, "generation": 1}, tenant_a)
+    deliver("reports.report.failed", {"report_id": report, "test_id": str(uuid.uuid4()), "requested_by": user,
+                                      "error_code": "render-failed"}, tenant_a)
+    deliver("reports.report.progressed", {"report_id": str(uuid.uuid4()), "test_id": str(uuid.uuid4()),
+                                          "requested_by": "00000000-0000-0000-0000-000000000000",
+                                          "stage": "rendering", "progress": 10, "generation": 1}, tenant_a)
+    with tenant_transaction(tenant_a):
+        states = {str(p.subject_id): (p.subject, p.status, p.progress) for p in Progress.objects.all()}
+    assert states == {imp: ("import", "done", 100), report: ("report", "failed", 50)}

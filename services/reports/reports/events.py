@@ -3,6 +3,7 @@
 # published (through the outbox, in the transaction that changes the report)
 REPORT_READY = "reports.report.ready"
 REPORT_FAILED = "reports.report.failed"
+REPORT_PROGRESSED = "reports.report.progressed"  # rendering started / its progress grew (live progress)
 
 # consumed (reports.consumers)
 TEST_ANALYZED = "measurements.test.analyzed"

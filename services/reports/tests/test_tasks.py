@@ -52,6 +52,12 @@ def test_running_twice_leaves_one_file_and_one_ready_event(tenant_a, upstream, m
     data = ready[0]["data"]
     assert ready[0]["tenantid"] == tenant_a and data["pages"] == 2 and data["size_bytes"] == first.size_bytes
     assert data["download_path"] == f"/api/v1/reports/{report_id}/file" and data["athlete_id"]
+    # the rendering's progress, for the requester's live stream (notifications), once (not again on redelivery)
+    progressed = [e["data"] for e in events(report_id, "reports.report.progressed")]
+    assert [(d["stage"], d["progress"]) for d in progressed] == [("rendering", 10), ("rendering", 50),
+                                                                 ("rendering", 80)]
+    assert {(d["requested_by"], d["test_id"], d["generation"]) for d in progressed} == {
+        (first.requested_by, str(first.test_id), 1)}
 
 
 def test_worker_killed_mid_render_then_redelivered_leaves_exactly_one_file(tenant_a, upstream, measurements, storage,

@@ -90,21 +90,33 @@ def request_rerun(imp: Import) -> Import:
 
 # ---- the job's steps (called by pipeline.py, on the locked row, in its transactions) -------------------------------
 
+def _progressed(imp: Import) -> None:
+    """measurements.import.progressed: the stage the job just took (notifications shows it live to the uploader)."""
+    events.emit(events.IMPORT_PROGRESSED, {
+        "import_id": str(imp.pk), "athlete_id": str(imp.athlete_id),
+        "imported_by": str(imp.created_by) if imp.created_by else None, "stage": str(imp.stage)[:20],
+        "progress": int(imp.progress), "generation": int(imp.generation),
+    }, tenant_id=imp.tenant_id, subject=str(imp.pk))
+
+
 def claim(imp: Import) -> None:
     """A task run takes the job up: one more attempt; a generation not stored yet starts by parsing."""
     needs_store = imp.stored_generation < imp.generation
     stage = Stage.PARSING if needs_store else (imp.stage or Stage.ANALYZING)
     jobs.start(imp, stage, progress=PROGRESS[stage])
+    _progressed(imp)
 
 
 def set_stage(imp: Import, stage: str) -> None:
     jobs.advance(imp, stage, progress=PROGRESS[stage])
+    _progressed(imp)
 
 
 def stored(imp: Import, test, *, detected_format: str, warnings: list) -> None:
     """This generation's samples are stored in `test`; the result comes next."""
     jobs.advance(imp, Stage.ANALYZING, progress=PROGRESS[Stage.ANALYZING], test=test,
                  stored_generation=imp.generation, detected_format=detected_format, warnings=warnings)
+    _progressed(imp)
 
 
 def forget_test(imp: Import) -> None:

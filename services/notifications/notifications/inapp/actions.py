@@ -25,13 +25,15 @@ def notify(*, tenant_id: str, user_id: str, kind: str, title: str, body: str = "
 
 
 def record_progress(*, tenant_id: str, user_id, subject: str, subject_id, status: str, stage: str = "",
-                    progress: int = 0, generation: int = 1, data: dict | None = None) -> Progress | None:
+                    progress: int = 0, generation: int | None = None, data: dict | None = None) -> Progress | None:
     """The latest state of one import or report for its user's stream. Steps may come late or twice (an event
     redelivered): a newer run (generation) replaces an older one; within a run a finished job stays finished and
-    progress never goes back."""
+    progress never goes back. `generation` None: the run recorded last (done/failed events do not name it)."""
     if not user_id:
         return None
     row = Progress.objects.select_for_update().filter(subject=subject, subject_id=subject_id).first()
+    if generation is None:
+        generation = row.generation if row is not None else 1
     fields = {"status": status, "stage": stage, "progress": progress, "generation": generation,
               "updated_at": timezone.now()}
     if row is None:
@@ -39,8 +41,10 @@ def record_progress(*, tenant_id: str, user_id, subject: str, subject_id, status
                                       data=data or {}, **fields)
     else:
         if generation < row.generation or (generation == row.generation and (
-                row.status in ("done", "failed") or progress < row.progress)):
+                row.status in ("done", "failed") or (status == "running" and progress < row.progress))):
             return row
+        if status == "failed" and generation == row.generation:
+            fields["progress"] = row.progress  # where it stopped
         fields["data"] = {**row.data, **(data or {})}
         for name, value in fields.items():
             setattr(row, name, value)

@@ -56,6 +56,9 @@ def import_done(event: Event) -> None:
               "file": d.get("format"), "link": link(f"/api/v1/tests/{d['test_id']}/analysis")}
     tell(tenant_id=event.tenant_id, user_id=d.get("imported_by"), kind="import.done", event_id=event.id,
          values=values, data={"test_id": d["test_id"], "athlete_id": d["athlete_id"], "import_id": d.get("import_id")})
+    if d.get("import_id"):
+        _progress(event, "import", d["import_id"], d.get("imported_by"), "done", progress=100,
+                  data={"athlete_id": d["athlete_id"], "test_id": d["test_id"]})
 
 
 def import_failed(event: Event) -> None:
@@ -65,6 +68,8 @@ def import_failed(event: Event) -> None:
     tell(tenant_id=event.tenant_id, user_id=d.get("imported_by"), kind="import.failed", event_id=event.id,
          values=values, data={"import_id": d["import_id"], "athlete_id": d["athlete_id"],
                               "error_code": d["error_code"], "detail": d.get("detail", "")})
+    _progress(event, "import", d["import_id"], d.get("imported_by"), "failed", stage=d.get("stage") or "",
+              data={"athlete_id": d["athlete_id"], "error_code": d["error_code"]})
 
 
 def analysis_changed(event: Event) -> None:
@@ -87,6 +92,8 @@ def report_ready(event: Event) -> None:
                                                           f"/api/v1/reports/{d['report_id']}/file")}
     tell(tenant_id=event.tenant_id, user_id=d["requested_by"], kind="report.ready", event_id=event.id,
          values=values, data={"report_id": d["report_id"], "test_id": d["test_id"]})
+    _progress(event, "report", d["report_id"], d["requested_by"], "done", progress=100,
+              data={"test_id": d["test_id"]})
 
 
 def report_failed(event: Event) -> None:
@@ -95,6 +102,33 @@ def report_failed(event: Event) -> None:
               "link": link(f"/api/v1/reports/{d['report_id']}")}
     tell(tenant_id=event.tenant_id, user_id=d["requested_by"], kind="report.failed", event_id=event.id,
          values=values, data={"report_id": d["report_id"], "test_id": d["test_id"], "error_code": d["error_code"]})
+    _progress(event, "report", d["report_id"], d["requested_by"], "failed", stage="rendering",
+              data={"test_id": d["test_id"], "error_code": d["error_code"]})
+
+
+# ---- live progress of imports and reports (the stream's `progress` events) ---------------------------------------
+
+NOBODY = "00000000-0000-0000-0000-000000000000"  # reports' "the system" (an automatic report)
+
+
+def _progress(event: Event, subject: str, subject_id, user_id, status: str, *, stage: str = "", progress: int = 0,
+              generation: int | None = None, data: dict | None = None) -> None:
+    if not user_id or str(user_id) == NOBODY:
+        return
+    inapp.record_progress(tenant_id=event.tenant_id, user_id=str(user_id), subject=subject, subject_id=subject_id,
+                          status=status, stage=stage, progress=progress, generation=generation, data=data)
+
+
+def import_progressed(event: Event) -> None:
+    d = event.data
+    _progress(event, "import", d["import_id"], d.get("imported_by"), "running", stage=d["stage"],
+              progress=d["progress"], generation=d["generation"], data={"athlete_id": d["athlete_id"]})
+
+
+def report_progressed(event: Event) -> None:
+    d = event.data
+    _progress(event, "report", d["report_id"], d["requested_by"], "running", stage=d["stage"],
+              progress=d["progress"], generation=d["generation"], data={"test_id": d["test_id"]})
 
 
 def webhook_disabled(endpoint, fallback_user_ids) -> None:

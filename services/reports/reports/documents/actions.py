@@ -72,13 +72,28 @@ def _user_uuid(value: str) -> str:
         return NIL_UUID
 
 
+def _progressed(report: Report) -> None:
+    """reports.report.progressed, for the requester's live stream (an automatic report has nobody to show it to)."""
+    requested_by = _user_uuid(report.requested_by)
+    if requested_by == NIL_UUID:
+        return
+    publish(events.REPORT_PROGRESSED, {"report_id": str(report.id), "test_id": str(report.test_id),
+                                        "requested_by": requested_by, "stage": STAGE, "progress": int(report.progress),
+                                        "generation": int(report.generation)},
+            tenant_id=report.tenant_id, subject=str(report.id))
+
+
 def start_rendering(report: Report) -> None:
     jobs.start(report, STAGE, progress=10)
+    _progressed(report)
 
 
 def record_progress(report: Report, progress: int, **fields) -> None:
     """Progress only grows; `fields`: what the renderer learnt on the way (athlete_id, athlete_user_id)."""
+    before = report.progress
     jobs.advance(report, STAGE, progress=progress, **fields)
+    if report.progress > before:
+        _progressed(report)
 
 
 def mark_done(report: Report, *, file_path: str, sha256: str, size: int, pages: int | None) -> None:
