@@ -87,3 +87,9 @@ def password_reset_requested(event: Event) -> None:
     delivery = mail.record_password_reset_email(event)
     if not delivery.finished:
         mail_tasks.send_later(delivery)  # before the commit on purpose, as for invitations
+
+
+def dead_lettered(dead, service: str) -> None:
+    """A consumer (`service`) gave up on an event: the tenant's managers are told (the kit's dead-letter watch, in
+    the event's tenant transaction, once per event and service)."""
+    outcomes.event_dead_lettered(dead, service)

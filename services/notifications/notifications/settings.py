@@ -12,6 +12,9 @@ globals().update(build(
 ))
 
 EVENT_CONSUMERS = ["notifications.consumers"]
+# the lab's managers hear of every event a consumer gave up on (servicekit.events.consumer: dead-letter watch)
+EVENTS_DEAD_LETTER_HANDLER = "notifications.consumers.dead_lettered"
+EVENTS_DEAD_LETTER_WATCH = config.env_list("EVENTS_DEAD_LETTER_WATCH", "identity,measurements,reports,notifications")
 
 # E-mail: SMTP when EMAIL_HOST is set (SaaS), otherwise files under $VO2_DATA_DIR/mail (local mode).
 if config.env("EMAIL_HOST"):

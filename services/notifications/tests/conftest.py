@@ -80,7 +80,8 @@ class Bus:
 
         with broker.connection(self.url) as conn:
             channel = conn.channel()
-            for q in (broker.queue_name(self.name), broker.dead_letter_queue_name(self.name), self.name + ".probe"):
+            for q in (broker.queue_name(self.name), broker.dead_letter_queue_name(self.name), self.name + ".probe",
+                      broker.dead_letter_watch_queue_name(self.name)):
                 try:
                     channel.queue_delete(q)
                 except Exception:

@@ -384,3 +384,62 @@ def test_outbox_relay_consumer_flow(tenant_a, bus):
         relay.close()
         wait_for(lambda: consumer.stats["handled"] == 5, what="five events")
     assert sorted(probes(tenant_a)) == sorted(uuid.UUID(i) for i in ids)
+
+
+def test_an_event_a_consumer_gave_up_on_tells_the_lab_managers(tenant_a, bus, tmp_path, caller):
+    """The dead-letter watch: the copy of a dead-lettered event reaches the watching consumer, and the tenant's
+    owners and admins get an in-app notification (and an e-mail where their preference asks for it), once; the
+    service's own dead-letter queue keeps the event for replay."""
+    from servicekit.events import envelope
+    from servicekit.principal import Principal
+
+    from notifications import consumers
+    from notifications.mail.models import EmailDelivery
+    from notifications.preferences import actions as preferences
+
+    people = {}
+    for role in ("owner", "admin", "physiologist"):
+        user = str(uuid.uuid4())
+        people[role] = user
+        raw = _envelope(tenant_a, "identity.user.created", user_id=user, tenant_id=tenant_a,
+                        email=f"{role}@lab.example.org", roles=[role], language="ru" if role == "admin" else "en",
+                        name=role.title())
+        assert EventConsumer("notifications", registry.load()).process(envelope.parse(json.dumps(raw))) == "handled"
+    with tenant_transaction(tenant_a):
+        preferences.replace(Principal(people["owner"], tenant_a, frozenset({"owner"})),
+                            kinds={"event.dead_lettered": {"in_app": True, "email": True}}, language=None)
+    flag = tmp_path / "fail"
+    flag.write_text("x")
+    env = _envelope(tenant_a, "vo2test.probe.failing", fail_while_exists=str(flag))
+    watching = EventConsumer(bus.name, probe_handlers(), url=bus.url, retry_delay=0.05,
+                             dead_letter_handler=consumers.dead_lettered, watched=(bus.name,))
+    thread = ConsumerThread(bus)
+    thread.consumer = watching
+    with thread:
+        _publish_raw(bus, env)
+
+        def told():
+            with tenant_transaction(tenant_a):
+                return list(Notification.objects.filter(kind="event.dead_lettered").order_by("user_id"))
+
+        found = wait_for(lambda: len(told()) >= 2 and told(), what="the managers told")
+        time.sleep(0.5)  # nothing more comes
+        found = told()
+    assert sorted(str(n.user_id) for n in found) == sorted([people["owner"], people["admin"]])
+    by_user = {str(n.user_id): n for n in found}
+    assert by_user[people["owner"]].data["event_id"] == env["id"]
+    assert by_user[people["owner"]].data["service"] == bus.name
+    assert by_user[people["owner"]].data["event_type"] == "vo2test.probe.failing"
+    assert "vo2test.probe.failing" in by_user[people["owner"]].body and bus.name in by_user[people["owner"]].title
+    assert by_user[people["admin"]].title.startswith("Сервис")                   # the admin reads Russian
+    with tenant_transaction(tenant_a):
+        mails = list(EmailDelivery.objects.filter(kind__startswith="event.dead_lettered"))
+    assert [m.to_email for m in mails] == ["owner@lab.example.org"]                # e-mail by preference only
+    # a redelivered copy of the same dead letter changes nothing
+    from servicekit.events.deadletters import DeadLetter
+
+    again = DeadLetter(env["id"], env["type"], tenant_a, "delivery_limit", 5, json.dumps(env))
+    assert watching.process_dead_letter(again, bus.name) == "duplicate"
+    listed = manage("dead_letters", "list", "--json", "--name", bus.name, env=bus.env())
+    letters = dead_letter_lines(listed.communicate(timeout=60)[0])
+    assert [d["id"] for d in letters] == [env["id"]]                               # still there for a replay

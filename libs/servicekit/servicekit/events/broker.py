@@ -110,6 +110,20 @@ def dead_letter_queue(service: str) -> Queue:
                  auto_delete=False, queue_arguments={"x-queue-type": "quorum"})
 
 
+def dead_letter_watch_queue_name(service: str) -> str:
+    return f"{service}.dead_letters"
+
+
+def dead_letter_watch_queue(service: str, watched) -> Queue:
+    """`<service>.dead_letters`: a copy of every event the `watched` services' consumers gave up on (bound to
+    `vo2.events.dlx` beside their own DLQs, which keep theirs for replay). A watcher that keeps failing on one drops
+    it after the usual delivery limit (no dead-letter exchange of its own: it would loop)."""
+    return Queue(dead_letter_watch_queue_name(service),
+                 bindings=[binding(DEAD_LETTER_EXCHANGE, routing_key=s) for s in sorted(set(watched))],
+                 durable=True, auto_delete=False,
+                 queue_arguments={"x-queue-type": "quorum", "x-delivery-limit": max_deliveries() - 1})
+
+
 def declare_service_topology(channel, service: str, event_types) -> tuple[Queue, Queue]:
     EVENTS_EXCHANGE(channel).declare()
     DEAD_LETTER_EXCHANGE(channel).declare()

@@ -10,6 +10,12 @@ A failure is never acked. An envelope that cannot be parsed is rejected without 
 The database being unreachable is not the event's fault: the consumer waits for it and retries the same delivery.
 Each delivery is a consumer span continuing the envelope's `traceparent` (the publisher's span) and is counted by
 outcome (servicekit.metrics); the dead-letter queue's depth is sampled every EVENTS_DLQ_SAMPLE_SECONDS (15).
+
+Dead-letter watch (settings EVENTS_DEAD_LETTER_HANDLER, a dotted path, and EVENTS_DEAD_LETTER_WATCH, the services
+watched): the consumer also reads `<service>.dead_letters` (broker.dead_letter_watch_queue), where a copy of every
+event those services' consumers gave up on lands, and calls the handler with a `deadletters.DeadLetter` and the
+service that gave up, inside the event's tenant transaction with an inbox row of its own (a uuid5 of the queue and
+the event id), so a redelivered copy is handled once.
 """
 from __future__ import annotations
 
@@ -17,6 +23,8 @@ import logging
 import signal
 import threading
 import time
+import uuid
+from contextlib import ExitStack
 
 from django.db import IntegrityError, InterfaceError, OperationalError, close_old_connections, transaction
 from kombu import Consumer
@@ -31,13 +39,31 @@ from .models import InboxEvent
 log = logging.getLogger("vo2.events.consumer")
 
 HANDLED, DUPLICATE, IGNORED = "handled", "duplicate", "ignored"
+DEAD_LETTER_NAMESPACE = uuid.UUID("8f5b0c4e-3d7a-4c52-9a51-6a0d2f1e7b90")  # inbox ids of handled dead letters
+
+
+def _dead_letter_settings(name, handler, watched):
+    """The dead-letter watch from the arguments, else from Django settings for the service's own consumer (a
+    consumer under another name, as tests run, watches nothing unless told)."""
+    from django.conf import settings
+
+    if handler is None and name == getattr(settings, "SERVICE_NAME", None):
+        path = getattr(settings, "EVENTS_DEAD_LETTER_HANDLER", None)
+        if path:
+            from django.utils.module_loading import import_string
+
+            handler = import_string(path)
+    if watched is None:
+        watched = tuple(getattr(settings, "EVENTS_DEAD_LETTER_WATCH", ()) or ())
+    return handler, tuple(watched)
 
 
 class EventConsumer:
     def __init__(self, name: str, handlers: dict | None = None, *, url: str | None = None,
-                 retry_delay: float | None = None):
+                 retry_delay: float | None = None, dead_letter_handler=None, watched: tuple[str, ...] | None = None):
         self.name = name
         self.handlers = handlers if handlers is not None else registry.load()
+        self.dead_letter_handler, self.watched = _dead_letter_settings(name, dead_letter_handler, watched)
         self.url = broker.broker_url(url)
         self.retry_delay = retry_delay if retry_delay is not None else float(
             config.env("EVENTS_RETRY_DELAY_SECONDS", "0.5"))
@@ -101,15 +127,18 @@ class EventConsumer:
         message.ack()  # after the commit
 
     def _process_waiting_for_database(self, event: Event) -> str:
+        return self._waiting_for_database(lambda: self.process(event), event.id)
+
+    def _waiting_for_database(self, work, event_id) -> str:
         delay = 0.5
         while True:
             close_old_connections()
             try:
-                return self.process(event)
+                return work()
             except (OperationalError, InterfaceError) as exc:
                 if self.stopping.is_set():
                     raise
-                log.warning("database unavailable (%s); retrying %s in %.1f s", exc, event.id, delay)
+                log.warning("database unavailable (%s); retrying %s in %.1f s", exc, event_id, delay)
                 from django.db import connections
 
                 for c in connections.all():
@@ -117,9 +146,51 @@ class EventConsumer:
                 self.stopping.wait(delay)
                 delay = min(delay * 2, 10.0)
 
+    # -- dead letters of the watched services ------------------------------------------------------------------
+    def process_dead_letter(self, dead, service: str) -> str:
+        once = uuid.uuid5(DEAD_LETTER_NAMESPACE, f"{service}:{dead.event_id}")
+        scope = tenant_transaction(dead.tenant_id) if dead.tenant_id else transaction.atomic()
+        with scope:
+            try:
+                with transaction.atomic():
+                    InboxEvent.objects.create(event_id=once, type=f"dead-letter:{dead.type}"[:200],
+                                              source=f"/dead-letters/{service}"[:200], tenant_id=dead.tenant_id)
+            except IntegrityError:
+                return DUPLICATE
+            self.dead_letter_handler(dead, service)
+        return HANDLED
+
+    def on_dead_letter(self, message) -> None:
+        from .deadletters import describe
+
+        dead = describe(message)
+        queue = str((message.headers or {}).get("x-first-death-queue") or "")
+        service = queue[: -len(".events")] if queue.endswith(".events") else (queue or "unknown")
+        try:
+            self._waiting_for_database(lambda: self.process_dead_letter(dead, service), dead.event_id)
+        except Exception:
+            log.exception("the dead-letter handler failed for %s %s of %s", dead.type, dead.event_id, service)
+            self.stopping.wait(self.retry_delay)
+            message.reject(requeue=True)
+            return
+        message.ack()
+
     # -- the loop -------------------------------------------------------------------------------------------------
     def declare(self, channel):
-        return broker.declare_service_topology(channel, self.name, self.handlers.keys())
+        found = broker.declare_service_topology(channel, self.name, self.handlers.keys())
+        if self.dead_letter_handler is not None:
+            broker.DEAD_LETTER_EXCHANGE(channel).declare()
+            watch = broker.dead_letter_watch_queue(self.name, self.watched)(channel)
+            watch.declare()
+        return found
+
+    def _consumers(self, channel, queue):
+        made = [Consumer(channel, [queue], on_message=self.on_message, prefetch_count=1, accept=["json"])]
+        if self.dead_letter_handler is not None:
+            watch = broker.dead_letter_watch_queue(self.name, self.watched)(channel)
+            made.append(Consumer(channel, [watch], on_message=self.on_dead_letter, prefetch_count=1,
+                                 accept=["json"]))
+        return made
 
     def run(self, *, max_seconds: float | None = None, ready: threading.Event | None = None) -> None:
         started, delay = time.monotonic(), 0.5
@@ -128,9 +199,12 @@ class EventConsumer:
                 with broker.connection(self.url) as conn:
                     channel = conn.channel()
                     queue, _ = self.declare(channel)
-                    with Consumer(channel, [queue], on_message=self.on_message, prefetch_count=1,
-                                  accept=["json"]):
-                        log.info("consuming %s (%s)", queue.name, ", ".join(sorted(self.handlers)))
+                    with ExitStack() as consuming:
+                        for consumer in self._consumers(channel, queue):
+                            consuming.enter_context(consumer)
+                        log.info("consuming %s (%s)%s", queue.name, ", ".join(sorted(self.handlers)),
+                                 f" and the dead letters of {', '.join(self.watched)}"
+                                 if self.dead_letter_handler else "")
                         if ready is not None:
                             ready.set()
                         delay = 0.5

@@ -30,7 +30,9 @@ class DeadLetter:
                 "deliveries": self.deliveries}
 
 
-def _describe(message) -> DeadLetter:
+def describe(message) -> DeadLetter:
+    """What a dead-lettered message says about its event (the envelope's id, type, tenant; why and after how
+    many deliveries it died)."""
     body = message.body.decode("utf-8") if isinstance(message.body, (bytes, bytearray)) else str(message.body)
     try:
         envelope = json.loads(body)
@@ -66,7 +68,7 @@ def list_dead_letters(service: str, *, url: str | None = None, limit: int = 1000
             message = queue.get(no_ack=False)
             if message is None:
                 break
-            found.append(_describe(message))
+            found.append(describe(message))
         channel.close()  # unacked: back to the dead-letter queue
     return found
 
@@ -85,7 +87,7 @@ def replay(service: str, *, ids: set[str] | None = None, url: str | None = None,
                 if message is None:
                     break
                 seen += 1
-                dead = _describe(message)
+                dead = describe(message)
                 if ids is not None and dead.event_id not in ids:
                     continue
                 publisher.publish_batch([broker.Outgoing(dead.event_id, dead.type, dead.body, dead.tenant_id,

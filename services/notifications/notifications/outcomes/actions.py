@@ -139,3 +139,15 @@ def webhook_disabled(endpoint, fallback_user_ids) -> None:
         tell(tenant_id=str(endpoint.tenant_id), user_id=user_id, kind="webhook.disabled", event_id=event_id,
              values={"url": endpoint.url, "link": link(f"/api/v1/webhooks/{endpoint.id}")},
              data={"webhook_id": str(endpoint.id), "url": endpoint.url})
+
+
+def event_dead_lettered(dead, service: str) -> None:
+    """A consumer gave up on one of the tenant's events: its owners and admins (as identity's events named them)."""
+    if not dead.tenant_id:
+        return  # not a lab's event: the operators' dead-letter queue and logs have it
+    for user_id in dict.fromkeys(str(m.user_id) for m in directory.managers()):
+        tell(tenant_id=str(dead.tenant_id), user_id=user_id, kind="event.dead_lettered", event_id=dead.event_id,
+             values={"service": service, "type": dead.type, "event_id": dead.event_id,
+                     "deliveries": dead.deliveries, "link": None},
+             data={"service": service, "event_type": dead.type, "event_id": dead.event_id, "reason": dead.reason,
+                   "deliveries": dead.deliveries})

@@ -32,9 +32,18 @@ TEXTS = {
         "ru": ("Вебхук отключён", "Доставка на {url} не удавалась в течение всего расписания повторов, адрес "
                                   "отключён. Исправьте приёмник и включите его снова.\n{link}"),
     },
+    "event.dead_lettered": {
+        "en": ("A change could not be processed by {service}", "The {service} service gave up on the event {type} "
+               "({event_id}) after {deliveries} attempts: part of your lab's data may be out of date there. An "
+               "operator can replay it once the cause is fixed (manage.py dead_letters replay)."),
+        "ru": ("Сервис {service} не смог обработать изменение", "Сервис {service} отказался от события {type} "
+               "({event_id}) после {deliveries} попыток: часть данных лаборатории там может быть устаревшей. "
+               "Оператор может повторить его, устранив причину (manage.py dead_letters replay)."),
+    },
 }
-UNKNOWN = {"en": {"athlete": "an athlete", "test": "test", "who": "A colleague", "file": "the file"},
-           "ru": {"athlete": "спортсмена", "test": "тест", "who": "Коллега", "file": "файл"}}
+UNKNOWN = {"en": {"athlete": "an athlete", "test": "test", "who": "A colleague", "file": "the file",
+                  "deliveries": "several"},
+           "ru": {"athlete": "спортсмена", "test": "тест", "who": "Коллега", "file": "файл", "deliveries": "нескольких"}}
 TEST_ON = {"en": "test of {date}", "ru": "тест от {date}"}
 
 
