@@ -1,26 +1,28 @@
-"""Benchmark of notifications' webhooks and live stream (plain script, no timed assertions anywhere).
+"""Benchmark of notifications' webhooks and live stream, in both modes (plain script, no timed assertions anywhere).
 
-    .venv/bin/python bench/notifications.py [--events 500] [--rate 50]
+    .venv/bin/python bench/notifications.py [--mode both|local|saas] [--events 500] [--rate 50] [--code DIR]
 
-Local mode (SQLite in a temporary folder), in one process, against a receiver on 127.0.0.1:
-1. Webhook deliveries/s: N recorded deliveries sent by 8 worker threads through the real attempt
+Each mode runs in a process of its own, on its own servers: local = SQLite + the kit's filesystem broker in a
+temporary folder; saas = a PostgreSQL database of its own on the shared server, a private RabbitMQ node (the events
+of the bench must not reach other systems' queues on the shared broker) and the shared Redis. `--code DIR` measures
+another checkout's services (e.g. an export of an older commit: the "before" figures) with this same script.
+
+1. Webhook deliveries/s: N recorded deliveries sent by 8 threads through the real attempt
    (notifications.webhooks.tasks.deliver: claim, SSRF check, signed POST, record) against a bare HTTP POST loop of
-   the same bodies to the same receiver with the same 8 threads (reference, same run); prints both and the ratio.
-2. Event → webhook latency at a steady rate (default 50 events/s): each event goes through the consumer's
-   handler (inbox row, delivery recorded) and its delivery is handed to the worker threads (in-process instead of
-   the Celery broker hop); latency = the receiver's arrival time − the event's start. p50/p99 against the target
-   (p99 ≤ 1 s).
-3. Event → SSE latency at the same rate: reports.report.ready events through the consumer (the report-ready
-   notification), a stream (notifications.inapp.stream.frames, as the view serves it) read in a thread; latency =
-   the frame's time − the event's start. p50/p99 against the target (p99 ≤ 500 ms). The stream polls every
-   NOTIFICATION_STREAM_POLL_SECONDS (0.25 s): that poll is most of this figure.
+   the same bodies to the same receiver with the same 8 threads (the reference, same run); prints both and the ratio.
+2. The whole path at a steady rate (default 50 events/s): each event is written to an outbox in a transaction (as
+   reports does); the kit's relay publishes it, the kit's consumer (as `run_consumer` runs it) handles it, the
+   delivery goes through a real Celery worker process (prefork, concurrency 2, as compose runs it; solo in local
+   mode, as the launcher does) to a receiver on 127.0.0.1, and the report-ready notification reaches a live stream
+   (notifications.inapp.stream.frames, as the view serves it). Latency = arrival − the event's commit, p50/p99
+   against the targets (event → webhook p99 ≤ 1 s, event → SSE p99 ≤ 500 ms).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -30,26 +32,15 @@ from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "services" / "notifications"))
-sys.path.insert(0, str(REPO / "libs" / "servicekit"))
-_tmp = Path(tempfile.mkdtemp(prefix="vo2-bench-notifications-"))
-os.environ.update({"VO2_MODE": "local", "VO2_DATA_DIR": str(_tmp), "DJANGO_SETTINGS_MODULE": "notifications.settings",
-                   "DATABASE_URL": f"sqlite:///{_tmp / 'bench.sqlite3'}", "WEBHOOK_DISPATCH": "none",
-                   "LOG_LEVEL": "WARNING", "WEBHOOK_MAX_IN_FLIGHT": "8", "DJANGO_SECRET_KEY": "bench-" + uuid.uuid4().hex})
-os.environ.setdefault("VO2_CONTRACTS_DIR", str(REPO / "contracts" / "events"))
-
-import django  # noqa: E402
-
-django.setup()
-import logging  # noqa: E402
-
-logging.disable(logging.WARNING)
-
-from django.core.management import call_command  # noqa: E402
-from django.db import connections  # noqa: E402
-
+HERE = Path(__file__).resolve().parents[1]
 THREADS = 8
+
+
+def pct(values, p):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] * 1000
 
 
 class Receiver:
@@ -62,7 +53,7 @@ class Receiver:
 
             def do_POST(self):
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.arrivals[self.headers.get("webhook-id") or uuid.uuid4().hex] = time.monotonic()
+                receiver.arrivals.setdefault(self.headers.get("webhook-id") or uuid.uuid4().hex, time.monotonic())
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -77,34 +68,65 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] * 1000
+# ---- one mode, in this process ------------------------------------------------------------------------------------
+
+def prepare_environment(mode: str, code: Path, tmp: Path) -> dict:
+    """Environment for the service (this process and its worker); returns what to clean up."""
+    service = code / "services" / "notifications"
+    sys.path[:0] = [str(service), str(code / "libs" / "servicekit")]
+    env = {"VO2_MODE": mode, "VO2_DATA_DIR": str(tmp), "DJANGO_SETTINGS_MODULE": "notifications.settings",
+           "LOG_LEVEL": "WARNING", "WEBHOOK_MAX_IN_FLIGHT": "8", "WEBHOOK_PUBLIC_ONLY": "false",
+           "DJANGO_SECRET_KEY": "bench-" + uuid.uuid4().hex, "VO2_CONTRACTS_DIR": str(code / "contracts" / "events"),
+           "PYTHONPATH": os.pathsep.join([str(service), str(code / "libs" / "servicekit")]),
+           "NOTIFICATIONS_PERIODIC_IN_WORKER": "false"}
+    cleanup = {}
+    if mode == "local":
+        env.update({"DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}", "BROKER_URL": "filesystem://",
+                    "VO2_BROKER_DIR": str(tmp / "broker")})
+    else:
+        testing = this_kit_testing()  # the private node's helper, whichever checkout is measured
+        from servicekit.pgroles import provision
+
+        rabbit = testing.PrivateRabbitMQ(tmp / "rabbitmq").start()
+        cleanup["rabbit"] = rabbit
+        database = f"vo2_bench_notifications_{uuid.uuid4().hex[:8]}"
+        provision(testing.POSTGRES_ADMIN_DSN, database, "vo2_bench_owner", "vo2_bench_app", "vo2-bench", recreate=True)
+        cleanup["database"] = database
+        env.update({"DATABASE_URL": f"postgresql://vo2_bench_app:vo2-bench@127.0.0.1:5432/{database}",
+                    "DATABASE_MIGRATE_URL": f"postgresql://vo2_bench_owner:vo2-bench@127.0.0.1:5432/{database}",
+                    "BROKER_URL": rabbit.url, "REDIS_URL": testing.REDIS_URL})
+    os.environ.update(env)
+    migrate_env = {**os.environ, "DATABASE_URL": env.get("DATABASE_MIGRATE_URL", env["DATABASE_URL"])}
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=service, env=migrate_env, check=True)
+    cleanup["env"] = env
+    return cleanup
 
 
-def setup(receiver):
-    from servicekit.principal import Principal
+def this_kit_testing():
+    import importlib.util
 
-    from notifications.webhooks import actions
-
-    call_command("migrate", verbosity=0, interactive=False)
-    tenant, user = str(uuid.uuid4()), str(uuid.uuid4())
-    from servicekit.tenancy import tenant_transaction
-
-    with tenant_transaction(tenant):
-        actions.create_endpoint(Principal(user, tenant, frozenset({"owner"})), url=receiver.url, events=["reports.*"])
-    return tenant, user
+    spec = importlib.util.spec_from_file_location("_bench_kit_testing",
+                                                  HERE / "libs" / "servicekit" / "servicekit" / "testing.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def report_ready(tenant, user):
-    from servicekit.events import envelope
+def finish(cleanup: dict) -> None:
+    if "rabbit" in cleanup:
+        cleanup["rabbit"].stop()
+    if "database" in cleanup:
+        import psycopg
+        from psycopg import sql
 
-    data = {"report_id": str(uuid.uuid4()), "test_id": str(uuid.uuid4()), "athlete_id": str(uuid.uuid4()),
-            "language": "en", "requested_by": user}
-    return envelope.parse(json.dumps(envelope.make("reports.report.ready", data, source="/bench", tenant_id=tenant)))
+        testing = this_kit_testing()
+        with psycopg.connect(testing.POSTGRES_ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(cleanup["database"])))
 
 
 def deliver(delivery_id, tenant):
+    from django.db import connections
+
     from notifications.webhooks import tasks
 
     try:
@@ -113,29 +135,35 @@ def deliver(delivery_id, tenant):
         connections.close_all()
 
 
+def report_ready_data(user):
+    return {"report_id": str(uuid.uuid4()), "test_id": str(uuid.uuid4()), "athlete_id": str(uuid.uuid4()),
+            "language": "en", "requested_by": user}
+
+
 def throughput(receiver, tenant, user, n):
     import httpx
+    from django.conf import settings
 
-    from servicekit.events import registry
+    from servicekit.events import envelope, registry
     from servicekit.events.consumer import EventConsumer
-
-    consumer = EventConsumer("notifications", registry.load())
-    from notifications.webhooks.models import Delivery
     from servicekit.tenancy import tenant_transaction
 
-    events = [report_ready(tenant, user) for _ in range(n)]
+    from notifications.webhooks.models import Delivery
+
+    settings.WEBHOOK_DISPATCH = "none"  # this part drives the attempts itself
+    consumer = EventConsumer("notifications", registry.load())
+    events = [envelope.parse(json.dumps(envelope.make("reports.report.ready", report_ready_data(user),
+                                                      source="/bench", tenant_id=tenant))) for _ in range(n)]
     for event in events:
         consumer.process(event)
     with tenant_transaction(tenant):
         ids = [str(d) for d in Delivery.objects.filter(event_id__in=[e.id for e in events]).values_list("id", flat=True)]
     bodies = [json.dumps(e.raw).encode() for e in events]
-
     started = time.monotonic()
     with ThreadPoolExecutor(THREADS) as pool:
         outcomes = list(pool.map(lambda i: deliver(i, tenant), ids))
     webhooks_s = len(ids) / (time.monotonic() - started)
     assert outcomes.count("done") == len(ids), outcomes[:5]
-
     local = threading.local()
 
     def bare(body):
@@ -147,81 +175,156 @@ def throughput(receiver, tenant, user, n):
     with ThreadPoolExecutor(THREADS) as pool:
         list(pool.map(bare, bodies))
     bare_s = len(bodies) / (time.monotonic() - started)
+    settings.WEBHOOK_DISPATCH = "celery"
     return webhooks_s, bare_s
 
 
-def steady(receiver, tenant, user, n, rate):
-    """Events at `rate`/s; returns (event→webhook latencies, event→SSE latencies) in seconds."""
-    from servicekit.events import registry
+def start_worker(mode: str, code: Path, tmp: Path) -> subprocess.Popen:
+    pool = ["--pool", "solo"] if mode == "local" else ["--concurrency", "2"]
+    log = tmp / "worker.log"
+    proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "notifications.celery", "worker", "-Q",
+                             os.environ.get("NOTIFICATIONS_QUEUE", "notifications.tasks"), "-n",
+                             f"bench-{uuid.uuid4().hex[:6]}@%h", "--without-mingle", "--without-gossip", "-l", "INFO",
+                             *pool], cwd=code / "services" / "notifications", env={**os.environ, "LOG_LEVEL": "INFO"},
+                            stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while b" ready." not in log.read_bytes():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the Celery worker did not start:\n" + log.read_text()[-3000:])
+        time.sleep(0.1)
+    return proc
+
+
+def steady(mode, code, tmp, receiver, tenant, user, n, rate):
+    from django.db import connections
+    from django.conf import settings
+
+    from servicekit.events import publish, registry
     from servicekit.events.consumer import EventConsumer
+    from servicekit.events.relay import Relay
     from servicekit.tenancy import tenant_transaction
 
     from notifications.inapp import stream
-    from notifications.webhooks.models import Delivery
 
+    worker = start_worker(mode, code, tmp)
+    relay = Relay()
     consumer = EventConsumer("notifications", registry.load())
-    started_at: dict[str, float] = {}
-    by_notification: dict[str, float] = {}
-    seen: dict[str, float] = {}
+    ready = threading.Event()
+    loops = [threading.Thread(target=relay.run, daemon=True),
+             threading.Thread(target=lambda: consumer.run(ready=ready), daemon=True)]
+    for loop in loops:
+        loop.start()
+    assert ready.wait(60), "the consumer did not start"
+    committed: dict[str, float] = {}       # event id -> commit time
+    by_report: dict[str, str] = {}         # report id -> event id
+    seen: dict[str, float] = {}            # report id -> time on the stream
     stop = threading.Event()
+    settings.NOTIFICATION_STREAM_MAX_SECONDS = n / rate + 60
 
     def read_stream():
-        from django.conf import settings
-
-        settings.NOTIFICATION_STREAM_MAX_SECONDS = n / rate + 30
         for frame in stream.frames(tenant, user, None):
-            if frame.startswith("id: "):
+            if frame.startswith("id: ") and "event: notification" in frame:
                 data = json.loads(frame.split("data: ", 1)[1])
-                seen[data["data"]["report_id"]] = time.monotonic()
+                seen.setdefault(data["data"]["report_id"], time.monotonic())
             if stop.is_set():
                 break
         connections.close_all()
 
-    reader = threading.Thread(target=read_stream, daemon=True)
-    reader.start()
+    threading.Thread(target=read_stream, daemon=True).start()
+    try:
+        from notifications.inapp import fanout  # this checkout's wake-ups (none in an older one)
+
+        deadline = time.monotonic() + 20
+        while not fanout.hub.live() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    except ImportError:
+        pass
     time.sleep(1.0)
-    pool = ThreadPoolExecutor(THREADS)
-    interval = 1.0 / rate
-    next_at = time.monotonic()
+    interval, next_at = 1.0 / rate, time.monotonic()
     for _ in range(n):
         now = time.monotonic()
         if now < next_at:
             time.sleep(next_at - now)
         next_at += interval
-        event = report_ready(tenant, user)
-        t0 = time.monotonic()
-        started_at[event.id] = t0
-        by_notification[event.data["report_id"]] = t0
-        consumer.process(event)
+        data = report_ready_data(user)
         with tenant_transaction(tenant):
-            for delivery in Delivery.objects.filter(event_id=event.id):
-                pool.submit(deliver, str(delivery.id), tenant)
-    pool.shutdown(wait=True)
-    deadline = time.monotonic() + 10
-    while len(seen) < n and time.monotonic() < deadline:
+            event_id = publish("reports.report.ready", data, tenant_id=tenant)
+        committed[event_id] = time.monotonic()
+        by_report[data["report_id"]] = event_id
+    deadline = time.monotonic() + 30
+    while (len(seen) < n or sum(e in receiver.arrivals for e in committed) < n) and time.monotonic() < deadline:
         time.sleep(0.1)
     stop.set()
-    webhook = [receiver.arrivals[e] - t for e, t in started_at.items() if e in receiver.arrivals]
-    sse = [seen[r] - t for r, t in by_notification.items() if r in seen]
-    return webhook, sse, len(started_at)
+    relay.stopping.set()
+    consumer.stopping.set()
+    worker.terminate()
+    try:
+        worker.wait(20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+    webhook = [receiver.arrivals[e] - t for e, t in committed.items() if e in receiver.arrivals]
+    sse = [seen[r] - committed[e] for r, e in by_report.items() if r in seen]
+    return webhook, sse
+
+
+def run_mode(mode: str, code: Path, events: int, rate: float) -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix=f"vo2-bench-notifications-{mode}-"))
+    cleanup = prepare_environment(mode, code, tmp)
+    try:
+        import django
+
+        django.setup()
+        import logging
+
+        logging.disable(logging.WARNING)
+        from servicekit.principal import Principal
+        from servicekit.tenancy import tenant_transaction
+
+        from notifications.webhooks import actions
+
+        receiver = Receiver()
+        tenant, user = str(uuid.uuid4()), str(uuid.uuid4())
+        with tenant_transaction(tenant):
+            actions.create_endpoint(Principal(user, tenant, frozenset({"owner"})), url=receiver.url,
+                                    events=["reports.*"])
+        webhooks_s, bare_s = throughput(receiver, tenant, user, events)
+        webhook, sse = steady(mode, code, tmp, receiver, tenant, user, events, rate)
+        return {"mode": mode, "deliveries_s": webhooks_s, "bare_s": bare_s, "events": events, "rate": rate,
+                "webhook_n": len(webhook), "webhook_p50": pct(webhook, 50), "webhook_p99": pct(webhook, 99),
+                "sse_n": len(sse), "sse_p50": pct(sse, 50), "sse_p99": pct(sse, 99),
+                "load": os.getloadavg()[0]}
+    finally:
+        finish(cleanup)
+
+
+def show(r: dict) -> None:
+    print(f"[{r['mode']}] webhook deliveries/s ({THREADS} threads): {r['deliveries_s']:7.1f}   bare POST loop/s: "
+          f"{r['bare_s']:7.1f}   ratio {r['deliveries_s'] / r['bare_s']:.2f}")
+    print(f"[{r['mode']}] steady {r['rate']:g} events/s, {r['events']} events (load {r['load']:.1f}):")
+    print(f"[{r['mode']}]   event -> webhook: {r['webhook_n']}/{r['events']} delivered, p50 {r['webhook_p50']:6.1f} ms, "
+          f"p99 {r['webhook_p99']:6.1f} ms (target p99 <= 1000 ms)")
+    print(f"[{r['mode']}]   event -> SSE:     {r['sse_n']}/{r['events']} streamed,  p50 {r['sse_p50']:6.1f} ms, "
+          f"p99 {r['sse_p99']:6.1f} ms (target p99 <= 500 ms)")
 
 
 def main():
     parser = argparse.ArgumentParser()
+    parser.add_argument("--mode", choices=("both", "local", "saas"), default="both")
     parser.add_argument("--events", type=int, default=500)
     parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--code", type=Path, default=HERE, help="the checkout whose services are measured")
+    parser.add_argument("--json", action="store_true", help="one JSON line per mode (for a caller)")
     args = parser.parse_args()
-    receiver = Receiver()
-    tenant, user = setup(receiver)
-    webhooks_s, bare_s = throughput(receiver, tenant, user, args.events)
-    print(f"webhook deliveries/s ({THREADS} threads, local SQLite): {webhooks_s:8.1f}")
-    print(f"bare HTTP POST loop/s (same receiver, same threads):   {bare_s:8.1f}   ratio {webhooks_s / bare_s:.2f}")
-    webhook, sse, sent = steady(receiver, tenant, user, args.events, args.rate)
-    print(f"steady {args.rate:g} events/s, {sent} events:")
-    print(f"  event -> webhook: {len(webhook)}/{sent} delivered, p50 {pct(webhook, 50):6.1f} ms, "
-          f"p99 {pct(webhook, 99):6.1f} ms (target p99 <= 1000 ms)")
-    print(f"  event -> SSE:     {len(sse)}/{sent} streamed,  p50 {pct(sse, 50):6.1f} ms, "
-          f"p99 {pct(sse, 99):6.1f} ms (target p99 <= 500 ms)")
+    if args.mode == "both":
+        for mode in ("local", "saas"):
+            subprocess.run([sys.executable, __file__, "--mode", mode, "--events", str(args.events), "--rate",
+                            str(args.rate), "--code", str(args.code)] + (["--json"] if args.json else []), check=True)
+        return
+    result = run_mode(args.mode, args.code.resolve(), args.events, args.rate)
+    print(json.dumps(result) if args.json else "", flush=True)
+    if not args.json:
+        show(result)
+    os._exit(0)  # daemon loops and the stream thread need no orderly end
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ globals().update(build(
 ))
 
 EVENT_CONSUMERS = ["notifications.consumers"]
+CELERY_QUEUE = config.env("NOTIFICATIONS_QUEUE", "notifications.tasks")  # e-mail and webhook deliveries
 # the lab's managers hear of every event a consumer gave up on (servicekit.events.consumer: dead-letter watch)
 EVENTS_DEAD_LETTER_HANDLER = "notifications.consumers.dead_lettered"
 EVENTS_DEAD_LETTER_WATCH = config.env_list("EVENTS_DEAD_LETTER_WATCH", "identity,measurements,reports,notifications")
