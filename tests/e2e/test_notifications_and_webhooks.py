@@ -119,9 +119,21 @@ def test_upload_report_and_webhooks_end_to_end(owner, mailbox, receivers):
 
     athlete = owner.post("/api/v1/athletes/", {"first_name": "Olga", "last_name": "Webhookova", "sex": "female",
                                                "birth_date": "1995-02-03", "body_mass_kg": 61.0}).json()
-    state = wait_for_import(owner, upload(owner, athlete, FORMATS["zan"]).json()["id"], timeout=240)
-    assert state["status"] == "done", state
-    test_id = state["test"]
+    live = Stream(owner)  # the import's progress, live
+    try:
+        import_id = upload(owner, athlete, FORMATS["zan"]).json()["id"]
+        state = wait_for_import(owner, import_id, timeout=240)
+        assert state["status"] == "done", state
+        test_id = state["test"]
+        finished = wait(lambda: next((e for e in live.events if e["event"] == "progress" and e["data"]["id"]
+                                      == import_id and e["data"]["status"] == "done"), None),
+                        what="the import's progress reaching done on the stream")
+        steps = [e["data"] for e in live.events if e["event"] == "progress" and e["data"]["id"] == import_id]
+        assert finished["data"]["kind"] == "import" and finished["data"]["progress"] == 100 and finished["id"]
+        assert [d["progress"] for d in steps] == sorted(d["progress"] for d in steps)   # never back
+        assert {d["stage"] for d in steps if d["status"] == "running"} <= {"parsing", "storing", "analyzing"}
+    finally:
+        live.close()
     done = wait(lambda: notification(owner, "import.done", "test_id", test_id), what="the import-done notification")
     assert "Olga Webhookova" in done["title"] and done["read"] is False
     assert done["data"]["link"] == f"{owner.base}/api/v1/tests/{test_id}/analysis"
@@ -143,6 +155,10 @@ def test_upload_report_and_webhooks_end_to_end(owner, mailbox, receivers):
         pushed = wait(lambda: next((e for e in stream.events if e["data"]["id"] == ready["id"]), None),
                       what="the report-ready notification on the stream")
         assert pushed["event"] == "notification" and pushed["data"]["kind"] == "report.ready" and pushed["id"]
+        rendered = wait(lambda: next((e for e in stream.events if e["event"] == "progress" and e["data"]["id"]
+                                      == report_id and e["data"]["status"] == "done"), None),
+                        what="the report's progress reaching done on the stream")
+        assert rendered["data"]["kind"] == "report" and rendered["data"]["progress"] == 100
     finally:
         stream.close()
 

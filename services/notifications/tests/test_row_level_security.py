@@ -21,7 +21,7 @@ def test_tables_force_rls_for_a_role_that_neither_owns_nor_bypasses(rls):
     rls.assert_application_role()
     rls.assert_forced()
     assert {"notification", "email_delivery", "webhook_endpoint", "webhook_delivery", "webhook_attempt",
-            "webhook_manual_send"} <= \
+            "webhook_manual_send", "notification_progress"} <= \
         set(rls.tables())
 
 
