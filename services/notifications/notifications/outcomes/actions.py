@@ -20,11 +20,11 @@ def link(path: str) -> str:
     return settings.PUBLIC_APP_URL + path
 
 
-def language_of(user_id) -> str:
+def language_of(user_id, member=None) -> str:
     chosen = preferences.language(user_id)
     if chosen:
         return chosen
-    member = directory.member(user_id)
+    member = member if member is not None else directory.member(user_id)
     return member.language if member else "en"
 
 
@@ -32,12 +32,12 @@ def tell(*, tenant_id: str, user_id, kind: str, event_id: str, values: dict, dat
     if not user_id:
         return
     channels = preferences.channels(user_id).get(kind, {"in_app": True, "email": False})
-    language = language_of(user_id)
+    member = directory.member(user_id)
+    language = language_of(user_id, member)
     title, body = messages.render(kind, language, values)
     if channels["in_app"]:
         inapp.notify(tenant_id=tenant_id, user_id=str(user_id), kind=kind, title=title, body=body,
                      data={**data, "link": values.get("link")}, event_id=event_id)
-    member = directory.member(user_id)
     if channels["email"] and member is not None and member.email:
         delivery = mail.record_email(tenant_id=tenant_id, event_id=event_id, kind=f"{kind}:{user_id}",
                                      to_email=member.email, language=language, subject=title, body=body)
