@@ -187,7 +187,7 @@ def test_redis_down_the_stream_polls_and_wakes_again_when_redis_is_back(settings
         redis_proc.wait(10)
 
 
-def test_progress_of_imports_and_reports_on_the_stream(settings, caller, tenant_a):
+def test_progress_of_imports_and_reports_on_the_stream(settings, caller, tenant_a, tenant_b):
     """Progress rows (from measurements' and reports' progress events) stream as `event: progress`, the latest state
     per job; a late or repeated step never moves it back; a reconnect resumes after Last-Event-ID."""
     from notifications.inapp.actions import record_progress
@@ -199,11 +199,12 @@ def test_progress_of_imports_and_reports_on_the_stream(settings, caller, tenant_
     next(frames)
     imp, report = str(uuid.uuid4()), str(uuid.uuid4())
 
-    def step(subject, subject_id, status, stage, progress, generation=1, user=None):
-        with tenant_transaction(tenant_a):
-            record_progress(tenant_id=tenant_a, user_id=user or me.user_id, subject=subject, subject_id=subject_id,
+    def step(subject, subject_id, status, stage, progress, generation=1, user=None, tenant=tenant_a):
+        with tenant_transaction(tenant):
+            record_progress(tenant_id=tenant, user_id=user or me.user_id, subject=subject, subject_id=subject_id,
                             status=status, stage=stage, progress=progress, generation=generation)
 
+    step("import", str(uuid.uuid4()), "running", "parsing", 10, tenant=tenant_b)  # same user id, other tenant
     step("import", imp, "running", "parsing", 10)
     first = events(frames, 1)[0]
     step("import", imp, "running", "storing", 40)
