@@ -313,3 +313,4 @@ def test_login_with_a_choice_of_organisation_and_a_second_factor(page, system, g
     page.get_by_role("heading", name="Athletes").wait_for()
     assert "Second Lab" in page.locator("header").inner_text()
     assert page.get_by_role("button", name="New athlete").count() == 0  # a viewer there
+

@@ -73,9 +73,10 @@ export function LoginScreen() {
     if (!sso) return;
     // The provider's callback answers the token pair as JSON on this origin: the console opens the flow in a
     // window of its own and reads that answer from it (same origin), so the tokens never touch the URL.
-    const popup = window.open(sso.start_url, "vo2-sso", "width=520,height=680");
+    const start = `${sso.start_url}${sso.start_url.includes("?") ? "&" : "?"}login_hint=${encodeURIComponent(email)}`;
+    const popup = window.open(start, "vo2-sso", "width=520,height=680");
     if (!popup) {
-      location.href = sso.start_url;
+      location.href = start;
       return;
     }
     const timer = setInterval(async () => {
