@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 
 DJANGO_SERVICES = ("identity", "measurements", "reports", "notifications")
-PUBLISHERS = {"identity", "measurements", "reports"}  # services with an outbox to relay
+PUBLISHERS = {"identity", "measurements", "reports", "notifications"}  # services with an outbox to relay
 SERVICE_CLIENTS = ("measurements", "reports", "gateway")  # service tokens; the gateway exchanges API keys
 # Local mode: the Celery workers that compute (imports, PDFs) get a process of their own; every other loop runs as a
 # thread of its service's web process (launcher/local_process.py).

@@ -63,3 +63,32 @@ def test_progress_events_share_one_shape_and_are_consumed():
         assert {f"{job}_id", "stage", "progress", "generation"} <= set(schema["required"]), event_type
         assert schema["properties"]["progress"] == {"type": "integer", "minimum": 0, "maximum": 100}, event_type
         assert event_type in consumed, f"notifications does not consume {event_type}"
+
+
+def consumed_by(service: str) -> set[str]:
+    consumers = ROOT / "services" / service / service / "consumers.py"
+    if not consumers.is_file():
+        return set()
+    names = event_names(consumers.parent)
+    return {names.get(arg.removeprefix("events."), arg.strip("\"'"))
+            for arg in re.findall(r"""@handles\(\s*([^)\s]+)\s*\)""", consumers.read_text())}
+
+
+# issue 18: who holds data about an athlete, a test or a tenant, and so must erase it and confirm
+HOLDERS = {"athlete": ("reports", "notifications"), "test": ("reports", "notifications"),
+           "tenant": ("measurements", "reports", "notifications")}
+REQUESTS = {"athlete": ("measurements", "measurements.athlete.deleted"),
+            "test": ("measurements", "measurements.test.deleted"), "tenant": ("identity", "identity.tenant.deleted")}
+
+
+@pytest.mark.parametrize("scope", sorted(HOLDERS))
+def test_every_deletion_request_is_erased_and_confirmed_by_each_holder(scope):
+    asker, request = REQUESTS[scope]
+    assert request in DECLARED
+    for holder in HOLDERS[scope]:
+        assert request in consumed_by(holder), f"{holder} does not act on {request}"
+        answer = f"{holder}.deletion.confirmed"
+        assert answer in DECLARED and answer in event_names(ROOT / "services" / holder / holder).values()
+        assert answer in consumed_by(asker), f"{asker} does not record {answer}"
+        schema = json.loads((ROOT / "contracts" / "events" / f"{answer}.v1.json").read_text())
+        assert scope in schema["properties"]["scope"]["enum"]

@@ -29,9 +29,10 @@ APPLICATIONS = set(PACKAGES) - {"servicekit"}  # what no other part may import
 # in one layer do not import each other.
 LAYERS = {
     "identity": [("audit",), ("tenants",), ("accounts",), ("tokens",), ("invitations", "sso", "apikeys", "mfa")],
-    "measurements": [("athletes",), ("exercise_tests",), ("samples", "results"), ("imports",)],
+    "measurements": [("athletes",), ("exercise_tests",), ("samples", "results"), ("imports",), ("exports",),
+                     ("erasure",)],
     "reports": [("rendering",), ("documents",)],
-    "notifications": [("directory", "preferences"), ("inapp",), ("mail",), ("outcomes",), ("webhooks",)],
+    "notifications": [("directory", "preferences"), ("inapp",), ("mail",), ("outcomes",), ("webhooks",), ("erasure",)],
 }
 FOUNDATIONS = {"settings", "events", "celery", "wsgi"}  # domain folders may import these; they import no folder
 ENTRIES = {"urls", "consumers", "tasks"}                 # loaded by name (tasks: by the Celery factory); they

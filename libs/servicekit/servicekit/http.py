@@ -96,9 +96,10 @@ class ServiceClient:
         return client
 
     def request(self, method: str, path: str, *, tenant_id: str | None = None, authorization: str | None = None,
-                missing_ok: bool = False, headers: dict | None = None, **kwargs) -> Any:
-        """One call → the JSON body (None for an empty one). Either `tenant_id` (a service token) or
-        `authorization` (the caller's `Authorization` header, passed on as it came)."""
+                missing_ok: bool = False, headers: dict | None = None, raw: bool = False, **kwargs) -> Any:
+        """One call → the JSON body (None for an empty one), or with `raw=True` the body's bytes (a file). Either
+        `tenant_id` (a service token) or `authorization` (the caller's `Authorization` header, passed on as it
+        came)."""
         if (tenant_id is None) == (authorization is None):
             raise ValueError("name the tenant (service token) or pass the caller's authorization, not both")
         for attempt in (1, 2):
@@ -118,7 +119,7 @@ class ServiceClient:
                 self.tokens.invalidate(str(tenant_id))  # expired early or the signing key rotated: once more
                 continue
             break
-        return self._answer(response, path, missing_ok)
+        return self._answer(response, path, missing_ok, raw)
 
     def _token(self, tenant_id: str) -> str:
         if self.tokens is None:
@@ -133,10 +134,12 @@ class ServiceClient:
             raise Unavailable(None, detail=f"no service token for tenant {tenant_id}: {exc}",
                               service="identity") from exc
 
-    def _answer(self, response: httpx.Response, path: str, missing_ok: bool) -> Any:
+    def _answer(self, response: httpx.Response, path: str, missing_ok: bool, raw: bool = False) -> Any:
         status = response.status_code
         if status >= 500 or status == 429:
             raise Unavailable(status, detail=f"{self.name} answered {status}", service=self.name)
+        if raw and status < 400:
+            return response.content
         try:
             body = response.json() if response.content else None
         except ValueError:

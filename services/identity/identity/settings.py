@@ -80,3 +80,5 @@ SSO_PRIVATE_ISSUER_HOSTS = config.env_list("SSO_PRIVATE_ISSUER_HOSTS",
                                            "127.0.0.1,localhost,::1" if config.is_local() else "")
 PASSWORD_RESET_TTL_MINUTES = config.env_int("PASSWORD_RESET_TTL_MINUTES", 30)
 PASSWORD_CHANGE_AUDIENCE = "vo2max-password-change"  # the `aud` of a session that must change its password first
+# A deleted tenant is erased by every service that holds its data; each confirms (identity.consumers).
+TENANT_DELETION_CONFIRMERS = config.env_list("TENANT_DELETION_CONFIRMERS", "measurements,reports,notifications")

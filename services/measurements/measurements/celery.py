@@ -5,3 +5,14 @@ Worker: `celery -A measurements.celery worker -Q measurements.tasks --concurrenc
 from servicekit.celery import make_celery
 
 app = make_celery("measurements")
+
+# periodic work: each worker runs it on a timer (measurements.tasks); or a beat (`celery -A measurements.celery beat`)
+# with MEASUREMENTS_PERIODIC_IN_WORKER=false
+from django.conf import settings  # noqa: E402  (the factory set Django up)
+
+app.conf.beat_schedule = {
+    "erasure-reemit-unconfirmed": {"task": "measurements.erasure.reemit_unconfirmed",
+                                   "schedule": settings.MEASUREMENTS_PERIODIC_SECONDS},
+    "exports-remove-expired": {"task": "measurements.exports.remove_expired",
+                               "schedule": settings.MEASUREMENTS_PERIODIC_SECONDS},
+}

@@ -1,10 +1,13 @@
 """measurements: athletes, exercise tests, samples, lactate steps, imports, stored results and overrides."""
+from pathlib import Path
+
 from servicekit import config
 from servicekit.django.settings import build
 
 globals().update(build(
     "measurements",
-    apps=["measurements.athletes", "measurements.exercise_tests", "measurements.imports", "measurements.results"],
+    apps=["measurements.athletes", "measurements.exercise_tests", "measurements.imports", "measurements.results",
+          "measurements.exports", "measurements.erasure"],
     urlconf="measurements.urls",
     title="VO2max Report — measurements",
     description="Athletes, exercise tests, samples, imports and stored analysis results.",
@@ -30,3 +33,19 @@ IMPORT_DISPATCH = config.env("IMPORT_DISPATCH", "celery")
 CELERY_QUEUE = config.env("MEASUREMENTS_QUEUE", "measurements.tasks")
 # A change of VO2max between two tests of the same modality larger than this (in %) is flagged as meaningful.
 PROGRESS_MEANINGFUL_CHANGE_PCT = float(config.env("PROGRESS_MEANINGFUL_CHANGE_PCT", "5.0"))
+# The reports service (an athlete's export gathers its report files, with a service token).
+REPORTS_URL = config.env("REPORTS_URL", "http://127.0.0.1:8004")
+REPORTS_TIMEOUT_S = float(config.env("REPORTS_TIMEOUT_S", "30"))
+# Athlete exports: the ZIPs' store, how a requested export reaches its job (as IMPORT_DISPATCH), how long it stays.
+# (beside the uploads by default: the same shared volume in compose and Kubernetes)
+EXPORTS_DIR = config.env("EXPORTS_DIR") or str(Path(UPLOADS_DIR) / "_exports")
+EXPORT_DISPATCH = config.env("EXPORT_DISPATCH", "celery")
+EXPORT_TTL_S = float(config.env("EXPORT_TTL_S", str(7 * 24 * 3600)))
+# Deletions: the services that hold data about an athlete or a test and must confirm its erasure; a request none
+# of them confirmed within DELETION_CONFIRM_WITHIN_S is sent again (then after doubling waits, at most hourly).
+DELETION_CONFIRMERS = config.env_list("DELETION_CONFIRMERS", "reports,notifications")
+DELETION_CONFIRM_WITHIN_S = float(config.env("DELETION_CONFIRM_WITHIN_S", "300"))
+# Periodic work (re-sending deletion requests, removing expired exports): on a timer in every worker unless a beat
+# runs it (measurements.celery's schedule).
+MEASUREMENTS_PERIODIC_IN_WORKER = config.env_bool("MEASUREMENTS_PERIODIC_IN_WORKER", True)
+MEASUREMENTS_PERIODIC_SECONDS = float(config.env("MEASUREMENTS_PERIODIC_SECONDS", "30"))

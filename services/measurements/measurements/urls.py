@@ -9,4 +9,6 @@ urlpatterns = [
     path("api/v1/", include("measurements.samples.urls")),
     path("api/v1/", include("measurements.results.urls")),
     path("api/v1/", include("measurements.imports.urls")),
+    path("api/v1/", include("measurements.exports.urls")),
+    path("api/v1/", include("measurements.erasure.urls")),
 ]

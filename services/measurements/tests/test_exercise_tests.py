@@ -207,8 +207,11 @@ def test_deleting_a_test_removes_samples_results_and_files(caller, tenant_a, ath
     assert folder.is_dir()
     assert caller(tenant_a, "physiologist").delete(f"/api/v1/tests/{test_id}").status_code == 204
     assert not folder.exists()
-    for model in (ExerciseTest, Sample, AnalysisResult, AnalysisAudit, Import):
+    for model in (ExerciseTest, Sample, AnalysisResult, Import):
         assert db_count(tenant_a, model) == 0, model
+    # the audit stays anonymised: who changed an analysis and when, no longer the test nor its values
+    assert db_count(tenant_a, AnalysisAudit) == 2
+    assert db_count(tenant_a, AnalysisAudit, test__isnull=True, changes={}) == 2
     deleted = outbox("measurements.test.deleted")
     assert deleted == [("measurements.test.deleted", {"test_id": test_id, "athlete_id": athlete["id"],
                                                       "reason": "user", "deleted_by": deleted[0][1]["deleted_by"]})]

@@ -38,7 +38,8 @@ def test_application_role_neither_owns_nor_bypasses(rls):
     # the kit's checks over every tenant-owned table of the service
     rls.assert_application_role()
     assert set(rls.tables()) == {"athlete", "exercise_test", "sample", "lactate_step", "import_job",
-                                 "analysis_result", "analysis_audit", "analysis_settings"}
+                                 "analysis_result", "analysis_audit", "analysis_settings", "athlete_export",
+                                 "deletion_request"}
     rls.assert_forced()
 
 

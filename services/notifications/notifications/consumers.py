@@ -4,6 +4,7 @@ from servicekit.events import Event, handles
 
 from . import events
 from .directory import actions as directory
+from .erasure import actions as erasure
 from .inapp import actions as inapp
 from .mail import actions as mail, tasks as mail_tasks
 from .outcomes import actions as outcomes
@@ -51,7 +52,23 @@ def test_analyzed(event: Event) -> None:
 
 @handles(events.TEST_DELETED)
 def test_deleted(event: Event) -> None:
-    to_webhooks(event)
+    if not event.data.get("reemitted"):  # a repeated request is measurements asking again, not news to integrators
+        to_webhooks(event)
+    erasure.erase_test(event.tenant_id, event.data["test_id"], request_event_id=event.id)
+
+
+@handles(events.ATHLETE_DELETED)
+def athlete_deleted(event: Event) -> None:
+    """The athlete's notifications, e-mails, webhook deliveries and directory entries go (integrators are told)."""
+    if not event.data.get("reemitted"):
+        to_webhooks(event)
+    erasure.erase_athlete(event.tenant_id, event.data["athlete_id"], event.data.get("test_ids") or [],
+                          request_event_id=event.id)
+
+
+@handles(events.TENANT_DELETED)
+def tenant_deleted(event: Event) -> None:
+    erasure.erase_tenant(event.tenant_id, request_event_id=event.id)
 
 
 @handles(events.IMPORT_FAILED)

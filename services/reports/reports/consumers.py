@@ -1,4 +1,5 @@
-"""Events reports consumes (`manage.py run_consumer`): an analysed test may auto-request a report."""
+"""Events reports consumes (`manage.py run_consumer`): an analysed test may auto-request a report; a deleted test,
+athlete or tenant takes its reports and files with it, and reports confirms (`reports.deletion.confirmed`)."""
 from __future__ import annotations
 
 import logging
@@ -34,6 +35,22 @@ def on_test_analyzed(event) -> None:
         tasks.render_later(report)
     log.info("auto report %s for test %s (%s)", report.id, test_id, "queued" if created else "already there",
              extra={"tenant_id": event.tenant_id, "event_id": event.id})
+
+
+@handles(events.TEST_DELETED)
+def on_test_deleted(event) -> None:
+    actions.erase_test(event.tenant_id, event.data["test_id"], request_event_id=event.id)
+
+
+@handles(events.ATHLETE_DELETED)
+def on_athlete_deleted(event) -> None:
+    actions.erase_athlete(event.tenant_id, event.data["athlete_id"], event.data.get("test_ids") or [],
+                          request_event_id=event.id)
+
+
+@handles(events.TENANT_DELETED)
+def on_tenant_deleted(event) -> None:
+    actions.erase_tenant(event.tenant_id, request_event_id=event.id)
 
 
 def analysable(data: dict) -> bool:

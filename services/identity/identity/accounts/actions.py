@@ -252,6 +252,86 @@ def create_tenant(*, by: Principal | None, name: str, slug: str, owner_email: st
     return tenant
 
 
+def delete_tenant(tenant: Tenant, *, by: Principal | None) -> "TenantDeletion":
+    """The operator deletes a tenant (GDPR erasure of an organisation): the request is recorded and
+    `identity.tenant.deleted` goes to every service, which erases the tenant and confirms; identity erases its own
+    part now, in this transaction: every row naming the tenant (memberships, invitations, refresh tokens, API
+    keys, SSO settings and links, audit),
+    the users left without any tenant (not operators), and the tenant itself. What is kept: an anonymised audit
+    entry (ids only) and the deletion record."""
+    from servicekit import erasure
+
+    from ..tenants.models import TenantDeletion
+
+    tenant_id = tenant.id
+    with transaction.atomic():
+        with tenant_scope(tenant_id):
+            member_ids = list(Membership.objects.values_list("user_id", flat=True))
+            removed = erasure.erase_tenant(tenant_id)
+        # a user with a membership left elsewhere keeps the account (read as that user: RLS shows their own rows)
+        alone = User.objects.filter(pk__in=[u for u in member_ids if not _any_membership(u)], is_operator=False)
+        removed["users"], _ = alone.delete()
+        tenant.delete()
+        row = TenantDeletion.objects.create(scope="tenant", subject_id=tenant_id, requested_by=_user_uuid(by),
+                                            expected=list(settings.TENANT_DELETION_CONFIRMERS),
+                                            removed_here=removed)
+        publish(events.TENANT_DELETED, {"tenant_id": str(tenant_id), "deleted_by": _user_uuid(by)},
+                tenant_id=str(tenant_id), subject=str(tenant_id))
+        audit.record(Kind.TENANT_DELETED, tenant_id=None, by=by, deleted_tenant_id=str(tenant_id),
+                     deletion_id=str(row.pk))
+    return row
+
+
+def _any_membership(user_id) -> bool:
+    from .queries import user_scope
+
+    with user_scope(user_id):
+        return Membership.all_tenants.filter(user_id=user_id).exists()
+
+
+def _user_uuid(by: Principal | None) -> str | None:
+    import uuid
+
+    try:
+        return str(uuid.UUID(str(by.user_id))) if by else None
+    except ValueError:
+        return None
+
+
+def record_tenant_deletion_confirmation(service: str, data: dict) -> None:
+    """A service confirmed it erased a deleted tenant (scope tenant; other scopes are measurements' business)."""
+    from servicekit import erasure
+
+    from ..tenants.models import TenantDeletion
+
+    if data.get("scope") != "tenant":
+        return
+    row = TenantDeletion.objects.select_for_update().filter(subject_id=data["subject_id"]).first()
+    if row is not None:
+        erasure.record_confirmation(row, service, data.get("removed"))
+
+
+def reemit_tenant_deletions(*, older_than_s: float) -> int:
+    """Send `identity.tenant.deleted` again for every deletion some service has not confirmed after
+    `older_than_s` seconds since it last went out (the services that erased already remove nothing and confirm
+    again). A plain function: `manage.py reemit_tenant_deletions`, or a periodic task."""
+    from servicekit import erasure
+
+    from ..tenants.models import TenantDeletion
+
+    sent = 0
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    for row in TenantDeletion.objects.filter(completed_at__isnull=True, last_emitted_at__lte=cutoff):
+        with transaction.atomic():
+            row = TenantDeletion.objects.select_for_update().get(pk=row.pk)
+            erasure.note_emitted(row)
+            publish(events.TENANT_DELETED, {"tenant_id": str(row.subject_id), "reemitted": row.emitted - 1,
+                                            **({"deleted_by": str(row.requested_by)} if row.requested_by else {})},
+                    tenant_id=str(row.subject_id), subject=str(row.subject_id))
+            sent += 1
+    return sent
+
+
 # ---- password lifecycle ------------------------------------------------------------------------------------------
 
 def require_password_change(user: User) -> User:

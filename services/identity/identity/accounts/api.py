@@ -9,6 +9,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from servicekit import erasure
 from servicekit.django.drf import ManagersOnly, principal_of
 from servicekit.principal import TENANT_ROLES
 from servicekit.problems import ProblemError
@@ -146,11 +147,35 @@ class ServiceMemberView(APIView):
         return Response({"user_id": str(membership.user_id), "role": membership.role, "is_active": True})
 
 
+class ServiceConfirmationSerializer(serializers.Serializer):
+    service = serializers.CharField()
+    status = serializers.ChoiceField(choices=["pending", "confirmed"])
+    confirmed_at = serializers.DateTimeField(allow_null=True)
+    removed = serializers.DictField(child=serializers.IntegerField(), allow_null=True)
+    confirmations = serializers.IntegerField()
+    last_removed = serializers.DictField(child=serializers.IntegerField(), allow_null=True,
+                                         help_text="what the latest repeated confirmation removed (0s: nothing left)")
+
+
+class TenantDeletionSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    scope = serializers.ChoiceField(choices=["tenant"])
+    subject = serializers.UUIDField(help_text="the deleted tenant's id")
+    status = serializers.ChoiceField(choices=["pending", "confirmed"])
+    requested_at = serializers.DateTimeField()
+    requested_by = serializers.UUIDField(allow_null=True)
+    completed_at = serializers.DateTimeField(allow_null=True)
+    emitted = serializers.IntegerField()
+    last_emitted_at = serializers.DateTimeField()
+    services = ServiceConfirmationSerializer(many=True)
+
+
 # ---- every tenant, for the platform operator ----------------------------------------------------------------------
 
 class OperatorTenantViewSet(OperatorPlanChange, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                             viewsets.GenericViewSet):
-    """Every tenant, for the platform operator: list, read, create one with its first owner, change its plan."""
+    """Every tenant, for the platform operator: list, read, create one with its first owner, change its plan,
+    delete it (erased in every service; GET /tenants/{id}/deletion shows each one's confirmation)."""
 
     serializer_class = TenantSerializer
     permission_classes = [IsOperator]
@@ -170,6 +195,26 @@ class OperatorTenantViewSet(OperatorPlanChange, mixins.ListModelMixin, mixins.Re
                                        owner_full_name=owner.get("full_name", ""),
                                        owner_password=owner.get("password"), **data)
         return Response(TenantSerializer(tenant).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={202: TenantDeletionSerializer, 403: PROBLEM, 404: PROBLEM})
+    def destroy(self, request, pk=None):
+        """The tenant and everything of it, in every service. 202: the deletion, confirmed service by service."""
+        row = actions.delete_tenant(self.get_object(), by=principal_of(request))
+        return Response(erasure.body(row, own="identity", own_removed=row.removed_here), status=status.HTTP_202_ACCEPTED,
+                        headers={"Location": f"/api/v1/tenants/{row.subject_id}/deletion"})
+
+
+class TenantDeletionView(APIView):
+    """A deleted tenant's erasure: identity's part, and each service's confirmation. Platform operator only."""
+
+    permission_classes = [IsOperator]
+
+    @extend_schema(responses={200: TenantDeletionSerializer, 403: PROBLEM, 404: PROBLEM})
+    def get(self, request, tenant_id):
+        row = tenant_queries.tenant_deletion(tenant_id)
+        if row is None:
+            raise ProblemError(404, "not-found", "No deletion of this tenant is known.")
+        return Response(erasure.body(row, own="identity", own_removed=row.removed_here))
 
 
 # ---- password lifecycle ------------------------------------------------------------------------------------------

@@ -2,12 +2,14 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from .api import (MeView, OperatorTenantViewSet, PasswordChangeView, PasswordResetConfirmView, PasswordResetView,
-                  ProfileView, ServiceMemberView)
+                  ProfileView, ServiceMemberView, TenantDeletionView)
 
 router = SimpleRouter(trailing_slash=True)
 router.register("tenants", OperatorTenantViewSet, basename="tenant")
 
 urlpatterns = [
+    path("tenants/<uuid:tenant_id>/deletion", TenantDeletionView.as_view(), name="tenant-deletion"),
+    path("tenants/<uuid:tenant_id>/deletion/", TenantDeletionView.as_view()),
     path("auth/me", MeView.as_view(), name="me"),
     path("auth/password", PasswordChangeView.as_view(), name="password-change"),
     path("auth/password/reset", PasswordResetView.as_view(), name="password-reset"),

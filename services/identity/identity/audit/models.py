@@ -23,6 +23,7 @@ class AuditEvent(models.Model):
         INVITATION_REVOKED = "invitation.revoked"
         TENANT_CREATED = "tenant.created"
         TENANT_CHANGED = "tenant.changed"
+        TENANT_DELETED = "tenant.deleted"  # by the operator; ids only (the tenant's own audit goes with it)
         KEY_CREATED = "key.created"
         KEY_ROTATED = "key.rotated"
         KEY_RETIRED = "key.retired"

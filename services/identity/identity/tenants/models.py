@@ -2,6 +2,8 @@ import uuid
 
 from django.db import models
 
+from servicekit.erasure import ErasureRequest
+
 LANGUAGES = ("en", "ru")
 DEFAULT_SETTINGS = {"language": "en"}
 
@@ -43,3 +45,16 @@ class Tenant(models.Model):
     @property
     def language(self) -> str:
         return (self.settings or {}).get("language", DEFAULT_SETTINGS["language"])
+
+
+class TenantDeletion(ErasureRequest):
+    """An operator deleted a tenant: identity erased its own part at once (memberships, invitations, keys, SSO,
+    audit, users left without a tenant), and measurements, reports and notifications confirm theirs
+    (`<service>.deletion.confirmed`, scope tenant). Ids and times only: it outlives the tenant. A platform table."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    removed_here = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "tenant_deletion"
+        constraints = [models.UniqueConstraint(fields=["subject_id"], name="tenant_deletion_once")]

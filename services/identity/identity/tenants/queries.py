@@ -44,3 +44,10 @@ def tenant_language(tenant) -> str:
         tenant = Tenant.objects.filter(id=tenant).first()
     language = tenant.language if tenant is not None else "en"
     return language if language in LANGUAGES else "en"
+
+
+def tenant_deletion(tenant_id):
+    """The operator's deletion of a tenant (a platform record: for the operator only, the view checks the role)."""
+    from .models import TenantDeletion
+
+    return TenantDeletion.objects.filter(subject_id=tenant_id).first()

@@ -29,11 +29,17 @@ def update_athlete(athlete: Athlete, **changes) -> Athlete:
     return athlete
 
 
-def before_athlete_deleted(hook: Callable[[Athlete, str | None], None]) -> Callable[[Athlete, str | None], None]:
+def before_athlete_deleted(hook: Callable[[Athlete, str | None], None] | None = None, *, first: bool = False):
     """Register `hook(athlete, by)`, run in the deleting transaction before the athlete goes: the folders above
-    (tests, imports) remove what they hold about the athlete their own way (events, files)."""
-    _before_delete.append(hook)
-    return hook
+    (tests, imports) remove what they hold about the athlete their own way (events, files). `first=True` runs it
+    before the others (the erasure request records the athlete whole, before its tests go)."""
+    def register(fn):
+        if first:
+            _before_delete.insert(0, fn)
+        else:
+            _before_delete.append(fn)
+        return fn
+    return register(hook) if hook is not None else register
 
 
 def delete_athlete(athlete: Athlete, by: str | None = None) -> None:

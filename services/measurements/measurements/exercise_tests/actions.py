@@ -23,7 +23,7 @@ EDITABLE = ("athlete", "date", "modality", *PROTOCOL_FIELDS, "body_mass_kg", "de
             "humidity_pct", "pressure_hpa", "notes")
 CREATE_ONLY = ("status", "source_format", "source_metadata", "idempotency_key", "request_fingerprint")
 
-_before_delete: list[Callable[[ExerciseTest], None]] = []
+_before_delete: list[Callable[[ExerciseTest, str | None, str], None]] = []
 _after_inputs_changed: list[Callable[[ExerciseTest, dict, str | None], None]] = []
 
 
@@ -34,8 +34,9 @@ def after_inputs_changed(hook: Callable[[ExerciseTest, dict, str | None], None])
     return hook
 
 
-def before_test_deleted(hook: Callable[[ExerciseTest], None]) -> Callable[[ExerciseTest], None]:
-    """Register `hook(test)`, run in the deleting transaction before the test goes (for folders above this one)."""
+def before_test_deleted(hook: Callable[[ExerciseTest, str | None, str], None]):
+    """Register `hook(test, by, reason)`, run in the deleting transaction before the test goes (for folders above
+    this one; `reason` as in the event: user, athlete_deleted, retention)."""
     _before_delete.append(hook)
     return hook
 
@@ -122,7 +123,7 @@ def set_status(test: ExerciseTest, status: str) -> None:
 def delete_test(test: ExerciseTest, *, by: str | None = None, reason: str = "user") -> None:
     """GDPR: samples, lactate steps, results, imports and the uploaded files go with the test."""
     for hook in _before_delete:
-        hook(test)
+        hook(test, by, reason)
     tenant_id, test_id, athlete_id = str(test.tenant_id), str(test.pk), str(test.athlete_id)
     Sample.objects.filter(test=test).delete()  # one DELETE, before the collector walks the rest
     test.delete()

@@ -154,7 +154,7 @@ def _remove_files_after_commit(imports) -> None:
 
 
 @test_actions.before_test_deleted
-def _remove_the_tests_uploads(test) -> None:
+def _remove_the_tests_uploads(test, by, reason) -> None:
     _remove_files_after_commit(Import.objects.filter(test=test).only("id", "tenant_id"))
 
 

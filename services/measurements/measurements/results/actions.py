@@ -208,6 +208,12 @@ def override(test_id, *, tenant_id: str, user_id: str | None, thresholds: dict |
         return save_version(test, computed, user_id=user_id, action=action, changes=changes), True
 
 
+@test_actions.before_test_deleted
+def _anonymise_the_tests_audit(test: ExerciseTest, by: str | None, reason: str) -> None:
+    """The audit keeps who changed an analysis and when, but no longer names the test or holds its values."""
+    AnalysisAudit.objects.filter(test=test).update(test=None, changes={})
+
+
 @test_actions.after_inputs_changed
 def _reanalyse_on_new_inputs(test: ExerciseTest, changes: dict, user_id: str | None) -> None:
     """The declared protocol (or date, modality, the day's body mass) changed: a new version computed from it, in

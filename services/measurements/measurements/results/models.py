@@ -25,7 +25,8 @@ class AnalysisResult(TenantOwned):
 
 
 class AnalysisAudit(TenantOwned):
-    """Who changed what and when: one row per new result version."""
+    """Who changed what and when: one row per new result version. When the test is deleted the row stays,
+    anonymised (no test, no before/after values): staff accountability without the athlete's data."""
 
     class Action(models.TextChoices):
         IMPORT = "import"
@@ -36,7 +37,8 @@ class AnalysisAudit(TenantOwned):
         PROTOCOL = "protocol"      # the declared protocol (or another input of the test) changed
 
     id = models.BigAutoField(primary_key=True)
-    test = models.ForeignKey("exercise_tests.ExerciseTest", on_delete=models.CASCADE, related_name="audit")
+    test = models.ForeignKey("exercise_tests.ExerciseTest", on_delete=models.SET_NULL, null=True, blank=True,
+                             related_name="audit")
     version = models.PositiveIntegerField()
     action = models.CharField(max_length=10, choices=Action.choices)
     user_id = models.UUIDField(null=True, blank=True)

@@ -42,11 +42,12 @@ def record_invitation_email(event: Event) -> EmailDelivery:
 
 
 def record_email(*, tenant_id: str, event_id: str, kind: str, to_email: str, language: str, subject: str,
-                 body: str) -> EmailDelivery:
-    """A notification's e-mail, once per (event, kind)."""
+                 body: str, about: dict | None = None) -> EmailDelivery:
+    """A notification's e-mail, once per (event, kind); `about`: the ids it names (erased with them)."""
     delivery, _ = EmailDelivery.objects.get_or_create(
         tenant_id=tenant_id, event_id=event_id, kind=kind[:100],
-        defaults={"to_email": to_email, "language": language, "subject": subject[:300], "body": body})
+        defaults={"to_email": to_email, "language": language, "subject": subject[:300], "body": body,
+                  "about": {k: str(v) for k, v in (about or {}).items() if k.endswith("_id") and v}})
     return delivery
 
 

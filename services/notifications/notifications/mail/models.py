@@ -20,6 +20,8 @@ class EmailDelivery(jobs.JobRow, TenantOwned):
     language = models.CharField(max_length=5, default="en")
     subject = models.CharField(max_length=300)
     body = models.TextField(blank=True, default="")  # cleared once sent: it may hold a single-use link
+    # the ids the message is about ({"athlete_id", "test_id", ...}): a deleted athlete's or test's e-mails go with it
+    about = models.JSONField(default=dict, blank=True, db_default={})
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -40,7 +40,8 @@ def tell(*, tenant_id: str, user_id, kind: str, event_id: str, values: dict, dat
                      data={**data, "link": values.get("link")}, event_id=event_id)
     if channels["email"] and member is not None and member.email:
         delivery = mail.record_email(tenant_id=tenant_id, event_id=event_id, kind=f"{kind}:{user_id}",
-                                     to_email=member.email, language=language, subject=title, body=body)
+                                     to_email=member.email, language=language, subject=title, body=body,
+                                     about=data)
         if not delivery.finished:
             mail_tasks.send_later(delivery)
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 import uuid
 
-from servicekit import jobs
+from django.db import transaction
+from django.db.models import Q
+
+from servicekit import erasure, jobs
 from servicekit.django.idempotency import create_once
 from servicekit.events import publish
 from servicekit.problems import problem
 
 from .. import events
-from .models import Report, ReportSettings
+from .models import FORMATS, Report, ReportSettings, report_files, report_key
 
 log = logging.getLogger(__name__)
 NIL_UUID = "00000000-0000-0000-0000-000000000000"  # "the system" in events whose contract wants a user id
@@ -117,3 +120,46 @@ def mark_failed(report: Report, code: str, detail: str) -> None:
     if report.athlete_id:
         data["athlete_id"] = str(report.athlete_id)
     publish(events.REPORT_FAILED, data, tenant_id=report.tenant_id, subject=str(report.id))
+
+
+# ---- erasure (GDPR): a deleted test's, athlete's or tenant's reports go, with their files -------------------------
+
+def _erase(tenant_id, reports) -> dict:
+    rows = list(reports.only("id", "tenant_id", "file_path", "test_id", "athlete_id"))
+    # every key a report may have (a render in flight writes its file before the row says so)
+    keys = {r.file_path for r in rows if r.file_path} | {report_key(tenant_id, r.pk, f) for r in rows for f, _ in FORMATS}
+    deleted, _ = Report.objects.filter(pk__in=[r.pk for r in rows]).delete()
+    named = {str(v) for r in rows for v in (r.pk, r.test_id, r.athlete_id) if v}
+    sent = erasure.forget_sent_events(tenant_id, named)
+    if keys:
+        files = report_files()
+        transaction.on_commit(lambda: [files.delete(k) for k in keys])
+    return {"reports": deleted, "files": len([r for r in rows if r.file_path]), "sent_events": sent}
+
+
+def erase_test(tenant_id, test_id, request_event_id=None) -> dict:
+    """`measurements.test.deleted`: the test's reports and files; confirmed in the same transaction."""
+    removed = _erase(tenant_id, Report.objects.filter(test_id=test_id))
+    erasure.confirm(events.DELETION_CONFIRMED, scope="test", subject_id=test_id, tenant_id=tenant_id,
+                    removed=removed, request_event_id=request_event_id)
+    return removed
+
+
+def erase_athlete(tenant_id, athlete_id, test_ids, request_event_id=None) -> dict:
+    """`measurements.athlete.deleted`: every report of the athlete or of one of its tests (a report not rendered
+    yet knows only its test), with the files; confirmed in the same transaction."""
+    removed = _erase(tenant_id, Report.objects.filter(Q(athlete_id=athlete_id) | Q(test_id__in=list(test_ids))))
+    erasure.confirm(events.DELETION_CONFIRMED, scope="athlete", subject_id=athlete_id, tenant_id=tenant_id,
+                    removed=removed, request_event_id=request_event_id)
+    return removed
+
+
+def erase_tenant(tenant_id, request_event_id=None) -> dict:
+    """`identity.tenant.deleted`: every row reports holds for the tenant (reports, settings with the logo) and,
+    once committed, every file under the tenant's folder; confirmed in the same transaction."""
+    removed = erasure.erase_tenant(tenant_id)
+    files = report_files()
+    transaction.on_commit(lambda: files.delete_prefix(str(tenant_id)))
+    erasure.confirm(events.DELETION_CONFIRMED, scope="tenant", subject_id=tenant_id, tenant_id=tenant_id,
+                    removed=removed, request_event_id=request_event_id)
+    return removed

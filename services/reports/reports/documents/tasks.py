@@ -18,6 +18,7 @@ import uuid
 
 from celery.signals import worker_process_init
 from django.conf import settings
+from django.db import transaction
 
 from servicekit import http, jobs
 from servicekit.metrics import Timer
@@ -110,6 +111,9 @@ def _render(report_id: str, tenant_id: str) -> str:
     pages = count_pages(pdf) if fmt == "pdf" else None
     with tenant_transaction(tenant_id):
         report = jobs.lock(Report, report_id)
+        if report is None:  # erased while it rendered (its test or athlete deleted): no file left behind
+            transaction.on_commit(lambda: files.delete(key))
+            return "missing"
         if report.status == Report.Status.DONE:
             return report.status  # a concurrent duplicate finished first; the file is the same key
         actions.mark_done(report, file_path=key, sha256=sha, size=size, pages=pages)

@@ -1,0 +1,90 @@
+"""Issue 18: a deleted test's, athlete's or tenant's reports and files go, and reports confirms each request once per
+delivery (a redelivered event is a no-op; a repeated request removes nothing and confirms again)."""
+import json
+import uuid
+
+import pytest
+
+from reports.documents.models import Report, ReportSettings, report_key
+from servicekit.events.consumer import EventConsumer
+from servicekit.events.envelope import make, parse
+from servicekit.events.models import OutboxEvent
+from servicekit.events.registry import load
+from servicekit.tenancy import tenant_transaction
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def event(event_type, data, tenant_id, source="/vo2max/measurements"):
+    return parse(make(event_type, data, source=source, tenant_id=tenant_id))
+
+
+def report(storage, tenant_id, test_id, athlete_id=None, done=True) -> Report:
+    with tenant_transaction(tenant_id):
+        row = Report.objects.create(tenant_id=tenant_id, test_id=test_id, athlete_id=athlete_id, language="en",
+                                    template="full")
+        if done:
+            key = report_key(tenant_id, row.pk)
+            storage.put(key, b"%PDF-1.4 Anna Ivanova VO2max 52.1\n")
+            Report.objects.filter(pk=row.pk).update(status="done", file_path=key)
+    return row
+
+
+def confirmations():
+    return [json.loads(r.body)["data"] for r in OutboxEvent.objects.filter(type="reports.deletion.confirmed")
+            .order_by("id")]
+
+
+def reports_of(tenant_id) -> set:
+    with tenant_transaction(tenant_id):
+        return {str(pk) for pk in Report.objects.values_list("id", flat=True)}
+
+
+def test_deleted_tests_and_athletes_take_their_reports_and_files(tenant_a, tenant_b, storage):
+    athlete, t1, t2, t3 = (str(uuid.uuid4()) for _ in range(4))
+    r1 = report(storage, tenant_a, t1, athlete)
+    r2 = report(storage, tenant_a, t2, done=False)  # queued: it knows only its test
+    r3 = report(storage, tenant_a, t3, str(uuid.uuid4()))
+    theirs = report(storage, tenant_b, t1, athlete)  # the same ids in another tenant are not these
+    consumer = EventConsumer("reports", load())
+
+    assert consumer.process(event("measurements.test.deleted", {"test_id": t3, "athlete_id": athlete},
+                                  tenant_a)) == "handled"
+    assert reports_of(tenant_a) == {str(r1.pk), str(r2.pk)}
+    assert not storage.exists(report_key(tenant_a, r3.pk)) and storage.exists(report_key(tenant_a, r1.pk))
+    assert confirmations()[-1]["scope"] == "test" and confirmations()[-1]["subject_id"] == t3
+    assert confirmations()[-1]["removed"]["reports"] == 1 and confirmations()[-1]["removed"]["files"] == 1
+
+    deleted = event("measurements.athlete.deleted", {"athlete_id": athlete, "test_ids": [t1, t2]}, tenant_a)
+    assert consumer.process(deleted) == "handled"
+    assert reports_of(tenant_a) == set()
+    assert not storage.exists(report_key(tenant_a, r1.pk))
+    confirmed = confirmations()[-1]
+    assert (confirmed["scope"], confirmed["subject_id"]) == ("athlete", athlete)
+    assert confirmed["removed"]["reports"] == 2 and confirmed["removed"]["files"] == 1
+    assert confirmed["request_event_id"] == deleted.id
+    assert consumer.process(deleted) == "duplicate" and len(confirmations()) == 2
+    # measurements asking again: nothing left, confirmed again
+    assert consumer.process(event("measurements.athlete.deleted",
+                                  {"athlete_id": athlete, "test_ids": [t1, t2], "reemitted": 1}, tenant_a)) == "handled"
+    assert confirmations()[-1]["removed"]["reports"] == 0 and len(confirmations()) == 3
+    assert reports_of(tenant_b) == {str(theirs.pk)} and storage.exists(report_key(tenant_b, theirs.pk))
+
+
+def test_a_deleted_tenant_leaves_no_report_settings_or_files(tenant_a, tenant_b, storage):
+    report(storage, tenant_a, str(uuid.uuid4()), str(uuid.uuid4()))
+    theirs = report(storage, tenant_b, str(uuid.uuid4()), str(uuid.uuid4()))
+    with tenant_transaction(tenant_a):
+        ReportSettings.objects.create(tenant_id=tenant_a, lab_name="Lab Nord", logo_png=b"\x89PNG")
+    consumer = EventConsumer("reports", load())
+    deleted = event("identity.tenant.deleted", {"tenant_id": tenant_a}, tenant_a, source="/vo2max/identity")
+    assert consumer.process(deleted) == "handled"
+    assert reports_of(tenant_a) == set()
+    with tenant_transaction(tenant_a):
+        assert ReportSettings.objects.count() == 0
+    assert not (storage.root / tenant_a).exists()
+    assert reports_of(tenant_b) == {str(theirs.pk)}
+    confirmed = confirmations()[-1]
+    assert (confirmed["scope"], confirmed["subject_id"]) == ("tenant", tenant_a)
+    assert confirmed["removed"]["report"] == 1 and confirmed["removed"]["reportsettings"] == 1
+    assert consumer.process(deleted) == "duplicate"
