@@ -83,7 +83,8 @@ def system(request, tmp_path_factory, mailbox, traces):
     if mode == "saas":
         for server in ("postgres", "rabbitmq", "redis"):
             testing.need_server(server)
-        saas = SaasServers(database_prefix=f"vo2e2e_{uuid.uuid4().hex[:6]}", redis_url="redis://127.0.0.1:6379/14")
+        saas = SaasServers(database_prefix=f"vo2e2e_{uuid.uuid4().hex[:6]}", redis_url="redis://127.0.0.1:6379/14",
+                           broker_url=testing.RABBITMQ_URL)  # VO2_TEST_AMQP: a private node keeps runs apart
         # SaaS keeps uploads and report files in an S3-compatible bucket (moto in server mode, its own process)
         s3 = testing.S3Server().start()
         bucket = s3.make_bucket(f"vo2e2e-{uuid.uuid4().hex[:8]}")

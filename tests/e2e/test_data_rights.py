@@ -82,6 +82,14 @@ def only_deletion_records(hits: dict[str, list[str]]) -> dict[str, list[str]]:
     return left
 
 
+def stored_files(system) -> list[str]:
+    """Every stored file's name: the bucket's keys in SaaS mode (uploads, exports and reports live in S3 there),
+    the paths under the system's data folder in local mode."""
+    if system.mode == "saas":
+        return list(system.s3.objects(system.extra_env["S3_BUCKET"]))
+    return [str(p.relative_to(system.data_dir)) for p in system.data_dir.rglob("*") if p.is_file()]
+
+
 def tenant_of(api: Api) -> str:
     return jwt.decode(api.token, options={"verify_signature": False})["tid"]
 
@@ -170,9 +178,17 @@ def test_a_deleted_athlete_is_gone_from_every_service_which_each_confirm(system,
     before = naming(system, lab["name"])
     assert {"measurements.athlete", "notifications.directory_test"} <= set(before), before.keys()
 
+    assert {"upload", "report"} <= {("upload" if lab["import"] in f else "report") for f in stored_files(system)
+                                    if lab["import"] in f or report_id in f}
     assert owner.delete(f"/api/v1/athletes/{athlete_id}").status_code == 204
     url = f"/api/v1/athletes/{athlete_id}/deletion"
-    done = wait(lambda: (d := owner.get(url).json())["status"] == "confirmed" and d, what="every confirmation")
+    try:
+        done = wait(lambda: (d := owner.get(url).json())["status"] == "confirmed" and d, what="every confirmation")
+    except AssertionError:  # say where it stopped: the deletion as shown, and the events each service sent
+        sent = {svc: [r for r in rows if "deleted" in str(r) or "deletion" in str(r)]
+                for svc in ("measurements", "reports", "notifications")
+                for rows in [tables(system, svc)["events_outbox"]]}
+        raise AssertionError(f"{owner.get(url).json()}\n{sent}")
     by = {s["service"]: s for s in done["services"]}
     assert set(by) == {"measurements", "reports", "notifications"}
     assert by["measurements"]["removed"]["tests"] == 1 and by["measurements"]["removed"]["samples"] > 500
@@ -193,10 +209,9 @@ def test_a_deleted_athlete_is_gone_from_every_service_which_each_confirm(system,
     # nothing in any database: the name nowhere, the ids only in the deletion's own record and events
     assert naming(system, lab["name"]) == {}
     assert only_deletion_records(naming(system, *ids)) == {}
-    # nor in a file store
-    data = system.data_dir
-    assert not list(data.rglob(f"*{report_id}*")) and not list(data.rglob(f"*{lab['import']}*"))
-    assert not list((data / "uploads" / "_exports" / lab["tenant"]).glob("*.zip"))  # the export went with it
+    # nor in a file store: the upload, the report file and the export went with it
+    files = stored_files(system)
+    assert not [f for f in files if report_id in f or lab["import"] in f or f"exports/{lab['tenant']}/" in f]
 
     # a repeated request (the periodic job's, forced here): every service finds nothing, removes nothing, confirms
     system.manage("measurements", "reemit_deletions", "--tenant", lab["tenant"], "--subject", athlete_id,
@@ -221,7 +236,7 @@ def test_a_tenant_deleted_by_the_operator_is_erased_service_by_service(system):
     report = owner.post("/api/v1/reports/", {"test": test_id}).json()
     wait(lambda: owner.get(f"/api/v1/reports/{report['id']}").json()["status"] in ("done", "failed"), timeout=120,
          what="the report")
-    assert naming(system, tenant_id)
+    assert naming(system, tenant_id) and [f for f in stored_files(system) if tenant_id in f]
 
     operator = Api(system.url("gateway"))
     operator.login("closing-operator@vo2.platform", "closing-operator-pw-1")
@@ -242,5 +257,4 @@ def test_a_tenant_deleted_by_the_operator_is_erased_service_by_service(system):
     # the tenant's id is left only on the deletion records and events; its files are gone
     hits = naming(system, tenant_id)
     assert only_deletion_records(hits) == {}
-    assert not (system.data_dir / "uploads" / tenant_id).exists()
-    assert not (system.data_dir / "reports" / tenant_id).exists()
+    assert not [f for f in stored_files(system) if tenant_id in f]

@@ -138,6 +138,19 @@ class ServiceClient:
         status = response.status_code
         if status >= 500 or status == 429:
             raise Unavailable(status, detail=f"{self.name} answered {status}", service=self.name)
+        if raw and 300 <= status < 400 and response.headers.get("location"):
+            # a presigned link to the object store (e.g. reports with S3_PRESIGNED_DOWNLOADS): it carries its own
+            # signature and must not get our token
+            try:
+                followed = httpx.get(response.headers["location"], timeout=float(_value(self._timeout)),
+                                     headers=trace_headers())
+            except httpx.HTTPError as exc:
+                raise Unavailable(None, detail=f"{self.name}'s file link is unreachable: {exc}",
+                                  service=self.name) from exc
+            if followed.status_code >= 400:
+                raise Unavailable(followed.status_code, detail=f"{self.name}'s file link answered "
+                                  f"{followed.status_code}", service=self.name)
+            return followed.content
         if raw and status < 400:
             return response.content
         try:

@@ -11,6 +11,7 @@ import socket
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jwt as pyjwt
 from cryptography.hazmat.primitives import serialization
@@ -20,7 +21,10 @@ from jwt.algorithms import RSAAlgorithm
 POSTGRES_ADMIN_DSN = os.environ.get("VO2_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 RABBITMQ_URL = os.environ.get("VO2_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672//")
 REDIS_URL = os.environ.get("VO2_TEST_REDIS", "redis://127.0.0.1:6379/15")
-SERVERS = {"postgres": ("127.0.0.1", 5432), "rabbitmq": ("127.0.0.1", 5672), "redis": ("127.0.0.1", 6379)}
+# the broker's address follows VO2_TEST_AMQP, so that a run can use a private node of its own
+_AMQP = urlsplit(RABBITMQ_URL)
+SERVERS = {"postgres": ("127.0.0.1", 5432), "rabbitmq": (_AMQP.hostname or "127.0.0.1", _AMQP.port or 5672),
+           "redis": ("127.0.0.1", 6379)}
 
 
 def servers_required() -> bool:

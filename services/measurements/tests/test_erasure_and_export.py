@@ -355,3 +355,23 @@ def test_export_routes_tenant_and_role_matrix(caller, tenant_a, tenant_b, athlet
     assert owner.get(f"{base}/{uuid.uuid4()}").status_code == 404
     bad_key = owner.post(base, HTTP_IDEMPOTENCY_KEY="a key with spaces")
     assert bad_key.status_code == 400
+
+
+def test_every_process_registers_the_deletion_hooks_at_start():
+    """A process that has only set Django up (gunicorn's web, the worker, the consumer) erases through the same hooks:
+    they register in the apps' ready(), not on the import of some view (SaaS web processes import no consumer)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import django; django.setup(); from measurements.athletes import actions as a; "
+            "from measurements.exercise_tests import actions as t; "
+            "print([h.__name__ for h in a._before_delete]); print([h.__name__ for h in t._before_delete])")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "measurements.settings", "VO2_MODE": "local",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env.pop("DATABASE_URL", None)
+    athlete_hooks, test_hooks = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                               check=True).stdout.splitlines()[-2:]
+    assert athlete_hooks.startswith("['_request_the_athletes_erasure'")  # first: it names the athlete's tests
+    assert "_remove_the_athletes_exports" in athlete_hooks and "_remove_the_athletes_uploads" in athlete_hooks
+    assert "_request_the_tests_erasure" in test_hooks and "_anonymise_the_tests_audit" in test_hooks
