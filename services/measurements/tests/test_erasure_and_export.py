@@ -329,11 +329,12 @@ def test_an_export_waits_for_reports_and_fails_after_its_retries(caller, tenant_
     assert body["status"] == "failed" and body["error"]["type"].endswith(":unavailable") and body["file"] is None
 
 
-def test_export_routes_tenant_and_role_matrix(caller, tenant_a, tenant_b, athlete, exports, settings):
+def test_export_routes_tenant_and_role_matrix(caller, tenant_a, tenant_b, athlete, exports, settings, directory):
     settings.EXPORT_DISPATCH = "none"
-    own_user = str(uuid.uuid4())
+    own_user = directory.add(str(uuid.uuid4()), role="athlete", tenant_id=tenant_a)
     owner = caller(tenant_a)
-    owner.patch(f"/api/v1/athletes/{athlete['id']}", {"user_id": own_user}, format="json")
+    linked = owner.patch(f"/api/v1/athletes/{athlete['id']}", {"user_id": own_user}, format="json")
+    assert linked.status_code == 200, linked.content
     base = f"/api/v1/athletes/{athlete['id']}/export"
     for role in ("owner", "admin", "physiologist"):
         assert caller(tenant_a, role).post(base).status_code == 202, role
