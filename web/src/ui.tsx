@@ -36,8 +36,12 @@ export function ErrorLine({ error }: { error: unknown }) {
 /** Data for a screen: loads on mount and when `deps` change; `reload()` after a write. */
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): {
   data: T | undefined; error: unknown; loading: boolean; reload: () => void; set: (v: T) => void;
+  /** the latest data, for callbacks that outlive a render (stream handlers) */
+  get: () => T | undefined;
 } {
   const [data, setData] = useState<T>();
+  const latest = useRef<T>();
+  latest.current = data;
   const [error, setError] = useState<unknown>(null);
   const [loading, setLoading] = useState(true);
   const [tick, setTick] = useState(0);
@@ -50,7 +54,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): {
     return () => { live = false; };
   }, [...deps, tick]);
   const reload = useCallback(() => setTick((n) => n + 1), []);
-  return { data, error, loading, reload, set: setData };
+  return { data, error, loading, reload, set: setData, get: () => latest.current };
 }
 
 /** A modal dialog (the native <dialog>: focus is trapped and Escape closes it). */

@@ -145,10 +145,24 @@ function Upload({ athleteId, onImported }: { athleteId: string; onImported: () =
         if (current.status === "done") await afterImport(current);
       }
     };
-    // The notification stream says when the import is done or failed; the import's own status (stage and
-    // percentage) is read at every event and every second between them.
-    const closeStream = notificationStream(api, () => void check());
-    const timer = setInterval(() => void check().catch(setError), 1000);
+    // Live from the notification stream: `progress` events carry this import's stage and percentage; when it says
+    // done or failed (or a notification arrives) the import itself is read once for its warnings and test. A slow
+    // poll stays as a fallback should the stream drop between reconnections.
+    const closeStream = notificationStream(api, (event) => {
+      if (event.event === "progress") {
+        try {
+          const state = JSON.parse(event.data);
+          if (state.kind !== "import" || state.id !== importId) return;
+          if (state.status === "done" || state.status === "failed") void check().catch(setError);
+          else setJob((job: any) => ({ ...job, ...state, kind: undefined }));
+        } catch {
+          /* not JSON: ignored */
+        }
+      } else {
+        void check().catch(setError);
+      }
+    });
+    const timer = setInterval(() => void check().catch(setError), 3000);
     stop.current = () => { closeStream(); clearInterval(timer); };
     void check();
   };
