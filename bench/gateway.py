@@ -234,7 +234,9 @@ UPSTREAMS = {"measurements": start_measurements, "echo": start_echo}
 # ---------------------------------------------------------------- orchestration
 def start_gateway(transport: str, upstream_url: str, keys, args) -> tuple[subprocess.Popen, str]:
     port = free_port()
+    # METRICS_PORT as in every deployment (the metrics are recorded either way; tracing stays off: no OTLP endpoint)
     env = dict(os.environ, VO2_MODE="local", UPSTREAM_TRANSPORT=transport, JWT_JWKS_URL=keys.jwks_url,
+               METRICS_PORT=str(free_port()),
                ACCESS_LOG=args.access_log, RATE_LIMIT_IP="1000000000", RATE_LIMIT_USER="1000000000",
                RATE_LIMIT_TENANT="1000000000", **{f"{args.upstream_service.upper()}_URL": upstream_url})
     env.pop("REDIS_URL", None)
@@ -248,10 +250,17 @@ def start_gateway(transport: str, upstream_url: str, keys, args) -> tuple[subpro
     return proc, f"http://127.0.0.1:{port}"
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(kind: str, tmp: Path, keys, args) -> list[tuple[str, int, dict]]:
     procs: list[subprocess.Popen] = []
     results: list[tuple[str, int, dict]] = []
     transports = args.transports if kind == "echo" else args.transports[:1]  # the client choice shows on echo
+    pids: dict[str, int] = {}
     try:
         upstream, base, path, token = UPSTREAMS[kind](tmp, keys, args)
         procs.append(upstream)
@@ -260,6 +269,7 @@ def measure(kind: str, tmp: Path, keys, args) -> list[tuple[str, int, dict]]:
             gw, gw_base = start_gateway(transport, base, keys, args)
             procs.append(gw)
             targets.append((f"gateway/{transport}", gw_base + path))
+            pids[f"gateway/{transport}"] = gw.pid
         for round_no in range(1, args.rounds + 1):
             p50s = run_alternating([url for _, url in targets], args.duration, token, args.warmup)
             for label, url in targets:
@@ -268,7 +278,10 @@ def measure(kind: str, tmp: Path, keys, args) -> list[tuple[str, int, dict]]:
                   + ", ".join(f"{label} p50 {p50s[url]:.2f} ms" for label, url in targets), flush=True)
             for c in args.concurrency:
                 for label, url in targets:
+                    used = cpu_seconds(pids[label]) if label in pids else None
                     r = run_client(url, c, args.duration, args.max_requests, token, args.warmup)
+                    if used is not None:  # the gateway's own CPU per counted request (warm-up included: an upper bound)
+                        r["cpu_us"] = (cpu_seconds(pids[label]) - used) / max(1, r["requests"]) * 1e6
                     if r["errors"]:
                         raise RuntimeError(f"{label}: {r['errors']} failed requests")
                     results.append((label, c, r))
@@ -309,6 +322,10 @@ def report(kind: str, results: list[tuple[str, int, dict]], args) -> None:
               f"(rounds {min(ratios):.0%}–{max(ratios):.0%}; target >= 50 %); "
               f"{hi}-vs-{lo} throughput = {statistics.median(scaling):4.2f}x (target >= 1); "
               f"added p50 at 1 client (requests alternating) = {statistics.median(added):5.2f} ms (target <= 1 ms)")
+        cpu = [r["cpu_us"] for r in by_round[(label, hi)] if "cpu_us" in r]
+        if cpu:  # steadier than throughput on a loaded machine: what one request costs the gateway process
+            print(f"{kind:>12} {label:>22}: gateway CPU per request at {hi} clients = {statistics.median(cpu):.0f} µs "
+                  f"(rounds {min(cpu):.0f}–{max(cpu):.0f})")
 
 
 def main() -> None:
