@@ -80,3 +80,29 @@ def test_only_an_owner_invites_an_owner(owner, gateway, mailbox):
     with_password = owner.post(MEMBERS, {"email": f"pw-{suffix}@first.lab", "role": "viewer",
                                          "password": "set-by-the-owner-1"})
     assert with_password.status_code == 400 and with_password.headers["content-type"] == "application/problem+json"
+
+
+def test_the_operator_invites_an_existing_account_as_owner_of_a_new_lab(other_lab, gateway, mailbox):
+    """A new lab whose owner e-mail has an account already: the person is invited as owner (an e-mail with the
+    link), not made one; their login is unchanged until they accept, then they own the new lab."""
+    operator = Api(gateway)
+    operator.login("operator-consent@vo2.platform", "platform-operator-pw-2")  # made by the other_lab fixture
+    email = "owner@other.lab"  # other_lab's owner
+    slug = f"third-{uuid.uuid4().hex[:6]}"
+    created = operator.post("/api/v1/tenants/", {"name": "Third Lab", "slug": slug,
+                                                 "owner": {"email": email, "password": "operator-chosen-pw-1"}})
+    assert created.status_code == 201, created.text
+    assert created.json()["owner_invitation"]["status"] == "pending"
+    assert created.json()["owner_invitation"]["role"] == "owner"
+    person = Api(gateway)
+    plain = person.http.post("/api/v1/auth/login", json={"email": email, "password": "other-lab-owner-pw-1"})
+    assert plain.status_code == 200, plain.text  # still one lab: no tenant-required, no membership yet
+    assert person.http.post("/api/v1/auth/login", json={"email": email, "password": "operator-chosen-pw-1"}
+                            ).status_code == 401  # the operator's password was not set on the account
+    token = re.search(r"token=([A-Za-z0-9_\-]+)", mailbox.wait_for(email)[-1]["body"]).group(1)
+    accepted = person.http.post("/api/v1/auth/invitations/accept",
+                                json={"token": token, "password": "other-lab-owner-pw-1"})
+    assert accepted.status_code == 201, accepted.text
+    person.token = accepted.json()["access"]
+    assert person.get("/api/v1/tenants/current/").json()["slug"] == slug
+    assert person.get("/api/v1/auth/me").json()["roles"] == ["owner"]

@@ -1,5 +1,6 @@
 import jwt
 import pytest
+from rest_framework.test import APIClient
 
 from .conftest import PASSWORD, login
 
@@ -76,3 +77,40 @@ def test_only_the_operator_manages_tenants(make_tenant, session):
     response = owner.post("/api/v1/tenants/", {"name": "Mine", "slug": "mine",
                                                "owner": {"email": "o@o.test", "password": PASSWORD}}, format="json")
     assert response.status_code == 403 and response["Content-Type"] == "application/problem+json"
+
+
+def test_the_operator_invites_an_existing_account_as_owner_instead_of_making_it_one(make_tenant, session):
+    """Issue 12 (cross-tenant membership without consent): a new tenant whose owner e-mail has an account already
+    gets a pending owner invitation; the person is no member until they accept, and their login is unchanged."""
+    from identity.accounts.actions import create_user, make_operator
+
+    from .test_members import _invitation_token
+
+    lab_a = make_tenant("lab-a", "anna@lab-a.test")
+    make_operator(create_user("ops@platform.test", PASSWORD))
+    operator = session("ops@platform.test")
+    created = operator.post("/api/v1/tenants/", {"name": "Club C", "slug": "club-c", "owner": {
+        "email": "Anna@lab-a.test", "password": "not-used-password-1"}}, format="json")
+    assert created.status_code == 201, created.content
+    invitation = created.json()["owner_invitation"]
+    assert invitation["email"] == "anna@lab-a.test" and invitation["role"] == "owner"
+    assert invitation["status"] == "pending" and "token" not in invitation
+    # no membership yet: Anna's plain login still acts for lab-a alone, her password is hers
+    alone = login("anna@lab-a.test")
+    assert alone.status_code == 200
+    assert jwt.decode(alone.json()["access"], options={"verify_signature": False})["tid"] == str(lab_a.id)
+    not_yet = login("anna@lab-a.test", tenant="club-c")  # not a member of club-c: no session there
+    assert not_yet.status_code == 400 and "access" not in not_yet.json()
+    assert login("anna@lab-a.test", "not-used-password-1").status_code == 401
+    # she accepts with her own password: now the owner of club-c
+    accepted = APIClient().post("/api/v1/auth/invitations/accept", {
+        "token": _invitation_token(invitation["id"]), "password": PASSWORD}, format="json")
+    assert accepted.status_code == 201, accepted.content
+    claims = jwt.decode(accepted.json()["access"], options={"verify_signature": False})
+    assert claims["roles"] == ["owner"] and claims["tid"] == created.json()["id"]
+    assert login("anna@lab-a.test").json()["type"] == "urn:vo2:problem:tenant-required"  # now in both, by consent
+    # a new e-mail still gets its account at once (no invitation)
+    fresh = operator.post("/api/v1/tenants/", {"name": "Club D", "slug": "club-d", "owner": {
+        "email": "dora@club-d.test", "password": "first-password-77"}}, format="json")
+    assert fresh.status_code == 201 and fresh.json()["owner_invitation"] is None
+    assert login("dora@club-d.test", "first-password-77").status_code == 200

@@ -241,13 +241,16 @@ def make_operator(user: User) -> User:
 
 # ---- tenants with their first owner ------------------------------------------------------------------------------
 
-def create_tenant(*, by: Principal | None, name: str, slug: str, owner_email: str, owner_password: str | None = None,
-                  owner_full_name: str = "", settings: dict | None = None, **fields) -> Tenant:
-    """A tenant and its first owner (an existing user keeps their password; a new one needs an initial one)."""
+def create_tenant(*, by: Principal | None, name: str, slug: str, owner_email: str | None,
+                  owner_password: str | None = None, owner_full_name: str = "", settings: dict | None = None,
+                  **fields) -> Tenant:
+    """A tenant and its first owner (an existing user keeps their password; a new one needs an initial one).
+    `owner_email=None`: no owner yet (the operator's flow invites an existing account instead: invitations)."""
     with transaction.atomic():
         tenant = tenants.new_tenant(name=name, slug=slug, settings=settings, **fields)
-        add_member(tenant.id, by=None, email=owner_email, role=OWNER, full_name=owner_full_name,
-                   password=owner_password, provisioned_by="operator", actor=audit.actor_of(by))
+        if owner_email is not None:
+            add_member(tenant.id, by=None, email=owner_email, role=OWNER, full_name=owner_full_name,
+                       password=owner_password, provisioned_by="operator", actor=audit.actor_of(by))
         audit.record(audit.Kind.TENANT_CREATED, tenant_id=tenant.id, by=by, slug=tenant.slug)
     return tenant
 

@@ -15,7 +15,7 @@ from servicekit.principal import TENANT_ROLES
 from servicekit.problems import ProblemError
 
 from ..tenants import queries as tenant_queries
-from ..tenants.api import OperatorPlanChange, TenantCreateRequest, TenantSerializer
+from ..tenants.api import OperatorPlanChange, TenantSerializer
 from ..tenants.queries import tenants_by_id
 from . import actions, queries
 from .access import IsOperator, IsService, IsVerified, refusal
@@ -174,8 +174,9 @@ class TenantDeletionSerializer(serializers.Serializer):
 
 class OperatorTenantViewSet(OperatorPlanChange, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                             viewsets.GenericViewSet):
-    """Every tenant, for the platform operator: list, read, create one with its first owner, change its plan,
-    delete it (erased in every service; GET /tenants/{id}/deletion shows each one's confirmation)."""
+    """Every tenant, for the platform operator: list, read, change its plan, delete it (erased in every service;
+    GET /tenants/{id}/deletion shows each one's confirmation). Creating one with its first owner is
+    `invitations.api.OperatorTenantViewSet`'s POST (an existing account is invited as owner, not made one)."""
 
     serializer_class = TenantSerializer
     permission_classes = [IsOperator]
@@ -183,18 +184,6 @@ class OperatorTenantViewSet(OperatorPlanChange, mixins.ListModelMixin, mixins.Re
 
     def get_queryset(self):
         return tenant_queries.all_tenants()
-
-    @extend_schema(request=TenantCreateRequest, responses={201: TenantSerializer, 400: PROBLEM, 403: PROBLEM,
-                                                           409: PROBLEM})
-    def create(self, request):
-        body = TenantCreateRequest(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = dict(body.validated_data)
-        owner = data.pop("owner")
-        tenant = actions.create_tenant(by=principal_of(request), owner_email=owner["email"],
-                                       owner_full_name=owner.get("full_name", ""),
-                                       owner_password=owner.get("password"), **data)
-        return Response(TenantSerializer(tenant).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={202: TenantDeletionSerializer, 403: PROBLEM, 404: PROBLEM})
     def destroy(self, request, pk=None):

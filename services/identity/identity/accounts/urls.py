@@ -1,11 +1,9 @@
 from django.urls import path
-from rest_framework.routers import SimpleRouter
 
-from .api import (MeView, OperatorTenantViewSet, PasswordChangeView, PasswordResetConfirmView, PasswordResetView,
-                  ProfileView, ServiceMemberView, TenantDeletionView)
+from .api import (MeView, PasswordChangeView, PasswordResetConfirmView, PasswordResetView, ProfileView,
+                  ServiceMemberView, TenantDeletionView)
 
-router = SimpleRouter(trailing_slash=True)
-router.register("tenants", OperatorTenantViewSet, basename="tenant")
+# the operator's /tenants/ is registered by invitations.urls (its POST invites an existing account as owner)
 
 urlpatterns = [
     path("tenants/<uuid:tenant_id>/deletion", TenantDeletionView.as_view(), name="tenant-deletion"),
@@ -17,5 +15,4 @@ urlpatterns = [
     path("users/me", ProfileView.as_view(), name="profile"),
     # service to service only (the gateway routes no /api/v1/internal/ path)
     path("internal/members/<uuid:user_id>", ServiceMemberView.as_view(), name="service-member"),
-    *router.urls,
 ]

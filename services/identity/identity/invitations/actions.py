@@ -25,6 +25,7 @@ from ..accounts.models import Membership, User
 from ..accounts.queries import normalize_email, user_by_email, user_by_id
 from ..audit import actions as audit
 from ..tenants import plans
+from ..tenants.models import Tenant
 from ..tenants.queries import current_tenant, tenant_language
 from ..tenants.scope import tenant_scope
 from ..tokens import actions as tokens
@@ -63,6 +64,25 @@ def seats_taken(tenant_id) -> int:
     pending = Invitation.objects.filter(tenant_id=tenant_id, accepted_at__isnull=True, revoked_at__isnull=True,
                                         expires_at__gt=timezone.now()).count()
     return Membership.objects.filter(tenant_id=tenant_id, is_active=True).count() + pending
+
+
+def create_tenant_with_owner(*, by: Principal, name: str, slug: str, owner_email: str,
+                             owner_password: str | None = None, owner_full_name: str = "",
+                             **fields) -> tuple[Tenant, Invitation | None]:
+    """The platform operator's new tenant and its first owner → (tenant, None), or (tenant, the owner's pending
+    invitation). An e-mail without an account gets one now, with the initial password the operator gives (the
+    person changes it at the first login). An e-mail that has an account already is only invited as owner: that
+    person becomes the owner by accepting, never by the operator's word alone (no membership without consent)."""
+    if user_by_email(owner_email) is None:
+        return accounts.create_tenant(by=by, name=name, slug=slug, owner_email=owner_email,
+                                      owner_password=owner_password, owner_full_name=owner_full_name, **fields), None
+    with transaction.atomic():
+        tenant = accounts.create_tenant(by=by, name=name, slug=slug, owner_email=None, **fields)
+        # the operator invites in the new tenant's name, as its owner would
+        acting = Principal(user_id=by.user_id, tenant_id=str(tenant.id), roles=frozenset({OWNER}), claims=by.claims)
+        with tenant_scope(tenant.id):
+            invitation, _ = create_invitation(by=acting, email=owner_email, role=OWNER)
+    return tenant, invitation
 
 
 def create_invitation(*, by: Principal, email: str, role: str,

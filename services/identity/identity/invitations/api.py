@@ -15,7 +15,9 @@ from servicekit.principal import TENANT_ROLES
 from servicekit.problems import ProblemError
 
 from ..accounts.api import MemberViewSet as MemberReadViewSet
+from ..accounts.api import OperatorTenantViewSet as OperatorTenantReadViewSet
 from ..accounts.access import refusal
+from ..tenants.api import TenantCreateRequest, TenantSerializer
 from ..tokens.api import TokenPairSerializer
 from . import actions, queries
 from .models import Invitation
@@ -150,3 +152,31 @@ class AcceptInvitationView(APIView):
         except ProblemError as exc:
             return refusal(exc)  # commits what the refusal recorded (a counted login failure)
         return Response(accepted.tokens.as_dict(), status=status.HTTP_201_CREATED)
+
+
+class OperatorTenantCreated(TenantSerializer):
+    owner_invitation = InvitationSerializer(read_only=True, allow_null=True, help_text=(
+        "null: the owner's account was made with the initial password given; else the pending invitation of an "
+        "e-mail that has an account already (that person becomes the owner by accepting it)"))
+
+    class Meta(TenantSerializer.Meta):
+        fields = TenantSerializer.Meta.fields + ("owner_invitation",)
+
+
+class OperatorTenantViewSet(OperatorTenantReadViewSet):
+    """Every tenant, for the platform operator; POST creates one with its first owner. An e-mail that has an
+    account already is invited as owner (the person accepts, as any invitation); it is never made a member of the
+    new tenant by the operator's word alone."""
+
+    @extend_schema(request=TenantCreateRequest, responses={201: OperatorTenantCreated, 400: PROBLEM, 403: PROBLEM,
+                                                           409: PROBLEM})
+    def create(self, request):
+        body = TenantCreateRequest(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        owner = data.pop("owner")
+        tenant, invitation = actions.create_tenant_with_owner(
+            by=principal_of(request), owner_email=owner["email"], owner_full_name=owner.get("full_name", ""),
+            owner_password=owner.get("password"), **data)
+        tenant.owner_invitation = invitation
+        return Response(OperatorTenantCreated(tenant).data, status=status.HTTP_201_CREATED)
