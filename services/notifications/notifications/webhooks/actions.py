@@ -8,7 +8,7 @@ follows: done, the next retry (Standard Webhooks' schedule with jitter), or fail
 delivery run out with no success since, the endpoint is disabled and its owners told.
 
 Nothing is lost between the steps: every unfinished delivery has a watchdog row (RetryDue, `watch`) due a little
-after its task should have run (WEBHOOK_PICKUP_GRACE_SECONDS past its next attempt or its lease). The row goes when
+after its task should have run (WEBHOOK_PICKUP_GRACE_SECONDS past its next attempt). The row goes when
 the delivery finishes; the sweep queues any delivery whose row falls due (its task lost: a consumer killed after
 the commit, a broker that refused the send, a worker killed mid-request) and pushes the row on.
 """
@@ -101,10 +101,11 @@ def _payload(raw: dict) -> str:
     return json.dumps(envelope.public(raw), separators=(",", ":"), ensure_ascii=False)  # no internal trace context
 
 
-def watch(delivery: Delivery, due: dt.datetime) -> None:
-    """The sweep queues this delivery at `due` unless it has finished by then."""
-    RetryDue.objects.update_or_create(delivery_id=delivery.id, defaults={"tenant_id": delivery.tenant_id,
-                                                                         "due_at": due})
+def watch(delivery: Delivery, due: dt.datetime, *, new: bool = False) -> None:
+    """The sweep queues this delivery at `due` unless it has finished by then (one statement: these run for every
+    delivery)."""
+    if new or not RetryDue.objects.filter(delivery_id=delivery.id).update(due_at=due):
+        RetryDue.objects.create(delivery_id=delivery.id, tenant_id=delivery.tenant_id, due_at=due)
 
 
 def unwatch(delivery: Delivery) -> None:
@@ -125,7 +126,7 @@ def record_deliveries(event: Event) -> list[Delivery]:
                 tenant_id=event.tenant_id, endpoint=endpoint, event_id=event.id,
                 defaults={"event_type": event.type, "payload": _payload(event.raw), "next_attempt_at": now})
             if created:
-                watch(delivery, now + _grace())
+                watch(delivery, now + _grace(), new=True)
             made.append(delivery)
     return made
 
@@ -136,7 +137,7 @@ def ping(endpoint: Endpoint, by: Principal) -> Delivery:
     delivery = Delivery.objects.create(tenant_id=endpoint.tenant_id, endpoint=endpoint, event_id=raw["id"],
                                        event_type=events.WEBHOOK_PING, payload=_payload(raw),
                                        next_attempt_at=timezone.now())
-    watch(delivery, delivery.next_attempt_at + _grace())
+    watch(delivery, delivery.next_attempt_at + _grace(), new=True)
     return delivery
 
 
@@ -183,8 +184,9 @@ def claim(delivery_id: str) -> tuple[str, Claim | None]:
     if in_flight.count() >= settings.WEBHOOK_MAX_IN_FLIGHT:
         return BUSY, None
     lease = now + dt.timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
+    # a worker killed mid-request: its task comes again and finds the lease, the watchdog row (due a grace after the
+    # delivery was due, moved on by each sweep) queues it again until the lease is over
     jobs.start(delivery, SENDING, sending_until=lease)
-    watch(delivery, lease + _grace())  # a worker killed mid-request: the sweep sends it once the lease is over
     return SEND, Claim(delivery.generation, delivery.attempts, endpoint.url, delivery.payload.encode(),
                        secrets_in_use(endpoint, now), str(delivery.event_id))
 
