@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from notifications.directory.models import LabTest, Member
-from notifications.inapp.models import Notification
+from notifications.inapp.models import Notification, Progress
 from notifications.mail.models import EmailDelivery
 from notifications.webhooks.models import Attempt, Delivery, Endpoint, RetryDue
 from servicekit.events.consumer import EventConsumer
@@ -47,6 +47,9 @@ def holdings(tenant_id, *, athlete_id, test_id, user_id, endpoint=None):
                                      about={"test_id": test_id, "athlete_id": athlete_id})
         LabTest.objects.create(tenant_id=tenant_id, test_id=test_id, athlete_id=athlete_id,
                                athlete_name="Anna Ivanova")
+        Progress.objects.create(tenant_id=tenant_id, user_id=user_id, subject=Progress.IMPORT,
+                                subject_id=uuid.uuid4(), status="done", progress=100, updated_at=timezone.now(),
+                                data={"test_id": test_id, "athlete_id": athlete_id})
         if endpoint is not None:
             delivery = Delivery.objects.create(
                 tenant_id=tenant_id, endpoint=endpoint, event_id=uuid.uuid4(), event_type="measurements.test.imported",
@@ -76,7 +79,7 @@ def test_a_deleted_athletes_traces_go_and_integrators_are_told(tenant_a, tenant_
 
     deleted = event("measurements.athlete.deleted", {"athlete_id": athlete, "test_ids": [test_id]}, tenant_a)
     assert consumer.process(deleted) == "handled"
-    for model in (Notification, EmailDelivery, LabTest, Attempt):
+    for model in (Notification, Progress, EmailDelivery, LabTest, Attempt):
         assert count(tenant_a, model) == 0, model
     # the only delivery left is the deletion event itself, to the subscribed endpoint
     with tenant_transaction(tenant_a):
@@ -87,8 +90,8 @@ def test_a_deleted_athletes_traces_go_and_integrators_are_told(tenant_a, tenant_
     assert count(tenant_b, Notification) == 2 and count(tenant_b, LabTest) == 1
     [confirmed] = confirmations()
     assert (confirmed["scope"], confirmed["subject_id"]) == ("athlete", athlete)
-    assert confirmed["removed"] == {"notifications": 2, "emails": 2, "webhook_deliveries": 1, "webhook_attempts": 1,
-                                    "directory_tests": 1, "sent_events": 0}
+    assert confirmed["removed"] == {"notifications": 2, "progress": 1, "emails": 2, "webhook_deliveries": 1,
+                                    "webhook_attempts": 1, "directory_tests": 1, "sent_events": 0}
     assert consumer.process(deleted) == "duplicate" and len(confirmations()) == 1
     again = event("measurements.athlete.deleted", {"athlete_id": athlete, "test_ids": [test_id], "reemitted": 1},
                   tenant_a)

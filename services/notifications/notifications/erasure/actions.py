@@ -1,7 +1,8 @@
 """Erasure (GDPR): what notifications holds about a deleted test, athlete or tenant goes, and notifications confirms
 (`notifications.deletion.confirmed`, published in the same transaction). The only module that erases.
 
-About an athlete or a test it holds: in-app notifications (their `data` names the test and/or the athlete), e-mail
+About an athlete or a test it holds: in-app notifications (their `data` names the test and/or the athlete), the
+live progress of its imports and reports, e-mail
 deliveries (`about`, and those of the same events as the notifications), webhook deliveries whose payload names
 them with their attempt log (except the deletion events themselves: they carry ids only, and tell integrators to
 delete too), and the test directory (athlete names). A repeated request finds nothing, removes nothing and confirms
@@ -14,7 +15,7 @@ from servicekit import erasure
 
 from .. import events
 from ..directory.models import LabTest
-from ..inapp.models import Notification
+from ..inapp.models import Notification, Progress
 from ..mail.models import EmailDelivery
 from ..webhooks.models import Delivery, RetryDue
 
@@ -35,7 +36,11 @@ def _erase(tenant_id, athlete_id, test_ids) -> dict:
     named += test_ids
     notes = Notification.objects.filter(_naming("data", athlete_id, test_ids))
     event_ids = list(notes.exclude(event_id=None).values_list("event_id", flat=True))
+    report_ids = [r for r in notes.values_list("data__report_id", flat=True) if r]
     notifications, _ = notes.delete()
+    # the live progress of the subject's imports and reports (their data names the test and the athlete)
+    progress, _ = Progress.objects.filter(_naming("data", athlete_id, test_ids)
+                                          | Q(subject=Progress.REPORT, subject_id__in=report_ids)).delete()
     emails, _ = EmailDelivery.objects.filter(_naming("about", athlete_id, test_ids) | Q(event_id__in=event_ids)).delete()
     payload = Q(pk__in=[])
     for value in named:
@@ -46,7 +51,7 @@ def _erase(tenant_id, athlete_id, test_ids) -> dict:
     _, by_model = Delivery.objects.filter(pk__in=delivery_ids).delete()
     directory = Q(athlete_id=athlete_id) if athlete_id else Q(pk__in=[])
     listed, _ = LabTest.objects.filter(directory | Q(test_id__in=test_ids)).delete()
-    return {"notifications": notifications, "emails": emails,
+    return {"notifications": notifications, "progress": progress, "emails": emails,
             "webhook_deliveries": by_model.get(Delivery._meta.label, 0),
             "webhook_attempts": sum(n for label, n in by_model.items() if label != Delivery._meta.label),
             "directory_tests": listed, "sent_events": erasure.forget_sent_events(tenant_id, named)}
