@@ -347,6 +347,7 @@ def main() -> None:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results = {EMPTY: {"wall": {op: [] for op in OPS}, "sql": {op: [] for op in OPS}},
                LOADED: {"wall": {op: [] for op in OPS}, "sql": {op: [] for op in OPS}}}
+    per_round = {db: {"wall": {op: [] for op in OPS}, "sql": {op: [] for op in OPS}} for db in (EMPTY, LOADED)}
     plans = {}
     try:
         testing.wait_for_http(f"http://127.0.0.1:{port}/healthz")
@@ -357,6 +358,7 @@ def main() -> None:
                 for kind in ("wall", "sql"):
                     for op in OPS:
                         results[db][kind][op] += got[kind][op]
+                        per_round[db][kind][op].append(statistics.median(got[kind][op]))
                 if got["plans"]:
                     plans[db] = got["plans"]
                 clean_probe(db)
@@ -368,12 +370,18 @@ def main() -> None:
           f"(loaded: {args.tenants * args.tests_per_tenant:,} tests, "
           f"{args.tenants * args.tests_per_tenant * args.samples_per_test:,} samples); "
           f"{args.rounds} rounds × {args.repeats} repeats, medians")
-    print(f"| operation | empty ms | loaded ms | ratio (≤ 1.3) | SQL empty ms | SQL loaded ms | SQL ratio |")
-    print("|---|---|---|---|---|---|---|")
+    print("ratio = median over rounds of (loaded round median / empty round median), the rounds being adjacent in "
+          "time; the pooled medians beside it")
+    print(f"| operation | empty ms | loaded ms | ratio (≤ 1.3) | SQL empty ms | SQL loaded ms | SQL ratio | "
+          f"per-round ratios |")
+    print("|---|---|---|---|---|---|---|---|")
     for op in OPS:
         e, l = (statistics.median(results[db]["wall"][op]) * 1000 for db in (EMPTY, LOADED))
         se, sl = (statistics.median(results[db]["sql"][op]) * 1000 for db in (EMPTY, LOADED))
-        print(f"| {op} | {e:.2f} | {l:.2f} | **{l / e:.2f}** | {se:.2f} | {sl:.2f} | {sl / se:.2f} |")
+        pairs = [b / a for a, b in zip(per_round[EMPTY]["wall"][op], per_round[LOADED]["wall"][op])]
+        sql_pairs = [b / a for a, b in zip(per_round[EMPTY]["sql"][op], per_round[LOADED]["sql"][op])]
+        print(f"| {op} | {e:.2f} | {l:.2f} | **{statistics.median(pairs):.2f}** | {se:.2f} | {sl:.2f} | "
+              f"{statistics.median(sql_pairs):.2f} | {', '.join(f'{r:.2f}' for r in pairs)} |")
     with open(args.plans, "w") as out:
         for db in (LOADED, EMPTY):
             out.write(f"######## {db}\n")

@@ -7,7 +7,7 @@
 The same loops SaaS mode runs one process per role (gunicorn, `manage.py run_relay`, `manage.py run_consumer`,
 `celery -A <service>.celery worker`), grouped so the computer loads Django once or twice per service instead of up
 to four times. What waits on the network shares the web process as threads: the web server (waitress), the outbox
-relay, the event consumer, the e-mail worker. A Celery worker that computes (measurements' imports, reports' PDFs)
+relay, the event consumer, the e-mail worker, the beat that sends the periodic jobs. A Celery worker that computes (measurements' imports, reports' PDFs)
 runs in a process of its own, so a long job never holds the API's interpreter. Each loop has its own database
 connection; a Celery worker (solo pool: one job at a time, late acks as everywhere) runs in the main thread, where
 it handles SIGTERM/SIGINT as a warm shutdown. When a loop ends unexpectedly its process stops, non-zero, so the
@@ -74,6 +74,24 @@ def consumer_loop() -> Loop:
     return Loop("consumer", lambda: consumer.run(ready=ready), consumer.stopping, ready=ready)
 
 
+def beat_loop(service: str) -> Loop:
+    """The service's Celery beat as a thread: it sends the periodic jobs (settings.PERIODIC_JOBS) to the service's
+    queue, where its worker (in this process or the service's background process) runs them."""
+    from celery.beat import Service
+
+    app = importlib.import_module(f"{service}.celery").app
+    beat = Service(app, max_interval=30)
+    stopping = threading.Event()
+
+    def stop():
+        beat.stop()
+
+    loop = Loop("beat", beat.start, stopping, close=None)
+    loop.ready.set()  # it schedules from its first moment
+    loop.stop = stop
+    return loop
+
+
 def web_server(listen: str):
     """The service's WSGI application on waitress (threads), not yet serving: `.run()` serves until the process ends."""
     import waitress.server
@@ -121,7 +139,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["--listen"]:
         listen, argv = argv[1], argv[2:]
     roles = argv
-    assert roles and set(roles) <= {"web", "relay", "consumer", "worker"}, roles
+    assert roles and set(roles) <= {"web", "relay", "consumer", "worker", "beat"}, roles
     assert ("web" in roles) == (listen is not None), "web needs --listen, and only web listens"
     import django
 
@@ -139,6 +157,8 @@ def main(argv: list[str]) -> int:
     server = web_server(listen) if "web" in roles else None  # listening from here on
     loops = [{"relay": relay_loop, "consumer": consumer_loop}[role]() for role in roles if role in
              ("relay", "consumer")]
+    if "beat" in roles:
+        loops.append(beat_loop(service))
     for loop in loops:
         loop.thread.start()
     waits = [loop.ready for loop in loops]
@@ -162,6 +182,8 @@ def main(argv: list[str]) -> int:
         server.close()
     for loop in loops:
         loop.stopping.set()
+        if getattr(loop, "stop", None):
+            loop.stop()
     for loop in loops:
         loop.thread.join(timeout=10)
     failed = [loop.name for loop in loops if loop.failed]

@@ -230,17 +230,21 @@ class System:
 
     def background_kinds(self, service: str) -> list[str]:
         """What runs beside the web server: the relay where the service has an outbox, the consumer where it
-        handles events, the Celery worker where it has jobs."""
+        handles events, the Celery worker where it has jobs, and the beat that sends its periodic jobs."""
         package = ROOT / "services" / service / service
         return [kind for kind, present in (("relay", service in PUBLISHERS),
                                            ("consumer", (package / "consumers.py").exists()),
-                                           ("worker", (package / "celery.py").exists())) if present]
+                                           ("worker", (package / "celery.py").exists()),
+                                           # one scheduler of its periodic jobs (servicekit.periodic)
+                                           ("beat", (package / "celery.py").exists())) if present]
 
     def background_argv(self, service: str, kind: str) -> list[str]:
         if kind == "relay":
             return [PYTHON, "manage.py", "run_relay"]
         if kind == "consumer":
             return [PYTHON, "manage.py", "run_consumer"]
+        if kind == "beat":
+            return [PYTHON, "-m", "celery", "-A", f"{service}.celery", "beat", "--pidfile=", "-l", "INFO"]
         # a node name of its own: workers of several services (or several systems) on one host must not share
         # the remote-control queue `celery@<host>.celery.pidbox`
         node = f"{service}-{secrets.token_hex(3)}@%h"

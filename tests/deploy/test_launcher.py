@@ -53,8 +53,8 @@ def test_local_mode_keeps_the_computing_workers_out_of_the_web_process(tmp_path)
     plan = {p.name: p for p in System(mode="local", data_dir=tmp_path).plan()}
     for service in ("measurements", "reports"):
         assert "worker" not in plan[service].argv and plan[f"{service}-background"].argv[2:] == ["worker"]
-    # the relay publishes its deletion confirmations; e-mail waits on the network
-    assert plan["notifications"].argv[4:] == ["web", "relay", "consumer", "worker"]
+    # the relay publishes its deletion confirmations; e-mail waits on the network; the beat sends periodic jobs
+    assert plan["notifications"].argv[4:] == ["web", "relay", "consumer", "worker", "beat"]
 
 
 LOOP_ENDS = """

@@ -51,6 +51,12 @@ def make_celery(service: str, *, django_settings: str | None = None, include: li
         queue = getattr(settings, "CELERY_QUEUE", None) or queue
         if include is None:
             include = task_modules(service)
+        schedule = getattr(settings, "PERIODIC_JOBS", None) or {}
+        if schedule:  # the beat's schedule; the worker loads the kit's jobs beside the service's own
+            from . import periodic
+
+            include = [*include, "servicekit.periodic"]
+            overrides = {**periodic.beat_config(service, schedule), **overrides}
     url = _broker.broker_url(broker_url)
     conf = {
         "broker_url": url,

@@ -42,6 +42,7 @@ class Storage(Protocol):
     def delete(self, key: str) -> None: ...
     def delete_prefix(self, prefix: str) -> None: ...
     def keys(self, prefix: str = "") -> Iterator[str]: ...                       # every stored key under a prefix
+    def prefixes(self) -> Iterator[str]: ...                                     # the keys' first parts (tenants)
     def url(self, key: str, *, filename: str | None = None,
             content_type: str | None = None) -> str | None: ...                 # presigned GET, or None
 
@@ -131,6 +132,10 @@ class LocalStorage:
         for path in sorted(start.rglob("*")) if start.is_dir() else ():
             if path.is_file() and not path.name.endswith(self.TMP_SUFFIX):
                 yield path.relative_to(self.root).as_posix()
+
+    def prefixes(self) -> Iterator[str]:
+        if self.root.is_dir():
+            yield from sorted(p.name for p in self.root.iterdir() if p.is_dir())
 
     def url(self, key: str, *, filename: str | None = None, content_type: str | None = None) -> None:
         return None  # a folder has no URL a client could use: the service streams the file
@@ -261,6 +266,13 @@ class S3Storage:
         cut = len(self.prefix) + 1 if self.prefix else 0
         for name in self._names(prefix):
             yield name[cut:]
+
+    def prefixes(self) -> Iterator[str]:
+        base = f"{self.prefix}/" if self.prefix else ""
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=base, Delimiter="/")
+        for page in pages:
+            for common in page.get("CommonPrefixes", ()):
+                yield common["Prefix"][len(base):].rstrip("/")
 
     def url(self, key: str, *, filename: str | None = None, content_type: str | None = None) -> str:
         params = {"Bucket": self.bucket, "Key": self.name(key)}

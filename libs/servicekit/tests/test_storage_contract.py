@@ -60,6 +60,7 @@ def test_delete_and_delete_prefix_leave_other_keys(store):
     store.delete_prefix("t1/nothing-here")
     assert sorted(store.keys("t1")) == ["t1/imp10/c.csv"]
     assert sorted(store.keys()) == ["t1/imp10/c.csv", "t2/imp1/a.csv"]
+    assert sorted(store.prefixes()) == ["t1", "t2"]  # the tenants that have files (periodic jobs walk them)
 
 
 def test_keys_must_be_plain_relative_paths(store):

@@ -82,3 +82,8 @@ PASSWORD_RESET_TTL_MINUTES = config.env_int("PASSWORD_RESET_TTL_MINUTES", 30)
 PASSWORD_CHANGE_AUDIENCE = "vo2max-password-change"  # the `aud` of a session that must change its password first
 # A deleted tenant is erased by every service that holds its data; each confirms (identity.consumers).
 TENANT_DELETION_CONFIRMERS = config.env_list("TENANT_DELETION_CONFIRMERS", "measurements,reports,notifications")
+# Periodic jobs (servicekit.periodic; one beat sends them, the worker runs them): name -> every N seconds.
+EXPIRED_TOKENS_KEEP_DAYS = config.env_int("EXPIRED_TOKENS_KEEP_DAYS", 7)            # refresh and reset tokens
+EXPIRED_INVITATIONS_KEEP_DAYS = config.env_int("EXPIRED_INVITATIONS_KEEP_DAYS", 30)  # listed as expired meanwhile
+PERIODIC_JOBS = {"identity.refresh_tokens.remove_expired": 3600.0, "identity.password_resets.remove_expired": 3600.0,
+                 "identity.invitations.remove_expired": 3600.0, "events.prune": 3600.0}

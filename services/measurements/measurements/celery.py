@@ -10,9 +10,10 @@ app = make_celery("measurements")
 # with MEASUREMENTS_PERIODIC_IN_WORKER=false
 from django.conf import settings  # noqa: E402  (the factory set Django up)
 
-app.conf.beat_schedule = {
+# the beat (servicekit.periodic: settings.PERIODIC_JOBS, one per service) sends these too when the timer is off
+app.conf.beat_schedule = {**app.conf.beat_schedule, **({} if settings.MEASUREMENTS_PERIODIC_IN_WORKER else {
     "erasure-reemit-unconfirmed": {"task": "measurements.erasure.reemit_unconfirmed",
                                    "schedule": settings.MEASUREMENTS_PERIODIC_SECONDS},
     "exports-remove-expired": {"task": "measurements.exports.remove_expired",
                                "schedule": settings.MEASUREMENTS_PERIODIC_SECONDS},
-}
+})}

@@ -49,3 +49,5 @@ DELETION_CONFIRM_WITHIN_S = float(config.env("DELETION_CONFIRM_WITHIN_S", "300")
 # runs it (measurements.celery's schedule).
 MEASUREMENTS_PERIODIC_IN_WORKER = config.env_bool("MEASUREMENTS_PERIODIC_IN_WORKER", True)
 MEASUREMENTS_PERIODIC_SECONDS = float(config.env("MEASUREMENTS_PERIODIC_SECONDS", "30"))
+# Periodic jobs (servicekit.periodic; one beat sends them, the worker runs them): name -> every N seconds.
+PERIODIC_JOBS = {"measurements.uploads.remove_expired": 3600.0, "events.prune": 3600.0}

@@ -14,7 +14,6 @@ from servicekit.events.consumer import EventConsumer
 from servicekit.tenancy import tenant_transaction
 
 from notifications.celery import app as celery_app
-from notifications.inapp import tasks as inapp_tasks
 from notifications.inapp.models import Notification
 from notifications.mail.models import EmailDelivery
 
@@ -176,11 +175,11 @@ def test_old_notifications_are_removed_by_the_periodic_job(tenant_a, tenant_b, s
         Notification.objects.filter(pk=old.pk).update(created_at=old.created_at - dt.timedelta(days=31))
     with tenant_transaction(tenant_b):
         Notification.objects.update(created_at=old.created_at - dt.timedelta(days=40))
-    assert inapp_tasks.remove_old.apply().get() == 2
-    assert len(notifications(tenant_a, a)) == 1 and notifications(tenant_b) == []
-    from notifications.celery import app
+    from servicekit import periodic
 
-    assert app.conf.beat_schedule["notifications-retention"]["task"] == "notifications.inapp.remove_old"
+    assert periodic.run("notifications.inapp.remove_old") == 2  # as the beat's message runs it: under its lock
+    assert len(notifications(tenant_a, a)) == 1 and notifications(tenant_b) == []
+    assert periodic.run("notifications.inapp.remove_old") == 0  # idempotent
 
 
 def test_a_disabled_webhook_tells_the_tenants_owners_and_admins(caller, tenant_a, settings, smtp):
@@ -203,20 +202,15 @@ def test_a_disabled_webhook_tells_the_tenants_owners_and_admins(caller, tenant_a
         assert not EmailDelivery.objects.filter(kind__startswith="webhook.disabled").exists()  # in-app by default
 
 
-def test_the_workers_timer_runs_the_sweep_and_the_retention_when_due(settings, monkeypatch):
-    from notifications import tasks
-    from notifications.webhooks import tasks as webhook_tasks
-
-    settings.WEBHOOK_SWEEP_SECONDS = 30
-    calls = []
-    monkeypatch.setattr(webhook_tasks, "sweep", lambda: calls.append("sweep"))
-    monkeypatch.setattr(inapp_tasks, "remove_old", lambda: calls.append("retention"))
-    periodic = tasks.Periodic()
-    assert periodic.tick(now=1000.0) == ["sweep", "retention"]
-    assert periodic.tick(now=1010.0) == []
-    assert periodic.tick(now=1031.0) == ["sweep"]
-    assert periodic.tick(now=1000.0 + 3601) == ["sweep", "retention"]
-    assert calls == ["sweep", "retention", "sweep", "sweep", "retention"]
+def test_the_beat_sends_the_sweep_the_retention_and_the_kits_jobs_to_the_worker(settings):
+    """Periodic work moved from a timer thread in every worker to one beat (servicekit.periodic)."""
+    celery_app.loader.import_default_modules()
+    schedule = celery_app.conf.beat_schedule
+    assert set(schedule) == {"notifications.webhooks.sweep", "notifications.inapp.remove_old", "events.prune",
+                             "events.dead_letters"}
+    assert set(schedule) <= set(celery_app.tasks)  # each is a task the worker runs
+    assert schedule["notifications.webhooks.sweep"]["schedule"] == settings.WEBHOOK_SWEEP_SECONDS
+    assert celery_app.conf.beat_schedule_filename.endswith("beat-notifications")
 
 
 def test_progress_events_keep_each_job_s_latest_state_for_its_user(tenant_a):
@@ -247,3 +241,32 @@ def test_progress_events_keep_each_job_s_latest_state_for_its_user(tenant_a):
     with tenant_transaction(tenant_a):
         states = {str(p.subject_id): (p.subject, p.status, p.progress) for p in Progress.objects.all()}
     assert states == {imp: ("import", "done", 100), report: ("report", "failed", 50)}
+
+def test_dead_letters_waiting_are_reported(settings, caplog):
+    """The kit's dead-letter job counts the service's dead-letter queue on the real broker and logs an ERROR."""
+    import logging
+
+    from kombu import Producer
+
+    from servicekit import periodic
+    from servicekit.events import broker
+
+    with broker.connection() as conn:  # clear what earlier tests left there
+        channel = conn.channel()
+        broker.DEAD_LETTER_EXCHANGE(channel).declare()
+        queue = broker.dead_letter_queue("notifications")(channel)
+        queue.declare()
+        queue.purge()
+        for n in range(2):
+            Producer(channel).publish({"n": n}, exchange="", routing_key=broker.dead_letter_queue_name("notifications"),
+                                      serializer="json")
+        channel.close()
+    with caplog.at_level(logging.ERROR, logger="vo2.periodic"):
+        assert periodic.run("events.dead_letters") == 2
+    assert "dead letters waiting: 2 in notifications.events.dlq" in caplog.text
+    with broker.connection() as conn:
+        channel = conn.channel()
+        broker.dead_letter_queue("notifications")(channel).purge()
+        channel.close()
+    caplog.clear()
+    assert periodic.run("events.dead_letters") == 0 and "dead letters waiting" not in caplog.text

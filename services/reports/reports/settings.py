@@ -29,3 +29,6 @@ CELERY_QUEUE = config.env("REPORTS_QUEUE", "reports.tasks")
 # Transient failures (measurements or identity unreachable) are retried this many times before the report fails.
 REPORT_MAX_RETRIES = config.env_int("REPORT_MAX_RETRIES", 5)
 EVENT_CONSUMERS = ["reports.consumers"]
+# Periodic jobs (servicekit.periodic; one beat sends them, the worker runs them): name -> every N seconds.
+PERIODIC_JOBS = {"reports.files.remove_of_deleted_tests": 3600.0, "events.prune": 3600.0,
+                 "events.dead_letters": 300.0}

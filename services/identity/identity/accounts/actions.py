@@ -452,3 +452,14 @@ def update_profile(user: User, **changes) -> User:
         user.save(update_fields=[*changed, "updated_at"])
         audit.record(Kind.PROFILE_CHANGED, actor=str(user.id), subject_user_id=user.id, fields=changed)
     return user
+
+
+def remove_expired_password_resets(keep_days: int) -> int:
+    """Periodic: password-reset tokens expired (used or not) more than `keep_days` ago go."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .models import PasswordReset
+
+    return PasswordReset.objects.filter(expires_at__lt=timezone.now() - timedelta(days=keep_days)).delete()[0]

@@ -220,3 +220,18 @@ def accept_invitation(raw_token: str, *, password: str, full_name: str = "") -> 
     # the account has or the tenant requires answers with a challenge; the membership stays).
     pair = tokens.open_session(user, membership, method="invitation")
     return Accepted(invitation, membership, user, existing is None, pair)
+
+
+def remove_expired_invitations(keep_days: int) -> int:
+    """Periodic: invitations never accepted whose link expired (or that were revoked) more than `keep_days` ago go,
+    tenant by tenant (the table is under row-level security); accepted ones stay as the membership's origin."""
+    from servicekit.tenancy import tenant_transaction
+
+    from ..tenants.models import Tenant
+
+    cutoff = timezone.now() - timedelta(days=keep_days)
+    removed = 0
+    for tenant_id in Tenant.objects.values_list("id", flat=True):
+        with tenant_transaction(str(tenant_id)):
+            removed += Invitation.objects.filter(accepted_at__isnull=True, expires_at__lt=cutoff).delete()[0]
+    return removed

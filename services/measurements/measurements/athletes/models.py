@@ -30,7 +30,9 @@ class Athlete(CreatedOnce, TenantOwned):
 
     class Meta:
         db_table = "athlete"
-        indexes = [models.Index(fields=["tenant_id", "last_name", "first_name"])]
+        # (tenant, created_at, id): the list's order (newest first, cursor pages) read from the index, not sorted
+        indexes = [models.Index(fields=["tenant_id", "last_name", "first_name"]),
+                   models.Index(fields=["tenant_id", "-created_at", "-id"], name="athlete_tenant_newest")]
         constraints = [models.UniqueConstraint(fields=["tenant_id", "created_by", "idempotency_key"],
                                                name="athlete_creator_idempotency_uniq")]
 

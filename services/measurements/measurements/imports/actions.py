@@ -22,7 +22,7 @@ from servicekit.problems import ProblemError
 from .. import events
 from ..athletes import actions as athlete_actions
 from ..exercise_tests import actions as test_actions
-from .models import Import
+from .models import Import, UploadRetention
 
 Stage = Import.Stage
 PROGRESS = {Stage.PARSING: 10, Stage.STORING: 40, Stage.ANALYZING: 70}
@@ -42,7 +42,8 @@ def imports_this_month(tenant_id) -> int:
 
 def stored_bytes(tenant_id) -> int:
     """The bytes of the tenant's uploaded files still kept (a deleted test's or athlete's imports are gone)."""
-    return Import.objects.filter(tenant_id=tenant_id).aggregate(total=Sum("size_bytes"))["total"] or 0
+    return Import.objects.filter(tenant_id=tenant_id, file_removed_at__isnull=True).aggregate(
+        total=Sum("size_bytes"))["total"] or 0
 
 
 def accept_upload(by: Principal, athlete, upload, *, format_hint: str = "", modality: str = "",
@@ -161,3 +162,44 @@ def _remove_the_tests_uploads(test, by, reason) -> None:
 @athlete_actions.before_athlete_deleted
 def _remove_the_athletes_uploads(athlete, by) -> None:
     _remove_files_after_commit(Import.objects.filter(athlete=athlete).only("id", "tenant_id"))
+
+
+# ---- retention of uploaded files (a periodic job) -----------------------------------------------------------------
+
+def set_upload_retention(tenant_id, days: int | None, *, by: str | None) -> UploadRetention:
+    row = UploadRetention.objects.filter(tenant_id=tenant_id).first() or UploadRetention(tenant_id=tenant_id)
+    row.days, row.updated_by = days, by
+    row.save()
+    return row
+
+
+def remove_expired_uploads(batch: int = 500) -> int:
+    """Every tenant with a retention period: the uploaded files of imports older than it go (the import row stays,
+    marked `file_removed_at`; tests, samples and results stay). The tenants are the first parts of the stored keys
+    (the tables are under row-level security, so they are not listed across tenants); each one is handled in its own
+    tenant transaction, the file deleted after the row is marked. Idempotent: a removed file is not selected again,
+    and deleting a missing file is no error. Returns the number of uploads removed."""
+    from datetime import timedelta
+
+    from servicekit.tenancy import tenant_transaction
+
+    store, removed = uploads(), 0
+    for tenant_id in store.prefixes():
+        try:
+            uuid.UUID(tenant_id)
+        except ValueError:
+            continue  # not a tenant's folder
+        with tenant_transaction(tenant_id):
+            days = UploadRetention.objects.filter(tenant_id=tenant_id).values_list("days", flat=True).first()
+            if not days:
+                continue
+            cutoff = timezone.now() - timedelta(days=days)
+            expired = list(Import.objects.filter(tenant_id=tenant_id, created_at__lt=cutoff,
+                                                 file_removed_at__isnull=True).order_by("created_at")[:batch])
+            now = timezone.now()
+            for imp in expired:
+                imp.file_removed_at = now
+                imp.save(update_fields=["file_removed_at", "updated_at"])
+            _remove_files_after_commit(expired)
+            removed += len(expired)
+    return removed

@@ -13,7 +13,8 @@ from rest_framework.response import Response
 
 from servicekit import jobs
 from servicekit.django import idempotency
-from servicekit.django.drf import StaffWrites, principal_of
+from servicekit.django.drf import StaffWrites, principal_of, roles_allowed
+from servicekit.principal import MANAGER_ROLES, STAFF_ROLES
 from servicekit.django.routers import UUID_REGEX
 from servicekit.problems import ProblemError
 
@@ -190,3 +191,27 @@ class TestHeartRateView(APIView):
                                          data=upload.read(limit + 1), offset_s=form.validated_data.get("offset_s"),
                                          replace=form.validated_data.get("replace", False))
         return Response(body)
+
+
+class UploadRetentionSerializer(serializers.Serializer):
+    upload_retention_days = serializers.IntegerField(min_value=1, max_value=36500, allow_null=True)
+
+
+class UploadSettingsView(APIView):
+    """How long the tenant keeps uploaded exports: GET (staff); PUT (owner, admin) `{"upload_retention_days": N}`
+    or null (keep them while the test exists). A periodic job removes older files; tests and results stay."""
+
+    permission_classes = [roles_allowed(read=STAFF_ROLES, write=MANAGER_ROLES)]
+
+    @extend_schema(responses={200: UploadRetentionSerializer})
+    def get(self, request):
+        return Response({"upload_retention_days": queries.upload_retention_days(principal_of(request).tenant_id)})
+
+    @extend_schema(request=UploadRetentionSerializer, responses={200: UploadRetentionSerializer})
+    def put(self, request):
+        form = UploadRetentionSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        principal = principal_of(request)
+        row = actions.set_upload_retention(principal.tenant_id, form.validated_data["upload_retention_days"],
+                                           by=principal.user_id)
+        return Response({"upload_retention_days": row.days})

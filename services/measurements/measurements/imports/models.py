@@ -35,9 +35,13 @@ class Import(JobRow, CreatedOnce, TenantOwned):
     created_by = models.UUIDField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # the stored upload was removed after the tenant's retention period (the test and its samples stay)
+    file_removed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "import_job"
+        # the plan's monthly import count and the retention sweep select a tenant's imports by date
+        indexes = [models.Index(fields=["tenant_id", "created_at"], name="import_job_tenant_created")]
         constraints = [models.UniqueConstraint(fields=["tenant_id", "created_by", "idempotency_key"],
                                                name="import_creator_idempotency_uniq")]
 
@@ -45,3 +49,17 @@ class Import(JobRow, CreatedOnce, TenantOwned):
     def folder(self) -> str:
         """The storage prefix of this import's files."""
         return f"{self.tenant_id}/{self.pk}"
+
+
+class UploadRetention(TenantOwned):
+    """How long the tenant keeps uploaded exports after their import (None: as long as the test exists). The tests,
+    samples and results stay; only the original file goes, so a re-run of an older import is no longer possible."""
+
+    id = models.BigAutoField(primary_key=True)
+    days = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        db_table = "upload_retention"
+        constraints = [models.UniqueConstraint(fields=["tenant_id"], name="upload_retention_one_per_tenant")]

@@ -12,3 +12,9 @@ def visible_imports(principal):
         imports = imports.filter(athlete__in=visible_athletes(principal))
     return imports
 
+
+
+def upload_retention_days(tenant_id) -> int | None:
+    from .models import UploadRetention
+
+    return UploadRetention.objects.filter(tenant_id=tenant_id).values_list("days", flat=True).first()

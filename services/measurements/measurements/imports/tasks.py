@@ -7,7 +7,7 @@ one-process lab) or "none" (someone calls `run_import.run(...)`).
 """
 from __future__ import annotations
 
-from servicekit import jobs
+from servicekit import jobs, periodic
 
 from ..celery import app
 from . import pipeline
@@ -17,3 +17,11 @@ MAX_RETRIES = 5  # passing failures (analysis or identity unreachable): retried 
 run_import = jobs.background_job(app, "measurements.imports.run_import", max_retries=MAX_RETRIES,
                                  give_up=pipeline.give_up, crashed=pipeline.crashed,
                                  dispatch_setting="IMPORT_DISPATCH")(pipeline.run_import)
+
+
+@periodic.job("measurements.uploads.remove_expired")
+def remove_expired_uploads() -> int:
+    """Periodic (measurements' beat): uploaded files past their tenant's retention period."""
+    from . import actions
+
+    return actions.remove_expired_uploads()

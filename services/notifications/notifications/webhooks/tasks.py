@@ -7,6 +7,8 @@ import random
 
 from celery import current_task
 
+from servicekit import periodic
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -82,10 +84,10 @@ def send_after_commit(delivery: Delivery) -> None:
     deliver.enqueue(str(delivery.id), str(delivery.tenant_id), recovered=True)
 
 
-@app.task(name="notifications.webhooks.sweep")
+@periodic.job("notifications.webhooks.sweep")
 def sweep() -> int:
     """Queue the deliveries whose watchdog is due: long-waiting retries, and any whose queued task was lost
-    (runs every WEBHOOK_SWEEP_SECONDS, from each worker's timer or a beat)."""
+    (every WEBHOOK_SWEEP_SECONDS: settings.PERIODIC_JOBS, sent by the beat)."""
     with transaction.atomic():
         due = actions.due_for_sweep()
     for delivery_id, tenant_id in due:

@@ -162,4 +162,48 @@ def erase_tenant(tenant_id, request_event_id=None) -> dict:
     transaction.on_commit(lambda: files.delete_prefix(str(tenant_id)))
     erasure.confirm(events.DELETION_CONFIRMED, scope="tenant", subject_id=tenant_id, tenant_id=tenant_id,
                     removed=removed, request_event_id=request_event_id)
+
+
+# ---- reports of deleted tests (a periodic job, until measurements' deletions reach reports as events) -------------
+
+def remove_reports_of_deleted_tests(batch: int = 200) -> int:
+    """Every tenant with report files (the first parts of the stored keys: the table is under row-level security):
+    up to `batch` of its tests that have reports, in random order so that successive runs cover them all, are asked
+    of measurements (service token); a test it no longer has (404) loses its reports, rows and files. Files no
+    report row names (a row deleted another way) go too. Idempotent: what is gone is not found again; measurements
+    unreachable leaves everything as it is for the next run. Returns the number of reports removed.
+    Another engineer's event-driven deletion (measurements' test deletion as an event) will make this a safety net."""
+    from servicekit import http
+    from servicekit.tenancy import tenant_transaction
+
+    from . import clients
+    from .models import report_files
+
+    files, removed = report_files(), 0
+    for tenant_id in list(files.prefixes()):
+        try:
+            uuid.UUID(tenant_id)
+        except ValueError:
+            continue
+        with tenant_transaction(tenant_id):
+            tests = list(Report.objects.filter(tenant_id=tenant_id).order_by("?")
+                         .values_list("test_id", flat=True).distinct()[:batch])
+            rows = set(map(str, Report.objects.filter(tenant_id=tenant_id).values_list("id", flat=True)))
+        gone = []
+        for test_id in tests:
+            try:
+                if clients.measurements().get(tenant_id, f"/api/v1/tests/{test_id}/", missing_ok=True) is None:
+                    gone.append(test_id)
+            except http.Unavailable:
+                log.warning("measurements unavailable: reports of deleted tests checked next time")
+                return removed
+        with tenant_transaction(tenant_id):
+            doomed = list(Report.objects.filter(tenant_id=tenant_id, test_id__in=gone))
+            keys = [r.file_path for r in doomed if r.file_path]
+            removed += Report.objects.filter(pk__in=[r.pk for r in doomed]).delete()[0]
+        for key in keys:  # after the rows' commit: a file is never named by a row that still exists
+            files.delete(key)
+        for key in files.keys(tenant_id):  # `<tenant>/<report id>.<format>`: a file whose report row is gone
+            if key not in keys and key.rsplit("/", 1)[-1].split(".", 1)[0] not in rows:
+                files.delete(key)  # (one being rendered has its row already: it is kept)
     return removed

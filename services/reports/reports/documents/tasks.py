@@ -20,7 +20,7 @@ from celery.signals import worker_process_init
 from django.conf import settings
 from django.db import transaction
 
-from servicekit import http, jobs
+from servicekit import http, jobs, periodic
 from servicekit.metrics import Timer
 from servicekit.tenancy import tenant_transaction
 
@@ -149,3 +149,9 @@ def render_later(report: Report) -> None:
 def _warm_fonts(**_):
     """Parse the TTF fonts once per worker process, not in the first report's time."""
     rendering.fonts.register()
+
+
+@periodic.job("reports.files.remove_of_deleted_tests")
+def remove_reports_of_deleted_tests() -> int:
+    """Periodic (reports' beat): reports, and their files, of tests measurements no longer has."""
+    return actions.remove_reports_of_deleted_tests()
