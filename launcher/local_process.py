@@ -79,7 +79,10 @@ def beat_loop(service: str) -> Loop:
     queue, where its worker (in this process or the service's background process) runs them."""
     from celery.beat import Service
 
+    from servicekit import periodic
+
     app = importlib.import_module(f"{service}.celery").app
+    periodic.send_all_now(app)  # as `celery beat` does at its start (servicekit.celery)
     beat = Service(app, max_interval=30)
     stopping = threading.Event()
 

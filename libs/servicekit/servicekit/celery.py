@@ -117,7 +117,14 @@ def _observe_workers(app: Celery, service: str) -> None:
     def child_ended(pid=None, **_):
         metrics.process_died(pid or os.getpid())
 
+    def beat_started(sender=None, **_):  # `celery beat`: its metrics endpoint, and every job sent once at start
+        from . import periodic
+
+        metrics.serve()
+        periodic.send_all_now(app)
+
     signals.worker_init.connect(started, weak=False)
+    signals.beat_init.connect(beat_started, weak=False)
     signals.worker_process_shutdown.connect(child_ended, weak=False)
 
 

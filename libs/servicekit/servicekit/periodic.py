@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 import zlib
 from datetime import timedelta
 
@@ -68,24 +69,42 @@ def run(name: str):
         from django.conf import settings
 
         importlib.import_module(f"{settings.SERVICE_NAME}.celery").app.loader.import_default_modules()
+    from django.conf import settings
+
+    from . import metrics
+
     fn = _jobs[name]
     close_old_connections()
-    if connection.vendor != "postgresql":
-        result = fn()
-    else:
-        key = _lock_key(name)
-        with connection.cursor() as cur:
-            cur.execute("SELECT pg_try_advisory_lock(%s)", [key])
-            if not cur.fetchone()[0]:
-                log.info("periodic %s: another run holds its lock; skipped", name)
-                return "skipped"
-        try:
+    started, outcome = time.perf_counter(), "crashed"
+    try:
+        if connection.vendor != "postgresql":
             result = fn()
-        finally:
+        else:
+            key = _lock_key(name)
             with connection.cursor() as cur:
-                cur.execute("SELECT pg_advisory_unlock(%s)", [key])
+                cur.execute("SELECT pg_try_advisory_lock(%s)", [key])
+                if not cur.fetchone()[0]:
+                    log.info("periodic %s: another run holds its lock; skipped", name)
+                    outcome = "skipped"
+                    return "skipped"
+            try:
+                result = fn()
+            finally:
+                with connection.cursor() as cur:
+                    cur.execute("SELECT pg_advisory_unlock(%s)", [key])
+        outcome = "done"
+    finally:  # the kit's job metrics (vo2_jobs_total by outcome, vo2_job_duration_seconds)
+        metrics.JOBS.labels(settings.SERVICE_NAME, name, outcome).inc()
+        metrics.JOB_DURATION.labels(settings.SERVICE_NAME, name).observe(time.perf_counter() - started)
     log.info("periodic %s: %s", name, result)
     return result
+
+
+def send_all_now(app) -> None:
+    """Send every scheduled job once, when a beat starts: the beat's schedule counts from its start, so without this
+    a beat restarted more often than a job's interval would never send it (the jobs are idempotent)."""
+    for entry in (app.conf.beat_schedule or {}).values():
+        app.send_task(entry["task"], **entry.get("options", {}))
 
 
 def beat_config(service: str, schedule: dict[str, float]) -> dict:

@@ -39,7 +39,7 @@ def test_application_role_neither_owns_nor_bypasses(rls):
     rls.assert_application_role()
     assert set(rls.tables()) == {"athlete", "exercise_test", "sample", "lactate_step", "import_job",
                                  "analysis_result", "analysis_audit", "analysis_settings", "athlete_export",
-                                 "deletion_request"}
+                                 "deletion_request", "upload_retention"}
     rls.assert_forced()
 
 

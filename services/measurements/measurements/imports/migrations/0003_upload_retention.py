@@ -8,7 +8,7 @@ from servicekit.tenancy import EnableTenantRLS
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('athletes', '0003_athlete_list_index'),
+        ('athletes', '0004_athlete_list_index'),
         ('exercise_tests', '0004_workflow_fields'),
         ('imports', '0002_job_row'),
     ]

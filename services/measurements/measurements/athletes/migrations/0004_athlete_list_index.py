@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('athletes', '0002_idempotency_key'),
+        ('athletes', '0003_notes_limit'),
     ]
 
     operations = [
