@@ -61,7 +61,7 @@ class Parts:
         self.env = process_env(BROKER_URL=rabbit.url if rabbit else "filesystem://", NOTIFICATIONS_QUEUE=f"{self.name}.tasks",
                                WEBHOOK_PUBLIC_ONLY="false", WEBHOOK_DISPATCH="celery",
                                WEBHOOK_PICKUP_GRACE_SECONDS="3", WEBHOOK_SWEEP_SECONDS="1",
-                               WEBHOOK_RETRY_SCHEDULE="1,1,1,1,1", NOTIFICATIONS_PERIODIC_IN_WORKER="true",
+                               WEBHOOK_RETRY_SCHEDULE="1,1,1,1,1",
                                EVENTS_RELAY_MAX_BACKOFF_SECONDS="1", LOG_LEVEL="INFO")
         self.procs: dict[str, subprocess.Popen] = {}
 
@@ -70,7 +70,10 @@ class Parts:
                 "consumer": [sys.executable, "manage.py", "run_consumer", "--name", self.name],
                 "worker": [sys.executable, "-m", "celery", "-A", "notifications.celery", "worker", "-Q",
                            f"{self.name}.tasks", "-n", f"{self.name}@%h", "--concurrency", "2", "--without-mingle",
-                           "--without-gossip", "-l", "INFO"]}[part]
+                           "--without-gossip", "-l", "INFO"],
+                # the service's one beat sends the sweep (the pickup watchdog) every WEBHOOK_SWEEP_SECONDS
+                "beat": [sys.executable, "-m", "celery", "-A", "notifications.celery", "beat", "--pidfile=",
+                         "-s", str(self.tmp / "beat-schedule"), "-l", "INFO"]}[part]
 
     def log(self, part):
         return self.tmp / f"{part}.log"
@@ -157,6 +160,7 @@ def lab(tenant_a):
 def test_the_relay_killed_during_a_burst(parts, lab):
     tenant, user, receiver = lab
     parts.start("worker", " ready.")
+    parts.start("beat", "beat: Starting")
     parts.start("consumer", "consuming ")
     accepted = burst(tenant, user)
     parts.start("relay")
@@ -171,6 +175,7 @@ def test_the_relay_killed_during_a_burst(parts, lab):
 def test_the_consumer_killed_during_a_burst(parts, lab):
     tenant, user, receiver = lab
     parts.start("worker", " ready.")
+    parts.start("beat", "beat: Starting")
     parts.start("consumer", "consuming ")
     parts.start("relay")
     accepted = burst(tenant, user)
@@ -186,6 +191,7 @@ def test_the_consumer_killed_during_a_burst(parts, lab):
 def test_the_broker_stopped_during_a_burst(parts, lab, rabbit):
     tenant, user, receiver = lab
     parts.start("worker", " ready.")
+    parts.start("beat", "beat: Starting")
     parts.start("consumer", "consuming ")
     parts.start("relay")
     accepted = burst(tenant, user)
