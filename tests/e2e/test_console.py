@@ -156,7 +156,7 @@ def test_a_physiologists_session_from_login_to_logout(page, system, gateway, own
     screen("04-upload")
     page.get_by_role("button", name="Upload", exact=True).click()
     status = page.get_by_test_id("import-status")
-    status.and_(page.locator("[data-status=done]")).wait_for(timeout=90_000)
+    status.and_(page.locator("[data-status=done]")).wait_for(timeout=180_000)  # generous: a loaded machine
     assert "100 %" in status.inner_text()
     screen("05-upload-done")
 
@@ -201,7 +201,7 @@ def test_a_physiologists_session_from_login_to_logout(page, system, gateway, own
     page.get_by_label("Template").select_option("full")
     page.get_by_label("Conclusion").fill("Аэробная подготовка высокая.")
     page.get_by_role("button", name="Request report").click()
-    page.locator("[data-testid=reports] tr[data-status=done]").wait_for(timeout=90_000)
+    page.locator("[data-testid=reports] tr[data-status=done]").wait_for(timeout=180_000)
     screen("08-report-ready")
     with page.expect_download() as download:
         page.get_by_role("button", name="Download PDF report (RU)").click()
