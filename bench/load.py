@@ -1,0 +1,290 @@
+"""Load benchmark (issue 18 item 4): simulated labs drive a whole SaaS system through the gateway over HTTP.
+
+    .venv/bin/python bench/load.py [--labs 20] [--seconds 120] [--concurrency 16] [--think 1.0]
+    .venv/bin/python bench/load.py --gateway http://127.0.0.1:8000 --operator EMAIL:PASSWORD   # a running system
+
+Without --gateway it starts its own SaaS system (launcher.System, as `./vo2 up --saas` runs it) on servers of its
+own where sharing would mix runs: fresh databases `vo2load_<run>_<service>` on the shared PostgreSQL (dropped at the
+end), a private RabbitMQ node (servicekit.testing.PrivateRabbitMQ: the services' task and event queues have fixed
+names, so another system on the shared broker would take this run's jobs), a private redis-server; file storage in
+local folders. The per-IP rate limits are raised out of reach (every simulated lab comes from 127.0.0.1 here); the
+per-user and per-tenant limits keep their defaults.
+
+Each lab is made the way an operator makes one (POST /api/v1/tenants/ by a platform operator, `create_operator`),
+its owner logs in and creates two athletes; then until the time is up, each lab repeats: list athletes, upload a real
+export (testdata/cpet, the cart formats in turn), poll the import, read the test's analysis, request a report, read
+the report's state, list tests — then thinks (--think s). At most --concurrency requests are in flight at once (a
+bounded asyncio client, httpx). After the time is up it waits (--drain s) until every accepted upload is analysed and
+every requested report is ready; what is not by then is counted as lost.
+
+Prints: requests and throughput, p50/p99 and errors per endpoint, the reads' p99 against the issue's target
+(≤ 200 ms on this 2-core machine), lost jobs. Figures depend on what else runs on the machine: say so with them.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "libs" / "servicekit")]
+CPET = ROOT / "testdata" / "cpet"
+EXPORTS = [CPET / "spiro/zan_ramp", CPET / "spiro/vyntus.txt", CPET / "spiro/cortex.xml",
+           CPET / "gasexchanger/metflex101_constant_unavg55.csv"]
+READ_TARGET_MS = 200.0
+
+
+class Stats:
+    def __init__(self):
+        self.times = defaultdict(list)    # endpoint → seconds of each answered request
+        self.errors = defaultdict(list)   # endpoint → "status: text" / exception of each failed one
+
+    def add(self, endpoint: str, seconds: float, error: str | None = None):
+        self.times[endpoint].append(seconds)
+        if error:
+            self.errors[endpoint].append(error)
+
+
+class Client:
+    """One lab's logged-in HTTP client: every request timed under its endpoint's name, bounded by the semaphore."""
+
+    def __init__(self, base: str, stats: Stats, limit: asyncio.Semaphore):
+        self.http = httpx.AsyncClient(base_url=base, timeout=60.0)
+        self.stats, self.limit, self.token, self.credentials = stats, limit, None, None
+
+    async def call(self, endpoint: str, method: str, path: str, expect=(200,), **kw) -> httpx.Response | None:
+        async with self.limit:
+            started = time.perf_counter()
+            try:
+                headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+                response = await self.http.request(method, path, headers=headers, **kw)
+                if response.status_code == 401 and self.credentials and "expired" in response.text:
+                    await self.login(*self.credentials, timed=False)
+                    response = await self.http.request(method, path,
+                                                       headers={"Authorization": f"Bearer {self.token}"}, **kw)
+            except httpx.HTTPError as exc:
+                self.stats.add(endpoint, time.perf_counter() - started, f"{type(exc).__name__}: {exc}")
+                return None
+            elapsed = time.perf_counter() - started
+        if response.status_code not in expect:
+            self.stats.add(endpoint, elapsed, f"{response.status_code}: {response.text[:200]}")
+            return None
+        self.stats.add(endpoint, elapsed)
+        return response
+
+    async def login(self, email: str, password: str, timed: bool = True) -> bool:
+        body = {"email": email, "password": password}
+        if timed:
+            response = await self.call("POST /auth/login", "POST", "/api/v1/auth/login", json=body)
+        else:
+            response = await self.http.post("/api/v1/auth/login", json=body)
+            response = response if response.status_code == 200 else None
+        if response is None:
+            return False
+        self.token, self.credentials = response.json()["access"], (email, password)
+        return True
+
+
+class Lab:
+    def __init__(self, index: int, run: str, base: str, stats: Stats, limit: asyncio.Semaphore):
+        self.index, self.slug = index, f"load-{run}-{index}"
+        self.email, self.password = f"owner@{self.slug}.lab", f"{self.slug}-owner-pw-1"
+        self.client = Client(base, stats, limit)
+        self.athletes, self.imports, self.reports = [], {}, {}   # import id → state; report id → state
+
+    async def create(self, operator: Client) -> bool:
+        made = await operator.call("POST /tenants", "POST", "/api/v1/tenants/", expect=(201,),
+                                   json={"name": f"Load Lab {self.index}", "slug": self.slug,
+                                         "owner": {"email": self.email, "password": self.password}})
+        if made is None or not await self.client.login(self.email, self.password):
+            return False
+        for n in range(2):
+            athlete = await self.client.call("POST /athletes", "POST", "/api/v1/athletes/", expect=(201,), json={
+                "first_name": f"Runner{n}", "last_name": f"Lab{self.index}", "sex": "female" if n else "male",
+                "birth_date": "1990-01-01", "body_mass_kg": 68.0 + n, "height_cm": 175})
+            if athlete is not None:
+                self.athletes.append(athlete.json()["id"])
+        return bool(self.athletes)
+
+    async def work(self, until: float, think: float, round_robin: list[int]) -> None:
+        c, n = self.client, 0
+        while time.monotonic() < until:
+            await c.call("GET /athletes", "GET", "/api/v1/athletes/", params={"limit": 20})
+            export = EXPORTS[(round_robin[0] + self.index) % len(EXPORTS)]
+            round_robin[0] += 1
+            athlete = self.athletes[n % len(self.athletes)]
+            n += 1
+            accepted = await c.call("POST /imports", "POST", "/api/v1/imports/", expect=(202,),
+                                    files={"file": (export.name, export.read_bytes())}, data={"athlete": athlete})
+            if accepted is not None:
+                import_id = accepted.json()["id"]
+                self.imports[import_id] = "queued"
+                test = await self.wait_import(import_id, until + 5)
+                if test:
+                    await c.call("GET /tests/{id}/analysis", "GET", f"/api/v1/tests/{test}/analysis")
+                    asked = await c.call("POST /reports", "POST", "/api/v1/reports/", expect=(202,),
+                                         json={"test": test, "language": "en", "template": "athlete"})
+                    if asked is not None:
+                        report_id = asked.json()["id"]
+                        self.reports[report_id] = asked.json().get("status", "queued")
+                        await c.call("GET /reports/{id}", "GET", f"/api/v1/reports/{report_id}")
+            await c.call("GET /tests", "GET", "/api/v1/tests/", params={"limit": 20})
+            await asyncio.sleep(think)
+
+    async def wait_import(self, import_id: str, until: float) -> str | None:
+        while time.monotonic() < until:
+            state = await self.client.call("GET /imports/{id}", "GET", f"/api/v1/imports/{import_id}")
+            if state is not None:
+                body = state.json()
+                self.imports[import_id] = body["status"]
+                if body["status"] == "done":
+                    return body["test"]
+                if body["status"] == "failed":
+                    return None
+            await asyncio.sleep(0.5)
+        return None  # still running: the drain looks at it again
+
+    async def drain(self, until: float) -> None:
+        """Every job's final state (untimed reads: the load is over)."""
+        http, headers = self.client.http, {"Authorization": f"Bearer {self.client.token}"}
+        while time.monotonic() < until:
+            pending = [(f"/api/v1/imports/{i}", self.imports, i) for i, s in self.imports.items()
+                       if s not in ("done", "failed")]
+            pending += [(f"/api/v1/reports/{r}", self.reports, r) for r, s in self.reports.items()
+                        if s not in ("done", "failed")]
+            if not pending:
+                return
+            for path, states, key in pending:
+                try:
+                    response = await http.get(path, headers=headers)
+                except httpx.HTTPError:
+                    continue
+                if response.status_code == 401:
+                    await self.client.login(*self.client.credentials, timed=False)
+                    headers = {"Authorization": f"Bearer {self.client.token}"}
+                elif response.status_code == 200:
+                    states[key] = response.json()["status"]
+            await asyncio.sleep(1.0)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000
+
+
+async def drive(base: str, operator: tuple[str, str], args) -> tuple[Stats, list[Lab], float]:
+    stats, limit, run = Stats(), asyncio.Semaphore(args.concurrency), uuid.uuid4().hex[:6]
+    operator_client = Client(base, stats, limit)
+    if not await operator_client.login(*operator):
+        raise SystemExit(f"the operator could not log in: {stats.errors}")
+    labs = [Lab(i, run, base, stats, limit) for i in range(args.labs)]
+    made = await asyncio.gather(*(lab.create(operator_client) for lab in labs))
+    labs = [lab for lab, ok in zip(labs, made) if ok]
+    print(f"{len(labs)} of {args.labs} labs made; load for {args.seconds} s", flush=True)
+    started = time.monotonic()
+    round_robin = [0]
+    await asyncio.gather(*(lab.work(started + args.seconds, args.think, round_robin) for lab in labs))
+    elapsed = time.monotonic() - started
+    await asyncio.gather(*(lab.drain(time.monotonic() + args.drain) for lab in labs))
+    return stats, labs, elapsed
+
+
+def report(stats: Stats, labs: list[Lab], elapsed: float, args) -> None:
+    total = sum(len(v) for v in stats.times.values())
+    errors = sum(len(v) for v in stats.errors.values())
+    print(f"\n{args.labs} labs, {args.seconds} s load (+ setup), concurrency {args.concurrency}, think {args.think} s")
+    print(f"requests: {total} in {elapsed:.1f} s = {total / elapsed:.1f} req/s; errors: {errors}")
+    print(f"{'endpoint':28} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>6}")
+    for endpoint in sorted(stats.times):
+        values = stats.times[endpoint]
+        print(f"{endpoint:28} {len(values):6d} {percentile(values, .5):8.1f} {percentile(values, .99):8.1f} "
+              f"{max(values) * 1000:8.1f} {len(stats.errors[endpoint]):6d}")
+    reads = [t for e, v in stats.times.items() if e.startswith("GET") for t in v]
+    if reads:
+        p99 = percentile(reads, .99)
+        print(f"reads p99: {p99:.1f} ms (target ≤ {READ_TARGET_MS:.0f} ms: {p99 / READ_TARGET_MS:.2f}×)")
+    imports = [s for lab in labs for s in lab.imports.values()]
+    reports_ = [s for lab in labs for s in lab.reports.values()]
+    lost_imports = sum(s != "done" for s in imports)
+    lost_reports = sum(s != "done" for s in reports_)
+    print(f"uploads accepted: {len(imports)}, analysed: {imports.count('done')}, failed: {imports.count('failed')}, "
+          f"not finished: {lost_imports - imports.count('failed')}")
+    print(f"reports requested: {len(reports_)}, ready: {reports_.count('done')}, failed: {reports_.count('failed')}, "
+          f"not finished: {lost_reports - reports_.count('failed')}")
+    print(f"lost jobs (not done by the end of the drain): {lost_imports + lost_reports}")
+    for endpoint, errs in sorted(stats.errors.items()):
+        if errs:
+            print(f"  {endpoint}: first error: {errs[0]}")
+
+
+def own_system(tmp: Path):
+    """A SaaS system on servers of its own where sharing would mix runs (see the module's docstring)."""
+    from launcher.system import PORTS, SaasServers, System
+    from servicekit import testing
+
+    rabbit = testing.PrivateRabbitMQ(tmp / "rabbitmq").start()
+    redis_port = testing.free_port()
+    redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                              "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    saas = SaasServers(database_prefix=f"vo2load_{uuid.uuid4().hex[:6]}", broker_url=rabbit.url,
+                       redis_url=f"redis://127.0.0.1:{redis_port}/0")
+    ports = {name: testing.free_port() for name in PORTS}
+    system = System(mode="saas", data_dir=tmp / "system", ports=ports, saas=saas, metrics_ports="free", quiet=True,
+                    extra_env={"RATE_LIMIT_IP": "1000000", "RATE_LIMIT_LOGIN_IP": "1000000",
+                               "PUBLIC_APP_URL": f"http://127.0.0.1:{ports['gateway']}"})
+    return system, rabbit, redis
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--labs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight at most")
+    parser.add_argument("--think", type=float, default=1.0, help="seconds each lab waits between rounds")
+    parser.add_argument("--drain", type=float, default=120.0, help="seconds to wait for the last jobs")
+    parser.add_argument("--gateway", help="a running system's gateway URL (else a system of its own is started)")
+    parser.add_argument("--operator", help="EMAIL:PASSWORD of a platform operator of that system")
+    args = parser.parse_args()
+
+    if args.gateway:
+        if not args.operator:
+            raise SystemExit("--gateway needs --operator EMAIL:PASSWORD")
+        email, password = args.operator.split(":", 1)
+        stats, labs, elapsed = asyncio.run(drive(args.gateway, (email, password), args))
+        report(stats, labs, elapsed, args)
+        return
+
+    from servicekit.pgroles import drop
+    from servicekit.testing import POSTGRES_ADMIN_DSN
+
+    tmp = Path(tempfile.mkdtemp(prefix="vo2-load-"))
+    system, rabbit, redis = own_system(tmp)
+    try:
+        print(f"starting a SaaS system (databases {system.saas.database_prefix}_*) ...", flush=True)
+        system.prepare()
+        operator = ("operator@load.platform", "load-operator-pw-1")
+        system.manage("identity", "create_operator", "--email", operator[0], "--password", operator[1], capture=True)
+        system.start()
+        stats, labs, elapsed = asyncio.run(drive(system.url("gateway"), operator, args))
+        report(stats, labs, elapsed, args)
+    finally:
+        system.stop()
+        rabbit.stop()
+        redis.terminate()
+        redis.wait(timeout=10)
+        for service in ("identity", "measurements", "reports", "notifications"):
+            drop(POSTGRES_ADMIN_DSN, f"{system.saas.database_prefix}_{service}")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
