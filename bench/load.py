@@ -100,6 +100,7 @@ class Lab:
         self.email, self.password = f"owner@{self.slug}.lab", f"{self.slug}-owner-pw-1"
         self.client = Client(base, stats, limit)
         self.athletes, self.imports, self.reports = [], {}, {}   # import id → state; report id → state
+        self.not_reportable = 0
 
     async def create(self, operator: Client) -> bool:
         made = await operator.call("POST /tenants", "POST", "/api/v1/tenants/", expect=(201,),
@@ -131,9 +132,16 @@ class Lab:
                 test = await self.wait_import(import_id, until + 5)
                 if test:
                     await c.call("GET /tests/{id}/analysis", "GET", f"/api/v1/tests/{test}/analysis")
-                    asked = await c.call("POST /reports", "POST", "/api/v1/reports/", expect=(202,),
+                    asked = await c.call("POST /reports", "POST", "/api/v1/reports/", expect=(202, 422),
                                          json={"test": test, "language": "en", "template": "athlete"})
-                    if asked is not None:
+                    if asked is not None and asked.status_code == 422:
+                        # some real exports (e.g. the Vyntus one) are analysed but too short for a report: the
+                        # service's documented answer, counted apart; any other 422 is an error
+                        if "test-not-analysable" in asked.json().get("type", ""):
+                            self.not_reportable += 1
+                        else:
+                            c.stats.errors["POST /reports"].append(f"422: {asked.text[:200]}")
+                    elif asked is not None:
                         report_id = asked.json()["id"]
                         self.reports[report_id] = asked.json().get("status", "queued")
                         await c.call("GET /reports/{id}", "GET", f"/api/v1/reports/{report_id}")
@@ -220,6 +228,7 @@ def report(stats: Stats, labs: list[Lab], elapsed: float, args) -> None:
           f"not finished: {lost_imports - imports.count('failed')}")
     print(f"reports requested: {len(reports_)}, ready: {reports_.count('done')}, failed: {reports_.count('failed')}, "
           f"not finished: {lost_reports - reports_.count('failed')}")
+    print(f"reports refused as not analysable (422 test-not-analysable): {sum(lab.not_reportable for lab in labs)}")
     print(f"lost jobs (not done by the end of the drain): {lost_imports + lost_reports}")
     for endpoint, errs in sorted(stats.errors.items()):
         if errs:
