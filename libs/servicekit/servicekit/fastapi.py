@@ -182,24 +182,66 @@ def install(app: FastAPI, service: str, readiness: dict[str, Callable[[], None]]
     return app
 
 
+def _api_routes(routes):
+    """Every APIRoute, also inside included routers (newer FastAPI keeps those as one `_IncludedRouter` entry whose
+    router already carries its prefix)."""
+    from fastapi.routing import APIRoute
+
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _api_routes(inner.routes)
+
+
+def _needs_principal(dependant) -> bool:
+    return any(d.call is require_principal or _needs_principal(d) for d in dependant.dependencies)
+
+
+PROBLEM_STATUSES = {
+    "400": "The input is invalid (`validation-error` naming the fields in `errors`)",
+    "401": "No valid access token (`not-authenticated`)",
+    "403": "This token does not act for a tenant (`forbidden`)",
+    "413": "The request body or file is too large",
+}
+
+
 def _document_validation_as_problem(app: FastAPI) -> None:
     """FastAPI documents a 422 `HTTPValidationError` on every operation with input; what is sent is a 400
-    `validation-error` problem (see `_validation`), so the document says that."""
+    `validation-error` problem (see `_validation`), so the document says that. Operations behind
+    `require_principal` document the bearer token and its 401/403; every 4xx/5xx answer is a problem+json."""
     generate = app.openapi
 
     def openapi():
         if app.openapi_schema:
             return app.openapi_schema
         schema = generate()
+        guarded = {(route.path_format, method.lower()) for route in _api_routes(app.routes)
+                   if _needs_principal(route.dependant) for method in route.methods}
         problem_ref = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-        for item in (schema.get("paths") or {}).values():
-            for operation in item.values():
+        for path, item in (schema.get("paths") or {}).items():
+            for method, operation in item.items():
                 responses = operation.get("responses") if isinstance(operation, dict) else None
-                if not responses or "422" not in responses or "HTTPValidationError" not in str(responses["422"]):
+                if responses is None:
                     continue
-                del responses["422"]
-                responses.setdefault("400", {"description": "The input is invalid (`validation-error`)",
-                                             "content": problem_ref})
+                if "422" in responses and "HTTPValidationError" in str(responses["422"]):
+                    del responses["422"]
+                    responses.setdefault("400", {"description": PROBLEM_STATUSES["400"]})
+                if "requestBody" in operation:
+                    responses.setdefault("400", {"description": PROBLEM_STATUSES["400"]})
+                    responses.setdefault("413", {"description": PROBLEM_STATUSES["413"]})
+                if (path, method) in guarded:
+                    operation["security"] = [{"bearer": []}]
+                    responses.setdefault("401", {"description": PROBLEM_STATUSES["401"]})
+                    responses.setdefault("403", {"description": PROBLEM_STATUSES["403"]})
+                for status, response in responses.items():
+                    if str(status)[:1] in ("4", "5") and isinstance(response, dict) and "$ref" not in response:
+                        response["content"] = dict(problem_ref)
+                operation["responses"] = dict(sorted(responses.items()))
+        if guarded:
+            schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
+                "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):
             schemas.pop(name, None)

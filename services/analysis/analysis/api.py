@@ -24,7 +24,8 @@ COLUMNS = ("time_s", "vo2_ml_min", "vco2_ml_min", "ve_l_min", "hr_bpm", "rf_bpm"
            "petco2_mmhg", "power_w", "speed_kmh", "grade_pct")
 
 
-class Athlete(BaseModel):
+class AthleteOnTestDay(BaseModel):
+    """The athlete as they were on the test day (one name across the merged document: measurements owns `Athlete`)."""
     body_mass_kg: float | None = Field(None, gt=10, lt=400)
     age: float | None = Field(None, ge=5, le=110)
     sex: Literal["male", "female"] | None = None
@@ -62,7 +63,7 @@ Precision = Literal["display", "full"]
 
 class CpetRequest(BaseModel):
     samples: dict[str, list[float | None] | None] = Field(..., description="column-wise normalized table")
-    athlete: Athlete | None = Field(None, description="values for this test (body mass weighed that day)")
+    athlete: AthleteOnTestDay | None = Field(None, description="values for this test (body mass weighed that day)")
     athlete_record: AthleteRecord | None = None
     file_metadata: FileAthlete | None = None
     test_date: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
@@ -78,10 +79,11 @@ class CpetRequest(BaseModel):
 
 
 class LactateStep(BaseModel):
-    intensity: float
-    lactate: float
-    heart_rate: float | None = None
-    length: float | None = None
+    # the ranges measurements' lactate steps take (a test's power, speed or pace; blood lactate in mmol/L)
+    intensity: float = Field(..., ge=0, le=2000)
+    lactate: float = Field(..., ge=0, le=40)
+    heart_rate: float | None = Field(None, ge=20, le=250)
+    length: float | None = Field(None, ge=0, le=7200)
 
 
 class LactateRequest(BaseModel):
@@ -134,7 +136,12 @@ def _validate_samples(samples: dict) -> dict:
     return samples
 
 
-@router.post("/parse", summary="Read a cart export into the normalized table")
+_FILE_RESPONSES = {413: {"description": "`file-too-large`"},
+                   422: {"description": "the file cannot be read (`unknown-format`, `empty-file`, `corrupt-file`, "
+                                        "`xml-entities-forbidden`, `non-finite-value`, ...)"}}
+
+
+@router.post("/parse", summary="Read a cart export into the normalized table", responses=_FILE_RESPONSES)
 async def parse(file: UploadFile = File(...), format: str | None = Form(None),
                 principal: Principal = Depends(require_principal)):
     data = await read_upload(file)
@@ -154,7 +161,7 @@ def _analyse(samples, athlete, averaging, overrides, lactate, precision, **kw):
 
 
 _CPET_RESPONSES = {422: {"description": "`invalid-override`: an override does not fit the test (the field and the "
-                                        "allowed range in `errors`)"}}
+                                        "allowed range in `errors`); `unknown-columns`"}}
 
 
 @router.post("/cpet", summary="Compute VO2max, thresholds, zones, FATmax and quality flags", responses=_CPET_RESPONSES)
@@ -169,7 +176,8 @@ async def cpet(body: CpetRequest, principal: Principal = Depends(require_princip
         sport=body.sport)
 
 
-@router.post("/cpet/file", summary="Read a cart export and compute its CPET result in one call")
+@router.post("/cpet/file", summary="Read a cart export and compute its CPET result in one call",
+             responses=_FILE_RESPONSES)
 async def cpet_file(file: UploadFile = File(...), format: str | None = Form(None),
                     precision: Precision = Form("display"), principal: Principal = Depends(require_principal)):
     data = await read_upload(file)
@@ -271,7 +279,8 @@ async def heart_rate_align(
     return await run_in_threadpool(_align, data, file.filename, spec, offset_s)
 
 
-@router.post("/lactate", summary="Lactate thresholds by every lactater method")
+@router.post("/lactate", summary="Lactate thresholds by every lactater method",
+             responses={422: {"description": "the steps cannot be fitted, or an unknown method"}})
 async def lactate(body: LactateRequest, principal: Principal = Depends(require_principal)):
     from .engine import analyze_lactate
 

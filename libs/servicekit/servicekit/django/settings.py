@@ -11,6 +11,7 @@ import os
 import dj_database_url
 
 from .. import config, storage
+from ..problems import PROBLEM_SCHEMA
 from ..requestid import logging_config
 
 
@@ -82,7 +83,7 @@ def build(service: str, *, apps: list[str], urlconf: str, title: str, descriptio
             "DEFAULT_PARSER_CLASSES": ["servicekit.django.drf.JSONParser"],  # nesting limit, finite numbers
             "DEFAULT_PAGINATION_CLASS": "servicekit.django.drf.CursorPage",
             "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-            "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+            "DEFAULT_SCHEMA_CLASS": "servicekit.django.schema.AutoSchema",  # the kit's problem answers documented
             "EXCEPTION_HANDLER": "servicekit.django.drf.problem_exception_handler",
             "UNAUTHENTICATED_USER": None,
         },
@@ -90,12 +91,14 @@ def build(service: str, *, apps: list[str], urlconf: str, title: str, descriptio
             "TITLE": title,
             "DESCRIPTION": description,
             "VERSION": "1.0.0",
+            "OAS_VERSION": "3.1.0",  # nullable fields as `type: [..., "null"]`, as the gateway's merged document
             "SERVE_INCLUDE_SCHEMA": False,
             "COMPONENT_SPLIT_REQUEST": True,
             "SCHEMA_PATH_PREFIX": r"/api/v1",
-            "APPEND_COMPONENTS": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                                                  "bearerFormat": "JWT"}}},
-            "SECURITY": [{"bearer": []}],
+            # the bearer scheme comes from servicekit.django.schema.BearerTokenScheme, on the operations that use it
+            "APPEND_COMPONENTS": {"schemas": {"Problem": PROBLEM_SCHEMA}},
+            "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                                     "servicekit.django.schema.postprocess"],
         },
         "LOGGING": logging_config(service, config.env("LOG_LEVEL", "INFO")),
         "BROKER_URL": broker_url(),

@@ -285,7 +285,7 @@ class ProfileSerializer(serializers.Serializer):
                                        help_text="language of e-mails and reports; empty: the organisation's")
     time_zone = serializers.CharField(max_length=64, required=False, help_text="IANA name, e.g. Europe/Moscow")
     must_change_password = serializers.BooleanField(read_only=True)
-    password_changed_at = serializers.DateTimeField(read_only=True)
+    password_changed_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     def validate_time_zone(self, value):
         if not actions.is_time_zone(value):

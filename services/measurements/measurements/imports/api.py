@@ -16,6 +16,7 @@ from servicekit.django import idempotency
 from servicekit.django.drf import StaffWrites, principal_of, roles_allowed
 from servicekit.principal import MANAGER_ROLES, STAFF_ROLES
 from servicekit.django.routers import UUID_REGEX
+from servicekit.django.schema import location_header, problem_responses
 from servicekit.problems import ProblemError
 
 from django.shortcuts import get_object_or_404
@@ -104,7 +105,14 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def get_queryset(self):
         return queries.visible_imports(principal_of(self.request))
 
-    @extend_schema(parameters=[idempotency.openapi_parameter()])
+    @extend_schema(request={"multipart/form-data": UploadSerializer},
+                   responses={202: ImportSerializer, **problem_responses(
+                       s400="`validation-error`: no file, an empty file, no such athlete here, a bad `format` or "
+                            "`modality`", s403="your role may not upload, or a plan quota (imports per month, "
+                            "storage) is reached (`plan-limit`)",
+                       s413="`payload-too-large`: the upload is over the limit")},
+                   parameters=[idempotency.openapi_parameter(),
+                               location_header((202,), "The import's status resource (poll it)")])
     def create(self, request):
         """multipart `file`, `athlete`, optional `format` hint and `modality`; header `Idempotency-Key`."""
         limit = settings.MAX_UPLOAD_BYTES
@@ -137,6 +145,9 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return idempotency.created_response(ImportSerializer(imp).data, f"/api/v1/imports/{imp.pk}", created,
                                             status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(request=None, responses={202: ImportSerializer, **problem_responses(
+        s409="`import-running`: it is still running; `file-gone`: the upload is no longer stored")},
+        parameters=[location_header((202,), "The import's status resource")])
     @action(detail=True, methods=["post"], url_path="rerun", parser_classes=[])
     def rerun(self, request, pk=None):
         """Run the stored file through the pipeline again → 202 with the import."""
@@ -168,11 +179,13 @@ class TestHeartRateView(APIView):
                        "coverage": {"type": "number"}, "warnings": {"type": "array", "items": {"type": "string"}},
                        "replaced_recorded": {"type": "boolean"}, "version": {"type": ["integer", "null"]},
                        "recomputed": {"type": "boolean"}}},
-                              409: {"description": "`heart-rate-recorded` (send replace=true) or `no-samples`"},
-                              413: {"description": "`payload-too-large`"},
-                              422: {"description": "the track cannot be read or aligned (the analysis service's "
-                                                   "problem type, e.g. `unknown-format`, `xml-entities-forbidden`, "
-                                                   "`heart-rate-not-alignable`)"}})
+                              **problem_responses(
+                                  s409="`heart-rate-recorded` (send replace=true) or `no-samples`",
+                                  s413="`payload-too-large`",
+                                  s422="the track cannot be read or aligned (the analysis service's problem type, "
+                                       "e.g. `unknown-format`, `xml-entities-forbidden`, `heart-rate-not-alignable`)",
+                                  s502="`analysis-mismatch`: the analysis service answered something else",
+                                  s503="`analysis-unavailable`: the analysis service cannot be reached")})
     def post(self, request, pk):
         limit = settings.MAX_UPLOAD_BYTES
         try:

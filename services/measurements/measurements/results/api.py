@@ -3,7 +3,6 @@ re-derive the result), and an athlete's progress across tests. Views validate an
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import JSONParser, MultiPartParser
@@ -12,12 +11,54 @@ from rest_framework.views import APIView
 
 from servicekit.django import conditional
 from servicekit.django.drf import StaffWrites, principal_of
+from servicekit.django.schema import problem_responses
 from servicekit.problems import ProblemError
 from servicekit.tenancy import tenant_transaction
 
 from ..athletes.queries import visible_athletes
 from ..exercise_tests import queries as test_queries
 from . import actions, lactate_files, queries
+
+
+# What the views answer, as the document says it (the engine's result has many more keys than listed here).
+NULLABLE_UUID = {"type": ["string", "null"], "format": "uuid"}
+RESULT_SCHEMA = {
+    "type": "object", "additionalProperties": True,
+    "description": "The analysis service's CPET result (vo2max, thresholds, zones, ...) and what is kept about this "
+                   "version",
+    "required": ["test", "version", "computed_at", "overrides"],
+    "properties": {
+        "test": {"type": "string", "format": "uuid"}, "version": {"type": "integer"},
+        "computed_at": {"type": "string", "format": "date-time"}, "computed_by": NULLABLE_UUID,
+        "engine_version": {"type": ["string", "null"]}, "zone_model": {"type": "string"},
+        "overrides": {"type": ["object", "null"], "additionalProperties": True},
+        "lactate_thresholds": {"type": ["object", "null"], "additionalProperties": True},
+        "vo2max": {"type": ["object", "null"], "additionalProperties": True},
+        "vt1": {"type": ["object", "null"], "additionalProperties": True},
+        "vt2": {"type": ["object", "null"], "additionalProperties": True},
+        "zones": {},
+    }}
+PATCHED_RESULT_SCHEMA = {**RESULT_SCHEMA, "properties": {
+    **RESULT_SCHEMA["properties"], "recomputed": {"type": "boolean", "description": "a new version was made"}}}
+VERSIONS_SCHEMA = {"type": "object", "required": ["test", "versions"], "properties": {
+    "test": {"type": "string", "format": "uuid"},
+    "versions": {"type": "array", "items": {"type": "object", "required": ["version", "computed_at"], "properties": {
+        "version": {"type": "integer"}, "computed_at": {"type": "string", "format": "date-time"},
+        "computed_by": NULLABLE_UUID, "engine_version": {"type": ["string", "null"]},
+        "overrides": {"type": ["object", "null"], "additionalProperties": True},
+        "audit": {"type": "array", "items": {"type": "object", "properties": {
+            "action": {"type": "string"}, "user_id": NULLABLE_UUID, "at": {"type": "string", "format": "date-time"},
+            "changes": {}}}}}}}}}
+STEP_SCHEMA = {"type": "object", "additionalProperties": True, "properties": {
+    "intensity": {"type": "number"}, "lactate": {"type": "number"}, "heart_rate": {"type": ["number", "null"]},
+    "rpe": {"type": ["number", "null"]}, "length_s": {"type": ["number", "null"]}}}
+STEPS_SCHEMA = {"type": "object", "required": ["test", "steps"], "properties": {
+    "test": {"type": "string", "format": "uuid"}, "steps": {"type": "array", "items": STEP_SCHEMA}}}
+STEPS_SAVED_SCHEMA = {**STEPS_SCHEMA, "properties": {
+    **STEPS_SCHEMA["properties"], "lactate_thresholds": {"type": ["object", "null"], "additionalProperties": True},
+    "version": {"type": ["integer", "null"], "description": "the result version made (null: the test has none)"}}}
+PROGRESS_SCHEMA = {"type": "object", "additionalProperties": True,
+                   "description": "VO2max, VT1/VT2 and zones across the athlete's analysed tests in date order"}
 
 
 def visible_test(request, pk):
@@ -113,7 +154,9 @@ class TestAnalysisView(APIView):
 
     permission_classes = [StaffWrites]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, parameters=[
+    @extend_schema(responses={200: RESULT_SCHEMA, **problem_responses(
+        s404="`not-found`: no such test here; `no-analysis`: the test has no stored analysis (yet), or no such "
+             "version")}, parameters=[
         OpenApiParameter("version", int, description="an older version of the result (default: the current one)")])
     def get(self, request, pk):
         version = request.query_params.get("version")
@@ -128,7 +171,11 @@ class TestAnalysisView(APIView):
             # a strong ETag of the answer: it changes with the result, overrides, engine version (If-None-Match → 304)
             return conditional.respond(request, queries.result_body(row))
 
-    @extend_schema(request=AnalysisPatchSerializer, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(request=AnalysisPatchSerializer, responses={200: PATCHED_RESULT_SCHEMA, **problem_responses(
+        s404="`not-found`: no such test here; `no-analysis`: nothing to override yet",
+        s409="the test has no samples to re-analyse, or another change came first",
+        s422="`invalid-override`: an override does not fit the test (the field and the allowed range in `errors`)",
+        s503="`unavailable`: the analysis service cannot be reached")})
     def patch(self, request, pk):
         patch = AnalysisPatchSerializer(data=request.data)
         patch.is_valid(raise_exception=True)
@@ -165,7 +212,7 @@ class TestAnalysisVersionsView(APIView):
 
     permission_classes = [StaffWrites]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: VERSIONS_SCHEMA})
     def get(self, request, pk):
         return conditional.respond(request, queries.versions_body(visible_test(request, pk)))
 
@@ -176,7 +223,7 @@ class TestLactateStepsView(APIView):
     permission_classes = [StaffWrites]
     parser_classes = [JSONParser, MultiPartParser]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: STEPS_SCHEMA})
     def get(self, request, pk):
         test = visible_test(request, pk)
         return conditional.respond(request, {"test": str(test.pk), "steps": test_queries.lactate_step_dicts(test)})
@@ -184,7 +231,9 @@ class TestLactateStepsView(APIView):
     @extend_schema(request={"application/json": LactateStepSerializer(many=True),
                             "multipart/form-data": {"type": "object", "properties": {
                                 "file": {"type": "string", "format": "binary"}}}},
-                   responses={200: OpenApiTypes.OBJECT})
+                   responses={200: STEPS_SAVED_SCHEMA, **problem_responses(
+                       s422="the CSV/XLSX cannot be read as steps, or the steps cannot be analysed",
+                       s503="`unavailable`: the analysis service cannot be reached")})
     def post(self, request, pk):
         test = visible_test(request, pk)
         if request.content_type and request.content_type.startswith("multipart/"):
@@ -211,7 +260,7 @@ class AthleteProgressView(APIView):
 
     permission_classes = [StaffWrites]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: PROGRESS_SCHEMA})
     def get(self, request, pk):
         athlete = get_object_or_404(visible_athletes(principal_of(request)), pk=pk)
         return conditional.respond(request, queries.progress(athlete))
@@ -241,17 +290,29 @@ class AnalysisSettingsSerializer(serializers.Serializer):
                                                    help_text="VO2max change flagged in progress")
 
 
+SETTINGS_SCHEMA = {"type": "object", "required": ["averaging", "outliers", "zone_model", "meaningful_change_pct"],
+                   "properties": {
+                       "averaging": {"type": "object", "additionalProperties": True,
+                                     "description": "the averaging strategy; {} = the default (30-s time average)"},
+                       "outliers": {"type": "object", "additionalProperties": True,
+                                    "description": "outlier removal; {} = none"},
+                       "zone_model": {"type": "string", "enum": ["three_zone", "five_zone"]},
+                       "meaningful_change_pct": {"type": "number"},
+                       "updated_at": {"type": ["string", "null"], "format": "date-time"},
+                       "updated_by": NULLABLE_UUID}}
+
+
 class AnalysisSettingsView(APIView):
     """The tenant's analysis defaults: GET them; PUT (owner, admin, physiologist) → used by every new analysis and by
     re-analyses (a test's next result; every result echoes the strategy it used)."""
 
     permission_classes = [StaffWrites]
 
-    @extend_schema(responses={200: AnalysisSettingsSerializer})
+    @extend_schema(responses={200: SETTINGS_SCHEMA})
     def get(self, request):
         return Response(queries.settings_body(queries.analysis_settings(principal_of(request).tenant_id)))
 
-    @extend_schema(request=AnalysisSettingsSerializer, responses={200: AnalysisSettingsSerializer})
+    @extend_schema(request=AnalysisSettingsSerializer, responses={200: SETTINGS_SCHEMA})
     def put(self, request):
         form = AnalysisSettingsSerializer(data=request.data)
         form.is_valid(raise_exception=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,13 +28,22 @@ def averaging_seconds(raw: str | None) -> float | None:
     return value
 
 
+SAMPLES_SCHEMA = {"type": "object", "required": ["test", "count", "average_s", "columns"], "properties": {
+    "test": {"type": "string", "format": "uuid"}, "count": {"type": "integer"},
+    "average_s": {"type": ["number", "null"]},
+    "columns": {"type": "object", "description": "channel name -> one value per sample (null where not measured)",
+                "additionalProperties": {"type": "array", "items": {"type": ["number", "null"]}}}}}
+
+
 class TestSamplesView(APIView):
     """Samples column-wise (JSON) or as CSV (`?format=csv` or `Accept: text/csv`); `?average=10` bins seconds."""
 
     permission_classes = [StaffWrites]
     renderer_classes = [JSONRenderer, ColumnsCSVRenderer]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, parameters=[
+    @extend_schema(responses={(200, "application/json"): SAMPLES_SCHEMA,
+                              (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="one column per "
+                                                                 "measured channel (`?format=csv`)")}, parameters=[
         OpenApiParameter("average", float, description="mean over bins of this many seconds (1–600)"),
         OpenApiParameter("format", str, enum=["json", "csv"], description="csv: one column per measured channel")])
     def get(self, request, pk, format=None):

@@ -12,7 +12,11 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
+
 from servicekit.django import idempotency
+from servicekit.django.schema import binary_response, etag_header, location_header, problem_responses
 from servicekit.django.drf import principal_of, roles_allowed
 from servicekit.django.middleware import public_url
 from servicekit.principal import MANAGER_ROLES, STAFF_ROLES
@@ -34,7 +38,7 @@ STATUSES = (("queued", "queued"), (actions.STAGE, actions.STAGE), ("done", "done
 
 class ReportSerializer(serializers.ModelSerializer):
     test = serializers.UUIDField(source="test_id")
-    athlete = serializers.UUIDField(source="athlete_id", read_only=True)
+    athlete = serializers.UUIDField(source="athlete_id", read_only=True, allow_null=True)  # known once rendering starts
     status = serializers.ChoiceField(source="public_status", choices=STATUSES, read_only=True)
     error = serializers.SerializerMethodField()
     file = serializers.SerializerMethodField()
@@ -54,11 +58,12 @@ class ReportSerializer(serializers.ModelSerializer):
         return public_url(f"/api/v1/reports/{report.id}/file") if report.status == Report.Status.DONE else None
 
 
+@extend_schema_serializer(component_name="NewReport")
 class ReportRequestSerializer(serializers.Serializer):
     test = serializers.UUIDField()
-    language = serializers.ChoiceField(choices=[c for c, _ in LANGUAGES], default="en")
-    template = serializers.ChoiceField(choices=[c for c, _ in TEMPLATES], default="full")
-    format = serializers.ChoiceField(choices=[c for c, _ in FORMATS], default="pdf")
+    language = serializers.ChoiceField(choices=LANGUAGES, default="en")
+    template = serializers.ChoiceField(choices=TEMPLATES, default="full")
+    format = serializers.ChoiceField(choices=FORMATS, default="pdf")
     conclusion = serializers.CharField(max_length=CONCLUSION_MAX, required=False, allow_blank=True, default="",
                                        trim_whitespace=True)
 
@@ -108,6 +113,12 @@ class ReportViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.L
             raise ProblemError(404, "not-found", "No such report here.")
         return super().get_object()
 
+    @extend_schema(request=ReportRequestSerializer, responses={
+        202: ReportSerializer, **problem_responses(
+            s404="`not-found`: no such test here", s422="`test-not-analysable`: the test's stored result is "
+            "insufficient (or the Idempotency-Key was used for another request)",
+            s503="`unavailable`: the test cannot be checked right now")},
+        parameters=[idempotency.openapi_parameter(), location_header((202,), "The report's status resource")])
     def create(self, request, *args, **kwargs):
         body = ReportRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -141,6 +152,13 @@ class ReportViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.L
         return idempotency.created_response(ReportSerializer(report).data, f"/api/v1/reports/{report.id}", created,
                                             status=202)
 
+    @extend_schema(responses={
+        **binary_response(tuple(CONTENT_TYPES.values()), "The report's file: `application/pdf`, or the DOCX for "
+                          "`format: docx` (an attachment)"),
+        304: OpenApiResponse(description="`If-None-Match` named this file's ETag: not sent again"),
+        **problem_responses(s409="`report-not-ready`: still queued or rendering, or failed",
+                            s410="`report-file-gone`: no longer stored; request the report again")},
+        parameters=[etag_header((200, 304))])
     @action(detail=True, methods=["get"], url_path="file", filterset_class=None, pagination_class=None)
     def file(self, request, pk=None):
         """The rendered file once the report is `done`; 409 before. Streamed by this service, or, with S3 storage and
@@ -172,13 +190,26 @@ class ReportViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.L
 
 class ReportSettingsSerializer(serializers.Serializer):
     auto_report = serializers.BooleanField(required=False)
-    language = serializers.ChoiceField(choices=[c for c, _ in LANGUAGES], required=False)
-    template = serializers.ChoiceField(choices=[c for c, _ in TEMPLATES], required=False)
+    language = serializers.ChoiceField(choices=LANGUAGES, required=False)
+    template = serializers.ChoiceField(choices=TEMPLATES, required=False)
     lab_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     lab_address = serializers.CharField(max_length=300, required=False, allow_blank=True)
     lab_contact = serializers.CharField(max_length=200, required=False, allow_blank=True)
     accent_color = serializers.RegexField(r"^(#[0-9a-fA-F]{6})?$", required=False, allow_blank=True,
                                           error_messages={"invalid": "a colour as #rrggbb"})
+
+
+class ReportSettingsBodySerializer(ReportSettingsSerializer):
+    """What GET/PUT answer: every setting, and the logo's URL when there is one."""
+
+    auto_report = serializers.BooleanField()
+    language = serializers.ChoiceField(choices=LANGUAGES)
+    template = serializers.ChoiceField(choices=TEMPLATES)
+    lab_name = serializers.CharField()
+    lab_address = serializers.CharField()
+    lab_contact = serializers.CharField()
+    accent_color = serializers.CharField()
+    logo = serializers.URLField(allow_null=True)
 
 
 def settings_body(row) -> dict:
@@ -193,16 +224,20 @@ class ReportSettingsView(APIView):
 
     permission_classes = [StaffReadsManagersWrite]
 
+    @extend_schema(responses=ReportSettingsBodySerializer)
     def get(self, request):
         return Response(settings_body(actions.settings_for_tenant(principal_of(request).tenant_id)))
 
+    @extend_schema(request=ReportSettingsSerializer, responses=ReportSettingsBodySerializer)
     def put(self, request):
         principal = principal_of(request)
         body = ReportSettingsSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return Response(settings_body(actions.save_settings(principal.tenant_id, **body.validated_data)))
 
-    patch = put
+    @extend_schema(request=ReportSettingsSerializer, responses=ReportSettingsBodySerializer)
+    def patch(self, request):
+        return self.put(request)
 
 
 class ReportLogoView(APIView):
@@ -212,12 +247,22 @@ class ReportLogoView(APIView):
     permission_classes = [StaffReadsManagersWrite]
     parser_classes = [MultiPartParser]  # a raw image/png or image/svg+xml body is read as it came (request.body), not parsed
 
+    @extend_schema(responses={**binary_response(("image/png",), "The logo (PNG)"),
+                              **problem_responses(s404="`not-found`: no logo is set")})
     def get(self, request):
         row = actions.settings_for_tenant(principal_of(request).tenant_id)
         if not row.logo_png:
             raise ProblemError(404, "not-found", "No logo is set.")
         return HttpResponse(bytes(row.logo_png), content_type="image/png")
 
+    @extend_schema(
+        request={"image/png": OpenApiTypes.BINARY, "image/svg+xml": OpenApiTypes.BINARY,
+                 "multipart/form-data": {"type": "object", "required": ["logo"], "properties": {
+                     "logo": {"type": "string", "format": "binary", "description": "a PNG or an SVG"}}}},
+        responses={200: ReportSettingsBodySerializer, **problem_responses(
+            s400="`validation-error`: no logo in the request", s413="`payload-too-large`: over 512 KiB",
+            s415="`unsupported-logo`: not a PNG or SVG, unreadable, or too many pixels",
+            s422="`unsafe-logo`: the SVG has scripts, entities, external references or too many elements")})
     def put(self, request):
         principal = principal_of(request)
         upload = request.FILES.get("logo") if request.content_type.startswith("multipart/") else None
@@ -225,6 +270,7 @@ class ReportLogoView(APIView):
         row = actions.save_logo(principal.tenant_id, logos.logo_png(data))
         return Response(settings_body(row))
 
+    @extend_schema(responses={204: None})
     def delete(self, request):
         actions.save_logo(principal_of(request).tenant_id, None)
         return Response(status=204)
