@@ -21,7 +21,7 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
-from .conftest import OWNER_EMAIL, OWNER_PASSWORD
+from .conftest import OWNER_EMAIL, OWNER_PASSWORD, Api
 
 ROOT = Path(__file__).resolve().parents[2]
 ZAN = ROOT / "testdata" / "cpet" / "spiro" / "zan_ramp"
@@ -40,8 +40,9 @@ content_type_overrides:
 
 
 @pytest.fixture(scope="module")
-def vo2_client(anonymous, tmp_path_factory):
+def vo2_client(gateway, tmp_path_factory):
     """The generated package, imported (one per system: each is generated from that system's document)."""
+    anonymous = Api(gateway)
     deadline = time.monotonic() + 60
     while "Not available" in (document := anonymous.get("/api/openapi.json").json())["info"]["description"]:
         assert time.monotonic() < deadline, document["info"]["description"]  # a service still starting

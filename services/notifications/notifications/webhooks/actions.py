@@ -83,7 +83,11 @@ def rotate_secret(endpoint: Endpoint, by: Principal) -> Endpoint:
 
 
 def delete_endpoint(endpoint: Endpoint) -> None:
-    RetryDue.objects.filter(delivery_id__in=list(endpoint.deliveries.values_list("id", flat=True))).delete()
+    # The deliveries locked first, as a sending worker locks them (delivery, then endpoint): an attempt it records
+    # meanwhile would reference a delivery the cascade deletes (an IntegrityError, a 500 on PostgreSQL; schemathesis
+    # found it). A worker waiting on the lock then finds the delivery gone, which it handles.
+    ids = list(Delivery.objects.select_for_update().filter(endpoint=endpoint).values_list("id", flat=True))
+    RetryDue.objects.filter(delivery_id__in=ids).delete()
     endpoint.delete()
 
 
