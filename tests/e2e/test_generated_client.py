@@ -90,8 +90,9 @@ def test_the_main_flow_through_the_generated_client(vo2_client, gateway):
         client=Client(base_url=gateway, raise_on_unexpected_status=True),
         body=m.LoginRequestRequest(email=OWNER_EMAIL, password=OWNER_PASSWORD))
     assert isinstance(tokens, m.TokenPair), tokens
+    # follow_redirects: with S3 presigned downloads the file is a 307 to the object store (documented)
     api = AuthenticatedClient(base_url=gateway, token=tokens.access, raise_on_unexpected_status=True,
-                              timeout=httpx.Timeout(60.0))
+                              timeout=httpx.Timeout(60.0), follow_redirects=True)
 
     athlete = op(vo2_client, "athletes", "athletes_create").sync(client=api, body=m.AthleteRequest.from_dict(
         {"first_name": "Zan", "last_name": "Client", "sex": "male", "birth_date": "1998-10-04",

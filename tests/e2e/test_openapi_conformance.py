@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ZAN = ROOT / "testdata" / "cpet" / "spiro" / "zan_ramp"
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_schema_conformance", "response_headers_conformance")
-SEED, EXAMPLES = 20261202, 4
+SEED, EXAMPLES = 20261202, 3
 
 
 def wait(api: Api, path: str, timeout: float = 120.0) -> dict:

@@ -58,6 +58,12 @@ def etag_header(statuses=(200,)) -> OpenApiParameter:
                             response=list(statuses))
 
 
+def if_match_parameter() -> OpenApiParameter:
+    return OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+                            description="The ETag you read: the change is made only if it is still current, else "
+                                        "412 `precondition-failed`")
+
+
 def binary_response(media_types: tuple[str, ...], description: str) -> dict:
     """A 200 whose body is a file (`application/pdf`, `text/csv`, ...): `responses={(200, *types): ...}` form."""
     return {(200, *media_types): OpenApiResponse(response=OpenApiTypes.BINARY, description=description)}
@@ -102,12 +108,14 @@ class AutoSchema(SpectacularAutoSchema):
             added += ["413", "415"]
         if any(p.get("in") == "header" and p.get("name") == "Idempotency-Key" for p in parameters):
             added += ["409", "422"]
-            # every idempotent create answers through idempotency.created_response: Location, and the replay mark
+            # an idempotent create answers through idempotency.created_response: a 201 names the object in
+            # Location (a 202 says its own: a job's status resource, or none); a replay says so
             for status, response in responses.items():
                 if str(status) in ("201", "202") and isinstance(response, dict):
                     headers = response.setdefault("headers", {})
-                    headers.setdefault("Location", {"schema": {"type": "string"}, "required": True,
-                                                    "description": "The created object's URL"})
+                    if str(status) == "201":
+                        headers.setdefault("Location", {"schema": {"type": "string"}, "required": True,
+                                                        "description": "The created object's URL"})
                     headers.setdefault("Idempotent-Replayed", {
                         "schema": {"type": "string", "enum": ["true"]},
                         "description": "`true` when this answers an earlier request with the same Idempotency-Key "

@@ -76,7 +76,7 @@ class ImportSerializer(serializers.ModelSerializer):
 class UploadSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=False)
     athlete = serializers.UUIDField()
-    format = serializers.RegexField(r"^[a-z0-9_-]{1,40}$", required=False, allow_blank=True)
+    format = serializers.RegexField(r"^[a-z0-9_-]{1,40}$", required=False, allow_blank=True, max_length=40)
     modality = serializers.ChoiceField(choices=ExerciseTest.Modality.choices, required=False, allow_blank=True)
 
 

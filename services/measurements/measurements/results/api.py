@@ -3,7 +3,7 @@ re-derive the result), and an athlete's progress across tests. Views validate an
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from servicekit.django import conditional
 from servicekit.django.drf import StaffWrites, principal_of
-from servicekit.django.schema import problem_responses
+from servicekit.django.schema import etag_header, if_match_parameter, problem_responses
 from servicekit.problems import ProblemError
 from servicekit.tenancy import tenant_transaction
 
@@ -57,6 +57,7 @@ STEPS_SCHEMA = {"type": "object", "required": ["test", "steps"], "properties": {
 STEPS_SAVED_SCHEMA = {**STEPS_SCHEMA, "properties": {
     **STEPS_SCHEMA["properties"], "lactate_thresholds": {"type": ["object", "null"], "additionalProperties": True},
     "version": {"type": ["integer", "null"], "description": "the result version made (null: the test has none)"}}}
+NOT_MODIFIED = OpenApiResponse(description="`If-None-Match` named the current ETag: not sent again")
 PROGRESS_SCHEMA = {"type": "object", "additionalProperties": True,
                    "description": "VO2max, VT1/VT2 and zones across the athlete's analysed tests in date order"}
 
@@ -154,9 +155,9 @@ class TestAnalysisView(APIView):
 
     permission_classes = [StaffWrites]
 
-    @extend_schema(responses={200: RESULT_SCHEMA, **problem_responses(
+    @extend_schema(responses={200: RESULT_SCHEMA, 304: NOT_MODIFIED, **problem_responses(
         s404="`not-found`: no such test here; `no-analysis`: the test has no stored analysis (yet), or no such "
-             "version")}, parameters=[
+             "version")}, parameters=[etag_header((200, 304)),
         OpenApiParameter("version", int, description="an older version of the result (default: the current one)")])
     def get(self, request, pk):
         version = request.query_params.get("version")
@@ -171,7 +172,9 @@ class TestAnalysisView(APIView):
             # a strong ETag of the answer: it changes with the result, overrides, engine version (If-None-Match → 304)
             return conditional.respond(request, queries.result_body(row))
 
-    @extend_schema(request=AnalysisPatchSerializer, responses={200: PATCHED_RESULT_SCHEMA, **problem_responses(
+    @extend_schema(request=AnalysisPatchSerializer, parameters=[if_match_parameter(), etag_header((200,))],
+                   responses={200: PATCHED_RESULT_SCHEMA, **problem_responses(
+        s412="`precondition-failed`: `If-Match` names a version that is no longer current",
         s404="`not-found`: no such test here; `no-analysis`: nothing to override yet",
         s409="the test has no samples to re-analyse, or another change came first",
         s422="`invalid-override`: an override does not fit the test (the field and the allowed range in `errors`)",
@@ -212,7 +215,7 @@ class TestAnalysisVersionsView(APIView):
 
     permission_classes = [StaffWrites]
 
-    @extend_schema(responses={200: VERSIONS_SCHEMA})
+    @extend_schema(responses={200: VERSIONS_SCHEMA, 304: NOT_MODIFIED}, parameters=[etag_header((200, 304))])
     def get(self, request, pk):
         return conditional.respond(request, queries.versions_body(visible_test(request, pk)))
 
@@ -223,7 +226,7 @@ class TestLactateStepsView(APIView):
     permission_classes = [StaffWrites]
     parser_classes = [JSONParser, MultiPartParser]
 
-    @extend_schema(responses={200: STEPS_SCHEMA})
+    @extend_schema(responses={200: STEPS_SCHEMA, 304: NOT_MODIFIED}, parameters=[etag_header((200, 304))])
     def get(self, request, pk):
         test = visible_test(request, pk)
         return conditional.respond(request, {"test": str(test.pk), "steps": test_queries.lactate_step_dicts(test)})
@@ -260,7 +263,7 @@ class AthleteProgressView(APIView):
 
     permission_classes = [StaffWrites]
 
-    @extend_schema(responses={200: PROGRESS_SCHEMA})
+    @extend_schema(responses={200: PROGRESS_SCHEMA, 304: NOT_MODIFIED}, parameters=[etag_header((200, 304))])
     def get(self, request, pk):
         athlete = get_object_or_404(visible_athletes(principal_of(request)), pk=pk)
         return conditional.respond(request, queries.progress(athlete))

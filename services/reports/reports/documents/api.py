@@ -156,9 +156,11 @@ class ReportViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.L
         **binary_response(tuple(CONTENT_TYPES.values()), "The report's file: `application/pdf`, or the DOCX for "
                           "`format: docx` (an attachment)"),
         304: OpenApiResponse(description="`If-None-Match` named this file's ETag: not sent again"),
+        307: OpenApiResponse(description="With S3 storage and S3_PRESIGNED_DOWNLOADS: the file at a short-lived "
+                                         "presigned link (`Location`)"),
         **problem_responses(s409="`report-not-ready`: still queued or rendering, or failed",
                             s410="`report-file-gone`: no longer stored; request the report again")},
-        parameters=[etag_header((200, 304))])
+        parameters=[etag_header((200, 304)), location_header((307,), "The presigned link to the file")])
     @action(detail=True, methods=["get"], url_path="file", filterset_class=None, pagination_class=None)
     def file(self, request, pk=None):
         """The rendered file once the report is `done`; 409 before. Streamed by this service, or, with S3 storage and
@@ -195,7 +197,7 @@ class ReportSettingsSerializer(serializers.Serializer):
     lab_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     lab_address = serializers.CharField(max_length=300, required=False, allow_blank=True)
     lab_contact = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    accent_color = serializers.RegexField(r"^(#[0-9a-fA-F]{6})?$", required=False, allow_blank=True,
+    accent_color = serializers.RegexField(r"^(#[0-9a-fA-F]{6})?$", required=False, allow_blank=True, max_length=7,
                                           error_messages={"invalid": "a colour as #rrggbb"})
 
 
