@@ -90,24 +90,9 @@ export function ReportList({ athlete, test }: { athlete?: string; test?: string 
 
   useEffect(() => {
     if (!pending) return;
-    // live: the stream's `progress` events carry each report's status and percentage; a notification (ready or
-    // failed) reloads the list for its file details; a slow poll is the fallback between reconnections
-    const close = notificationStream(api, (event) => {
-      if (event.event !== "progress") return list.reload();
-      try {
-        const state = JSON.parse(event.data);
-        if (state.kind !== "report") return;
-        if (state.status === "done" || state.status === "failed") return list.reload();
-        const current = list.get();
-        if (current?.results.some((r) => r.id === state.id)) {
-          list.set({ ...current, results: current.results.map((r) => r.id === state.id
-            ? { ...r, status: state.status, progress: state.progress ?? r.progress } : r) });
-        }
-      } catch {
-        /* not JSON: ignored */
-      }
-    });
-    const timer = setInterval(() => list.reload(), 3000);
+    // live: every notification (report ready/failed) and once a second while any report is being made
+    const close = notificationStream(api, () => list.reload());
+    const timer = setInterval(() => list.reload(), 1000);
     return () => { close(); clearInterval(timer); };
   }, [pending]);
 
