@@ -96,8 +96,9 @@ def _fresh_verifier():
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "postgres_only: proves a PostgreSQL feature (row-level security, COPY); "
-                                       "deselected when the suite runs on SQLite for local mode")
+    config.addinivalue_line("markers", "postgres_only: proves a PostgreSQL or SaaS-mode feature (row-level security, "
+                                       "COPY, advisory locks, a broker server to stop); deselected when the suite "
+                                       "runs on SQLite for local mode")
 
 
 def pytest_collection_modifyitems(config, items):

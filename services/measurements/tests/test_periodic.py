@@ -95,9 +95,8 @@ def test_sent_outbox_rows_and_old_inbox_rows_are_pruned(settings):
     assert periodic.run("events.prune") == {"outbox_sent_removed": 0, "inbox_removed": 0}
 
 
+@pytest.mark.postgres_only  # the lock is PostgreSQL's advisory lock; SQLite (local mode) runs one beat
 def test_a_second_run_while_one_holds_the_lock_skips(settings):
-    if connection.vendor != "postgresql":
-        pytest.skip("the lock is PostgreSQL's advisory lock; SQLite (local mode) runs one beat")
     import psycopg
 
     other = psycopg.connect(**{k: v for k, v in connection.get_connection_params().items()
