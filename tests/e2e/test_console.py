@@ -200,7 +200,7 @@ def test_a_physiologists_session_from_login_to_logout(page, system, gateway, own
     test_id = page.url.rsplit("/", 1)[-1]
     stored = owner.get(f"/api/v1/tests/{test_id}/analysis").json()
     assert stored["vt1"]["manual"] and abs(stored["vt1"]["time_s"] - dragged) <= 1
-    assert page.get_by_test_id("history").get_by_text("override").count() >= 1
+    wait_until(lambda: page.get_by_test_id("history").get_by_text("override").count() >= 1)  # reloaded after the save
     screen("07-test-vt1-moved")
 
     # a Russian PDF, its status live, then the download

@@ -32,6 +32,7 @@ package_name_override: vo2_client
 post_hooks: []
 content_type_overrides:
   application/pdf: application/octet-stream
+  application/zip: application/octet-stream
   application/vnd.openxmlformats-officedocument.wordprocessingml.document: application/octet-stream
   image/png: application/octet-stream
   image/svg+xml: application/octet-stream
