@@ -27,6 +27,8 @@ def test_request_render_poll_and_download(caller, tenant_a, upstream, measuremen
     assert body["status"] == "queued" and body["progress"] == 0 and body["file"] is None
     assert response["Location"] == f"/api/v1/reports/{body['id']}"
     assert physiologist.get(f"/api/v1/reports/{body['id']}/file").status_code == 409
+    not_ready = physiologist.get(f"/api/v1/reports/{body['id']}/link")
+    assert not_ready.status_code == 409 and not_ready.json()["type"].endswith("report-not-ready")
 
     assert tasks.render(body["id"], tenant_a) == "done"
 
@@ -93,6 +95,7 @@ def test_another_tenant_gets_404_and_never_sees_the_report(caller, tenant_a, ten
     intruder = caller(tenant_b, "owner")
     assert intruder.get(f"/api/v1/reports/{report['id']}").status_code == 404
     assert intruder.get(f"/api/v1/reports/{report['id']}/file").status_code == 404
+    assert intruder.get(f"/api/v1/reports/{report['id']}/link").status_code == 404
     assert intruder.get("/api/v1/reports/").json()["results"] == []
     assert intruder.get(f"/api/v1/reports/?test={test_id}").json()["results"] == []
     # tenant B asking for tenant A's test: measurements does not show it to B's token, so 404 at once
@@ -133,6 +136,8 @@ def test_viewer_reads_and_athlete_sees_only_reports_of_their_own_tests(caller, t
     assert me.get(f"/api/v1/reports/{r_mine['id']}/file").status_code == 200
     assert me.get(f"/api/v1/reports/{r_other['id']}").status_code == 404
     assert me.get(f"/api/v1/reports/{r_other['id']}/file").status_code == 404
+    assert me.get(f"/api/v1/reports/{r_mine['id']}/link").json() == {"url": None, "expires_in": None}  # streamed
+    assert me.get(f"/api/v1/reports/{r_other['id']}/link").status_code == 404
     viewer = caller(tenant_a, "viewer")
     assert len(viewer.get("/api/v1/reports/").json()["results"]) == 2
     assert viewer.get(f"/api/v1/reports/{r_other['id']}/file").status_code == 200

@@ -68,6 +68,24 @@ def test_presigned_download_redirects_to_a_short_lived_link(caller, tenant_a, te
     assert caller(tenant_b).get(f"/api/v1/reports/{report_id}/file").status_code == 404  # checked before linking
 
 
+def test_the_link_route_answers_the_presigned_link_as_json(caller, tenant_a, tenant_b, upstream, measurements,
+                                                          s3_server, s3_reports, zan_payload, settings):
+    """What the console navigates to (its CSP keeps fetch on its own origin, so it cannot follow the 307)."""
+    settings.S3_PRESIGNED_DOWNLOADS = True
+    owner = caller(tenant_a)
+    report_id = render(owner, tenant_a, upstream, zan_payload)
+    answer = owner.get(f"/api/v1/reports/{report_id}/link")
+    assert answer.status_code == 200 and answer["Cache-Control"] == "no-store"
+    body = answer.json()
+    assert body["expires_in"] == 120 and body["url"].startswith(s3_server.endpoint_url)
+    fetched = httpx.get(body["url"])  # the link alone, no credentials
+    assert fetched.status_code == 200 and fetched.content.startswith(b"%PDF")
+    assert fetched.headers["content-disposition"].startswith("attachment;")
+    assert caller(tenant_b).get(f"/api/v1/reports/{report_id}/link").status_code == 404
+    settings.S3_PRESIGNED_DOWNLOADS = False  # streamed by the service: no link to give
+    assert owner.get(f"/api/v1/reports/{report_id}/link").json() == {"url": None, "expires_in": None}
+
+
 def test_a_file_gone_from_the_bucket_is_410(caller, tenant_a, upstream, measurements, s3_server, s3_reports,
                                             zan_payload):
     owner = caller(tenant_a)
@@ -75,3 +93,5 @@ def test_a_file_gone_from_the_bucket_is_410(caller, tenant_a, upstream, measurem
     s3_server.client().delete_object(Bucket=s3_reports, Key=f"reports/reports/{tenant_a}/{report_id}.pdf")
     answer = owner.get(f"/api/v1/reports/{report_id}/file")
     assert answer.status_code == 410 and answer.json()["type"].endswith("report-file-gone")
+    gone = owner.get(f"/api/v1/reports/{report_id}/link")
+    assert gone.status_code == 410 and gone.json()["type"].endswith("report-file-gone")

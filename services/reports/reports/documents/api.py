@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer, inline_serializer
 
 from servicekit.django import idempotency
 from servicekit.django.schema import binary_response, etag_header, location_header, problem_responses
@@ -152,6 +152,40 @@ class ReportViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.L
         return idempotency.created_response(ReportSerializer(report).data, f"/api/v1/reports/{report.id}", created,
                                             status=202)
 
+    def _stored_file(self):
+        """The done report, its file store, the download's file name and, with S3_PRESIGNED_DOWNLOADS, its presigned
+        link (None when this service streams the file); 409 before the report is done, 410 when the file is gone."""
+        report = self.get_object()
+        if report.status != Report.Status.DONE:
+            raise ProblemError(409, "report-not-ready",
+                               f"The report is {report.public_status}; its file is not there yet.",
+                               status_of_report=report.public_status)
+        files = report_files()
+        if not files.exists(report.file_path):
+            raise ProblemError(410, "report-file-gone", "The report's file is no longer stored; request it again.")
+        fmt = report.format or "pdf"
+        name = f"vo2max-report-{report.language}-{report.template}-{report.id}.{fmt}"
+        link = files.url(report.file_path, filename=name, content_type=CONTENT_TYPES[fmt]) \
+            if settings.S3_PRESIGNED_DOWNLOADS else None
+        return report, files, name, link
+
+    @extend_schema(responses={
+        200: inline_serializer("ReportLink", {
+            "url": serializers.URLField(allow_null=True, help_text="the presigned link to the file, or null when "
+                                        "`/file` streams it (no presigned downloads here)"),
+            "expires_in": serializers.IntegerField(allow_null=True, help_text="seconds the link stays good")}),
+        **problem_responses(s409="`report-not-ready`: still queued or rendering, or failed",
+                            s410="`report-file-gone`: no longer stored; request the report again")})
+    @action(detail=True, methods=["get"], url_path="link", filterset_class=None, pagination_class=None)
+    def link(self, request, pk=None):
+        """Where a browser fetches the file by itself: the presigned link `/file` would redirect to, as JSON. A
+        page whose Content-Security-Policy keeps `fetch` to its own origin navigates to this link (an attachment)
+        instead of following the 307; null when there is no link and `/file` streams the bytes."""
+        _, _, _, link = self._stored_file()
+        response = Response({"url": link, "expires_in": int(settings.S3_PRESIGN_EXPIRY_S) if link else None})
+        response["Cache-Control"] = "no-store"
+        return response
+
     @extend_schema(responses={
         **binary_response(tuple(CONTENT_TYPES.values()), "The report's file: `application/pdf`, or the DOCX for "
                           "`format: docx` (an attachment)"),
@@ -165,18 +199,8 @@ class ReportViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.L
     def file(self, request, pk=None):
         """The rendered file once the report is `done`; 409 before. Streamed by this service, or, with S3 storage and
         S3_PRESIGNED_DOWNLOADS=true, a 307 to a presigned link of the object (short-lived, no-store)."""
-        report = self.get_object()
-        if report.status != Report.Status.DONE:
-            raise ProblemError(409, "report-not-ready",
-                               f"The report is {report.public_status}; its file is not there yet.",
-                               status_of_report=report.public_status)
-        files = report_files()
-        if not files.exists(report.file_path):
-            raise ProblemError(410, "report-file-gone", "The report's file is no longer stored; request it again.")
+        report, files, name, link = self._stored_file()
         fmt = report.format or "pdf"
-        name = f"vo2max-report-{report.language}-{report.template}-{report.id}.{fmt}"
-        link = files.url(report.file_path, filename=name, content_type=CONTENT_TYPES[fmt]) \
-            if settings.S3_PRESIGNED_DOWNLOADS else None
         if link:  # the object store serves the bytes; the link is good for S3_PRESIGN_EXPIRY_S, never cached
             response = HttpResponse(status=307)
             response["Location"] = link
