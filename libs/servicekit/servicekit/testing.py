@@ -101,6 +101,66 @@ def wait_for_http(url: str, timeout: float = 30.0) -> None:
     raise TimeoutError(f"{url} did not answer within {timeout} s ({last})")
 
 
+class StandInRequest:
+    """One request a `JsonStandIn` received: method, path (with its query), headers, raw body."""
+
+    def __init__(self, method: str, path: str, headers, body: bytes):
+        self.method, self.path, self.headers, self.body = method, path, headers, body
+
+    def json(self):
+        return json.loads(self.body or b"{}")
+
+    @property
+    def bearer(self) -> str:
+        """The bearer token of the Authorization header, "" when there is none."""
+        auth = self.headers.get("Authorization", "")
+        return auth[7:] if auth.startswith("Bearer ") else ""
+
+
+class JsonStandIn:
+    """A real HTTP server (127.0.0.1, a free port, a thread per request) in the place of another service in a test.
+    Every request goes to `answer(request)`, which returns `(status, body)`; the body is sent as JSON. The test's
+    own logic stays in `answer`; the socket, framing and headers are here once.
+
+        stand_in = JsonStandIn(lambda request: (200, {"ok": True}))   # stand_in.url; stand_in.close()
+    """
+
+    def __init__(self, answer):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _answer(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, payload = answer(StandInRequest(self.command, self.path, self.headers, body))
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True  # a request held on purpose (a worker killed meanwhile) never blocks close
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 class S3Server:
     """An S3-compatible server for tests: moto in server mode, its own process, over HTTP on 127.0.0.1 (a free port).
     It speaks the S3 REST API that boto3 speaks to AWS; it is not AWS (see the README for what that proves).

@@ -77,47 +77,28 @@ def _identity_standin():
     """A real HTTP server in the place of identity's internal membership route
     (`GET /api/v1/internal/members/{user_id}`, identity's own tests prove the route itself): it verifies the
     service token with the kit's verifier and answers from `directory` for the token's tenant only."""
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    from servicekit import jwt
+    from servicekit import jwt, testing
 
     directory = Directory()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            prefix = "/api/v1/internal/members/"
-            try:
-                principal = jwt.verifier_from_env().verify(self.headers.get("Authorization", "")[7:])
-            except jwt.InvalidToken:
-                return self.answer(401, {"type": "urn:vo2:problem:invalid-token", "detail": "bad token"})
-            if directory.down:
-                return self.answer(503, {"detail": "down"})
-            if not principal.is_service or not self.path.startswith(prefix):
-                return self.answer(403, {"type": "urn:vo2:problem:forbidden", "detail": "services only"})
-            user_id = self.path[len(prefix):]
-            role = directory.members.get((str(principal.tenant_id), user_id))
-            if role is None:
-                return self.answer(404, {"type": "urn:vo2:problem:not-a-member", "detail": "no member"})
-            return self.answer(200, {"user_id": user_id, "role": role, "is_active": True})
+    def answer(request):
+        prefix = "/api/v1/internal/members/"
+        try:
+            principal = jwt.verifier_from_env().verify(request.bearer)
+        except jwt.InvalidToken:
+            return 401, {"type": "urn:vo2:problem:invalid-token", "detail": "bad token"}
+        if directory.down:
+            return 503, {"detail": "down"}
+        if request.method != "GET" or not principal.is_service or not request.path.startswith(prefix):
+            return 403, {"type": "urn:vo2:problem:forbidden", "detail": "services only"}
+        user_id = request.path[len(prefix):]
+        role = directory.members.get((str(principal.tenant_id), user_id))
+        if role is None:
+            return 404, {"type": "urn:vo2:problem:not-a-member", "detail": "no member"}
+        return 200, {"user_id": user_id, "role": role, "is_active": True}
 
-        def answer(self, status, body):
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", directory
-    server.shutdown()
+    with testing.JsonStandIn(answer) as stand_in:
+        yield stand_in.url, directory
 
 
 @pytest.fixture(autouse=True)

@@ -1,12 +1,10 @@
 """The Celery path once, with a real worker process, and service tokens from identity by client credentials."""
-import json
 import os
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -25,29 +23,21 @@ SECRET = "s3cret-" + uuid.uuid4().hex
 @pytest.fixture
 def identity(signing_keys):
     """A stand-in for identity's client-credentials endpoint, minting tokens with the test keys."""
+    from servicekit import testing
+
     calls = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            calls.append(body)
-            ok = self.path == "/api/v1/auth/service-token" and body.get("client_secret") == SECRET
-            payload = ({"access": signing_keys.token(sub=str(uuid.uuid4()), tid=body["tenant"], roles=["service"]),
-                        "token_type": "Bearer", "expires_in": 300} if ok else {"detail": "bad client"})
-            data = json.dumps(payload).encode()
-            self.send_response(200 if ok else 401)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def answer(request):
+        body = request.json()
+        calls.append(body)
+        ok = request.path == "/api/v1/auth/service-token" and body.get("client_secret") == SECRET
+        if not ok:
+            return 401, {"detail": "bad client"}
+        return 200, {"access": signing_keys.token(sub=str(uuid.uuid4()), tid=body["tenant"], roles=["service"]),
+                     "token_type": "Bearer", "expires_in": 300}
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", calls
-    server.shutdown()
+    with testing.JsonStandIn(answer) as stand_in:
+        yield stand_in.url, calls
 
 
 def test_service_token_client_caches_per_tenant_and_refuses_without_secret(identity):
@@ -129,32 +119,21 @@ def test_a_worker_killed_mid_import_leaves_it_to_the_next_worker_once(caller, te
     testing.need_server("postgres")
     started = threading.Event()
 
-    class SlowFirstCall(BaseHTTPRequestHandler):
-        calls = 0
+    calls = []
 
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            SlowFirstCall.calls += 1
-            if SlowFirstCall.calls == 1:
-                started.set()
-                time.sleep(30)  # the first worker dies while waiting here
-            data = json.dumps({"access": signing_keys.token(sub=str(uuid.uuid4()), tid=body["tenant"],
-                                                            roles=["service"]), "expires_in": 300}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def slow_first_call(request):
+        body = request.json()
+        calls.append(body)
+        if len(calls) == 1:
+            started.set()
+            time.sleep(30)  # the first worker dies while waiting here
+        return 200, {"access": signing_keys.token(sub=str(uuid.uuid4()), tid=body["tenant"], roles=["service"]),
+                     "expires_in": 300}
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowFirstCall)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = testing.JsonStandIn(slow_first_call)
     queue = f"measurements.tasks.test-{uuid.uuid4().hex[:8]}"
     settings.IMPORT_DISPATCH, settings.CELERY_QUEUE = "celery", queue
-    env = {**os.environ, "ANALYSIS_URL": analysis_url, "IDENTITY_URL": f"http://127.0.0.1:{server.server_port}",
+    env = {**os.environ, "ANALYSIS_URL": analysis_url, "IDENTITY_URL": server.url,
            "SERVICE_CLIENT_ID": "measurements", "SERVICE_CLIENT_SECRET": SECRET, "MEASUREMENTS_QUEUE": queue,
            "UPLOADS_DIR": settings.UPLOADS_DIR, "LOG_LEVEL": "WARNING"}
     log_path = tmp_path / "workers.log"
@@ -187,4 +166,4 @@ def test_a_worker_killed_mid_import_leaves_it_to_the_next_worker_once(caller, te
                     worker.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     worker.kill()
-        server.shutdown()
+        server.close()

@@ -6,10 +6,11 @@ Each tenant's objects are served only to a token issued for that tenant (404 oth
 """
 from __future__ import annotations
 
-import json
 import threading
+import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from servicekit.testing import JsonStandIn
 
 CLIENT_ID, CLIENT_SECRET = "reports", "test-service-secret"
 
@@ -24,73 +25,55 @@ class FakeUpstream:
         self.revoked: set[str] = set()
         self.stall_next_get: float = 0.0          # hold the next measurements call this long (a worker dies meanwhile)
         self.stalled = threading.Event()
-        upstream = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
+        self.stand_in = JsonStandIn(self._answer)
+        self.url = self.stand_in.url
 
-            def _send(self, status, body):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+    def _answer(self, request):
+        if request.method == "POST":
+            return self._service_token(request.json()) if request.path == "/api/v1/auth/service-token" \
+                else (404, {"detail": "no route"})
+        return self._measurements(request)
 
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
-                if self.path != "/api/v1/auth/service-token":
-                    return self._send(404, {"detail": "no route"})
-                upstream.token_requests += 1
-                if body.get("client_id") != CLIENT_ID or body.get("client_secret") != CLIENT_SECRET:
-                    return self._send(401, {"type": "urn:vo2:problem:invalid-client"})
-                token = "svc-" + uuid.uuid4().hex
-                upstream.tokens[token] = str(body["tenant"])
-                return self._send(200, {"access": token, "token_type": "Bearer", "expires_in": 300})
+    def _service_token(self, body):
+        self.token_requests += 1
+        if body.get("client_id") != CLIENT_ID or body.get("client_secret") != CLIENT_SECRET:
+            return 401, {"type": "urn:vo2:problem:invalid-client"}
+        token = "svc-" + uuid.uuid4().hex
+        self.tokens[token] = str(body["tenant"])
+        return 200, {"access": token, "token_type": "Bearer", "expires_in": 300}
 
-            def do_GET(self):
-                auth = self.headers.get("Authorization", "")
-                token = auth[7:] if auth.startswith("Bearer ") else ""
-                upstream.requests.append((token, self.path))
-                tenant, user = upstream.tokens.get(token), None
-                if tenant is None and token.count(".") == 2:  # a user's own JWT (signed by the test keys)
-                    import jwt
+    def _measurements(self, request):
+        token = request.bearer
+        self.requests.append((token, request.path))
+        tenant, user = self.tokens.get(token), None
+        if tenant is None and token.count(".") == 2:  # a user's own JWT (signed by the test keys)
+            import jwt
 
-                    claims = jwt.decode(token, options={"verify_signature": False})
-                    tenant, user = str(claims.get("tid")), claims
-                if tenant is None or token in upstream.revoked:
-                    return self._send(401, {"detail": "bad token"})
-                if upstream.fail_with:
-                    return self._send(upstream.fail_with, {"detail": "failing on purpose"})
-                if upstream.stall_next_get:
-                    hold, upstream.stall_next_get = upstream.stall_next_get, 0.0
-                    upstream.stalled.set()
-                    import time
-
-                    time.sleep(hold)
-                path = self.path.split("?")[0].rstrip("/") + "/"
-                if path == "/api/v1/athletes/":  # as measurements scopes it: an athlete user sees their own record
-                    rows = [b for (t, p), b in upstream.objects.items() if t == tenant and p.count("/") == 5
-                            and p.startswith("/api/v1/athletes/")]
-                    if user and set(user.get("roles") or []) == {"athlete"}:
-                        rows = [r for r in rows if str(r.get("user_id")) == str(user.get("sub"))]
-                    return self._send(200, {"results": rows, "next": None})
-                body = upstream.objects.get((tenant, path))
-                if body is None:
-                    return self._send(404, {"type": "urn:vo2:problem:not-found"})
-                return self._send(200, body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+            claims = jwt.decode(token, options={"verify_signature": False})
+            tenant, user = str(claims.get("tid")), claims
+        if tenant is None or token in self.revoked:
+            return 401, {"detail": "bad token"}
+        if self.fail_with:
+            return self.fail_with, {"detail": "failing on purpose"}
+        if self.stall_next_get:
+            hold, self.stall_next_get = self.stall_next_get, 0.0
+            self.stalled.set()
+            time.sleep(hold)
+        path = request.path.split("?")[0].rstrip("/") + "/"
+        if path == "/api/v1/athletes/":  # as measurements scopes it: an athlete user sees their own record
+            rows = [b for (t, p), b in self.objects.items() if t == tenant and p.count("/") == 5
+                    and p.startswith("/api/v1/athletes/")]
+            if user and set(user.get("roles") or []) == {"athlete"}:
+                rows = [r for r in rows if str(r.get("user_id")) == str(user.get("sub"))]
+            return 200, {"results": rows, "next": None}
+        body = self.objects.get((tenant, path))
+        if body is None:
+            return 404, {"type": "urn:vo2:problem:not-found"}
+        return 200, body
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.stand_in.close()
 
     def put(self, tenant_id: str, path: str, body) -> None:
         self.objects[(str(tenant_id), path)] = body
