@@ -54,6 +54,8 @@ def test_analyzed(event: Event) -> None:
 def test_deleted(event: Event) -> None:
     if not event.data.get("reemitted"):  # a repeated request is measurements asking again, not news to integrators
         to_webhooks(event)
+    if event.data.get("reason") == "athlete_deleted":
+        return  # erased by the athlete's request, which names the test (and is the one confirmed to measurements)
     erasure.erase_test(event.tenant_id, event.data["test_id"], request_event_id=event.id)
 
 

@@ -117,6 +117,23 @@ def test_a_deleted_test_is_erased_and_confirmed(tenant_a):
     assert confirmations()[-1]["scope"] == "test" and confirmations()[-1]["subject_id"] == test_id
 
 
+def test_a_test_deleted_with_its_athlete_is_left_to_the_athletes_request(tenant_a, settings):
+    """measurements' cascade sends `measurements.test.deleted` (reason athlete_deleted) beside the athlete's request;
+    handled first, it erases nothing, so the athlete's request (the one measurements waits for) counts what went."""
+    settings.WEBHOOK_DISPATCH = "none"
+    athlete, test_id, user = (str(uuid.uuid4()) for _ in range(3))
+    holdings(tenant_a, athlete_id=athlete, test_id=test_id, user_id=user)
+    consumer = EventConsumer("notifications", load())
+    assert consumer.process(event("measurements.test.deleted", {"test_id": test_id, "athlete_id": athlete,
+                                                                "reason": "athlete_deleted"}, tenant_a)) == "handled"
+    assert count(tenant_a, Notification) == 2 and count(tenant_a, LabTest) == 1 and confirmations() == []
+    assert consumer.process(event("measurements.athlete.deleted", {"athlete_id": athlete, "test_ids": [test_id]},
+                                  tenant_a)) == "handled"
+    [confirmed] = confirmations()
+    assert confirmed["scope"] == "athlete" and confirmed["removed"]["notifications"] == 2
+    assert confirmed["removed"]["directory_tests"] == 1 and count(tenant_a, Notification) == 0
+
+
 def test_a_deleted_tenant_leaves_nothing_in_notifications(tenant_a, tenant_b, endpoint):
     holdings(tenant_a, athlete_id=str(uuid.uuid4()), test_id=str(uuid.uuid4()), user_id=str(uuid.uuid4()),
              endpoint=endpoint)

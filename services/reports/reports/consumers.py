@@ -39,6 +39,10 @@ def on_test_analyzed(event) -> None:
 
 @handles(events.TEST_DELETED)
 def on_test_deleted(event) -> None:
+    if event.data.get("reason") == "athlete_deleted":
+        # the athlete's own request names this test and is the one measurements waits for: erasing here first
+        # would leave that request's confirmation counting 0
+        return
     actions.erase_test(event.tenant_id, event.data["test_id"], request_event_id=event.id)
 
 

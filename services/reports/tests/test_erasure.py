@@ -88,3 +88,20 @@ def test_a_deleted_tenant_leaves_no_report_settings_or_files(tenant_a, tenant_b,
     assert (confirmed["scope"], confirmed["subject_id"]) == ("tenant", tenant_a)
     assert confirmed["removed"]["report"] == 1 and confirmed["removed"]["reportsettings"] == 1
     assert consumer.process(deleted) == "duplicate"
+
+
+def test_a_test_deleted_with_its_athlete_is_left_to_the_athletes_request(tenant_a, storage):
+    """measurements' cascade sends `measurements.test.deleted` (reason athlete_deleted) beside the athlete's request;
+    handled first, it erases nothing, so the athlete's request (the one measurements waits for) counts what went."""
+    athlete, test_id = str(uuid.uuid4()), str(uuid.uuid4())
+    r1 = report(storage, tenant_a, test_id, athlete)
+    consumer = EventConsumer("reports", load())
+    assert consumer.process(event("measurements.test.deleted", {"test_id": test_id, "athlete_id": athlete,
+                                                                "reason": "athlete_deleted"}, tenant_a)) == "handled"
+    assert reports_of(tenant_a) == {str(r1.pk)} and confirmations() == []
+    assert consumer.process(event("measurements.athlete.deleted", {"athlete_id": athlete, "test_ids": [test_id]},
+                                  tenant_a)) == "handled"
+    [confirmed] = confirmations()
+    assert confirmed["scope"] == "athlete" and confirmed["removed"]["reports"] == 1
+    assert confirmed["removed"]["files"] == 1 and reports_of(tenant_a) == set()
+    assert not storage.exists(report_key(tenant_a, r1.pk))
