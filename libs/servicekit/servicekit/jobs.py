@@ -13,9 +13,9 @@ client can poll and a Celery task that may be delivered twice (late acks: a kill
                                      dispatch_setting="IMPORT_DISPATCH")(pipeline.run_import)
     run_import.enqueue(import_id, tenant_id)          # after the caller's commit: Celery, inline or not at all
 
-The job function raises `RetryLater` for a passing failure (a service down, a broker hiccup): the task is retried
-with backoff; on the final attempt the wrapper calls `give_up(*args, reason=...)` instead, which fails the row with
-the reason. Status vocabulary: queued → running (with the job's own stage names) → done | failed.
+The job function raises `RetryLater` for a passing failure (a service down, a broker hiccup; a lost database
+connection is treated the same way): the task is retried with backoff; on the final attempt the wrapper calls
+`give_up(*args, reason=...)` instead, which fails the row with the reason. Status vocabulary: queued → running (with the job's own stage names) → done | failed.
 """
 from __future__ import annotations
 
@@ -205,8 +205,18 @@ class BackgroundJob:
         """One attempt. A `RetryLater` is raised again unless this is the final attempt, which gives up instead; an
         unexpected error is handed to `crashed` (the row says so) and raised again."""
         self._local.gave_up = False
+        from django.db import InterfaceError, OperationalError
+
         try:
-            return self.fn(*args)
+            try:
+                return self.fn(*args)
+            except (OperationalError, InterfaceError) as exc:
+                # the database went away (a restart, a failover) or refused for now (a deadlock): a passing failure
+                # like a service down, retried with the backoff, not a bug (`crashed` could not write the row
+                # anyway); the broken connection is closed so that the next attempt opens a new one
+                _close_broken_connections()
+                raise RetryLater(f"database unavailable: {type(exc).__name__}: {str(exc)[:200]}") \
+                    from exc
         except RetryLater as exc:
             if not final:
                 raise
@@ -268,6 +278,16 @@ class BackgroundJob:
         except Exception:  # the request was answered (202); the row tells the rest
             if self.crashed is None:
                 log.exception("%s%r failed unexpectedly", self.name, args)
+
+
+def _close_broken_connections() -> None:
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        try:
+            connection.close()
+        except Exception:  # noqa: BLE001 - it is broken already; the next query reconnects
+            pass
 
 
 def background_job(app, name: str, *, max_retries: int | None = 5,

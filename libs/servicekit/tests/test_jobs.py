@@ -86,6 +86,14 @@ traced = jobs.background_job(app, "t.traced")(lambda n: seen.append((requestid.c
 traced.task.apply(args=[1], headers={"vo2_request_id": "req-1", "vo2_trace_id": "ab" * 16})
 traced.task.apply(args=[2], task_id="t-2")
 out["traced"] = seen + [[requestid.current_request_id(), requestid.current_trace_id()]]
+from django.db import OperationalError
+def database_away(n):
+    raise OperationalError("server closed the connection unexpectedly")
+restarted = jobs.background_job(app, "t.db", crashed=lambda n: crashed.append(("db", n)))(database_away)
+try:
+    restarted.run(5, final=False)
+except jobs.RetryLater as exc:
+    out["database_away"] = [exc.reason, exc.countdown, [c for c in crashed if c != 7]]
 print(json.dumps(out, default=str))
 """
 
@@ -106,5 +114,8 @@ def test_job_row_life_and_retry_semantics():
     assert out["last"] == "gave up"
     assert out["not_final"] == "try 1"
     assert out["crashed"] == [7]
+    # the database gone (a restart) is a passing failure: retried soon, not a crash that fails the row
+    assert out["database_away"] == ["database unavailable: OperationalError: server closed the connection "
+                                    "unexpectedly", None, []]
     # the queuing request's ids name the job's log lines and calls; without them the job has its own
     assert out["traced"] == [["req-1", "ab" * 16], ["job-t-2", None], [None, None]]

@@ -269,6 +269,29 @@ def body_too_large() -> dict:
     return problem(413, "payload-too-large", f"The request body exceeds {limit} bytes.")
 
 
+def _database_errors() -> tuple:
+    from django.db import InterfaceError, OperationalError
+
+    return (OperationalError, InterfaceError)
+
+
+DATABASE_DOWN = _database_errors()
+
+
+def database_unavailable(exc) -> tuple[dict, dict]:
+    """The database went away (restart, failover) or refused for now: 503 with Retry-After, never a 500. The
+    request's transaction was rolled back, so nothing of it is stored; the client sends it again."""
+    from django.db import connection
+
+    log.warning("database unavailable: %s: %s", type(exc).__name__, str(exc)[:300])
+    try:
+        connection.close()  # broken: the next request opens a new one
+    except Exception:  # noqa: BLE001
+        pass
+    return (problem(503, "database-unavailable", "The service's database cannot be reached right now; "
+                    "nothing was stored. Try again shortly."), {"Retry-After": "5"})
+
+
 def problem_exception_handler(exc, context):
     """Every DRF error as application/problem+json with a stable type and field errors."""
     if isinstance(exc, ProblemError):
@@ -279,6 +302,8 @@ def problem_exception_handler(exc, context):
         return problem_response(body_too_large())
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    if isinstance(exc, DATABASE_DOWN):
+        return problem_response(*database_unavailable(exc))
     if isinstance(exc, exceptions.APIException):
         status_code = exc.status_code
         headers = {}
