@@ -29,14 +29,24 @@ def check_cache(url: str | None = None, timeout: float = 2.0) -> None:
         client.close()
 
 
-def run_checks(checks: dict[str, Check]) -> tuple[bool, dict]:
+# Dependencies the services degrade without (Redis: rate-limit counters fail open, stream wake-ups fall back to
+# polling, nothing else keeps data there): shown as "degraded" when down, never making a process not ready, or
+# every pod would leave the load balancer because of a cache (README, "When a server goes away").
+DEGRADABLE = frozenset({"cache", "redis"})
+
+
+def run_checks(checks: dict[str, Check], degradable=DEGRADABLE) -> tuple[bool, dict]:
     results, ok = {}, True
     for name, check in checks.items():
         started = time.perf_counter()
         try:
             check()
             results[name] = {"status": "ok", "ms": round((time.perf_counter() - started) * 1000, 1)}
-        except Exception as exc:  # any failure makes the service not ready, with the reason shown
+        except Exception as exc:  # any other failure makes the service not ready, with the reason shown
+            error = f"{type(exc).__name__}: {exc}"[:300]
+            if name in degradable:
+                results[name] = {"status": "degraded", "error": error}
+                continue
             ok = False
-            results[name] = {"status": "fail", "error": f"{type(exc).__name__}: {exc}"[:300]}
+            results[name] = {"status": "fail", "error": error}
     return ok, {"status": "ready" if ok else "not-ready", "checks": results}

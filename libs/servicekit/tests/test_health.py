@@ -15,5 +15,12 @@ def test_not_ready_names_the_dependency_that_failed():
     ok, body = run_checks({"cache": lambda: check_cache("redis://127.0.0.1:1/0", timeout=0.5),
                            "broker": lambda: check_broker("amqp://guest:guest@127.0.0.1:1//", timeout=0.5)})
     assert not ok and body["status"] == "not-ready"
-    assert body["checks"]["cache"]["status"] == "fail" and "Connection" in body["checks"]["cache"]["error"]
+    # Redis is degradable (nothing is kept only there): shown, named, but it alone never makes a process not ready
+    assert body["checks"]["cache"]["status"] == "degraded" and "Connection" in body["checks"]["cache"]["error"]
     assert body["checks"]["broker"]["status"] == "fail"
+
+
+def test_a_cache_down_alone_leaves_the_process_ready():
+    ok, body = run_checks({"cache": lambda: check_cache("redis://127.0.0.1:1/0", timeout=0.5),
+                           "database": lambda: None})
+    assert ok and body["status"] == "ready" and body["checks"]["cache"]["status"] == "degraded"
