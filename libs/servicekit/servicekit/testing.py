@@ -433,3 +433,160 @@ class PrivateRabbitMQ:
         import signal as _signal
 
         self._signal(_signal.SIGKILL, 30)
+
+
+def _wait_port(port: int, proc, timeout: float, what: str, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited ({proc.returncode}); see {log}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{what} did not listen on {port} within {timeout} s; see {log}")
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of its own (never the shared server) for a test or bench that must stop the database:
+    `initdb` into `base`, served by `pg_ctl` on a free port of 127.0.0.1 with trust authentication. `stop()` is a
+    clean (fast) shutdown, `kill()` an immediate one (crash recovery at the next start); `start()` again keeps the
+    data. PostgreSQL refuses to run as root: as root the cluster belongs to, and runs as, the `postgres` OS user.
+
+        with PrivatePostgres(tmp / "pg") as pg:     # pg.admin_dsn, pg.host ("127.0.0.1:<port>")
+            ...
+    """
+
+    def __init__(self, base: Path, bindir: str = os.environ.get("VO2_PG_BINDIR", "/usr/lib/postgresql/15/bin"),
+                 os_user: str = "postgres"):
+        import tempfile
+
+        self.bindir = Path(bindir)
+        self.as_user = os_user if os.geteuid() == 0 else None
+        if self.as_user:  # the server's user must reach its folder: one of its own in the temp dir, not `base`
+            base = tempfile.mkdtemp(prefix="vo2-private-pg-")
+        self.base = Path(base)
+        self.data, self.log = self.base / "data", self.base / "server.log"
+        self.port = free_port()
+        self.initialised = False
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def admin_dsn(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *argv: str, timeout: float = 120.0):
+        import subprocess
+
+        command = [str(self.bindir / argv[0]), *argv[1:]]
+        if self.as_user:
+            command = ["runuser", "-u", self.as_user, "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            raise subprocess.CalledProcessError(done.returncode, command, done.stdout, done.stderr)
+        return done
+
+    def init(self) -> None:
+        import shutil
+
+        if not (self.bindir / "initdb").exists():
+            raise FileNotFoundError(f"initdb not found in {self.bindir} (apt: postgresql-15; or set VO2_PG_BINDIR)")
+        self.base.mkdir(parents=True, exist_ok=True)
+        if self.as_user:
+            shutil.chown(self.base, self.as_user, self.as_user)
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                  "--locale=C.UTF-8", "--no-sync")
+        with open(self.data / "postgresql.conf", "a") as conf:
+            # a disposable test cluster: no fsync (its data outlives a stop or a kill of the server, not of the
+            # machine), sockets in its own folder, enough connections for a whole system
+            conf.write(f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = "
+                       f"'{self.base}'\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+                       "max_connections = 200\nshared_buffers = 64MB\n")
+        self.initialised = True
+
+    def start(self, timeout: float = 60.0) -> "PrivatePostgres":
+        if not self.initialised:
+            self.init()
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", str(int(timeout)), "start",
+                  timeout=timeout + 10)
+        _wait_port(self.port, None, timeout, "private PostgreSQL", self.log)
+        return self
+
+    def running(self) -> bool:
+        import subprocess
+
+        try:
+            self._run("pg_ctl", "-D", str(self.data), "status", timeout=10)
+            return True
+        except subprocess.CalledProcessError:
+            return False
+
+    def stop(self, mode: str = "fast") -> None:
+        """`fast`: open sessions are ended, committed data written; `immediate`: a crash (see kill)."""
+        if self.initialised and self.running():
+            self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop", timeout=70)
+
+    def kill(self) -> None:
+        self.stop("immediate")
+
+    def remove(self) -> None:
+        """Stopped, and its folder gone."""
+        import shutil
+
+        self.stop("immediate")
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+class PrivateRedis:
+    """A redis-server of its own (never the shared one) on a free port of 127.0.0.1, no persistence: `stop()` ends
+    it (its keys with it, as a restarted cache loses them), `start()` again on the same port."""
+
+    def __init__(self, base: Path, server: str = "redis-server"):
+        self.base, self.server = Path(base), server
+        self.port = free_port()
+        self.proc = None
+        self.base.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 30.0) -> "PrivateRedis":
+        import shutil
+        import subprocess
+
+        if shutil.which(self.server) is None:
+            raise FileNotFoundError(f"{self.server} not found (apt: redis-server)")
+        log = open(self.base / "server.log", "ab")
+        self.proc = subprocess.Popen([self.server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", str(self.base)], stdout=log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        _wait_port(self.port, self.proc, timeout, "private redis-server", self.base / "server.log")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except Exception:  # noqa: BLE001 - it would not stop: end it
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -21,7 +21,7 @@ NIL_UUID = "00000000-0000-0000-0000-000000000000"  # "the system" in events whos
 STAGE = "rendering"  # the renderer's one stage: what a client sees as the status while it runs
 # the problem status each failure is filed under (the reason travels in `detail`)
 FAILURE_STATUS = {"test-not-found": 404, "no-analysis": 422, "test-not-analysable": 422,
-                  "measurements-unavailable": 503, "measurements-refused": 502}
+                  "measurements-unavailable": 503, "measurements-refused": 502, "storage-full": 507}
 BRANDING = ("lab_name", "lab_address", "lab_contact", "accent_color")
 
 

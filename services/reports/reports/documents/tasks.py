@@ -11,6 +11,7 @@ attempt (REPORT_MAX_RETRIES) fails the report with the reason.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import re
 import time
@@ -107,7 +108,13 @@ def _render(report_id: str, tenant_id: str) -> str:
         return _fail(tenant_id, report_id, "render-error", f"{type(exc).__name__}: {exc}")
     _set_progress(tenant_id, report_id, 80)
     key = report_key(tenant_id, report_id, fmt)
-    size, sha = files.put(key, pdf)
+    try:
+        size, sha = files.put(key, pdf)  # a temporary file renamed into place: a failed write leaves no file
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        return _fail(tenant_id, report_id, "storage-full",
+                     f"no space left to store the report file ({exc.strerror}); ask for it again once space is freed")
     pages = count_pages(pdf) if fmt == "pdf" else None
     with tenant_transaction(tenant_id):
         report = jobs.lock(Report, report_id)
