@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ZAN_RAMP = ROOT / "testdata" / "cpet" / "spiro" / "zan_ramp"
 DJANGO_SERVICES = ("identity", "measurements", "reports", "notifications")
 # where a deleted subject's ids may still be written: the deletion's own record and the events that carry it
-DELETION_RECORDS = {"deletion_request", "tenant_deletion", "identity_auditevent", "audit_event"}
+DELETION_RECORDS = {"deletion_request", "tenant_deletion", "identity_auditevent", "audit_event", "erased_subject"}
 DELETION_EVENTS = ("measurements.test.deleted", "measurements.athlete.deleted", "identity.tenant.deleted",
                    "reports.deletion.confirmed", "notifications.deletion.confirmed", "measurements.deletion.confirmed")
 

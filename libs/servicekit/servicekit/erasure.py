@@ -141,6 +141,60 @@ def forget_sent_events(tenant_id, ids: Iterable) -> int:
     return deleted
 
 
+class Tombstone(models.Model):
+    """The erasing side's record that a subject went (ids only, kept after its data): a late event about it — an
+    analysis that finished while it was being deleted, a redelivery, an unsent event relayed afterwards — must not
+    bring data back. A concrete model in the service (TenantOwned, its own table):
+
+        class ErasedSubject(erasure.Tombstone, TenantOwned): ...
+        erasure.bury(ErasedSubject, tenant_id, "athlete", athlete_id, tests=test_ids)   # in the erasing transaction
+        erasure.is_buried(ErasedSubject, test_id=..., athlete_id=...)                 # in a handler, before writing
+    """
+
+    scope = models.CharField(max_length=10, choices=[(s, s) for s in SCOPES])
+    subject_id = models.UUIDField()
+    erased_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+
+def bury(model, tenant_id, scope: str, subject_id, *, tests: Iterable = ()) -> None:
+    """Record the subject (and, for an athlete, its tests) as erased; a repeat adds nothing."""
+    rows = [(scope, subject_id)] + [("test", t) for t in tests if t]
+    known = {(s, str(i)) for s, i in model.objects.filter(subject_id__in=[i for _, i in rows])
+             .values_list("scope", "subject_id")}
+    model.objects.bulk_create([model(tenant_id=tenant_id, scope=s, subject_id=i) for s, i in dict.fromkeys(rows)
+                               if (s, str(i)) not in known], ignore_conflicts=True)
+
+
+def is_buried(model, *, test_id=None, athlete_id=None) -> bool:
+    """Whether the test or the athlete was erased here (inside the tenant's transaction)."""
+    naming = Q(pk__in=[])
+    if test_id:
+        naming |= Q(scope="test", subject_id=test_id)
+    if athlete_id:
+        naming |= Q(scope="athlete", subject_id=athlete_id)
+    return model.objects.filter(naming).exists()
+
+
+def forget_unsent_events(tenant_id, ids: Iterable) -> int:
+    """Events of the tenant not sent yet whose envelope names one of `ids` (e.g. a report-ready of an erased test's
+    report): they would carry the subject's data to other services after its erasure. The erasure's own events
+    stay. Returns how many went."""
+    from .events.models import OutboxEvent
+
+    ids = [str(i) for i in ids if i]
+    if not ids:
+        return 0
+    naming = Q()
+    for value in ids:
+        naming |= Q(body__contains=value)
+    unsent = OutboxEvent.objects.filter(naming, tenant_id=tenant_id, sent_at__isnull=True)
+    deleted, _ = unsent.exclude(type__endswith=".deleted").exclude(type__endswith=".deletion.confirmed").delete()
+    return deleted
+
+
 def tenant_models() -> list:
     """Every concrete model of this service with a `tenant_id` column (tenant-owned tables, and the few cross-tenant
     ones that name a tenant: due times, keys, sessions), except the event tables (erase_tenant treats the outbox

@@ -22,6 +22,11 @@ def on_test_analyzed(event) -> None:
     test_id = event.data.get("test_id")
     if not test_id:
         return
+    if actions.is_erased(test_id=test_id, athlete_id=event.data.get("athlete_id")):
+        # a late event (the analysis finished while the test or its athlete was being deleted): nothing comes back
+        log.info("no auto report for test %s: it was erased", test_id,
+                 extra={"tenant_id": event.tenant_id, "event_id": event.id})
+        return
     if not analysable(event.data):
         log.info("no auto report for test %s: its result is insufficient", test_id,
                  extra={"tenant_id": event.tenant_id, "event_id": event.id})

@@ -105,3 +105,46 @@ def test_a_test_deleted_with_its_athlete_is_left_to_the_athletes_request(tenant_
     assert confirmed["scope"] == "athlete" and confirmed["removed"]["reports"] == 1
     assert confirmed["removed"]["files"] == 1 and reports_of(tenant_a) == set()
     assert not storage.exists(report_key(tenant_a, r1.pk))
+
+
+def test_a_late_event_for_an_erased_test_or_athlete_makes_no_report_again(tenant_a, tenant_b, storage):
+    """The tombstone: `measurements.test.analyzed` arriving after the test's (or its athlete's) erasure (an analysis
+    that finished while it was deleted, an event relayed late) makes no automatic report; a report-ready not yet
+    relayed goes with the erasure."""
+    from reports.documents.models import ErasedSubject
+    from servicekit.events import publish
+
+    for tenant in (tenant_a, tenant_b):
+        with tenant_transaction(tenant):
+            ReportSettings.objects.create(tenant_id=tenant, auto_report=True)
+    athlete, t1, t2, t3 = (str(uuid.uuid4()) for _ in range(4))
+    r1 = report(storage, tenant_a, t1, athlete)
+    with tenant_transaction(tenant_a):  # the report's ready event, still waiting for the relay
+        publish("reports.report.ready", {"report_id": str(r1.pk), "test_id": t1, "athlete_id": athlete,
+                                         "language": "en", "requested_by": str(uuid.uuid4())}, tenant_id=tenant_a)
+    consumer = EventConsumer("reports", load())
+    assert consumer.process(event("measurements.athlete.deleted", {"athlete_id": athlete, "test_ids": [t1]},
+                                  tenant_a)) == "handled"
+    assert consumer.process(event("measurements.test.deleted", {"test_id": t2, "athlete_id": str(uuid.uuid4())},
+                                  tenant_a)) == "handled"
+    assert confirmations()[0]["removed"]["unsent_events"] == 1
+    assert not OutboxEvent.objects.filter(type="reports.report.ready").exists()
+
+    def analyzed(tenant_id, test_id, athlete_id):
+        return event("measurements.test.analyzed", {"test_id": test_id, "athlete_id": athlete_id, "revision": 1},
+                     tenant_id)
+    for late in (analyzed(tenant_a, t1, athlete), analyzed(tenant_a, t2, str(uuid.uuid4())),
+                 analyzed(tenant_a, t3, athlete)):  # the athlete's: a test it had that the request did not name
+        assert consumer.process(late) == "handled"
+    assert reports_of(tenant_a) == set()
+    # the same ids in another tenant are not erased; a test never deleted is reported as before
+    assert consumer.process(analyzed(tenant_b, t1, athlete)) == "handled"
+    assert len(reports_of(tenant_b)) == 1
+    with tenant_transaction(tenant_a):
+        assert {(t.scope, str(t.subject_id)) for t in ErasedSubject.objects.all()} == {
+            ("athlete", athlete), ("test", t1), ("test", t2)}
+    # a repeated request buries nothing twice
+    assert consumer.process(event("measurements.athlete.deleted", {"athlete_id": athlete, "test_ids": [t1],
+                                                                   "reemitted": 1}, tenant_a)) == "handled"
+    with tenant_transaction(tenant_a):
+        assert ErasedSubject.objects.count() == 3

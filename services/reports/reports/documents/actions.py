@@ -14,7 +14,7 @@ from servicekit.events import publish
 from servicekit.problems import problem
 
 from .. import events
-from .models import FORMATS, Report, ReportSettings, report_files, report_key
+from .models import FORMATS, ErasedSubject, Report, ReportSettings, report_files, report_key
 
 log = logging.getLogger(__name__)
 NIL_UUID = "00000000-0000-0000-0000-000000000000"  # "the system" in events whose contract wants a user id
@@ -131,15 +131,23 @@ def _erase(tenant_id, reports) -> dict:
     deleted, _ = Report.objects.filter(pk__in=[r.pk for r in rows]).delete()
     named = {str(v) for r in rows for v in (r.pk, r.test_id, r.athlete_id) if v}
     sent = erasure.forget_sent_events(tenant_id, named)
+    unsent = erasure.forget_unsent_events(tenant_id, named)  # a report-ready not relayed yet would copy it on
     if keys:
         files = report_files()
         transaction.on_commit(lambda: [files.delete(k) for k in keys])
-    return {"reports": deleted, "files": len([r for r in rows if r.file_path]), "sent_events": sent}
+    return {"reports": deleted, "files": len([r for r in rows if r.file_path]), "sent_events": sent,
+            "unsent_events": unsent}
+
+
+def is_erased(*, test_id=None, athlete_id=None) -> bool:
+    """Whether reports erased that test or athlete (a late event must not make a report for it again)."""
+    return erasure.is_buried(ErasedSubject, test_id=test_id, athlete_id=athlete_id)
 
 
 def erase_test(tenant_id, test_id, request_event_id=None) -> dict:
     """`measurements.test.deleted`: the test's reports and files; confirmed in the same transaction."""
     removed = _erase(tenant_id, Report.objects.filter(test_id=test_id))
+    erasure.bury(ErasedSubject, tenant_id, "test", test_id)
     erasure.confirm(events.DELETION_CONFIRMED, scope="test", subject_id=test_id, tenant_id=tenant_id,
                     removed=removed, request_event_id=request_event_id)
     return removed
@@ -149,6 +157,7 @@ def erase_athlete(tenant_id, athlete_id, test_ids, request_event_id=None) -> dic
     """`measurements.athlete.deleted`: every report of the athlete or of one of its tests (a report not rendered
     yet knows only its test), with the files; confirmed in the same transaction."""
     removed = _erase(tenant_id, Report.objects.filter(Q(athlete_id=athlete_id) | Q(test_id__in=list(test_ids))))
+    erasure.bury(ErasedSubject, tenant_id, "athlete", athlete_id, tests=test_ids)
     erasure.confirm(events.DELETION_CONFIRMED, scope="athlete", subject_id=athlete_id, tenant_id=tenant_id,
                     removed=removed, request_event_id=request_event_id)
     return removed

@@ -2,7 +2,7 @@ import uuid
 
 from django.db import models
 
-from servicekit import jobs, limits, storage
+from servicekit import erasure, jobs, limits, storage
 from servicekit.django.idempotency import CreatedOnce
 from servicekit.problems import TYPE_PREFIX
 from servicekit.tenancy import TenantOwned
@@ -88,3 +88,13 @@ class ReportSettings(TenantOwned):
     class Meta:
         db_table = "report_settings"
         constraints = [models.UniqueConstraint(fields=["tenant_id"], name="report_settings_one_per_tenant")]
+
+
+class ErasedSubject(erasure.Tombstone, TenantOwned):
+    """A test or athlete whose reports were erased (ids only): a late `measurements.test.analyzed` for it makes no
+    automatic report (servicekit.erasure.Tombstone)."""
+
+    class Meta:
+        db_table = "erased_subject"
+        constraints = [models.UniqueConstraint(fields=["tenant_id", "scope", "subject_id"],
+                                               name="erased_subject_unique")]
