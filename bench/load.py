@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import subprocess
 import sys
@@ -209,7 +210,8 @@ async def drive(base: str, operator: tuple[str, str], args) -> tuple[Stats, list
 def report(stats: Stats, labs: list[Lab], elapsed: float, args) -> None:
     total = sum(len(v) for v in stats.times.values())
     errors = sum(len(v) for v in stats.errors.values())
-    print(f"\n{args.labs} labs, {args.seconds} s load (+ setup), concurrency {args.concurrency}, think {args.think} s")
+    print(f"\n{args.labs} labs, {args.seconds} s load (+ setup), concurrency {args.concurrency}, think {args.think} s; "
+          f"machine load (1/5/15 min) at the end: {' / '.join(f'{v:.1f}' for v in os.getloadavg())}")
     print(f"requests: {total} in {elapsed:.1f} s = {total / elapsed:.1f} req/s; errors: {errors}")
     print(f"{'endpoint':28} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>6}")
     for endpoint in sorted(stats.times):
@@ -233,6 +235,63 @@ def report(stats: Stats, labs: list[Lab], elapsed: float, args) -> None:
     for endpoint, errs in sorted(stats.errors.items()):
         if errs:
             print(f"  {endpoint}: first error: {errs[0]}")
+
+
+def histogram_p99(metrics_urls: dict[str, str], name: str, keep) -> dict[tuple, tuple[int, float, float]]:
+    """From the processes' own Prometheus histograms (`name`), per label set `keep(labels)` (None: skipped):
+    (count, mean ms, p99 ms as the upper bound of the bucket that holds the 99th percentile)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    buckets, sums, counts = defaultdict(lambda: defaultdict(float)), defaultdict(float), defaultdict(float)
+    for url in metrics_urls.values():
+        try:
+            text = httpx.get(url, timeout=5).text
+        except httpx.HTTPError:
+            continue
+        for family in text_string_to_metric_families(text):
+            if family.name != name:
+                continue
+            for sample in family.samples:
+                labels = dict(sample.labels)
+                le = labels.pop("le", None)
+                key = keep(labels)
+                if key is None:
+                    continue
+                if sample.name.endswith("_bucket"):
+                    buckets[key][float(le)] += sample.value
+                elif sample.name.endswith("_sum"):
+                    sums[key] += sample.value
+                elif sample.name.endswith("_count"):
+                    counts[key] += sample.value
+    found = {}
+    for key, total in counts.items():
+        if not total:
+            continue
+        bound = next((le for le, n in sorted(buckets[key].items()) if n >= 0.99 * total), float("inf"))
+        found[key] = (int(total), sums[key] / total * 1000, bound * 1000)
+    return found
+
+
+def where_reads_wait(system) -> None:
+    """The reads' time as each hop measured it: the gateway's whole answer, its wait for the service (upstream),
+    and the service's own answer (its middleware: view, database, serialisation). A service time far below the
+    upstream time means the request waited for a free worker thread of the service; an upstream time far below the
+    gateway's means it waited in the gateway (its event loop, token check, rate limit)."""
+    urls = system.metrics_urls()
+    gateway = histogram_p99({"gateway": urls["gateway"]}, "vo2_http_request_duration_seconds",
+                            lambda l: (l["route"],) if l.get("method") == "GET" else None)
+    upstream = histogram_p99({"gateway": urls["gateway"]}, "vo2_gateway_upstream_request_duration_seconds",
+                             lambda l: (l["upstream"],))
+    services = histogram_p99({n: u for n, u in urls.items() if n in ("measurements", "reports")},
+                             "vo2_http_request_duration_seconds",
+                             lambda l: (l["service"], l["route"]) if l.get("method") == "GET" else None)
+    print("\nwhere the reads' time goes (each process's own histogram; p99 = the upper bound of its bucket)")
+    print(f"{'hop':58} {'n':>6} {'mean ms':>8} {'p99 ≤ ms':>9}")
+    for title, rows in (("gateway, GET by route prefix", gateway), ("gateway → upstream (every method)", upstream),
+                        ("in the service, GET by route", services)):
+        print(f"  {title}")
+        for key, (n, mean, p99) in sorted(rows.items(), key=lambda kv: -kv[1][0])[:8]:
+            print(f"    {' '.join(key)[:54]:54} {n:6d} {mean:8.1f} {p99:9.0f}")
 
 
 def own_system(tmp: Path):
@@ -285,6 +344,7 @@ def main() -> None:
         system.start()
         stats, labs, elapsed = asyncio.run(drive(system.url("gateway"), operator, args))
         report(stats, labs, elapsed, args)
+        where_reads_wait(system)
     finally:
         system.stop()
         rabbit.stop()
