@@ -128,6 +128,10 @@ LAMBDAS = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
 # labelled tests; unweighted fits scored 3-6 mL/min worse on ramps over five fold draws)
 WEIGHTING = "vo2peak^2"
 MISSING = "median_found"  # a method that found nothing takes the median of the methods found (thresholds.features)
+# combiner 7 (measured over ten fold draws on the nested protocol, engine/models/README): VT1 averages the ridge with
+# a kernel ridge; VT2 also reads the VE/VCO2 nadir and the PetCO2 maximum above VT1 (thresholds.vt2_markers)
+SETUP = {"vt1": {"markers": False, "krr": True}, "vt2": {"markers": True, "krr": False}}
+KRR_GRID = tuple((g, lam) for g in (0.1, 0.3, 1.0) for lam in (0.1, 1.0, 10.0))
 
 
 def _array(v):
@@ -144,12 +148,16 @@ def method_rows(result: dict, test: dict) -> dict:
     inc = proto.get("incremental") or {}
     ctx = thr.context_features(inc.get("onset"), inc.get("vo2_at_start_ml_min"), peak)
     profile = [float("nan")] * (len(thr.PROFILE_SIGNALS) * len(thr.PROFILE_FRACTIONS))
+    markers = [float("nan")] * len(thr.VT2_MARKERS)
     if inc:
         cols = {k: _array(v) for k, v in test["samples"].items()}
         rests = [(p["start_s"], p["end_s"]) for p in proto.get("phases") or [] if p["phase"] == "rest"]
         bins = thr.prepare(cols["time_s"], cols, inc["start_s"], inc["end_s"], rests)
         profile = thr.profile_features(bins, peak)
-    out = {"peak": peak, "ctx": ctx, "profile": profile}
+        if bins["time_s"].size >= 12 and peak:
+            m1, _ = thr.detect(bins, peak)  # the VT1 methods as analyze_cpet found them (the markers start there)
+            markers = thr.vt2_markers(bins, peak, m1)
+    out = {"peak": peak, "ctx": ctx, "profile": profile, "markers": markers}
     for name in ("vt1", "vt2"):
         r = result.get(name)
         out[name] = None if not r else {m["method"]: {"vo2_ml_min": m["vo2_ml_min"]} for m in r.get("methods", [])}
@@ -179,10 +187,43 @@ def _design(rows: list[dict], tests: list[dict], name: str, methods):
     for r, t in zip(rows, tests):
         if r[name] is None or not r["peak"] or t["labels"][name] is None:
             continue
-        X.append(thr.features(r[name], r["peak"], methods, MISSING) + list(r["ctx"]) + list(r["profile"]))
+        X.append(thr.features(r[name], r["peak"], methods, MISSING) + list(r["ctx"]) + list(r["profile"]) +
+                 (list(r["markers"]) if SETUP[name]["markers"] else []))
         y.append(t["labels"][name]["vo2_ml_min"] / r["peak"])
         pk.append(r["peak"])
     return np.asarray(X, float), np.asarray(y, float), np.asarray(pk, float)
+
+
+def _krr(X: np.ndarray, y: np.ndarray, pk: np.ndarray, ridge: dict, folds: int = 5) -> dict:
+    """Kernel ridge (RBF on the ridge's standardised features, loss weighted by VO2peak^2), gamma and penalty
+    chosen by an inner k-fold CV scored in mL/min; averaged 50/50 with the ridge by thresholds.combine."""
+    med, mu, sd = (np.asarray(ridge[k]) for k in ("impute", "mean", "scale"))
+    Z = (np.where(np.isfinite(X), X, med) - mu) / sd
+    w = pk ** 2
+
+    def kern(A, B, g):
+        return np.exp(-g * ((A[:, None, :] - B[None, :, :]) ** 2).sum(-1) / A.shape[1])
+
+    def fit(Zt, yt, wt, g, lam):
+        ym = float((wt * yt).sum() / wt.sum())
+        W = wt / wt.mean()
+        a = np.linalg.solve(W[:, None] * kern(Zt, Zt, g) + lam * np.eye(yt.size), W * (yt - ym))
+        return a, ym
+
+    idx = np.arange(len(y))
+    best = (np.inf, KRR_GRID[0])
+    for g, lam in KRR_GRID:
+        e = 0.0
+        for f in range(folds):
+            te = idx[f::folds]
+            tr = np.setdiff1d(idx, te)
+            a, ym = fit(Z[tr], y[tr], w[tr], g, lam)
+            e += float(np.abs(ym + kern(Z[te], Z[tr], g) @ a - y[te]) @ pk[te])
+        if e < best[0]:
+            best = (e, (g, lam))
+    g, lam = best[1]
+    a, ym = fit(Z, y, w, g, lam)
+    return {"gamma": g, "lambda": lam, "y_mean": ym, "alpha": a.tolist(), "train": Z.tolist()}
 
 
 def _predict(part: dict, X: np.ndarray) -> np.ndarray:
@@ -195,7 +236,7 @@ def fit_combiner(rows: list[dict], tests: list[dict], folds: int = 5, version: s
     an inner k-fold CV on these rows only, scored as the thresholds are judged: MAE in mL/min."""
     from analysis.engine import thresholds as thr
     profile = [f"{sig}@{f:.2f}" for sig in thr.PROFILE_SIGNALS for f in thr.PROFILE_FRACTIONS]
-    model = {"version": version, "kind": "ridge over method VO2 / VO2peak + curve profile",
+    model = {"version": version, "kind": "ridge over method VO2 / VO2peak + curve profile (+ VT2 markers; VT1 averaged with a kernel ridge)",
              "context": [], "profile_signals": list(thr.PROFILE_SIGNALS),
              "profile_fractions": list(thr.PROFILE_FRACTIONS)}
     for name, methods in (("vt1", thr.VT1_METHODS), ("vt2", thr.VT2_METHODS)):
@@ -209,14 +250,20 @@ def fit_combiner(rows: list[dict], tests: list[dict], folds: int = 5, version: s
                 tr = np.setdiff1d(idx, te)
                 if tr.size < 5 or te.size == 0:
                     continue
-                part = _ridge(X[tr], y[tr], lam, pk[tr] ** 2) | {"methods": list(methods), "profile": profile}
+                part = _ridge(X[tr], y[tr], lam, pk[tr] ** 2) | {"methods": list(methods), "profile": profile,
+                                                                  "markers": SETUP[name]["markers"]}
                 err.append(np.abs(_predict(part, X[te]) - y[te]) * pk[te])
             e = float(np.mean(np.concatenate(err))) if err else np.inf
             if e < best[0]:
                 best = (e, lam)
-        model[name] = _ridge(X, y, best[1], pk ** 2) | {
+        part = _ridge(X, y, best[1], pk ** 2) | {
             "methods": list(methods), "missing": MISSING, "profile": profile, "lambda": best[1],
             "weighting": WEIGHTING, "n": int(len(y))}
+        if SETUP[name]["markers"]:
+            part["markers"] = list(thr.VT2_MARKERS)
+        if SETUP[name]["krr"]:
+            part["krr"] = _krr(X, y, pk, part, folds)
+        model[name] = part
     return model
 
 
@@ -232,13 +279,15 @@ def folds_of(tests: list[dict], k: int = 10, seed: int = 11) -> list[np.ndarray]
     return [np.array(sorted(f)) for f in out]
 
 
-def cross_validated_results(tests: list[dict], k: int = 10) -> list[dict]:
-    """Every test analysed by the engine with a combiner fitted on the other folds only."""
+def cross_validated_results(tests: list[dict], k: int = 10, seed: int = 11, rows: list[dict] | None = None) -> list[dict]:
+    """Every test analysed by the engine with a combiner fitted on the other folds only (fold draw `seed`;
+    rows: method_rows of the rule-based pass, when the caller has them already)."""
     from analysis.engine import analyze_cpet
-    base = [analyze_cpet(t["samples"], t["athlete"], threshold_model=None) for t in tests]
-    rows = [method_rows(r, t) for r, t in zip(base, tests)]
+    if rows is None:
+        base = [analyze_cpet(t["samples"], t["athlete"], threshold_model=None) for t in tests]
+        rows = [method_rows(r, t) for r, t in zip(base, tests)]
     out: list[dict | None] = [None] * len(tests)
-    for f in folds_of(tests, k):
+    for f in folds_of(tests, k, seed):
         tr = np.setdiff1d(np.arange(len(tests)), f)
         model = fit_combiner([rows[i] for i in tr], [tests[i] for i in tr], version="cv-fold")
         for i in f:

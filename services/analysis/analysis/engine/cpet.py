@@ -351,6 +351,7 @@ def _run(samples, athlete, strategy, overrides, lactate, result, flags, declared
     inc = proto.get("incremental")
     vt = {}
     m1, m2 = {}, {}
+    markers = None
     if inc is None:
         quality.flag(flags, "thresholds_not_applicable", "no incremental phase (constant-load test): no VT1/VT2",
                      "info")
@@ -373,6 +374,7 @@ def _run(samples, athlete, strategy, overrides, lactate, result, flags, declared
         start_vo2 = _nanmax(bins["vo2_ml_min"][:1]) if bins["vo2_ml_min"].size else None
         ctx = thr.context_features(inc.get("onset"), start_vo2, vo2_peak)
         profile = thr.profile_features(bins, vo2_peak)
+        markers = thr.vt2_markers(bins, vo2_peak, m1) if m1 else None
         inc["vo2_at_start_ml_min"] = start_vo2
     ramp = proto.get("kind") == "ramp" or (inc is not None and inc.get("source") == "gas")
     for name, methods in (("vt1", m1), ("vt2", m2)):
@@ -386,7 +388,7 @@ def _run(samples, athlete, strategy, overrides, lactate, result, flags, declared
                 row = {"time_s": None, "vo2_ml_min": None, "hr_bpm": None, "power_w": None, "speed_kmh": None}
             mlist.append({"method": mname, **row, "fit": m["fit"]})
         if methods:
-            c = thr.consensus(name, methods, vo2_peak, ctx, model, profile)
+            c = thr.consensus(name, methods, vo2_peak, ctx, model, profile, markers if name == "vt2" else None)
             if c["vo2_ml_min"] is not None:
                 auto = {**thr.at_vo2(full, c["vo2_ml_min"], win), "method": c["method"],
                         "confidence": c["confidence"], "basis": c["basis"], "manual": False,

@@ -23,8 +23,9 @@ VT1 (gas-exchange threshold), on the data below the VT2 of the methods above (th
 Each method reports its own break (VO2, time). The consensus is the combiner's estimate when its
 fitted parameters are available (models/vt_combiner.json: a ridge regression over the methods'
 results expressed as fractions of VO2peak and the VE/VO2, VE/VCO2 and RER
-curves sampled at 40..100 % of VO2peak, trained and cross-validated on the labelled Oxynet tests
-by tools/train_vt_combiner.py), else the median of the methods. Its confidence falls with the spread
+curves sampled at 40..100 % of VO2peak, for VT2 also the VE/VCO2 nadir and PetCO2 maximum above VT1
+(`vt2_markers`), for VT1 averaged with a kernel ridge; trained and cross-validated on the labelled Oxynet
+tests by tools/train_vt_combiner.py), else the median of the methods. Its confidence falls with the spread
 between methods, with methods that found nothing, and is low outside the physiological bounds;
 with fewer than two methods agreeing on anything the threshold is "undetermined" (None), not a guess.
 The confidence measures how well the methods agree with each other, not with an expert: on the
@@ -345,6 +346,49 @@ def features(methods: dict, vo2_peak: float, names, missing: str | None = None) 
     return out
 
 
+MARKER_SMOOTH_BINS = (6, 9, 12)  # 60-, 90- and 120-s running means of the 10-s bins (the fits' 30-s smoothing
+                                 # leaves a minimum/maximum on one noisy bin; which one suits a test is not known)
+VT2_MARKERS = tuple(f"{m} {10 * k} s" for k in MARKER_SMOOTH_BINS for m in ("VE/VCO2 nadir", "PetCO2 maximum"))
+
+
+def _running_mean(y: np.ndarray, k: int) -> np.ndarray:
+    """NaN-aware running mean over k points (centred as np.convolve 'same')."""
+    ok = np.isfinite(y)
+    c = np.convolve(np.where(ok, y, 0.0), np.ones(k), "same")
+    n = np.convolve(ok.astype(float), np.ones(k), "same")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return c / n
+
+
+def vt2_markers(s: dict[str, np.ndarray], vo2_peak: float | None, vt1_methods: dict) -> list[float]:
+    """Where the RCP's classic markers sit above VT1, as fractions of VO2peak (combiner features, not
+    methods of their own): the lowest VE/VCO2 (it rises from there, Wasserman) and the highest PetCO2
+    (it falls from there), both on the 60-s running mean, searched after the median time of the VT1
+    methods and from 55 % of VO2peak on, each on 60-, 90- and 120-s running means (VT2_MARKERS order).
+    NaN where there is nothing to search."""
+    out = [float("nan")] * len(VT2_MARKERS)
+    t = s.get("time_s")
+    if t is None or t.size < 8 or not vo2_peak:
+        return out
+    frac = _smooth3(s["vo2_ml_min"]) / vo2_peak
+    t1s = [m["time_s"] for m in vt1_methods.values() if m.get("time_s") is not None]
+    t1 = float(np.median(t1s)) if t1s else float(t[0])
+    m = (t > t1) & (t < t[-1] - BIN_S) & (frac >= BOUNDS["vt2"][0])
+    if m.sum() <= 3:
+        return out
+    j = np.nonzero(m)[0]
+    eq_all = _ratio(s["ve_l_min"] * 1000.0, s["vco2_ml_min"])
+    p = s.get("petco2_mmhg")
+    for i, k in enumerate(MARKER_SMOOTH_BINS):
+        eq = _running_mean(eq_all, k)[j]
+        pc = _running_mean(p, k)[j] if p is not None else np.full(j.size, np.nan)
+        if np.isfinite(eq).any():
+            out[2 * i] = float(frac[j[np.nanargmin(eq)]])
+        if np.isfinite(pc).any():
+            out[2 * i + 1] = float(frac[j[np.nanargmax(pc)]])
+    return out
+
+
 PROFILE_SIGNALS = ("VE/VO2", "VE/VCO2", "RER")
 PROFILE_FRACTIONS = tuple(round(0.40 + 0.05 * i, 2) for i in range(13))  # 40 .. 100 % of VO2peak
 
@@ -396,14 +440,30 @@ def combine(model_part: dict, x: list[float]) -> float | None:
     except (KeyError, TypeError, ValueError):
         return None
     xv = np.asarray(x, float)
-    if xv.shape != med.shape:
+    if xv.shape != med.shape or w.shape != med.shape:
         return None
     xv = np.where(np.isfinite(xv), xv, med)
-    return float(b + ((xv - mu) / sd) @ w)
+    z = (xv - mu) / sd
+    f = float(b + z @ w)
+    k = model_part.get("krr")
+    if k is not None:
+        # the ridge averaged with a kernel ridge (RBF) on the same standardised features
+        try:
+            Z = np.asarray(k["train"], float)
+            a = np.asarray(k["alpha"], float)
+            g, ym = float(k["gamma"]), float(k["y_mean"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        if Z.ndim != 2 or Z.shape != (a.size, z.size):
+            return None
+        kv = np.exp(-g * ((Z - z) ** 2).sum(1) / z.size)
+        f = 0.5 * f + 0.5 * float(ym + kv @ a)
+    return f
 
 
 def consensus(name: str, methods: dict, vo2_peak: float | None, ctx: list[float],
-              model: dict | None, profile: list[float] | None = None) -> dict:
+              model: dict | None, profile: list[float] | None = None,
+              markers: list[float] | None = None) -> dict:
     """{vo2_ml_min or None, confidence, method label, basis, in_bounds}."""
     vals = [m["vo2_ml_min"] for m in methods.values() if m.get("vo2_ml_min") is not None]
     out = {"vo2_ml_min": None, "confidence": 0.0, "method": None, "basis": None, "in_bounds": None}
@@ -423,13 +483,16 @@ def consensus(name: str, methods: dict, vo2_peak: float | None, ctx: list[float]
         x = features(methods, vo2_peak, part["methods"], part.get("missing")) + list(ctx)
         if part.get("profile"):
             x += list(profile) if profile is not None else [float("nan")] * len(part["profile"])
+        if part.get("markers"):
+            x += list(markers) if markers is not None else [float("nan")] * len(part["markers"])
         f = combine(part, x)
         if f is not None and math.isfinite(f):
             # outside the bounds the estimate is held at the bound and its confidence is low
             inb = lo <= f <= hi
             value = float(min(max(f, lo), hi)) * vo2_peak
             label = "combined"
-            basis = f"combiner {model.get('version')} (ridge over the methods, cross-validated on labelled tests)"
+            kind = "ridge and kernel ridge" if part.get("krr") else "ridge"
+            basis = f"combiner {model.get('version')} ({kind} over the methods, cross-validated on labelled tests)"
     # (a model part that does not fit these methods is ignored: the median of the methods stands)
     if not inb:
         conf = min(conf, 0.2)

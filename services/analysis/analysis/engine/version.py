@@ -1,5 +1,7 @@
 """Engine version: bump when a computed number can change for the same input."""
-ENGINE_VERSION = "1.4.0"  # 1.4.0: combiner 6 (a method that found nothing takes the median of the methods found;
+ENGINE_VERSION = "1.5.0"  # 1.5.0: combiner 7 (VT1: ridge averaged with a kernel ridge; VT2: also the VE/VCO2 nadir
+#        and PetCO2 maximum above VT1 on 60/90/120-s means)
+# 1.4.0: combiner 6 (a method that found nothing takes the median of the methods found;
 #        fit weighted to the error in mL/min)
 # 1.3.0: onset of a ramp without load channel seen after a short unloaded stage; combiner 5;
 #        step tests with >= 4-min stages judged on their stage ends

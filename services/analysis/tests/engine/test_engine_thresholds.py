@@ -158,3 +158,39 @@ def test_a_method_that_found_nothing_takes_the_median_of_the_methods_found():
     assert c5["vo2_ml_min"] == pytest.approx(0.60 * 4000)
     # nothing found: nothing to take the median of, the values stay missing
     assert all(math.isnan(x) for x in thr.features({}, 4000, ["m0", "m1"], "median_found"))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_the_vt2_markers_sit_at_the_rcp_the_test_was_built_with(seed):
+    # synthetic ramps: VE/VCO2 falls until the RCP and rises after it, PetCO2 rises until it and falls after it
+    s, truth = ramp_test(seed)
+    r = analyze_cpet(s, {"body_mass_kg": 70}, threshold_model=None)
+    inc, peak = r["protocol"]["incremental"], r["vo2max"]["vo2_ml_min"]
+    cols = {k: np.array([np.nan if x is None else x for x in v], float) for k, v in s.items() if v is not None}
+    bins = thr.prepare(cols["time_s"], cols, inc["start_s"], inc["end_s"])
+    m1, _ = thr.detect(bins, peak)
+    marks = thr.vt2_markers(bins, peak, m1)
+    assert len(marks) == len(thr.VT2_MARKERS) == 2 * len(thr.MARKER_SMOOTH_BINS)
+    for name, f in zip(thr.VT2_MARKERS, marks):
+        assert f * peak == pytest.approx(truth["vt2"], rel=0.08), name
+    # nothing above VT1 to search (or no VO2peak): missing values, not numbers
+    assert all(math.isnan(x) for x in thr.vt2_markers(bins, None, m1))
+    late = {"m": {"time_s": float(bins["time_s"][-1]), "vo2_ml_min": peak}}
+    assert all(math.isnan(x) for x in thr.vt2_markers(bins, peak, late))
+
+
+def test_a_kernel_ridge_part_is_averaged_with_the_ridge_and_a_broken_one_falls_back():
+    part = {"methods": ["m0", "m1"], "impute": [0.6, 0.6], "mean": [0.6, 0.6], "scale": [0.1, 0.1],
+            "coef": [0.02, 0.0], "intercept": 0.60}
+    x = [0.7, 0.5]  # standardised: (1, -1); ridge 0.62
+    z_train = [[1.0, -1.0], [-1.0, 1.0]]
+    krr = {"gamma": 0.5, "lambda": 1.0, "y_mean": 0.64, "alpha": [0.01, -0.01], "train": z_train}
+    kv = np.exp(-0.5 * np.array([0.0, 8.0]) / 2)
+    assert thr.combine(part, x) == pytest.approx(0.62)
+    assert thr.combine(part | {"krr": krr}, x) == pytest.approx(0.5 * 0.62 + 0.5 * (0.64 + kv @ [0.01, -0.01]))
+    # a kernel part whose training matrix does not fit the features: no estimate, so the median of the methods
+    bad = part | {"krr": krr | {"train": [[1.0, -1.0, 0.0]] * 2}}
+    assert thr.combine(bad, x) is None
+    found = _methods([3200, 3280])
+    c = thr.consensus("vt1", found, 4000, [], {"version": "t", "vt1": bad})
+    assert c["method"] == "consensus" and c["vo2_ml_min"] == pytest.approx(3240)

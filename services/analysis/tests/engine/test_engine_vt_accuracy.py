@@ -12,13 +12,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 import vt_labelled as L  # noqa: E402
 
-# reached with engine 1.4.0 and combiner 6 (bench/thresholds.py, fold draw seed 11: ramp 152 / 147, rest 228 / 151,
-# all 180 / 148 mL/min; over five fold draws (seeds 11, 1-4) all 180 +- 5 / 144 +- 2, ramps 151 +- 3 / 140 +- 4,
-# rest 232 +- 9 / 151 +- 1), + ~4 %. Against combiner 5 VT1 fell everywhere (all 188 -> 180, ramps 165 -> 152) and
-# VT2 on ramps over five draws (146 -> 140), while VT2 on rest-phase tests rose (142 -> 151, five draws 144 -> 151):
-# the ceiling of that one cell follows it up (150 -> 157), every other ceiling comes down.
-CEILING_ML = {("ramp", "vt1"): 158, ("ramp", "vt2"): 153, ("rest", "vt1"): 237, ("rest", "vt2"): 157,
-              ("all", "vt1"): 187, ("all", "vt2"): 153}
+# reached with engine 1.5.0 and combiner 7 (bench/thresholds.py, fold draw seed 11: ramp 150 / 136, rest 230 / 144,
+# all 179 / 139 mL/min; over five fold draws (seeds 11, 1-4) all 177 +- 3 / 137 +- 1, ramps 146 +- 3 / 134 +- 2,
+# rest 231 +- 5 / 143 +- 2), + ~3 %. Against combiner 6 every cell fell or held (seed 11: ramp 152 / 147, rest 228 /
+# 151, all 180 / 148; rest VT1 228 -> 230 on this draw, 232 -> 231 over five); VT2 on ramps is now below the prior (137).
+CEILING_ML = {("ramp", "vt1"): 155, ("ramp", "vt2"): 141, ("rest", "vt1"): 237, ("rest", "vt2"): 149,
+              ("all", "vt1"): 184, ("all", "vt2"): 144}
 MAX_UNDETERMINED = 4  # of 92: at most 1 in 20
 
 
@@ -48,7 +47,9 @@ def test_few_undetermined(scored):
     assert eng["vt1"]["undetermined"] + eng["vt2"]["undetermined"] <= MAX_UNDETERMINED
 
 
+@pytest.mark.parametrize("split", ["ramp", "rest", "all"])
 @pytest.mark.parametrize("name", ["vt1", "vt2"])
-def test_better_than_the_trivial_prior_over_all_tests(scored, name):
-    eng, prior = scored["all"]
+def test_better_than_the_trivial_prior_on_every_split(scored, split, name):
+    # combiner 7: VT2 on ramps too (136 vs 137 mL/min on this draw: the narrowest margin of the table)
+    eng, prior = scored[split]
     assert eng[name]["mae_ml"] < prior[name]["mae_ml"]
