@@ -7,7 +7,8 @@
 The same loops SaaS mode runs one process per role (gunicorn, `manage.py run_relay`, `manage.py run_consumer`,
 `celery -A <service>.celery worker`), grouped so the computer loads Django once or twice per service instead of up
 to four times. What waits on the network shares the web process as threads: the web server (waitress), the outbox
-relay, the event consumer, the e-mail worker, the beat that sends the periodic jobs. A Celery worker that computes (measurements' imports, reports' PDFs)
+relay, the event consumer, the e-mail worker, the beat that sends the periodic jobs (or, role `jobs`, runs them
+itself: a service whose worker would run nothing else). A Celery worker that computes (measurements' imports, reports' PDFs)
 runs in a process of its own, so a long job never holds the API's interpreter. Each loop has its own database
 connection; a Celery worker (solo pool: one job at a time, late acks as everywhere) runs in the main thread, where
 it handles SIGTERM/SIGINT as a warm shutdown. When a loop ends unexpectedly its process stops, non-zero, so the
@@ -26,6 +27,36 @@ import sys
 import threading
 
 log = logging.getLogger("vo2.local")
+
+# Optional imports of the libraries below that no process of a lab's computer ever uses, each loading dozens of
+# modules into every process that imports its parent (about 15 MB per Django process, bench/local_footprint.py):
+# an entry of None in sys.modules makes `import x` raise ImportError, which each parent takes as "not installed".
+NEVER_USED_LOCALLY = {
+    "httpx._main": "httpx's command-line client (click, rich, pygments); the services use httpx's clients only",
+    "requests": "Django REST framework's optional RequestsClient, for tests; nothing here calls requests but the "
+                "OpenTelemetry exporter, kept when one is configured",
+}
+NEVER_USED_BY_DJANGO = {
+    "pydantic": "drf-spectacular's optional support for pydantic models, which it loads while writing the OpenAPI "
+                "document; no Django service has one (the FastAPI processes use pydantic and keep it)",
+}
+NEVER_USED_ON_SQLITE = {
+    "psycopg": "the PostgreSQL driver (and libpq), which DRF's optional PostgreSQL fields load; a lab's computer "
+               "keeps its data in SQLite",
+}
+
+
+def leave_out_unused_libraries(*, asgi: bool = False) -> None:
+    """Local mode only (SaaS runs gunicorn, celery and uvicorn as compose does, with everything importable)."""
+    names = dict(NEVER_USED_LOCALLY) if asgi else {**NEVER_USED_LOCALLY, **NEVER_USED_BY_DJANGO}
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        names.update(NEVER_USED_ON_SQLITE)
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        del names["requests"]  # the OTLP/HTTP exporter sends with requests
+    if asgi:  # uvicorn's --reload (its supervisors import watchfiles when installed) is never used
+        names["watchfiles"] = "uvicorn's --reload"
+    for name in names:
+        sys.modules.setdefault(name, None)
 
 
 class Loop:
@@ -83,7 +114,7 @@ def beat_loop(service: str) -> Loop:
 
     app = importlib.import_module(f"{service}.celery").app
     periodic.send_all_now(app)  # as `celery beat` does at its start (servicekit.celery)
-    beat = Service(app, max_interval=30)
+    beat = Service(app, max_interval=30, scheduler_cls=app.conf.beat_scheduler)  # as `celery beat` picks it
     stopping = threading.Event()
 
     def stop():
@@ -92,6 +123,36 @@ def beat_loop(service: str) -> Loop:
     loop = Loop("beat", beat.start, stopping, close=None)
     loop.ready.set()  # it schedules from its first moment
     loop.stop = stop
+    return loop
+
+
+def jobs_loop(service: str) -> Loop:
+    """The service's periodic jobs run by this thread itself, on its beat's schedule (each once at the start, as the
+    beat sends them, then every interval): for a service whose Celery worker runs nothing but those jobs (identity),
+    so that local mode needs neither a beat nor a worker for it. The jobs are the same functions under the same
+    rules (servicekit.periodic.run: metrics, lock on PostgreSQL); one that raises is logged, as a worker would."""
+    import time
+
+    from servicekit import periodic
+
+    schedule = {entry["task"]: float(entry["schedule"])
+                for entry in importlib.import_module(f"{service}.celery").app.conf.beat_schedule.values()}
+    stopping = threading.Event()
+
+    def run():
+        due = dict.fromkeys(schedule, 0.0)
+        while not stopping.is_set():
+            for name, every in schedule.items():
+                if due[name] <= time.monotonic() and not stopping.is_set():
+                    try:
+                        periodic.run(name)
+                    except Exception:  # noqa: BLE001 - the next run is due as usual
+                        log.exception("periodic %s failed", name)
+                    due[name] = time.monotonic() + every
+            stopping.wait(min(30.0, max(0.5, min(due.values()) - time.monotonic())))
+
+    loop = Loop("jobs", run, stopping)
+    loop.ready.set()
     return loop
 
 
@@ -112,6 +173,10 @@ def run_worker(service: str, ready: threading.Event) -> None:
     from celery.signals import worker_ready
 
     worker_ready.connect(lambda **_: ready.set(), weak=False)
+    # Celery's Django fix-up runs Django's system checks when a worker starts, which loads every view and the
+    # OpenAPI machinery only for the URL check (about 20 MB and a second of CPU in a worker process). The checks
+    # look at the code, not at the data: SaaS mode's workers still run them, in the SaaS end-to-end tests too
+    os.environ.setdefault("CELERY_SKIP_CHECKS", "1")
     app = importlib.import_module(f"{service}.celery").app
     # a node name of its own: several workers (or systems) on one host must not share a pidbox queue
     worker = app.Worker(hostname=f"{service}-{secrets.token_hex(3)}@{socket.gethostname()}",
@@ -142,8 +207,9 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["--listen"]:
         listen, argv = argv[1], argv[2:]
     roles = argv
-    assert roles and set(roles) <= {"web", "relay", "consumer", "worker", "beat"}, roles
+    assert roles and set(roles) <= {"web", "relay", "consumer", "worker", "beat", "jobs"}, roles
     assert ("web" in roles) == (listen is not None), "web needs --listen, and only web listens"
+    leave_out_unused_libraries()
     import django
 
     django.setup()
@@ -162,6 +228,8 @@ def main(argv: list[str]) -> int:
              ("relay", "consumer")]
     if "beat" in roles:
         loops.append(beat_loop(service))
+    if "jobs" in roles:
+        loops.append(jobs_loop(service))
     for loop in loops:
         loop.thread.start()
     waits = [loop.ready for loop in loops]

@@ -20,6 +20,10 @@ def main(argv: list[str]) -> int:
     app_env = dict(os.environ)
     if os.environ.get("DATABASE_MIGRATE_URL"):
         os.environ["DATABASE_URL"] = os.environ["DATABASE_MIGRATE_URL"]
+    from local_process import leave_out_unused_libraries
+
+    if os.environ.get("VO2_MODE") == "local":
+        leave_out_unused_libraries()
     import django
 
     django.setup()

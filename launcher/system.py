@@ -27,6 +27,9 @@ SERVICE_CLIENTS = ("measurements", "reports", "gateway")  # service tokens; the 
 # Local mode: the Celery workers that compute (imports, PDFs) get a process of their own; every other loop runs as a
 # thread of its service's web process (launcher/local_process.py).
 COMPUTING = {("measurements", "worker"), ("reports", "worker")}
+# Services whose Celery worker runs nothing but their periodic jobs: in local mode one thread runs those jobs on the
+# beat's schedule (role `jobs` of launcher/local_process.py) instead of a beat sending them to a worker.
+ONLY_PERIODIC_JOBS = {"identity"}
 PORTS = {"gateway": 8000, "identity": 8001, "measurements": 8002, "analysis": 8003, "reports": 8004,
          "notifications": 8005}
 # Each process serves its metrics on a port of its own (never through the gateway): a web process on its API port
@@ -173,6 +176,8 @@ class System:
             kinds = self.background_kinds(service)
             if self.mode == "local":
                 script = str(ROOT / "launcher" / "local_process.py")
+                if service in ONLY_PERIODIC_JOBS:
+                    kinds = [kind for kind in kinds if kind not in ("worker", "beat")] + ["jobs"]
                 apart = [kind for kind in kinds if (service, kind) in COMPUTING]
                 beside_web = [kind for kind in kinds if kind not in apart]
                 procs.append(Process(service, [PYTHON, script, "--listen", f"127.0.0.1:{self.ports[service]}",
@@ -190,14 +195,20 @@ class System:
                                  cwd, env, self.url(service) + "/healthz"))
             for kind in kinds:
                 procs.append(Process(f"{service}-{kind}", self.background_argv(service, kind), cwd, env))
+        # uvicorn as SaaS runs it; in local mode through launcher/local_asgi.py (what a lab never uses left out) and
+        # without WebSocket support (no route of either uses it)
+        uvicorn = [PYTHON, "-m", "uvicorn"] if self.mode == "saas" else \
+            [PYTHON, str(ROOT / "launcher" / "local_asgi.py")]
+        lean = ["--ws", "none"] if self.mode == "local" else []
         analysis_env = {**base, "PYTHONPATH": base["PYTHONPATH"] + os.pathsep + str(ROOT / "services" / "analysis")}
-        procs.append(Process("analysis", [PYTHON, "-m", "uvicorn", "analysis.app:app", "--host", "127.0.0.1",
-                                          "--port", str(self.ports["analysis"]), "--no-access-log"],
+        procs.append(Process("analysis", [*uvicorn, "analysis.app:app", "--host", "127.0.0.1",
+                                          "--port", str(self.ports["analysis"]), "--no-access-log", *lean],
                              ROOT / "services" / "analysis", analysis_env, self.url("analysis") + "/healthz"))
         gateway_env = {**base, "PYTHONPATH": base["PYTHONPATH"] + os.pathsep + str(ROOT / "gateway"),
                        "SERVICE_CLIENT_ID": "gateway", "SERVICE_CLIENT_SECRET": self.secrets()["client:gateway"]}
-        procs.append(Process("gateway", [PYTHON, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1",
-                                         "--port", str(self.ports["gateway"]), "--no-access-log", "--no-proxy-headers"],
+        procs.append(Process("gateway", [*uvicorn, "gateway.app:app", "--host", "127.0.0.1",
+                                         "--port", str(self.ports["gateway"]), "--no-access-log", "--no-proxy-headers",
+                                         *lean],
                              ROOT / "gateway", gateway_env, self.url("gateway") + "/healthz"))
         self._give_metrics_ports(procs)
         return procs

@@ -24,7 +24,8 @@ def roles_in(plan) -> set[tuple[str, str]]:
             service, args = proc.name.split("-")[0], proc.argv[2:]
             if args[0] == "--listen":
                 args = args[2:]
-            roles.update((service, role) for role in args)
+            # `jobs`: the thread that runs the periodic jobs itself stands for the beat and the worker
+            roles.update((service, r) for role in args for r in (("beat", "worker") if role == "jobs" else (role,)))
         else:
             service, _, role = proc.name.partition("-")
             roles.add((service, role or "web"))

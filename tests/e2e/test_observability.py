@@ -15,7 +15,7 @@ def roles(proc) -> set[str]:
     """What a process of the launcher's table runs: local mode groups loops in one process (its arguments say
     which), SaaS mode runs one per role (its name says which)."""
     if any(arg.endswith("local_process.py") for arg in proc.argv):
-        return set(proc.argv) & {"web", "relay", "consumer", "worker"}
+        return set(proc.argv) & {"web", "relay", "consumer", "worker", "jobs"}
     return {proc.name.rsplit("-", 1)[1]} if "-" in proc.name else {"web"}
 
 
@@ -135,6 +135,9 @@ def test_every_process_serves_its_own_metrics_and_the_counters_moved(system, flo
             assert total(found, "vo2_jobs_total", service=service, outcome="done") > 0, proc.name
             assert total(found, "vo2_job_duration_seconds_count", service=service) > 0, proc.name
             assert [v for labels, v in found.get("vo2_job_queue_depth", []) if labels["service"] == service], proc.name
+        if "jobs" in does:  # local mode: the thread that runs the periodic jobs itself (no worker)
+            assert total(found, "vo2_jobs_total", service=service, outcome="done") > 0, proc.name
+            assert total(found, "vo2_job_duration_seconds_count", service=service) > 0, proc.name
         if service == "gateway":
             assert total(found, "vo2_http_requests_total", route="/api/v1/imports/", method="POST",
                          status="202") >= 2

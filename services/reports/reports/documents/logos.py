@@ -11,7 +11,6 @@ import defusedxml
 import defusedxml.ElementTree as SafeET
 from servicekit.problems import ProblemError
 
-from ..rendering import raster
 from .models import LOGO_MAX_BYTES
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -113,6 +112,8 @@ def svg_to_png(data: bytes) -> bytes:
     """The sanitised SVG rasterised to a PNG with a transparent background, its long side SVG_RASTER_LONG_SIDE px."""
     from reportlab.graphics import renderPDF
     from svglib.svglib import svg2rlg
+
+    from ..rendering import raster  # PDFium: loaded by the first SVG logo, not by every web process
 
     root = sanitised_svg(data)
     # the usual prefixes back on serialising (svglib resolves <use> only in the SVG namespace's default form)

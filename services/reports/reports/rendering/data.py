@@ -11,9 +11,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from .i18n import finite
+
+# numpy is imported in the functions that use it: the web process loads this module (the data classes) and never
+# needs numpy (~15 MB); the renderer's process imports it on its first report
 
 MAX_POINTS = 600          # per plotted line: more than the eye resolves at chart size
 SMOOTH_SECONDS = 15.0     # display smoothing of breath-by-breath data (the numbers use the engine's strategy)
@@ -220,6 +221,7 @@ class ReportData:
 
 def _floats(values) -> np.ndarray:
     """Any sequence (list, numpy array, None) → float array with NaN for gaps and non-numbers."""
+    import numpy as np
     if values is None:
         return np.empty(0)
     if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
@@ -243,6 +245,7 @@ def _floats(values) -> np.ndarray:
 
 def prepare_samples(samples: dict | None) -> dict[str, np.ndarray]:
     """Column-wise float arrays sorted by time; columns without one finite value are dropped."""
+    import numpy as np
     if not isinstance(samples, dict):
         return {}
     t = _floats(samples.get("time_s"))
@@ -265,6 +268,7 @@ def prepare_samples(samples: dict | None) -> dict[str, np.ndarray]:
 
 def moving_average(t: np.ndarray, y: np.ndarray, seconds: float = SMOOTH_SECONDS) -> np.ndarray:
     """Centred moving mean over a time window, skipping gaps (NaN); O(n log n) with cumulative sums."""
+    import numpy as np
     t, y = np.asarray(t, float), np.asarray(y, float)
     ok = np.isfinite(y)
     csum = np.concatenate([[0.0], np.cumsum(np.where(ok, y, 0.0))])
@@ -281,6 +285,7 @@ def moving_average(t: np.ndarray, y: np.ndarray, seconds: float = SMOOTH_SECONDS
 def decimate(x, y, max_points: int = MAX_POINTS) -> tuple[list, list]:
     """Keep at most `max_points` (x, y) pairs, in order, keeping each bucket's minimum and maximum of y so that
     peaks and dips the eye would see survive. Pairs with a NaN are dropped."""
+    import numpy as np
     x, y = np.asarray(x, float), np.asarray(y, float)
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
@@ -307,6 +312,7 @@ def decimate(x, y, max_points: int = MAX_POINTS) -> tuple[list, list]:
 
 def thin(x, y, max_points: int = MAX_POINTS) -> tuple[list, list]:
     """For scatter plots: an even stride through the finite pairs (no order in y to preserve)."""
+    import numpy as np
     x, y = np.asarray(x, float), np.asarray(y, float)
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
@@ -317,6 +323,7 @@ def thin(x, y, max_points: int = MAX_POINTS) -> tuple[list, list]:
 
 
 def ratio(num, den, scale: float = 1.0) -> np.ndarray:
+    import numpy as np
     num, den = np.asarray(num, float), np.asarray(den, float)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = num * scale / den
@@ -325,6 +332,7 @@ def ratio(num, den, scale: float = 1.0) -> np.ndarray:
 
 
 def has_values(values) -> bool:
+    import numpy as np
     if values is None:
         return False
     arr = values if isinstance(values, np.ndarray) else _floats(values)
