@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from launcher.system import DJANGO_SERVICES, System
+from launcher.system import DJANGO_SERVICES, ONLY_PERIODIC_JOBS, System
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
@@ -56,6 +56,22 @@ def test_local_mode_keeps_the_computing_workers_out_of_the_web_process(tmp_path)
         assert "worker" not in plan[service].argv and plan[f"{service}-background"].argv[2:] == ["worker"]
     # the relay publishes its deletion confirmations; e-mail waits on the network; the beat sends periodic jobs
     assert plan["notifications"].argv[4:] == ["web", "relay", "consumer", "worker", "beat"]
+
+
+def test_a_service_whose_periodic_jobs_run_in_a_thread_has_no_other_job(tmp_path):
+    """Local mode runs identity's periodic jobs in a thread of its web process and starts no Celery worker for it:
+    right only while its worker would run nothing else (a background job or a task sent to it would wait forever)."""
+    plan = {p.name: p for p in System(mode="local", data_dir=tmp_path).plan()}
+    for service in ONLY_PERIODIC_JOBS:
+        assert "jobs" in plan[service].argv and not {"worker", "beat"} & set(plan[service].argv)
+        assert f"{service}-background" not in plan
+        package = ROOT / "services" / service / service
+        for path in package.rglob("*.py"):
+            if "tests" in path.parts:
+                continue
+            text = path.read_text()
+            for other in ("shared_task", "background_job", ".delay(", "apply_async", "send_task"):
+                assert other not in text, f"{path.relative_to(ROOT)} has {other}: {service} needs its worker"
 
 
 LOOP_ENDS = """
