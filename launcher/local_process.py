@@ -133,7 +133,7 @@ def jobs_loop(service: str) -> Loop:
     rules (servicekit.periodic.run: metrics, lock on PostgreSQL); one that raises is logged, as a worker would."""
     import time
 
-    from servicekit import periodic
+    from servicekit import metrics, periodic
 
     schedule = {entry["task"]: float(entry["schedule"])
                 for entry in importlib.import_module(f"{service}.celery").app.conf.beat_schedule.values()}
@@ -142,6 +142,7 @@ def jobs_loop(service: str) -> Loop:
     def run():
         due = dict.fromkeys(schedule, 0.0)
         while not stopping.is_set():
+            metrics.heartbeat("jobs", max_age=600.0)  # metrics port /healthz: a round runs the due jobs, waits ≤ 30 s
             for name, every in schedule.items():
                 if due[name] <= time.monotonic() and not stopping.is_set():
                     try:

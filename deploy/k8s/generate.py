@@ -199,9 +199,19 @@ def deployment(service: str, component: str, container: dict, *, replicas: int |
             "metadata": {"name": name, "labels": labels(service, component)}, "spec": spec}
 
 
-def http_probe(path: str, period: int, timeout: int, failures: int) -> dict:
-    return {"httpGet": {"path": path, "port": "http"}, "periodSeconds": period, "timeoutSeconds": timeout,
+def http_probe(path: str, period: int, timeout: int, failures: int, port: str = "http") -> dict:
+    return {"httpGet": {"path": path, "port": port}, "periodSeconds": period, "timeoutSeconds": timeout,
             "failureThreshold": failures}
+
+
+def loop_probes() -> dict:
+    """Relays, consumers, workers and beats listen on their metrics port only: its /healthz answers 200 while every
+    loop of the process went round within its allowed seconds (servicekit.metrics heartbeats: the relay's poll,
+    the consumer's drain, the worker's consumer timer, the beat's tick), 503 before the loop works or once it
+    stalls."""
+    return {"startupProbe": http_probe("/healthz", 5, 3, 36, port="metrics"),  # up to 3 minutes to start working
+            "readinessProbe": http_probe("/healthz", 15, 3, 2, port="metrics"),
+            "livenessProbe": http_probe("/healthz", 30, 5, 3, port="metrics")}
 
 
 def web(service: str) -> dict:
@@ -225,12 +235,7 @@ def background(service: str, component: str) -> dict:
     container = {"name": component, "image": f"vo2max/{service}", "args": list(compose()[process]["command"]),
                  "env": env(service, process, drop=ONLY_FOR_MIGRATIONS), "resources": resources(service, component),
                  "securityContext": CONTAINER_SECURITY}
-    if component == "worker":
-        # the worker answers a ping on its control queue only while its consumer loop is alive
-        container["livenessProbe"] = {
-            "exec": {"command": ["sh", "-c", f"celery -A {service}.celery inspect ping -d {service}@$HOSTNAME "
-                                             "--timeout 10 >/dev/null"]},
-            "initialDelaySeconds": 30, "periodSeconds": 60, "timeoutSeconds": 30, "failureThreshold": 3}
+    container.update(loop_probes())
     return deployment(service, component, container, replicas=None if component == "worker" else 1,
                       grace=60 if component == "worker" else 30)
 

@@ -253,14 +253,45 @@ def test_web_pods_are_probed_on_the_health_endpoints_the_service_serves(producti
     assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
 
 
-@pytest.mark.parametrize("name", [p for p in PROCESSES if p.endswith("-worker")])
-def test_workers_are_probed_by_pinging_their_own_celery_node(production, name):
-    service = name.rsplit("-", 1)[0]
+PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
+
+
+def test_every_deployment_has_startup_readiness_and_liveness_probes_on_a_port_it_declares(overlay):
+    _, docs = overlay
+    deployments = of_kind(docs, "Deployment")
+    assert sorted(deployments) == PROCESSES
+    for name, deployment in deployments.items():
+        (container,) = pod(deployment)["containers"]
+        declared = {p["name"]: p["containerPort"] for p in container["ports"]}
+        for kind in PROBES:
+            probe = container.get(kind)
+            assert probe, f"{name} has no {kind}"
+            assert set(probe) >= {"periodSeconds", "timeoutSeconds", "failureThreshold"}, f"{name} {kind}"
+            assert probe["httpGet"]["port"] in declared, f"{name} {kind} probes a port the container does not declare"
+            assert probe["httpGet"]["path"] in {"/healthz", "/readyz"}, f"{name} {kind}"
+        period, failures = container["livenessProbe"]["periodSeconds"], container["livenessProbe"]["failureThreshold"]
+        assert period * failures >= 60, f"{name}: one slow moment must not restart the pod"
+
+
+@pytest.mark.parametrize("name", [p for p in PROCESSES if p.rsplit("-", 1)[-1] in ("relay", "consumer", "worker",
+                                                                                    "beat")])
+def test_background_pods_are_probed_on_their_loops_heartbeat(production, name):
+    """A relay, consumer, worker or beat listens on its metrics port only; its /healthz says whether its loop went
+    round lately (servicekit.metrics.loops_health; each loop's heartbeat: tests/e2e/test_observability.py)."""
     (container,) = pod(of_kind(production, "Deployment")[name])["containers"]
-    node = container["args"][container["args"].index("-n") + 1]
-    assert node == f"{service}@%h"  # %h: the pod's host name, which is $HOSTNAME in the probe
-    probe = " ".join(container["livenessProbe"]["exec"]["command"])
-    assert f"celery -A {service}.celery inspect ping -d {service}@$HOSTNAME" in probe
+    assert container["ports"] == [{"name": "metrics", "containerPort": METRICS_PORT}]
+    assert {"name": "METRICS_PORT", "value": str(METRICS_PORT)} in container["env"], "the port the kit serves on"
+    for kind in PROBES:
+        assert container[kind]["httpGet"] == {"path": "/healthz", "port": "metrics"}, f"{name} {kind}"
+    role = name.rsplit("-", 1)[1]
+    loop_code = {"relay": "servicekit/events/relay.py", "consumer": "servicekit/events/consumer.py",
+                 "worker": "servicekit/celery.py", "beat": "servicekit/beat.py"}[role]
+    assert f'heartbeat("{role}"' in (ROOT / "libs/servicekit" / loop_code).read_text()
+    if role == "beat":  # the beat's heartbeat is its scheduler's tick: the beat runs the kit's scheduler
+        assert '"beat_scheduler": "servicekit.beat:Scheduler"' in \
+            (ROOT / "libs/servicekit/servicekit/periodic.py").read_text()
+    served = (ROOT / "libs/servicekit/servicekit/metrics.py").read_text()
+    assert 'environ.get("PATH_INFO") == "/healthz"' in served
 
 
 @pytest.mark.parametrize("service", DJANGO)

@@ -152,3 +152,21 @@ def test_every_process_serves_its_own_metrics_and_the_counters_moved(system, flo
             assert total(found, "vo2_report_render_duration_seconds_count", format="pdf") > 0
         if service == "notifications" and "consumer" in does:
             assert total(found, "vo2_events_consumed_total", type="measurements.test.imported") >= 2
+
+
+def test_every_background_loop_reports_its_heartbeat_on_its_metrics_port(system, flow):
+    """What Kubernetes probes relays, consumers, workers and beats on (deploy/k8s): the metrics port's /healthz, 200
+    with a fresh heartbeat from every loop the process runs (local mode: several loops per process)."""
+    beats = {"relay", "consumer", "worker", "beat", "jobs"}
+    for proc in system.processes:
+        answer = httpx.get(proc.metrics_url.replace("/metrics", "/healthz"), timeout=10)
+        if any(arg.endswith("local_process.py") for arg in proc.argv):
+            runs = set(proc.argv) & beats
+        elif "-" in proc.name:
+            runs = {proc.name.rsplit("-", 1)[1]} & beats
+        else:
+            runs = set()  # a web process: probed on its API port (/healthz, /readyz)
+        assert answer.status_code == 200, (proc.name, answer.text)
+        loops = answer.json()["loops"]
+        assert set(loops) == runs, (proc.name, loops)
+        assert all(loop["status"] == "ok" for loop in loops.values()), (proc.name, loops)

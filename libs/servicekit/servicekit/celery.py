@@ -18,7 +18,7 @@ import importlib.util
 import os
 import threading
 
-from celery import Celery
+from celery import Celery, bootsteps
 
 from .events import broker as _broker
 
@@ -109,6 +109,7 @@ def _observe_workers(app: Celery, service: str) -> None:
     def started(sender=None, **_):
         if getattr(sender, "app", app) is not app:
             return
+        metrics.loop_starting("worker", WORKER_HEARTBEAT_SECONDS)  # healthy once its consumer runs (_Heartbeat)
         tracing.setup(service, role="worker")
         if metrics.serve():
             threading.Thread(target=_sample_queue_depth, args=(app, service), name="queue-depth",
@@ -123,9 +124,39 @@ def _observe_workers(app: Celery, service: str) -> None:
         metrics.serve()
         periodic.send_all_now(app)
 
+    app.steps["consumer"].add(_Heartbeat)
     signals.worker_init.connect(started, weak=False)
     signals.beat_init.connect(beat_started, weak=False)
     signals.worker_process_shutdown.connect(child_ended, weak=False)
+
+
+# The worker's heartbeat (the metrics port's /healthz, Kubernetes' probes): its consumer's timer beats every
+# WORKER_BEAT_EVERY seconds while the consumer runs (the event loop that takes jobs in; with the prefork pool jobs
+# run in child processes, so a long job does not stop it; the solo pool of local mode beats between jobs).
+WORKER_BEAT_EVERY = 10.0
+WORKER_HEARTBEAT_SECONDS = 120.0
+
+
+class _Heartbeat(bootsteps.StartStopStep):
+    """A consumer step: started when the consumer works (connected, consuming), stopped when it stops or restarts
+    (a lost broker connection), so the heartbeat says the worker is taking jobs in."""
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)  # after the task consumer is set up
+
+    def __init__(self, parent, **kwargs):
+        super().__init__(parent, **kwargs)
+        self.tref = None
+
+    def start(self, parent):
+        from . import metrics
+
+        metrics.heartbeat("worker", max_age=WORKER_HEARTBEAT_SECONDS)
+        self.tref = parent.timer.call_repeatedly(WORKER_BEAT_EVERY, metrics.heartbeat, ("worker",))
+
+    def stop(self, parent):
+        if self.tref is not None:
+            self.tref.cancel()
+            self.tref = None
 
 
 QUEUE_SAMPLE_SECONDS = 15.0

@@ -21,6 +21,7 @@ Bound to 127.0.0.1 in local mode (a lab's computer shows its metrics to nobody e
 from __future__ import annotations
 
 import glob
+import json
 import logging
 import os
 import re
@@ -216,13 +217,78 @@ def serve(listen_port: int | None = None) -> int | None:
 
 
 def _try_bind(addr: str, listen_port: int, served) -> bool:
+    """prometheus-client's own server (a thread per scrape), with `/healthz` beside `/metrics` (every other path
+    answers the metrics, as prometheus-client does)."""
+    import socket
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from prometheus_client.exposition import ThreadingWSGIServer, make_wsgi_app
+
+    class Server(ThreadingWSGIServer):
+        address_family = socket.getaddrinfo(addr, listen_port, type=socket.SOCK_STREAM)[0][0]
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format, *args):  # noqa: A002 - scrapes and probes are not worth a log line each
+            pass
+
+    metrics_app = make_wsgi_app(served)
+
+    def app(environ, start_response):
+        if environ.get("PATH_INFO") == "/healthz":
+            status, body = loops_health()
+            start_response("200 OK" if status == 200 else "503 Service Unavailable",
+                           [("Content-Type", "application/json"), ("Cache-Control", "no-store")])
+            return [json.dumps(body).encode()]
+        return metrics_app(environ, start_response)
+
     try:
-        server, _ = prometheus_client.start_http_server(listen_port, addr=addr, registry=served)
+        server = make_server(addr, listen_port, app, Server, handler_class=Quiet)
     except OSError:
         return False
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     _serving["server"] = server
-    log.info("metrics on http://%s:%d/metrics", addr, listen_port)
+    log.info("metrics on http://%s:%d/metrics (the loops' health on /healthz)", addr, listen_port)
     return True
+
+
+# -- the loops' heartbeats (the metrics port's /healthz: Kubernetes' probes of relays, consumers, workers, beats) ---
+_loops: dict[str, list] = {}  # loop name -> [last beat (monotonic) or None, most seconds allowed between beats]
+
+
+def loop_starting(name: str, max_age: float) -> None:
+    """`name` runs in this process and will beat at least every `max_age` seconds once it works; until its first
+    beat the process is not healthy (a consumer not yet subscribed, a worker not yet consuming)."""
+    with _lock:
+        _loops[name] = [None, float(max_age)]
+
+
+def heartbeat(name: str, max_age: float | None = None) -> None:
+    """`name` went round its loop just now (cheap: a dictionary write)."""
+    entry = _loops.get(name)
+    if entry is None or max_age is not None:
+        with _lock:
+            entry = _loops.setdefault(name, [None, float(max_age or 60.0)])
+            if max_age is not None:
+                entry[1] = float(max_age)
+    entry[0] = time.monotonic()
+
+
+def beaten(name: str) -> bool:
+    """Whether `name` has beaten at least once (it got to work)."""
+    entry = _loops.get(name)
+    return entry is not None and entry[0] is not None
+
+
+def loops_health() -> tuple[int, dict]:
+    """200 when every loop of this process beat within its allowed seconds, else 503; each loop's age either way.
+    A process without loops (a web server: its probes use its own /healthz and /readyz) is 200."""
+    now, loops, ok = time.monotonic(), {}, True
+    for name, (last, max_age) in list(_loops.items()):
+        fresh = last is not None and now - last <= max_age
+        ok = ok and fresh
+        loops[name] = {"status": "ok" if fresh else ("starting" if last is None else "stale"),
+                       "seconds_since_beat": None if last is None else round(now - last, 1), "max_seconds": max_age}
+    return (200 if ok else 503), {"status": "ok" if ok else "unhealthy", "pid": os.getpid(), "loops": loops}
 
 
 def process_died(pid: int) -> None:

@@ -116,6 +116,9 @@ def beat_config(service: str, schedule: dict[str, float]) -> dict:
                                  "options": {"expires": max(60.0, float(every))}}  # a stale send is dropped
                           for name, every in schedule.items()},
         "beat_schedule_filename": str(settings.VO2_DATA_DIR) + f"/beat-{service}",  # the data volume (root is RO)
+        # the beat's heartbeat (servicekit.beat): a tick at least every 30 s, whatever the jobs' intervals
+        "beat_scheduler": "servicekit.beat:Scheduler",
+        "beat_max_loop_interval": 30,
     }
 
 

@@ -135,3 +135,54 @@ def test_without_an_exporter_nothing_records_and_the_trace_id_still_goes_on():
         assert s is None
         onward = tracing.traceparent()
     assert onward.startswith("00-4bf92f3577b34da6a3ce929d0e0e4736-") and not onward.endswith("00f067aa0ba902b7-01")
+
+
+LOOPS = textwrap.dedent("""
+    import sys, time
+    from servicekit import metrics
+    metrics.serve()
+    print("no loops", flush=True)
+    sys.stdin.readline()
+    metrics.loop_starting("consumer", 60)
+    print("starting", flush=True)
+    sys.stdin.readline()
+    metrics.heartbeat("consumer")
+    metrics.heartbeat("relay", max_age=0.5)
+    print("beaten", flush=True)
+    sys.stdin.readline()
+""")
+
+
+def test_the_metrics_port_reports_its_loops_heartbeats_on_healthz():
+    """Kubernetes probes relays, consumers, workers and beats here (deploy/k8s): 200 while every loop of the process
+    beat within its allowed seconds, 503 before its first beat and once it stalls; /metrics is served beside it."""
+    port = testing.free_port()
+    env = {**os.environ, "METRICS_PORT": str(port), "VO2_MODE": "local"}
+    proc = subprocess.Popen([sys.executable, "-c", LOOPS], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/healthz"
+
+    def step() -> httpx.Response:
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        proc.stdout.readline()
+        return httpx.get(url, timeout=5)
+
+    try:
+        assert proc.stdout.readline().strip() == "no loops"
+        empty = httpx.get(url, timeout=5)
+        assert empty.status_code == 200 and empty.json()["loops"] == {}  # a web process: probed on its own port
+        starting = step()
+        assert starting.status_code == 503 and starting.json()["loops"]["consumer"]["status"] == "starting"
+        beaten = step()
+        assert beaten.status_code == 200, beaten.text
+        assert {name: loop["status"] for name, loop in beaten.json()["loops"].items()} == \
+            {"consumer": "ok", "relay": "ok"}
+        time.sleep(0.7)  # the relay's allowed half second goes by without a beat
+        stalled = httpx.get(url, timeout=5)
+        assert stalled.status_code == 503 and stalled.json()["loops"]["relay"]["status"] == "stale"
+        assert stalled.json()["loops"]["consumer"]["status"] == "ok"
+        assert "python_info" in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -36,6 +36,8 @@ from . import broker, registry
 from .envelope import EnvelopeError, Event, parse
 from .models import InboxEvent
 
+HEARTBEAT_SECONDS = 120.0
+
 log = logging.getLogger("vo2.events.consumer")
 
 HANDLED, DUPLICATE, IGNORED = "handled", "duplicate", "ignored"
@@ -194,6 +196,9 @@ class EventConsumer:
 
     def run(self, *, max_seconds: float | None = None, ready: threading.Event | None = None) -> None:
         started, delay = time.monotonic(), 0.5
+        # the metrics port's /healthz (probes): unhealthy until subscribed, then while a round (a delivery's handling,
+        # or a reconnection's wait) takes longer than this
+        metrics.loop_starting("consumer", HEARTBEAT_SECONDS)
         while not self.stopping.is_set():
             try:
                 with broker.connection(self.url) as conn:
@@ -210,6 +215,7 @@ class EventConsumer:
                         delay = 0.5
                         sampled = 0.0
                         while not self.stopping.is_set():
+                            metrics.heartbeat("consumer")
                             if max_seconds is not None and time.monotonic() - started > max_seconds:
                                 return
                             if time.monotonic() - sampled >= self.sample_every:
@@ -222,6 +228,8 @@ class EventConsumer:
             except conn_errors() as exc:
                 if self.stopping.is_set():
                     return
+                if metrics.beaten("consumer"):
+                    metrics.heartbeat("consumer")  # alive, reconnecting (a new pod would only do the same)
                 log.warning("broker connection lost (%s: %s); reconnecting in %.1f s", type(exc).__name__, exc, delay)
                 self.stopping.wait(delay)
                 delay = min(delay * 2, 10.0)

@@ -25,6 +25,8 @@ from .. import config, metrics
 from .broker import Outgoing, Publisher
 from .models import OutboxEvent
 
+HEARTBEAT_SECONDS = 60.0  # a round of the loop takes a poll interval, a backoff (≤ 5 s) or one batch's publish
+
 log = logging.getLogger("vo2.events.relay")
 
 
@@ -87,6 +89,7 @@ class Relay:
         delay, last_purge = 0.2, 0.0
         started = time.monotonic()
         while not self.stopping.is_set():
+            metrics.heartbeat("relay", max_age=HEARTBEAT_SECONDS)  # the metrics port's /healthz (probes)
             if max_seconds is not None and time.monotonic() - started > max_seconds:
                 return
             if time.monotonic() - self._sampled >= self.sample_every:
