@@ -34,16 +34,18 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = re.compile(r"Password \(shown once[^)]*\): (\S+)")
 
 
-def free_port_block(size: int = 6) -> int:
-    """A base port with `size` consecutive free ports after it."""
+def free_port_block(size: int = 6, metrics_offset: int = 1000, metrics_size: int = 8) -> int:
+    """A base port with `size` consecutive free ports after it, and the launcher's metrics ports free too (each
+    web process's API port + 1000, then the background processes' after those)."""
     for _ in range(200):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             base = s.getsockname()[1]
-        if base + size >= 65000:
+        if base + metrics_offset + metrics_size >= 65000:
             continue
         try:
-            for port in range(base, base + size):
+            for port in [*range(base, base + size),
+                         *range(base + metrics_offset, base + metrics_offset + metrics_size)]:
                 with socket.socket() as s:
                     s.bind(("127.0.0.1", port))
             return base
@@ -112,6 +114,7 @@ def command_of(pid: int) -> str:
 
 
 def one_run(mode: str, settle: float, show: bool, root: Path = ROOT) -> dict:
+    load = os.getloadavg()[0]  # the machine's 1-minute load when the run starts (the cold start depends on it)
     data_dir = Path(tempfile.mkdtemp(prefix="vo2-footprint-"))
     base = free_port_block()
     gateway = f"http://127.0.0.1:{base}"
@@ -152,11 +155,14 @@ def one_run(mode: str, settle: float, show: bool, root: Path = ROOT) -> dict:
             for pid in sorted(pids, key=lambda p: -sizes[p][0]):
                 print(f"    {sizes[pid][0] / 1024:7.1f} MB RSS {sizes[pid][1] / 1024:7.1f} MB PSS "
                       f"{cpu_seconds([pid]):5.1f} CPU-s  {command_of(pid)}")
-        return {"cold_s": cold, "cpu_s": cpu, "processes": len([p for p in pids if sizes[p][0]]),
+        return {"load": load, "cold_s": cold, "cpu_s": cpu, "processes": len([p for p in pids if sizes[p][0]]),
                 "rss_mb": sum(r for r, _ in sizes.values()) / 1024, "pss_mb": sum(p for _, p in sizes.values()) / 1024}
     finally:
         started_pids = process_tree(launcher.pid)[1:]
-        os.killpg(launcher.pid, signal.SIGINT)
+        try:
+            os.killpg(launcher.pid, signal.SIGINT)
+        except ProcessLookupError:  # it exited already (a failed start)
+            pass
         try:
             launcher.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -186,7 +192,8 @@ def main() -> int:
         for name, root in roots.items():
             result = one_run(args.mode, args.settle, show=i == 0, root=root)
             runs[name].append(result)
-            print(f"{name} run {i + 1}: cold start {result['cold_s']:.1f} s using {result['cpu_s']:.1f} CPU-s, "
+            print(f"{name} run {i + 1} (load {result['load']:.1f}): cold start {result['cold_s']:.1f} s using "
+                  f"{result['cpu_s']:.1f} CPU-s, "
                   f"{result['processes']} processes, RSS {result['rss_mb']:.0f} MB (PSS {result['pss_mb']:.0f} MB)",
                   flush=True)
     print()
@@ -194,10 +201,15 @@ def main() -> int:
         cold = statistics.median(r["cold_s"] for r in results)
         rss = statistics.median(r["rss_mb"] for r in results)
         procs = max(r["processes"] for r in results)
-        print(f"{name} ({roots[name]}), {args.mode} install, median of {len(results)}: cold start {cold:.1f} s "
-              f"(target ≤ 10 s, {cold / 10:.2f}× target) using {statistics.median(r['cpu_s'] for r in results):.1f} "
-              f"CPU-s, {procs} processes (≤ 12), RSS {rss:.0f} MB (≤ 800 MB, {rss / 800:.2f}× target), "
-              f"PSS {statistics.median(r['pss_mb'] for r in results):.0f} MB")
+
+        def spread(key, digits=1):
+            values = [r[key] for r in results]
+            return f"{min(values):.{digits}f}–{max(values):.{digits}f}"
+        print(f"{name} ({roots[name]}), {args.mode} install, median of {len(results)} (spread min–max; load "
+              f"{spread('load')}): cold start {cold:.1f} s ({spread('cold_s')}; target ≤ 10 s, {cold / 10:.2f}× "
+              f"target) using {statistics.median(r['cpu_s'] for r in results):.1f} CPU-s ({spread('cpu_s')}), "
+              f"{procs} processes (≤ 12), RSS {rss:.0f} MB ({spread('rss_mb', 0)}; ≤ 800 MB, {rss / 800:.2f}× "
+              f"target), PSS {statistics.median(r['pss_mb'] for r in results):.0f} MB ({spread('pss_mb', 0)})")
     if args.reference:
         this, ref = runs["this"], runs["reference"]
         med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
