@@ -1,4 +1,5 @@
-"""One Django service made ready to start, in one process: migrations, then its consumer's queue declared.
+"""SaaS mode: one Django service made ready to start, in one process: migrations, then its consumer's queue declared
+(local mode does the same in the service's own web process, launcher/local_process.py).
 
     python launcher/prepare.py [--declare-queue] [-- <management command> <args>…]   (cwd: the service)
 
@@ -20,10 +21,6 @@ def main(argv: list[str]) -> int:
     app_env = dict(os.environ)
     if os.environ.get("DATABASE_MIGRATE_URL"):
         os.environ["DATABASE_URL"] = os.environ["DATABASE_MIGRATE_URL"]
-    from local_process import leave_out_unused_libraries
-
-    if os.environ.get("VO2_MODE") == "local":
-        leave_out_unused_libraries()
     import django
 
     django.setup()

@@ -41,12 +41,13 @@ MULTIPROCESS_KINDS = ("gunicorn", "celery")
 
 
 def healthy(url: str) -> bool:
+    import http.client
     import urllib.request
 
     try:
         with urllib.request.urlopen(url, timeout=1.0) as response:
             return response.status == 200
-    except OSError:
+    except (OSError, http.client.HTTPException):  # not listening yet, or not (yet) answering HTTP
         return False
 
 
@@ -93,6 +94,7 @@ class System:
         self.log_dir = Path(log_dir or self.data_dir / "logs")
         self.quiet = quiet
         self.processes: list[Process] = []
+        self._prepared: dict[str, Process] = {}  # local mode: prepared web processes waiting for start()
 
     # -- environment ---------------------------------------------------------------------------------------------
     def url(self, service: str) -> str:
@@ -266,9 +268,12 @@ class System:
     def prepare(self, bootstrap: list[str] | None = None) -> str:
         """Databases and migrations, before any server starts: every service at once, each in one process
         (migrate, then its consumer's queue declared). `bootstrap`: identity's bootstrap arguments, run right after
-        its migrations; returns what it printed."""
+        its migrations; returns what it printed. Local mode prepares in each service's own web process, which then
+        waits for start() (one Django start per service instead of two: a lab's computer starts sooner)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        if self.mode == "local":
+            return self._prepare_in_place(bootstrap)
         if self.mode == "saas":
             sys.path.insert(0, str(ROOT / "libs" / "servicekit"))
             from servicekit.pgroles import provision
@@ -294,6 +299,39 @@ class System:
                                + "\n".join(printed[service][-3000:] for service in failed))
         return printed["identity"].strip()
 
+    def _prepare_in_place(self, bootstrap: list[str] | None) -> str:
+        """Local mode: each Django service's web process migrates, declares its queue and (identity) bootstraps,
+        reports on a pipe of its own, and waits on stdin for start()'s "go" (launcher/local_process.py)."""
+        import json
+
+        reports = {}
+        try:
+            for proc in self.plan():
+                if proc.name not in DJANGO_SERVICES:
+                    continue
+                steps = ["migrate"] + (["declare-queue"] if "consumer" in self.background_kinds(proc.name) else [])
+                read, write = os.pipe()
+                proc.env = {**proc.env, "VO2_PREPARE": ",".join(steps), "VO2_PREPARED_FD": str(write)}
+                if proc.name == "identity" and bootstrap:
+                    proc.env["VO2_BOOTSTRAP"] = json.dumps(["bootstrap", *bootstrap])
+                self._launch(proc, stdin=subprocess.PIPE, pass_fds=(write,))
+                os.close(write)
+                reports[proc.name] = (proc, os.fdopen(read))
+                self._prepared[proc.name] = proc
+            printed = {}
+            for name, (proc, report) in reports.items():
+                with report:
+                    line = report.readline()  # the process runs in parallel with the others; EOF: it failed
+                if not line:
+                    proc.popen.wait(timeout=30)
+                    raise RuntimeError(f"preparing {name} failed (exit {proc.popen.returncode}):\n"
+                                       + self._log_since_launch(proc)[-3000:])
+                printed[name] = json.loads(line)["printed"]
+        except BaseException:
+            self.stop()
+            raise
+        return printed.get("identity", "").strip()
+
     def manage(self, service: str, *args: str, capture: bool = False) -> subprocess.CompletedProcess:
         env = self.service_env(service, self.common_env())
         return subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT / "services" / service, env=env, check=True,
@@ -305,11 +343,15 @@ class System:
         all its loops work (consumer subscribed, worker ready); SaaS mode starts every process at once and only
         checks the background ones are alive."""
         try:
-            plan = self.plan()
+            plan = [self._prepared.pop(proc.name, proc) for proc in self.plan()]  # local: the prepared ones
             web = [proc for proc in plan if proc.health_url]
             background = [proc for proc in plan if not proc.health_url]
             for proc in web if self.mode == "local" else plan:
-                self._launch(proc)
+                if proc.popen is not None:  # waiting since prepare(): its server and loops start now
+                    proc.popen.stdin.write(b"go\n")
+                    proc.popen.stdin.close()
+                else:
+                    self._launch(proc)
             deadline = time.monotonic() + timeout
             for proc in web:
                 while True:
@@ -338,7 +380,7 @@ class System:
             log.seek(proc.log_start)
             return log.read().decode(errors="replace")
 
-    def _launch(self, proc: Process) -> None:
+    def _launch(self, proc: Process, **popen) -> None:
         folder = proc.env.get("PROMETHEUS_MULTIPROC_DIR")
         if folder:  # values of an earlier run are not this run's
             shutil.rmtree(folder, ignore_errors=True)
@@ -346,7 +388,7 @@ class System:
         log = open(self.log_dir / f"{proc.name}.log", "ab")
         proc.log_start = log.tell()
         proc.popen = subprocess.Popen(proc.argv, cwd=proc.cwd, env=proc.env, stdout=log, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
+                                      start_new_session=True, **popen)
         log.close()
         self.processes.append(proc)
 
@@ -368,6 +410,7 @@ class System:
                     os.killpg(proc.popen.pid, signal.SIGKILL)
                     proc.popen.wait()
         self.processes = []
+        self._prepared = {}
 
     def __enter__(self):
         self.prepare()

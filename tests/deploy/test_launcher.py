@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from launcher.system import DJANGO_SERVICES, ONLY_PERIODIC_JOBS, System
+from launcher.system import DJANGO_SERVICES, ONLY_PERIODIC_JOBS, System, healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
@@ -72,6 +72,34 @@ def test_a_service_whose_periodic_jobs_run_in_a_thread_has_no_other_job(tmp_path
             text = path.read_text()
             for other in ("shared_task", "background_job", ".delay(", "apply_async", "send_task"):
                 assert other not in text, f"{path.relative_to(ROOT)} has {other}: {service} needs its worker"
+
+
+def test_local_mode_prepares_in_each_web_process_which_then_waits_for_start(tmp_path):
+    """One Django start per service: the web process migrates, declares its queue and (identity) bootstraps, hands
+    the bootstrap's output to the launcher (not to its log: it holds the first password), and serves nothing until
+    start() says go; stopping a prepared system ends them."""
+    import sqlite3
+
+    from launcher.system import PORTS
+    from servicekit.testing import free_port
+
+    system = System(mode="local", data_dir=tmp_path, ports={name: free_port() for name in PORTS},
+                    metrics_ports="free")
+    try:
+        printed = system.prepare(bootstrap=["--tenant-name", "Prep Lab", "--slug", "prep-lab", "--email",
+                                            "owner@prep.local"])
+        assert "Password (shown once" in printed
+        assert sorted(p.name for p in system.processes) == sorted(DJANGO_SERVICES)  # no preparing process apart
+        for proc in system.processes:
+            assert proc.popen.poll() is None, proc.name
+            assert not healthy(proc.health_url), f"{proc.name} serves before start()"
+            with sqlite3.connect(tmp_path / f"{proc.name}.sqlite3") as db:
+                assert db.execute("SELECT count(*) FROM django_migrations").fetchone()[0] > 0
+        assert "Password" not in (system.log_dir / "identity.log").read_text()
+        popens = [proc.popen for proc in system.processes]
+    finally:
+        system.stop()
+    assert all(popen.poll() is not None for popen in popens)
 
 
 LOOP_ENDS = """
