@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from servicekit.events import Event
 
+from . import queries
 from .models import LabTest, Member
 
 LANGUAGES = ("en", "ru")
@@ -16,6 +17,7 @@ def remember_member(event: Event, *, roles: list[str] | None = None) -> Member:
     if roles is not None or d.get("roles") is not None:
         defaults["roles"] = list(roles if roles is not None else d["roles"])
     member, _ = Member.objects.update_or_create(tenant_id=event.tenant_id, user_id=d["user_id"], defaults=defaults)
+    queries.remembered(member)
     return member
 
 
@@ -29,4 +31,5 @@ def remember_test(event: Event) -> LabTest:
     if d.get("imported_by"):
         defaults["imported_by"] = d["imported_by"]
     test, _ = LabTest.objects.update_or_create(tenant_id=event.tenant_id, test_id=d["test_id"], defaults=defaults)
+    queries.remembered(test)
     return test

@@ -1,9 +1,12 @@
-"""Writes to in-app notifications."""
+"""Writes to in-app notifications. Inside a consumer's batch (servicekit.events.batch) the rows are inserted
+together at the end of the batch and each job's progress row is read once (or for the whole batch, `lock_progress`)."""
 from __future__ import annotations
+
+import uuid
 
 from django.utils import timezone
 
-from servicekit.events import Event
+from servicekit.events import Event, batch
 
 from . import fanout
 from .models import Notification, Progress
@@ -18,8 +21,8 @@ ROLE_NAMES = {
 
 def notify(*, tenant_id: str, user_id: str, kind: str, title: str, body: str = "", data: dict | None = None,
            event_id: str | None = None) -> Notification:
-    made = Notification.objects.create(tenant_id=tenant_id, user_id=user_id, kind=kind, title=title, body=body,
-                                       data=data or {}, event_id=event_id)
+    made = batch.create(Notification(tenant_id=tenant_id, user_id=user_id, kind=kind, title=title, body=body,
+                                     data=data or {}, event_id=event_id))
     fanout.announce(tenant_id, user_id)  # after the commit: the user's live streams read it now
     return made
 
@@ -31,14 +34,18 @@ def record_progress(*, tenant_id: str, user_id, subject: str, subject_id, status
     progress never goes back. `generation` None: the run recorded last (done/failed events do not name it)."""
     if not user_id:
         return None
-    row = Progress.objects.select_for_update().filter(subject=subject, subject_id=subject_id).first()
+    known = batch.cache("inapp.progress")
+    key = (subject, str(uuid.UUID(str(subject_id))))
+    if key not in known:
+        known[key] = Progress.objects.select_for_update().filter(subject=subject, subject_id=subject_id).first()
+    row = known[key]
     if generation is None:
         generation = row.generation if row is not None else 1
     fields = {"status": status, "stage": stage, "progress": progress, "generation": generation,
               "updated_at": timezone.now()}
     if row is None:
-        row = Progress.objects.create(tenant_id=tenant_id, user_id=user_id, subject=subject, subject_id=subject_id,
-                                      data=data or {}, **fields)
+        row = known[key] = batch.create(Progress(tenant_id=tenant_id, user_id=user_id, subject=subject,
+                                                 subject_id=subject_id, data=data or {}, **fields))
     else:
         if generation < row.generation or (generation == row.generation and (
                 row.status in ("done", "failed") or (status == "running" and progress < row.progress))):
@@ -48,9 +55,23 @@ def record_progress(*, tenant_id: str, user_id, subject: str, subject_id, status
         fields["data"] = {**row.data, **(data or {})}
         for name, value in fields.items():
             setattr(row, name, value)
-        row.save(update_fields=list(fields))
+        batch.update(row, list(fields))
     fanout.announce(tenant_id, user_id)
     return row
+
+
+def lock_progress(keys) -> None:
+    """The progress rows of these (subject, subject id) pairs, locked, into the batch's cache: one query."""
+    keys = {(s, str(uuid.UUID(str(i)))) for s, i in keys if i}
+    if not keys or batch.current() is None:
+        return
+    known = batch.cache("inapp.progress")
+    wanted = [k for k in keys if k not in known]
+    if not wanted:
+        return
+    found = {(p.subject, str(p.subject_id)): p for p in
+             Progress.objects.select_for_update().filter(subject_id__in=sorted({i for _, i in wanted}))}
+    known.update({k: found.get(k) for k in wanted})
 
 
 def notify_invitation_accepted(event: Event) -> Notification:

@@ -25,6 +25,8 @@ import time
 from django.conf import settings
 from django.db import transaction
 
+from servicekit.events import batch
+
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "vo2:notifications:"
@@ -179,4 +181,8 @@ def announce(tenant_id, user_id) -> None:
     """After the current transaction commits: the user's streams read the table now (nothing when it rolls back)."""
     if mode() == "poll":
         return
+    once = batch.cache("inapp.announced")  # a consumer's batch wakes each user's streams once
+    if (str(tenant_id), str(user_id)) in once:
+        return
+    once[(str(tenant_id), str(user_id))] = True
     transaction.on_commit(lambda: _send(str(tenant_id), str(user_id)))

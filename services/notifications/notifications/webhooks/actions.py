@@ -26,9 +26,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from servicekit import jobs
-from servicekit.events import Event, envelope
+from servicekit.events import Event, batch, envelope
 from servicekit.principal import Principal
 from servicekit.problems import problem
+from servicekit.tenancy import current_tenant_id
 
 from .. import events
 from ..outcomes import actions as outcomes
@@ -109,7 +110,7 @@ def watch(delivery: Delivery, due: dt.datetime, *, new: bool = False) -> None:
     """The sweep queues this delivery at `due` unless it has finished by then (one statement: these run for every
     delivery)."""
     if new or not RetryDue.objects.filter(delivery_id=delivery.id).update(due_at=due):
-        RetryDue.objects.create(delivery_id=delivery.id, tenant_id=delivery.tenant_id, due_at=due)
+        batch.create(RetryDue(delivery_id=delivery.id, tenant_id=delivery.tenant_id, due_at=due))
 
 
 def unwatch(delivery: Delivery) -> None:
@@ -120,15 +121,30 @@ def _grace() -> dt.timedelta:
     return dt.timedelta(seconds=settings.WEBHOOK_PICKUP_GRACE_SECONDS)
 
 
+def enabled_endpoints() -> list[Endpoint]:
+    """The current tenant's enabled endpoints (read once per consumer batch: servicekit.events.batch)."""
+    known = batch.cache("webhooks.endpoints")
+    tenant = current_tenant_id()
+    if tenant not in known:
+        known[tenant] = list(Endpoint.objects.filter(enabled=True))
+    return known[tenant]
+
+
 def record_deliveries(event: Event) -> list[Delivery]:
-    """One delivery per enabled endpoint of the event's tenant that subscribes to its type (once per event id)."""
+    """One delivery per enabled endpoint of the event's tenant that subscribes to its type (once per event id).
+    In a consumer's batch the rows are inserted with the batch's others: the inbox row, new in this transaction,
+    proves none exists; a conflict fails the batch, which then goes one event at a time (get_or_create)."""
     made = []
-    for endpoint in Endpoint.objects.filter(enabled=True):
+    for endpoint in enabled_endpoints():
         if subscribed(endpoint, event.type):
             now = timezone.now()
-            delivery, created = Delivery.objects.get_or_create(
-                tenant_id=event.tenant_id, endpoint=endpoint, event_id=event.id,
-                defaults={"event_type": event.type, "payload": _payload(event.raw), "next_attempt_at": now})
+            values = {"event_type": event.type, "payload": _payload(event.raw), "next_attempt_at": now}
+            if batch.current() is not None:
+                delivery, created = batch.create(Delivery(tenant_id=event.tenant_id, endpoint=endpoint,
+                                                          event_id=event.id, **values)), True
+            else:
+                delivery, created = Delivery.objects.get_or_create(
+                    tenant_id=event.tenant_id, endpoint=endpoint, event_id=event.id, defaults=values)
             if created:
                 watch(delivery, now + _grace(), new=True)
             made.append(delivery)

@@ -25,7 +25,9 @@ class Command(BaseCommand):
         found = registry.load(list(handlers))
         if not found:
             raise CommandError("no event handlers registered (see settings.EVENT_CONSUMERS)")
-        consumer = EventConsumer(name or settings.SERVICE_NAME, found)
+        # the service's batch size whatever the queue's name (settings.EVENTS_BATCH_SIZE; 1 when unset)
+        consumer = EventConsumer(name or settings.SERVICE_NAME, found,
+                                 batch_size=int(getattr(settings, "EVENTS_BATCH_SIZE", 1) or 1))
         if declare_only:
             from servicekit.events import broker
 
