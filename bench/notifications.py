@@ -12,8 +12,9 @@ another checkout's services (e.g. an export of an older commit: the "before" fig
    the same bodies to the same receiver with the same 8 threads (the reference, same run); prints both and the ratio.
 2. The whole path at a steady rate (default 50 events/s): each event is written to an outbox in a transaction (as
    reports does); the kit's relay publishes it, the kit's consumer (as `run_consumer` runs it) handles it, the
-   delivery goes through a real Celery worker process (prefork, concurrency 2, as compose runs it; solo in local
-   mode, as the launcher does) to a receiver on 127.0.0.1, and the report-ready notification reaches a live stream
+   delivery goes through a real Celery worker process (the pool the measured code's app sets: threads; an older
+   checkout's prefork with 2 children as compose ran it, solo in local mode as the launcher did) to a receiver on
+   127.0.0.1, and the report-ready notification reaches a live stream
    (notifications.inapp.stream.frames, as the view serves it). Latency = arrival − the event's commit, p50/p99
    against the targets (event → webhook p99 ≤ 1 s, event → SSE p99 ≤ 500 ms).
 """
@@ -180,7 +181,12 @@ def throughput(receiver, tenant, user, n):
 
 
 def start_worker(mode: str, code: Path, tmp: Path) -> subprocess.Popen:
-    pool = ["--pool", "solo"] if mode == "local" else ["--concurrency", "2"]
+    from notifications.celery import app
+
+    # the pool the measured code runs: its app's own (threads) where it sets one, as the launcher and compose then
+    # run it; else solo in local mode (the launcher's) and prefork with 2 children in SaaS (compose's)
+    own = app.conf.worker_pool == "threads"
+    pool = [] if own else (["--pool", "solo"] if mode == "local" else ["--concurrency", "2"])
     log = tmp / "worker.log"
     proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "notifications.celery", "worker", "-Q",
                              os.environ.get("NOTIFICATIONS_QUEUE", "notifications.tasks"), "-n",

@@ -10,7 +10,8 @@ to four times. What waits on the network shares the web process as threads: the 
 relay, the event consumer, the e-mail worker, the beat that sends the periodic jobs (or, role `jobs`, runs them
 itself: a service whose worker would run nothing else). A Celery worker that computes (measurements' imports, reports' PDFs)
 runs in a process of its own, so a long job never holds the API's interpreter. Each loop has its own database
-connection; a Celery worker (solo pool: one job at a time, late acks as everywhere) runs in the main thread, where
+connection; a Celery worker (solo pool: one job at a time, or a threads pool where the service's Celery app asks for one;
+late acks as everywhere) runs in the main thread, where
 it handles SIGTERM/SIGINT as a warm shutdown. When a loop ends unexpectedly its process stops, non-zero, so the
 launcher sees it and stops the system rather than run half of it. Once every loop works, the process prints
 "<service> process ready: <roles>" (the launcher waits for that line).
@@ -179,9 +180,13 @@ def run_worker(service: str, ready: threading.Event) -> None:
     # look at the code, not at the data: SaaS mode's workers still run them, in the SaaS end-to-end tests too
     os.environ.setdefault("CELERY_SKIP_CHECKS", "1")
     app = importlib.import_module(f"{service}.celery").app
+    # solo (one job at a time), unless the service's app asks for threads (jobs that wait on the network): threads
+    # of this process, never more processes
+    threads = app.conf.worker_pool == "threads"
     # a node name of its own: several workers (or systems) on one host must not share a pidbox queue
     worker = app.Worker(hostname=f"{service}-{secrets.token_hex(3)}@{socket.gethostname()}",
-                        queues=[app.conf.task_default_queue], pool_cls="solo", without_mingle=True,
+                        queues=[app.conf.task_default_queue], pool_cls="threads" if threads else "solo",
+                        concurrency=app.conf.worker_concurrency if threads else 1, without_mingle=True,
                         without_gossip=True, loglevel=os.environ.get("LOG_LEVEL", "INFO"))
     worker.start()
 

@@ -30,6 +30,9 @@ COMPUTING = {("measurements", "worker"), ("reports", "worker")}
 # Services whose Celery worker runs nothing but their periodic jobs: in local mode one thread runs those jobs on the
 # beat's schedule (role `jobs` of launcher/local_process.py) instead of a beat sending them to a worker.
 ONLY_PERIODIC_JOBS = {"identity"}
+# Workers whose Celery app sets its own pool (worker_pool/worker_concurrency; notifications: threads), as compose runs
+# them; the others run prefork with 2 children.
+POOL_OF_ITS_OWN = {"notifications"}
 PORTS = {"gateway": 8000, "identity": 8001, "measurements": 8002, "analysis": 8003, "reports": 8004,
          "notifications": 8005}
 # Each process serves its metrics on a port of its own (never through the gateway): a web process on its API port
@@ -261,8 +264,9 @@ class System:
         # a node name of its own: workers of several services (or several systems) on one host must not share
         # the remote-control queue `celery@<host>.celery.pidbox`
         node = f"{service}-{secrets.token_hex(3)}@%h"
+        pool = [] if service in POOL_OF_ITS_OWN else ["--concurrency", "2"]
         return [PYTHON, "-m", "celery", "-A", f"{service}.celery", "worker", "-Q", f"{service}.tasks", "-n", node,
-                "--without-mingle", "--without-gossip", "-l", "INFO", "--concurrency", "2"]
+                "--without-mingle", "--without-gossip", "-l", "INFO", *pool]
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
     def prepare(self, bootstrap: list[str] | None = None) -> str:

@@ -69,7 +69,7 @@ class Parts:
         return {"relay": [sys.executable, "manage.py", "run_relay"],
                 "consumer": [sys.executable, "manage.py", "run_consumer", "--name", self.name],
                 "worker": [sys.executable, "-m", "celery", "-A", "notifications.celery", "worker", "-Q",
-                           f"{self.name}.tasks", "-n", f"{self.name}@%h", "--concurrency", "2", "--without-mingle",
+                           f"{self.name}.tasks", "-n", f"{self.name}@%h", "--without-mingle",
                            "--without-gossip", "-l", "INFO"],
                 # the service's one beat sends the sweep (the pickup watchdog) every WEBHOOK_SWEEP_SECONDS
                 "beat": [sys.executable, "-m", "celery", "-A", "notifications.celery", "beat", "--pidfile=",
