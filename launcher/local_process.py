@@ -19,6 +19,7 @@ launcher sees it and stops the system rather than run half of it. Once every loo
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import os
 import secrets
@@ -158,8 +159,34 @@ def jobs_loop(service: str) -> Loop:
     return loop
 
 
+class AsgiServer:
+    """The service's ASGI application (`<service>/asgi.py`: notifications, whose streams live on an event loop) on
+    uvicorn, with waitress's two calls: `.run()` serves until `.close()` (in a thread; no signal handlers there)."""
+
+    def __init__(self, module: str, listen: str):
+        import uvicorn
+
+        host, _, port = listen.rpartition(":")
+        app = importlib.import_module(module).application
+        # proxy_headers off: the gateway's X-Forwarded-* reach the kit as they came (as waitress passes them)
+        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=int(port), proxy_headers=False,
+                                                    access_log=False, lifespan="off", log_level="warning"))
+
+    def run(self):
+        self.server.run()
+
+    def close(self):
+        self.server.should_exit = True
+
+
 def web_server(listen: str):
-    """The service's WSGI application on waitress (threads), not yet serving: `.run()` serves until the process ends."""
+    """The service's WSGI application on waitress (threads), not yet serving: `.run()` serves until the process ends.
+    A service with an ASGI application of its own (`<service>/asgi.py`) is served by it on uvicorn instead."""
+    from django.conf import settings
+
+    asgi = f"{settings.SERVICE_NAME}.asgi"
+    if importlib.util.find_spec(asgi) is not None:
+        return AsgiServer(asgi, listen)
     import waitress.server
     from django.core.wsgi import get_wsgi_application
 

@@ -192,10 +192,14 @@ class System:
                     procs.append(Process(f"{service}-background", [PYTHON, script, *apart], cwd, env,
                                          ready_line=f"{service} process ready: "))
                 continue
-            procs.append(Process(service, [PYTHON, "-m", "gunicorn", f"{service}.wsgi",
+            # a service with an ASGI application of its own (notifications: streams on an event loop) runs it on
+            # gunicorn's uvicorn worker, as its Dockerfile does; the others their WSGI application on gthread
+            server = ([f"{service}.asgi:application", "--worker-class", "uvicorn_worker.UvicornWorker"]
+                      if (cwd / service / "asgi.py").exists() else
+                      [f"{service}.wsgi", "--threads", "4", "--worker-class", "gthread"])
+            procs.append(Process(service, [PYTHON, "-m", "gunicorn", *server,
                                            "--bind", f"127.0.0.1:{self.ports[service]}",
                                            "--workers", os.environ.get("VO2_WORKERS", "2"),
-                                           "--threads", "4", "--worker-class", "gthread",
                                            "--graceful-timeout", "5", "--timeout", "60"],
                                  cwd, env, self.url(service) + "/healthz"))
             for kind in kinds:

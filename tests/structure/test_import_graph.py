@@ -35,7 +35,8 @@ LAYERS = {
     "notifications": [("directory", "preferences"), ("inapp",), ("mail",), ("outcomes",), ("webhooks",), ("erasure",)],
 }
 FOUNDATIONS = {"settings", "events", "celery", "wsgi"}  # domain folders may import these; they import no folder
-ENTRIES = {"urls", "consumers", "tasks"}                 # loaded by name (tasks: by the Celery factory); they
+ENTRIES = {"urls", "consumers", "tasks", "asgi"}         # loaded by name (tasks: by the Celery factory; asgi: by
+#                                                           the web server); they
 #                                                           import folders, nobody imports them
 
 

@@ -67,6 +67,8 @@ NOTIFICATION_STREAM_POLL_SECONDS = float(config.env("NOTIFICATION_STREAM_POLL_SE
 NOTIFICATION_STREAM_SAFETY_POLL_SECONDS = float(config.env("NOTIFICATION_STREAM_SAFETY_POLL_SECONDS", "5"))
 NOTIFICATION_STREAM_HEARTBEAT_SECONDS = float(config.env("NOTIFICATION_STREAM_HEARTBEAT_SECONDS", "15"))
 NOTIFICATION_STREAM_MAX_SECONDS = float(config.env("NOTIFICATION_STREAM_MAX_SECONDS", "300"))
+# threads that read the tables for the streams served on the event loop (notifications.asgi, inapp.live)
+NOTIFICATION_STREAM_DB_THREADS = config.env_int("NOTIFICATION_STREAM_DB_THREADS", 4)
 # Periodic jobs (servicekit.periodic; one beat sends them, the worker runs them): name -> every N seconds.
 PERIODIC_JOBS = {"notifications.webhooks.sweep": WEBHOOK_SWEEP_SECONDS, "notifications.inapp.remove_old": 3600.0,
                  "events.prune": 3600.0, "events.dead_letters": 300.0}

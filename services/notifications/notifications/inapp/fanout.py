@@ -18,6 +18,7 @@ NOTIFICATION_STREAM_POLL_SECONDS, and the subscriber reconnects in the backgroun
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -42,19 +43,47 @@ def mode() -> str:
 
 class Waiter:
     """One stream's wake-up flag. `clear()` before reading the table, `wait()` after: a wake-up that arrives
-    while the stream reads is kept, so nothing committed in between waits for the next poll."""
+    while the stream reads is kept, so nothing committed in between waits for the next poll. A stream served on an
+    event loop (inapp.live) gives its loop and awaits `wait_async()`; wake-ups come from other threads (the Redis
+    subscriber, the consumer) and reach the loop through call_soon_threadsafe."""
 
-    def __init__(self, hub: "Hub", key: str):
+    def __init__(self, hub: "Hub", key: str, loop: asyncio.AbstractEventLoop | None = None):
         self.hub, self.key, self.flag = hub, key, threading.Event()
+        self.loop, self.woken = loop, (asyncio.Event() if loop is not None else None)
+
+    def set(self) -> None:
+        """From any thread."""
+        self.flag.set()
+        if self.loop is not None:
+            try:
+                self.loop.call_soon_threadsafe(self.woken.set)
+            except RuntimeError:  # the loop has closed: its stream is gone
+                pass
 
     def clear(self) -> None:
         self.flag.clear()
+        if self.woken is not None:
+            self.woken.clear()
+
+    def _timeout(self, at_most: float) -> float:
+        timeout = (settings.NOTIFICATION_STREAM_SAFETY_POLL_SECONDS if self.hub.live()
+                   else settings.NOTIFICATION_STREAM_POLL_SECONDS)
+        return max(0.0, min(timeout, at_most))
 
     def wait(self, at_most: float) -> bool:
         """True when woken; False after the poll or safety interval (or `at_most` seconds)."""
-        timeout = (settings.NOTIFICATION_STREAM_SAFETY_POLL_SECONDS if self.hub.live()
-                   else settings.NOTIFICATION_STREAM_POLL_SECONDS)
-        return self.flag.wait(max(0.0, min(timeout, at_most)))
+        return self.flag.wait(self._timeout(at_most))
+
+    async def wait_async(self, at_most: float, also: asyncio.Event | None = None) -> bool:
+        """On the waiter's loop: True when woken (or `also` is set); False after the interval, as `wait`."""
+        waits = [asyncio.ensure_future(self.woken.wait())]
+        if also is not None:
+            waits.append(asyncio.ensure_future(also.wait()))
+        done, pending = await asyncio.wait(waits, timeout=self._timeout(at_most),
+                                           return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        return bool(done)
 
     def close(self) -> None:
         self.hub.leave(self)
@@ -71,9 +100,9 @@ class Hub:
         self._client = None
 
     # -- streams --------------------------------------------------------------------------------------------------
-    def join(self, tenant_id, user_id) -> Waiter:
+    def join(self, tenant_id, user_id, loop: asyncio.AbstractEventLoop | None = None) -> Waiter:
         key = channel(tenant_id, user_id)
-        waiter = Waiter(self, key)
+        waiter = Waiter(self, key, loop)
         with self._lock:
             self._waiters.setdefault(key, set()).add(waiter)
         if mode() == "redis":
@@ -92,7 +121,7 @@ class Hub:
         with self._lock:
             found = list(self._waiters.get(key, ()))
         for waiter in found:
-            waiter.flag.set()
+            waiter.set()
         return len(found)
 
     def live(self) -> bool:
@@ -160,7 +189,7 @@ class Hub:
         with self._lock:
             everyone = [w for found in self._waiters.values() for w in found]
         for waiter in everyone:
-            waiter.flag.set()
+            waiter.set()
 
 
 hub = Hub()

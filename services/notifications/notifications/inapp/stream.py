@@ -8,7 +8,13 @@ woken (inapp.fanout: Redis pub/sub in SaaS, an in-process wake-up in local mode,
 row), at the latest every NOTIFICATION_STREAM_SAFETY_POLL_SECONDS, and every NOTIFICATION_STREAM_POLL_SECONDS while
 wake-ups cannot reach it (Redis down). A comment line every NOTIFICATION_STREAM_HEARTBEAT_SECONDS keeps proxies
 (and the gateway's per-read timeout) from closing it; after NOTIFICATION_STREAM_MAX_SECONDS the server ends the
-stream and the client reconnects (EventSource does, with Last-Event-ID), which frees the web thread it held.
+stream and the client reconnects (EventSource does, with Last-Event-ID).
+
+Served by notifications.asgi (uvicorn), the view only authenticates and answers the headers: the server offered to
+write the body (HANDOFF_OFFER, a request header it sets itself) and the view hands it a ticket (HANDOFF_TICKET,
+removed before the answer leaves), so the events are written on the server's event loop (inapp.live) and the
+request thread is free at once. Under a plain WSGI server (or Django's test client) `frames()` below writes them
+on the request's thread, as before.
 """
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ import time
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.decorators import method_decorator
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -32,6 +38,8 @@ from .api import NotificationSerializer
 from .models import Notification, Progress
 
 BATCH = 100
+HANDOFF_OFFER = "X-Vo2-Stream-Handoff"   # set by notifications.asgi only (it drops one a client sends)
+HANDOFF_TICKET = "X-Vo2-Stream-Ticket"   # the view's answer to it; notifications.asgi removes it
 
 
 class EventStreamRenderer(BaseRenderer):
@@ -131,9 +139,15 @@ class NotificationStream(APIView):
                    responses={200: OpenApiResponse(description="text/event-stream of `notification` events")})
     def get(self, request):
         principal = principal_of(request)
-        last = parse_event_id(request.headers.get("Last-Event-ID"))
-        response = StreamingHttpResponse(frames(principal.tenant_id, principal.user_id, last),
-                                         content_type="text/event-stream; charset=utf-8")
+        if request.headers.get(HANDOFF_OFFER) == "1":  # the server writes the body on its event loop
+            response = HttpResponse(content_type="text/event-stream; charset=utf-8")
+            response[HANDOFF_TICKET] = json.dumps({"tenant_id": str(principal.tenant_id),
+                                                   "user_id": str(principal.user_id),
+                                                   "last_event_id": request.headers.get("Last-Event-ID")})
+        else:
+            last = parse_event_id(request.headers.get("Last-Event-ID"))
+            response = StreamingHttpResponse(frames(principal.tenant_id, principal.user_id, last),
+                                             content_type="text/event-stream; charset=utf-8")
         response["Cache-Control"] = "no-cache, no-store"
         response["X-Accel-Buffering"] = "no"  # nginx and the like: pass each event on at once
         return response
