@@ -17,8 +17,9 @@ EVENT_CONSUMERS = ["notifications.consumers"]
 EVENTS_BATCH_SIZE = config.env_int("EVENTS_BATCH_SIZE", 50)
 EVENTS_BATCH_PREPARE = "notifications.consumers.prepare_batch"
 CELERY_QUEUE = config.env("NOTIFICATIONS_QUEUE", "notifications.tasks")  # e-mail and webhook deliveries
-# the worker's threads (notifications.celery: a threads pool; deliveries wait on receivers, not on the CPU)
-WORKER_THREADS = config.env_int("NOTIFICATIONS_WORKER_THREADS", 8 if config.is_local() else 16)
+# the worker's threads (notifications.celery: a threads pool; deliveries wait on receivers, not on the CPU); fewer
+# in local mode, where every write waits for SQLite's one write lock
+WORKER_THREADS = config.env_int("NOTIFICATIONS_WORKER_THREADS", 4 if config.is_local() else 16)
 # the lab's managers hear of every event a consumer gave up on (servicekit.events.consumer: dead-letter watch)
 EVENTS_DEAD_LETTER_HANDLER = "notifications.consumers.dead_lettered"
 EVENTS_DEAD_LETTER_WATCH = config.env_list("EVENTS_DEAD_LETTER_WATCH", "identity,measurements,reports,notifications")

@@ -20,6 +20,7 @@ from servicekit import testing
 from servicekit.tenancy import tenant_transaction
 
 from notifications.asgi import make_application
+from notifications.inapp import fanout
 from notifications.inapp.actions import notify
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,6 +44,8 @@ def server(settings):
         assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
         time.sleep(0.05)
     yield f"http://127.0.0.1:{port}"
+    settings.NOTIFICATION_STREAM_MAX_SECONDS = 0  # every open stream ends now, and the server with them
+    fanout.hub.wake_all()
     running.should_exit = True
     thread.join(15)
     db["CONN_MAX_AGE"] = kept

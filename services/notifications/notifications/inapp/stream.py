@@ -21,9 +21,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from contextlib import contextmanager
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.decorators import method_decorator
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -31,6 +32,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.views import APIView
 
 from servicekit.django.drf import principal_of
+from servicekit.principal import acting_for_tenant
 from servicekit.tenancy import tenant_transaction
 
 from . import fanout
@@ -71,10 +73,23 @@ def parse_event_id(value: str | None):
     return when, ident
 
 
+@contextmanager
+def _reading(tenant_id: str):
+    """A stream's read as the tenant. SQLite (local mode) has no row-level security to set, and its transactions
+    begin IMMEDIATE (they take the one write lock, which the consumer and the webhook worker need): there the
+    reads run outside a transaction, in the tenant's ORM scope (under WAL each sees committed rows only)."""
+    if connection.vendor == "sqlite":
+        with acting_for_tenant(tenant_id):
+            yield
+    else:
+        with tenant_transaction(tenant_id):
+            yield
+
+
 def _after(tenant_id: str, user_id: str, last) -> list:
     """The caller's notifications and progress rows after `last`, in event-id order."""
     when, ident = last
-    with tenant_transaction(tenant_id):
+    with _reading(tenant_id):
         found = []
         for rows, column in ((Notification.objects.filter(user_id=user_id, created_at__gte=when), "created_at"),
                              (Progress.objects.filter(user_id=user_id, updated_at__gte=when), "updated_at")):
@@ -97,7 +112,7 @@ def frame(row) -> str:
 
 
 def _newest(tenant_id: str, user_id: str):
-    with tenant_transaction(tenant_id):
+    with _reading(tenant_id):
         rows = [Notification.objects.filter(user_id=user_id).order_by("-created_at", "-id").first(),
                 Progress.objects.filter(user_id=user_id).order_by("-updated_at", "-id").first()]
     marks = [(_when(r), str(r.id)) for r in rows if r is not None]
