@@ -15,8 +15,10 @@ another checkout's services (e.g. an export of an older commit: the "before" fig
    delivery goes through a real Celery worker process (the pool the measured code's app sets: threads; an older
    checkout's prefork with 2 children as compose ran it, solo in local mode as the launcher did) to a receiver on
    127.0.0.1, and the report-ready notification reaches a live stream
-   (notifications.inapp.stream.frames, as the view serves it). Latency = arrival − the event's commit, p50/p99
-   against the targets (event → webhook p99 ≤ 1 s, event → SSE p99 ≤ 500 ms).
+   (written on an event loop by notifications.inapp.live, as notifications.asgi serves it; an older checkout's
+   stream.frames on a thread). Latency = arrival − the event's commit, p50/p99
+   against the targets (event → webhook p99 ≤ 1 s, event → SSE p99 ≤ 500 ms), and the SQL statements the
+   consumer's connection ran per event (it takes events in batches where the measured code does).
 """
 from __future__ import annotations
 
@@ -216,8 +218,19 @@ def steady(mode, code, tmp, receiver, tenant, user, n, rate):
     relay = Relay()
     consumer = EventConsumer("notifications", registry.load())
     ready = threading.Event()
-    loops = [threading.Thread(target=relay.run, daemon=True),
-             threading.Thread(target=lambda: consumer.run(ready=ready), daemon=True)]
+    statements = [0]  # every SQL statement the consumer's connection runs (BEGIN/COMMIT included where Django sends them)
+
+    def count(execute, sql, params, many, context):
+        statements[0] += 1
+        return execute(sql, params, many, context)
+
+    def consume():
+        from django.db import connection
+
+        with connection.execute_wrapper(count):
+            consumer.run(ready=ready)
+
+    loops = [threading.Thread(target=relay.run, daemon=True), threading.Thread(target=consume, daemon=True)]
     for loop in loops:
         loop.start()
     assert ready.wait(60), "the consumer did not start"
@@ -227,16 +240,44 @@ def steady(mode, code, tmp, receiver, tenant, user, n, rate):
     stop = threading.Event()
     settings.NOTIFICATION_STREAM_MAX_SECONDS = n / rate + 60
 
-    def read_stream():
+    def on_frame(frame: str) -> None:
+        if frame.startswith("id: ") and "event: notification" in frame:
+            data = json.loads(frame.split("data: ", 1)[1])
+            seen.setdefault(data["data"]["report_id"], time.monotonic())
+
+    def read_stream():  # the stream on a request thread (stream.frames), as an older checkout serves it
         for frame in stream.frames(tenant, user, None):
-            if frame.startswith("id: ") and "event: notification" in frame:
-                data = json.loads(frame.split("data: ", 1)[1])
-                seen.setdefault(data["data"]["report_id"], time.monotonic())
+            on_frame(frame)
             if stop.is_set():
                 break
         connections.close_all()
 
-    threading.Thread(target=read_stream, daemon=True).start()
+    def read_stream_on_a_loop(live):  # as notifications.asgi serves it: the body written on an event loop
+        import asyncio
+
+        async def main():
+            buffer = [""]
+
+            async def send(message):
+                buffer[0] += message.get("body", b"").decode()
+                while "\n\n" in buffer[0]:
+                    frame, buffer[0] = buffer[0].split("\n\n", 1)
+                    on_frame(frame + "\n\n")
+
+            async def receive():
+                while not stop.is_set():
+                    await asyncio.sleep(0.1)
+                return {"type": "http.disconnect"}
+
+            await live.produce(send, receive, tenant_id=tenant, user_id=user, last_event_id=None)
+
+        asyncio.run(main())
+
+    try:
+        from notifications.inapp import live
+    except ImportError:
+        live = None
+    threading.Thread(target=read_stream if live is None else lambda: read_stream_on_a_loop(live), daemon=True).start()
     try:
         from notifications.inapp import fanout  # this checkout's wake-ups (none in an older one)
 
@@ -270,7 +311,7 @@ def steady(mode, code, tmp, receiver, tenant, user, n, rate):
         worker.kill()
     webhook = [receiver.arrivals[e] - t for e, t in committed.items() if e in receiver.arrivals]
     sse = [seen[r] - committed[e] for r, e in by_report.items() if r in seen]
-    return webhook, sse
+    return webhook, sse, statements[0] / max(1, consumer.stats["handled"])  # per event it handled
 
 
 def run_mode(mode: str, code: Path, events: int, rate: float) -> dict:
@@ -294,10 +335,11 @@ def run_mode(mode: str, code: Path, events: int, rate: float) -> dict:
             actions.create_endpoint(Principal(user, tenant, frozenset({"owner"})), url=receiver.url,
                                     events=["reports.*"])
         webhooks_s, bare_s = throughput(receiver, tenant, user, events)
-        webhook, sse = steady(mode, code, tmp, receiver, tenant, user, events, rate)
+        webhook, sse, per_event = steady(mode, code, tmp, receiver, tenant, user, events, rate)
         return {"mode": mode, "deliveries_s": webhooks_s, "bare_s": bare_s, "events": events, "rate": rate,
                 "webhook_n": len(webhook), "webhook_p50": pct(webhook, 50), "webhook_p99": pct(webhook, 99),
                 "sse_n": len(sse), "sse_p50": pct(sse, 50), "sse_p99": pct(sse, 99),
+                "consumer_statements_per_event": per_event,
                 "load": os.getloadavg()[0]}
     finally:
         finish(cleanup)
@@ -307,6 +349,7 @@ def show(r: dict) -> None:
     print(f"[{r['mode']}] webhook deliveries/s ({THREADS} threads): {r['deliveries_s']:7.1f}   bare POST loop/s: "
           f"{r['bare_s']:7.1f}   ratio {r['deliveries_s'] / r['bare_s']:.2f}")
     print(f"[{r['mode']}] steady {r['rate']:g} events/s, {r['events']} events (load {r['load']:.1f}):")
+    print(f"[{r['mode']}]   consumer: {r['consumer_statements_per_event']:.2f} SQL statements per event")
     print(f"[{r['mode']}]   event -> webhook: {r['webhook_n']}/{r['events']} delivered, p50 {r['webhook_p50']:6.1f} ms, "
           f"p99 {r['webhook_p99']:6.1f} ms (target p99 <= 1000 ms)")
     print(f"[{r['mode']}]   event -> SSE:     {r['sse_n']}/{r['events']} streamed,  p50 {r['sse_p50']:6.1f} ms, "
