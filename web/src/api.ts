@@ -3,6 +3,50 @@
 // when an answer says it expired. Every route the console calls is listed in ROUTES, which the browser tests check
 // against the gateway's merged /api/openapi.json (tests/e2e/test_console.py), so a renamed route fails CI.
 
+// ---- the API's types, generated from its OpenAPI document ------------------------------------------------------
+// `generated/api-schema.d.ts` is made by openapi-typescript (pinned in package-lock.json) from `openapi.json`, the
+// merged document the gateway serves (`npm run openapi` refreshes both from a running system; the browser tests
+// type-check this client against the live document too). A call's path, as the screens write it with ids filled
+// in, is matched segment by segment to the document's route; its JSON body and its answer take that route's types,
+// and a path the document does not have is a compile error.
+import type { components, paths } from "../generated/api-schema";
+
+/** The document's named schemas (Athlete, ExerciseTest, Report, ...). */
+export type Schemas = components["schemas"];
+
+type Verb = "get" | "post" | "put" | "patch" | "delete";
+type Segments<S extends string> = S extends `${infer H}/${infer R}` ? [H, ...Segments<R>] : [S];
+/** A written segment matches the document's: equal, or any non-empty text where the document has `{name}`. */
+type SameSegments<A extends unknown[], B extends unknown[]> =
+  A extends [infer a, ...infer ra] ? B extends [infer b, ...infer rb]
+    ? (b extends `{${string}}` ? (a extends "" ? false : true) : [a] extends [b] ? ([b] extends [a] ? true : false) : false) extends true
+      ? SameSegments<ra, rb> : false
+    : false
+  : B extends [] ? true : false;
+type Bare<S extends string> = S extends `${infer P}?${string}` ? Bare<P> : S extends `${infer P}/` ? P : S;
+type Has<P extends keyof paths, M extends Verb> = paths[P][M] extends undefined ? false : true;
+type Exact<S extends string, M extends Verb> = {
+  [P in keyof paths & string]: Has<P, M> extends true ? (Bare<P> extends Bare<S> ? (Bare<S> extends Bare<P> ? P : never) : never) : never
+}[keyof paths & string];
+type Matching<S extends string, M extends Verb> = {
+  [P in keyof paths & string]: Has<P, M> extends true ? (SameSegments<Segments<Bare<S>>, Segments<Bare<P>>> extends true ? P : never) : never
+}[keyof paths & string];
+/** The document's route for a written path: the literal one when there is one ("tests/settings" before "tests/{id}"). */
+export type RouteOf<S extends string, M extends Verb> = [Exact<S, M>] extends [never] ? Matching<S, M> : Exact<S, M>;
+type Operation<S extends string, M extends Verb> = NonNullable<paths[RouteOf<S, M>][M]>;
+type JsonContent<X> = X extends { content: { "application/json": infer B } } ? B : null;
+/** What a route answers when it succeeds (200, 201 or 202 as JSON; null for 204). */
+export type Answer<S extends string, M extends Verb> = Operation<S, M> extends { responses: infer R }
+  ? R extends { 200: infer A } ? JsonContent<A> : R extends { 201: infer A } ? JsonContent<A>
+    : R extends { 202: infer A } ? JsonContent<A> : null
+  : never;
+/** The JSON body a route takes. */
+export type Body<S extends string, M extends Verb> = Operation<S, M> extends { requestBody?: infer B }
+  ? NonNullable<B> extends { content: { "application/json": infer J } } ? J : never
+  : never;
+/** A path the document has for this method, or a compile error naming the path. */
+export type Known<S extends string, M extends Verb> = [RouteOf<S, M>] extends [never] ? `not in the OpenAPI document: ${M} ${S}` : S;
+
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 /** Every (method, OpenAPI path) the console calls; `{id}`-style parameters as the OpenAPI document names them. */
@@ -29,6 +73,7 @@ export const ROUTES: ReadonlyArray<readonly [Method, string]> = [
   ["PATCH", "/api/v1/tests/{id}/analysis/"],
   ["GET", "/api/v1/tests/{id}/analysis/versions/"],
   ["GET", "/api/v1/tests/{id}/lactate-steps/"],
+  ["POST", "/api/v1/tests/{id}/lactate-steps/"],
   ["GET", "/api/v1/tenants/current/"],
   ["DELETE", "/api/v1/tenants/current/invitations/{id}/"],
   ["GET", "/api/v1/tests/{id}/samples/"],
@@ -39,6 +84,10 @@ export const ROUTES: ReadonlyArray<readonly [Method, string]> = [
   ["POST", "/api/v1/reports/"],
   ["GET", "/api/v1/reports/{id}/"],
   ["GET", "/api/v1/reports/{id}/file/"],
+  ["GET", "/api/v1/reports/{id}/link/"],
+  ["PUT", "/api/v1/reports/settings/logo"],
+  ["GET", "/api/v1/reports/settings/logo"],
+  ["DELETE", "/api/v1/reports/settings/logo"],
   ["GET", "/api/v1/reports/settings"],
   ["PUT", "/api/v1/reports/settings"],
   ["GET", "/api/v1/notifications/stream/"],
@@ -53,6 +102,13 @@ export const ROUTES: ReadonlyArray<readonly [Method, string]> = [
   ["GET", "/api/v1/webhooks/"],
   ["POST", "/api/v1/webhooks/"],
   ["DELETE", "/api/v1/webhooks/{id}/"],
+  ["GET", "/api/v1/webhooks/{id}/deliveries/"],
+  ["POST", "/api/v1/webhooks/{id}/ping/"],
+  ["POST", "/api/v1/webhooks/{id}/deliveries/{delivery_id}/retry/"],
+  ["GET", "/api/v1/auth/mfa/totp"],
+  ["POST", "/api/v1/auth/mfa/totp"],
+  ["POST", "/api/v1/auth/mfa/totp/confirm"],
+  ["POST", "/api/v1/auth/mfa/totp/disable"],
   ["GET", "/api/v1/tests/settings/"],
   ["PUT", "/api/v1/tests/settings/"],
 ];
@@ -275,44 +331,46 @@ export class Api {
       { method, headers, body, signal: options.signal });
   }
 
-  // ---- small typed helpers the screens use ----------------------------------------------------------------
-  get<T = any>(path: string, query?: RequestOptions["query"]): Promise<T> {
-    return this.request<T>("GET", path, { query });
+  // ---- typed helpers the screens use (types from the OpenAPI document, above) ---------------------------------
+  get<S extends string>(path: Known<S, "get">, query?: RequestOptions["query"]): Promise<Answer<S, "get">> {
+    return this.request("GET", path, { query });
   }
 
-  post<T = any>(path: string, json?: unknown, create = false): Promise<T> {
-    return this.request<T>("POST", path,
+  post<S extends string>(path: Known<S, "post">, json?: Body<S, "post">, create = false): Promise<Answer<S, "post">> {
+    return this.request("POST", path,
       { json, headers: create ? { "Idempotency-Key": newIdempotencyKey() } : undefined });
   }
 
-  patch<T = any>(path: string, json: unknown): Promise<T> {
-    return this.request<T>("PATCH", path, { json });
+  patch<S extends string>(path: Known<S, "patch">, json: Body<S, "patch">): Promise<Answer<S, "patch">> {
+    return this.request("PATCH", path, { json });
   }
 
-  put<T = any>(path: string, json: unknown): Promise<T> {
-    return this.request<T>("PUT", path, { json });
+  put<S extends string>(path: Known<S, "put">, json: Body<S, "put">): Promise<Answer<S, "put">> {
+    return this.request("PUT", path, { json });
   }
 
-  del(path: string): Promise<unknown> {
+  del<S extends string>(path: Known<S, "delete">): Promise<unknown> {
     return this.request("DELETE", path);
   }
 
-  upload<T = any>(path: string, form: FormData, create = true): Promise<T> {
-    return this.request<T>("POST", path,
+  upload<S extends string>(path: Known<S, "post">, form: FormData, create = true): Promise<Answer<S, "post">> {
+    return this.request("POST", path,
       { form, headers: create ? { "Idempotency-Key": newIdempotencyKey() } : undefined });
   }
 
   /** Every item of a cursor-paged list (follows `next`, bounded). */
-  async all<T = any>(path: string, query?: RequestOptions["query"], maxPages = 20): Promise<T[]> {
-    const items: T[] = [];
-    let page = await this.get<{ results: T[]; next?: string | null }>(path, query);
+  async all<S extends string>(path: Known<S, "get">, query?: RequestOptions["query"], maxPages = 20)
+    : Promise<Answer<S, "get"> extends { results: (infer T)[] } ? T[] : never> {
+    type Page = { results: any[]; next?: string | null };
+    const items: any[] = [];
+    let page = await this.request<Page>("GET", path, { query });
     items.push(...page.results);
     for (let i = 1; page.next && i < maxPages; i++) {
       const next = new URL(page.next, "http://x");
-      page = await this.get(next.pathname + next.search);
+      page = await this.request<Page>("GET", next.pathname + next.search); // the same route's next page
       items.push(...page.results);
     }
-    return items;
+    return items as any;
   }
 }
 

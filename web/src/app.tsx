@@ -8,6 +8,7 @@ import { AthleteScreen } from "./screens/athlete";
 import { TestScreen } from "./screens/test";
 import { ReportsScreen } from "./screens/reports";
 import { SettingsScreen } from "./screens/settings";
+import { AccountScreen } from "./screens/account";
 
 export function App() {
   const path = useSignal(route);
@@ -20,6 +21,7 @@ export function App() {
   else if (parts[0] === "tests" && parts[1]) screen = <TestScreen id={parts[1]} />;
   else if (parts[0] === "reports") screen = <ReportsScreen />;
   else if (parts[0] === "settings" && isAdmin(who)) screen = <SettingsScreen />;
+  else if (parts[0] === "account") screen = <AccountScreen />;
   else screen = <AthletesScreen />;
   return <Shell>{screen}</Shell>;
 }
@@ -43,6 +45,7 @@ function Shell({ children }: { children: any }) {
             {link("/athletes", isAthlete(who) ? t("My tests") : t("Athletes"))}
             {link("/reports", t("Reports"))}
             {isAdmin(who) && link("/settings", t("Lab settings"))}
+            {link("/account", t("My account"))}
           </nav>
         )}
         <span class="spacer" />

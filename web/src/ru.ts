@@ -246,4 +246,32 @@ export const RU: Record<string, string> = {
   "Zone 1 (below VT1)": "Зона 1 (ниже ВП1)", "Zone 2 (VT1-VT2)": "Зона 2 (ВП1–ВП2)",
   "Zone 3 (above VT2)": "Зона 3 (выше ВП2)",
   "no heart rate at the thresholds: HR zones not available": "нет ЧСС на порогах: зоны по пульсу недоступны",
+  // the account, logo, webhook deliveries, lactate steps and end-tidal screens
+  "My account": "Моя учётная запись", "Two-factor sign-in": "Двухфакторный вход",
+  "On since {when}; {n} recovery codes left.": "Включён с {when}; осталось резервных кодов: {n}.",
+  "Off: signing in needs only the password.": "Выключен: для входа нужен только пароль.",
+  "Your lab requires it for your role.": "Лаборатория требует его для вашей роли.",
+  "Recovery codes": "Резервные коды",
+  "Each one signs you in once when the authenticator is not at hand. They are shown only now: keep them somewhere safe.":
+    "Каждый код позволяет войти один раз, если аутентификатора нет под рукой. Коды показываются только сейчас: сохраните их в надёжном месте.",
+  "Set up two-factor sign-in": "Настроить двухфакторный вход",
+  "Scan the code with your authenticator app": "Отсканируйте код приложением-аутентификатором",
+  "QR code for your authenticator app": "QR-код для приложения-аутентификатора",
+  "Or type this secret into the app:": "Или введите этот секрет в приложение:",
+  "{digits} digits, a new code every {period} s.": "{digits} цифр, новый код каждые {period} с.",
+  "Confirm": "Подтвердить", "Turn two-factor sign-in off": "Выключить двухфакторный вход", "Turn off": "Выключить",
+  "No logo yet.": "Логотипа пока нет.", "Logo saved.": "Логотип сохранён.", "Logo removed.": "Логотип удалён.",
+  "Logo on reports": "Логотип в отчётах", "The lab's logo as reports show it": "Логотип лаборатории, как он выглядит в отчётах",
+  "PNG or SVG, up to 512 KiB": "PNG или SVG, до 512 КиБ", "Upload logo": "Загрузить логотип", "Remove logo": "Удалить логотип",
+  "Deliveries to {url}": "Доставки на {url}", "Deliveries": "Доставки", "Send a ping to {url}": "Отправить проверку на {url}",
+  "Ping": "Проверка", "No deliveries yet.": "Доставок пока нет.", "Event": "Событие", "Attempts": "Попытки",
+  "Created": "Создано", "Next attempt": "Следующая попытка", "no answer": "нет ответа",
+  "Send the {event} delivery again": "Отправить доставку {event} ещё раз", "Retry": "Повторить",
+  "This file has no end-tidal pressures (PetO2, PetCO2): the cart did not export them.":
+    "В файле нет парциальных давлений в конце выдоха (PetO2, PetCO2): газоанализатор их не выгрузил.",
+  "Intensity (W or km/h)": "Нагрузка (Вт или км/ч)", "Lactate steps": "Ступени лактата",
+  "One row per stage, in the order they were run; the lactate thresholds are computed when you save.":
+    "Одна строка на ступень, в порядке выполнения; лактатные пороги рассчитываются при сохранении.",
+  "Stage": "Ступень", "{field}, stage {n}": "{field}, ступень {n}", "Remove stage {n}": "Удалить ступень {n}",
+  "Add a stage": "Добавить ступень", "Save lactate steps": "Сохранить ступени лактата",
 };

@@ -20,7 +20,7 @@ export function go(path: string): void {
 }
 
 export async function loadMe(): Promise<Me> {
-  const who = await api.get<Me>("/api/v1/auth/me");
+  const who = await api.get("/api/v1/auth/me");
   me.set(who);
   return who;
 }

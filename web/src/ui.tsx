@@ -91,3 +91,48 @@ export function Progress({ value, label }: { value: number; label: string }) {
     </div>
   );
 }
+
+/** A labelled select of [value, text] options. */
+export function SelectField(props: { label: string; value: string; options: readonly (readonly [string, string])[];
+                                     onChange: (value: string) => void; hint?: string }) {
+  return (
+    <Field label={props.label} hint={props.hint}>
+      {(id) => <select id={id} value={props.value} onChange={(e) => props.onChange((e.target as HTMLSelectElement).value)}>
+        {props.options.map(([value, text]) => <option key={value} value={value}>{text}</option>)}</select>}
+    </Field>
+  );
+}
+
+/** A labelled input (text, e-mail, URL, number...). */
+export function InputField(props: { label: string; value: string | number; onInput: (value: string) => void;
+                                    type?: string; required?: boolean; placeholder?: string; hint?: string;
+                                    min?: number; max?: number; step?: string; autoComplete?: string;
+                                    inputMode?: "numeric" | "decimal" | "text" }) {
+  const { label, hint, onInput, ...rest } = props;
+  return (
+    <Field label={label} hint={hint}>
+      {(id) => <input id={id} {...rest} onInput={(e) => onInput((e.target as HTMLInputElement).value)} />}
+    </Field>
+  );
+}
+
+/** Runs a write and keeps its refusal for an ErrorLine: `run(fn, after)`. */
+export function useAction(): { error: unknown; setError: (e: unknown) => void;
+                               run: (fn: () => Promise<unknown>, after?: (result: any) => void) => Promise<void> } {
+  const [error, setError] = useState<unknown>(null);
+  const run = async (fn: () => Promise<unknown>, after?: (result: any) => void) => {
+    setError(null);
+    try { const result = await fn(); after?.(result); } catch (e) { setError(e); }
+  };
+  return { error, setError, run };
+}
+
+/** A labelled file input; `onFile` gets the chosen file (or null). */
+export function FileField(props: { label: string; accept?: string; onFile: (file: File | null) => void; hint?: string }) {
+  return (
+    <Field label={props.label} hint={props.hint}>
+      {(id) => <input id={id} type="file" accept={props.accept}
+                      onChange={(e) => props.onFile((e.target as HTMLInputElement).files?.[0] ?? null)} />}
+    </Field>
+  );
+}

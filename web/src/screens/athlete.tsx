@@ -1,43 +1,29 @@
 // One athlete: the upload (drag a cart export here), the tests, progress over time, the reports.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, type ApiError } from "../api";
+import { api, type Schemas, type ApiError } from "../api";
 import { formatDate, formatDateTime, formatNumber, t } from "../i18n";
+import { say } from "../values";
 import { canWrite, me } from "../session";
 import { notificationStream } from "../sse";
 import { useSignal } from "../state";
 import { ErrorLine, Field, Loading, Progress, useLoad } from "../ui";
 import { LineChart } from "../charts";
-import type { Athlete } from "./athletes";
 import { ReportList } from "./reports";
 
-export interface ExerciseTest {
-  id: string;
-  athlete: string;
-  date: string | null;
-  modality: string;
-  protocol: string;
-  status: string;
-  source_format: string;
-  sample_count: number;
-  device: string;
-  created_at: string;
-  protocol_declared: boolean;
-  insufficient_reasons: string[];
-  [field: string]: unknown;
-}
+export type ExerciseTest = Schemas["ExerciseTest"];
 
 export function AthleteScreen({ id }: { id: string }) {
   const who = useSignal(me);
-  const athlete = useLoad(() => api.get<Athlete>(`/api/v1/athletes/${id}/`), [id]);
-  const tests = useLoad(() => api.get<{ results: ExerciseTest[] }>("/api/v1/tests/", { athlete: id, page_size: 100 }), [id]);
-  const progress = useLoad(() => api.get<any>(`/api/v1/athletes/${id}/progress/`), [id]);
+  const athlete = useLoad(() => api.get(`/api/v1/athletes/${id}/`), [id]);
+  const tests = useLoad(() => api.get("/api/v1/tests/", { athlete: id, page_size: 100 }), [id]);
+  const progress = useLoad(() => api.get(`/api/v1/athletes/${id}/progress/`), [id]);
   const a = athlete.data;
   return (
     <section aria-labelledby="athlete-title">
       <p><a href="#/athletes">← {t("Athletes")}</a></p>
       <ErrorLine error={athlete.error} />
       <h1 id="athlete-title">{a ? `${a.first_name} ${a.last_name}` : t("Athlete")}</h1>
-      {a && <p class="muted">{t(a.sex)} · {formatDate(a.birth_date)} · {a.sport || "—"}
+      {a && <p class="muted">{say("sex", a.sex)} · {formatDate(a.birth_date)} · {a.sport || "—"}
         {a.body_mass_kg ? ` · ${a.body_mass_kg} kg` : ""}</p>}
       {canWrite(who) && <Upload athleteId={id} onImported={() => { tests.reload(); progress.reload(); }} />}
       <h2>{t("Tests")}</h2>
@@ -52,7 +38,7 @@ export function AthleteScreen({ id }: { id: string }) {
             {tests.data.results.map((x) => (
               <tr key={x.id}>
                 <td><a href={`#/tests/${x.id}`}>{x.date ? formatDate(x.date) : t("Test of {when}", { when: formatDateTime(x.created_at) })}</a></td>
-                <td>{t(x.modality)}</td><td>{x.protocol ? t(x.protocol) : "—"}</td><td>{t(x.status)}</td>
+                <td>{say("modality", x.modality)}</td><td>{say("protocol", x.protocol)}</td><td>{say("status", x.status)}</td>
                 <td>{x.source_format || "—"}</td><td>{x.sample_count}</td>
               </tr>
             ))}
@@ -137,7 +123,7 @@ function Upload({ athleteId, onImported }: { athleteId: string; onImported: () =
     let finished = false;
     const check = async () => {
       if (finished) return;
-      const current = await api.get<any>(`/api/v1/imports/${importId}/`);
+      const current = await api.get(`/api/v1/imports/${importId}/`);
       setJob(current);
       if (current.status === "done" || current.status === "failed") {
         finished = true;
@@ -179,7 +165,7 @@ function Upload({ athleteId, onImported }: { athleteId: string; onImported: () =
       if (done.test && hrFile) {
         const form = new FormData();
         form.set("file", hrFile);
-        const hr = await api.upload<any>(`/api/v1/tests/${done.test}/heart-rate/`, form, false);
+        const hr = await api.upload(`/api/v1/tests/${done.test}/heart-rate/`, form, false);
         notes.push(t("Heart-rate track added ({method}, coverage {coverage} %).",
           { method: hr.method ?? "—", coverage: formatNumber((hr.coverage ?? 0) * 100) }));
       }
@@ -200,7 +186,7 @@ function Upload({ athleteId, onImported }: { athleteId: string; onImported: () =
     form.set("athlete", athleteId);
     form.set("file", file);
     try {
-      const created = await api.upload<any>("/api/v1/imports/", form);
+      const created = await api.upload("/api/v1/imports/", form);
       setJob(created);
       follow(created.id);
     } catch (err) {
@@ -254,7 +240,7 @@ function Upload({ athleteId, onImported }: { athleteId: string; onImported: () =
       <ErrorLine error={error} />
       {job && (
         <div class="job" aria-live="polite" data-testid="import-status" data-status={job.status}>
-          <Progress value={job.progress ?? 0} label={t("Import: {status}", { status: t(job.status) })} />
+          <Progress value={job.progress ?? 0} label={t("Import: {status}", { status: say("status", job.status) })} />
           {job.status === "failed" && job.error && (
             <p class="error" role="alert">{job.error.detail ?? job.error.title ?? JSON.stringify(job.error)}</p>
           )}

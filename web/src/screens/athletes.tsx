@@ -1,23 +1,13 @@
 // Athletes: search, create, edit, delete (with confirmation). An athlete user sees only their own record here.
 import { useState } from "preact/hooks";
-import { api } from "../api";
+import { api, type Schemas } from "../api";
 import { formatDate, t } from "../i18n";
+import { say } from "../values";
 import { canWrite, go, isAthlete, me } from "../session";
 import { useSignal } from "../state";
 import { Confirm, ErrorLine, Field, Loading, useLoad } from "../ui";
 
-export interface Athlete {
-  id: string;
-  first_name: string;
-  last_name: string;
-  sex: "male" | "female";
-  birth_date: string | null;
-  height_cm: number | null;
-  body_mass_kg: number | null;
-  sport: string;
-  notes: string;
-  user_id?: string | null;
-}
+export type Athlete = Schemas["Athlete"];
 
 export function AthletesScreen() {
   const who = useSignal(me);
@@ -25,7 +15,7 @@ export function AthletesScreen() {
   const [editing, setEditing] = useState<Athlete | "new" | null>(null);
   const [deleting, setDeleting] = useState<Athlete | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const list = useLoad(() => api.get<{ results: Athlete[] }>("/api/v1/athletes/", { search, page_size: 100 }),
+  const list = useLoad(() => api.get("/api/v1/athletes/", { search, page_size: 100 }),
     [search]);
   const writer = canWrite(who);
 
@@ -71,7 +61,7 @@ export function AthletesScreen() {
             {list.data.results.map((a) => (
               <tr key={a.id}>
                 <td><a href={`#/athletes/${a.id}`}>{a.last_name} {a.first_name}</a></td>
-                <td>{t(a.sex)}</td>
+                <td>{say("sex", a.sex)}</td>
                 <td>{formatDate(a.birth_date)}</td>
                 <td>{a.sport || "—"}</td>
                 <td>{a.body_mass_kg ?? "—"}</td>
@@ -113,8 +103,8 @@ export function AthleteForm({ athlete, onDone }: { athlete: Athlete | null; onDo
       body_mass_kg: form.body_mass_kg ? Number(form.body_mass_kg) : null,
     };
     try {
-      const saved = athlete ? await api.patch<Athlete>(`/api/v1/athletes/${athlete.id}/`, body)
-        : await api.post<Athlete>("/api/v1/athletes/", body, true);
+      const saved = athlete ? await api.patch(`/api/v1/athletes/${athlete.id}/`, body)
+        : await api.post("/api/v1/athletes/", body, true);
       onDone(saved);
     } catch (err) {
       setError(err);

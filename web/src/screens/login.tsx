@@ -84,7 +84,8 @@ export function LoginScreen() {
         if (popup.closed) return clearInterval(timer);
         if (!popup.location.pathname.startsWith("/api/v1/auth/sso/callback")) return;
         if (popup.document.readyState !== "complete") return;
-        const text = popup.document.body.innerText;
+        // the browser shows a JSON answer in a <pre> (its viewer may add controls around it)
+        const text = popup.document.querySelector("pre")?.textContent ?? popup.document.body.innerText;
         clearInterval(timer);
         popup.close();
         const tokens = JSON.parse(text) as Tokens;

@@ -3,12 +3,14 @@
 // zones, lactate when present, quality flags and the analysis history; reports of this test below.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api } from "../api";
+import { STEP_FIELDS, asText, emptyStep, stepsBody, type Step } from "../lactate";
 import { LineChart, type Band } from "../charts";
 import { formatDateTime, formatNumber, t } from "../i18n";
+import { say, sayFlag } from "../values";
 import { keyStep, placeMarker, timeAtX, xAtTime, type MarkerName, type Markers } from "../markers";
 import { canWrite, me } from "../session";
 import { useSignal } from "../state";
-import { ErrorLine, Field, Loading, useLoad } from "../ui";
+import { ErrorLine, Field, Loading, useAction, useLoad } from "../ui";
 import type { ExerciseTest } from "./athlete";
 import { ReportList, ReportRequest } from "./reports";
 
@@ -25,10 +27,10 @@ const PHASE_FILL: Record<string, string> = {
 
 export function TestScreen({ id }: { id: string }) {
   const who = useSignal(me);
-  const test = useLoad(() => api.get<ExerciseTest>(`/api/v1/tests/${id}/`), [id]);
-  const analysis = useLoad(() => api.get<any>(`/api/v1/tests/${id}/analysis/`), [id]);
-  const samples = useLoad(() => api.get<Samples>(`/api/v1/tests/${id}/samples/`), [id]);
-  const history = useLoad(() => api.get<any>(`/api/v1/tests/${id}/analysis/versions/`), [id]);
+  const test = useLoad(() => api.get(`/api/v1/tests/${id}/`), [id]);
+  const analysis = useLoad(() => api.get(`/api/v1/tests/${id}/analysis/`), [id]);
+  const samples = useLoad(() => api.get(`/api/v1/tests/${id}/samples/`), [id]);
+  const history = useLoad(() => api.get(`/api/v1/tests/${id}/analysis/versions/`), [id]);
   const a = analysis.data;
   const x = test.data;
   const reload = () => { analysis.reload(); history.reload(); };
@@ -36,14 +38,14 @@ export function TestScreen({ id }: { id: string }) {
   return (
     <section aria-labelledby="test-title">
       {x && <p><a href={`#/athletes/${x.athlete}`}>← {t("Athlete")}</a></p>}
-      <h1 id="test-title">{t("Test")}{x ? ` · ${x.date ?? formatDateTime(x.created_at)} · ${t(x.modality)}` : ""}</h1>
+      <h1 id="test-title">{t("Test")}{x ? ` · ${x.date ?? formatDateTime(x.created_at)} · ${say("modality", x.modality)}` : ""}</h1>
       <ErrorLine error={test.error || analysis.error || samples.error} />
       <Loading when={analysis.loading && !a} />
-      {x && <p class="muted">{x.device || x.source_format} · {t(x.protocol || "—")}
+      {x && <p class="muted">{x.device || x.source_format} · {say("protocol", x.protocol)}
         {x.protocol_declared ? ` (${t("declared")})` : ` (${t("detected")})`} · {x.sample_count} {t("breaths")}</p>}
       {x && canWrite(who) && <TestDetails test={x} onSaved={() => { test.reload(); reload(); }} />}
       {a && a.status === "insufficient" && (
-        <p class="error" role="alert">{t("Not enough data for an analysis:")} {(a.insufficient_reasons ?? []).join("; ")}</p>
+        <p class="error" role="alert">{t("Not enough data for an analysis:")} {((a.insufficient_reasons ?? []) as string[]).join("; ")}</p>
       )}
       {a && <Summary a={a} />}
       {a && samples.data && (
@@ -52,7 +54,9 @@ export function TestScreen({ id }: { id: string }) {
       )}
       {a && <Zones a={a} />}
       {a && <Methods a={a} />}
-      {a && (a.lactate || a.lactate_thresholds) && <Lactate a={a} testId={id} />}
+      {a && (a.lactate || a.lactate_thresholds || canWrite(who)) && (
+        <Lactate a={a} testId={id} writable={canWrite(who)} onSaved={reload} />
+      )}
       {a && <Quality a={a} />}
       <h2>{t("Analysis history")}</h2>
       {history.data && <History versions={history.data.versions ?? []} />}
@@ -66,7 +70,7 @@ export function TestScreen({ id }: { id: string }) {
 /** The test's date and modality (inputs of the analysis: a change re-derives it); a ZAN export has no date. */
 function TestDetails({ test, onSaved }: { test: ExerciseTest; onSaved: () => void }) {
   const [date, setDate] = useState(test.date ?? "");
-  const [modality, setModality] = useState(test.modality);
+  const [modality, setModality] = useState<ExerciseTest["modality"]>(test.modality);
   const [error, setError] = useState<unknown>(null);
   const dirty = date !== (test.date ?? "") || modality !== test.modality;
   const save = async (e: Event) => {
@@ -83,8 +87,8 @@ function TestDetails({ test, onSaved }: { test: ExerciseTest; onSaved: () => voi
         {(id) => <input id={id} type="date" value={date} onInput={(e) => setDate((e.target as HTMLInputElement).value)} />}
       </Field>
       <Field label={t("Modality")}>
-        {(id) => <select id={id} value={modality} onChange={(e) => setModality((e.target as HTMLSelectElement).value)}>
-          {["cycling", "running", "rowing", "other"].map((m) => <option key={m} value={m}>{t(m)}</option>)}</select>}
+        {(id) => <select id={id} value={modality} onChange={(e) => setModality((e.target as HTMLSelectElement).value as ExerciseTest["modality"])}>
+          {["cycling", "running", "rowing", "other"].map((m) => <option key={m} value={m}>{say("modality", m)}</option>)}</select>}
       </Field>
       <button type="submit" disabled={!dirty}>{t("Save")}</button>
       <ErrorLine error={error} />
@@ -94,15 +98,14 @@ function TestDetails({ test, onSaved }: { test: ExerciseTest; onSaved: () => voi
 
 function Summary({ a }: { a: any }) {
   const v = a.vo2max ?? {};
-  const verdicts: Record<string, string> = { vo2max: t("VO2max reached"), vo2peak: t("VO2peak (no plateau)") };
   return (
     <div class="kpis" data-testid="summary">
       <div class="kpi"><span class="label">VO2max</span>
         <span class="value">{formatNumber(v.vo2_ml_min)} {t("ml/min")}</span>
         <span>{formatNumber(v.vo2_ml_kg_min, 1)} {t("ml/kg/min")}</span></div>
       <div class="kpi"><span class="label">{t("Verdict")}</span>
-        <span class="value">{verdicts[v.verdict] ?? v.verdict ?? "—"}</span>
-        <span>{t("basis")}: {v.verdict_basis ? t(v.verdict_basis) : "—"}</span></div>
+        <span class="value">{say("verdict", v.verdict)}</span>
+        <span>{t("basis")}: {say("basis", v.verdict_basis)}</span></div>
       <div class="kpi"><span class="label">{t("Norm percentile")}</span>
         <span class="value">{v.percentile ?? v.percentile_band ?? "—"}</span>
         <span class="muted" title={v.norm_source}>{(v.norm_source ?? "").split("(")[0]}</span></div>
@@ -158,11 +161,12 @@ function Thresholds({ testId, analysis, samples, writable, onSaved }: {
       vslopeTimes: order.map((i) => time[i]),
       eq: [time, ratio(ve, vo2, 1000), ratio(ve, vco2, 1000)],
       pet: [time, col(samples, "peto2_mmhg"), col(samples, "petco2_mmhg")],
+      hasPet: ["peto2_mmhg", "petco2_mmhg"].some((name) => (samples.columns[name] ?? []).some((v) => v !== null)),
     };
   }, [samples]);
 
   const bands: Band[] = (analysis.protocol?.phases ?? []).map((p: any) => ({
-    start: p.start_s, end: p.end_s, label: t(p.phase), fill: PHASE_FILL[p.phase] ?? "rgba(0,0,0,0.05)",
+    start: p.start_s, end: p.end_s, label: say("phase", p.phase), fill: PHASE_FILL[p.phase] ?? "rgba(0,0,0,0.05)",
   }));
   const key = `${markers.vt1}:${markers.vt2}`;
 
@@ -181,7 +185,7 @@ function Thresholds({ testId, analysis, samples, writable, onSaved }: {
     const overrides: Record<string, unknown> = {};
     for (const n of changed) overrides[n] = markers[n] === null ? null : { time_s: markers[n], reason };
     try {
-      const next = await api.patch<any>(`/api/v1/tests/${testId}/analysis/`, { overrides, reason });
+      const next = await api.patch(`/api/v1/tests/${testId}/analysis/`, { overrides, reason, recompute: false });
       setSaved(t("Saved as version {v}.", { v: next?.version ?? "—" }));
       onSaved(next);
     } catch (err) {
@@ -218,10 +222,17 @@ function Thresholds({ testId, analysis, samples, writable, onSaved }: {
                    data={data.eq} bands={bands}
                    series={[{ label: "VE/VO2", stroke: "#1b7f3b" }, { label: "VE/VCO2", stroke: "#b3261e" }]}
                    markers={common} markerKey={key} />
-        <LineChart title={t("End-tidal pressures vs time")} xLabel={t("time, s")} yLabel={t("mmHg")}
-                   data={data.pet} bands={bands}
-                   series={[{ label: "PetO2", stroke: "#1f4e9c" }, { label: "PetCO2", stroke: "#c05a00" }]}
-                   markers={common} markerKey={key} />
+        {data.hasPet ? (
+          <LineChart title={t("End-tidal pressures vs time")} xLabel={t("time, s")} yLabel={t("mmHg")}
+                     data={data.pet} bands={bands}
+                     series={[{ label: "PetO2", stroke: "#1f4e9c" }, { label: "PetCO2", stroke: "#c05a00" }]}
+                     markers={common} markerKey={key} />
+        ) : (
+          <figure class="chart" data-testid="no-end-tidal">
+            <figcaption>{t("End-tidal pressures vs time")}</figcaption>
+            <p class="muted empty-chart">{t("This file has no end-tidal pressures (PetO2, PetCO2): the cart did not export them.")}</p>
+          </figure>
+        )}
       </div>
       <form class="card" onSubmit={save} aria-labelledby="thresholds-title">
         <h2 id="thresholds-title">{t("Thresholds")}</h2>
@@ -265,14 +276,14 @@ function Zones({ a }: { a: any }) {
   return (
     <>
       <h2>{t("Training zones")}</h2>
-      {a.zones?.note && <p class="muted">{t(a.zones.note)}</p>}
+      {a.zones?.note && <p class="muted">{say("zone", a.zones.note)}</p>}
       <table class="list" data-testid="zones">
         <caption>{model === "three_zone" ? t("Three-zone model") : t("Five-zone model")}</caption>
         <thead><tr><th scope="col">{t("Zone")}</th><th scope="col">{t("HR, bpm")}</th><th scope="col">{t("Power, W")}</th>
           <th scope="col">{t("Speed, km/h")}</th></tr></thead>
         <tbody>
           {zones.map((z) => (
-            <tr key={z.name}><th scope="row">{t(z.name)}</th><td>{range(z.hr_bpm)}</td><td>{range(z.power_w)}</td>
+            <tr key={z.name}><th scope="row">{say("zone", z.name)}</th><td>{range(z.hr_bpm)}</td><td>{range(z.power_w)}</td>
               <td>{range(z.speed_kmh, 1)}</td></tr>
           ))}
         </tbody>
@@ -288,15 +299,15 @@ function Methods({ a }: { a: any }) {
     <>
       <h2>{t("Thresholds by method")}</h2>
       <p class="muted">
-        VT1: {t(a.vt1?.method ?? "—")}, {t("confidence")} {formatNumber((a.vt1?.confidence ?? 0) * 100)} % ·
-        VT2: {t(a.vt2?.method ?? "—")}, {t("confidence")} {formatNumber((a.vt2?.confidence ?? 0) * 100)} %
+        VT1: {say("method", a.vt1?.method)}, {t("confidence")} {formatNumber((a.vt1?.confidence ?? 0) * 100)} % ·
+        VT2: {say("method", a.vt2?.method)}, {t("confidence")} {formatNumber((a.vt2?.confidence ?? 0) * 100)} %
       </p>
       <table class="list" data-testid="methods">
         <thead><tr><th scope="col">{t("Threshold")}</th><th scope="col">{t("Method")}</th><th scope="col">{t("time, s")}</th>
           <th scope="col">{t("VO2, ml/min")}</th><th scope="col">{t("HR, bpm")}</th><th scope="col">{t("Load")}</th></tr></thead>
         <tbody>
           {rows.map(({ vt, m }, i) => (
-            <tr key={i}><td>{vt.toUpperCase()}</td><td>{m.method}</td><td>{formatNumber(m.time_s)}</td>
+            <tr key={i}><td>{vt.toUpperCase()}</td><td>{say("method", m.method)}</td><td>{formatNumber(m.time_s)}</td>
               <td>{formatNumber(m.vo2_ml_min)}</td><td>{formatNumber(m.hr_bpm)}</td>
               <td>{m.power_w != null ? `${formatNumber(m.power_w)} W` : m.speed_kmh != null ? `${formatNumber(m.speed_kmh, 1)} km/h` : "—"}</td></tr>
           ))}
@@ -306,12 +317,12 @@ function Methods({ a }: { a: any }) {
   );
 }
 
-function Lactate({ a, testId }: { a: any; testId: string }) {
-  const steps = useLoad(() => api.get<any>(`/api/v1/tests/${testId}/lactate-steps/`), [testId, a.version]);
-  const list: any[] = steps.data?.steps ?? steps.data?.results ?? (Array.isArray(steps.data) ? steps.data : []);
-  const thresholds = a.lactate_thresholds ?? {};
-  const methods: any[] = Array.isArray(thresholds) ? thresholds : thresholds.methods ?? Object.entries(thresholds)
-    .filter(([, v]) => v && typeof v === "object").map(([k, v]: [string, any]) => ({ method: k, ...v }));
+function Lactate({ a, testId, writable, onSaved }: { a: any; testId: string; writable: boolean; onSaved: () => void }) {
+  const steps = useLoad(() => api.get(`/api/v1/tests/${testId}/lactate-steps/`), [testId, a.version]);
+  const list: any[] = steps.data?.steps ?? [];
+  // the engine's answer: {thresholds: [{method, fitting, intensity, lactate, heart_rate}, ...]}
+  const found = (a.lactate_thresholds ?? a.lactate ?? {}) as { thresholds?: any[] };
+  const methods: any[] = Array.isArray(found.thresholds) ? found.thresholds.filter((m) => m.intensity != null) : [];
   return (
     <>
       <h2>{t("Lactate")}</h2>
@@ -320,17 +331,75 @@ function Lactate({ a, testId }: { a: any; testId: string }) {
                    data={[list.map((s) => s.intensity), list.map((s) => s.lactate)]}
                    series={[{ label: t("Lactate"), stroke: "#b3261e" }]} height={220} />
       )}
-      <table class="list">
-        <thead><tr><th scope="col">{t("Method")}</th><th scope="col">{t("intensity")}</th><th scope="col">{t("Lactate, mmol/l")}</th>
-          <th scope="col">{t("HR, bpm")}</th></tr></thead>
+      {methods.length > 0 && (
+        <table class="list" data-testid="lactate-thresholds">
+          <thead><tr><th scope="col">{t("Method")}</th><th scope="col">{t("intensity")}</th><th scope="col">{t("Lactate, mmol/l")}</th>
+            <th scope="col">{t("HR, bpm")}</th></tr></thead>
+          <tbody>
+            {methods.map((m, i) => (
+              <tr key={i}><td>{say("method", m.method ?? m.name)}</td><td>{formatNumber(m.intensity, 1)}</td>
+                <td>{formatNumber(m.lactate, 2)}</td><td>{formatNumber(m.heart_rate ?? m.hr_bpm)}</td></tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {writable && steps.data && <StepsEditor testId={testId} stored={list} onSaved={onSaved} />}
+    </>
+  );
+}
+
+/** Enter the lactate of each stage (intensity in W or km/h, lactate in mmol/l, optional HR and stage length): saved,
+ * the lactate thresholds are computed and the analysis gets a new version. */
+function StepsEditor({ testId, stored, onSaved }: { testId: string; stored: any[]; onSaved: () => void }) {
+  const [rows, setRows] = useState<Step[]>(() => stored.length
+    ? stored.map((s) => ({ intensity: asText(s.intensity), lactate: asText(s.lactate), heart_rate: asText(s.heart_rate),
+                           length_s: asText(s.length_s) }))
+    : [emptyStep(), emptyStep(), emptyStep()]);
+  const [saved, setSaved] = useState("");
+  const action = useAction();
+  const labels: Record<(typeof STEP_FIELDS)[number], string> = {
+    intensity: t("Intensity (W or km/h)"), lactate: t("Lactate, mmol/l"), heart_rate: t("HR, bpm"),
+    length_s: t("Stage length, s"),
+  };
+  const set = (i: number, f: (typeof STEP_FIELDS)[number], v: string) =>
+    setRows(rows.map((r, j) => (j === i ? { ...r, [f]: v } : r)));
+  const save = (e: Event) => {
+    e.preventDefault();
+    setSaved("");
+    void action.run(() => api.post(`/api/v1/tests/${testId}/lactate-steps/`, stepsBody(rows)),
+      (answer) => { setSaved(t("Saved as version {v}.", { v: answer?.version ?? "—" })); onSaved(); });
+  };
+  return (
+    <form class="card" onSubmit={save} aria-labelledby="steps-title">
+      <h3 id="steps-title">{t("Lactate steps")}</h3>
+      <p class="muted">{t("One row per stage, in the order they were run; the lactate thresholds are computed when you save.")}</p>
+      <table class="list steps" data-testid="lactate-steps">
+        <thead><tr><th scope="col">{t("Stage")}</th>
+          {STEP_FIELDS.map((f) => <th key={f} scope="col">{labels[f]}</th>)}
+          <th scope="col"><span class="sr-only">{t("Actions")}</span></th></tr></thead>
         <tbody>
-          {methods.map((m, i) => (
-            <tr key={i}><td>{m.method ?? m.name}</td><td>{formatNumber(m.intensity, 1)}</td>
-              <td>{formatNumber(m.lactate, 2)}</td><td>{formatNumber(m.heart_rate ?? m.hr_bpm)}</td></tr>
+          {rows.map((r, i) => (
+            <tr key={i}>
+              <th scope="row">{i + 1}</th>
+              {STEP_FIELDS.map((f) => (
+                <td key={f}><input type="text" inputMode="decimal" value={r[f]}
+                                   aria-label={t("{field}, stage {n}", { field: labels[f], n: i + 1 })}
+                                   onInput={(e) => set(i, f, (e.target as HTMLInputElement).value)} /></td>
+              ))}
+              <td><button type="button" class="danger" aria-label={t("Remove stage {n}", { n: i + 1 })}
+                          disabled={rows.length === 1} onClick={() => setRows(rows.filter((_, j) => j !== i))}>
+                {t("Delete")}</button></td>
+            </tr>
           ))}
         </tbody>
       </table>
-    </>
+      <ErrorLine error={action.error} />
+      <div class="row">
+        <button type="button" onClick={() => setRows([...rows, emptyStep()])} disabled={rows.length >= 60}>{t("Add a stage")}</button>
+        <button type="submit" class="primary">{t("Save lactate steps")}</button>
+        <span class="ok" aria-live="polite">{saved}</span>
+      </div>
+    </form>
   );
 }
 
@@ -344,7 +413,7 @@ function Quality({ a }: { a: any }) {
         cv: formatNumber((a.quality?.vo2_noise_cv ?? 0) * 100, 1) })}</p>
       {flags.length === 0 ? <p class="ok">{t("No quality flags.")}</p> : (
         <ul data-testid="quality-flags">
-          {flags.map((f, i) => <li key={i} class={`flag-${f.severity}`}><strong>{t(f.severity)}</strong>: {f.message}</li>)}
+          {flags.map((f, i) => <li key={i} class={`flag-${f.severity}`}><strong>{say("severity", f.severity)}</strong>: {sayFlag(f)}</li>)}
         </ul>
       )}
     </>
@@ -360,7 +429,7 @@ function History({ versions }: { versions: any[] }) {
         {[...versions].reverse().map((v) => (
           <tr key={v.version}>
             <td>{v.version}</td><td>{formatDateTime(v.computed_at)}</td>
-            <td>{(v.audit ?? []).map((e: any) => t(e.action)).join(", ") || "—"}
+            <td>{(v.audit ?? []).map((e: any) => say("action", e.action)).join(", ") || "—"}
               {Object.keys(v.overrides ?? {}).length ? ` (${Object.keys(v.overrides).join(", ").toUpperCase()})` : ""}</td>
             <td>{(v.audit ?? []).map((e: any) => e.reason ?? e.changes?.reason).filter(Boolean).join("; ") || "—"}</td>
           </tr>
