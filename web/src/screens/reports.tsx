@@ -124,7 +124,7 @@ export function ReportList({ athlete, test }: { athlete?: string; test?: string 
       // With presigned downloads (S3) the file is at a short-lived link of the object store. The page's CSP keeps
       // fetch on this origin (connect-src 'self'), so the console does not follow the 307: it asks for the link and
       // navigates to it; the store answers an attachment, so the page stays. Without a link, the bytes come here.
-      const link = await api.get(`/api/v1/reports/${r.id}/link`);
+      const link = await api.get(`/api/v1/reports/${r.id}/link/`);
       if (link.url) {
         save(link.url);
         return;

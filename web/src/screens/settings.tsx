@@ -264,7 +264,7 @@ function Webhooks() {
       { url, events: events.split(",").map((s) => s.trim()).filter(Boolean) }, true),
     (made) => { setSecret(made.secret ?? ""); setUrl(""); list.reload(); });
   };
-  const ping = (w: any) => void action.run(() => api.post(`/api/v1/webhooks/${w.id}/ping`, undefined, true),
+  const ping = (w: any) => void action.run(() => api.post(`/api/v1/webhooks/${w.id}/ping/`, undefined, true),
     () => { setOpen(w.id); setPinged((n) => n + 1); });
   return (
     <>
@@ -303,7 +303,7 @@ function Webhooks() {
 /** An endpoint's deliveries, newest first, each with every attempt; a delivery can be sent again. Reloaded every
  * 2 s while one is still on its way, so a ping or a retry shows its attempts as they happen. */
 function Deliveries({ endpoint, bump }: { endpoint: any; bump: number }) {
-  const list = useLoad(() => api.get(`/api/v1/webhooks/${endpoint.id}/deliveries`), [endpoint.id, bump]);
+  const list = useLoad(() => api.get(`/api/v1/webhooks/${endpoint.id}/deliveries/`), [endpoint.id, bump]);
   const action = useAction();
   const rows: any[] = list.data?.results ?? [];
   const moving = rows.some((d) => d.status !== "done" && d.status !== "failed");
@@ -313,7 +313,7 @@ function Deliveries({ endpoint, bump }: { endpoint: any; bump: number }) {
     return () => clearInterval(timer);
   }, [moving]);
   const retry = (d: any) => void action.run(
-    () => api.post(`/api/v1/webhooks/${endpoint.id}/deliveries/${d.id}/retry`, undefined, true), list.reload);
+    () => api.post(`/api/v1/webhooks/${endpoint.id}/deliveries/${d.id}/retry/`, undefined, true), list.reload);
   return (
     <section class="card" aria-labelledby="deliveries-title" data-testid="deliveries">
       <h2 id="deliveries-title">{t("Deliveries to {url}", { url: endpoint.url })}</h2>
