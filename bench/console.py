@@ -137,6 +137,7 @@ def main() -> int:
         "/api/v1/tests/bench/": data["test"], "/api/v1/tests/bench/analysis/": data["analysis"],
         "/api/v1/tests/bench/samples/": data["samples"],
         "/api/v1/tests/bench/analysis/versions/": {"test": "bench", "versions": []},
+        "/api/v1/tests/bench/lactate-steps/": {"test": "bench", "steps": []},
         "/api/v1/reports/": {"results": [], "next": None},
         "/api/v1/athletes/": {"results": [], "next": None},
     }

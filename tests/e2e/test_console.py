@@ -11,7 +11,9 @@ import httpx
 import pytest
 
 from .browser import ROOT, check_accessibility, launch, need_browser, shot
-from .conftest import OWNER_EMAIL, OWNER_PASSWORD
+from .conftest import OWNER_EMAIL, OWNER_PASSWORD, Api, join_by_invitation
+from .test_sso_and_passwords import SECRET as SSO_SECRET
+from .test_sso_and_passwords import provider  # noqa: F401  (the real OpenID provider, a fixture of this module too)
 
 ZAN_RAMP = ROOT / "testdata" / "cpet" / "spiro" / "zan_ramp"
 
@@ -98,6 +100,39 @@ def test_every_route_the_console_calls_is_in_the_merged_openapi_document(gateway
     assert not unknown, f"paths in the console that ROUTES does not list: {unknown}"
 
 
+def test_the_client_type_checks_against_the_live_openapi_document(gateway, tmp_path):
+    """The types of every call (path, JSON body, answer) from the document this system serves, not only the copy in
+    web/openapi.json: openapi-typescript (web/package-lock.json) makes them, tsc checks a copy of the console's
+    sources against them."""
+    import json
+    import shutil
+    import subprocess
+    import time
+
+    need_browser()
+    deadline = time.monotonic() + 90  # a service's schema missing from the merge (slow to build) is retried in 5 s
+    while True:
+        document = httpx.get(gateway + "/api/openapi.json", timeout=60).json()
+        merged = document["info"].get("description", "")
+        if all(name in merged for name in ("identity", "measurements", "reports", "notifications")) \
+                or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    web = ROOT / "web"
+    copy = tmp_path / "web"
+    shutil.copytree(web / "src", copy / "src")
+    for name in ("tsconfig.json", "vite.config.ts"):
+        shutil.copy(web / name, copy / name)
+    (copy / "node_modules").symlink_to(web / "node_modules")
+    (copy / "openapi.json").write_text(json.dumps(document))
+    bin_dir = web / "node_modules" / ".bin"
+    subprocess.run([str(bin_dir / "openapi-typescript"), "openapi.json", "-o", "generated/api-schema.d.ts"],
+                   cwd=copy, check=True, capture_output=True, timeout=300)
+    checked = subprocess.run([str(bin_dir / "tsc"), "--noEmit", "-p", "tsconfig.json"], cwd=copy,
+                             capture_output=True, text=True, timeout=600)
+    assert checked.returncode == 0, f"the console does not fit this system's API:\n{checked.stdout}{checked.stderr}"
+
+
 def drop_file(page, selector: str, path: Path) -> None:
     """Drag a file from the desktop onto the drop zone: a real `drop` event carrying the file's bytes."""
     import base64
@@ -171,11 +206,14 @@ def test_a_physiologists_session_from_login_to_logout(page, system, gateway, own
     page.get_by_role("link", name="Open the test").click()
     page.get_by_test_id("charts").wait_for()
     page.locator("body[data-charts-render-ms]").wait_for(state="attached")  # (no eval: the page's CSP forbids it)
-    assert page.locator(".chart-host canvas").count() == 4
+    # zan_ramp has no end-tidal pressures: three charts drawn, and the fourth panel says why it is empty
+    assert page.locator(".chart-host canvas").count() == 3
+    page.get_by_test_id("no-end-tidal").get_by_text("This file has no end-tidal pressures (PetO2, PetCO2)").wait_for()
     assert "5,001" in page.get_by_test_id("summary").inner_text()  # zan_ramp's VO2max, as the API stores it
     vt1 = float(page.get_by_test_id("vt1-time").input_value())
     zones_before = page.get_by_test_id("zones").inner_text()
     screen("06-test")
+    in_both_languages(page, mode, "06c-test-no-end-tidal", seen, "В файле нет парциальных давлений")
     page.set_viewport_size({"width": 820, "height": 1180})  # a tablet, upright
     page.wait_for_timeout(300)  # the charts follow their width
     screen("06b-test-tablet")
@@ -223,6 +261,7 @@ def test_a_physiologists_session_from_login_to_logout(page, system, gateway, own
     page.get_by_role("link", name="Reports").click()
     page.get_by_role("heading", name="Reports", exact=True).wait_for()
     page.locator("[data-testid=reports]").wait_for()
+    page.locator("[data-testid=reports]").get_by_role("link", name=f"{last} Zoya").first.wait_for()  # whose report
     screen("09-reports")
     page.get_by_role("link", name="Lab settings").click()
     page.get_by_role("heading", name="Members", exact=True).wait_for()
@@ -321,3 +360,196 @@ def test_login_with_a_choice_of_organisation_and_a_second_factor(page, system, g
     assert "Second Lab" in page.locator("header").inner_text()
     assert page.get_by_role("button", name="New athlete").count() == 0  # a viewer there
 
+
+
+def in_both_languages(page, mode: str, name: str, seen: dict, russian: str) -> None:
+    """The screen as it is, checked and shot in English, then in Russian (a text of it named), then back."""
+    seen[name] = check_accessibility(page, name)
+    shot(page, mode, name)
+    page.get_by_label("Language", exact=True).select_option("ru")
+    page.get_by_text(russian).first.wait_for()
+    seen[name + "-ru"] = check_accessibility(page, name + "-ru")
+    shot(page, mode, name + "-ru")
+    page.get_by_label("Язык", exact=True).select_option("en")
+    page.get_by_label("Language", exact=True).wait_for()
+
+
+def small_png(path: Path, width: int = 48, height: int = 16) -> Path:
+    """A real PNG (a blue bar), written with zlib: the logo the lab uploads."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    rows = b"".join(b"\x00" + b"\x1f\x4e\x9c" * width for _ in range(height))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    return path
+
+
+def imported_test(api: Api, path: Path, last_name: str) -> tuple[dict, str]:
+    from .test_tests_and_reports import upload, wait_for_import
+
+    athlete = api.post("/api/v1/athletes/", {"first_name": "Vera", "last_name": last_name, "sex": "female",
+                                             "birth_date": "1995-03-02", "body_mass_kg": 60.0}).json()
+    started = upload(api, athlete, path)
+    assert started.status_code == 202, started.text
+    state = wait_for_import(api, started.json()["id"], timeout=180)
+    assert state["status"] == "done", state
+    return athlete, state["test"]
+
+
+def test_sso_hands_the_token_pair_over_to_the_console(page, system, gateway, owner, provider):  # noqa: F811
+    """The SSO button when discovery says the domain signs in by SSO; the flow in a window of its own, through the
+    real OpenID provider and back to the callback, whose token pair the console reads; the lab's screens follow."""
+    domain = f"sso-console-{uuid.uuid4().hex[:6]}.test"
+    configured = owner.put("/api/v1/tenants/current/sso", {
+        "issuer": provider.issuer, "client_id": "first-lab", "client_secret": SSO_SECRET, "email_domains": [domain],
+        "default_role": "physiologist"})
+    assert configured.status_code == 200, configured.text
+    email = f"marta@{domain}"
+    provider.add_account(email, name="Marta Sso")
+    try:
+        page.goto(gateway + "/")
+        page.get_by_label("E-mail").fill(email)
+        page.get_by_label("E-mail").blur()  # discovery runs when the e-mail is complete
+        button = page.get_by_role("button", name="Sign in with your organisation's SSO")
+        button.wait_for()
+        assert not check_accessibility(page, "login: SSO")
+        shot(page, system.mode, "00-login-sso")
+        with page.expect_popup() as opened:
+            button.click()
+        popup = opened.value
+        page.get_by_role("heading", name="Athletes").wait_for(timeout=30_000)
+        if not popup.is_closed():
+            popup.wait_for_event("close", timeout=10_000)  # the console closes the SSO window once it has the tokens
+        assert page.locator("header .who").get_attribute("title") == email
+        assert page.get_by_role("button", name="New athlete").count() == 1  # the default role: a physiologist
+        shot(page, system.mode, "00b-after-sso")
+    finally:
+        assert owner.delete("/api/v1/tenants/current/sso").status_code == 204
+
+
+def test_lab_tools_logo_webhook_deliveries_lactate_steps_and_mfa_in_english_and_russian(
+        page, system, gateway, owner, mailbox, tmp_path):
+    """The screens that were API-only: a logo for the reports, a webhook's deliveries (each attempt, a ping, a
+    retry), lactate steps typed in for a test, two-factor enrolment (QR code and secret, a code, the recovery
+    codes); each in English and Russian, axe-clean, shot."""
+    import pyotp
+
+    from .test_notifications_and_webhooks import Receiver, wait
+
+    mode, seen = system.mode, {}
+    email, password = f"lab-admin-{uuid.uuid4().hex[:6]}@first.lab", "lab-admin-password-42"
+    admin, _ = join_by_invitation(owner, mailbox, email, "admin", password, "Alla Adminova")
+    _, test_id = imported_test(admin, ZAN_RAMP, f"Steps{uuid.uuid4().hex[:6]}")
+    log_in(page, gateway, email, password)
+    page.get_by_role("heading", name="Athletes").wait_for()
+
+    # the report logo: uploaded, shown as stored
+    page.get_by_role("link", name="Lab settings").click()
+    page.get_by_role("button", name="Report branding").click()
+    page.get_by_label("PNG or SVG, up to 512 KiB").set_input_files(str(small_png(tmp_path / "logo.png")))
+    page.get_by_role("button", name="Upload logo").click()
+    page.get_by_test_id("logo").wait_for()
+    page.get_by_test_id("logo-state").get_by_text("A logo is set.").wait_for()
+    assert admin.get("/api/v1/reports/settings/logo").headers["content-type"] == "image/png"
+    page.wait_for_load_state("networkidle")
+    in_both_languages(page, mode, "18-settings-logo", seen, "Логотип в отчётах")
+
+    # a webhook whose receiver refuses: a ping is tried three times and fails; the receiver mends, a retry succeeds
+    receiver = Receiver(500)
+    try:
+        page.get_by_role("button", name="Webhooks").click()
+        page.get_by_label("URL", exact=True).fill(receiver.url)
+        page.get_by_label("Events (comma-separated; patterns like reports.*)").fill("reports.report.failed")
+        page.get_by_role("button", name="Add", exact=True).click()
+        page.get_by_text("Signing secret (shown once):").wait_for()
+        page.get_by_role("button", name=f"Send a ping to {receiver.url}").click()
+        ping = page.get_by_test_id("deliveries").locator("tr", has_text="notifications.webhook.ping")
+        ping.and_(page.locator("[data-status=failed]")).wait_for(timeout=60_000)
+        tries = ping.get_by_text("HTTP 500").count()  # a ping is sent once, not on the retry schedule
+        assert tries >= 1 and len(receiver.requests) == tries
+        receiver.status = 200
+        ping.get_by_role("button", name="Send the notifications.webhook.ping delivery again").click()
+        ping.and_(page.locator("[data-status=done]")).wait_for(timeout=60_000)
+        ping.get_by_text("HTTP 200").wait_for()
+        wait(lambda: len(receiver.requests) == tries + 1, what="the retried ping")
+        in_both_languages(page, mode, "19-settings-webhook-deliveries", seen, "Доставки на")
+    finally:
+        receiver.close()
+
+    # lactate steps typed in for the test: the thresholds are computed and shown
+    page.goto(f"{gateway}/#/tests/{test_id}")
+    steps = page.get_by_test_id("lactate-steps")
+    steps.wait_for()
+    page.get_by_role("button", name="Add a stage").click()
+    page.get_by_role("button", name="Add a stage").click()
+    for n, (watts, lactate, hr) in enumerate([(100, "1,1", 118), (150, "1.3", 132), (200, "2.0", 147),
+                                              (250, "3.6", 162), (300, "6.4", 176)], start=1):
+        page.get_by_label(f"Intensity (W or km/h), stage {n}", exact=True).fill(str(watts))
+        page.get_by_label(f"Lactate, mmol/l, stage {n}", exact=True).fill(lactate)
+        page.get_by_label(f"HR, bpm, stage {n}", exact=True).fill(str(hr))
+    page.get_by_role("button", name="Save lactate steps").click()
+    page.get_by_text(re.compile(r"Saved as version \d+\.")).first.wait_for(timeout=60_000)
+    page.get_by_test_id("lactate-thresholds").wait_for()
+    stored = admin.get(f"/api/v1/tests/{test_id}/lactate-steps").json()["steps"]
+    assert [(s["intensity"], s["lactate"]) for s in stored] == [(100, 1.1), (150, 1.3), (200, 2.0), (250, 3.6),
+                                                                (300, 6.4)]
+    page.get_by_test_id("lactate-steps").scroll_into_view_if_needed()
+    in_both_languages(page, mode, "20-test-lactate-steps", seen, "Ступени лактата")
+
+    # two-factor sign-in: the QR code and its secret, a code from the authenticator, the recovery codes once
+    page.get_by_role("link", name="My account").click()
+    page.get_by_role("button", name="Set up two-factor sign-in").click()
+    page.get_by_test_id("totp-qr").wait_for()
+    secret = page.get_by_test_id("totp-secret").inner_text().strip()
+    in_both_languages(page, mode, "21-account-mfa-enrol", seen, "Отсканируйте код приложением-аутентификатором")
+    page.get_by_label("Code from your authenticator app").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Confirm").click()
+    codes = page.get_by_test_id("recovery-codes").locator("li")
+    codes.first.wait_for()
+    assert codes.count() >= 8
+    state = admin.get("/api/v1/auth/mfa/totp").json()
+    assert state["enabled"] and state["recovery_codes_left"] == codes.count()
+    in_both_languages(page, mode, "22-account-recovery-codes", seen, "Резервные коды")
+    serious = {name: found for name, found in seen.items() if found}
+    assert not serious, f"axe found serious or critical violations: {serious}"
+
+
+@pytest.mark.saas  # presigned links exist only with S3 storage
+def test_a_presigned_report_download_works_under_the_consoles_csp(page, system, gateway, owner, tmp_path):
+    """With S3_PRESIGNED_DOWNLOADS the file route is a 307 to the object store, which `fetch` under the console's
+    `connect-src 'self'` may not follow: the console asks for the link and navigates to it (an attachment). Reports
+    is restarted with the setting for this test and restarted without it after."""
+    from pypdf import PdfReader
+
+    system.restart("reports", {"S3_PRESIGNED_DOWNLOADS": "true"})
+    try:
+        athlete, test_id = imported_test(owner, ZAN_RAMP, f"Presigned{uuid.uuid4().hex[:6]}")
+        requested = owner.post("/api/v1/reports/", {"test": test_id, "language": "en", "template": "athlete"})
+        assert requested.status_code == 202, requested.text
+        report_id = requested.json()["id"]
+        from .test_notifications_and_webhooks import wait
+
+        wait(lambda: owner.get(f"/api/v1/reports/{report_id}").json()["status"] == "done", timeout=180,
+             what="the report")
+        redirect = owner.get(f"/api/v1/reports/{report_id}/file", follow_redirects=False)
+        assert redirect.status_code == 307 and redirect.headers["location"].startswith(system.s3.endpoint_url)
+
+        log_in(page, gateway, OWNER_EMAIL, OWNER_PASSWORD)
+        page.get_by_role("heading", name="Athletes").wait_for()
+        page.get_by_role("link", name="Reports").click()
+        row = page.locator("[data-testid=reports] tr", has=page.locator(f"a[href='#/athletes/{athlete['id']}']"))
+        row.wait_for()
+        with page.expect_download() as download:
+            row.get_by_role("button", name="Download PDF report (EN)").click()
+        assert download.value.url.startswith(system.s3.endpoint_url)  # straight from the store, never through fetch
+        pdf = tmp_path / "presigned.pdf"
+        download.value.save_as(pdf)
+        assert pdf.read_bytes().startswith(b"%PDF") and len(PdfReader(pdf).pages) >= 1
+        assert page.get_by_role("alert").count() == 0
+        shot(page, system.mode, "24-reports-presigned-download")
+    finally:
+        system.restart("reports", {"S3_PRESIGNED_DOWNLOADS": None})
