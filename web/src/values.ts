@@ -90,6 +90,7 @@ const FLAG: Texts = {
   "missing_channel:": ["channel {x} is missing", "нет канала {x}"],
   "units_suspicious:": ["the units of {x} look wrong", "единицы {x} выглядят неверными"],
   "implausible_values:": ["implausible values in {x}", "неправдоподобные значения в {x}"],
+  "athlete_mismatch:": ["the file's athlete differs from the record ({x})", "спортсмен в файле не совпадает с карточкой ({x})"],
   noisy_signal: ["breath-to-breath VO2 scatter is high", "большой разброс VO2 от вдоха к вдоху"],
 };
 

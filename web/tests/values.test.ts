@@ -45,7 +45,7 @@ function sent(): Record<Kind, Set<string>> {
                      ...all(thresholds, /label = "([a-z]+)"/g), ...all(thresholds, /label, basis = med, "([a-z]+)"/g),
                      ...all(engine("overrides"), /method="([a-z]+)"/g), ...all(methodOrder, /"([^"]+)"/g)]),
     severity: new Set(all(engine("quality"), /"(info|warning|error)"/g)),
-    flag: new Set([...all(engineSources, /flag\(flags, "([a-z_]+)"/g),
+    flag: new Set([...[...engineSources.matchAll(/flag\(flags, "([a-z_]+)(:[^"]*)?"/g)].map((m) => m[1] + (m[2] ? ":" : "")),
                    ...["vt1", "vt2"].map((n) => `${n}_undetermined`), // f"{name}_undetermined"
                    ...all(engineSources, /flag\(flags, f"([a-z_]+:)\{/g)]),
     zone: new Set([...all(engine("zones"), /zone\("([^"]+)"/g), ...all(engine("zones"), /\["note"\] = "([^"]+)"/g)]),
@@ -60,6 +60,7 @@ describe("values the API sends", () => {
     for (const [kind, values] of Object.entries(expected)) expect(values.size, kind).toBeGreaterThan(1);
     expect(expected.flag).toContain("too_short");
     expect(expected.flag).toContain("missing_channel:");
+    expect(expected.flag).toContain("athlete_mismatch:");
     expect(expected.method).toContain("V-slope");
     expect(expected.method).toContain("OBLA 4.0");
     expect(expected.phase).toContain("warm_up");

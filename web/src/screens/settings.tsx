@@ -47,7 +47,7 @@ function SettingsForm<T extends Record<string, any>>(props: {
     e.preventDefault();
     setSaved("");
     void action.run(() => props.save(s),
-      (next) => { current.set(next); setSaved(t("Saved.")); });
+      (next) => { current.set(next); setSaved("Saved."); });
   };
   return (
     <form class="card grid" onSubmit={save} aria-labelledby={props.id}>
@@ -55,7 +55,7 @@ function SettingsForm<T extends Record<string, any>>(props: {
       {props.children(s, (patch) => current.set({ ...s, ...patch }))}
       <ErrorLine error={action.error} />
       <div class="row wide"><button type="submit" class="primary">{t("Save")}</button>
-        <span class="ok" aria-live="polite">{saved}</span></div>
+        <span class="ok" aria-live="polite">{saved && t("Saved.")}</span></div>
     </form>
   );
 }
@@ -230,10 +230,10 @@ function Logo({ version, onChanged }: { version: number; onChanged: () => void }
     const form = new FormData();
     form.set("logo", file);
     void action.run(() => api.request("PUT", "/api/v1/reports/settings/logo", { form }),
-      () => { setDone(t("Logo saved.")); setFile(null); onChanged(); });
+      () => { setDone("saved"); setFile(null); onChanged(); });
   };
   const remove = () => void action.run(() => api.del("/api/v1/reports/settings/logo"),
-    () => { setDone(t("Logo removed.")); onChanged(); });
+    () => { setDone("removed"); onChanged(); });
   return (
     <form class="card" onSubmit={upload} aria-labelledby="logo-title">
       <h2 id="logo-title">{t("Logo on reports")}</h2>
@@ -244,7 +244,7 @@ function Logo({ version, onChanged }: { version: number; onChanged: () => void }
       <div class="row">
         <button type="submit" class="primary" disabled={!file}>{t("Upload logo")}</button>
         {src && <button type="button" class="danger" onClick={remove}>{t("Remove logo")}</button>}
-        <span class="ok" aria-live="polite">{done}</span>
+        <span class="ok" aria-live="polite">{done === "saved" ? t("Logo saved.") : done === "removed" ? t("Logo removed.") : ""}</span>
       </div>
     </form>
   );
@@ -331,7 +331,7 @@ function Deliveries({ endpoint, bump }: { endpoint: any; bump: number }) {
               <td>
                 <ol class="attempts">{(d.attempt_log ?? []).map((a: any, i: number) => (
                   <li key={i}>{formatDateTime(a.at)}: {a.status_code ? `HTTP ${a.status_code}` : t("no answer")}
-                    {a.latency_ms != null ? ` · ${a.latency_ms} ms` : ""}{a.error ? ` · ${a.error}` : ""}</li>))}</ol>
+                    {a.latency_ms != null ? ` · ${a.latency_ms} ${t("ms")}` : ""}{a.error ? ` · ${a.error}` : ""}</li>))}</ol>
               </td>
               <td>{formatDateTime(d.created_at)}</td><td>{formatDateTime(d.next_attempt_at)}</td>
               <td><button type="button" aria-label={t("Send the {event} delivery again", { event: d.event_type })}

@@ -309,7 +309,7 @@ function Methods({ a }: { a: any }) {
           {rows.map(({ vt, m }, i) => (
             <tr key={i}><td>{vt.toUpperCase()}</td><td>{say("method", m.method)}</td><td>{formatNumber(m.time_s)}</td>
               <td>{formatNumber(m.vo2_ml_min)}</td><td>{formatNumber(m.hr_bpm)}</td>
-              <td>{m.power_w != null ? `${formatNumber(m.power_w)} W` : m.speed_kmh != null ? `${formatNumber(m.speed_kmh, 1)} km/h` : "—"}</td></tr>
+              <td>{m.power_w != null ? `${formatNumber(m.power_w)} ${t("W")}` : m.speed_kmh != null ? `${formatNumber(m.speed_kmh, 1)} ${t("km/h")}` : "—"}</td></tr>
           ))}
         </tbody>
       </table>
@@ -367,7 +367,7 @@ function StepsEditor({ testId, stored, onSaved }: { testId: string; stored: any[
     e.preventDefault();
     setSaved("");
     void action.run(() => api.post(`/api/v1/tests/${testId}/lactate-steps/`, stepsBody(rows)),
-      (answer) => { setSaved(t("Saved as version {v}.", { v: answer?.version ?? "—" })); onSaved(); });
+      (answer) => { setSaved(String(answer?.version ?? "—")); onSaved(); });
   };
   return (
     <form class="card" onSubmit={save} aria-labelledby="steps-title">
@@ -397,7 +397,7 @@ function StepsEditor({ testId, stored, onSaved }: { testId: string; stored: any[
       <div class="row">
         <button type="button" onClick={() => setRows([...rows, emptyStep()])} disabled={rows.length >= 60}>{t("Add a stage")}</button>
         <button type="submit" class="primary">{t("Save lactate steps")}</button>
-        <span class="ok" aria-live="polite">{saved}</span>
+        <span class="ok" aria-live="polite">{saved && t("Saved as version {v}.", { v: saved })}</span>
       </div>
     </form>
   );
