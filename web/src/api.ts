@@ -4,12 +4,12 @@
 // against the gateway's merged /api/openapi.json (tests/e2e/test_console.py), so a renamed route fails CI.
 
 // ---- the API's types, generated from its OpenAPI document ------------------------------------------------------
-// `generated/api-schema.d.ts` is made by openapi-typescript (pinned in package-lock.json) from `openapi.json`, the
-// merged document the gateway serves (`npm run openapi` refreshes both from a running system; the browser tests
-// type-check this client against the live document too). A call's path, as the screens write it with ids filled
+// `api-schema.d.ts` is made by openapi-typescript (pinned in package-lock.json) from `openapi.json`, the merged
+// document the gateway serves (`npm run types` after refreshing openapi.json; tests/contract.test.ts fails when it
+// is stale, and the browser tests type-check this client against the live document too). A call's path, as the screens write it with ids filled
 // in, is matched segment by segment to the document's route; its JSON body and its answer take that route's types,
 // and a path the document does not have is a compile error.
-import type { components, paths } from "../generated/api-schema";
+import type { components, paths } from "./api-schema";
 
 /** The document's named schemas (Athlete, ExerciseTest, Report, ...). */
 export type Schemas = components["schemas"];
