@@ -68,6 +68,10 @@ def make_celery(service: str, *, django_settings: str | None = None, include: li
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
+        # off: after a reconnection Celery restores the prefetch count from the thread that acks a task, a blocking
+        # basic.qos on the consumer's connection that the main thread reads too; with the threads pool the two
+        # readers deadlock the worker (seen when the broker restarted mid-burst: tests/test_delivery_kills.py)
+        "worker_enable_prefetch_count_reduction": False,
         "task_default_queue": queue,
         "task_default_exchange": queue,
         "task_default_exchange_type": "direct",

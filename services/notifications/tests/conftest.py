@@ -55,13 +55,14 @@ def stop(proc: subprocess.Popen, timeout=15) -> str:
 
 
 def wait_for(predicate, timeout=30.0, interval=0.05, what="condition"):
+    """`what` may be a callable: it is read when the wait times out (logs as they are then, not as they were)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout} s waiting for {what() if callable(what) else what}")
 
 
 class Bus:

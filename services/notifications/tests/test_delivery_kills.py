@@ -131,9 +131,17 @@ def received_ids(receiver):
         return [r["headers"]["webhook-id"] for r in receiver.requests]
 
 
+def missing(tenant, accepted, receiver):
+    """What a timed-out wait lacked, and where each missing event's delivery stands (the failure's first clue)."""
+    absent = set(accepted) - set(received_ids(receiver))
+    with tenant_transaction(tenant):
+        rows = Counter(f"{d.status}/{d.stage}" for d in Delivery.objects.filter(event_id__in=absent))
+    return f"{len(absent)} of {len(accepted)} not received; their deliveries: {dict(rows) or 'none'}"
+
+
 def assert_once_each(tenant, accepted, receiver, parts):
     wait_for(lambda: set(accepted) <= set(received_ids(receiver)), timeout=120,
-             what=f"every event at the receiver\n{parts.logs()}")
+             what=lambda: f"every event at the receiver ({missing(tenant, accepted, receiver)})\n{parts.logs()}")
     time.sleep(1.0)  # anything late would be a repeat
     got = Counter(received_ids(receiver))
     assert set(got) == set(accepted)                                        # each event, and nothing else
@@ -164,7 +172,7 @@ def test_the_relay_killed_during_a_burst(parts, lab):
     parts.start("consumer", "consuming ")
     accepted = burst(tenant, user)
     parts.start("relay")
-    wait_for(lambda: len(received_ids(receiver)) >= 3, timeout=90, what=f"the first deliveries\n{parts.logs()}")
+    wait_for(lambda: len(received_ids(receiver)) >= 3, timeout=90, what=lambda: f"the first deliveries\n{parts.logs()}")
     parts.kill("relay")                                                      # mid-burst, perhaps mid-batch
     more = burst(tenant, user, 10)                                           # accepted while no relay runs
     parts.start("relay")
@@ -179,7 +187,7 @@ def test_the_consumer_killed_during_a_burst(parts, lab):
     parts.start("consumer", "consuming ")
     parts.start("relay")
     accepted = burst(tenant, user)
-    wait_for(lambda: len(received_ids(receiver)) >= 3, timeout=90, what=f"the first deliveries\n{parts.logs()}")
+    wait_for(lambda: len(received_ids(receiver)) >= 3, timeout=90, what=lambda: f"the first deliveries\n{parts.logs()}")
     parts.kill("consumer")                                                   # mid-event, perhaps after its commit
     more = burst(tenant, user, 10)
     parts.start("consumer", "consuming ")
@@ -195,7 +203,7 @@ def test_the_broker_stopped_during_a_burst(parts, lab, rabbit):
     parts.start("consumer", "consuming ")
     parts.start("relay")
     accepted = burst(tenant, user)
-    wait_for(lambda: len(received_ids(receiver)) >= 3, timeout=90, what=f"the first deliveries\n{parts.logs()}")
+    wait_for(lambda: len(received_ids(receiver)) >= 3, timeout=90, what=lambda: f"the first deliveries\n{parts.logs()}")
     rabbit.stop()                                                            # the private node, never the shared one
     more = burst(tenant, user, 10)                                           # committed while the broker is down
     rabbit.start()
