@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import uuid
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -18,7 +20,7 @@ from servicekit.tenancy import tenant_transaction
 
 from notifications.inapp.models import Notification
 from notifications.webhooks import actions, tasks
-from notifications.webhooks.models import Attempt, Delivery, Endpoint, RetryDue
+from notifications.webhooks.models import Attempt, Delivery, Endpoint, RetryDue, SendingSlot
 
 from .webhook_receiver import Receiver
 
@@ -265,11 +267,70 @@ def test_a_slow_receiver_times_out_and_holds_only_its_own_slots(settings, caller
             assert run(d, tenant_a) == actions.DONE
         with tenant_transaction(tenant_a):
             Delivery.objects.filter(pk=slow_one.pk).update(sending_until=None)  # that request "ended"
+            actions.release_slot(Delivery.objects.get(pk=slow_one.pk))
         assert run(slow_two, tenant_a)[0] == "retry"                        # timed out: a retry is scheduled
     assert len(fast.requests) == 2
     with tenant_transaction(tenant_a):
         attempt = Attempt.objects.get(delivery_id=slow_two.id)
     assert attempt.status_code is None and "Timeout" in attempt.error and attempt.latency_ms < 2500
+
+
+def three_deliveries_to_one_receiver(owner, tenant, receiver):
+    create(owner, receiver.url)
+    for _ in range(3):
+        EventConsumer("notifications", registry.load()).process(report_ready(tenant))
+    return deliveries(tenant)
+
+
+def test_each_request_out_holds_one_of_the_endpoints_slots_until_it_is_recorded(settings, caller, tenant_a):
+    settings.WEBHOOK_MAX_IN_FLIGHT = 2
+    with Receiver() as receiver:
+        one, two, three = three_deliveries_to_one_receiver(caller(tenant_a), tenant_a, receiver)
+        with tenant_transaction(tenant_a):
+            state_one, claimed_one = actions.claim(str(one.id))
+            state_two, _ = actions.claim(str(two.id))
+        assert (state_one, state_two) == (actions.SEND, actions.SEND)
+        assert run(three, tenant_a)[0] == "retry"                          # both slots held: busy, back in a moment
+        with tenant_transaction(tenant_a):                                  # the first request answered
+            actions.record_attempt(str(one.id), claimed_one, at=timezone.now(), status_code=200, latency_ms=3)
+        assert run(three, tenant_a) == actions.DONE                         # its slot went to the next one
+        with tenant_transaction(tenant_a):
+            held = {str(s.delivery_id) for s in SendingSlot.objects.filter(held_until__isnull=False)}
+            assert SendingSlot.objects.count() == 2                         # made once, as many as the limit
+    assert held == {str(two.id)}                                            # only the request still out
+    assert len(receiver.requests) == 1
+
+
+@pytest.mark.postgres_only  # SQLite serialises writing transactions: there a second claim waits by design
+def test_a_claim_passes_over_a_slot_another_claim_is_taking_without_waiting_for_it(settings, caller, tenant_a):
+    settings.WEBHOOK_MAX_IN_FLIGHT = 2
+    with Receiver() as receiver:
+        one, two, three = three_deliveries_to_one_receiver(caller(tenant_a), tenant_a, receiver)
+        with tenant_transaction(tenant_a):
+            assert actions.claim(str(one.id))[0] == actions.SEND
+        taking, finish, seen = threading.Event(), threading.Event(), {}
+
+        def second_claim_left_open():   # its own connection; its transaction holds the free slot's row lock
+            try:
+                with tenant_transaction(tenant_a):
+                    seen["two"] = actions.claim(str(two.id))[0]
+                    taking.set()
+                    finish.wait(30)
+            finally:
+                connection.close()
+
+        other = threading.Thread(target=second_claim_left_open)
+        other.start()
+        try:
+            assert taking.wait(30)
+            with tenant_transaction(tenant_a):
+                with connection.cursor() as cursor:   # a wait for that lock would fail this claim, not pass it
+                    cursor.execute("SET LOCAL lock_timeout = '2s'")
+                state_three, _ = actions.claim(str(three.id))
+        finally:
+            finish.set()
+            other.join(30)
+    assert seen["two"] == actions.SEND and state_three == actions.BUSY
 
 
 def test_ping_and_manual_retry(caller, tenant_a):

@@ -2,7 +2,8 @@
 pings, manual retries, and the steps of one delivery attempt (claim, record the outcome, give up).
 
 One attempt: a short transaction claims the delivery (locked; a lease so a duplicate task does not send it twice
-at once; at most WEBHOOK_MAX_IN_FLIGHT requests out per endpoint, so a slow receiver holds only its own slots),
+at once; at most WEBHOOK_MAX_IN_FLIGHT requests out per endpoint, each holding one of its SendingSlot rows, so a
+slow receiver holds only its own slots),
 the request goes out with no transaction open, and a second short transaction records the attempt and what
 follows: done, the next retry (Standard Webhooks' schedule with jitter), or failed — and when the retries of a
 delivery run out with no success since, the endpoint is disabled and its owners told.
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from servicekit import jobs
@@ -34,7 +36,7 @@ from servicekit.tenancy import current_tenant_id
 from .. import events
 from ..outcomes import actions as outcomes
 from . import metrics, signing
-from .models import Attempt, Delivery, Endpoint, RetryDue
+from .models import Attempt, Delivery, Endpoint, RetryDue, SendingSlot
 
 SENDING, WAITING = "sending", "waiting"
 NOT_YET, SKIPPED, BUSY, SEND = "not-yet", "skipped", "busy", "send"
@@ -196,19 +198,51 @@ def claim(delivery_id: str) -> tuple[str, Claim | None]:
         return SKIPPED, None   # another run has its request out
     if delivery.next_attempt_at and delivery.next_attempt_at > now + dt.timedelta(seconds=1):
         return SKIPPED, None   # an earlier task's duplicate: the current schedule has its own
-    endpoint = jobs.lock(Endpoint, delivery.endpoint_id)
+    endpoint = Endpoint.objects.get(pk=delivery.endpoint_id)
     if not endpoint.enabled and delivery.event_type != events.WEBHOOK_PING:
         jobs.fail(delivery, problem(409, "webhook-endpoint-disabled", "the endpoint was disabled"), stage=WAITING)
         return FAILED, None
-    in_flight = Delivery.objects.filter(endpoint_id=endpoint.id, sending_until__gt=now).exclude(pk=delivery.pk)
-    if in_flight.count() >= settings.WEBHOOK_MAX_IN_FLIGHT:
-        return BUSY, None
     lease = now + dt.timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
+    if not take_slot(endpoint, delivery, now=now, until=lease):
+        return BUSY, None
     # a worker killed mid-request: its task comes again and finds the lease, the watchdog row (due a grace after the
     # delivery was due, moved on by each sweep) queues it again until the lease is over
     jobs.start(delivery, SENDING, sending_until=lease)
     return SEND, Claim(delivery.generation, delivery.attempts, endpoint.url, delivery.payload.encode(),
                        secrets_in_use(endpoint, now), str(delivery.event_id))
+
+
+def _free_slot(endpoint: Endpoint, now: dt.datetime):
+    free = Q(held_until__isnull=True) | Q(held_until__lte=now)
+    # SKIP LOCKED: a slot another claim is taking is passed over, not waited for (SQLite serialises writers anyway)
+    return (SendingSlot.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(free, endpoint_id=endpoint.id, number__lt=settings.WEBHOOK_MAX_IN_FLIGHT)
+            .order_by("number").first())
+
+
+def take_slot(endpoint: Endpoint, delivery: Delivery, *, now: dt.datetime, until: dt.datetime) -> bool:
+    """One of the endpoint's WEBHOOK_MAX_IN_FLIGHT request slots for this delivery until `until` (its lease), or
+    False when all are held. The slots are made the first time they are needed (and when the limit grows)."""
+    SendingSlot.objects.filter(endpoint_id=endpoint.id, delivery_id=delivery.id).update(delivery_id=None,
+                                                                                       held_until=None)
+    slot = _free_slot(endpoint, now)
+    if slot is None:
+        have = SendingSlot.objects.filter(endpoint_id=endpoint.id, number__lt=settings.WEBHOOK_MAX_IN_FLIGHT).count()
+        if have >= settings.WEBHOOK_MAX_IN_FLIGHT:
+            return False
+        SendingSlot.objects.bulk_create([SendingSlot(tenant_id=endpoint.tenant_id, endpoint_id=endpoint.id, number=n)
+                                         for n in range(settings.WEBHOOK_MAX_IN_FLIGHT)], ignore_conflicts=True)
+        slot = _free_slot(endpoint, now)
+        if slot is None:
+            return False
+    SendingSlot.objects.filter(pk=slot.pk).update(delivery_id=delivery.id, held_until=until)
+    return True
+
+
+def release_slot(delivery: Delivery) -> None:
+    """The delivery's request ended (answered, failed or timed out): its slot is free for the next one."""
+    SendingSlot.objects.filter(endpoint_id=delivery.endpoint_id, delivery_id=delivery.id).update(delivery_id=None,
+                                                                                                held_until=None)
 
 
 def retry_delay(attempts: int) -> float | None:
@@ -224,7 +258,10 @@ def record_attempt(delivery_id: str, claimed: Claim, *, at: dt.datetime, status_
     """Inside the task's tenant transaction: the attempt's log line and what follows. Returns (DONE | RETRY |
     FAILED | STALE, seconds to the retry)."""
     delivery = jobs.lock(Delivery, delivery_id, related=("endpoint",))
-    if delivery is None or delivery.generation != claimed.generation:
+    if delivery is None:
+        return STALE, None
+    release_slot(delivery)   # the request is over, whatever is recorded
+    if delivery.generation != claimed.generation:
         return STALE, None
     Attempt.objects.create(tenant_id=delivery.tenant_id, delivery=delivery, at=at, status_code=status_code,
                            latency_ms=latency_ms, response_excerpt=excerpt[:1024], error=error[:500])
@@ -232,7 +269,7 @@ def record_attempt(delivery_id: str, claimed: Claim, *, at: dt.datetime, status_
     if status_code is not None and 200 <= status_code < 300:
         jobs.finish(delivery, sending_until=None, next_attempt_at=None)
         unwatch(delivery)
-        Endpoint.objects.filter(pk=endpoint.pk).update(last_success_at=timezone.now())
+        note_success(endpoint)
         return DONE, None
     why = f"HTTP {status_code}" if status_code is not None else error
     failure = problem(502, "webhook-delivery-failed", f"attempt {delivery.attempts}: {why}"[:2000],
@@ -251,6 +288,20 @@ def record_attempt(delivery_id: str, claimed: Claim, *, at: dt.datetime, status_
     return RETRY, delay
 
 
+# An endpoint's last success is written at most once a second: every delivery writing the endpoint's row made the
+# deliveries to one receiver queue on that row's lock (the claims lock it too), which under load became the
+# webhooks' whole latency. A success that matched the condition but was not written is at most this old.
+SUCCESS_RESOLUTION = dt.timedelta(seconds=1)
+
+
+def note_success(endpoint: Endpoint) -> None:
+    """Inside the recording transaction: the endpoint answered 2xx now (the retry rule reads it)."""
+    now = timezone.now()
+    # a row whose recorded success is recent does not match, so PostgreSQL skips it without waiting for its lock
+    Endpoint.objects.filter(pk=endpoint.pk).filter(
+        Q(last_success_at__isnull=True) | Q(last_success_at__lt=now - SUCCESS_RESOLUTION)).update(last_success_at=now)
+
+
 def give_up(delivery_id: str, reason: str) -> str:
     delivery = jobs.lock(Delivery, delivery_id)
     if delivery is None:
@@ -258,6 +309,7 @@ def give_up(delivery_id: str, reason: str) -> str:
     if not delivery.finished:
         jobs.fail(delivery, problem(503, "webhook-undeliverable", reason, title="Service Unavailable"),
                   sending_until=None)
+    release_slot(delivery)
     unwatch(delivery)
     return FAILED
 
@@ -266,7 +318,8 @@ def _disable_if_failing(endpoint: Endpoint, *, since: dt.datetime) -> None:
     """A delivery's retries ran out: unless the endpoint succeeded since that delivery began, it is disabled and
     the tenant's owners and admins are told (its creator and last editor when none is known yet)."""
     endpoint = Endpoint.objects.get(pk=endpoint.pk)
-    if not endpoint.enabled or (endpoint.last_success_at and endpoint.last_success_at > since):
+    # a success recorded within SUCCESS_RESOLUTION before the delivery began may stand for one after it
+    if not endpoint.enabled or (endpoint.last_success_at and endpoint.last_success_at > since - SUCCESS_RESOLUTION):
         return
     endpoint.enabled = False
     endpoint.disabled_reason = "every attempt failed for the whole retry schedule"

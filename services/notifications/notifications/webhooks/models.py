@@ -60,6 +60,23 @@ class Delivery(jobs.JobRow, TenantOwned):
                    models.Index(fields=["endpoint", "created_at"])]
 
 
+class SendingSlot(TenantOwned):
+    """One of an endpoint's WEBHOOK_MAX_IN_FLIGHT request slots: held by a delivery while its request is out (until
+    its lease ends, should the worker die). A claim takes a free one with SKIP LOCKED, so claims to one receiver
+    never queue on each other's locks (a lock on the endpoint's row did, and under load that wait was the
+    deliveries' whole latency)."""
+
+    id = models.BigAutoField(primary_key=True)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="+")
+    number = models.PositiveSmallIntegerField()
+    delivery_id = models.UUIDField(null=True, blank=True)
+    held_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "webhook_sending_slot"
+        constraints = [models.UniqueConstraint(fields=["endpoint", "number"], name="webhook_sending_slot_uniq")]
+
+
 class Attempt(TenantOwned):
     """One HTTP request of a delivery: when, what came back, how long it took."""
 
