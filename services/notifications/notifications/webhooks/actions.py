@@ -228,10 +228,11 @@ def take_slot(endpoint: Endpoint, delivery: Delivery, *, now: dt.datetime, until
     slot = _free_slot(endpoint, now)
     if slot is None:
         have = SendingSlot.objects.filter(endpoint_id=endpoint.id, number__lt=settings.WEBHOOK_MAX_IN_FLIGHT).count()
-        if have >= settings.WEBHOOK_MAX_IN_FLIGHT:
-            return False
-        SendingSlot.objects.bulk_create([SendingSlot(tenant_id=endpoint.tenant_id, endpoint_id=endpoint.id, number=n)
-                                         for n in range(settings.WEBHOOK_MAX_IN_FLIGHT)], ignore_conflicts=True)
+        if have < settings.WEBHOOK_MAX_IN_FLIGHT:
+            SendingSlot.objects.bulk_create([SendingSlot(tenant_id=endpoint.tenant_id, endpoint_id=endpoint.id,
+                                                         number=n) for n in range(settings.WEBHOOK_MAX_IN_FLIGHT)],
+                                            ignore_conflicts=True)
+        # looked for again either way: another claim may have made the slots (and committed) since the first look
         slot = _free_slot(endpoint, now)
         if slot is None:
             return False
