@@ -1,4 +1,5 @@
-"""Dead letters of one service: list them, replay them into the service's own queue.
+"""Dead letters of one service: list them, replay them into the service's own queue, forget those about an erased
+subject.
 
 Listing takes the messages without acking and closes the channel (the broker puts them back). Replaying publishes a
 copy straight to `<service>.events` (default exchange, so no other service gets it again) with publisher confirms and
@@ -7,9 +8,12 @@ the death/delivery-count headers stripped, and only then acks the dead letter.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 
 from . import broker
+
+log = logging.getLogger(__name__)
 
 DEATH_HEADERS = ("x-death", "x-first-death-queue", "x-first-death-reason", "x-first-death-exchange",
                  "x-first-death-time", "x-last-death-queue", "x-last-death-reason", "x-last-death-exchange",
@@ -98,3 +102,43 @@ def replay(service: str, *, ids: set[str] | None = None, url: str | None = None,
     finally:
         publisher.close()
     return replayed
+
+
+def is_erasure_event(event_type: str) -> bool:
+    """An erasure's own events (the requests `*.deleted`, the answers `*.deletion.confirmed`): ids only, and the
+    erasure itself; they are never forgotten (a dead-lettered request must stay for an operator to replay)."""
+    return event_type.endswith(".deleted") or event_type.endswith(".deletion.confirmed")
+
+
+def forget(service: str, *, tenant_id, ids, url: str | None = None, limit: int = 10000) -> list[DeadLetter]:
+    """Drop (ack) the dead letters of `service` that belong to the tenant and whose envelope names one of `ids`
+    (servicekit.erasure.forget_events: their payloads copy an erased subject's data, and a replay would only carry
+    it back). The erasure's own events stay, and so does every other dead letter: they are taken unacked and go
+    back to the queue when the channel closes. At most `limit` are looked at (a queue longer than that is logged).
+    Returns what went, for the caller to count; the payloads are not logged."""
+    needles = [str(i) for i in ids if i]
+    if not needles:
+        return []
+    gone: list[DeadLetter] = []
+    with broker.connection(url) as conn:
+        channel = conn.channel()
+        queue = _dlq(channel, service)
+        seen = 0
+        while seen < limit:
+            message = queue.get(no_ack=False)
+            if message is None:
+                break
+            seen += 1
+            dead = describe(message)
+            if (str(dead.tenant_id) == str(tenant_id) and not is_erasure_event(dead.type)
+                    and any(n in dead.body for n in needles)):
+                message.ack()
+                gone.append(dead)
+        channel.close()  # the others: unacked, back to the dead-letter queue
+    if seen >= limit:
+        log.warning("%s holds more than %d dead letters: only the first %d were checked for an erased subject",
+                    broker.dead_letter_queue_name(service), limit, limit)
+    for dead in gone:
+        log.info("dead letter %s (%s) of %s forgotten: it named an erased subject", dead.event_id, dead.type, service,
+                 extra={"tenant_id": str(tenant_id), "event_id": dead.event_id})
+    return gone
