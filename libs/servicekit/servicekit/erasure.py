@@ -12,8 +12,19 @@ The erasing side, in its consumer's handler (inside the event's tenant transacti
 
     erasure.confirm(events.DELETION_CONFIRMED, scope="athlete", subject_id=..., tenant_id=..., removed={...},
                     request_event_id=event.id)
-    erasure.forget_sent_events(tenant_id, [athlete_id, *test_ids])  # sent outbox rows that copy the subject's data
+    erasure.forget_events(tenant_id, [athlete_id, *test_ids])       # the events about it: outbox, dead letters
+    erasure.bury(ErasedSubject, tenant_id, "athlete", athlete_id, tests=test_ids)  # late events bring nothing back
     erasure.erase_tenant(tenant_id)                                  # every tenant-owned row of this service's DB
+
+Events about an erased subject (`forget_events`, the one mechanism every service's erasure uses; the service knows
+which ids name the subject, the kit only finds the events that name them):
+- sent outbox rows go: their payloads copy the subject's data (names, results) and would stay OUTBOX_KEEP_DAYS;
+- unsent outbox rows go too: relayed after the erasure they would carry the data to services that are being told
+  to erase it (and whose tombstones would drop them anyway); nothing is lost that anybody may still have;
+- the service's own dead letters (`<service>.events.dlq`) that name it are dropped: a replay would bring the data
+  back, and the payload is the data;
+- the erasure's own events (requests `*.deleted`, answers `*.deletion.confirmed`) hold ids only and always stay,
+  sent or not, in the outbox and among the dead letters (a dead-lettered request is for an operator to replay).
 
 A repeated request (a redelivery, or the asker's periodic re-emission) finds nothing left, removes nothing and
 confirms again: erasing is idempotent in effect, and the inbox makes a redelivered event a no-op.
@@ -122,23 +133,46 @@ def confirm(event_type: str, *, scope: str, subject_id, tenant_id, removed: dict
     return publish(event_type, data, tenant_id=str(tenant_id), subject=str(subject_id))
 
 
-def forget_sent_events(tenant_id, ids: Iterable) -> int:
-    """Sent events of the tenant whose envelope names one of `ids`: their payloads copy the subject's data (names,
-    results), so they go with it. Events not sent yet stay, and so do the erasure's own events; the relay's
-    retention removes those later anyway."""
+def _naming_events(tenant_id, ids: list[str]):
+    """The tenant's outbox rows whose envelope names one of `ids`, the erasure's own events left out."""
     from .events.models import OutboxEvent
 
+    naming = Q()
+    for value in ids:
+        naming |= Q(body__contains=value)
+    return (OutboxEvent.objects.filter(naming, tenant_id=tenant_id)
+            .exclude(type__endswith=".deleted").exclude(type__endswith=".deletion.confirmed"))
+
+
+def forget_sent_events(tenant_id, ids: Iterable) -> int:
+    """Sent events of the tenant whose envelope names one of `ids`: their payloads copy the subject's data (names,
+    results), so they go with it. The erasure's own events (requests `*.deleted`, answers `*.deletion.confirmed`)
+    hold ids only: they stay. Returns how many went."""
     ids = [str(i) for i in ids if i]
     if not ids:
         return 0
-    naming = Q()
-    for chunk in range(0, len(ids), 200):
-        for value in ids[chunk:chunk + 200]:
-            naming |= Q(body__contains=value)
-    sent = OutboxEvent.objects.filter(naming, tenant_id=tenant_id, sent_at__isnull=False)
-    # the erasure's own events (requests `*.deleted`, answers `*.deletion.confirmed`) hold ids only: they stay
-    deleted, _ = sent.exclude(type__endswith=".deleted").exclude(type__endswith=".deletion.confirmed").delete()
+    deleted, _ = _naming_events(tenant_id, ids).filter(sent_at__isnull=False).delete()
     return deleted
+
+
+def forget_events(tenant_id, ids: Iterable, *, dead_letters: bool | str = True) -> dict[str, int]:
+    """Forget every event about the subject named by `ids` (see the module's text): sent and unsent outbox rows of
+    the tenant naming one of them, and the service's own dead letters naming one of them (`dead_letters`: True for
+    `<settings.SERVICE_NAME>.events.dlq`, a service name for another queue prefix, False for none). Inside the
+    erasing transaction; the dead letters are dropped at once on the broker (a broker error fails the erasure, so
+    the request is retried: dropping them again finds nothing). Returns the counts for the confirmation."""
+    ids = [str(i) for i in ids if i]
+    if not ids:
+        return {"sent_events": 0, "unsent_events": 0, "dead_letters": 0}
+    removed = {"sent_events": forget_sent_events(tenant_id, ids), "unsent_events": forget_unsent_events(tenant_id, ids)}
+    if dead_letters:
+        from django.conf import settings
+
+        from .events import deadletters
+
+        service = settings.SERVICE_NAME if dead_letters is True else str(dead_letters)
+        removed["dead_letters"] = len(deadletters.forget(service, tenant_id=tenant_id, ids=ids))
+    return removed
 
 
 class Tombstone(models.Model):
@@ -168,30 +202,35 @@ def bury(model, tenant_id, scope: str, subject_id, *, tests: Iterable = ()) -> N
                                if (s, str(i)) not in known], ignore_conflicts=True)
 
 
+def buried(model, *, tests: Iterable = (), athletes: Iterable = (), tenant=None) -> set[tuple[str, str]]:
+    """Which of these tests, athletes (and the tenant itself) were erased here, as (scope, id) pairs: one query for
+    many (a consumer's batch asks once for all its events; inside the tenant's transaction)."""
+    wanted = [("test", str(t)) for t in tests if t] + [("athlete", str(a)) for a in athletes if a]
+    if tenant:
+        wanted.append(("tenant", str(tenant)))
+    if not wanted:
+        return set()
+    naming = Q(pk__in=[])
+    for scope in ("test", "athlete", "tenant"):
+        ids = [i for s, i in wanted if s == scope]
+        if ids:
+            naming |= Q(scope=scope, subject_id__in=ids)
+    return {(s, str(i)) for s, i in model.objects.filter(naming).values_list("scope", "subject_id")}
+
+
 def is_buried(model, *, test_id=None, athlete_id=None) -> bool:
     """Whether the test or the athlete was erased here (inside the tenant's transaction)."""
-    naming = Q(pk__in=[])
-    if test_id:
-        naming |= Q(scope="test", subject_id=test_id)
-    if athlete_id:
-        naming |= Q(scope="athlete", subject_id=athlete_id)
-    return model.objects.filter(naming).exists()
+    return bool(buried(model, tests=[test_id], athletes=[athlete_id]))
 
 
 def forget_unsent_events(tenant_id, ids: Iterable) -> int:
     """Events of the tenant not sent yet whose envelope names one of `ids` (e.g. a report-ready of an erased test's
     report): they would carry the subject's data to other services after its erasure. The erasure's own events
     stay. Returns how many went."""
-    from .events.models import OutboxEvent
-
     ids = [str(i) for i in ids if i]
     if not ids:
         return 0
-    naming = Q()
-    for value in ids:
-        naming |= Q(body__contains=value)
-    unsent = OutboxEvent.objects.filter(naming, tenant_id=tenant_id, sent_at__isnull=True)
-    deleted, _ = unsent.exclude(type__endswith=".deleted").exclude(type__endswith=".deletion.confirmed").delete()
+    deleted, _ = _naming_events(tenant_id, ids).filter(sent_at__isnull=True).delete()
     return deleted
 
 
@@ -210,10 +249,11 @@ def tenant_models() -> list:
     return sorted(found, key=lambda m: (m in pointed_at, m._meta.label))
 
 
-def erase_tenant(tenant_id, *, keep: Iterable = ()) -> dict[str, int]:
+def erase_tenant(tenant_id, *, keep: Iterable = (), dead_letters: bool | str = False) -> dict[str, int]:
     """Delete every row of the tenant in this service's tables that name it (inside the tenant's transaction, so
     row-level security admits exactly those), except the models in `keep`. Returns {model: rows} for the
     confirmation. The sent outbox rows of the tenant go too (unsent ones, the confirmation among them, stay);
+    with `dead_letters` (as for forget_events) so do the tenant's dead letters, the erasure's own events aside;
     files are the service's to delete."""
     from .events.models import OutboxEvent
     from .tenancy import TenantOwned
@@ -232,4 +272,13 @@ def erase_tenant(tenant_id, *, keep: Iterable = ()) -> dict[str, int]:
     sent, _ = OutboxEvent.objects.filter(tenant_id=tenant_id, sent_at__isnull=False).delete()
     if sent:
         removed["sent_events"] = sent
+    if dead_letters:
+        from django.conf import settings
+
+        from .events import deadletters
+
+        service = settings.SERVICE_NAME if dead_letters is True else str(dead_letters)
+        dropped = deadletters.forget(service, tenant_id=tenant_id, ids=[tenant_id])  # every envelope names it
+        if dropped:
+            removed["dead_letters"] = len(dropped)
     return removed
