@@ -5,7 +5,7 @@ from servicekit.django.settings import build
 globals().update(build(
     "notifications",
     apps=["notifications.directory", "notifications.preferences", "notifications.inapp", "notifications.mail",
-          "notifications.webhooks"],
+          "notifications.webhooks", "notifications.erasure"],
     urlconf="notifications.urls",
     title="VO2max Report — notifications",
     description="In-app notifications, e-mail and signed webhooks.",
