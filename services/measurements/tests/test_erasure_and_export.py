@@ -18,7 +18,7 @@ from servicekit.events.consumer import EventConsumer
 from servicekit.events.registry import load as load_handlers
 from servicekit.tenancy import tenant_transaction
 
-from .conftest import CPET, db_count, outbox, upload
+from .conftest import ATHLETE, CPET, db_count, outbox, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,6 +82,38 @@ def test_an_athletes_deletion_is_confirmed_by_every_service_once_each(caller, te
     # another tenant's confirmation of the same id changes nothing here
     assert consumer.process(event("reports.deletion.confirmed", subject, tenant_b := str(uuid.uuid4()))) == "handled"
     assert owner.get(url).json()["services"][1]["confirmations"] == 2
+
+
+def test_the_events_about_a_deleted_athlete_leave_the_outbox_sent_or_not(caller, tenant_a, athlete, pipeline):
+    """servicekit.erasure.forget_events in the deleting transaction: the athlete's import and analysis events go from
+    measurements' outbox whether the relay sent them (their payloads copied names and results) or not yet (they would
+    carry them to services being told to erase them); the deletion's own events go out; other athletes' stay."""
+    from django.utils import timezone
+
+    from servicekit.events.models import OutboxEvent
+
+    owner = caller(tenant_a)
+    test_id = imported_test(owner, athlete["id"])
+    other = owner.post("/api/v1/athletes/", {**ATHLETE, "last_name": "Kept"}, format="json").json()
+    other_test = imported_test(owner, other["id"])
+
+    def naming(value):
+        return OutboxEvent.objects.filter(body__contains=value).exclude(type__endswith=".deleted")
+    assert naming(test_id).count() >= 2 and naming(other_test).exists()
+    first = naming(test_id).order_by("id").first()  # the relay sent the oldest, the rest wait
+    OutboxEvent.objects.filter(pk=first.pk).update(sent_at=timezone.now())
+    about = naming(test_id) | naming(athlete["id"])  # progress events name the athlete only
+    waiting = about.filter(sent_at__isnull=True).count()
+    assert waiting >= 2
+    kept = set(naming(other_test).values_list("pk", flat=True))
+
+    assert owner.delete(f"/api/v1/athletes/{athlete['id']}").status_code == 204
+    assert not naming(test_id).exists() and not naming(athlete["id"]).exists()
+    assert set(naming(other_test).values_list("pk", flat=True)) == kept
+    assert len(outbox("measurements.athlete.deleted")) == 1  # the request, and the test's own deletion, go out
+    assert [d["test_id"] for _, d in outbox("measurements.test.deleted")] == [test_id]
+    removed = owner.get(f"/api/v1/athletes/{athlete['id']}/deletion").json()["services"][0]["removed"]
+    assert (removed["sent_events"], removed["unsent_events"]) == (1, waiting)
 
 
 def test_an_unconfirmed_request_is_sent_again_until_confirmed(caller, tenant_a, athlete, settings, consumer):

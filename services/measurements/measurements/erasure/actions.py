@@ -4,7 +4,7 @@ An athlete's deletion (athletes.delete_athlete) or a test's (exercise_tests.dele
 the deleting transaction, which record the request — what measurements removes there (tests, samples, lactate
 steps, results, imports with their files, exports; the analysis audit stays anonymised), the event the other
 services act on (`measurements.athlete.deleted`; a test's own `measurements.test.deleted`), who must confirm
-(settings.DELETION_CONFIRMERS) — and drop the sent events whose payloads copied the subject's data. Their
+(settings.DELETION_CONFIRMERS) — and forget the events about the subject (`_forget`). Their
 `<service>.deletion.confirmed` answers are recorded here (consumers.py); `reemit` sends an unconfirmed request
 again (the periodic job, tasks.py). A tenant deleted at identity is erased here whole (`erase_tenant`).
 """
@@ -47,6 +47,15 @@ def _record(tenant_id, scope: str, subject_id, by, event_type: str, data: dict, 
     return row
 
 
+def _forget(tenant_id, ids) -> dict:
+    """servicekit.erasure.forget_events: measurements' outbox rows naming the subject go, sent (their payloads copied
+    names and results) or not (an import's or analysis's event not relayed yet would carry them to services being
+    told to erase them); the deletion's own events stay. Its dead letters are not looked at: measurements consumes
+    only deletion confirmations and tenant deletions (ids only, which forgetting keeps anyway), and a deletion
+    must not wait on the broker (it is an API request, and the broker may be down)."""
+    return erasure.forget_events(tenant_id, ids, dead_letters=False)
+
+
 @athlete_actions.before_athlete_deleted(first=True)
 def _request_the_athletes_erasure(athlete, by) -> None:
     """First of the athlete's deletion hooks: the athlete is still whole, so its tests can be named."""
@@ -57,7 +66,7 @@ def _request_the_athletes_erasure(athlete, by) -> None:
                "results": AnalysisResult.objects.filter(test__athlete=athlete).count(),
                "imports": Import.objects.filter(athlete=athlete).count(),
                "exports": AthleteExport.objects.filter(athlete=athlete).count(),
-               "sent_events": erasure.forget_sent_events(athlete.tenant_id, [athlete.pk, *test_ids])}
+               **_forget(athlete.tenant_id, [athlete.pk, *test_ids])}
     data = {"athlete_id": str(athlete.pk), "test_ids": test_ids, "deleted_by": str(by) if by else None,
             "reason": "user"}
     _record(athlete.tenant_id, "athlete", athlete.pk, by, events.ATHLETE_DELETED, data, removed)
@@ -74,7 +83,7 @@ def _request_the_tests_erasure(test, by, reason: str) -> None:
                "lactate_steps": LactateStep.objects.filter(test=test).count(),
                "results": AnalysisResult.objects.filter(test=test).count(),
                "imports": Import.objects.filter(test=test).count(),
-               "sent_events": erasure.forget_sent_events(test.tenant_id, [test.pk])}
+               **_forget(test.tenant_id, [test.pk])}
     data = {"test_id": str(test.pk), "athlete_id": str(test.athlete_id), "reason": reason,
             "deleted_by": str(by) if by else None}
     _record(test.tenant_id, "test", test.pk, by, events.TEST_DELETED, data, removed)
