@@ -44,13 +44,24 @@ def load_jwks_document(source: str, timeout: float = 5.0) -> dict:
 
 
 class JWKSCache:
-    """Public keys by `kid`, refreshed on an unknown `kid` at most once per `refetch_interval`."""
+    """Public keys by `kid`, refreshed on an unknown `kid` at most once per `refetch_interval`.
 
-    def __init__(self, source: str | Callable[[], dict], refetch_interval: float = 30.0, max_age: float = 3600.0):
+    While it holds no key at all (its first fetch failed: identity timed out under a burst of logins, or was not up
+    yet), it tries again after `keyless_interval` (0.25 s), not after the whole `refetch_interval`: one failed first
+    fetch used to refuse every token for the next 10 s as "unknown signing key" (bench/load.py on a fresh SaaS system,
+    ~20 refusals at the start). A refusal while no key is held says "signing keys are unavailable"; the fetches
+    stay one at a time (the lock), so an unreachable identity is asked at most four times a second."""
+
+    KEYLESS_INTERVAL_S = 0.25
+
+    def __init__(self, source: str | Callable[[], dict], refetch_interval: float = 30.0, max_age: float = 3600.0,
+                 keyless_interval: float | None = None):
         self._fetch = source if callable(source) else (lambda: load_jwks_document(source))
         self._keys: dict[str, object] = {}
         self._fetched_at = 0.0
         self._refetch_interval = refetch_interval
+        self._keyless_interval = min(refetch_interval, self.KEYLESS_INTERVAL_S if keyless_interval is None
+                                     else keyless_interval)
         self._max_age = max_age
         self._lock = threading.Lock()
 
@@ -69,7 +80,8 @@ class JWKSCache:
         with self._lock:
             now = time.monotonic()
             missing = kid not in self._keys or now - self._fetched_at > self._max_age
-            may_refetch = not self._fetched_at or now - self._fetched_at >= self._refetch_interval
+            interval = self._refetch_interval if self._keys else self._keyless_interval
+            may_refetch = not self._fetched_at or now - self._fetched_at >= interval
             if missing and may_refetch:
                 try:
                     self._refresh()
@@ -77,6 +89,8 @@ class JWKSCache:
                     self._fetched_at = now  # and do not retry on every request
                     if not self._keys:
                         raise InvalidToken("signing keys are unavailable") from exc
+        if not self._keys:
+            raise InvalidToken("signing keys are unavailable")
         if kid not in self._keys:
             raise InvalidToken("unknown signing key")
         return self._keys[kid]

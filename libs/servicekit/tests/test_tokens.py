@@ -3,6 +3,7 @@ import base64
 import json
 import time
 
+import httpx
 import jwt as pyjwt
 import pytest
 
@@ -136,3 +137,50 @@ def test_the_token_cache_is_bounded(keys):
     for token in tokens:
         verifier.verify(token)
     assert cache.get(tokens[0]) is None and cache.get(tokens[2]).user_id == "u2"
+
+
+def test_a_failed_first_fetch_is_retried_soon_not_after_the_refetch_interval(keys):
+    """bench/load.py on a fresh SaaS system: a service's first JWKS fetch failed (identity busy with a burst of
+    logins) and every token was refused as "unknown signing key" for the whole refetch interval. Holding no key, the
+    cache asks again after the keyless interval; once it holds keys, unknown kids are rate-limited as before."""
+    fetches, failing = [], [True]
+
+    def fetch():
+        fetches.append(time.monotonic())
+        if failing[0]:
+            raise httpx.ConnectTimeout("identity is busy")
+        return keys.jwks
+
+    cache = JWKSCache(fetch, refetch_interval=60)
+    verifier = TokenVerifier(cache, issuer="vo2max-identity", audience="vo2max-api")
+    token = keys.token()
+    for _ in range(5):  # within the keyless interval: refused, identity not asked again
+        with pytest.raises(InvalidToken, match="signing keys are unavailable"):
+            verifier.verify(token)
+    assert len(fetches) == 1
+    failing[0] = False
+    time.sleep(JWKSCache.KEYLESS_INTERVAL_S + 0.05)
+    assert verifier.verify(token).user_id  # the next request fetched the keys
+    assert len(fetches) == 2
+    for _ in range(10):  # holding keys: an unknown kid waits for the refetch interval again
+        with pytest.raises(InvalidToken, match="unknown signing key"):
+            verifier.verify(keys.token(headers={"kid": "rotated-away"}))
+    assert len(fetches) == 2
+
+
+def test_while_identity_stays_unreachable_it_is_asked_at_most_every_keyless_interval(keys):
+    fetches = []
+
+    def fetch():
+        fetches.append(1)
+        raise httpx.ConnectError("refused")
+
+    cache = JWKSCache(fetch, refetch_interval=60)
+    verifier = TokenVerifier(cache, issuer="vo2max-identity", audience="vo2max-api")
+    token, deadline, refused = keys.token(), time.monotonic() + 0.6, 0
+    while time.monotonic() < deadline:
+        with pytest.raises(InvalidToken, match="signing keys are unavailable"):
+            verifier.verify(token)
+        refused += 1
+        time.sleep(0.005)
+    assert refused > 30 and 2 <= len(fetches) <= 4, (refused, len(fetches))
