@@ -148,3 +148,35 @@ def test_a_late_event_for_an_erased_test_or_athlete_makes_no_report_again(tenant
                                                                    "reemitted": 1}, tenant_a)) == "handled"
     with tenant_transaction(tenant_a):
         assert ErasedSubject.objects.count() == 3
+
+
+def test_an_erased_athletes_dead_letters_go_even_without_a_report(tenant_a, tenant_b, storage):
+    """servicekit.erasure.forget_events in reports' erasure: an analysed-test event reports gave up on (in
+    `reports.events.dlq`, on the tests' broker) holds the test's results; it goes with the athlete's request even
+    when the test never had a report; another tenant's and the deletion request's own dead letters stay."""
+    from servicekit.events import broker, deadletters
+
+    athlete, test_id = str(uuid.uuid4()), str(uuid.uuid4())
+    deadletters.list_dead_letters("reports")  # declared: dead letters land there from now on
+
+    def dead(tenant_id, event_type, data):
+        env = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "/vo2max/measurements", "type": event_type,
+               "tenantid": tenant_id, "data": data}
+        publisher = broker.Publisher()
+        try:
+            publisher.publish_batch([broker.Outgoing(env["id"], event_type, json.dumps(env), tenant_id,
+                                                     routing_key="reports", exchange=broker.DLX_NAME)])
+        finally:
+            publisher.close()
+        return env["id"]
+    analysed = {"test_id": test_id, "athlete_id": athlete, "revision": 1, "vo2max_ml_kg_min": 52.1}
+    gone = dead(tenant_a, "measurements.test.analyzed", analysed)
+    kept = {dead(tenant_b, "measurements.test.analyzed", analysed),
+            dead(tenant_a, "measurements.athlete.deleted", {"athlete_id": athlete, "test_ids": [test_id]})}
+    consumer = EventConsumer("reports", load())
+    assert consumer.process(event("measurements.athlete.deleted", {"athlete_id": athlete, "test_ids": [test_id]},
+                                  tenant_a)) == "handled"
+    [confirmed] = confirmations()
+    assert confirmed["removed"]["reports"] == 0 and confirmed["removed"]["dead_letters"] == 1
+    left = {d.event_id for d in deadletters.list_dead_letters("reports")}
+    assert gone not in left and kept <= left

@@ -124,19 +124,19 @@ def mark_failed(report: Report, code: str, detail: str) -> None:
 
 # ---- erasure (GDPR): a deleted test's, athlete's or tenant's reports go, with their files -------------------------
 
-def _erase(tenant_id, reports) -> dict:
+def _erase(tenant_id, reports, subject_ids=()) -> dict:
     rows = list(reports.only("id", "tenant_id", "file_path", "test_id", "athlete_id"))
     # every key a report may have (a render in flight writes its file before the row says so)
     keys = {r.file_path for r in rows if r.file_path} | {report_key(tenant_id, r.pk, f) for r in rows for f, _ in FORMATS}
     deleted, _ = Report.objects.filter(pk__in=[r.pk for r in rows]).delete()
-    named = {str(v) for r in rows for v in (r.pk, r.test_id, r.athlete_id) if v}
-    sent = erasure.forget_sent_events(tenant_id, named)
-    unsent = erasure.forget_unsent_events(tenant_id, named)  # a report-ready not relayed yet would copy it on
+    named = {str(v) for r in rows for v in (r.pk, r.test_id, r.athlete_id) if v} | {str(i) for i in subject_ids if i}
+    # its events: sent ones copied it, a report-ready not relayed yet would copy it on, a dead letter (an analysis
+    # reports gave up on) holds its results
+    forgotten = erasure.forget_events(tenant_id, named)
     if keys:
         files = report_files()
         transaction.on_commit(lambda: [files.delete(k) for k in keys])
-    return {"reports": deleted, "files": len([r for r in rows if r.file_path]), "sent_events": sent,
-            "unsent_events": unsent}
+    return {"reports": deleted, "files": len([r for r in rows if r.file_path]), **forgotten}
 
 
 def is_erased(*, test_id=None, athlete_id=None) -> bool:
@@ -146,7 +146,7 @@ def is_erased(*, test_id=None, athlete_id=None) -> bool:
 
 def erase_test(tenant_id, test_id, request_event_id=None) -> dict:
     """`measurements.test.deleted`: the test's reports and files; confirmed in the same transaction."""
-    removed = _erase(tenant_id, Report.objects.filter(test_id=test_id))
+    removed = _erase(tenant_id, Report.objects.filter(test_id=test_id), [test_id])
     erasure.bury(ErasedSubject, tenant_id, "test", test_id)
     erasure.confirm(events.DELETION_CONFIRMED, scope="test", subject_id=test_id, tenant_id=tenant_id,
                     removed=removed, request_event_id=request_event_id)
@@ -156,7 +156,8 @@ def erase_test(tenant_id, test_id, request_event_id=None) -> dict:
 def erase_athlete(tenant_id, athlete_id, test_ids, request_event_id=None) -> dict:
     """`measurements.athlete.deleted`: every report of the athlete or of one of its tests (a report not rendered
     yet knows only its test), with the files; confirmed in the same transaction."""
-    removed = _erase(tenant_id, Report.objects.filter(Q(athlete_id=athlete_id) | Q(test_id__in=list(test_ids))))
+    removed = _erase(tenant_id, Report.objects.filter(Q(athlete_id=athlete_id) | Q(test_id__in=list(test_ids))),
+                     [athlete_id, *test_ids])
     erasure.bury(ErasedSubject, tenant_id, "athlete", athlete_id, tests=test_ids)
     erasure.confirm(events.DELETION_CONFIRMED, scope="athlete", subject_id=athlete_id, tenant_id=tenant_id,
                     removed=removed, request_event_id=request_event_id)
@@ -166,7 +167,7 @@ def erase_athlete(tenant_id, athlete_id, test_ids, request_event_id=None) -> dic
 def erase_tenant(tenant_id, request_event_id=None) -> dict:
     """`identity.tenant.deleted`: every row reports holds for the tenant (reports, settings with the logo) and,
     once committed, every file under the tenant's folder; confirmed in the same transaction."""
-    removed = erasure.erase_tenant(tenant_id)
+    removed = erasure.erase_tenant(tenant_id, dead_letters=True)
     files = report_files()
     transaction.on_commit(lambda: files.delete_prefix(str(tenant_id)))
     erasure.confirm(events.DELETION_CONFIRMED, scope="tenant", subject_id=tenant_id, tenant_id=tenant_id,
