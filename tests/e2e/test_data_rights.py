@@ -231,6 +231,9 @@ def test_a_deleted_athlete_is_gone_from_every_service_which_each_confirm(system,
     files = stored_files(system)
     assert not [f for f in files if report_id in f or lab["import"] in f or f"exports/{lab['tenant']}/" in f]
 
+    if system.mode == "local":
+        late_events_bring_nothing_back(system, owner, lab)
+
     # a repeated request (the periodic job's, forced here): every service finds nothing, removes nothing, confirms
     system.manage("measurements", "reemit_deletions", "--tenant", lab["tenant"], "--subject", athlete_id,
                   capture=True)
@@ -242,6 +245,54 @@ def test_a_deleted_athlete_is_gone_from_every_service_which_each_confirm(system,
     for service in again["services"][1:]:
         assert set(service["last_removed"].values()) == {0}, service
     assert naming(system, lab["name"]) == {}
+
+
+def late_events_bring_nothing_back(system, owner, lab):
+    """Events about the erased athlete arriving after its erasure (a report that finished meanwhile, an import
+    relayed late), published on the system's own bus: reports and notifications handle them (their inboxes say
+    so) and write nothing (their tombstones). Local mode only: there the bus is the system's own folder, while in
+    SaaS mode the event queues have fixed names on the shared RabbitMQ, where another system's consumers could
+    take these events (the services' own suites prove the tombstones on both databases)."""
+    import os
+
+    from servicekit.events import broker, envelope
+
+    user = jwt.decode(owner.token, options={"verify_signature": False})["sub"]
+    report = str(uuid.uuid4())
+    late = [envelope.make("reports.report.ready", {"report_id": report, "test_id": lab["test"], "language": "en",
+                                                   "athlete_id": lab["athlete"]["id"], "requested_by": user,
+                                                   "download_path": f"/api/v1/reports/{report}/file"},
+                          source="/vo2max/reports", tenant_id=lab["tenant"]),
+            envelope.make("measurements.test.analyzed", {"test_id": lab["test"], "athlete_id": lab["athlete"]["id"],
+                                                         "revision": 7, "requested_by": str(uuid.uuid4())},
+                          source="/vo2max/measurements", tenant_id=lab["tenant"]),
+            envelope.make("measurements.test.imported", {
+                "test_id": str(uuid.uuid4()), "athlete_id": lab["athlete"]["id"], "import_id": str(uuid.uuid4()),
+                "imported_by": user, "format": "zan", "athlete_name": f"Vera {lab['name']}", "date": "2026-11-30",
+                "sample_count": 900}, source="/vo2max/measurements", tenant_id=lab["tenant"])]
+    before = os.environ.get("VO2_BROKER_DIR")
+    os.environ["VO2_BROKER_DIR"] = str(system.data_dir / "broker")
+    try:
+        publisher = broker.Publisher("filesystem://")
+        try:
+            publisher.publish_batch([broker.Outgoing(e["id"], e["type"], json.dumps(e), lab["tenant"]) for e in late])
+        finally:
+            publisher.close()
+    finally:
+        if before is None:
+            os.environ.pop("VO2_BROKER_DIR", None)
+        else:
+            os.environ["VO2_BROKER_DIR"] = before
+
+    def handled(service, ids):
+        return all(any(i.replace("-", "") in " ".join(map(str, row)) or i in " ".join(map(str, row))
+                       for row in tables(system, service)["events_inbox"]) for i in ids)
+    wait(lambda: handled("notifications", [e["id"] for e in late]), what="notifications handling the late events")
+    wait(lambda: handled("reports", [late[1]["id"]]), what="reports handling the late analysis")
+    assert naming(system, lab["name"]) == {}
+    assert only_deletion_records(naming(system, lab["athlete"]["id"], lab["test"], report)) == {}
+    listed = owner.get("/api/v1/notifications/?page_size=100").json()["results"]
+    assert not [n for n in listed if lab["test"] in json.dumps(n) or lab["athlete"]["id"] in json.dumps(n)]
 
 
 def test_a_tenant_deleted_by_the_operator_is_erased_service_by_service(system):
