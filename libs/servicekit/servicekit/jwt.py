@@ -95,6 +95,26 @@ class JWKSCache:
             raise InvalidToken("unknown signing key")
         return self._keys[kid]
 
+    def prefetch(self, timeout: float = 120.0, pause: float = 0.25) -> bool:
+        """Fetch the keys before any token needs them (a web process at start: servicekit.jwt.warm_up), asking again
+        with growing pauses (at most 5 s) while identity does not answer, for at most `timeout` seconds. True once
+        keys are held."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if self._keys:
+                    return True
+                try:
+                    self._refresh()
+                    if self._keys:
+                        return True
+                except Exception:  # identity not up yet, or busy: ask again
+                    pass
+            if time.monotonic() + pause > deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
     def set_keys(self, document: dict) -> None:
         """Install keys directly (identity verifying its own tokens, tests)."""
         self._fetch = lambda: document
@@ -218,6 +238,26 @@ def verifier_from_env() -> TokenVerifier:
                     cache=TokenCache(env_int("TOKEN_CACHE_SIZE", 10_000), float(env("TOKEN_CACHE_S", "60"))),
                 )
     return _verifier
+
+
+_warmed = False
+
+
+def warm_up(timeout: float = 120.0) -> threading.Thread | None:
+    """The process verifier's keys fetched in a background thread when a web process starts (the kit's request
+    middleware calls it once per process): on a fresh system the services' first requests come with the first
+    logins, when identity is busiest (bench/load.py: identity answered in ~11 s on average during the labs' logins,
+    and a first JWKS fetch then timed out, refusing the first requests). Fetched at start, while identity is idle,
+    the keys are there before the first token; a rotation's new kid is still found by the bounded refetch."""
+    global _warmed
+    with _verifier_lock:
+        if _warmed:
+            return None
+        _warmed = True
+    keys = verifier_from_env().keys
+    thread = threading.Thread(target=keys.prefetch, kwargs={"timeout": timeout}, name="jwks-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def set_verifier(verifier: TokenVerifier | None) -> None:

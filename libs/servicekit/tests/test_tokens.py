@@ -184,3 +184,25 @@ def test_while_identity_stays_unreachable_it_is_asked_at_most_every_keyless_inte
         refused += 1
         time.sleep(0.005)
     assert refused > 30 and 2 <= len(fetches) <= 4, (refused, len(fetches))
+
+
+def test_the_keys_are_fetched_at_start_while_identity_comes_up(keys):
+    """servicekit.jwt.warm_up (a web process at start): the fetch is asked again with growing pauses until identity
+    answers, so the first token finds its key held and asks identity nothing."""
+    fetches = []
+
+    def fetch():
+        fetches.append(time.monotonic())
+        if len(fetches) < 3:
+            raise httpx.ConnectError("identity is starting")
+        return keys.jwks
+
+    cache = JWKSCache(fetch, refetch_interval=60)
+    assert cache.prefetch(timeout=10, pause=0.05)
+    assert len(fetches) == 3 and fetches[2] - fetches[1] > fetches[1] - fetches[0]  # the pause grows
+    verifier = TokenVerifier(cache, issuer="vo2max-identity", audience="vo2max-api")
+    assert verifier.verify(keys.token(sub="first")).user_id == "first"
+    assert len(fetches) == 3 and cache.prefetch() and len(fetches) == 3  # held: nothing fetched again
+    never = JWKSCache(lambda: (_ for _ in ()).throw(httpx.ConnectError("down")), refetch_interval=60)
+    started = time.monotonic()
+    assert not never.prefetch(timeout=0.3, pause=0.05) and time.monotonic() - started < 1.0

@@ -28,6 +28,7 @@ USES_BROKER = False
 # ---- identity's own configuration (read once, here; README "Environment") ----------------------------------------
 JWT_ISSUER = config.env("JWT_ISSUER", "vo2max-identity")
 JWT_AUDIENCE = config.env("JWT_AUDIENCE", "vo2max-api")
+JWT_JWKS_WARM_UP = False  # identity verifies against its own keys (tokens.auth), never its JWKS over HTTP
 JWT_LEEWAY_S = config.env_int("JWT_LEEWAY_S", 30)  # the leeway every verifier allows (the kit's, at most 60 s)
 ACCESS_TOKEN_SECONDS = config.env_int("ACCESS_TOKEN_MINUTES", 10) * 60
 REFRESH_TOKEN_DAYS = config.env_int("REFRESH_TOKEN_DAYS", 30)

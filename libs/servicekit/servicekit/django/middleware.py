@@ -78,6 +78,10 @@ class RequestContextMiddleware:
         service = getattr(settings, "SERVICE_NAME", "unknown")
         tracing.setup(service, role="web")
         metrics.serve()
+        if getattr(settings, "JWT_JWKS_WARM_UP", True):  # identity verifies with its own keys (False there)
+            from .. import jwt as kit_jwt
+
+            kit_jwt.warm_up()
         self.metrics = metrics.RequestMetrics(service)
         self._routes: dict[str, str] = {}
 
