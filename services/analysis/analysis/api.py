@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from enum import Enum
 from typing import Literal
 
 import numpy as np
@@ -15,6 +16,7 @@ from servicekit.fastapi import require_principal
 from servicekit.principal import Principal
 from servicekit.problems import ProblemError
 
+from .formats.notices import CODES as WARNING_CODES, details as warning_details
 from .rounding import round_result
 
 router = APIRouter(prefix="/api/v1/analysis", tags=["analysis"])
@@ -22,6 +24,28 @@ router = APIRouter(prefix="/api/v1/analysis", tags=["analysis"])
 MAX_UPLOAD_BYTES = env_int("ANALYSIS_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 COLUMNS = ("time_s", "vo2_ml_min", "vco2_ml_min", "ve_l_min", "hr_bpm", "rf_bpm", "vt_l", "peto2_mmhg",
            "petco2_mmhg", "power_w", "speed_kmh", "grade_pct")
+
+
+ReaderWarningCode = Enum("ReaderWarningCode", {code: code for code in WARNING_CODES}, type=str)
+ReaderWarningCode.__doc__ = ("A reader warning's stable code (analysis/formats/notices.py); `reader_note`: a text without "
+                             "a code of its own. Clients should show `message` for a code they do not know.")
+
+
+class ReaderWarning(BaseModel):
+    """One of the reader's warnings: `message` is the English text (the same as in `warnings`), `params` the figures
+    filled into it, so that a client can say it in another language."""
+    code: ReaderWarningCode
+    params: dict[str, str | int | float | None] = Field(default_factory=dict)
+    message: str
+
+
+class ParsedExportAnswer(BaseModel):
+    """The normalized table of one cart export."""
+    format: str
+    metadata: dict
+    samples: dict[str, list[float | None] | None]
+    warnings: list[str] = Field(..., description="the reader's warnings in English (also in `warning_details`)")
+    warning_details: list[ReaderWarning] = Field(..., description="the same warnings, each with its code")
 
 
 class AthleteOnTestDay(BaseModel):
@@ -141,7 +165,8 @@ _FILE_RESPONSES = {413: {"description": "`file-too-large`"},
                                         "`xml-entities-forbidden`, `non-finite-value`, ...)"}}
 
 
-@router.post("/parse", summary="Read a cart export into the normalized table", responses=_FILE_RESPONSES)
+@router.post("/parse", summary="Read a cart export into the normalized table",
+             responses={200: {"model": ParsedExportAnswer}, **_FILE_RESPONSES})
 async def parse(file: UploadFile = File(...), format: str | None = Form(None),
                 principal: Principal = Depends(require_principal)):
     data = await read_upload(file)
@@ -188,7 +213,8 @@ async def cpet_file(file: UploadFile = File(...), format: str | None = Form(None
     averaging = {"sampling": meta.get("sampling")} if meta.get("sampling") else None
     result = await run_in_threadpool(_analyse, wire["samples"], None, averaging, None, None, precision,
                                      file_metadata=meta, test_date=meta.get("test_date"))
-    return {"format": wire["format"], "metadata": meta, "warnings": wire["warnings"], "result": result}
+    return {"format": wire["format"], "metadata": meta, "warnings": wire["warnings"],
+            "warning_details": wire["warning_details"], "result": result}
 
 
 class AlignTest(BaseModel):
@@ -208,6 +234,7 @@ class AlignedHeartRate(BaseModel):
     n_track_samples: int
     hr_bpm: list[float | None] = Field(..., description="one per test sample (time_s), null outside the track")
     warnings: list[str]
+    warning_details: list[ReaderWarning] = Field(..., description="the warnings, each with its code")
 
 
 def _test_start(text: str | None) -> float | None:
@@ -248,9 +275,12 @@ def _align(data: bytes, filename: str | None, test: AlignTest, offset_s: float |
                     track_start=track.start if start is not None else None, offset_s=offset_s)
     except AlignmentError as exc:
         raise ProblemError(422, exc.slug, exc.detail) from exc
+    warnings = track.warnings + out["warnings"]
     out.update(format=track.format, track_duration_s=track.duration_s, n_track_samples=int(track.time_s.size),
-               warnings=track.warnings + out["warnings"])
-    return round_result(out)
+               warnings=[str(w) for w in warnings])
+    rounded = round_result(out)
+    rounded["warning_details"] = warning_details(warnings)  # the params as the text says them, not rounded again
+    return rounded
 
 
 @router.post("/heart-rate/align", summary="Read a heart-rate track (FIT, TCX, CSV of time and HR) and put it onto a "

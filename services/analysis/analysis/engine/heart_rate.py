@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from ..formats.notices import note
+
 MAX_SHIFT_S = 900.0     # a strap started within 15 min of the cart
 STEP_S = 1.0
 BIN_S = 5.0
@@ -97,7 +99,7 @@ def align(test_t, test_vo2, track_t, track_hr, *, test_start: float | None = Non
                                  "to correlate with): give offset_s, the test time at which the track starts")
         method, (offset, r) = "correlation", best
         if r < WEAK_R:
-            warnings.append(f"HR correlates weakly with VO2 at the best offset (r = {r:.2f}): check offset_s")
+            warnings.append(note("hr_weak_correlation", r=float(r)))
     if not math.isfinite(offset):
         raise AlignmentError("heart-rate-not-alignable", "the offset is not a finite number")
     hr = onto_test(test_t, track_t, track_hr, offset)
@@ -107,6 +109,6 @@ def align(test_t, test_vo2, track_t, track_hr, *, test_start: float | None = Non
                              f"with an offset of {offset:.0f} s the track ({track_t[-1]:.0f} s long) does not "
                              f"overlap the test")
     if coverage < 0.9:
-        warnings.append(f"the heart-rate track covers {100 * coverage:.0f} % of the test")
+        warnings.append(note("hr_track_coverage", coverage_pct=round(100 * coverage)))
     return {"method": method, "offset_s": offset, "correlation": r, "coverage": coverage,
             "hr_bpm": [None if not math.isfinite(v) else float(v) for v in hr], "warnings": warnings}

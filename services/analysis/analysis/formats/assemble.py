@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import units as U
+from .notices import note
 from .model import COLUMNS, FormatError, Limits, ParsedExport, empty_metadata
 
 # Columns where 0 means "not measured" in cart exports (no chest strap, no ergometer link).
@@ -50,7 +51,7 @@ def finish(
         lost = int((~keep & has_values).sum())
         if lost:
             first = int(rows[np.flatnonzero(~keep & has_values)[0]])
-            notes.append(f"{lost} rows with values but no readable time were skipped (first at {row_word} {first})")
+            notes.append(note("rows_without_time", count=lost, row_word=row_word, first=first))
         cols = {k: v[keep] for k, v in cols.items()}
         rows = rows[keep]
         time = cols["time_s"]
@@ -69,10 +70,10 @@ def finish(
         if v is None:
             continue
         if k != "time_s" and not np.isfinite(v).any():
-            notes.append(f"{k}: column present but empty; treated as absent")
+            notes.append(note("column_empty", column=k))
             continue
         if k in ("power_w", "speed_kmh") and np.nanmax(np.abs(v)) == 0:
-            notes.append(f"{k}: column is all zero; treated as absent")
+            notes.append(note("column_all_zero", column=k))
             continue
         out[k] = v
 
@@ -86,19 +87,18 @@ def finish(
             meta["load_kind"] = "power"
     if not meta.get("test_date"):
         # never today's date silently: the lab enters it on the test
-        notes.append("the export has no test date; enter the date on the test")
+        notes.append(note("no_test_date"))
     if meta.get("birth_date") and meta.get("test_date"):
         from_dates = _age(meta["birth_date"], meta["test_date"])
         if meta.get("age_years") is None:
             meta["age_years"] = from_dates
         elif from_dates is not None and abs(float(meta["age_years"]) - from_dates) > 1:
-            notes.append(f"the export's age ({meta['age_years']:g} y) disagrees with its birth and test dates "
-                         f"({from_dates} y); the stated age is kept")
+            notes.append(note("age_disagrees", age=meta["age_years"], age_from_dates=from_dates))
     if meta.get("body_mass_kg") is not None and not (20 <= meta["body_mass_kg"] <= 300):
-        notes.append(f"suspicious body mass {meta['body_mass_kg']} kg; ignored")
+        notes.append(note("body_mass_suspicious", body_mass_kg=meta["body_mass_kg"]))
         meta["body_mass_kg"] = None
     if meta.get("height_cm") is not None and not (80 <= meta["height_cm"] <= 250):
-        notes.append(f"suspicious height {meta['height_cm']} cm; ignored")
+        notes.append(note("height_suspicious", height_cm=meta["height_cm"]))
         meta["height_cm"] = None
     return ParsedExport(format=format_id, metadata=meta, samples=out, warnings=notes)
 
@@ -146,16 +146,14 @@ def _monotonic(
     allowed_rep = max(limits.min_time_disorder_allowed, int(limits.max_time_duplicate_fraction * n))
     i = int(np.flatnonzero(bad)[0])
     where = f"{row_word} {int(rows[i])}: {time[i]:g} s after {running[i - 1]:g} s"
+    at = {"row_word": row_word, "row": int(rows[i]), "time": float(time[i]), "previous": float(running[i - 1])}
     if n_back > allowed_back or n_rep > allowed_rep:
         raise FormatError(
             "non-monotonic-time",
             f"time does not increase: {n_back} of {n} rows go backwards and {n_rep} repeat the "
             f"previous time (first at {where})",
         )
-    notes.append(
-        f"{n_back + n_rep} duplicate/backwards time stamps dropped ({n_rep} repeated, {n_back} backwards; "
-        f"first at {where})"
-    )
+    notes.append(note("time_disorder_dropped", count=n_back + n_rep, repeated=n_rep, backwards=n_back, **at))
     keep = ~bad
     return {k: v[keep] for k, v in cols.items()}, rows[keep]
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from . import tables as T
 from . import units as U
+from .notices import note
 from .assemble import finish
 from .model import FormatError, Limits, ParsedExport
 
@@ -74,7 +75,7 @@ def read(table: T.Table, limits: Limits, *, container: str) -> ParsedExport:
     if "power_w" not in ex.samples and any(
         isinstance(c, str) and c.strip() == "W" for c in table[cmap.header_row]
     ):
-        warnings.append("column 'W' holds work/energy (see its unit), not power in watts; not used")
+        warnings.append(note("work_column_not_power"))
     return finish(FORMAT_ID, meta, ex.samples, warnings, limits, ex.rows)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import tcx, text as textmod, units as U
+from .notices import note
 from .model import DEFAULT_LIMITS, FormatError, Limits, only_format_errors, upload_bytes
 
 FIT_MAGIC = b".FIT"
@@ -118,8 +119,7 @@ def _read_csv(text: str, limits: Limits):
         start = float(np.nanmin(t)) if np.isfinite(t).any() else None
         if start is None:
             raise FormatError("no-data", "no readable time stamp in the time column")
-        warnings += [] if all(_aware(c) for c in cells[:5]) else [
-            "time stamps without a time zone read as UTC"]
+        warnings += [] if all(_aware(c) for c in cells[:5]) else [note("hr_timestamps_without_zone")]
     else:
         t, notes = U.parse_time_column(cells, units[ti], from_workbook=False, label="time")
         warnings += notes
@@ -152,7 +152,7 @@ def _finish(t: np.ndarray, hr: np.ndarray, start: float | None, warnings: list[s
     lo, hi = HR_RANGE
     implausible = ok & ((hr < lo) | (hr > hi))
     if implausible.any():
-        warnings = warnings + [f"{int(implausible.sum())} heart-rate values outside {lo:g}-{hi:g} bpm left out"]
+        warnings = warnings + [note("hr_values_out_of_range", count=int(implausible.sum()), low=lo, high=hi)]
     ok &= ~implausible
     if not ok.any():
         raise FormatError("no-data", f"the file has no heart rate within {lo:g}-{hi:g} bpm")

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import tables as T
 from . import units as U
+from .notices import note
 from .assemble import finish
 from .model import FormatError, Limits, ParsedExport
 
@@ -88,8 +89,5 @@ def _exercise_clock(table: T.Table, cmap: T.ColumnMap, ex: T.Extracted, containe
     offset = float(np.median(time[both] - ex_time[both]))
     ex.samples["time_s"] = time - offset
     before = int((np.isfinite(time) & ~np.isfinite(ex_time) & (time < time[both][0])).sum())
-    warnings.append(
-        f"time is the exercise clock (Ex Time), {offset:g} s after the recording clock (Time); "
-        f"{before} rows before exercise have negative times"
-    )
+    warnings.append(note("exercise_clock", offset=offset, before=before))
     return offset

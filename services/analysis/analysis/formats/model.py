@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .notices import details
+
 # Normalized sample columns, in wire order. Units are in the names.
 COLUMNS: tuple[str, ...] = (
     "time_s",
@@ -149,7 +151,8 @@ class ParsedExport:
             "format": self.format,
             "metadata": {k: _json_scalar(v) for k, v in self.metadata.items()},
             "samples": samples,
-            "warnings": list(self.warnings),
+            "warnings": [str(w) for w in self.warnings],
+            "warning_details": details(self.warnings),  # the same, each with its code and params (notices.py)
         }
 
 

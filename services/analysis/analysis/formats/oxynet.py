@@ -12,6 +12,7 @@ import numpy as np
 
 from . import tables as T
 from . import units as U
+from .notices import note
 from .assemble import finish
 from .model import FormatError, Limits, ParsedExport
 
@@ -54,7 +55,7 @@ def read(table: T.Table, limits: Limits) -> ParsedExport:
     vo2 = ex.samples.get("vo2_ml_min")
     if vo2 is not None and np.isfinite(vo2).any() and np.nanmax(vo2) < 10:
         ex.samples["vo2_ml_min"] = vo2 * 1000.0
-        warnings.append("VO2 values below 10 read as L/min and converted to mL/min")
+        warnings.append(note("vo2_litres_converted"))
     meta: dict = {"device": None}
     if interpolated:
         meta["sampling"] = "averaged"
@@ -79,7 +80,7 @@ def read(table: T.Table, limits: Limits) -> ParsedExport:
         # Oxynet coding (testdata/cpet/oxynet_labelled/README.md): -1 male, 1 female
         meta["sex"] = {-1.0: "male", 1.0: "female"}.get(gender)
         if gender == gender and meta["sex"] is None:
-            warnings.append(f"Oxynet gender code {gender:g} is neither -1 (male) nor 1 (female); sex not set")
+            warnings.append(note("sex_code_unknown", sex_code=gender))
     else:
         meta["sampling"] = "breath-by-breath"
         meta["format_detail"] = "Oxynet breath-by-breath CSV (t, VE, VO2, VCO2, R, ...)"

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from . import units as U
+from .notices import note
 
 Cell = Any
 Table = list[list[Cell]]
@@ -253,11 +254,9 @@ def _resolve_vo2(table: Table, cmap: ColumnMap, start: int) -> None:
         rel, ab = cols[small], cols[large]
         cmap.candidates["vo2_ml_min"] = [ab] + cols[2:]
         cmap.candidates.setdefault("vo2_rel", []).insert(0, rel)
-        cmap.notes.append(
-            f"two VO2 columns without units: column {rel.index + 1} (median {medians[small]:.1f}) "
-            f"read as relative mL/kg/min, column {ab.index + 1} (median {medians[large]:.0f}) as "
-            "absolute"
-        )
+        cmap.notes.append(note("vo2_relative_and_absolute", relative_column=rel.index + 1,
+                               relative_median=medians[small], absolute_column=ab.index + 1,
+                               absolute_median=medians[large]))
 
 
 def extract(
@@ -280,7 +279,7 @@ def extract(
         if U.unit_kind(col.unit) == "per_min":
             cmap.candidates["rf_bpm"] = [col]
         else:
-            notes.append(f"column '{col.label}' is ambiguous (respiratory rate or blood pressure); not used")
+            notes.append(note("column_ambiguous_rate", column=col.label))
 
     tcol = cmap.first("time_s")
     assert tcol is not None
@@ -333,7 +332,7 @@ def extract(
         if got:
             extras[target] = got[0]
     if "peto2_mmhg" not in samples and "peo2_mixed" in extras:
-        notes.append("PeO2/PeCO2 are mixed-expired pressures, not end-tidal; not used as PETO2/PETCO2")
+        notes.append(note("mixed_expired_pressures"))
     rows = np.arange(start + 1, start + 1 + time.shape[0], dtype=np.int64)
     return Extracted(samples, rows, notes, extras)
 
@@ -374,4 +373,4 @@ def estimate_body_mass(ex: Extracted, meta: dict, warnings: list[str]) -> None:
     mass = round(float(np.median(absolute[ok] / relative[ok])), 1)
     if 20 <= mass <= 300:
         meta["body_mass_kg"] = mass
-        warnings.append(f"body mass {mass} kg estimated from absolute / relative VO2 (not in the export)")
+        warnings.append(note("body_mass_estimated", body_mass_kg=mass))

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from . import xmlsafe
+from .notices import note
 from .model import COLUMNS, DEFAULT_LIMITS, FormatError, Limits, ParsedExport
 
 
@@ -96,10 +97,10 @@ def merge_heart_rate(parsed: ParsedExport, tcx_bytes: bytes, offset_s: float = 0
         gap = track[idx] - track[idx - 1]
         merged[(gap > 5.0) & np.isfinite(merged)] = np.nan
     if "hr_bpm" in out.samples and np.isfinite(out.samples["hr_bpm"]).any():
-        out.warnings.append("heart rate from the cart export replaced by the TCX track")
+        out.warnings.append(note("hr_replaced_by_track"))
     covered = np.isfinite(merged).mean() if merged.size else 0.0
     if covered < 0.9:
-        out.warnings.append(f"TCX heart rate covers {covered:.0%} of the test (check offset_s)")
+        out.warnings.append(note("hr_track_coverage_tcx", coverage_pct=round(100 * float(covered))))
     out.samples["hr_bpm"] = merged
     out.samples = {k: out.samples[k] for k in COLUMNS if k in out.samples}
     out.metadata["format_detail"] = (out.metadata.get("format_detail") or "") + "; HR merged from TCX"

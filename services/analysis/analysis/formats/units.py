@@ -11,6 +11,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from .notices import note
+
 NAN = float("nan")
 
 _MISSING = {"", "-", "--", "---", "nan", "na", "n/a", "null", "none", "#n/a", "--:--:--", "."}
@@ -123,7 +125,7 @@ def parse_time_column(
         # Wall-clock datetimes: add a day whenever the clock wraps past midnight.
         wraps = np.concatenate([[0.0], np.cumsum(np.diff(out) < -43200) * 86400.0])
         out = out + wraps
-        notes.append(f"{label}: wall-clock date-times converted to seconds")
+        notes.append(note("time_wall_clock", label=label))
     if not numeric:
         return out, notes
     u = normalize_unit(unit or "")
@@ -133,7 +135,7 @@ def parse_time_column(
     if u in ("ms", "msec"):
         return out / 1000.0, notes
     if u in ("min", "mins"):
-        notes.append(f"{label}: decimal minutes converted to seconds")
+        notes.append(note("time_minutes", label=label))
         return out * 60.0, notes
     if u in ("h", "hr", "hours"):
         return out * 3600.0, notes
@@ -143,18 +145,15 @@ def parse_time_column(
         return out * 86400.0, notes
     # No usable unit: decide by magnitude and say so.
     if from_workbook and finite.min() >= 0 and finite.max() < 1.0 and finite.size > 2:
-        notes.append(f"{label}: no unit; values below 1 read as Excel day fractions")
+        notes.append(note("time_day_fractions", label=label))
         return out * 86400.0, notes
     steps = np.diff(finite)
     median_step = float(np.median(steps)) if steps.size else 0.0
     if finite.max() > 4 * 3600 and median_step >= 100:
-        notes.append(
-            f"{label}: no unit; values up to {finite.max():.0f} with steps of ~{median_step:.0f} "
-            "read as milliseconds"
-        )
+        notes.append(note("time_milliseconds", label=label, max=float(finite.max()), step=median_step))
         return out / 1000.0, notes
     if u and u not in CLOCK_UNITS:
-        notes.append(f"{label}: unit '{unit}' not recognised; values read as seconds")
+        notes.append(note("time_unit_unknown", label=label, unit=unit))
     return out, notes
 
 
@@ -291,11 +290,9 @@ def gas_flow_to_ml_min(values: np.ndarray, unit: str | None, label: str) -> tupl
         # a header's unit that the values contradict: a person's VO2 peaks at 0.2-8 L/min, 200-8,000 mL/min
         said = "mL/min" if kind == "ml_min" else "L/min"
         if kind == "ml_min" and peak < 10.0:
-            return values * 1000.0, [f"{label}: the header says mL/min but the values (up to {finite.max():.3g}) "
-                                     "are L/min; converted to mL/min"]
+            return values * 1000.0, [note("gas_header_ml_is_l", label=label, max=float(finite.max()))]
         if kind == "l_min" and peak >= 100.0:
-            return values, [f"{label}: the header says L/min but the values (up to {finite.max():.4g}) "
-                            "are mL/min; read as mL/min"]
+            return values, [note("gas_header_l_is_ml", label=label, max=float(finite.max()))]
         if 10.0 <= peak < 100.0:
             from .model import FormatError
 
@@ -309,13 +306,8 @@ def gas_flow_to_ml_min(values: np.ndarray, unit: str | None, label: str) -> tupl
     if finite.size == 0:
         return values, []
     if peak < 10.0:
-        return values * 1000.0, [
-            f"{label}: no unit in the header; values up to {finite.max():.3g} read as L/min "
-            "and converted to mL/min"
-        ]
-    return values, [
-        f"{label}: no unit in the header; values up to {finite.max():.4g} read as mL/min"
-    ]
+        return values * 1000.0, [note("gas_no_unit_l", label=label, max=float(finite.max()))]
+    return values, [note("gas_no_unit_ml", label=label, max=float(finite.max()))]
 
 
 def ventilation_to_l_min(values: np.ndarray, unit: str | None, label: str) -> tuple[np.ndarray, list[str]]:
@@ -325,8 +317,8 @@ def ventilation_to_l_min(values: np.ndarray, unit: str | None, label: str) -> tu
     if kind == "l_min" or kind is None and _peak(values) < 400:
         return values, []
     if kind is None:
-        return values / 1000.0, [f"{label}: no unit; values above 400 read as mL/min"]
-    return values, [f"{label}: unit '{unit}' not recognised; read as L/min"]
+        return values / 1000.0, [note("ventilation_no_unit_ml", label=label)]
+    return values, [note("ventilation_unit_unknown", label=label, unit=unit)]
 
 
 def tidal_volume_to_l(values: np.ndarray, unit: str | None, label: str) -> tuple[np.ndarray, list[str]]:
@@ -336,8 +328,8 @@ def tidal_volume_to_l(values: np.ndarray, unit: str | None, label: str) -> tuple
     if kind == "l" or kind is None and _peak(values) < 15:
         return values, []
     if kind is None:
-        return values / 1000.0, [f"{label}: no unit; values above 15 read as mL"]
-    return values, [f"{label}: unit '{unit}' not recognised; read as L"]
+        return values / 1000.0, [note("tidal_volume_no_unit_ml", label=label)]
+    return values, [note("tidal_volume_unit_unknown", label=label, unit=unit)]
 
 
 def speed_to_kmh(
@@ -348,21 +340,21 @@ def speed_to_kmh(
     if kind is None or kind == "other":
         kind = default
         names = {"km_h": "km/h", "mph": "mph", "m_s": "m/s"}
-        notes.append(f"{label}: no speed unit in the header; read as {names.get(default, default)}")
+        notes.append(note("speed_no_unit", label=label, read_as=names.get(default, default)))
     factor = {"km_h": 1.0, "km_h_x10": 0.1, "m_s": 3.6, "mph": 1.609344, "m_min": 0.06,
               "m_h": 0.001}.get(kind)
     if factor is None:
-        return values, notes + [f"{label}: unit '{unit}' is not a speed unit; read as km/h"]
+        return values, notes + [note("speed_unit_unknown", label=label, unit=unit)]
     return values * factor, notes
 
 
 def pressure_to_mmhg(values: np.ndarray, unit: str | None, label: str) -> tuple[np.ndarray | None, list[str]]:
     kind = unit_kind(unit)
     if kind == "kpa" or kind is None and 0 < _peak(values) < 25:
-        notes = [] if kind == "kpa" else [f"{label}: no unit; values below 25 read as kPa"]
+        notes = [] if kind == "kpa" else [note("pressure_no_unit_kpa", label=label)]
         return values * 7.500617, notes
     if kind == "percent":
-        return None, [f"{label}: given in % (needs barometric pressure); not used"]
+        return None, [note("pressure_percent", label=label)]
     return values, []
 
 
@@ -401,17 +393,16 @@ def plausibility_warnings(samples: dict[str, np.ndarray]) -> list[str]:
             continue
         if hi is not None and finite.max() > hi:
             n = int((finite > hi).sum())
-            notes.append(
-                f"suspicious values: {name} up to {finite.max():.6g} {unit} (> {hi:g}) in "
-                f"{n} of {finite.size} rows"
-            )
+            notes.append(note("values_above_range", column=name, max=float(finite.max()), unit=unit, limit=hi,
+                              count=n, total=int(finite.size)))
         if lo is not None and finite.min() < lo:
             n = int((finite < lo).sum())
-            what = "negative values" if lo == 0 else f"values below {lo:g} {unit}"
-            notes.append(
-                f"suspicious values: {name} has {what} (min {finite.min():.6g}) in "
-                f"{n} of {finite.size} rows"
-            )
+            if lo == 0:
+                notes.append(note("values_negative", column=name, min=float(finite.min()), count=n,
+                                  total=int(finite.size)))
+            else:
+                notes.append(note("values_below_range", column=name, limit=lo, unit=unit, min=float(finite.min()),
+                                  count=n, total=int(finite.size)))
     return notes
 
 

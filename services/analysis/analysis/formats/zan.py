@@ -18,6 +18,7 @@ import re
 import numpy as np
 
 from . import units as U
+from .notices import note
 from .assemble import finish
 from .model import FormatError, Limits, ParsedExport
 
@@ -130,7 +131,7 @@ def read(text: str, limits: Limits) -> ParsedExport:
             f"ZAN export is cut off in the middle of line {line_numbers[-1]} (no line end, no section after the data)",
         )
     if end_section is None:
-        warnings.append("ZAN export ends without the [Start]/[Ergometer] sections; it may be incomplete")
+        warnings.append(note("zan_incomplete"))
     index: dict[str, int] = {}
     for k, name in enumerate(names):
         index.setdefault(name.lower(), k)
@@ -148,9 +149,8 @@ def read(text: str, limits: Limits) -> ParsedExport:
             values = np.array([U.to_float(c) for c in cells], dtype=np.float64)
             bad = np.flatnonzero(~np.isfinite(values))
             if bad.size:
-                warnings.append(
-                    f"{bad.size} unreadable values in column '{names[k]}' (first at line {line_numbers[bad[0]]})"
-                )
+                warnings.append(note("values_unreadable", count=int(bad.size), column=names[k],
+                                     line=line_numbers[bad[0]]))
         return values / scales[k]
 
     zeit = col("Zeit")

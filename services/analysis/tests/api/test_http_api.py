@@ -220,3 +220,19 @@ def test_the_callers_sport_sets_the_lactate_units_of_a_cpet_request(client):
         sports[sport] = response.json()["lactate"]["sport"]
     assert sports == {"running": "running", None: "cycling"}
     assert client.post("/api/v1/analysis/cpet", json={"samples": samples, "sport": "skating"}).status_code == 400
+
+
+def test_parse_says_each_warning_with_its_code_and_the_document_lists_the_codes(client):
+    from analysis.formats.notices import CODES
+
+    path = TESTDATA / "cpet/spiro/zan_ramp"
+    body = client.post("/api/v1/analysis/parse", files={"file": (path.name, path.read_bytes())}).json()
+    assert body["warnings"] == ["hr_bpm: column present but empty; treated as absent",
+                                "the export has no test date; enter the date on the test"]
+    assert body["warning_details"] == [
+        {"code": "column_empty", "params": {"column": "hr_bpm"}, "message": body["warnings"][0]},
+        {"code": "no_test_date", "params": {}, "message": body["warnings"][1]}]
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    assert schemas["ReaderWarningCode"]["enum"] == list(CODES)
+    assert schemas["ParsedExportAnswer"]["properties"]["warning_details"]["items"] == {
+        "$ref": "#/components/schemas/ReaderWarning"}
