@@ -58,6 +58,10 @@ def test_heart_rate_aligned_onto_the_test_then_thresholds_carry_hr(client, zan_r
     assert given["method"] == "offset" and given["offset_s"] == 0
     stamped = align(client, {"time_s": s["time_s"], "start": "2021-03-17T10:54:46Z"}).json()
     assert stamped["method"] == "timestamps" and stamped["offset_s"] == 10
+    late = align(client, {"time_s": s["time_s"]}, offset_s="300").json()  # the track starts 5 min into the test
+    assert late["warning_details"][-1]["code"] == "hr_track_coverage"
+    assert late["warning_details"][-1]["message"] == late["warnings"][-1] == \
+        f"the heart-rate track covers {late['warning_details'][-1]['params']['coverage_pct']} % of the test"
     result = client.post("/api/v1/analysis/cpet", json={"samples": {**s, "hr_bpm": given["hr_bpm"]},
                                                         "athlete": {"body_mass_kg": 66}}).json()
     assert result["vt1"]["hr_bpm"] and result["vt2"]["hr_bpm"]
