@@ -58,6 +58,9 @@ def test_heart_rate_track_onto_zan_ramp(caller, tenant_a, athlete, pipeline):
     replaced = post_hr(owner, test_id, offset_s="0", replace="true")
     assert replaced.status_code == 200, replaced.content
     assert replaced.json()["method"] == "offset" and replaced.json()["offset_s"] == 0
+    late = post_hr(owner, test_id, offset_s="300", replace="true").json()  # the track starts 5 min in
+    assert [d["code"] for d in late["warning_details"]] == ["hr_track_coverage"]
+    assert late["warning_details"][0]["message"] == late["warnings"][0]
     assert replaced.json()["replaced_recorded"] is True and replaced.json()["version"] == 3
 
 
@@ -173,6 +176,14 @@ def test_the_files_athlete_against_the_record_and_an_undated_file(caller, tenant
     for code in ("athlete_mismatch:sex", "athlete_mismatch:body_mass", "athlete_mismatch:age"):
         assert code in warnings
     assert "no test date" in warnings
+    # each warning also has its stable code and figures, in the same order, with the same English text
+    details = imp["warning_details"]
+    assert [d["message"] for d in details] == imp["warnings"]
+    codes = [d["code"] for d in details]
+    assert codes[:2] == ["column_empty", "no_test_date"] and details[0]["params"] == {"column": "hr_bpm"}
+    assert {"athlete_mismatch:sex", "athlete_mismatch:body_mass", "athlete_mismatch:age"} <= set(codes[2:])
+    listed = owner.get("/api/v1/imports/").json()["results"]
+    assert [i["warning_details"] for i in listed if i["id"] == imp["id"]] == [details]
     test = owner.get(f"/api/v1/tests/{imp['test']}/").json()
     assert test["date"] is None and test["body_mass_used_kg"] == 66
     flags = {f["code"] for f in owner.get(f"/api/v1/tests/{imp['test']}/analysis").json()["quality"]["flags"]}

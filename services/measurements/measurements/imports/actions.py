@@ -22,6 +22,7 @@ from servicekit.problems import ProblemError
 from .. import events
 from ..athletes import actions as athlete_actions
 from ..exercise_tests import actions as test_actions
+from . import warning_details
 from .models import Import, UploadRetention
 
 Stage = Import.Stage
@@ -113,10 +114,12 @@ def set_stage(imp: Import, stage: str) -> None:
     _progressed(imp)
 
 
-def stored(imp: Import, test, *, detected_format: str, warnings: list) -> None:
-    """This generation's samples are stored in `test`; the result comes next."""
+def stored(imp: Import, test, *, detected_format: str, warnings: list[dict]) -> None:
+    """This generation's samples are stored in `test`; the result comes next. `warnings`: the reader's, each
+    {code, params, message} (warning_details.reader_warnings)."""
     jobs.advance(imp, Stage.ANALYZING, progress=PROGRESS[Stage.ANALYZING], test=test,
-                 stored_generation=imp.generation, detected_format=detected_format, warnings=warnings)
+                 stored_generation=imp.generation, detected_format=detected_format,
+                 warnings=[w["message"] for w in warnings], warning_details=warnings)
     _progressed(imp)
 
 
@@ -125,11 +128,12 @@ def forget_test(imp: Import) -> None:
     jobs.advance(imp, imp.stage, test=None, stored_generation=0)
 
 
-def done(imp: Import, warnings: list | None = None) -> None:
-    """Finished; `warnings` found by the analysis (e.g. the file's athlete is not the one on record) join the
-    reader's."""
-    extra = [w for w in (warnings or []) if w not in (imp.warnings or [])]
-    fields = {"warnings": [*(imp.warnings or []), *extra]} if extra else {}
+def done(imp: Import, warnings: list[dict] | None = None) -> None:
+    """Finished; `warnings` found by the analysis (e.g. the file's athlete is not the one on record), each
+    {code, params, message}, join the reader's."""
+    extra = [w for w in (warnings or []) if w["message"] not in (imp.warnings or [])]
+    fields = {"warnings": [*(imp.warnings or []), *(w["message"] for w in extra)],
+              "warning_details": [*warning_details.of(imp), *extra]} if extra else {}
     jobs.finish(imp, analyzed_generation=imp.generation, **fields)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 from ..athletes.queries import visible_athletes
 from ..exercise_tests import queries as test_queries
 from ..exercise_tests.models import ExerciseTest
-from . import actions, heart_rate, queries, tasks
+from . import actions, heart_rate, queries, tasks, warning_details
 from .models import Import
 
 MULTIPART_SLACK = 64 * 1024  # boundaries and the small form fields around the file
@@ -59,18 +59,35 @@ class SizeLimitUploadHandler(FileUploadHandler):
 STATUSES = (jobs.Status.QUEUED, *Import.Stage.values, jobs.Status.DONE, jobs.Status.FAILED)
 
 
+class ImportWarningSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text=(
+        "stable: one of the analysis service's reader codes (`ReaderWarningCode`), a result's quality flag "
+        "(`athlete_mismatch:<field>`, `insufficient`), or `reader_note` (a text without a code; `params.text`). "
+        "Show `message` for a code you do not know."))
+    params = serializers.DictField(help_text="the figures and names in the text (column, counts, values)")
+    message = serializers.CharField(help_text="the English text, as in `warnings`")
+
+
 class ImportSerializer(serializers.ModelSerializer):
     athlete = serializers.UUIDField(source="athlete_id", read_only=True)
     test = serializers.UUIDField(source="test_id", read_only=True, allow_null=True)
     status = serializers.ChoiceField(choices=STATUSES, source="public_status", read_only=True)
     error = serializers.JSONField(source="problem", read_only=True, allow_null=True)
+    warnings = serializers.ListField(child=serializers.CharField(), read_only=True,
+                                     help_text="the reader's and the result's warnings, in English")
+    warning_details = serializers.SerializerMethodField(
+        help_text="the same warnings, in the same order, each with its stable code and params")
 
     class Meta:
         model = Import
         fields = ("id", "athlete", "status", "progress", "test", "error", "filename", "size_bytes", "sha256",
-                  "format_hint", "detected_format", "warnings", "generation", "attempts", "created_at", "updated_at",
-                  "finished_at")
+                  "format_hint", "detected_format", "warnings", "warning_details", "generation", "attempts",
+                  "created_at", "updated_at", "finished_at")
         read_only_fields = fields
+
+    @extend_schema_field(ImportWarningSerializer(many=True))
+    def get_warning_details(self, imp: Import) -> list[dict]:
+        return warning_details.of(imp)
 
 
 class UploadSerializer(serializers.Serializer):
@@ -177,6 +194,9 @@ class TestHeartRateView(APIView):
                        "method": {"type": "string", "enum": ["timestamps", "offset", "correlation"]},
                        "offset_s": {"type": "number"}, "correlation": {"type": ["number", "null"]},
                        "coverage": {"type": "number"}, "warnings": {"type": "array", "items": {"type": "string"}},
+                       "warning_details": {"type": "array", "description": "the warnings, each with its code "
+                                           "(the analysis service's ReaderWarningCode) and params",
+                                           "items": {"$ref": "#/components/schemas/ImportWarning"}},
                        "replaced_recorded": {"type": "boolean"}, "version": {"type": ["integer", "null"]},
                        "recomputed": {"type": "boolean"}}},
                               **problem_responses(

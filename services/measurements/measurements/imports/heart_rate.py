@@ -17,6 +17,7 @@ from ..results import actions as result_actions
 from ..results import analysis
 from ..results.models import AnalysisAudit
 from ..samples import actions as sample_actions
+from . import warning_details
 
 
 def add_heart_rate(test: ExerciseTest, *, user_id: str | None, filename: str, data: bytes,
@@ -49,5 +50,6 @@ def add_heart_rate(test: ExerciseTest, *, user_id: str | None, filename: str, da
     row, created = result_actions.analyze_test(
         test, user_id=user_id, action=AnalysisAudit.Action.HEART_RATE,
         changes={"heart_rate": {**how, "file": filename[:200], "replaced_recorded": recorded}})
-    return {"test": str(test.pk), **how, "warnings": aligned.get("warnings") or [], "replaced_recorded": recorded,
+    return {"test": str(test.pk), **how, "warnings": aligned.get("warnings") or [],
+            "warning_details": warning_details.reader_warnings(aligned), "replaced_recorded": recorded,
             "version": row.version if row else None, "recomputed": created}

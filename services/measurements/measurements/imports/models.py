@@ -29,6 +29,9 @@ class Import(JobRow, CreatedOnce, TenantOwned):
     modality = models.CharField(max_length=10, blank=True, default="")
     detected_format = models.CharField(max_length=40, blank=True, default="")
     warnings = models.JSONField(default=list, blank=True)
+    # the same warnings, each {code, params, message} (the reader's codes, or the result's flag codes), so that a
+    # client can say them in its language; `warnings` keeps the English texts for the clients that read those
+    warning_details = models.JSONField(default=list, blank=True)
     # Each stage is done once per generation (a re-run is the next one), which makes the task idempotent.
     stored_generation = models.PositiveIntegerField(default=0)
     analyzed_generation = models.PositiveIntegerField(default=0)

@@ -37,7 +37,7 @@ from ..results import analysis
 from ..results import queries as result_queries
 from ..results.models import AnalysisAudit
 from ..samples import actions as sample_actions
-from . import actions
+from . import actions, warning_details
 from .metrics import STAGE_DURATION
 from .models import Import
 
@@ -124,7 +124,7 @@ def _store(import_id, tenant_id: str, gen: int, parsed: dict) -> result_actions.
             test_actions.record_source(test, fmt, meta)
         count = sample_actions.store_samples(test, samples)
         test_actions.set_status(test, ExerciseTest.Status.IMPORTED)
-        actions.stored(imp, test, detected_format=fmt, warnings=parsed.get("warnings") or [])
+        actions.stored(imp, test, detected_format=fmt, warnings=warning_details.reader_warnings(parsed))
         events.emit(events.TEST_IMPORTED, {
             "test_id": str(test.pk), "athlete_id": str(test.athlete_id), "import_id": str(imp.pk),
             "format": (fmt or "unknown")[:50], "kind": "cpet", "sample_count": count,
@@ -228,8 +228,9 @@ def _test_date(meta: dict) -> datetime.date | None:
 WARNED_FLAGS = ("athlete_mismatch:", "insufficient")
 
 
-def _analysis_warnings(result: dict) -> list[str]:
-    """The result's flags an importing lab must see at once: another athlete's file, a test with no VO2max."""
+def _analysis_warnings(result: dict) -> list[dict]:
+    """The result's flags an importing lab must see at once: another athlete's file, a test with no VO2max. Each
+    {code: the flag's code, params: {}, message: "<code>: <the engine's message>"}."""
     flags = ((result or {}).get("quality") or {}).get("flags") or []
-    return [f"{f['code']}: {f.get('message') or ''}".strip() for f in flags
-            if isinstance(f, dict) and str(f.get("code") or "").startswith(WARNED_FLAGS)]
+    return [{"code": str(f["code"]), "params": {}, "message": f"{f['code']}: {f.get('message') or ''}".strip()}
+            for f in flags if isinstance(f, dict) and str(f.get("code") or "").startswith(WARNED_FLAGS)]
