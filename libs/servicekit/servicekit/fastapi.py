@@ -135,7 +135,8 @@ def install(app: FastAPI, service: str, readiness: dict[str, Callable[[], None]]
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
         errors = [{"field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query")) or None,
-                   "detail": e.get("msg", "invalid")} for e in exc.errors()]
+                   "detail": e.get("msg", "invalid"), **({"code": e["type"]} if e.get("type") else {})}
+                  for e in exc.errors()]
         first = errors[0] if errors else {"field": None, "detail": "invalid input"}
         where = f"{first['field']}: " if first["field"] else ""
         # 400, as every Django service answers `validation-error` (one status per problem type; README "Errors").

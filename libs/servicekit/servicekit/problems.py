@@ -1,7 +1,9 @@
 """RFC 9457 problem details: one shape for every error of every service.
 
 `type` is a stable URN a client can switch on; `detail` is for humans; `errors` lists field problems as
-`{"field": ..., "detail": ...}`.
+`{"field": ..., "detail": ...}`, with the validator's `code` where it has one (DRF's `required`, `blank`,
+`max_length`, `invalid_choice`, ...; pydantic's `missing`, `string_too_long`, ...), so that a client can word the
+field's problem in its own language.
 """
 from __future__ import annotations
 
@@ -46,7 +48,9 @@ PROBLEM_SCHEMA = {
         "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
         "detail": {"type": "string"},
         "errors": {"type": "array", "items": {"type": "object", "properties": {
-            "field": {"type": ["string", "null"]}, "detail": {"type": "string"}}}},
+            "field": {"type": ["string", "null"]}, "detail": {"type": "string"},
+            "code": {"type": "string", "description": "the validator's code, when it has one (e.g. required, "
+                                                      "blank, max_length, invalid_choice)"}}}},
     },
     "additionalProperties": True,
 }
@@ -60,8 +64,13 @@ SLUG_BY_STATUS = {
 }
 
 
+def _field_error(field: str | None, value) -> dict:
+    code = getattr(value, "code", None)  # DRF's ErrorDetail is a str with the validator's code
+    return {"field": field, "detail": str(value), **({"code": str(code)} if isinstance(code, str) and code else {})}
+
+
 def flatten_field_errors(detail, prefix: str = "") -> list[dict]:
-    """DRF/pydantic nested error structures → a flat list of {field, detail}."""
+    """DRF/pydantic nested error structures → a flat list of {field, detail, code?}."""
     out: list[dict] = []
     if isinstance(detail, dict):
         for key, value in detail.items():
@@ -71,10 +80,10 @@ def flatten_field_errors(detail, prefix: str = "") -> list[dict]:
             out.extend(flatten_field_errors(value, name or ""))
     elif isinstance(detail, list):
         if all(not isinstance(v, (dict, list)) for v in detail):
-            out.extend({"field": prefix or None, "detail": str(v)} for v in detail)
+            out.extend(_field_error(prefix or None, v) for v in detail)
         else:
             for i, value in enumerate(detail):
                 out.extend(flatten_field_errors(value, f"{prefix}[{i}]" if prefix else str(i)))
     else:
-        out.append({"field": prefix or None, "detail": str(detail)})
+        out.append(_field_error(prefix or None, detail))
     return out

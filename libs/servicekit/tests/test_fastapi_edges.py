@@ -46,7 +46,7 @@ def test_request_validation_is_a_400_problem():
     assert response.status_code == 400 and response.headers["content-type"] == "application/problem+json"
     body = response.json()
     assert body["type"] == "urn:vo2:problem:validation-error" and body["status"] == 400
-    assert body["errors"][0]["field"] == "n"
+    assert body["errors"][0]["field"] == "n" and body["errors"][0]["code"] == "int_parsing"  # pydantic's code
 
 
 def test_an_unexpected_failure_is_logged_with_the_request_and_trace_ids():

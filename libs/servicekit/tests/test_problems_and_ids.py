@@ -15,6 +15,15 @@ def test_nested_field_errors_are_flattened():
     assert {"field": None, "detail": "bad"} in errors
 
 
+def test_a_drf_field_error_keeps_its_code_for_clients_in_other_languages():
+    from rest_framework.exceptions import ErrorDetail
+
+    errors = flatten_field_errors({"first_name": [ErrorDetail("This field is required.", code="required")],
+                                   "sex": ["plain text"]})
+    assert errors == [{"field": "first_name", "detail": "This field is required.", "code": "required"},
+                      {"field": "sex", "detail": "plain text"}]
+
+
 def test_request_ids_are_kept_when_safe_and_made_otherwise():
     assert requestid.accept_or_make("abc-123") == "abc-123"
     made = requestid.accept_or_make("bad id\nwith newline")
