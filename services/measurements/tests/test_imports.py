@@ -246,6 +246,11 @@ def test_import_list_and_athlete_role_visibility(caller, tenant_a, athlete, pipe
     upload(owner, athlete["id"], CPET / "spiro" / "cortex.xml")
     assert len(owner.get("/api/v1/imports/").json()["results"]) == 1
     assert owner.get("/api/v1/imports/?status=done").json()["results"][0]["status"] == "done"
+    by_athlete = owner.get(f"/api/v1/imports/?athlete={athlete['id']}&status=done")
+    assert by_athlete.status_code == 200 and len(by_athlete.json()["results"]) == 1, by_athlete.content
+    other = owner.post("/api/v1/athletes/", {"first_name": "Olga", "last_name": "Other", "sex": "female"},
+                       format="json").json()
+    assert owner.get(f"/api/v1/imports/?athlete={other['id']}").json()["results"] == []
     stranger = caller(tenant_a, "athlete")
     assert stranger.get("/api/v1/imports/").json()["results"] == []
     me = caller(tenant_a, "athlete")

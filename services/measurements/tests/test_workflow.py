@@ -182,7 +182,7 @@ def test_the_files_athlete_against_the_record_and_an_undated_file(caller, tenant
     codes = [d["code"] for d in details]
     assert codes[:2] == ["column_empty", "no_test_date"] and details[0]["params"] == {"column": "hr_bpm"}
     assert {"athlete_mismatch:sex", "athlete_mismatch:body_mass", "athlete_mismatch:age"} <= set(codes[2:])
-    listed = owner.get("/api/v1/imports/").json()["results"]
+    listed = owner.get("/api/v1/imports/", {"athlete": athlete["id"]}).json()["results"]
     assert [i["warning_details"] for i in listed if i["id"] == imp["id"]] == [details]
     test = owner.get(f"/api/v1/tests/{imp['test']}/").json()
     assert test["date"] is None and test["body_mass_used_kg"] == 66
