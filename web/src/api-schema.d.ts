@@ -1875,6 +1875,8 @@ export interface components {
             errors?: {
                 field?: string | null;
                 detail?: string;
+                /** @description the validator's code, when it has one (e.g. required, blank, max_length, invalid_choice) */
+                code?: string;
             }[];
         } & {
             [key: string]: unknown;
@@ -2347,7 +2349,10 @@ export interface components {
             readonly sha256: string;
             readonly format_hint: string;
             readonly detected_format: string;
-            readonly warnings: unknown;
+            /** @description the reader's and the result's warnings, in English */
+            readonly warnings: string[];
+            /** @description the same warnings, in the same order, each with its stable code and params */
+            readonly warning_details: components["schemas"]["ImportWarning"][];
             readonly generation: number;
             readonly attempts: number;
             /** Format: date-time */
@@ -2367,6 +2372,16 @@ export interface components {
          * @enum {string}
          */
         ImportStatusEnum: "queued" | "parsing" | "storing" | "analyzing" | "done" | "failed";
+        ImportWarning: {
+            /** @description stable: one of the analysis service's reader codes (`ReaderWarningCode`), a result's quality flag (`athlete_mismatch:<field>`, `insufficient`), or `reader_note` (a text without a code; `params.text`). Show `message` for a code you do not know. */
+            code: string;
+            /** @description the figures and names in the text (column, counts, values) */
+            params: {
+                [key: string]: unknown;
+            };
+            /** @description the English text, as in `warnings` */
+            message: string;
+        };
         LactateStepRequest: {
             /** Format: double */
             intensity: number;
@@ -2581,6 +2596,11 @@ export interface components {
             hr_bpm: (number | null)[];
             /** Warnings */
             warnings: string[];
+            /**
+             * Warning Details
+             * @description the warnings, each with its code
+             */
+            warning_details: components["schemas"]["ReaderWarning"][];
         };
         /**
          * AthleteOnTestDay
@@ -2798,6 +2818,52 @@ export interface components {
             /** Length */
             length?: number | null;
         };
+        /**
+         * ParsedExportAnswer
+         * @description The normalized table of one cart export.
+         */
+        ParsedExportAnswer: {
+            /** Format */
+            format: string;
+            /** Metadata */
+            metadata: {
+                [key: string]: unknown;
+            };
+            /** Samples */
+            samples: {
+                [key: string]: (number | null)[] | null;
+            };
+            /**
+             * Warnings
+             * @description the reader's warnings in English (also in `warning_details`)
+             */
+            warnings: string[];
+            /**
+             * Warning Details
+             * @description the same warnings, each with its code
+             */
+            warning_details: components["schemas"]["ReaderWarning"][];
+        };
+        /**
+         * ReaderWarning
+         * @description One of the reader's warnings: `message` is the English text (the same as in `warnings`), `params` the figures
+         *     filled into it, so that a client can say it in another language.
+         */
+        ReaderWarning: {
+            code: components["schemas"]["ReaderWarningCode"];
+            /** Params */
+            params?: {
+                [key: string]: string | number | null;
+            };
+            /** Message */
+            message: string;
+        };
+        /**
+         * ReaderWarningCode
+         * @description A reader warning's stable code (analysis/formats/notices.py); `reader_note`: a text without a code of its own. Clients should show `message` for a code they do not know.
+         * @enum {string}
+         */
+        ReaderWarningCode: "rows_without_time" | "time_disorder_dropped" | "time_wall_clock" | "time_minutes" | "time_day_fractions" | "time_milliseconds" | "time_unit_unknown" | "column_empty" | "column_all_zero" | "column_ambiguous_rate" | "vo2_relative_and_absolute" | "mixed_expired_pressures" | "values_unreadable" | "gas_header_ml_is_l" | "gas_header_l_is_ml" | "gas_no_unit_l" | "gas_no_unit_ml" | "ventilation_no_unit_ml" | "ventilation_unit_unknown" | "tidal_volume_no_unit_ml" | "tidal_volume_unit_unknown" | "speed_no_unit" | "speed_unit_unknown" | "pressure_no_unit_kpa" | "pressure_percent" | "values_above_range" | "values_negative" | "values_below_range" | "no_test_date" | "age_disagrees" | "body_mass_suspicious" | "height_suspicious" | "body_mass_estimated" | "sex_code_unknown" | "zan_incomplete" | "exercise_clock" | "vo2_litres_converted" | "work_column_not_power" | "hr_replaced_by_track" | "hr_track_coverage_tcx" | "hr_timestamps_without_zone" | "hr_values_out_of_range" | "hr_weak_correlation" | "hr_track_coverage" | "reader_note";
         /**
          * @description * `pdf` - PDF
          *     * `docx` - Word document (DOCX), for the lab to edit
@@ -3609,7 +3675,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ParsedExportAnswer"];
                 };
             };
             /** @description The input is invalid (`validation-error` naming the fields in `errors`) */
@@ -13992,6 +14058,8 @@ export interface operations {
                         correlation?: number | null;
                         coverage?: number;
                         warnings?: string[];
+                        /** @description the warnings, each with its code (the analysis service's ReaderWarningCode) and params */
+                        warning_details?: components["schemas"]["ImportWarning"][];
                         replaced_recorded?: boolean;
                         version?: number | null;
                         recomputed?: boolean;
