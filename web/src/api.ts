@@ -10,6 +10,7 @@
 // in, is matched segment by segment to the document's route; its JSON body and its answer take that route's types,
 // and a path the document does not have is a compile error.
 import type { components, paths } from "./api-schema";
+import { sayProblem } from "./messages";
 
 /** The document's named schemas (Athlete, ExerciseTest, Report, ...). */
 export type Schemas = components["schemas"];
@@ -118,7 +119,8 @@ export interface Problem {
   title?: string;
   status?: number;
   detail?: string;
-  errors?: Record<string, unknown>;
+  /** field problems: [{field, detail, code?}] (the services), or {field: [messages]} */
+  errors?: unknown;
   [extra: string]: unknown;
 }
 
@@ -136,20 +138,10 @@ export class ApiError extends Error {
   }
 }
 
-/** A problem in words: its detail, then each field's messages ("first_name: This field is required."). */
+/** A problem in words, in the console's language (messages.ts): in English its detail, then each field's problem
+ * ("first_name: This field is required."); in Russian by its type and each field's code. */
 export function describeProblem(problem: Problem, status: number): string {
-  const parts: string[] = [];
-  if (problem.detail) parts.push(String(problem.detail));
-  else if (problem.title) parts.push(String(problem.title));
-  const errors = problem.errors;
-  if (errors && typeof errors === "object") {
-    for (const [field, messages] of Object.entries(errors)) {
-      const text = Array.isArray(messages) ? messages.join(" ") : typeof messages === "string" ? messages
-        : JSON.stringify(messages);
-      parts.push(`${field}: ${text}`);
-    }
-  }
-  return parts.length ? parts.join(" — ") : `HTTP ${status}`;
+  return sayProblem(problem, status);
 }
 
 export interface Tokens {

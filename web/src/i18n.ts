@@ -5,8 +5,11 @@ import { RU } from "./ru";
 
 export type Language = "en" | "ru";
 
-export function browserLanguage(languages: readonly string[] = navigator.languages ?? [navigator.language]): Language {
+export function browserLanguage(
+  languages: readonly (string | undefined)[] = globalThis.navigator?.languages ?? [globalThis.navigator?.language],
+): Language {
   for (const tag of languages) {
+    if (!tag) continue; // no browser (the client's unit tests run in node)
     const base = tag.toLowerCase().split("-")[0];
     if (base === "ru") return "ru";
     if (base === "en") return "en";

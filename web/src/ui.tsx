@@ -1,7 +1,7 @@
 // Small shared pieces: labelled fields, the error line, the confirmation dialog, a loader hook.
 import type { ComponentChildren } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { ApiError } from "./api";
+import { ApiError, describeProblem } from "./api";
 import { t } from "./i18n";
 
 let nextId = 0;
@@ -23,7 +23,7 @@ export function Field(props: { label: string; children: (id: string) => Componen
 }
 
 export function message(error: unknown): string {
-  if (error instanceof ApiError) return error.message;
+  if (error instanceof ApiError) return describeProblem(error.problem, error.status); // in the language shown now
   if (error instanceof Error) return error.message;
   return String(error);
 }

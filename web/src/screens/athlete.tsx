@@ -3,6 +3,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { api, type Schemas, type ApiError } from "../api";
 import { formatDate, formatDateTime, formatNumber, t } from "../i18n";
 import { say } from "../values";
+import { importWarnings, sayProblem, sayWarning } from "../messages";
 import { canWrite, me } from "../session";
 import { notificationStream } from "../sse";
 import { useSignal } from "../state";
@@ -168,6 +169,7 @@ function Upload({ athleteId, onImported }: { athleteId: string; onImported: () =
         const hr = await api.upload(`/api/v1/tests/${done.test}/heart-rate/`, form, false);
         notes.push(t("Heart-rate track added ({method}, coverage {coverage} %).",
           { method: hr.method ?? "—", coverage: formatNumber((hr.coverage ?? 0) * 100) }));
+        notes.push(...(hr.warning_details ?? []).map(sayWarning));
       }
     } catch (e) {
       setError(e);
@@ -242,12 +244,12 @@ function Upload({ athleteId, onImported }: { athleteId: string; onImported: () =
         <div class="job" aria-live="polite" data-testid="import-status" data-status={job.status}>
           <Progress value={job.progress ?? 0} label={t("Import: {status}", { status: say("status", job.status) })} />
           {job.status === "failed" && job.error && (
-            <p class="error" role="alert">{job.error.detail ?? job.error.title ?? JSON.stringify(job.error)}</p>
+            <p class="error" role="alert">{sayProblem(job.error)}</p>
           )}
           {job.warnings?.length > 0 && (
             <div class="warnings">
               <h3>{t("Warnings")}</h3>
-              <ul>{job.warnings.map((w: string, i: number) => <li key={i}>{w}</li>)}</ul>
+              <ul>{importWarnings(job).map((w, i) => <li key={i}>{w}</li>)}</ul>
             </div>
           )}
           {job.status === "done" && job.test && (

@@ -4,6 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, type Body, type Schemas } from "../api";
 import { formatDateTime, t } from "../i18n";
 import { say } from "../values";
+import { sayProblem } from "../messages";
 import { notificationStream } from "../sse";
 import { signal, useSignal } from "../state";
 import { ErrorLine, Field, Loading, useLoad } from "../ui";
@@ -158,7 +159,7 @@ export function ReportList({ athlete, test }: { athlete?: string; test?: string 
                   {!test && <> · <a href={`#/tests/${r.test}`}>{t("test")}</a></>}</td>
                 <td>{r.language.toUpperCase()}</td><td>{say("template", r.template)}</td><td>{r.format.toUpperCase()}</td>
                 <td aria-live="polite">{r.status === "rendering" ? `${say("status", "rendering")} ${r.progress} %` : say("status", r.status)}
-                  {r.status === "failed" && r.error && <span class="error"> — {r.error.detail ?? r.error.title}</span>}</td>
+                  {r.status === "failed" && r.error && <span class="error"> — {sayProblem(r.error)}</span>}</td>
                 <td>{r.status === "done" ? (
                   <button type="button" onClick={() => void download(r)}
                           aria-label={t("Download {format} report ({language})", { format: r.format.toUpperCase(), language: r.language.toUpperCase() })}>
