@@ -519,6 +519,75 @@ def test_lab_tools_logo_webhook_deliveries_lactate_steps_and_mfa_in_english_and_
     assert not serious, f"axe found serious or critical violations: {serious}"
 
 
+def test_an_imports_warnings_and_errors_in_russian(page, system, gateway, owner, tmp_path):
+    """On a Russian screen an import's warnings and errors are Russian words, from their codes: a cart export whose
+    reader warns (Vyntus, no test date, an empty column, the body mass estimated), a file that is no cart export (the
+    import fails with the reader's problem type) and an empty file (a validation problem naming the field); each
+    axe-checked and shot."""
+    mode, seen = system.mode, {}
+    last = f"Warn{uuid.uuid4().hex[:6]}"
+    athlete = owner.post("/api/v1/athletes/", {"first_name": "Inna", "last_name": last, "sex": "female",
+                                               "birth_date": "1990-05-01", "body_mass_kg": 61.0}).json()
+    log_in(page, gateway, OWNER_EMAIL, OWNER_PASSWORD)
+    page.get_by_role("heading", name="Athletes").wait_for()
+    page.get_by_label("Language", exact=True).select_option("ru")
+    page.goto(f"{gateway}/#/athletes/{athlete['id']}")
+    page.get_by_role("heading", name=f"Inna {last}").wait_for()
+    status = page.get_by_test_id("import-status")
+
+    # a cart export whose reader warns: every warning in Russian, none in English
+    vyntus = ROOT / "testdata" / "cpet" / "spiro" / "vyntus.txt"
+    drop_file(page, "[data-testid=dropzone]", vyntus)
+    page.get_by_text("Файл: vyntus.txt").wait_for()
+    page.get_by_role("button", name="Загрузить", exact=True).click()
+    status.and_(page.locator("[data-status=done]")).wait_for(timeout=180_000)
+    warnings = status.locator(".warnings")
+    warnings.get_by_role("heading", name="Предупреждения").wait_for()
+    words = warnings.locator("li").all_inner_texts()
+    stored = owner.get("/api/v1/imports/", params={"athlete": athlete["id"]}).json()["results"][0]
+    assert len(words) == len(stored["warning_details"]) >= 3, (words, stored)
+    assert "в файле нет даты теста; укажите дату в карточке теста" in words
+    assert "power_w: столбец есть, но пуст; считается отсутствующим" in words
+    assert any(w.startswith("масса тела 68 кг рассчитана") for w in words), words
+    english = set(stored["warnings"])
+    assert not english & set(words), words  # not one shown as the server's English text
+    seen["23-import-warnings-ru"] = check_accessibility(page, "23-import-warnings-ru")
+    shot(page, mode, "23-import-warnings-ru")
+
+    # a file that is no cart export: the import fails, said in Russian by the reader's problem type
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Dear colleague,\nthe test is on Friday.\n")
+    drop_file(page, "[data-testid=dropzone]", notes)
+    page.get_by_text("Файл: notes.txt").wait_for()
+    page.get_by_role("button", name="Загрузить", exact=True).click()
+    status.and_(page.locator("[data-status=failed]")).wait_for(timeout=180_000)
+    status.get_by_role("alert").get_by_text(
+        "Этот файл не похож на выгрузку газоанализатора, которую умеет читать система.").wait_for()
+    failed = owner.get("/api/v1/imports/", params={"athlete": athlete["id"], "status": "failed"}).json()["results"]
+    assert failed[0]["error"]["type"] == "urn:vo2:problem:unknown-format"
+    assert failed[0]["error"]["detail"] not in status.inner_text()  # the server's English detail is not shown
+    seen["24-import-failed-ru"] = check_accessibility(page, "24-import-failed-ru")
+    shot(page, mode, "24-import-failed-ru")
+
+    # an empty file: refused at once, the field named and its problem said in Russian
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    drop_file(page, "[data-testid=dropzone]", empty)
+    page.get_by_text("Файл: empty.csv").wait_for()
+    page.get_by_role("button", name="Загрузить", exact=True).click()
+    refusal = page.locator("form.upload > p.error[role=alert]")
+    refusal.wait_for()
+    assert refusal.inner_text() == "Некоторые поля заполнены неверно. — Файл: файл пустой", refusal.inner_text()
+    seen["25-upload-refused-ru"] = check_accessibility(page, "25-upload-refused-ru")
+    shot(page, mode, "25-upload-refused-ru")
+    # the same screen in English: the server's own words
+    page.get_by_label("Язык", exact=True).select_option("en")
+    page.get_by_label("Language", exact=True).wait_for()
+    assert "empty" in refusal.inner_text().lower() and "file" in refusal.inner_text()
+    serious = {name: found for name, found in seen.items() if found}
+    assert not serious, f"axe found serious or critical violations: {serious}"
+
+
 @pytest.mark.saas  # presigned links exist only with S3 storage
 def test_a_presigned_report_download_works_under_the_consoles_csp(page, system, gateway, owner, tmp_path):
     """With S3_PRESIGNED_DOWNLOADS the file route is a 307 to the object store, which `fetch` under the console's
