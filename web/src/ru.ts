@@ -18,6 +18,7 @@ export const RU: Record<string, string> = {
   "Averaging": "Усреднение",
   "Birth date": "Дата рождения",
   "Body mass, kg": "Масса тела, кг",
+  "{mass} kg": "{mass} кг",
   "Born": "Дата рождения",
   "Breaths": "Вдохи",
   "Butterworth filter": "фильтр Баттерворта",

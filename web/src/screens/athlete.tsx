@@ -25,7 +25,7 @@ export function AthleteScreen({ id }: { id: string }) {
       <ErrorLine error={athlete.error} />
       <h1 id="athlete-title">{a ? `${a.first_name} ${a.last_name}` : t("Athlete")}</h1>
       {a && <p class="muted">{say("sex", a.sex)} · {formatDate(a.birth_date)} · {a.sport || "—"}
-        {a.body_mass_kg ? ` · ${a.body_mass_kg} kg` : ""}</p>}
+        {a.body_mass_kg ? ` · ${t("{mass} kg", { mass: formatNumber(a.body_mass_kg, Number.isInteger(a.body_mass_kg) ? 0 : 1) })}` : ""}</p>}
       {canWrite(who) && <Upload athleteId={id} onImported={() => { tests.reload(); progress.reload(); }} />}
       <h2>{t("Tests")}</h2>
       <Loading when={tests.loading && !tests.data} />
