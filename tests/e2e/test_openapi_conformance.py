@@ -55,12 +55,24 @@ REFUSALS = {
     "POST /api/v1/auth/mfa/totp/confirm": ("400",),  # `invalid-code`: a made-up TOTP code
     "POST /api/v1/auth/password": ("400",),  # the current password is the credential
     "GET /api/v1/auth/sso/callback": ("400",),  # `sso-state-invalid`: the state is the one start handed out
+    "PATCH /api/v1/tests/{id}/analysis/": ("412",),  # a made-up If-Match is not the ETag the caller read
     # a file's content is more than a schema can say: a made-up file is not a cart export or a heart-rate track
     # (422 `unknown-format`, `empty-file`, ...)
     "POST /api/v1/analysis/parse": ("422",),
     "POST /api/v1/analysis/cpet/file": ("422",),
-    "POST /api/v1/analysis/heart-rate/align": ("422",),
-    "POST /api/v1/tests/{id}/heart-rate/": ("422",),
+    "POST /api/v1/tests/{id}/heart-rate/": ("400", "422"),  # 400: an empty file
+    "POST /api/v1/tests/{id}/lactate-steps/": ("400",),  # a CSV/XLSX sheet without a header line and a stage
+    "PUT /api/v1/reports/settings/logo": ("415", "422"),  # not a PNG or an SVG; an SVG with scripts
+    "POST /api/v1/analysis/heart-rate/align": ("400", "422"),  # 400: `test`, the samples as a JSON text, is not
+    # rules of the world outside the document: a host must resolve, an OpenID issuer must answer discovery
+    "POST /api/v1/webhooks/": ("400",),
+    "PATCH /api/v1/webhooks/{id}/": ("400",),
+    "PUT /api/v1/tenants/current/sso": ("400",),
+    "PATCH /api/v1/users/me": ("400",),  # `time_zone`: a name from the tz database, not listed in the document
+    # each column as long as time_s: JSON Schema cannot compare two arrays' lengths (400 `validation-error`)
+    # and an override must fit the test's own data (422 `invalid-override`: the document's example overrides do not
+    # fit a generated table)
+    "POST /api/v1/analysis/cpet": ("400", "422"),
 }
 # Body fields that name another object: the real one (a made-up id is 400 `validation-error`, "no such athlete").
 BODY_REFERENCES = {

@@ -83,10 +83,32 @@ class DeclaredProtocol(BaseModel):
 
 
 Precision = Literal["display", "full"]
+# formats.FORMAT_IDS: the readers a `format` hint may name (test_api checks the two agree)
+FormatHint = Literal["zan", "cortex", "cosmed", "vyntus", "medgraphics", "oxynet", "generic"]
+Series = list[float | None] | None
+
+
+class Samples(BaseModel):
+    """The normalized table, column-wise: `time_s` and any of the other columns, each as long as `time_s` (a
+    column of another length is 400 `validation-error`), null where a breath has no value. No other column
+    (422 `unknown-columns`, naming them: kept as sent so the answer can)."""
+    model_config = {"extra": "allow", "json_schema_extra": {"additionalProperties": False}}
+    time_s: list[float | None] = Field(..., min_length=1, max_length=200_000)
+    vo2_ml_min: Series = None
+    vco2_ml_min: Series = None
+    ve_l_min: Series = None
+    hr_bpm: Series = None
+    rf_bpm: Series = None
+    vt_l: Series = None
+    peto2_mmhg: Series = None
+    petco2_mmhg: Series = None
+    power_w: Series = None
+    speed_kmh: Series = None
+    grade_pct: Series = None
 
 
 class CpetRequest(BaseModel):
-    samples: dict[str, list[float | None] | None] = Field(..., description="column-wise normalized table")
+    samples: Samples = Field(..., description="column-wise normalized table")
     athlete: AthleteOnTestDay | None = Field(None, description="values for this test (body mass weighed that day)")
     athlete_record: AthleteRecord | None = None
     file_metadata: FileAthlete | None = None
@@ -167,7 +189,7 @@ _FILE_RESPONSES = {413: {"description": "`file-too-large`"},
 
 @router.post("/parse", summary="Read a cart export into the normalized table",
              responses={200: {"model": ParsedExportAnswer}, **_FILE_RESPONSES})
-async def parse(file: UploadFile = File(...), format: str | None = Form(None),
+async def parse(file: UploadFile = File(...), format: FormatHint = Form(None),
                 principal: Principal = Depends(require_principal)):
     data = await read_upload(file)
     parsed = await run_in_threadpool(_parse, data, file.filename, format)
@@ -191,7 +213,7 @@ _CPET_RESPONSES = {422: {"description": "`invalid-override`: an override does no
 
 @router.post("/cpet", summary="Compute VO2max, thresholds, zones, FATmax and quality flags", responses=_CPET_RESPONSES)
 async def cpet(body: CpetRequest, principal: Principal = Depends(require_principal)):
-    samples = _validate_samples(body.samples)
+    samples = _validate_samples(body.samples.model_dump(exclude_unset=True))
     athlete = body.athlete.model_dump() if body.athlete else None
     return await run_in_threadpool(
         _analyse, samples, athlete, body.averaging, body.overrides, body.lactate, body.precision,
@@ -203,7 +225,7 @@ async def cpet(body: CpetRequest, principal: Principal = Depends(require_princip
 
 @router.post("/cpet/file", summary="Read a cart export and compute its CPET result in one call",
              responses=_FILE_RESPONSES)
-async def cpet_file(file: UploadFile = File(...), format: str | None = Form(None),
+async def cpet_file(file: UploadFile = File(...), format: FormatHint = Form(None),
                     precision: Precision = Form("display"), principal: Principal = Depends(require_principal)):
     data = await read_upload(file)
     parsed = await run_in_threadpool(_parse, data, file.filename, format)

@@ -174,11 +174,11 @@ def created_response(data, location: str, created: bool, status: int = 201):
 
 def openapi_parameter():
     """The header as drf-spectacular documents it (`@extend_schema(parameters=[openapi_parameter()])`)."""
-    from drf_spectacular.types import OpenApiTypes
     from drf_spectacular.utils import OpenApiParameter
 
     return OpenApiParameter(
-        HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+        HEADER, {"type": "string", "minLength": 1, "maxLength": 200, "pattern": _VALID_KEY.pattern},
+        OpenApiParameter.HEADER, required=False,
         description="1–200 visible ASCII characters. Repeating a create with the same key and body returns the "
                     "first answer (`Idempotent-Replayed: true`); a different body with the same key is 422 "
                     "`idempotency-key-reused`; a retry while the first request is still processed is 409 "

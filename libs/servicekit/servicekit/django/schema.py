@@ -94,6 +94,14 @@ class AutoSchema(SpectacularAutoSchema):
             return None
         responses = operation.setdefault("responses", {})
         parameters = operation.get("parameters") or []
+        # a view's `openapi_array_bounds = {"POST": (1, 60)}`: how many items a JSON array body takes (drf-
+        # spectacular documents `Serializer(many=True, min_length=…)` without them)
+        if method in getattr(self.view, "openapi_body_required", ()) and "requestBody" in operation:
+            operation["requestBody"]["required"] = True  # a view that refuses a request without one says so
+        bounds = getattr(self.view, "openapi_array_bounds", {}).get(method)
+        for media in ((operation.get("requestBody") or {}).get("content") or {}).values() if bounds else ():
+            if media.get("schema", {}).get("type") == "array":
+                media["schema"].update(minItems=bounds[0], maxItems=bounds[1])
         has_body = "requestBody" in operation or method in BODY_METHODS and self._body_read(method)
         added = []
         if has_body or any(p.get("in") in ("query", "header") for p in parameters):
@@ -130,6 +138,19 @@ class AutoSchema(SpectacularAutoSchema):
         operation["responses"] = dict(sorted(responses.items()))
         return operation
 
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        """A serializer's `openapi_extra` (a rule across its fields, e.g. `anyOf` of required sets) joins its
+        request schema."""
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        extra = getattr(serializer, "openapi_extra", None)
+        if extra and direction == "request":
+            for key, value in extra.items():
+                if key == "properties":  # a field's schema replaced, the others kept
+                    schema.setdefault("properties", {}).update(value)
+                else:
+                    schema[key] = value
+        return schema
+
     def _model_without_a_request(self) -> None:
         """Views scope their queryset to the caller (`get_queryset` needs a principal, which schema generation has
         not): the model comes from the serializer instead, so path ids are typed (uuid) from the model."""
@@ -164,6 +185,30 @@ def _any_or_null(node):
     return out
 
 
+NO_NUL = "^[^\\x00]*$"
+
+
+def _no_nul_characters(node):
+    """DRF's CharField refuses a NUL character (`Null characters are not allowed.`): every free text a request
+    sends says so, as a pattern (a string with a format, an enum or a pattern of its own is left as it is)."""
+    if isinstance(node, list):
+        for value in node:
+            _no_nul_characters(value)
+        return
+    if not isinstance(node, dict):
+        return
+    types = node.get("type")
+    if (types == "string" or isinstance(types, list) and "string" in types) and not (
+            {"format", "enum", "pattern", "const"} & set(node)):
+        node["pattern"] = NO_NUL
+    for value in node.values():
+        _no_nul_characters(value)
+
+
 def postprocess(result, generator, request, public):
     """SPECTACULAR_SETTINGS POSTPROCESSING_HOOKS (after drf-spectacular's own enum hook)."""
-    return _any_or_null(result)
+    result = _any_or_null(result)
+    for name, schema in (result.get("components") or {}).get("schemas", {}).items():
+        if name.endswith("Request"):  # COMPONENT_SPLIT_REQUEST: what requests send
+            _no_nul_characters(schema)
+    return result

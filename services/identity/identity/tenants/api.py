@@ -14,6 +14,7 @@ from .models import LANGUAGES, Tenant
 
 
 class TenantSettingsSerializer(serializers.Serializer):
+    openapi_extra = {"additionalProperties": False}  # another key is 400 `unknown setting`
     language = serializers.ChoiceField(choices=LANGUAGES, required=False, help_text="report and e-mail language")
     mfa_required_roles = serializers.ListField(
         child=serializers.ChoiceField(choices=TENANT_ROLES), required=False, max_length=len(TENANT_ROLES),

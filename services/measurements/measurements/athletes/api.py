@@ -13,11 +13,23 @@ from .models import Athlete
 from .queries import visible_athletes
 
 
+class TenthField(serializers.DecimalField):
+    """A measurement kept to 0.1 (cm, kg): a finer number is rounded half up, not refused (the document says
+    `number` with a range, and 180.37 cm is a height)."""
+
+    def __init__(self, **kwargs):
+        import decimal
+
+        super().__init__(max_digits=5, decimal_places=1, rounding=decimal.ROUND_HALF_UP, coerce_to_string=False,
+                         required=False, allow_null=True, **kwargs)
+
+    def validate_precision(self, value):
+        return super().validate_precision(self.quantize(value))
+
+
 class AthleteSerializer(serializers.ModelSerializer):
-    height_cm = serializers.DecimalField(max_digits=5, decimal_places=1, min_value=50, max_value=260,
-                                        required=False, allow_null=True, coerce_to_string=False)
-    body_mass_kg = serializers.DecimalField(max_digits=5, decimal_places=1, min_value=15, max_value=350,
-                                            required=False, allow_null=True, coerce_to_string=False)
+    height_cm = TenthField(min_value=50, max_value=260, help_text="kept to 0.1 cm")
+    body_mass_kg = TenthField(min_value=15, max_value=350, help_text="kept to 0.1 kg")
 
     class Meta:
         model = Athlete

@@ -131,6 +131,9 @@ class OverridesField(serializers.DictField):
 
 
 class AnalysisPatchSerializer(serializers.Serializer):
+    # servicekit.django.schema: a change needs overrides, exclude or recompute: true (each optional by itself)
+    openapi_extra = {"anyOf": [{"required": ["overrides"]}, {"required": ["exclude"]},
+                               {"required": ["recompute"], "properties": {"recompute": {"const": True}}}]}
     overrides = OverridesField(required=False)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500,
                                    help_text="why (kept in the audit with who, when, the old and the new values)")
@@ -158,7 +161,8 @@ class TestAnalysisView(APIView):
     @extend_schema(responses={200: RESULT_SCHEMA, 304: NOT_MODIFIED, **problem_responses(
         s404="`not-found`: no such test here; `no-analysis`: the test has no stored analysis (yet), or no such "
              "version")}, parameters=[etag_header((200, 304)),
-        OpenApiParameter("version", int, description="an older version of the result (default: the current one)")])
+        OpenApiParameter("version", {"type": "integer", "minimum": 1},
+                         description="an older version of the result (default: the current one)")])
     def get(self, request, pk):
         version = request.query_params.get("version")
         if version and not version.isdigit():
@@ -222,6 +226,8 @@ class TestAnalysisVersionsView(APIView):
 
 class TestLactateStepsView(APIView):
     """GET the steps; POST a JSON list (replaces) or a CSV/XLSX file (`file`) → steps and lactate thresholds."""
+
+    openapi_array_bounds = {"POST": (1, 60)}  # the list POST takes (servicekit.django.schema)
 
     permission_classes = [StaffWrites]
     parser_classes = [JSONParser, MultiPartParser]
@@ -295,8 +301,14 @@ class AnalysisSettingsSerializer(serializers.Serializer):
 
 SETTINGS_SCHEMA = {"type": "object", "required": ["averaging", "outliers", "zone_model", "meaningful_change_pct"],
                    "properties": {
-                       "averaging": {"type": "object", "additionalProperties": True,
-                                     "description": "the averaging strategy; {} = the default (30-s time average)"},
+                       "averaging": {"type": "object", "properties": {
+                           "method": {"type": "string", "enum": ["time", "breath", "bin", "butterworth"]},
+                           "seconds": {"type": "integer", "minimum": 5, "maximum": 120},
+                           "breaths": {"type": "integer", "minimum": 3, "maximum": 60},
+                           "cutoff": {"type": "number", "minimum": 0.001, "maximum": 0.999},
+                           "order": {"type": "integer", "minimum": 1, "maximum": 8}},
+                           "description": "the averaging strategy (AveragingRequest as PUT takes it); {} = the "
+                                          "default (30-s time average)"},
                        "outliers": {"type": "object", "additionalProperties": True,
                                     "description": "outlier removal; {} = none"},
                        "zone_model": {"type": "string", "enum": ["three_zone", "five_zone"]},

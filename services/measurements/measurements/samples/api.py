@@ -32,7 +32,8 @@ SAMPLES_SCHEMA = {"type": "object", "required": ["test", "count", "average_s", "
     "test": {"type": "string", "format": "uuid"}, "count": {"type": "integer"},
     "average_s": {"type": ["number", "null"]},
     "columns": {"type": "object", "description": "channel name -> one value per sample (null where not measured)",
-                "additionalProperties": {"type": "array", "items": {"type": ["number", "null"]}}}}}
+                "additionalProperties": {"type": ["array", "null"], "items": {"type": ["number", "null"]},
+                                         "description": "null: the channel was not measured at all"}}}}
 
 
 class TestSamplesView(APIView):
@@ -44,7 +45,7 @@ class TestSamplesView(APIView):
     @extend_schema(responses={(200, "application/json"): SAMPLES_SCHEMA,
                               (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="one column per "
                                                                  "measured channel (`?format=csv`)")}, parameters=[
-        OpenApiParameter("average", float, description="mean over bins of this many seconds (1–600)"),
+        OpenApiParameter("average", {"type": "number", "minimum": 1, "maximum": 600}, description="mean over bins of this many seconds (1–600)"),
         OpenApiParameter("format", str, enum=["json", "csv"], description="csv: one column per measured channel")])
     def get(self, request, pk, format=None):
         test = get_object_or_404(test_queries.visible_tests(principal_of(request)), pk=pk)

@@ -18,6 +18,12 @@ class ChannelsSerializer(serializers.Serializer):
 
 
 class PreferencesSerializer(serializers.Serializer):
+    # servicekit.django.schema: `kinds` names only the known kinds
+    openapi_extra = {"properties": {"kinds": {"type": "object", "propertyNames": {"enum": list(DEFAULTS)},
+                                              "additionalProperties": {"$ref": "#/components/schemas/"
+                                                                                 "ChannelsRequest"},
+                                              "description": f"per kind: {', '.join(DEFAULTS)}"}}}
+
     language = serializers.ChoiceField(choices=["en", "ru"], allow_null=True, required=False,
                                        help_text="null: the organisation's language")
     kinds = serializers.DictField(child=ChannelsSerializer(), help_text=f"per kind: {', '.join(DEFAULTS)}")

@@ -18,10 +18,22 @@ from . import actions, addresses, queries, tasks
 from .models import Attempt, Delivery, Endpoint, ManualSend
 
 
+def event_patterns() -> list[str]:
+    """What `events` may hold: each type, `*`, and each type's prefixes with `.*` (fnmatch patterns match more,
+    but these are the ones that name something)."""
+    found = ["*"]
+    for event_type in events.WEBHOOK_EVENT_TYPES:
+        parts = event_type.split(".")
+        found += [".".join(parts[:n]) + ".*" for n in range(1, len(parts))] + [event_type]
+    return list(dict.fromkeys(found))
+
+
 class EndpointSerializer(serializers.ModelSerializer):
-    url = serializers.CharField(max_length=2000)
-    events = serializers.ListField(child=serializers.CharField(max_length=200), min_length=1, max_length=50,
-                                   help_text="event types or patterns, e.g. reports.report.ready, reports.*, *")
+    url = serializers.RegexField(r"^https?://[^/?#\s]+([/?#]\S*)?$", max_length=2000, help_text=(
+        "http(s)://host/…; the host must resolve (with WEBHOOK_PUBLIC_ONLY: https, to public addresses only)"))
+    events = serializers.ListField(child=serializers.ChoiceField(choices=event_patterns()), min_length=1,
+                                   max_length=50, help_text="event types or patterns, e.g. reports.report.ready, "
+                                                            "reports.*, *")
 
     class Meta:
         model = Endpoint

@@ -9,6 +9,7 @@ from django.http import FileResponse, HttpResponse
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,6 +20,7 @@ from servicekit.django import idempotency
 from servicekit.django.schema import binary_response, etag_header, location_header, problem_responses
 from servicekit.django.drf import principal_of, roles_allowed
 from servicekit.django.middleware import public_url
+from servicekit.django.renderers import file_renderer
 from servicekit.principal import MANAGER_ROLES, STAFF_ROLES
 from servicekit.problems import ProblemError
 
@@ -271,6 +273,9 @@ class ReportLogoView(APIView):
     is sanitised and kept as a PNG, logos.py), GET it (PNG), DELETE it."""
 
     permission_classes = [StaffReadsManagersWrite]
+    # GET answers `Accept: image/png` (was 406: DRF knew only JSON); problems stay problem+json
+    renderer_classes = [JSONRenderer, file_renderer("image/png", "png")]
+    openapi_body_required = ("PUT",)  # no logo in the request is 400 (servicekit.django.schema)
     parser_classes = [MultiPartParser]  # a raw image/png or image/svg+xml body is read as it came (request.body), not parsed
 
     @extend_schema(responses={**binary_response(("image/png",), "The logo (PNG)"),
@@ -282,9 +287,10 @@ class ReportLogoView(APIView):
         return HttpResponse(bytes(row.logo_png), content_type="image/png")
 
     @extend_schema(
-        request={"image/png": OpenApiTypes.BINARY, "image/svg+xml": OpenApiTypes.BINARY,
+        request={"image/png": {"type": "string", "format": "binary", "minLength": 1},
+                 "image/svg+xml": {"type": "string", "format": "binary", "minLength": 1},
                  "multipart/form-data": {"type": "object", "required": ["logo"], "properties": {
-                     "logo": {"type": "string", "format": "binary", "description": "a PNG or an SVG"}}}},
+                     "logo": {"type": "string", "format": "binary", "minLength": 1, "description": "a PNG or an SVG"}}}},
         responses={200: ReportSettingsBodySerializer, **problem_responses(
             s400="`validation-error`: no logo in the request", s413="`payload-too-large`: over 512 KiB",
             s415="`unsupported-logo`: not a PNG or SVG, unreadable, or too many pixels",
