@@ -39,15 +39,6 @@ class ReaderWarning(BaseModel):
     message: str
 
 
-class ParsedExportAnswer(BaseModel):
-    """The normalized table of one cart export."""
-    format: str
-    metadata: dict
-    samples: dict[str, list[float | None] | None]
-    warnings: list[str] = Field(..., description="the reader's warnings in English (also in `warning_details`)")
-    warning_details: list[ReaderWarning] = Field(..., description="the same warnings, each with its code")
-
-
 class AthleteOnTestDay(BaseModel):
     """The athlete as they were on the test day (one name across the merged document: measurements owns `Athlete`)."""
     body_mass_kg: float | None = Field(None, gt=10, lt=400)
@@ -83,7 +74,7 @@ class DeclaredProtocol(BaseModel):
 
 
 Precision = Literal["display", "full"]
-# formats.FORMAT_IDS: the readers a `format` hint may name (test_api checks the two agree)
+# formats.FORMAT_IDS: the readers a `format` hint may name (test_http_api checks the two agree)
 FormatHint = Literal["zan", "cortex", "cosmed", "vyntus", "medgraphics", "oxynet", "generic"]
 Series = list[float | None] | None
 
@@ -122,6 +113,63 @@ class CpetRequest(BaseModel):
     sport: Literal["cycling", "running", "swimming"] | None = Field(
         None, description="the test's modality, for the lactate thresholds; default: from the load channel")
     precision: Precision = Field("display", description="display: rounded to what the numbers mean; full: as computed")
+
+
+class ParsedSamples(BaseModel):
+    """Every normalized column, null where the file has none; NaN as null."""
+    time_s: list[float | None]
+    vo2_ml_min: Series
+    vco2_ml_min: Series
+    ve_l_min: Series
+    hr_bpm: Series
+    rf_bpm: Series
+    vt_l: Series
+    peto2_mmhg: Series
+    petco2_mmhg: Series
+    power_w: Series
+    speed_kmh: Series
+    grade_pct: Series
+
+
+class ParsedExport(BaseModel):
+    """What /parse answers: the reader that took the file, the header's metadata, the table, the reader's
+    warnings (dropped breaths, units converted, ...)."""
+    format: str
+    metadata: dict = Field(..., description="the header: sex, body mass, age, test date, sampling (breath or "
+                                            "averaged), the cart's phases, ...")
+    samples: ParsedSamples
+    warnings: list[str] = Field(..., description="the reader's warnings in English (also in `warning_details`)")
+    warning_details: list[ReaderWarning] = Field(..., description="the same warnings, each with its code")
+
+
+class LactateThreshold(BaseModel):
+    method: str
+    fitting: str | None = None
+    intensity: float | None
+    lactate: float | None
+    heart_rate: float | None
+
+
+class LactateBaseline(BaseModel):
+    present: bool
+    lactate: float | None = None
+    intensity_used: float | None = None
+
+
+class Flag(BaseModel):
+    code: str
+    message: str
+
+
+class LactateResult(BaseModel):
+    """Every method's threshold (null intensity where a method finds none), the fitted curve, the flags."""
+    thresholds: list[LactateThreshold]
+    fit: dict | None = Field(..., description="the fitted model: its kind, label, coefficients and fit quality")
+    sport: Literal["cycling", "running", "swimming"]
+    include_baseline: bool
+    baseline: LactateBaseline | None
+    flags: list[Flag]
+    conventions: str
 
 
 class LactateStep(BaseModel):
@@ -188,7 +236,7 @@ _FILE_RESPONSES = {413: {"description": "`file-too-large`"},
 
 
 @router.post("/parse", summary="Read a cart export into the normalized table",
-             responses={200: {"model": ParsedExportAnswer}, **_FILE_RESPONSES})
+             responses={200: {"model": ParsedExport}, **_FILE_RESPONSES})
 async def parse(file: UploadFile = File(...), format: FormatHint = Form(None),
                 principal: Principal = Depends(require_principal)):
     data = await read_upload(file)
@@ -332,7 +380,7 @@ async def heart_rate_align(
 
 
 @router.post("/lactate", summary="Lactate thresholds by every lactater method",
-             responses={422: {"description": "the steps cannot be fitted, or an unknown method"}})
+             responses={200: {"model": LactateResult}, 422: {"description": "the steps cannot be fitted, or an unknown method"}})
 async def lactate(body: LactateRequest, principal: Principal = Depends(require_principal)):
     from .engine import analyze_lactate
 

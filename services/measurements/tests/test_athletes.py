@@ -20,6 +20,19 @@ def test_physiologist_creates_reads_updates_and_deletes_an_athlete(caller, tenan
     assert physiologist.get(f"/api/v1/athletes/{athlete['id']}/").status_code == 404
 
 
+def test_height_and_body_mass_are_kept_to_a_tenth_not_refused_for_finer_numbers(caller, tenant_a):
+    """Issue 12 (schemathesis positive_data_acceptance): the document says `number` in a range; 180.37 was 400
+    "no more than 5 digits in total"."""
+    owner = caller(tenant_a)
+    created = owner.post("/api/v1/athletes/", {**ANNA, "height_cm": 180.37827603269184, "body_mass_kg": 66.05},
+                         format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["height_cm"] == 180.4 and created.json()["body_mass_kg"] == 66.1
+    assert owner.post("/api/v1/athletes/", {**ANNA, "height_cm": 260.04}, format="json").json()["height_cm"] == 260.0
+    too_tall = owner.post("/api/v1/athletes/", {**ANNA, "height_cm": 260.06}, format="json")
+    assert too_tall.status_code == 400 and too_tall.json()["errors"][0]["field"] == "height_cm"
+
+
 def test_list_uses_cursor_pages(caller, tenant_a):
     owner = caller(tenant_a)
     for i in range(5):

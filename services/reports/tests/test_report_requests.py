@@ -182,6 +182,9 @@ def test_branding_settings_and_logo_on_every_page(caller, tenant_a, tenant_b, up
     put = admin.client.put("/api/v1/reports/settings/logo", data=logo, content_type="image/png")
     assert put.status_code == 200 and put.json()["logo"].endswith("/api/v1/reports/settings/logo")
     assert admin.get("/api/v1/reports/settings/logo").content == logo
+    # issue 12: the file's own type is an Accept the logo answers (it was 406: DRF knew only JSON renderers)
+    as_png = admin.client.get("/api/v1/reports/settings/logo", HTTP_ACCEPT="image/png")
+    assert as_png.status_code == 200 and as_png["Content-Type"] == "image/png" and as_png.content == logo
     other = png(color=(10, 120, 10))
     form = admin.client.put("/api/v1/reports/settings/logo",
                             data=encode_multipart("BoUnDaRy", {"logo": SimpleUploadedFile("logo.png", other)}),
@@ -197,6 +200,9 @@ def test_branding_settings_and_logo_on_every_page(caller, tenant_a, tenant_b, up
                                                        content_type="image/png").status_code == 403
     assert caller(tenant_b, "owner").get("/api/v1/reports/settings").json()["lab_name"] == ""
     assert caller(tenant_b, "owner").get("/api/v1/reports/settings/logo").status_code == 404
+    none = caller(tenant_b, "owner").client.get("/api/v1/reports/settings/logo", HTTP_ACCEPT="image/png")
+    assert none.status_code == 404 and none["Content-Type"] == "application/problem+json"
+    assert none.json()["type"] == "urn:vo2:problem:not-found"
 
     test_id = upstream.add_test(tenant_a, zan_payload)
     report = request(admin, test_id, language="ru").json()

@@ -234,5 +234,37 @@ def test_parse_says_each_warning_with_its_code_and_the_document_lists_the_codes(
         {"code": "no_test_date", "params": {}, "message": body["warnings"][1]}]
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
     assert schemas["ReaderWarningCode"]["enum"] == list(CODES)
-    assert schemas["ParsedExportAnswer"]["properties"]["warning_details"]["items"] == {
+    assert schemas["ParsedExport"]["properties"]["warning_details"]["items"] == {
         "$ref": "#/components/schemas/ReaderWarning"}
+
+
+def test_the_document_types_what_parse_cpet_and_lactate_take_and_answer(client):
+    """Issue 12: real request and answer schemas (not free-form objects), and they hold for real answers."""
+    import json
+
+    import jsonschema
+
+    from analysis.formats import FORMAT_IDS
+
+    document = client.get("/openapi.json").json()
+    components = document["components"]["schemas"]
+    def valid(name, value):
+        text = json.dumps({**components[name], "$defs": components}).replace("#/components/schemas/", "#/$defs/")
+        jsonschema.validate(value, json.loads(text))
+
+    assert components["Body_parse_api_v1_analysis_parse_post"]["properties"]["format"]["enum"] == \
+        list(FORMAT_IDS)
+    samples = components["Samples"]
+    assert samples["required"] == ["time_s"] and samples["additionalProperties"] is False
+    parse = document["paths"]["/api/v1/analysis/parse"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert parse["schema"] == {"$ref": "#/components/schemas/ParsedExport"}
+    path = TESTDATA / "cpet/spiro/zan_ramp"
+    valid("ParsedExport", client.post("/api/v1/analysis/parse", files={"file": (path.name, path.read_bytes())}).json())
+    with open(TESTDATA / "lactate/lactater_demo_data.csv") as f:
+        steps = [{"intensity": float(r["intensity"]), "lactate": float(r["lactate"])} for r in csv.DictReader(f)]
+    answer = client.post("/api/v1/analysis/lactate", json={"steps": steps})
+    assert answer.status_code == 200
+    valid("LactateResult", answer.json())
+    # an unknown column is still named in the 422 (the model keeps it to say so)
+    refused = client.post("/api/v1/analysis/cpet", json={"samples": {"time_s": [1, 2], "vo2": [1, 2]}})
+    assert refused.status_code == 422 and refused.json()["type"] == "urn:vo2:problem:unknown-columns"
