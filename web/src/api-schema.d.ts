@@ -1875,8 +1875,6 @@ export interface components {
             errors?: {
                 field?: string | null;
                 detail?: string;
-                /** @description the validator's code, when it has one (e.g. required, blank, max_length, invalid_choice) */
-                code?: string;
             }[];
         } & {
             [key: string]: unknown;
@@ -2133,9 +2131,15 @@ export interface components {
             sex: components["schemas"]["SexEnum"];
             /** Format: date */
             birth_date?: string | null;
-            /** Format: double */
+            /**
+             * Format: double
+             * @description kept to 0.1 cm
+             */
             height_cm?: number | null;
-            /** Format: double */
+            /**
+             * Format: double
+             * @description kept to 0.1 kg
+             */
             body_mass_kg?: number | null;
             sport?: string;
             notes?: string;
@@ -2152,9 +2156,15 @@ export interface components {
             sex: components["schemas"]["SexEnum"];
             /** Format: date */
             birth_date?: string | null;
-            /** Format: double */
+            /**
+             * Format: double
+             * @description kept to 0.1 cm
+             */
             height_cm?: number | null;
-            /** Format: double */
+            /**
+             * Format: double
+             * @description kept to 0.1 kg
+             */
             body_mass_kg?: number | null;
             sport?: string;
             notes?: string;
@@ -2349,10 +2359,7 @@ export interface components {
             readonly sha256: string;
             readonly format_hint: string;
             readonly detected_format: string;
-            /** @description the reader's and the result's warnings, in English */
-            readonly warnings: string[];
-            /** @description the same warnings, in the same order, each with its stable code and params */
-            readonly warning_details: components["schemas"]["ImportWarning"][];
+            readonly warnings: unknown;
             readonly generation: number;
             readonly attempts: number;
             /** Format: date-time */
@@ -2372,16 +2379,6 @@ export interface components {
          * @enum {string}
          */
         ImportStatusEnum: "queued" | "parsing" | "storing" | "analyzing" | "done" | "failed";
-        ImportWarning: {
-            /** @description stable: one of the analysis service's reader codes (`ReaderWarningCode`), a result's quality flag (`athlete_mismatch:<field>`, `insufficient`), or `reader_note` (a text without a code; `params.text`). Show `message` for a code you do not know. */
-            code: string;
-            /** @description the figures and names in the text (column, counts, values) */
-            params: {
-                [key: string]: unknown;
-            };
-            /** @description the English text, as in `warnings` */
-            message: string;
-        };
         LactateStepRequest: {
             /** Format: double */
             intensity: number;
@@ -2449,6 +2446,9 @@ export interface components {
              */
             recompute: boolean;
             exclude?: number[][];
+        } | unknown | unknown | {
+            /** @constant */
+            recompute: true;
         };
         PatchedAthleteRequest: {
             first_name?: string;
@@ -2456,9 +2456,15 @@ export interface components {
             sex?: components["schemas"]["SexEnum"];
             /** Format: date */
             birth_date?: string | null;
-            /** Format: double */
+            /**
+             * Format: double
+             * @description kept to 0.1 cm
+             */
             height_cm?: number | null;
-            /** Format: double */
+            /**
+             * Format: double
+             * @description kept to 0.1 kg
+             */
             body_mass_kg?: number | null;
             sport?: string;
             notes?: string;
@@ -2596,11 +2602,6 @@ export interface components {
             hr_bpm: (number | null)[];
             /** Warnings */
             warnings: string[];
-            /**
-             * Warning Details
-             * @description the warnings, each with its code
-             */
-            warning_details: components["schemas"]["ReaderWarning"][];
         };
         /**
          * AthleteOnTestDay
@@ -2630,8 +2631,11 @@ export interface components {
         Body_cpet_file_api_v1_analysis_cpet_file_post: {
             /** File */
             file: string;
-            /** Format */
-            format?: string | null;
+            /**
+             * Format
+             * @enum {string}
+             */
+            format?: "zan" | "cortex" | "cosmed" | "vyntus" | "medgraphics" | "oxynet" | "generic";
             /**
              * Precision
              * @default display
@@ -2661,18 +2665,16 @@ export interface components {
         Body_parse_api_v1_analysis_parse_post: {
             /** File */
             file: string;
-            /** Format */
-            format?: string | null;
+            /**
+             * Format
+             * @enum {string}
+             */
+            format?: "zan" | "cortex" | "cosmed" | "vyntus" | "medgraphics" | "oxynet" | "generic";
         };
         /** CpetRequest */
         CpetRequest: {
-            /**
-             * Samples
-             * @description column-wise normalized table
-             */
-            samples: {
-                [key: string]: (number | null)[] | null;
-            };
+            /** @description column-wise normalized table */
+            samples: components["schemas"]["Samples"];
             /** @description values for this test (body mass weighed that day) */
             athlete?: components["schemas"]["AthleteOnTestDay"] | null;
             athlete_record?: components["schemas"]["AthleteRecord"] | null;
@@ -2783,6 +2785,22 @@ export interface components {
             /** Test Date */
             test_date?: string | null;
         };
+        /** Flag */
+        Flag: {
+            /** Code */
+            code: string;
+            /** Message */
+            message: string;
+        };
+        /** LactateBaseline */
+        LactateBaseline: {
+            /** Present */
+            present: boolean;
+            /** Lactate */
+            lactate?: number | null;
+            /** Intensity Used */
+            intensity_used?: number | null;
+        };
         /** LactateRequest */
         LactateRequest: {
             /** Steps */
@@ -2807,6 +2825,33 @@ export interface components {
             /** Methods */
             methods?: string[] | null;
         };
+        /**
+         * LactateResult
+         * @description Every method's threshold (null intensity where a method finds none), the fitted curve, the flags.
+         */
+        LactateResult: {
+            /** Thresholds */
+            thresholds: components["schemas"]["LactateThreshold"][];
+            /**
+             * Fit
+             * @description the fitted model: its kind, label, coefficients and fit quality
+             */
+            fit: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Sport
+             * @enum {string}
+             */
+            sport: "cycling" | "running" | "swimming";
+            /** Include Baseline */
+            include_baseline: boolean;
+            baseline: components["schemas"]["LactateBaseline"] | null;
+            /** Flags */
+            flags: components["schemas"]["Flag"][];
+            /** Conventions */
+            conventions: string;
+        };
         /** LactateStep */
         LactateStep: {
             /** Intensity */
@@ -2818,52 +2863,100 @@ export interface components {
             /** Length */
             length?: number | null;
         };
+        /** LactateThreshold */
+        LactateThreshold: {
+            /** Method */
+            method: string;
+            /** Fitting */
+            fitting?: string | null;
+            /** Intensity */
+            intensity: number | null;
+            /** Lactate */
+            lactate: number | null;
+            /** Heart Rate */
+            heart_rate: number | null;
+        };
         /**
-         * ParsedExportAnswer
-         * @description The normalized table of one cart export.
+         * ParsedExport
+         * @description What /parse answers: the reader that took the file, the header's metadata, the table, the reader's
+         *     warnings (dropped breaths, units converted, ...).
          */
-        ParsedExportAnswer: {
+        ParsedExport: {
             /** Format */
             format: string;
-            /** Metadata */
+            /**
+             * Metadata
+             * @description the header: sex, body mass, age, test date, sampling (breath or averaged), the cart's phases, ...
+             */
             metadata: {
                 [key: string]: unknown;
             };
-            /** Samples */
-            samples: {
-                [key: string]: (number | null)[] | null;
-            };
-            /**
-             * Warnings
-             * @description the reader's warnings in English (also in `warning_details`)
-             */
+            samples: components["schemas"]["ParsedSamples"];
+            /** Warnings */
             warnings: string[];
-            /**
-             * Warning Details
-             * @description the same warnings, each with its code
-             */
-            warning_details: components["schemas"]["ReaderWarning"][];
         };
         /**
-         * ReaderWarning
-         * @description One of the reader's warnings: `message` is the English text (the same as in `warnings`), `params` the figures
-         *     filled into it, so that a client can say it in another language.
+         * ParsedSamples
+         * @description Every normalized column, null where the file has none; NaN as null.
          */
-        ReaderWarning: {
-            code: components["schemas"]["ReaderWarningCode"];
-            /** Params */
-            params?: {
-                [key: string]: string | number | null;
-            };
-            /** Message */
-            message: string;
+        ParsedSamples: {
+            /** Time S */
+            time_s: (number | null)[];
+            /** Vo2 Ml Min */
+            vo2_ml_min: (number | null)[] | null;
+            /** Vco2 Ml Min */
+            vco2_ml_min: (number | null)[] | null;
+            /** Ve L Min */
+            ve_l_min: (number | null)[] | null;
+            /** Hr Bpm */
+            hr_bpm: (number | null)[] | null;
+            /** Rf Bpm */
+            rf_bpm: (number | null)[] | null;
+            /** Vt L */
+            vt_l: (number | null)[] | null;
+            /** Peto2 Mmhg */
+            peto2_mmhg: (number | null)[] | null;
+            /** Petco2 Mmhg */
+            petco2_mmhg: (number | null)[] | null;
+            /** Power W */
+            power_w: (number | null)[] | null;
+            /** Speed Kmh */
+            speed_kmh: (number | null)[] | null;
+            /** Grade Pct */
+            grade_pct: (number | null)[] | null;
         };
         /**
-         * ReaderWarningCode
-         * @description A reader warning's stable code (analysis/formats/notices.py); `reader_note`: a text without a code of its own. Clients should show `message` for a code they do not know.
-         * @enum {string}
+         * Samples
+         * @description The normalized table, column-wise: `time_s` and any of the other columns, each as long as `time_s` (a
+         *     column of another length is 400 `validation-error`), null where a breath has no value. No other column
+         *     (422 `unknown-columns`, naming them: kept as sent so the answer can).
          */
-        ReaderWarningCode: "rows_without_time" | "time_disorder_dropped" | "time_wall_clock" | "time_minutes" | "time_day_fractions" | "time_milliseconds" | "time_unit_unknown" | "column_empty" | "column_all_zero" | "column_ambiguous_rate" | "vo2_relative_and_absolute" | "mixed_expired_pressures" | "values_unreadable" | "gas_header_ml_is_l" | "gas_header_l_is_ml" | "gas_no_unit_l" | "gas_no_unit_ml" | "ventilation_no_unit_ml" | "ventilation_unit_unknown" | "tidal_volume_no_unit_ml" | "tidal_volume_unit_unknown" | "speed_no_unit" | "speed_unit_unknown" | "pressure_no_unit_kpa" | "pressure_percent" | "values_above_range" | "values_negative" | "values_below_range" | "no_test_date" | "age_disagrees" | "body_mass_suspicious" | "height_suspicious" | "body_mass_estimated" | "sex_code_unknown" | "zan_incomplete" | "exercise_clock" | "vo2_litres_converted" | "work_column_not_power" | "hr_replaced_by_track" | "hr_track_coverage_tcx" | "hr_timestamps_without_zone" | "hr_values_out_of_range" | "hr_weak_correlation" | "hr_track_coverage" | "reader_note";
+        Samples: {
+            /** Time S */
+            time_s: (number | null)[];
+            /** Vo2 Ml Min */
+            vo2_ml_min?: (number | null)[] | null;
+            /** Vco2 Ml Min */
+            vco2_ml_min?: (number | null)[] | null;
+            /** Ve L Min */
+            ve_l_min?: (number | null)[] | null;
+            /** Hr Bpm */
+            hr_bpm?: (number | null)[] | null;
+            /** Rf Bpm */
+            rf_bpm?: (number | null)[] | null;
+            /** Vt L */
+            vt_l?: (number | null)[] | null;
+            /** Peto2 Mmhg */
+            peto2_mmhg?: (number | null)[] | null;
+            /** Petco2 Mmhg */
+            petco2_mmhg?: (number | null)[] | null;
+            /** Power W */
+            power_w?: (number | null)[] | null;
+            /** Speed Kmh */
+            speed_kmh?: (number | null)[] | null;
+            /** Grade Pct */
+            grade_pct?: (number | null)[] | null;
+        };
         /**
          * @description * `pdf` - PDF
          *     * `docx` - Word document (DOCX), for the lab to edit
@@ -3013,9 +3106,10 @@ export interface components {
         Endpoint: {
             /** Format: uuid */
             readonly id: string;
+            /** @description http(s)://host/…; the host must resolve (with WEBHOOK_PUBLIC_ONLY: https, to public addresses only) */
             url: string;
             /** @description event types or patterns, e.g. reports.report.ready, reports.*, * */
-            events: string[];
+            events: components["schemas"]["EventsEnum"][];
             description?: string;
             enabled?: boolean;
             readonly disabled_reason: string;
@@ -3025,18 +3119,20 @@ export interface components {
             readonly updated_at: string;
         };
         EndpointRequest: {
+            /** @description http(s)://host/…; the host must resolve (with WEBHOOK_PUBLIC_ONLY: https, to public addresses only) */
             url: string;
             /** @description event types or patterns, e.g. reports.report.ready, reports.*, * */
-            events: string[];
+            events: components["schemas"]["EventsEnum"][];
             description?: string;
             enabled?: boolean;
         };
         EndpointWithSecret: {
             /** Format: uuid */
             readonly id: string;
+            /** @description http(s)://host/…; the host must resolve (with WEBHOOK_PUBLIC_ONLY: https, to public addresses only) */
             url: string;
             /** @description event types or patterns, e.g. reports.report.ready, reports.*, * */
-            events: string[];
+            events: components["schemas"]["EventsEnum"][];
             description?: string;
             enabled?: boolean;
             readonly disabled_reason: string;
@@ -3047,6 +3143,24 @@ export interface components {
             /** @description shown here only: keep it to verify signatures */
             readonly secret: string;
         };
+        /**
+         * @description * `*` - *
+         *     * `measurements.*` - measurements.*
+         *     * `measurements.test.*` - measurements.test.*
+         *     * `measurements.test.imported` - measurements.test.imported
+         *     * `measurements.test.analyzed` - measurements.test.analyzed
+         *     * `measurements.test.deleted` - measurements.test.deleted
+         *     * `measurements.athlete.*` - measurements.athlete.*
+         *     * `measurements.athlete.deleted` - measurements.athlete.deleted
+         *     * `measurements.import.*` - measurements.import.*
+         *     * `measurements.import.failed` - measurements.import.failed
+         *     * `reports.*` - reports.*
+         *     * `reports.report.*` - reports.report.*
+         *     * `reports.report.ready` - reports.report.ready
+         *     * `reports.report.failed` - reports.report.failed
+         * @enum {string}
+         */
+        EventsEnum: "*" | "measurements.*" | "measurements.test.*" | "measurements.test.imported" | "measurements.test.analyzed" | "measurements.test.deleted" | "measurements.athlete.*" | "measurements.athlete.deleted" | "measurements.import.*" | "measurements.import.failed" | "reports.*" | "reports.report.*" | "reports.report.ready" | "reports.report.failed";
         /**
          * @description * `en` - en
          *     * `ru` - ru
@@ -3092,9 +3206,10 @@ export interface components {
             results: components["schemas"]["Notification"][];
         };
         PatchedEndpointRequest: {
+            /** @description http(s)://host/…; the host must resolve (with WEBHOOK_PUBLIC_ONLY: https, to public addresses only) */
             url?: string;
             /** @description event types or patterns, e.g. reports.report.ready, reports.*, * */
-            events?: string[];
+            events?: components["schemas"]["EventsEnum"][];
             description?: string;
             enabled?: boolean;
         };
@@ -3561,7 +3676,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["LactateResult"];
                 };
             };
             /** @description The input is invalid (`validation-error` naming the fields in `errors`) */
@@ -3675,7 +3790,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ParsedExportAnswer"];
+                    "application/json": components["schemas"]["ParsedExport"];
                 };
             };
             /** @description The input is invalid (`validation-error` naming the fields in `errors`) */
@@ -9138,7 +9253,9 @@ export interface operations {
     };
     reports_settings_logo_retrieve: {
         parameters: {
-            query?: never;
+            query?: {
+                format?: "json" | "png";
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -9152,6 +9269,15 @@ export interface operations {
                 };
                 content: {
                     "image/png": string;
+                };
+            };
+            /** @description The input is invalid (`validation-error` naming the fields in `errors`, `bad-request`, `invalid-cursor`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid access token (`not-authenticated`) */
@@ -9230,12 +9356,14 @@ export interface operations {
     };
     reports_settings_logo_update: {
         parameters: {
-            query?: never;
+            query?: {
+                format?: "json" | "png";
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
-        requestBody?: {
+        requestBody: {
             content: {
                 "image/png": string;
                 "image/svg+xml": string;
@@ -9255,6 +9383,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReportSettingsBody"];
+                    "image/png": components["schemas"]["ReportSettingsBody"];
                 };
             };
             /** @description `validation-error`: no logo in the request */
@@ -9369,7 +9498,9 @@ export interface operations {
     };
     reports_settings_logo_destroy: {
         parameters: {
-            query?: never;
+            query?: {
+                format?: "json" | "png";
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -9382,6 +9513,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description The input is invalid (`validation-error` naming the fields in `errors`, `bad-request`, `invalid-cursor`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description No valid access token (`not-authenticated`) */
             401: {
@@ -12873,9 +13013,14 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** @description the averaging strategy; {} = the default (30-s time average) */
+                        /** @description the averaging strategy (AveragingRequest as PUT takes it); {} = the default (30-s time average) */
                         averaging: {
-                            [key: string]: unknown;
+                            /** @enum {string} */
+                            method?: "time" | "breath" | "bin" | "butterworth";
+                            seconds?: number;
+                            breaths?: number;
+                            cutoff?: number;
+                            order?: number;
                         };
                         /** @description outlier removal; {} = none */
                         outliers: {
@@ -12975,9 +13120,14 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** @description the averaging strategy; {} = the default (30-s time average) */
+                        /** @description the averaging strategy (AveragingRequest as PUT takes it); {} = the default (30-s time average) */
                         averaging: {
-                            [key: string]: unknown;
+                            /** @enum {string} */
+                            method?: "time" | "breath" | "bin" | "butterworth";
+                            seconds?: number;
+                            breaths?: number;
+                            cutoff?: number;
+                            order?: number;
                         };
                         /** @description outlier removal; {} = none */
                         outliers: {
@@ -14058,8 +14208,6 @@ export interface operations {
                         correlation?: number | null;
                         coverage?: number;
                         warnings?: string[];
-                        /** @description the warnings, each with its code (the analysis service's ReaderWarningCode) and params */
-                        warning_details?: components["schemas"]["ImportWarning"][];
                         replaced_recorded?: boolean;
                         version?: number | null;
                         recomputed?: boolean;
@@ -14519,7 +14667,7 @@ export interface operations {
                         average_s: number | null;
                         /** @description channel name -> one value per sample (null where not measured) */
                         columns: {
-                            [key: string]: (number | null)[];
+                            [key: string]: (number | null)[] | null;
                         };
                     };
                     "text/csv": string;

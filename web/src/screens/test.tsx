@@ -16,7 +16,7 @@ import { ReportList, ReportRequest } from "./reports";
 
 interface Samples {
   count: number;
-  columns: Record<string, (number | null)[]>;
+  columns: Record<string, (number | null)[] | null>;  // null: a channel the cart did not record
 }
 
 const PHASE_FILL: Record<string, string> = {
