@@ -63,7 +63,8 @@ REFUSALS = {
     "POST /api/v1/tests/{id}/heart-rate/": ("400", "422"),  # 400: an empty file
     "POST /api/v1/tests/{id}/lactate-steps/": ("400",),  # a CSV/XLSX sheet without a header line and a stage
     "PUT /api/v1/reports/settings/logo": ("415", "422"),  # not a PNG or an SVG; an SVG with scripts
-    "POST /api/v1/analysis/heart-rate/align": ("400", "422"),  # 400: `test`, the samples as a JSON text, is not
+    # 400: `test` holds the samples as a JSON text, which a form field's schema cannot describe
+    "POST /api/v1/analysis/heart-rate/align": ("400", "422"),
     # rules of the world outside the document: a host must resolve, an OpenID issuer must answer discovery
     "POST /api/v1/webhooks/": ("400",),
     "PATCH /api/v1/webhooks/{id}/": ("400",),
