@@ -2434,6 +2434,7 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["Import"][];
         };
+        /** @description A change: overrides, exclude or `recompute: true`, each optional by itself, at least one of them (else 400). */
         PatchedAnalysisPatchRequest: {
             overrides?: {
                 [key: string]: unknown;
@@ -2446,9 +2447,6 @@ export interface components {
              */
             recompute: boolean;
             exclude?: number[][];
-        } | unknown | unknown | {
-            /** @constant */
-            recompute: true;
         };
         PatchedAthleteRequest: {
             first_name?: string;

@@ -131,9 +131,9 @@ class OverridesField(serializers.DictField):
 
 
 class AnalysisPatchSerializer(serializers.Serializer):
-    # servicekit.django.schema: a change needs overrides, exclude or recompute: true (each optional by itself)
-    openapi_extra = {"anyOf": [{"required": ["overrides"]}, {"required": ["exclude"]},
-                               {"required": ["recompute"], "properties": {"recompute": {"const": True}}}]}
+    """A change: overrides, exclude or `recompute: true`, each optional by itself, at least one of them (else 400)."""
+    # said in words, not as an `anyOf` of required sets: generated clients made that a union of three body types
+
     overrides = OverridesField(required=False)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500,
                                    help_text="why (kept in the audit with who, when, the old and the new values)")
