@@ -184,11 +184,11 @@ class TestAnalysisView(APIView):
         s422="`invalid-override`: an override does not fit the test (the field and the allowed range in `errors`)",
         s503="`unavailable`: the analysis service cannot be reached")})
     def patch(self, request, pk):
-        patch = AnalysisPatchSerializer(data=request.data)
-        patch.is_valid(raise_exception=True)
         principal = principal_of(request)
         with tenant_transaction(principal.tenant_id):
-            test = visible_test(request, pk)
+            test = visible_test(request, pk)  # another lab's test is 404 whatever the body (then 400 on a bad one)
+            patch = AnalysisPatchSerializer(data=request.data)
+            patch.is_valid(raise_exception=True)
             test_id, expected_version = test.pk, None
             if request.headers.get("If-Match"):  # a change against the version the caller read, else 412
                 latest = queries.latest_result(test)
