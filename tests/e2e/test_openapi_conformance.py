@@ -239,6 +239,21 @@ def run_schemathesis(gateway: str, token: str, workdir: Path, *extra: str) -> tu
     return proc, (json.loads(report.read_text()) if report.exists() else {}), entries
 
 
+def untried(document: dict, entries: list[dict]) -> list[str]:
+    """The operations (but the stream) no request was sent to."""
+    sent = {(entry["request"]["method"], urlsplit(entry["request"]["url"]).path) for entry in entries}
+    missing = []
+    for path, item in document["paths"].items():
+        if re.search(LEFT_OUT, path):
+            continue
+        shape = re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path)) + "$")
+        for method in item:
+            if method in ("get", "put", "post", "patch", "delete") and not any(
+                    m == method.upper() and shape.match(url) for m, url in sent):
+                missing.append(f"{method.upper()} {path}")
+    return missing
+
+
 def answers_by_operation(expected: dict[str, str], entries: list[dict]) -> dict[str, list[int]]:
     """Per operation with a path parameter, the statuses of the requests sent to its real object's URL."""
     statuses: dict[str, list[int]] = {label: [] for label in expected}
@@ -279,6 +294,22 @@ def fuzz(gateway: str, token: str, document: dict, ids: dict[str, str], workdir:
             figures["failures"] += not report
             figures["output"] += f"--- {name} pass, exit {proc.returncode}\n" + proc.stdout[-20000:] + \
                 proc.stderr[-3000:]
+    # schemathesis now and then skips one operation it made no request for ("No examples in schema"; seen on
+    # POST /api/v1/analysis/cpet/file, with the same seed): each such one runs again alone on the next seed, and is
+    # named in the figures — none is left untested
+    figures["retried"] = untried(document, figures["entries"])
+    for label in figures["retried"]:
+        (workdir / "retry").mkdir(exist_ok=True)
+        (workdir / "retry" / "schemathesis.toml").write_text(text.replace(f"seed = {SEED}", f"seed = {SEED + 1}", 1))
+        proc, report, entries = run_schemathesis(gateway, token, workdir / "retry", "--include-name", label)
+        operations, cases = report.get("operations", {}), report.get("test_cases", {})
+        figures["tested"] += operations.get("tested") or 0
+        figures["requests"] += cases.get("generated") or 0
+        figures["failures"] += (cases.get("unique_failures") or 0) + (not report)
+        figures["errors"] += report.get("errors") or []
+        figures["entries"] += entries
+        if proc.returncode != 0:
+            figures["output"] += f"--- retry of {label}, exit {proc.returncode}\n" + proc.stdout[-20000:]
     figures["statuses"] = answers_by_operation(expected, figures["entries"])
     figures["reached"] = sorted(label for label, seen in figures["statuses"].items()
                                 if any(status != 404 for status in seen))
@@ -303,7 +334,8 @@ def test_every_operation_answers_as_documented(system, gateway, fuzz_lab, tmp_pa
     statuses, reached = run["statuses"], run["reached"]
     print(f"schemathesis {system.mode}: {run['tested']} of {run['total']} operations, {run['requests']} requests "
           f"({len(run['entries'])} sent), {run['failures']} failures, {len(reached)} of {len(statuses)} operations "
-          f"with a path parameter answered other than 404 on a real object, {time.monotonic() - started:.0f} s")
+          f"with a path parameter answered other than 404 on a real object, {time.monotonic() - started:.0f} s"
+          + (f"; run again alone after a skip: {', '.join(run['retried'])}" if run["retried"] else ""))
     assert run["failures"] == 0 and not run["errors"] and not run["output"], run["output"] or run["errors"]
     # every operation but the stream selected, and every selected one tested: nothing skipped
     assert run["total"] >= 100 and run["selected"] == run["total"] - 1, run
