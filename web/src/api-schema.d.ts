@@ -1875,6 +1875,8 @@ export interface components {
             errors?: {
                 field?: string | null;
                 detail?: string;
+                /** @description the validator's code, when it has one (e.g. required, blank, max_length, invalid_choice) */
+                code?: string;
             }[];
         } & {
             [key: string]: unknown;
@@ -2359,7 +2361,10 @@ export interface components {
             readonly sha256: string;
             readonly format_hint: string;
             readonly detected_format: string;
-            readonly warnings: unknown;
+            /** @description the reader's and the result's warnings, in English */
+            readonly warnings: string[];
+            /** @description the same warnings, in the same order, each with its stable code and params */
+            readonly warning_details: components["schemas"]["ImportWarning"][];
             readonly generation: number;
             readonly attempts: number;
             /** Format: date-time */
@@ -2379,6 +2384,16 @@ export interface components {
          * @enum {string}
          */
         ImportStatusEnum: "queued" | "parsing" | "storing" | "analyzing" | "done" | "failed";
+        ImportWarning: {
+            /** @description stable: one of the analysis service's reader codes (`ReaderWarningCode`), a result's quality flag (`athlete_mismatch:<field>`, `insufficient`), or `reader_note` (a text without a code; `params.text`). Show `message` for a code you do not know. */
+            code: string;
+            /** @description the figures and names in the text (column, counts, values) */
+            params: {
+                [key: string]: unknown;
+            };
+            /** @description the English text, as in `warnings` */
+            message: string;
+        };
         LactateStepRequest: {
             /** Format: double */
             intensity: number;
@@ -2600,6 +2615,11 @@ export interface components {
             hr_bpm: (number | null)[];
             /** Warnings */
             warnings: string[];
+            /**
+             * Warning Details
+             * @description the warnings, each with its code
+             */
+            warning_details: components["schemas"]["ReaderWarning"][];
         };
         /**
          * AthleteOnTestDay
@@ -2890,8 +2910,16 @@ export interface components {
                 [key: string]: unknown;
             };
             samples: components["schemas"]["ParsedSamples"];
-            /** Warnings */
+            /**
+             * Warnings
+             * @description the reader's warnings in English (also in `warning_details`)
+             */
             warnings: string[];
+            /**
+             * Warning Details
+             * @description the same warnings, each with its code
+             */
+            warning_details: components["schemas"]["ReaderWarning"][];
         };
         /**
          * ParsedSamples
@@ -2923,6 +2951,26 @@ export interface components {
             /** Grade Pct */
             grade_pct: (number | null)[] | null;
         };
+        /**
+         * ReaderWarning
+         * @description One of the reader's warnings: `message` is the English text (the same as in `warnings`), `params` the figures
+         *     filled into it, so that a client can say it in another language.
+         */
+        ReaderWarning: {
+            code: components["schemas"]["ReaderWarningCode"];
+            /** Params */
+            params?: {
+                [key: string]: string | number | null;
+            };
+            /** Message */
+            message: string;
+        };
+        /**
+         * ReaderWarningCode
+         * @description A reader warning's stable code (analysis/formats/notices.py); `reader_note`: a text without a code of its own. Clients should show `message` for a code they do not know.
+         * @enum {string}
+         */
+        ReaderWarningCode: "rows_without_time" | "time_disorder_dropped" | "time_wall_clock" | "time_minutes" | "time_day_fractions" | "time_milliseconds" | "time_unit_unknown" | "column_empty" | "column_all_zero" | "column_ambiguous_rate" | "vo2_relative_and_absolute" | "mixed_expired_pressures" | "values_unreadable" | "gas_header_ml_is_l" | "gas_header_l_is_ml" | "gas_no_unit_l" | "gas_no_unit_ml" | "ventilation_no_unit_ml" | "ventilation_unit_unknown" | "tidal_volume_no_unit_ml" | "tidal_volume_unit_unknown" | "speed_no_unit" | "speed_unit_unknown" | "pressure_no_unit_kpa" | "pressure_percent" | "values_above_range" | "values_negative" | "values_below_range" | "no_test_date" | "age_disagrees" | "body_mass_suspicious" | "height_suspicious" | "body_mass_estimated" | "sex_code_unknown" | "zan_incomplete" | "exercise_clock" | "vo2_litres_converted" | "work_column_not_power" | "hr_replaced_by_track" | "hr_track_coverage_tcx" | "hr_timestamps_without_zone" | "hr_values_out_of_range" | "hr_weak_correlation" | "hr_track_coverage" | "reader_note";
         /**
          * Samples
          * @description The normalized table, column-wise: `time_s` and any of the other columns, each as long as `time_s` (a
@@ -14206,6 +14254,8 @@ export interface operations {
                         correlation?: number | null;
                         coverage?: number;
                         warnings?: string[];
+                        /** @description the warnings, each with its code (the analysis service's ReaderWarningCode) and params */
+                        warning_details?: components["schemas"]["ImportWarning"][];
                         replaced_recorded?: boolean;
                         version?: number | null;
                         recomputed?: boolean;
