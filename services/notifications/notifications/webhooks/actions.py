@@ -212,8 +212,9 @@ def claim(delivery_id: str) -> tuple[str, Claim | None]:
                        secrets_in_use(endpoint, now), str(delivery.event_id))
 
 
-def _free_slot(endpoint: Endpoint, now: dt.datetime):
-    free = Q(held_until__isnull=True) | Q(held_until__lte=now)
+def _free_slot(endpoint: Endpoint, delivery: Delivery, now: dt.datetime):
+    # free, or already this delivery's (a run again after its worker died holding it)
+    free = Q(held_until__isnull=True) | Q(held_until__lte=now) | Q(delivery_id=delivery.id)
     # SKIP LOCKED: a slot another claim is taking is passed over, not waited for (SQLite serialises writers anyway)
     return (SendingSlot.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(free, endpoint_id=endpoint.id, number__lt=settings.WEBHOOK_MAX_IN_FLIGHT)
@@ -223,9 +224,7 @@ def _free_slot(endpoint: Endpoint, now: dt.datetime):
 def take_slot(endpoint: Endpoint, delivery: Delivery, *, now: dt.datetime, until: dt.datetime) -> bool:
     """One of the endpoint's WEBHOOK_MAX_IN_FLIGHT request slots for this delivery until `until` (its lease), or
     False when all are held. The slots are made the first time they are needed (and when the limit grows)."""
-    SendingSlot.objects.filter(endpoint_id=endpoint.id, delivery_id=delivery.id).update(delivery_id=None,
-                                                                                       held_until=None)
-    slot = _free_slot(endpoint, now)
+    slot = _free_slot(endpoint, delivery, now)
     if slot is None:
         have = SendingSlot.objects.filter(endpoint_id=endpoint.id, number__lt=settings.WEBHOOK_MAX_IN_FLIGHT).count()
         if have < settings.WEBHOOK_MAX_IN_FLIGHT:
@@ -233,7 +232,7 @@ def take_slot(endpoint: Endpoint, delivery: Delivery, *, now: dt.datetime, until
                                                          number=n) for n in range(settings.WEBHOOK_MAX_IN_FLIGHT)],
                                             ignore_conflicts=True)
         # looked for again either way: another claim may have made the slots (and committed) since the first look
-        slot = _free_slot(endpoint, now)
+        slot = _free_slot(endpoint, delivery, now)
         if slot is None:
             return False
     SendingSlot.objects.filter(pk=slot.pk).update(delivery_id=delivery.id, held_until=until)
