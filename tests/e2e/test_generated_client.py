@@ -114,6 +114,14 @@ def test_the_main_flow_through_the_generated_client(vo2_client, gateway):
     assert 2500 < vo2max < 6000, vo2max  # zan_ramp: a trained young man
     new_vt1 = round(result["vt1"]["time_s"] - 60)
 
+    # the analysis service's answer is typed too: the generated models read it (CpetFileResult, not a free dict)
+    direct = op(vo2_client, "analysis", "cpet_file_api_v1_analysis_cpet_file_post").sync(
+        client=api, body=m.BodyCpetFileApiV1AnalysisCpetFilePost(
+            file=File(payload=io.BytesIO(ZAN.read_bytes()), file_name=ZAN.name)))
+    assert isinstance(direct, m.CpetFileResult) and isinstance(direct.result, m.CpetResult), direct
+    assert isinstance(direct.result.vt1, m.Threshold) and direct.result.status.value == "analyzed"
+    assert direct.result.vo2max.vo2_ml_min == pytest.approx(vo2max, abs=1)
+
     patch_body = m.PatchedAnalysisPatchRequest.from_dict(
         {"overrides": {"vt1": {"time_s": new_vt1}}, "reason": "visual check of the V-slope"})
     changed = op(vo2_client, "tests", "tests_analysis_partial_update").sync(client=api, id=done.test,

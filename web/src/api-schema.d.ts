@@ -2645,9 +2645,61 @@ export interface components {
             /** Birth Date */
             birth_date?: string | null;
         };
+        /**
+         * AthleteUsed
+         * @description The athlete values the analysis used, where each came from (request, record, file), and what disagreed.
+         */
+        AthleteUsed: {
+            /** Body Mass Kg */
+            body_mass_kg: number | null;
+            /** Body Mass Source */
+            body_mass_source: string | null;
+            /** Sex */
+            sex: ("male" | "female") | null;
+            /** Sex Source */
+            sex_source: string | null;
+            /** Age Years */
+            age_years: number | null;
+            /** Age Source */
+            age_source: string | null;
+            /** Mismatches */
+            mismatches: ("sex" | "body_mass" | "age")[];
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * AveragingStrategy
+         * @description The full strategy the numbers were computed with, echoed whatever the request left out.
+         */
+        AveragingStrategy: {
+            /**
+             * Method
+             * @description time | breath | ...
+             */
+            method: string;
+            /** Seconds */
+            seconds?: number | null;
+            /** Breaths */
+            breaths?: number | null;
+            outliers: components["schemas"]["OutlierRule"];
+            /**
+             * Sampling
+             * @description breath-by-breath | averaged | interpolated
+             */
+            sampling: string;
+            /** Sampling Source */
+            sampling_source: string;
+            /** Outlier Sd */
+            outlier_sd?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
         /** Body_cpet_file_api_v1_analysis_cpet_file_post */
         Body_cpet_file_api_v1_analysis_cpet_file_post: {
-            /** File */
+            /**
+             * File
+             * Format: binary
+             */
             file: string;
             /**
              * Format
@@ -2665,6 +2717,7 @@ export interface components {
         Body_heart_rate_align_api_v1_analysis_heart_rate_align_post: {
             /**
              * File
+             * Format: binary
              * @description the track: FIT, TCX, or CSV with a time and a heart-rate column
              */
             file: string;
@@ -2681,13 +2734,41 @@ export interface components {
         };
         /** Body_parse_api_v1_analysis_parse_post */
         Body_parse_api_v1_analysis_parse_post: {
-            /** File */
+            /**
+             * File
+             * Format: binary
+             */
             file: string;
             /**
              * Format
              * @enum {string}
              */
             format?: "zan" | "cortex" | "cosmed" | "vyntus" | "medgraphics" | "oxynet" | "generic";
+        };
+        /**
+         * CpetFileResult
+         * @description /cpet/file: what the reader found (format, header, warnings) and the CPET result.
+         */
+        CpetFileResult: {
+            /** Format */
+            format: string;
+            /**
+             * Metadata
+             * @description the export's header, as /parse answers it
+             */
+            metadata: {
+                [key: string]: unknown;
+            };
+            /** Warnings */
+            warnings: string[];
+            /**
+             * Warning Details
+             * @description the same warnings, each with its code
+             */
+            warning_details: components["schemas"]["ReaderWarning"][];
+            result: components["schemas"]["CpetResult"];
+        } & {
+            [key: string]: unknown;
         };
         /** CpetRequest */
         CpetRequest: {
@@ -2752,6 +2833,52 @@ export interface components {
             precision: "display" | "full";
         };
         /**
+         * CpetResult
+         * @description VO2max, peak, VT1/VT2, zones, FATmax, the protocol and its phases, data quality. `status` insufficient: stored,
+         *     never reported as a VO2max (`insufficient_reasons` says why). A null part could not be computed (see the flags).
+         */
+        CpetResult: {
+            /** Engine Version */
+            engine_version: string;
+            averaging: components["schemas"]["AveragingStrategy"];
+            vo2max: components["schemas"]["Vo2max"] | null;
+            peak: components["schemas"]["Peak"] | null;
+            vt1: components["schemas"]["Threshold"] | null;
+            vt2: components["schemas"]["Threshold"] | null;
+            zones: components["schemas"]["Zones"];
+            fatmax: components["schemas"]["Fatmax"] | null;
+            protocol: components["schemas"]["Protocol"] | null;
+            quality: components["schemas"]["Quality"];
+            /** @description the lactate thresholds of the steps sent with the test */
+            lactate: components["schemas"]["LactateResult"] | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "analyzed" | "insufficient";
+            /** Insufficient Reasons */
+            insufficient_reasons: components["schemas"]["InsufficientReason"][];
+            athlete: components["schemas"]["AthleteUsed"] | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** Criterion */
+        Criterion: {
+            /** Value */
+            value: number | null;
+            /** Threshold */
+            threshold?: number | null;
+            /**
+             * Pass
+             * @description null where it could not be judged
+             */
+            pass: boolean | null;
+            /** Rule */
+            rule?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * DeclaredProtocol
          * @description The protocol the lab ran: drives the phases, and rebuilds the load where the file logged none.
          */
@@ -2787,6 +2914,67 @@ export interface components {
              */
             load_channel: "power_w" | "speed_kmh";
         };
+        /** Fatmax */
+        Fatmax: {
+            /** Available */
+            available: boolean;
+            /** Reason */
+            reason: string | null;
+            /** Method */
+            method: string;
+            /** Stages */
+            stages: components["schemas"]["FatmaxStage"][];
+            /**
+             * Mfo G Min
+             * @description maximal fat oxidation
+             */
+            mfo_g_min: number | null;
+            fatmax: components["schemas"]["FatmaxPoint"] | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** FatmaxPoint */
+        FatmaxPoint: {
+            /** Stage */
+            stage: number;
+            /** Load */
+            load: number;
+            /** Vo2 Ml Min */
+            vo2_ml_min: number;
+            /** Vo2 Pct Max */
+            vo2_pct_max: number | null;
+            /** Hr Bpm */
+            hr_bpm: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** FatmaxStage */
+        FatmaxStage: {
+            /** Stage */
+            stage: number;
+            /** Load */
+            load: number;
+            /** Vo2 Ml Min */
+            vo2_ml_min: number;
+            /** Vo2 Pct Max */
+            vo2_pct_max: number | null;
+            /** Hr Bpm */
+            hr_bpm: number | null;
+            /** Rer */
+            rer: number;
+            /** Fat G Min */
+            fat_g_min: number;
+            /** Cho G Min */
+            cho_g_min: number;
+            /** Steady State */
+            steady_state: boolean;
+            /** Valid */
+            valid: boolean;
+            /** Note */
+            note: string | null;
+        } & {
+            [key: string]: unknown;
+        };
         /**
          * FileAthlete
          * @description What the export's header says (the /parse answer's metadata).
@@ -2809,6 +2997,45 @@ export interface components {
             code: string;
             /** Message */
             message: string;
+        };
+        /**
+         * IncrementalPhase
+         * @description Where the thresholds were searched: from the onset to the end of exercise (a dismount excluded).
+         */
+        IncrementalPhase: {
+            /** Start S */
+            start_s: number;
+            /** End S */
+            end_s: number;
+            /**
+             * Source
+             * @description load | gas | declared
+             */
+            source: string;
+            /**
+             * Onset
+             * @description detected | declared | recording_start | unknown
+             */
+            onset: string;
+            /** Kind */
+            kind: ("ramp" | "steps") | null;
+            /** End Logged S */
+            end_logged_s?: number | null;
+            /** Dismount */
+            dismount?: boolean | null;
+            /** Vo2 At Start Ml Min */
+            vo2_at_start_ml_min?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** InsufficientReason */
+        InsufficientReason: {
+            /** Code */
+            code: string;
+            /** Detail */
+            detail: string;
+        } & {
+            [key: string]: unknown;
         };
         /** LactateBaseline */
         LactateBaseline: {
@@ -2895,6 +3122,41 @@ export interface components {
             heart_rate: number | null;
         };
         /**
+         * LoadAtMrt
+         * @description The load that caused the threshold: its time minus the VO2 mean response time (Keir et al. 2022).
+         */
+        LoadAtMrt: {
+            /** Power W */
+            power_w: number | null;
+            /** Speed Kmh */
+            speed_kmh: number | null;
+            /** Mrt S */
+            mrt_s: number;
+            /** Basis */
+            basis: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** OutlierRule */
+        OutlierRule: {
+            /**
+             * Method
+             * @description off (default) | lamarra | prediction_band ...
+             */
+            method: string;
+            /**
+             * Applied
+             * @description false where the rule does not apply (interpolated or averaged data)
+             */
+            applied: boolean;
+            /** Reason */
+            reason?: string | null;
+            /** Sd */
+            sd?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * ParsedExport
          * @description What /parse answers: the reader that took the file, the header's metadata, the table, the reader's
          *     warnings (dropped breaths, units converted, ...).
@@ -2952,6 +3214,159 @@ export interface components {
             grade_pct: (number | null)[] | null;
         };
         /**
+         * Peak
+         * @description The highest averaged VO2 and the other channels at that moment.
+         */
+        Peak: {
+            /** Vo2 Ml Min */
+            vo2_ml_min: number;
+            /** Time S */
+            time_s: number;
+            /** Rer */
+            rer: number | null;
+            /** Hr Bpm */
+            hr_bpm: number | null;
+            /** Power W */
+            power_w: number | null;
+            /** Speed Kmh */
+            speed_kmh: number | null;
+            /** Ve L Min */
+            ve_l_min: number | null;
+            /** Vco2 Ml Min */
+            vco2_ml_min: number | null;
+            /**
+             * Load Kuipers
+             * @description step tests: peak load interpolated in the last stage
+             */
+            load_kuipers?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** Phase */
+        Phase: {
+            /**
+             * Phase
+             * @enum {string}
+             */
+            phase: "baseline" | "rest" | "warm_up" | "constant" | "incremental" | "recovery";
+            /** Start S */
+            start_s: number;
+            /** End S */
+            end_s: number;
+            /** Load */
+            load: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * Plateau
+         * @description The plateau judgement: Niemeyer et al. 2021 on ramps, the last two full stages on step tests.
+         */
+        Plateau: {
+            /** Method */
+            method: string | null;
+            /** Evaluable */
+            evaluable: boolean;
+            /** Plateau */
+            plateau: boolean | null;
+            /** Interval S */
+            interval_s?: number | null;
+            /** Cutoff Fraction */
+            cutoff_fraction?: number | null;
+            /** Observed Increase Ml Min */
+            observed_increase_ml_min?: number | null;
+            /** Expected Increase Ml Min */
+            expected_increase_ml_min?: number | null;
+            /** Noise Ml Min */
+            noise_ml_min?: number | null;
+            /** Expected Slope Ml Min S */
+            expected_slope_ml_min_s?: number | null;
+            /** Expected Slope Ml Min Per Unit */
+            expected_slope_ml_min_per_unit?: number | null;
+            /** Ramp Start S */
+            ramp_start_s?: number | null;
+            /** Onset Source */
+            onset_source?: string | null;
+            /** End S */
+            end_s?: number | null;
+            /** Dismount Excluded S */
+            dismount_excluded_s?: number | null;
+            /** Submaximal S */
+            submaximal_s?: number[] | null;
+            /** Stages Compared */
+            stages_compared?: number[] | null;
+            /** Delta Ml Min */
+            delta_ml_min?: number | null;
+            taylor_150?: components["schemas"]["Taylor150"] | null;
+            /** Reason */
+            reason?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** Protocol */
+        Protocol: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "ramp" | "steps" | "constant" | "unknown";
+            /** Load Channel */
+            load_channel: string | null;
+            /** Unit */
+            unit: string | null;
+            /** Start */
+            start: number | null;
+            /** Increment */
+            increment: number | null;
+            /** Increment Unit */
+            increment_unit: string | null;
+            /** Stage Length S */
+            stage_length_s: number | null;
+            /** Stages */
+            stages: components["schemas"]["Stage"][];
+            /** Phases */
+            phases: components["schemas"]["Phase"][];
+            incremental: components["schemas"]["IncrementalPhase"] | null;
+            /**
+             * Load Source
+             * @description declared: the load was rebuilt from the declared protocol
+             */
+            load_source?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** Quality */
+        Quality: {
+            /** Flags */
+            flags: components["schemas"]["QualityFlag"][];
+            /** Outliers Removed */
+            outliers_removed: number;
+            /** N Breaths */
+            n_breaths: number;
+            /** Excluded Breaths */
+            excluded_breaths: number;
+            /** Outlier Rule */
+            outlier_rule?: string | null;
+            /** Vo2 Noise Cv */
+            vo2_noise_cv?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** QualityFlag */
+        QualityFlag: {
+            /** Code */
+            code: string;
+            /**
+             * Severity
+             * @enum {string}
+             */
+            severity: "info" | "warning" | "error";
+            /** Message */
+            message: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * ReaderWarning
          * @description One of the reader's warnings: `message` is the English text (the same as in `warnings`), `params` the figures
          *     filled into it, so that a client can say it in another language.
@@ -3002,6 +3417,215 @@ export interface components {
             speed_kmh?: (number | null)[] | null;
             /** Grade Pct */
             grade_pct?: (number | null)[] | null;
+        };
+        /**
+         * Stage
+         * @description A step test's stage, its channels averaged over the stage's end.
+         */
+        Stage: {
+            /** Stage */
+            stage: number;
+            /** Start S */
+            start_s: number;
+            /** End S */
+            end_s: number;
+            /** Duration S */
+            duration_s: number;
+            /** Averaged S */
+            averaged_s: number;
+            /** N Breaths */
+            n_breaths: number;
+            /** Load */
+            load: number;
+            /** Vo2 Ml Min */
+            vo2_ml_min: number | null;
+            /** Vco2 Ml Min */
+            vco2_ml_min: number | null;
+            /** Ve L Min */
+            ve_l_min: number | null;
+            /** Rer */
+            rer: number | null;
+            /** Hr Bpm */
+            hr_bpm: number | null;
+            /** Power W */
+            power_w: number | null;
+            /** Speed Kmh */
+            speed_kmh: number | null;
+            /** Petco2 Mmhg */
+            petco2_mmhg: number | null;
+            /** Peto2 Mmhg */
+            peto2_mmhg: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** Taylor150 */
+        Taylor150: {
+            /** Applicable */
+            applicable: boolean;
+            /** Plateau */
+            plateau?: boolean | null;
+            /** Reason */
+            reason?: string | null;
+            /** Threshold Ml Min */
+            threshold_ml_min?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * Threshold
+         * @description VT1 or VT2: the consensus (or the lab's value, `manual`), where it sits, how sure, and every method's own.
+         */
+        Threshold: {
+            /** Time S */
+            time_s: number;
+            /** Vo2 Ml Min */
+            vo2_ml_min: number;
+            /** Hr Bpm */
+            hr_bpm: number | null;
+            /** Power W */
+            power_w: number | null;
+            /** Speed Kmh */
+            speed_kmh: number | null;
+            /**
+             * Method
+             * @description combined | rules | manual ...
+             */
+            method: string;
+            /** Confidence */
+            confidence: number | null;
+            /** Manual */
+            manual: boolean;
+            /** Methods */
+            methods: components["schemas"]["ThresholdMethod"][];
+            /** Vo2 Pct Max */
+            vo2_pct_max?: number | null;
+            /** Vo2 Ml Kg Min */
+            vo2_ml_kg_min?: number | null;
+            /** Basis */
+            basis?: string | null;
+            /** In Physiological Bounds */
+            in_physiological_bounds?: boolean | null;
+            load_at_mrt?: components["schemas"]["LoadAtMrt"] | null;
+            /**
+             * Set By
+             * @description manual: what the lab gave (time_s, hr_bpm, vo2_ml_min, ...)
+             */
+            set_by?: string | null;
+            /** Reason */
+            reason?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ThresholdMethod
+         * @description One method's break (V-slope, VE/VO2, PetO2, VE/VCO2, PetCO2, ...): null time where it found none.
+         */
+        ThresholdMethod: {
+            /** Method */
+            method: string;
+            /** Time S */
+            time_s: number | null;
+            /** Vo2 Ml Min */
+            vo2_ml_min: number | null;
+            /** Hr Bpm */
+            hr_bpm: number | null;
+            /** Power W */
+            power_w: number | null;
+            /** Speed Kmh */
+            speed_kmh: number | null;
+            /**
+             * Fit
+             * @description what the method fitted: its kind and slopes
+             */
+            fit: {
+                [key: string]: unknown;
+            } | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** Vo2max */
+        Vo2max: {
+            /** Vo2 Ml Min */
+            vo2_ml_min: number;
+            /** Vo2 Ml Kg Min */
+            vo2_ml_kg_min: number | null;
+            strategy: components["schemas"]["AveragingStrategy"];
+            /**
+             * Verdict
+             * @description vo2max (a plateau) | vo2peak
+             */
+            verdict: string;
+            /** Verdict Basis */
+            verdict_basis: string;
+            plateau: components["schemas"]["Plateau"];
+            criteria: components["schemas"]["Vo2maxCriteria"];
+            /** Percentile */
+            percentile: number | null;
+            /** Percentile Band */
+            percentile_band: string | null;
+            /** Norm Source */
+            norm_source: string;
+            /**
+             * Manual
+             * @description true where the lab's value replaced the measured one
+             */
+            manual?: boolean | null;
+            /**
+             * Detected Vo2 Ml Min
+             * @description the measured value a manual one replaced
+             */
+            detected_vo2_ml_min?: number | null;
+            /**
+             * Reason
+             * @description the lab's reason for a manual value
+             */
+            reason?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * Vo2maxCriteria
+         * @description Secondary criteria of a maximal effort.
+         */
+        Vo2maxCriteria: {
+            rer_max: components["schemas"]["Criterion"];
+            hr_max: components["schemas"]["Criterion"];
+            /** Hr Pred Max */
+            hr_pred_max: number | null;
+            lactate_max: components["schemas"]["Criterion"];
+            /** Met */
+            met: number;
+            /** Evaluated */
+            evaluated: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** Zone */
+        Zone: {
+            /** Name */
+            name: string;
+            /** Hr Bpm */
+            hr_bpm: number[] | null;
+            /** Power W */
+            power_w: number[] | null;
+            /** Speed Kmh */
+            speed_kmh: number[] | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** Zones */
+        Zones: {
+            /** Three Zone */
+            three_zone: components["schemas"]["Zone"][];
+            /** Five Zone */
+            five_zone: components["schemas"]["Zone"][];
+            /**
+             * Note
+             * @description why zones are missing, if they are
+             */
+            note: string | null;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * @description * `pdf` - PDF
@@ -3380,7 +4004,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CpetResult"];
                 };
             };
             /** @description The input is invalid (`validation-error` naming the fields in `errors`) */
@@ -3494,7 +4118,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CpetFileResult"];
                 };
             };
             /** @description The input is invalid (`validation-error` naming the fields in `errors`) */

@@ -208,6 +208,16 @@ PROBLEM_STATUSES = {
 }
 
 
+def _mark_uploads_binary(schemas: dict) -> None:
+    """An UploadFile is documented the OpenAPI 3.1 way (`contentMediaType`), which generated clients (e.g.
+    openapi-python-client) read as a text field and send the file's name instead of its bytes; `format: binary`,
+    as the Django services document theirs, is what every generator reads as a file. Both stay."""
+    for body in schemas.values():
+        for prop in (body.get("properties") or {}).values():
+            if isinstance(prop, dict) and prop.get("type") == "string" and "contentMediaType" in prop:
+                prop["format"] = "binary"
+
+
 def _document_validation_as_problem(app: FastAPI) -> None:
     """FastAPI documents a 422 `HTTPValidationError` on every operation with input; what is sent is a 400
     `validation-error` problem (see `_validation`), so the document says that. Operations behind
@@ -246,6 +256,7 @@ def _document_validation_as_problem(app: FastAPI) -> None:
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):
             schemas.pop(name, None)
+        _mark_uploads_binary(schemas)
         schemas.setdefault("Problem", PROBLEM_SCHEMA)
         app.openapi_schema = schema
         return schema

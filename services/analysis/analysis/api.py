@@ -16,7 +16,8 @@ from servicekit.fastapi import require_principal
 from servicekit.principal import Principal
 from servicekit.problems import ProblemError
 
-from .formats.notices import CODES as WARNING_CODES, details as warning_details
+from .formats.notices import details as warning_details
+from .result_models import CpetFileResult, CpetResult, LactateResult, ReaderWarning
 from .rounding import round_result
 
 router = APIRouter(prefix="/api/v1/analysis", tags=["analysis"])
@@ -24,19 +25,6 @@ router = APIRouter(prefix="/api/v1/analysis", tags=["analysis"])
 MAX_UPLOAD_BYTES = env_int("ANALYSIS_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 COLUMNS = ("time_s", "vo2_ml_min", "vco2_ml_min", "ve_l_min", "hr_bpm", "rf_bpm", "vt_l", "peto2_mmhg",
            "petco2_mmhg", "power_w", "speed_kmh", "grade_pct")
-
-
-ReaderWarningCode = Enum("ReaderWarningCode", {code: code for code in WARNING_CODES}, type=str)
-ReaderWarningCode.__doc__ = ("A reader warning's stable code (analysis/formats/notices.py); `reader_note`: a text without "
-                             "a code of its own. Clients should show `message` for a code they do not know.")
-
-
-class ReaderWarning(BaseModel):
-    """One of the reader's warnings: `message` is the English text (the same as in `warnings`), `params` the figures
-    filled into it, so that a client can say it in another language."""
-    code: ReaderWarningCode
-    params: dict[str, str | int | float | None] = Field(default_factory=dict)
-    message: str
 
 
 class AthleteOnTestDay(BaseModel):
@@ -142,36 +130,6 @@ class ParsedExport(BaseModel):
     warning_details: list[ReaderWarning] = Field(..., description="the same warnings, each with its code")
 
 
-class LactateThreshold(BaseModel):
-    method: str
-    fitting: str | None = None
-    intensity: float | None
-    lactate: float | None
-    heart_rate: float | None
-
-
-class LactateBaseline(BaseModel):
-    present: bool
-    lactate: float | None = None
-    intensity_used: float | None = None
-
-
-class Flag(BaseModel):
-    code: str
-    message: str
-
-
-class LactateResult(BaseModel):
-    """Every method's threshold (null intensity where a method finds none), the fitted curve, the flags."""
-    thresholds: list[LactateThreshold]
-    fit: dict | None = Field(..., description="the fitted model: its kind, label, coefficients and fit quality")
-    sport: Literal["cycling", "running", "swimming"]
-    include_baseline: bool
-    baseline: LactateBaseline | None
-    flags: list[Flag]
-    conventions: str
-
-
 class LactateStep(BaseModel):
     # the ranges measurements' lactate steps take (a test's power, speed or pace; blood lactate in mmol/L)
     intensity: float = Field(..., ge=0, le=2000)
@@ -255,7 +213,9 @@ def _analyse(samples, athlete, averaging, overrides, lactate, precision, **kw):
     return result if precision == "full" else round_result(result)
 
 
-_CPET_RESPONSES = {422: {"description": "`invalid-override`: an override does not fit the test (the field and the "
+# the answers are the engine's dicts as they are (the models document them, never filter or coerce a number)
+_CPET_RESPONSES = {200: {"model": CpetResult},
+                   422: {"description": "`invalid-override`: an override does not fit the test (the field and the "
                                         "allowed range in `errors`); `unknown-columns`"}}
 
 
@@ -272,7 +232,7 @@ async def cpet(body: CpetRequest, principal: Principal = Depends(require_princip
 
 
 @router.post("/cpet/file", summary="Read a cart export and compute its CPET result in one call",
-             responses=_FILE_RESPONSES)
+             responses={200: {"model": CpetFileResult}, **_FILE_RESPONSES})
 async def cpet_file(file: UploadFile = File(...), format: FormatHint = Form(None),
                     precision: Precision = Form("display"), principal: Principal = Depends(require_principal)):
     data = await read_upload(file)

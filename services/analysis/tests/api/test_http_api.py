@@ -5,28 +5,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from servicekit import jwt as kit_jwt
-from servicekit.testing import SigningKeys
 
 TESTDATA = Path(__file__).resolve().parents[4] / "testdata"
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    return SigningKeys(tmp_path_factory.mktemp("keys"))
-
-
-@pytest.fixture
-def client(keys, monkeypatch):
-    monkeypatch.setenv("JWT_JWKS_URL", keys.jwks_url)
-    kit_jwt.set_verifier(None)
-    from analysis.app import create_app
-
-    with TestClient(create_app()) as c:
-        c.headers["Authorization"] = "Bearer " + keys.token(tid="7d1c5b1e-0000-4000-8000-000000000001",
-                                                            roles=["physiologist"])
-        yield c
-    kit_jwt.set_verifier(None)
 
 
 def test_no_token_is_401_problem(client):
@@ -268,3 +248,12 @@ def test_the_document_types_what_parse_cpet_and_lactate_take_and_answer(client):
     # an unknown column is still named in the 422 (the model keeps it to say so)
     refused = client.post("/api/v1/analysis/cpet", json={"samples": {"time_s": [1, 2], "vo2": [1, 2]}})
     assert refused.status_code == 422 and refused.json()["type"] == "urn:vo2:problem:unknown-columns"
+
+
+def test_every_upload_is_documented_as_a_file(client):
+    """A generated client sends bytes only for `format: binary` (3.1's contentMediaType alone made it send a string)."""
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    uploads = {name: body["properties"]["file"] for name, body in schemas.items()
+               if name.startswith("Body_") and "file" in body.get("properties", {})}
+    assert len(uploads) == 3, sorted(uploads)  # parse, cpet/file, heart-rate/align
+    assert all(field["format"] == "binary" for field in uploads.values()), uploads
