@@ -170,6 +170,19 @@ def test_docx_report_reads_back_with_sections_tables_images_and_the_conclusion(
 
 # ---- branding ---------------------------------------------------------------------------------------------------
 
+def test_the_documented_accent_colour_takes_what_the_api_takes(caller, tenant_a):
+    """A blank colour clears it: the document's two branches (a colour, a blank) must not both match "" (oneOf)."""
+    import jsonschema
+    from drf_spectacular.generators import SchemaGenerator
+
+    field = SchemaGenerator().get_schema(public=True)["components"]["schemas"]["ReportSettingsRequest"][
+        "properties"]["accent_color"]
+    admin = caller(tenant_a, "admin")
+    for value, status in (("", 200), ("#aa3300", 200), ("red", 400), ("#aa33001", 400)):
+        assert admin.put("/api/v1/reports/settings", {"accent_color": value}, format="json").status_code == status
+        assert jsonschema.Draft202012Validator(field).is_valid(value) is (status == 200), value
+
+
 def test_branding_settings_and_logo_on_every_page(caller, tenant_a, tenant_b, upstream, measurements, storage,
                                                  zan_payload):
     admin = caller(tenant_a, "admin")

@@ -223,7 +223,7 @@ class ReportSettingsSerializer(serializers.Serializer):
     lab_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     lab_address = serializers.CharField(max_length=300, required=False, allow_blank=True)
     lab_contact = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    accent_color = serializers.RegexField(r"^(#[0-9a-fA-F]{6})?$", required=False, allow_blank=True, max_length=7,
+    accent_color = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False, allow_blank=True, max_length=7,
                                           error_messages={"invalid": "a colour as #rrggbb"})
 
 
