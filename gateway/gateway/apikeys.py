@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 
 import httpx
-from servicekit.jwt import InvalidToken
+from servicekit.jwt import AuthUnavailable, InvalidToken
 
 from .settings import Settings
 
@@ -85,7 +85,7 @@ class ApiKeys:
                 "client_id": self.client_id, "client_secret": self.client_secret, "api_key": key})
         except httpx.HTTPError as exc:
             log.warning("API key exchange at %s failed: %s: %s", self.url, type(exc).__name__, exc)
-            raise InvalidToken("API keys cannot be checked right now; retry shortly.") from exc
+            raise AuthUnavailable("API keys cannot be checked right now; retry shortly.") from exc
         if response.status_code == 200:
             body = response.json()
             lifetime = float(body.get("expires_in") or 0) - self.leeway
@@ -95,7 +95,7 @@ class ApiKeys:
             self._remember(digest, None, min(REFUSAL_CACHE_S, self.cache_s))
             return None, 0.0
         log.warning("API key exchange answered %s: %s", response.status_code, response.text[:300])
-        raise InvalidToken("API keys cannot be checked right now; retry shortly.")
+        raise AuthUnavailable("API keys cannot be checked right now; retry shortly.")
 
     async def swap(self, head, authorization: bytes) -> bytes:
         """Replace the key in the forwarded headers by its access token; returns the new header value."""

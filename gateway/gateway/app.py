@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, Response
 from servicekit import fastapi as kit_fastapi
 from servicekit import health, requestid, tracing
-from servicekit.jwt import InvalidToken, load_jwks_document
+from servicekit.jwt import AUTH_UNAVAILABLE_RETRY_S, AuthUnavailable, InvalidToken, load_jwks_document
 from servicekit.problems import PROBLEM_CONTENT_TYPE, problem
 from starlette.middleware.cors import CORSMiddleware
 
@@ -199,13 +199,15 @@ class GatewayMiddleware:
                                       f"A request header exceeds {self.max_header} bytes, or there are too many.",
                                       [_echo(scope), *SECURITY_HEADERS]), None
         public = routes.is_public(method, path)
-        principal, auth_error = None, None
+        principal, auth_error, auth_unavailable = None, None, False
         if not public:
             authorization = head.authorization
             try:
                 if is_api_key(authorization):  # exchanged for an access token that replaces it upstream
                     authorization = await self.gw.api_keys.swap(head, authorization)
                 principal = await self.gw.auth.authenticate(authorization.decode("latin-1") if authorization else None)
+            except AuthUnavailable as exc:
+                auth_error, auth_unavailable = exc.detail, True
             except InvalidToken as exc:
                 auth_error = exc.reason
 
@@ -238,6 +240,9 @@ class GatewayMiddleware:
             return await send_problem(send, 429, "rate-limited",
                                       f"Too many requests ({decision.scope} limit); retry in {decision.reset} s.",
                                       own_headers), principal
+        if auth_unavailable:  # the credential may be fine: the client retries, it does not log its user out
+            return await send_problem(send, 503, "auth-unavailable", auth_error,
+                                      [(b"retry-after", str(AUTH_UNAVAILABLE_RETRY_S).encode()), *own_headers]), None
         if auth_error is not None:
             return await send_problem(send, 401, "not-authenticated", auth_error,
                                       [(b"www-authenticate", WWW_AUTHENTICATE.encode()), *own_headers]), None

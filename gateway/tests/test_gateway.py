@@ -693,3 +693,25 @@ def test_with_tracing_on_the_service_is_called_from_a_client_span_of_the_clients
     assert server["parent_id"] == "00f067aa0ba902b7" and call["parent_id"] == server["span_id"]
     assert server["service"] == "gateway" and server["attributes"]["http.response.status_code"] == 200
     assert seen.json()["headers"]["traceparent"] == [f"00-{trace_id}-{call['span_id']}-01"]
+
+
+def test_credentials_that_cannot_be_checked_now_are_503_not_401(upstreams, tmp_dir, keys, token):
+    """Identity unreachable (no signing key held; an API key cannot be exchanged): the credential may be fine, so
+    503 `auth-unavailable` with Retry-After, not a 401 that sends a user back to the login. A token that is wrong
+    whatever the keys stays 401."""
+    from .conftest import Gateway, base_env, dead_port
+
+    env = base_env(upstreams)
+    identity_down = f"http://127.0.0.1:{dead_port()}"
+    env.update({"JWT_JWKS_URL": identity_down + "/.well-known/jwks.json", "IDENTITY_URL": identity_down,
+                "SERVICE_CLIENT_ID": "gateway", "SERVICE_CLIENT_SECRET": "s3cret"})
+    gateway = Gateway(env, tmp_dir, "identity-down")
+    try:
+        answer = gateway.client.get("/api/v1/athletes/", headers=bearer(token()))
+        assert_problem(answer, 503, "auth-unavailable")
+        assert answer.headers["retry-after"] == "1" and "www-authenticate" not in answer.headers
+        api_key = gateway.client.get("/api/v1/athletes/", headers=bearer("vo2_" + "a" * 40))
+        assert_problem(api_key, 503, "auth-unavailable")
+        assert_problem(gateway.client.get("/api/v1/athletes/", headers=bearer("not-a-jwt")), 401, "not-authenticated")
+    finally:
+        gateway.stop()

@@ -238,6 +238,8 @@ export const PROBLEMS: Texts = {
     "Сервис анализа недоступен; попробуйте позже."],
   "identity-unavailable": ["The sign-in service cannot be reached; try again later.",
     "Сервис учётных записей недоступен; попробуйте позже."],
+  "auth-unavailable": ["Your sign-in cannot be checked right now; try again in a moment.",
+    "Вход сейчас не удаётся проверить; повторите через минуту."],
   "database-unavailable": ["The database cannot be reached; try again later.", "База данных недоступна; попробуйте позже."],
   "bad-gateway": ["A service did not answer properly; try again.", "Один из сервисов ответил неправильно; повторите."],
   "gateway-timeout": ["A service did not answer in time; try again.", "Один из сервисов не ответил вовремя; повторите."],

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import metrics, requestid, tracing
 from .config import env
-from .jwt import InvalidToken, verifier_from_env
+from .jwt import AUTH_UNAVAILABLE_RETRY_S, AuthUnavailable, InvalidToken, verifier_from_env
 from .principal import Principal, reset_principal, set_principal
 from .problems import PROBLEM_CONTENT_TYPE, PROBLEM_SCHEMA, SLUG_BY_STATUS, ProblemError, problem
 
@@ -273,6 +273,9 @@ async def require_principal(request: Request) -> Principal:
                            headers={"WWW-Authenticate": 'Bearer realm="vo2max"'})
     try:
         principal = verifier_from_env().verify(token.strip())
+    except AuthUnavailable as exc:
+        raise ProblemError(503, "auth-unavailable", exc.detail,
+                           headers={"Retry-After": str(AUTH_UNAVAILABLE_RETRY_S)}) from exc
     except InvalidToken as exc:
         raise ProblemError(401, "not-authenticated", exc.reason,
                            headers={"WWW-Authenticate": 'Bearer realm="vo2max"'}) from exc

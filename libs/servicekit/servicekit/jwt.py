@@ -34,6 +34,27 @@ class InvalidToken(Exception):
         self.reason = reason
 
 
+class AuthUnavailable(InvalidToken):
+    """The credential could not be checked now (identity unreachable): it may be fine. Answered 503
+    `auth-unavailable` with Retry-After, not 401, so that a client retries instead of logging its user out.
+    `detail` is the answer's text."""
+
+    def __init__(self, reason: str, detail: str | None = None):
+        super().__init__(reason)
+        self.detail = detail or reason
+
+
+class KeysUnavailable(AuthUnavailable):
+    """No signing key is held and identity cannot be asked now."""
+
+    def __init__(self):
+        super().__init__("signing keys are unavailable", "Access tokens cannot be checked right now (identity's "
+                                                         "signing keys are unavailable); try again shortly.")
+
+
+AUTH_UNAVAILABLE_RETRY_S = 1
+
+
 def load_jwks_document(source: str, timeout: float = 5.0) -> dict:
     """A JWKS from an http(s) URL or a `file://` path (tests and single-host installs)."""
     if source.startswith("file://"):
@@ -88,9 +109,9 @@ class JWKSCache:
                 except Exception as exc:  # identity unreachable: keep the keys we have
                     self._fetched_at = now  # and do not retry on every request
                     if not self._keys:
-                        raise InvalidToken("signing keys are unavailable") from exc
+                        raise KeysUnavailable() from exc
         if not self._keys:
-            raise InvalidToken("signing keys are unavailable")
+            raise KeysUnavailable()
         if kid not in self._keys:
             raise InvalidToken("unknown signing key")
         return self._keys[kid]

@@ -106,3 +106,27 @@ def test_no_token_is_401_everywhere(world):
                                                         ("post", "/api/v1/imports/", None, True)]:
         response = call(anonymous, method, url, body)
         assert response.status_code == 401 and response["Content-Type"] == "application/problem+json", url
+
+
+def test_a_token_that_cannot_be_checked_now_is_503_not_401(caller, tenant_a):
+    """Identity unreachable and no signing key held: the token may be fine, so the answer is 503 `auth-unavailable`
+    with Retry-After (a client retries; a 401 would send its user back to the login), and nothing is stored."""
+    import httpx
+
+    from servicekit import jwt as kit_jwt
+
+    def identity_unreachable():
+        raise httpx.ConnectError("identity is down")
+
+    kit_jwt.set_verifier(kit_jwt.TokenVerifier(kit_jwt.JWKSCache(identity_unreachable), issuer="vo2max-identity",
+                                               audience="vo2max-api"))
+    owner = caller(tenant_a)
+    for response in (owner.get("/api/v1/athletes/"),
+                     owner.post("/api/v1/athletes/", {"name": "Nobody", "sex": "female"}, format="json")):
+        assert response.status_code == 503 and response["Content-Type"] == "application/problem+json"
+        assert response.json()["type"] == "urn:vo2:problem:auth-unavailable" and response["Retry-After"] == "1"
+    garbage = caller(tenant_a)
+    garbage.client.credentials(HTTP_AUTHORIZATION="Bearer not-a-jwt")
+    assert garbage.get("/api/v1/athletes/").status_code == 401  # a token that is wrong whatever the keys stays 401
+    kit_jwt.set_verifier(None)  # identity is back
+    assert owner.get("/api/v1/athletes/").json()["results"] == []

@@ -53,6 +53,9 @@ class TokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <token>'")
         try:
             principal = self.verifier().verify(parts[1].decode("ascii", "replace"))
+        except kit_jwt.AuthUnavailable as exc:
+            raise ProblemError(503, "auth-unavailable", exc.detail,
+                               headers={"Retry-After": str(kit_jwt.AUTH_UNAVAILABLE_RETRY_S)}) from exc
         except kit_jwt.InvalidToken as exc:
             raise exceptions.AuthenticationFailed(exc.reason) from exc
         self.check_principal(principal)

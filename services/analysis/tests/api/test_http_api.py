@@ -257,3 +257,29 @@ def test_every_upload_is_documented_as_a_file(client):
                if name.startswith("Body_") and "file" in body.get("properties", {})}
     assert len(uploads) == 3, sorted(uploads)  # parse, cpet/file, heart-rate/align
     assert all(field["format"] == "binary" for field in uploads.values()), uploads
+
+
+def test_a_token_that_cannot_be_checked_now_is_503_not_401(keys, monkeypatch):
+    """Identity unreachable and no signing key held: 503 `auth-unavailable` with Retry-After, so a client retries."""
+    import socket
+
+    from fastapi.testclient import TestClient
+
+    from servicekit import jwt as kit_jwt
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    monkeypatch.setenv("JWT_JWKS_URL", f"http://127.0.0.1:{dead}/.well-known/jwks.json")
+    kit_jwt.set_verifier(None)
+    from analysis.app import create_app
+
+    try:
+        with TestClient(create_app()) as c:
+            token = keys.token(tid="7d1c5b1e-0000-4000-8000-000000000001", roles=["physiologist"])
+            answer = c.post("/api/v1/analysis/lactate", json={"steps": []}, headers={"Authorization": "Bearer " + token})
+            assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
+            assert answer.json()["type"] == "urn:vo2:problem:auth-unavailable"
+            assert answer.headers["content-type"].startswith("application/problem+json")
+    finally:
+        kit_jwt.set_verifier(None)
