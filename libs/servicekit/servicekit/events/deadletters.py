@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from . import broker
@@ -63,18 +64,32 @@ def _dlq(channel, service):
     return queue
 
 
-def list_dead_letters(service: str, *, url: str | None = None, limit: int = 1000) -> list[DeadLetter]:
-    found = []
-    with broker.connection(url) as conn:
-        channel = conn.channel()
-        queue = _dlq(channel, service)
-        while len(found) < limit:
+@contextmanager
+def _taken(service: str, url: str | None, limit: int):
+    """The service's dead letters, taken unacked one by one (at most `limit`), each as (message, DeadLetter); the
+    caller acks those it is done with. Closing the channel at the end puts every other one back in the queue.
+    `counted["seen"]` says how many were looked at."""
+    counted = {"seen": 0}
+
+    def messages(queue):
+        while counted["seen"] < limit:
             message = queue.get(no_ack=False)
             if message is None:
-                break
-            found.append(describe(message))
-        channel.close()  # unacked: back to the dead-letter queue
-    return found
+                return
+            counted["seen"] += 1
+            yield message, describe(message)
+
+    with broker.connection(url) as conn:
+        channel = conn.channel()
+        try:
+            yield messages(_dlq(channel, service)), counted
+        finally:
+            channel.close()  # unacked: back to the dead-letter queue
+
+
+def list_dead_letters(service: str, *, url: str | None = None, limit: int = 1000) -> list[DeadLetter]:
+    with _taken(service, url, limit) as (letters, _):
+        return [dead for _, dead in letters]
 
 
 def replay(service: str, *, ids: set[str] | None = None, url: str | None = None, limit: int = 1000) -> list[str]:
@@ -82,23 +97,14 @@ def replay(service: str, *, ids: set[str] | None = None, url: str | None = None,
     replayed = []
     publisher = broker.Publisher(url)
     try:
-        with broker.connection(url) as conn:
-            channel = conn.channel()
-            queue = _dlq(channel, service)
-            seen = 0
-            while seen < limit:
-                message = queue.get(no_ack=False)
-                if message is None:
-                    break
-                seen += 1
-                dead = describe(message)
+        with _taken(service, url, limit) as (letters, _):
+            for message, dead in letters:
                 if ids is not None and dead.event_id not in ids:
                     continue
                 publisher.publish_batch([broker.Outgoing(dead.event_id, dead.type, dead.body, dead.tenant_id,
                                                          routing_key=broker.queue_name(service), exchange="")])
                 message.ack()
                 replayed.append(dead.event_id)
-            channel.close()
     finally:
         publisher.close()
     return replayed
@@ -120,21 +126,13 @@ def forget(service: str, *, tenant_id, ids, url: str | None = None, limit: int =
     if not needles:
         return []
     gone: list[DeadLetter] = []
-    with broker.connection(url) as conn:
-        channel = conn.channel()
-        queue = _dlq(channel, service)
-        seen = 0
-        while seen < limit:
-            message = queue.get(no_ack=False)
-            if message is None:
-                break
-            seen += 1
-            dead = describe(message)
+    with _taken(service, url, limit) as (letters, counted):
+        for message, dead in letters:
             if (str(dead.tenant_id) == str(tenant_id) and not is_erasure_event(dead.type)
                     and any(n in dead.body for n in needles)):
                 message.ack()
                 gone.append(dead)
-        channel.close()  # the others: unacked, back to the dead-letter queue
+    seen = counted["seen"]
     if seen >= limit:
         log.warning("%s holds more than %d dead letters: only the first %d were checked for an erased subject",
                     broker.dead_letter_queue_name(service), limit, limit)
