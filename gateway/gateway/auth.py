@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import jwt as pyjwt
-from servicekit.jwt import InvalidToken, JWKSCache, TokenCache, TokenVerifier
+from servicekit.jwt import InvalidToken, JWKSCache, KeysUnavailable, TokenCache, TokenVerifier
 from servicekit.principal import Principal
 
 from .settings import Settings
@@ -37,6 +37,7 @@ class AsyncJWKS:
         self.cache = JWKSCache(lambda: {"keys": []}, refetch_interval=refetch_interval, max_age=max_age * 2 + 3600)
         self.kids: frozenset[str] = frozenset()
         self._last_attempt = 0.0
+        self.unreachable = False  # the last fetch failed: a refusal then is 503, not 401 (servicekit.jwt)
         self._lock = asyncio.Lock()
         self._client: httpx.AsyncClient | None = None
 
@@ -66,9 +67,11 @@ class AsyncJWKS:
                 document = await self._fetch_document()
                 self.cache.set_keys(document)  # parses the RSA keys; the kit keeps them by kid
             except Exception as exc:  # identity unreachable: keep the keys we have
+                self.unreachable = True
                 log.warning("JWKS fetch from %s failed: %s: %s", self.url, type(exc).__name__, exc)
                 return False
             self.kids = frozenset(jwk.get("kid") for jwk in document.get("keys", []) if jwk.get("kid"))
+            self.unreachable = False
             return True
 
     async def run_periodic_refresh(self) -> None:
@@ -123,4 +126,6 @@ class Authenticator:
                 # no key at all yet (identity was starting): wait out the short keyless interval once, then ask again
                 await asyncio.sleep(self.jwks._interval())
                 await self.jwks.refresh()
+            if not self.jwks.kids and self.jwks.unreachable:
+                raise KeysUnavailable()
         return self.verifier.verify(token)  # remembered by the verifier's cache

@@ -70,7 +70,8 @@ class JWKSCache:
     While it holds no key at all (its first fetch failed: identity timed out under a burst of logins, or was not up
     yet), it tries again after `keyless_interval` (0.25 s), not after the whole `refetch_interval`: one failed first
     fetch used to refuse every token for the next 10 s as "unknown signing key" (bench/load.py on a fresh SaaS system,
-    ~20 refusals at the start). A refusal while no key is held says "signing keys are unavailable"; the fetches
+    ~20 refusals at the start). A refusal while no key is held and identity did not answer is KeysUnavailable (503, the token may be
+    fine); one after identity answered with no key is "unknown signing key" (401). The fetches
     stay one at a time (the lock), so an unreachable identity is asked at most four times a second."""
 
     KEYLESS_INTERVAL_S = 0.25
@@ -84,6 +85,7 @@ class JWKSCache:
         self._keyless_interval = min(refetch_interval, self.KEYLESS_INTERVAL_S if keyless_interval is None
                                      else keyless_interval)
         self._max_age = max_age
+        self._unreachable = False  # the last fetch failed (not: it answered, with no key)
         self._lock = threading.Lock()
 
     def _refresh(self) -> None:
@@ -94,6 +96,7 @@ class JWKSCache:
                 keys[jwk["kid"]] = RSAAlgorithm.from_jwk(json.dumps(jwk))
         self._keys = keys
         self._fetched_at = time.monotonic()
+        self._unreachable = False
 
     def key(self, kid: str):
         if kid in self._keys and time.monotonic() - self._fetched_at <= self._max_age:
@@ -108,10 +111,13 @@ class JWKSCache:
                     self._refresh()
                 except Exception as exc:  # identity unreachable: keep the keys we have
                     self._fetched_at = now  # and do not retry on every request
+                    self._unreachable = True
                     if not self._keys:
                         raise KeysUnavailable() from exc
-        if not self._keys:
+        if not self._keys and self._unreachable:
             raise KeysUnavailable()
+        if not self._keys:  # identity answered and publishes no key: nothing it signed can be valid
+            raise InvalidToken("unknown signing key")
         if kid not in self._keys:
             raise InvalidToken("unknown signing key")
         return self._keys[kid]

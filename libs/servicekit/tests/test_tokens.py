@@ -7,7 +7,7 @@ import httpx
 import jwt as pyjwt
 import pytest
 
-from servicekit.jwt import InvalidToken, JWKSCache, TokenVerifier
+from servicekit.jwt import AuthUnavailable, InvalidToken, JWKSCache, KeysUnavailable, TokenVerifier
 from servicekit.testing import SigningKeys
 
 
@@ -206,3 +206,25 @@ def test_the_keys_are_fetched_at_start_while_identity_comes_up(keys):
     never = JWKSCache(lambda: (_ for _ in ()).throw(httpx.ConnectError("down")), refetch_interval=60)
     started = time.monotonic()
     assert not never.prefetch(timeout=0.3, pause=0.05) and time.monotonic() - started < 1.0
+
+
+def test_no_key_is_unavailable_only_while_identity_does_not_answer(keys):
+    """Unreachable identity: KeysUnavailable (503, the token may be fine). Identity answering with no key at all (a
+    fresh identity before its first key): nothing it signed can be valid, an ordinary refusal (401)."""
+    answers = [httpx.ConnectError("refused"), {"keys": []}]
+
+    def fetch():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    verifier = TokenVerifier(JWKSCache(fetch, refetch_interval=60, keyless_interval=0),
+                             issuer="vo2max-identity", audience="vo2max-api")
+    token = keys.token()
+    with pytest.raises(KeysUnavailable) as unreachable:
+        verifier.verify(token)
+    assert isinstance(unreachable.value, AuthUnavailable) and "try again" in unreachable.value.detail
+    with pytest.raises(InvalidToken, match="unknown signing key") as refused:
+        verifier.verify(token)
+    assert not isinstance(refused.value, AuthUnavailable)
