@@ -1,4 +1,5 @@
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,9 @@ def keys(tmp_path_factory):
     return SigningKeys(tmp_path_factory.mktemp("keys"))
 
 
-@pytest.fixture
-def client(keys, monkeypatch):
+@contextmanager
+def signed_in_client(keys, monkeypatch):
+    """The analysis app over HTTP, called with a physiologist's token that the app verifies against `keys`."""
     monkeypatch.setenv("JWT_JWKS_URL", keys.jwks_url)
     kit_jwt.set_verifier(None)
     from analysis.app import create_app
@@ -28,3 +30,9 @@ def client(keys, monkeypatch):
                                                             roles=["physiologist"])
         yield c
     kit_jwt.set_verifier(None)
+
+
+@pytest.fixture
+def client(keys, monkeypatch):
+    with signed_in_client(keys, monkeypatch) as c:
+        yield c

@@ -4,10 +4,10 @@ import json
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from servicekit import jwt as kit_jwt
 from servicekit.testing import SigningKeys
+
+from .conftest import signed_in_client
 
 TESTDATA = Path(__file__).resolve().parents[4] / "testdata" / "cpet"
 STEPS = {"kind": "steps", "start": 50, "increment": 25, "stage_length_s": 180, "baseline_s": 120, "baseline_load": 0}
@@ -15,17 +15,9 @@ STEPS = {"kind": "steps", "start": 50, "increment": 25, "stage_length_s": 180, "
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    keys = SigningKeys(tmp_path_factory.mktemp("keys"))
     mp = pytest.MonkeyPatch()
-    mp.setenv("JWT_JWKS_URL", keys.jwks_url)
-    kit_jwt.set_verifier(None)
-    from analysis.app import create_app
-
-    with TestClient(create_app()) as c:
-        c.headers["Authorization"] = "Bearer " + keys.token(tid="7d1c5b1e-0000-4000-8000-000000000001",
-                                                            roles=["physiologist"])
+    with signed_in_client(SigningKeys(tmp_path_factory.mktemp("keys")), mp) as c:
         yield c
-    kit_jwt.set_verifier(None)
     mp.undo()
 
 
