@@ -79,12 +79,15 @@ def system(request, tmp_path_factory, mailbox, traces):
                  "SSO_PRIVATE_ISSUER_HOSTS": "127.0.0.1",  # the test OpenID provider (test_sso_and_passwords.py)
                  # tracing on, exported to the test's receiver soon after each span ends
                  "OTEL_EXPORTER_OTLP_ENDPOINT": traces.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"}
-    saas = s3 = None
+    saas = s3 = vhost = None
     if mode == "saas":
         for server in ("postgres", "rabbitmq", "redis"):
             testing.need_server(server)
+        # a vhost of the run's own: the services' queues have fixed names, so another run on the same broker
+        # would otherwise take this run's jobs and events (VO2_TEST_AMQP: a broker of the run's own, used as given)
+        vhost = testing.RabbitMQVhost("vo2e2e").create()
         saas = SaasServers(database_prefix=f"vo2e2e_{uuid.uuid4().hex[:6]}", redis_url="redis://127.0.0.1:6379/14",
-                           broker_url=testing.RABBITMQ_URL)  # VO2_TEST_AMQP: a private node keeps runs apart
+                           broker_url=vhost.url)
         # SaaS keeps uploads and report files in an S3-compatible bucket (moto in server mode, its own process)
         s3 = testing.S3Server().start()
         bucket = s3.make_bucket(f"vo2e2e-{uuid.uuid4().hex[:8]}")
@@ -109,6 +112,8 @@ def system(request, tmp_path_factory, mailbox, traces):
         system.stop()
         if s3:
             s3.stop()
+        if vhost:
+            vhost.delete()
         for log in sorted(system.log_dir.glob("*.log")):
             print(f"--- {log.name}\n{log.read_text()[-3000:]}")
         raise
@@ -117,6 +122,8 @@ def system(request, tmp_path_factory, mailbox, traces):
     system.stop()
     if s3:
         s3.stop()
+    if vhost:
+        vhost.delete()
     if saas:
         from servicekit.testing import POSTGRES_ADMIN_DSN
 
