@@ -38,6 +38,11 @@ PORTS = {"gateway": 8000, "identity": 8001, "measurements": 8002, "analysis": 80
 # Each process serves its metrics on a port of its own (never through the gateway): a web process on its API port
 # + 1000 (9000 gateway, 9001–9005 the services), the background processes on the ports after those, in plan order.
 METRICS_OFFSET = 1000
+# How long the services' servers keep an idle connection open (gunicorn --keep-alive, uvicorn --timeout-keep-alive; the
+# images say the same): well above the gateway's idle expiry (UPSTREAM_KEEPALIVE_S, 4 s), so a server never closes a
+# connection the gateway may still reuse. gunicorn's default of 2 s did: a POST sent on a connection closed at that
+# moment cannot be replayed, and bench/load.py saw it as a 502 "the reports service is unavailable" about one run in three.
+UPSTREAM_KEEP_ALIVE_S = 30
 # Processes with several OS processes behind one metrics port (gunicorn workers, Celery's prefork pool) keep their
 # values in files there (servicekit.metrics, PROMETHEUS_MULTIPROC_DIR); emptied when the process starts.
 MULTIPROCESS_KINDS = ("gunicorn", "celery")
@@ -199,6 +204,7 @@ class System:
                       [f"{service}.wsgi", "--threads", "4", "--worker-class", "gthread"])
             procs.append(Process(service, [PYTHON, "-m", "gunicorn", *server,
                                            "--bind", f"127.0.0.1:{self.ports[service]}",
+                                           "--keep-alive", str(UPSTREAM_KEEP_ALIVE_S),
                                            "--workers", os.environ.get("VO2_WORKERS", "2"),
                                            "--graceful-timeout", "5", "--timeout", "60"],
                                  cwd, env, self.url(service) + "/healthz"))
@@ -211,7 +217,9 @@ class System:
         lean = ["--ws", "none"] if self.mode == "local" else []
         analysis_env = {**base, "PYTHONPATH": base["PYTHONPATH"] + os.pathsep + str(ROOT / "services" / "analysis")}
         procs.append(Process("analysis", [*uvicorn, "analysis.app:app", "--host", "127.0.0.1",
-                                          "--port", str(self.ports["analysis"]), "--no-access-log", *lean],
+                                          "--port", str(self.ports["analysis"]),
+                                          "--timeout-keep-alive", str(UPSTREAM_KEEP_ALIVE_S), "--no-access-log",
+                                          *lean],
                              ROOT / "services" / "analysis", analysis_env, self.url("analysis") + "/healthz"))
         gateway_env = {**base, "PYTHONPATH": base["PYTHONPATH"] + os.pathsep + str(ROOT / "gateway"),
                        "SERVICE_CLIENT_ID": "gateway", "SERVICE_CLIENT_SECRET": self.secrets()["client:gateway"]}

@@ -6,7 +6,6 @@ import os
 
 import kombu
 import pytest
-
 from servicekit import testing
 
 pytestmark = pytest.mark.skipif("VO2_TEST_AMQP" in os.environ,
