@@ -18,7 +18,9 @@ bounded asyncio client, httpx). After the time is up it waits (--drain s) until 
 every requested report is ready; what is not by then is counted as lost.
 
 Prints: requests and throughput, p50/p99 and errors per endpoint, the reads' p99 against the issue's target
-(≤ 200 ms on this 2-core machine), lost jobs. Figures depend on what else runs on the machine: say so with them.
+(≤ 200 ms on this 2-core machine), lost jobs. Figures depend on what else runs on the machine and on how fast it is
+that hour, so two references are measured in the same run: the same reads sent one at a time before the load (the
+ratio of the loaded p99 to theirs) and a fixed pure-Python loop timed before and after the run (to compare runs).
 """
 from __future__ import annotations
 
@@ -42,12 +44,15 @@ CPET = ROOT / "testdata" / "cpet"
 EXPORTS = [CPET / "spiro/zan_ramp", CPET / "spiro/vyntus.txt", CPET / "spiro/cortex.xml",
            CPET / "gasexchanger/metflex101_constant_unavg55.csv"]
 READ_TARGET_MS = 200.0
+IDLE_READS_PER_LAB = 5   # the reference: each lab's two list reads, 5 times, one request at a time, before the load
 
 
 class Stats:
     def __init__(self):
         self.times = defaultdict(list)    # endpoint → seconds of each answered request
         self.errors = defaultdict(list)   # endpoint → "status: text" / exception of each failed one
+        self.idle: Stats | None = None    # the reference reads, one at a time before the load
+        self.machine: tuple[float, float] | None = None  # machine_reference_ms() before and after the run
 
     def add(self, endpoint: str, seconds: float, error: str | None = None):
         self.times[endpoint].append(seconds)
@@ -185,6 +190,18 @@ class Lab:
             await asyncio.sleep(1.0)
 
 
+def machine_reference_ms() -> float:
+    """A fixed pure-Python loop, best of 5: how fast this machine is right now (compared before and after a run)."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        total = 0
+        for i in range(300_000):
+            total += i * i % 7
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000
@@ -198,6 +215,16 @@ async def drive(base: str, operator: tuple[str, str], args) -> tuple[Stats, list
     labs = [Lab(i, run, base, stats, limit) for i in range(args.labs)]
     made = await asyncio.gather(*(lab.create(operator_client) for lab in labs))
     labs = [lab for lab, ok in zip(labs, made) if ok]
+    # the reference, measured in this run on this machine: the same reads one at a time before the load starts
+    idle, idle_limit = Stats(), asyncio.Semaphore(1)
+    for lab in labs:
+        reader = Client(base, idle, idle_limit)
+        reader.token = lab.client.token
+        for _ in range(IDLE_READS_PER_LAB):
+            await reader.call("GET /athletes", "GET", "/api/v1/athletes/", params={"limit": 20})
+            await reader.call("GET /tests", "GET", "/api/v1/tests/", params={"limit": 20})
+        await reader.http.aclose()
+    stats.idle = idle
     print(f"{len(labs)} of {args.labs} labs made; load for {args.seconds} s", flush=True)
     started = time.monotonic()
     round_robin = [0]
@@ -222,6 +249,15 @@ def report(stats: Stats, labs: list[Lab], elapsed: float, args) -> None:
     if reads:
         p99 = percentile(reads, .99)
         print(f"reads p99: {p99:.1f} ms (target ≤ {READ_TARGET_MS:.0f} ms: {p99 / READ_TARGET_MS:.2f}×)")
+        idle = [t for v in stats.idle.times.values() for t in v] if stats.idle else []
+        if idle:
+            print(f"reference, same run: the same system's reads one at a time before the load: {len(idle)} reads, "
+                  f"p50 {percentile(idle, .5):.1f} ms, p99 {percentile(idle, .99):.1f} ms; under load the reads' "
+                  f"p99 is {p99 / percentile(idle, .99):.1f}× that")
+    if stats.machine:
+        before, after = stats.machine
+        print(f"machine reference: a fixed pure-Python loop took {before:.1f} ms before the run and {after:.1f} ms "
+              f"after it (best of 5; compare runs by it: this machine's speed varies from hour to hour)")
     imports = [s for lab in labs for s in lab.imports.values()]
     reports_ = [s for lab in labs for s in lab.reports.values()]
     lost_imports = sum(s != "done" for s in imports)
@@ -327,7 +363,9 @@ def main() -> None:
         if not args.operator:
             raise SystemExit("--gateway needs --operator EMAIL:PASSWORD")
         email, password = args.operator.split(":", 1)
+        before = machine_reference_ms()
         stats, labs, elapsed = asyncio.run(drive(args.gateway, (email, password), args))
+        stats.machine = (before, machine_reference_ms())
         report(stats, labs, elapsed, args)
         return
 
@@ -342,7 +380,9 @@ def main() -> None:
         operator = ("operator@load.platform", "load-operator-pw-1")
         system.manage("identity", "create_operator", "--email", operator[0], "--password", operator[1], capture=True)
         system.start()
+        before = machine_reference_ms()
         stats, labs, elapsed = asyncio.run(drive(system.url("gateway"), operator, args))
+        stats.machine = (before, machine_reference_ms())
         report(stats, labs, elapsed, args)
         where_reads_wait(system)
     finally:
