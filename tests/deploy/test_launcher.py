@@ -136,3 +136,20 @@ def test_a_loop_that_ends_unexpectedly_stops_its_process_and_a_stopped_one_does_
     run = subprocess.run([sys.executable, "-c", LOOP_ENDS], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split("\n")[:2] == ["stopped_on_purpose ok running", "broken failed terminated"], run.stdout
+
+
+def server_options(argv: list[str]) -> dict[str, str]:
+    """gunicorn's options that shape how a web process serves: worker class, threads, keep-alive."""
+    wanted = ("--worker-class", "--threads", "--keep-alive")
+    return {flag: argv[i + 1] for i, flag in enumerate(argv[:-1]) if flag in wanted}
+
+
+def test_saas_mode_serves_each_django_service_as_its_image_does(tmp_path):
+    """The end-to-end tests run the launcher's SaaS plan; the images must serve the same way (identity's image ran
+    gunicorn's sync worker, two requests at a time, while the tested plan ran threads)."""
+    plan = {p.name: p for p in System(mode="saas", data_dir=tmp_path).plan()}
+    for service in DJANGO_SERVICES:
+        cmd = next(line for line in (ROOT / "services" / service / "Dockerfile").read_text().splitlines()
+                   if line.startswith("CMD "))
+        image = server_options(cmd.split("exec gunicorn ", 1)[1].rstrip('"]').split())
+        assert server_options(plan[service].argv) == image, service
