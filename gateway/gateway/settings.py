@@ -9,6 +9,9 @@ from servicekit.config import ConfigError, env, env_bool, env_int, env_list, is_
 SERVICES = ("identity", "measurements", "analysis", "reports", "notifications")
 DEFAULT_PORTS = {"identity": 8001, "measurements": 8002, "analysis": 8003, "reports": 8004, "notifications": 8005}
 # Local mode: a browser app served by a dev server on any localhost port may call the gateway.
+# how long an idle upstream connection stays in the pool: below the services' own keep-alive (the launcher's
+# UPSTREAM_KEEP_ALIVE_S, the images' --keep-alive), so the gateway never sends on a connection a server is closing
+DEFAULT_UPSTREAM_KEEPALIVE_S = 4.0
 LOCAL_ORIGIN_REGEX = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
 
 
@@ -123,7 +126,7 @@ class Settings:
             upstream_connect_timeout_s=_float("UPSTREAM_CONNECT_TIMEOUT_S", 5.0),
             upstream_timeout_s=_float("UPSTREAM_TIMEOUT_S", 60.0),
             upstream_max_connections=env_int("UPSTREAM_MAX_CONNECTIONS", 200),
-            upstream_keepalive_s=_float("UPSTREAM_KEEPALIVE_S", 4.0),
+            upstream_keepalive_s=_float("UPSTREAM_KEEPALIVE_S", DEFAULT_UPSTREAM_KEEPALIVE_S),
             openapi_cache_s=_float("OPENAPI_CACHE_S", 60.0),
             # generous: a service builds its schema on each fetch, which takes seconds on a loaded machine
             openapi_timeout_s=_float("OPENAPI_TIMEOUT_S", 10.0),

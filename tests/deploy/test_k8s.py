@@ -20,6 +20,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from .images import dockerfile_cmd
+
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = {"local": K8S / "overlays" / "local", "production": K8S / "overlays" / "production"}
@@ -145,13 +147,6 @@ def test_kubernetes_runs_the_processes_compose_runs_each_as_its_own_deployment(o
     assert sorted(of_kind(docs, "Job")) == sorted(f"{s}-migrate" for s in DJANGO)
     assert not of_kind(docs, "StatefulSet") and not of_kind(docs, "DaemonSet"), \
         "the servers are the operators' (deploy/k8s/dependencies) or managed, not hand-made StatefulSets"
-
-
-def dockerfile_cmd(service: str) -> list[str]:
-    folder = ROOT / ("gateway" if service == "gateway" else f"services/{service}")
-    text = (folder / "Dockerfile").read_text().replace("\\\n", " ")
-    line = [l for l in text.splitlines() if l.startswith("CMD ")][-1]
-    return json.loads(line[4:])
 
 
 @pytest.mark.parametrize("name", PROCESSES)

@@ -9,6 +9,8 @@ import yaml
 
 from launcher.system import DJANGO_SERVICES, ONLY_PERIODIC_JOBS, System, healthy
 
+from .images import dockerfile_cmd
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
 SERVERS = {"postgres", "rabbitmq", "redis"}
@@ -149,7 +151,5 @@ def test_saas_mode_serves_each_django_service_as_its_image_does(tmp_path):
     gunicorn's sync worker, two requests at a time, while the tested plan ran threads)."""
     plan = {p.name: p for p in System(mode="saas", data_dir=tmp_path).plan()}
     for service in DJANGO_SERVICES:
-        cmd = next(line for line in (ROOT / "services" / service / "Dockerfile").read_text().splitlines()
-                   if line.startswith("CMD "))
-        image = server_options(cmd.split("exec gunicorn ", 1)[1].rstrip('"]').split())
+        image = server_options(dockerfile_cmd(service)[-1].split("exec gunicorn ", 1)[1].split())
         assert server_options(plan[service].argv) == image, service

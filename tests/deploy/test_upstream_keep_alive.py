@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
-from servicekit.testing import free_port
+from servicekit.testing import free_port, wait_for_http
 
 from launcher.system import PYTHON, UPSTREAM_KEEP_ALIVE_S, System
 
@@ -26,9 +24,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "gateway"))
 
 from gateway.fastclient import Pool
+from gateway.settings import DEFAULT_UPSTREAM_KEEPALIVE_S as GATEWAY_EXPIRY_S
 
-GATEWAY_EXPIRY_S = float(re.search(r'"UPSTREAM_KEEPALIVE_S", ([0-9.]+)\)',
-                                   (ROOT / "gateway" / "gateway" / "settings.py").read_text()).group(1))
+from .images import dockerfile_cmd
+
 GUNICORN_DEFAULT_KEEP_ALIVE_S = 2
 FLAG = re.compile(r"--(?:timeout-)?keep-alive[ =](\d+)")
 
@@ -38,15 +37,14 @@ def keep_alive_of(command: str) -> float | None:
     return float(found.group(1)) if found else None
 
 
-def test_the_gateway_drops_idle_connections_before_the_servers_do():
+def test_the_gateway_drops_idle_connections_before_the_servers_do(tmp_path):
     assert GATEWAY_EXPIRY_S < UPSTREAM_KEEP_ALIVE_S
     commands = {}
-    for proc in System(mode="saas", data_dir=ROOT / "var" / "never-made").plan():
+    for proc in System(mode="saas", data_dir=tmp_path).plan():
         if "gunicorn" in proc.argv or "analysis.app:app" in proc.argv:
             commands[f"launcher {proc.name}"] = " ".join(proc.argv)
     for service in ("identity", "measurements", "reports", "notifications", "analysis"):
-        text = (ROOT / "services" / service / "Dockerfile").read_text()
-        commands[f"{service} image"] = next(line for line in text.splitlines() if line.startswith("CMD "))
+        commands[f"{service} image"] = dockerfile_cmd(service)[-1]
     for path in sorted((ROOT / "deploy" / "k8s" / "base").glob("*.yaml")):
         for line in path.read_text().splitlines():
             if "exec gunicorn" in line:
@@ -77,13 +75,8 @@ def gunicorn(tmp_path):
                                  "--worker-class", "gthread", "--threads", "4", "--workers", "1", *keep_alive],
                                 cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         started.append(proc)
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                return f"http://127.0.0.1:{port}"
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("gunicorn did not start")
+        wait_for_http(f"http://127.0.0.1:{port}/")
+        return f"http://127.0.0.1:{port}"
 
     yield start
     for proc in started:
