@@ -155,6 +155,49 @@ def test_relay_publishes_to_rabbitmq_with_confirms_and_marks_sent(tenant_a, rabb
     assert OutboxEvent.objects.filter(sent_at__isnull=True).count() == 0
 
 
+def test_an_idle_relay_wakes_when_a_commit_writes_events(tenant_a, rabbit):
+    """PostgreSQL: the outbox trigger's NOTIFY wakes the relay, which sends the event long before its next look
+    (a minute away here); SQLite has no NOTIFY, so there the relay finds it at its next poll."""
+    on_postgres = connections["default"].vendor == "postgresql"
+    relay = Relay(broker.Publisher(rabbit.url), poll_interval=60.0 if on_postgres else 0.05)
+    thread = threading.Thread(target=lambda: (relay.run(), connections.close_all()), daemon=True)
+    with broker.connection(rabbit.url) as conn:
+        queue = probe_queue(rabbit, conn.channel())
+        thread.start()
+        try:
+            wait_for(lambda: relay._listening_on is not None or not on_postgres, timeout=15,
+                     what="the relay to listen")
+            time.sleep(0.3)  # past its first (empty) round: it now waits
+            ids = [write_event(tenant_a, n) for n in range(3)]
+            got = drain(queue, 3, timeout=20)
+        finally:
+            relay.stopping.set()
+            thread.join(65)
+            relay.close()
+    assert sorted(m["id"] for m in got) == sorted(ids)
+    if on_postgres:
+        assert relay.wakeups >= 1  # woken, not polled: the next poll was a minute away
+    else:
+        assert relay.wakeups == 0
+
+
+@pytest.mark.postgres_only  # NOTIFY is PostgreSQL's; on SQLite the relay polls (the test above)
+def test_the_outbox_trigger_notifies_once_per_commit_that_wrote_events(tenant_a):
+    import psycopg
+
+    params = connections["default"].get_connection_params()
+    with psycopg.connect(**params, autocommit=True) as listener:
+        listener.execute("LISTEN events_outbox")
+        with tenant_transaction(tenant_a):  # three events, one commit
+            for n in range(3):
+                publish(PROBE, {"user_id": str(uuid.uuid4()), "n": n}, tenant_id=tenant_a)
+        with pytest.raises(RuntimeError), tenant_transaction(tenant_a):  # rolled back: no news
+            publish(PROBE, {"user_id": str(uuid.uuid4()), "n": 9}, tenant_id=tenant_a)
+            raise RuntimeError("the change fails")
+        got = list(listener.notifies(timeout=2.0))
+    assert [n.channel for n in got] == ["events_outbox"]
+
+
 def _rabbitmqctl(*args):
     subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
 

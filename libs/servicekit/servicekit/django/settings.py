@@ -24,6 +24,7 @@ def database_settings(service: str) -> dict:
                          "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
         db["CONN_MAX_AGE"] = 0
     else:
+        db["ENGINE"] = "servicekit.django.postgresql"  # Django's, checking a kept connection without a query
         db.setdefault("OPTIONS", {})
         db["CONN_HEALTH_CHECKS"] = True
     db["TEST"] = {"NAME": config.env("TEST_DATABASE_NAME")} if config.env("TEST_DATABASE_NAME") else {}
