@@ -21,6 +21,9 @@ Prints: requests and throughput, p50/p99 and errors per endpoint, the reads' p99
 (≤ 200 ms on this 2-core machine), lost jobs. Figures depend on what else runs on the machine and on how fast it is
 that hour, so two references are measured in the same run: the same reads sent one at a time before the load (the
 ratio of the loaded p99 to theirs) and a fixed pure-Python loop timed before and after the run (to compare runs).
+With a system of its own it also prints where the machine's CPU went during the load: each process of the system
+with its children (its process group), PostgreSQL's backends by database, the private broker and Redis, and this
+client — the share of the machine's cores each used, which says whether the reads waited for a saturated machine.
 """
 from __future__ import annotations
 
@@ -53,6 +56,8 @@ class Stats:
         self.errors = defaultdict(list)   # endpoint → "status: text" / exception of each failed one
         self.idle: Stats | None = None    # the reference reads, one at a time before the load
         self.machine: tuple[float, float] | None = None  # machine_reference_ms() before and after the run
+        self.cpu: tuple[dict, dict, float] | None = None  # cpu_seconds() at the load's start and end, its seconds
+        self.analysed_after: list[float] = []  # seconds from an upload's 202 to its import seen done (0.5-s polls)
 
     def add(self, endpoint: str, seconds: float, error: str | None = None):
         self.times[endpoint].append(seconds)
@@ -135,8 +140,10 @@ class Lab:
             if accepted is not None:
                 import_id = accepted.json()["id"]
                 self.imports[import_id] = "queued"
+                uploaded = time.perf_counter()
                 test = await self.wait_import(import_id, until + 5)
                 if test:
+                    c.stats.analysed_after.append(time.perf_counter() - uploaded)
                     await c.call("GET /tests/{id}/analysis", "GET", f"/api/v1/tests/{test}/analysis")
                     asked = await c.call("POST /reports", "POST", "/api/v1/reports/", expect=(202, 422),
                                          json={"test": test, "language": "en", "template": "athlete"})
@@ -202,12 +209,48 @@ def machine_reference_ms() -> float:
     return best * 1000
 
 
+def cpu_seconds(groups: dict[int, str], database_prefix: str) -> dict[str, float]:
+    """CPU seconds used so far (user + system) by each process group in `groups` (pgid → name: the launcher starts
+    every process in a group of its own, so a gunicorn's workers count with it), by PostgreSQL's backends per
+    database of this run, and by anything else of this client's own group. Linux (/proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = defaultdict(float)
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry.name}/cmdline", "rb") as cmd:
+                argv = cmd.read().split(b"\0")
+        except OSError:  # gone meanwhile
+            continue
+        pgrp, cpu = int(fields[2]), (int(fields[11]) + int(fields[12])) / tick
+        if pgrp in groups:
+            used[groups[pgrp]] += cpu
+        elif argv[0].startswith(b"postgres: ") and database_prefix.encode() in argv[0]:
+            # "postgres: [<cluster>: ]<role> <database> <client> <state>": the database names the service
+            names = [w for w in argv[0].decode(errors="replace").split() if w.startswith(database_prefix + "_")]
+            service = names[-1].removeprefix(database_prefix + "_") if names else "?"
+            used[f"postgresql, {service}'s backends"] += cpu
+    return used
+
+
+def cpu_groups(system, rabbit, redis) -> dict[int, str]:
+    groups = {proc.popen.pid: proc.name for proc in system.processes if proc.popen is not None}
+    groups[os.getpgrp()] = "this load client"
+    for name, popen in (("rabbitmq (private node)", getattr(rabbit, "proc", None)), ("redis (private)", redis)):
+        if popen is not None:
+            groups[os.getpgid(popen.pid)] = name
+    return groups
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000
 
 
-async def drive(base: str, operator: tuple[str, str], args) -> tuple[Stats, list[Lab], float]:
+async def drive(base: str, operator: tuple[str, str], args, cpu=None) -> tuple[Stats, list[Lab], float]:
     stats, limit, run = Stats(), asyncio.Semaphore(args.concurrency), uuid.uuid4().hex[:6]
     operator_client = Client(base, stats, limit)
     if not await operator_client.login(*operator):
@@ -227,9 +270,12 @@ async def drive(base: str, operator: tuple[str, str], args) -> tuple[Stats, list
     stats.idle = idle
     print(f"{len(labs)} of {args.labs} labs made; load for {args.seconds} s", flush=True)
     started = time.monotonic()
+    cpu_before = cpu() if cpu else None
     round_robin = [0]
     await asyncio.gather(*(lab.work(started + args.seconds, args.think, round_robin) for lab in labs))
     elapsed = time.monotonic() - started
+    if cpu:
+        stats.cpu = (cpu_before, cpu(), elapsed)
     await asyncio.gather(*(lab.drain(time.monotonic() + args.drain) for lab in labs))
     return stats, labs, elapsed
 
@@ -264,6 +310,10 @@ def report(stats: Stats, labs: list[Lab], elapsed: float, args) -> None:
     lost_reports = sum(s != "done" for s in reports_)
     print(f"uploads accepted: {len(imports)}, analysed: {imports.count('done')}, failed: {imports.count('failed')}, "
           f"not finished: {lost_imports - imports.count('failed')}")
+    if stats.analysed_after:
+        print(f"upload → analysed, as a lab sees it (its import polled every 0.5 s), during the load: "
+              f"p50 {percentile(stats.analysed_after, .5) / 1000:.1f} s, "
+              f"p99 {percentile(stats.analysed_after, .99) / 1000:.1f} s")
     print(f"reports requested: {len(reports_)}, ready: {reports_.count('done')}, failed: {reports_.count('failed')}, "
           f"not finished: {lost_reports - reports_.count('failed')}")
     print(f"reports refused as not analysable (422 test-not-analysable): {sum(lab.not_reportable for lab in labs)}")
@@ -308,6 +358,20 @@ def histogram_p99(metrics_urls: dict[str, str], name: str, keep) -> dict[tuple, 
     return found
 
 
+def where_the_cpu_goes(stats: Stats) -> None:
+    if not stats.cpu:
+        return
+    before, after, seconds = stats.cpu
+    used = {name: after[name] - before.get(name, 0.0) for name in after}
+    cores, total = os.cpu_count() or 1, sum(used.values())
+    print(f"\nwhere the CPU went during the load ({seconds:.0f} s on {cores} cores): "
+          f"{total / seconds:.2f} cores busy of {cores} ({total / seconds / cores:.0%})")
+    print(f"  {'process (with its children)':54} {'CPU s':>8} {'cores':>6} {'share':>6}")
+    for name, value in sorted(used.items(), key=lambda kv: -kv[1]):
+        if value >= 0.005 * total:
+            print(f"  {name[:54]:54} {value:8.1f} {value / seconds:6.2f} {value / total:6.1%}")
+
+
 def where_reads_wait(system) -> None:
     """The reads' time as each hop measured it: the gateway's whole answer, its wait for the service (upstream),
     and the service's own answer (its middleware: view, database, serialisation). A service time far below the
@@ -338,7 +402,8 @@ def own_system(tmp: Path):
     rabbit = testing.PrivateRabbitMQ(tmp / "rabbitmq").start()
     redis_port = testing.free_port()
     redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                              "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)  # a process group of its own: its CPU is counted apart
     saas = SaasServers(database_prefix=f"vo2load_{uuid.uuid4().hex[:6]}", broker_url=rabbit.url,
                        redis_url=f"redis://127.0.0.1:{redis_port}/0")
     ports = {name: testing.free_port() for name in PORTS}
@@ -381,10 +446,13 @@ def main() -> None:
         system.manage("identity", "create_operator", "--email", operator[0], "--password", operator[1], capture=True)
         system.start()
         before = machine_reference_ms()
-        stats, labs, elapsed = asyncio.run(drive(system.url("gateway"), operator, args))
+        groups = cpu_groups(system, rabbit, redis)
+        stats, labs, elapsed = asyncio.run(drive(system.url("gateway"), operator, args,
+                                                 cpu=lambda: cpu_seconds(groups, system.saas.database_prefix)))
         stats.machine = (before, machine_reference_ms())
         report(stats, labs, elapsed, args)
         where_reads_wait(system)
+        where_the_cpu_goes(stats)
     finally:
         system.stop()
         rabbit.stop()

@@ -1,13 +1,15 @@
 """The launcher's process table: SaaS mode runs compose's processes one per role; local mode runs every one of those
 roles too, grouped into few processes for one lab's computer (issue 17 item 6). The end-to-end tests run both modes
 for real; bench/local_footprint.py measures memory, process count and cold start."""
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
-from launcher.system import DJANGO_SERVICES, ONLY_PERIODIC_JOBS, System, healthy
+from launcher.system import DJANGO_SERVICES, ONLY_PERIODIC_JOBS, WORKER_NICE, Process, System, healthy
 
 from .images import dockerfile_cmd
 
@@ -153,3 +155,45 @@ def test_saas_mode_serves_each_django_service_as_its_image_does(tmp_path):
     for service in DJANGO_SERVICES:
         image = server_options(dockerfile_cmd(service)[-1].split("exec gunicorn ", 1)[1].split())
         assert server_options(plan[service].argv) == image, service
+
+
+def test_only_the_workers_that_compute_yield_the_cpu(tmp_path):
+    """Imports and PDFs run niced in both modes, so on a busy machine the requests a person waits for go first; every
+    other process (web servers, relays, consumers, the e-mail and webhook worker) keeps the normal priority."""
+    assert WORKER_NICE > 0
+    saas = {p.name: p.nice for p in System(mode="saas", data_dir=tmp_path / "saas").plan()}
+    local = {p.name: p.nice for p in System(mode="local", data_dir=tmp_path / "local").plan()}
+    assert {name for name, nice in saas.items() if nice} == {"measurements-worker", "reports-worker"}
+    assert {name for name, nice in local.items() if nice} == {"measurements-background", "reports-background"}
+    assert set(saas.values()) | set(local.values()) == {0, WORKER_NICE}
+    # compose says the same to Docker: lower CPU shares for those containers alone
+    shares = {name: spec["cpu_shares"] for name, spec in COMPOSE.items() if "cpu_shares" in spec}
+    assert set(shares) == {"measurements-worker", "reports-worker"} and all(v < 1024 for v in shares.values())
+
+
+def test_a_launched_process_has_a_group_of_its_own_in_the_launchers_session(tmp_path):
+    """Its own process group (stopped with killpg), but not a session of its own: Linux's autogroup scheduler shares a
+    busy CPU per session, which gave every process an equal share whatever its nice value (and all of PostgreSQL's
+    backends together as much as one idle relay)."""
+    system = System(mode="saas", data_dir=tmp_path)
+    system.log_dir.mkdir(parents=True)
+    calm, niced = (Process(name, [sys.executable, "-c", "import time; time.sleep(60)"], tmp_path, {}, nice=nice)
+                   for name, nice in (("calm", 0), ("niced", WORKER_NICE)))
+    try:
+        for proc in (calm, niced):
+            system._launch(proc)
+        for proc in (calm, niced):
+            pid = proc.popen.pid
+            assert os.getpgid(pid) == pid != os.getpgrp()
+            assert os.getsid(pid) == os.getsid(0)
+            if Path(f"/proc/{pid}/autogroup").exists():  # Linux with autogroup built in
+                assert Path(f"/proc/{pid}/autogroup").read_text().split()[0] == \
+                    Path("/proc/self/autogroup").read_text().split()[0]
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, calm.popen.pid) == mine
+        assert os.getpriority(os.PRIO_PROCESS, niced.popen.pid) == min(19, mine + WORKER_NICE)
+    finally:
+        for proc in (calm, niced):
+            if proc.popen is not None:
+                os.killpg(proc.popen.pid, signal.SIGKILL)
+                proc.popen.wait(10)
