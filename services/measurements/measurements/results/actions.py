@@ -86,6 +86,10 @@ def compute(test: ExerciseTest, overrides: dict, samples: dict | None = None) ->
 
 def save_version(test: ExerciseTest, computed: Computed, *, user_id: str | None, action: str,
                  changes: dict | None = None) -> AnalysisResult:
+    # the test's row first, then its results: every writer takes them in this order (an edit of the test updates
+    # its row, then stores a new version here), so no two wait for each other. Locking the result first and the
+    # test at record_analysis below deadlocked with a concurrent edit (PostgreSQL aborted one: a 503).
+    test_actions.lock(test)
     latest = AnalysisResult.objects.select_for_update().filter(test=test).order_by("-version").first()
     version = (latest.version + 1) if latest else 1
     row = AnalysisResult.objects.create(
