@@ -241,6 +241,8 @@ export const PROBLEMS: Texts = {
   "auth-unavailable": ["Your sign-in cannot be checked right now; try again in a moment.",
     "Вход сейчас не удаётся проверить; повторите через минуту."],
   "database-unavailable": ["The database cannot be reached; try again later.", "База данных недоступна; попробуйте позже."],
+  "concurrent-change": ["Someone saved a change to the same data at the same moment; nothing was stored. Try again.",
+    "В тот же момент кто-то сохранил изменение тех же данных; ничего не сохранено. Повторите."],
   "bad-gateway": ["A service did not answer properly; try again.", "Один из сервисов ответил неправильно; повторите."],
   "gateway-timeout": ["A service did not answer in time; try again.", "Один из сервисов не ответил вовремя; повторите."],
   "internal-error": ["Something went wrong on the server.", "На сервере произошла ошибка."],

@@ -281,11 +281,24 @@ def _database_errors() -> tuple:
 DATABASE_DOWN = _database_errors()
 
 
+# PostgreSQL aborts one of two transactions that wait on each other (deadlock_detected) or that a serializable
+# snapshot cannot order (serialization_failure): the database is fine, the same request sent again succeeds.
+CONCURRENT_CHANGE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
 def database_unavailable(exc) -> tuple[dict, dict]:
     """The database went away (restart, failover) or refused for now: 503 with Retry-After, never a 500. The
-    request's transaction was rolled back, so nothing of it is stored; the client sends it again."""
+    request's transaction was rolled back, so nothing of it is stored; the client sends it again. A transaction that
+    PostgreSQL aborted because another one changed the same rows at the same moment is told apart
+    (`concurrent-change`): the database is up and the request can be sent again at once."""
     from django.db import connection
 
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    if sqlstate in CONCURRENT_CHANGE_SQLSTATES:
+        log.warning("concurrent change (sqlstate %s): %s", sqlstate, str(exc)[:300])
+        return (problem(503, "concurrent-change", "Another change to the same data was being stored at the same "
+                        "moment, and this request gave way; nothing of it was stored. Send it again."),
+                {"Retry-After": "1"})
     log.warning("database unavailable: %s: %s", type(exc).__name__, str(exc)[:300])
     try:
         connection.close()  # broken: the next request opens a new one
@@ -296,7 +309,18 @@ def database_unavailable(exc) -> tuple[dict, dict]:
 
 
 def problem_exception_handler(exc, context):
-    """Every DRF error as application/problem+json with a stable type and field errors."""
+    """Every DRF error as application/problem+json with a stable type and field errors, and nothing of the request
+    stored: the request's transaction (ATOMIC_REQUESTS) is marked for rollback, as DRF's own handler does. A view
+    whose refusal must commit what it recorded returns its problem response instead of raising."""
+    from rest_framework.views import set_rollback  # rest_framework.views imports this module's authentication
+
+    response = _problem_for(exc)
+    if response is not None:
+        set_rollback()
+    return response
+
+
+def _problem_for(exc):
     if isinstance(exc, ProblemError):
         return problem_response(exc.body(), exc.headers)
     if isinstance(exc, Http404):
