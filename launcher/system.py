@@ -24,9 +24,9 @@ PYTHON = sys.executable
 DJANGO_SERVICES = ("identity", "measurements", "reports", "notifications")
 PUBLISHERS = {"identity", "measurements", "reports", "notifications"}  # services with an outbox to relay
 SERVICE_CLIENTS = ("measurements", "reports", "gateway")  # service tokens; the gateway exchanges API keys
-# Local mode: the Celery workers that compute (imports, PDFs) get a process of their own; every other loop runs as a
-# thread of its service's web process (launcher/local_process.py).
-COMPUTING = {("measurements", "worker"), ("reports", "worker")}
+# What computes (imports, PDFs, the analysis server): niced (nice_of below). In local mode the Celery workers among them
+# get a process of their own; every other loop runs as a thread of its service's web process (launcher/local_process.py).
+COMPUTING = {("measurements", "worker"), ("reports", "worker"), ("analysis", "web")}
 # Services whose Celery worker runs nothing but their periodic jobs: in local mode one thread runs those jobs on the
 # beat's schedule (role `jobs` of launcher/local_process.py) instead of a beat sending them to a worker.
 ONLY_PERIODIC_JOBS = {"identity"}
@@ -43,10 +43,25 @@ METRICS_OFFSET = 1000
 # connection the gateway may still reuse. gunicorn's default of 2 s did: a POST sent on a connection closed at that
 # moment cannot be replayed, and bench/load.py saw it as a 502 "the reports service is unavailable" about one run in three.
 UPSTREAM_KEEP_ALIVE_S = 30
-# The workers that compute (COMPUTING) run at this nice value: on a busy machine they yield the CPU to the requests a
-# person waits for. bench/load.py (20 labs, 2 cores): reads p99 240 vs 567 ms at nice 0, an upload analysed 2.4 s
-# later (p50 4.9 vs 2.5 s); every job still done. compose gives those containers a lower cpu_shares to the same end.
+# How a busy machine shares its CPU (nice values; compose's cpu_shares and the k8s CPU requests say the same): first
+# what a person waits for (the web servers, the gateway, the relays, the e-mail and webhook worker), then the event
+# consumers at CONSUMER_NICE (live notifications, automatic reports: a little later is fine), last the work that
+# computes at WORKER_NICE (COMPUTING: imports, PDFs, and the analysis server those imports call). bench/load.py, 20 labs
+# on 2 cores, same hour, alternating runs: reads p99 133 / 159 ms with the consumers and analysis niced too against
+# 258 / 267 ms with only the two workers (each alone: 184, 204 ms); throughput and upload → analysed no worse.
+# Session 9's figures for the workers alone: reads p99 240 vs 567 ms at nice 0. Local mode runs the consumers as
+# threads of their web process, so there only the processes that compute are niced.
 WORKER_NICE = int(os.environ.get("VO2_WORKER_NICE", "10"))
+CONSUMER_NICE = int(os.environ.get("VO2_CONSUMER_NICE", "5"))
+
+
+def nice_of(service: str, kind: str) -> int:
+    """The nice value of a service's process of this kind ("web", "worker", "consumer", ...)."""
+    if (service, kind) in COMPUTING:
+        return WORKER_NICE
+    return CONSUMER_NICE if kind == "consumer" else 0
+
+
 # Processes with several OS processes behind one metrics port (gunicorn workers, Celery's prefork pool) keep their
 # values in files there (servicekit.metrics, PROMETHEUS_MULTIPROC_DIR); emptied when the process starts.
 MULTIPROCESS_KINDS = ("gunicorn", "celery")
@@ -74,7 +89,7 @@ class Process:
     popen: subprocess.Popen | None = field(default=None, repr=False)
     log_start: int = 0  # where this run's lines begin in its log (the log is kept across runs)
     metrics_port: int | None = None
-    nice: int = 0  # above 0: yields the CPU to the others (the workers that compute, see plan())
+    nice: int = 0  # above 0: yields the CPU to the others (nice_of)
 
     @property
     def metrics_url(self) -> str | None:
@@ -215,7 +230,7 @@ class System:
                                  cwd, env, self.url(service) + "/healthz"))
             for kind in kinds:
                 procs.append(Process(f"{service}-{kind}", self.background_argv(service, kind), cwd, env,
-                                     nice=WORKER_NICE if (service, kind) in COMPUTING else 0))
+                                     nice=nice_of(service, kind)))
         # uvicorn as SaaS runs it; in local mode through launcher/local_asgi.py (what a lab never uses left out) and
         # without WebSocket support (no route of either uses it)
         uvicorn = [PYTHON, "-m", "uvicorn"] if self.mode == "saas" else \
@@ -226,7 +241,8 @@ class System:
                                           "--port", str(self.ports["analysis"]),
                                           "--timeout-keep-alive", str(UPSTREAM_KEEP_ALIVE_S), "--no-access-log",
                                           *lean],
-                             ROOT / "services" / "analysis", analysis_env, self.url("analysis") + "/healthz"))
+                             ROOT / "services" / "analysis", analysis_env, self.url("analysis") + "/healthz",
+                             nice=nice_of("analysis", "web")))
         gateway_env = {**base, "PYTHONPATH": base["PYTHONPATH"] + os.pathsep + str(ROOT / "gateway"),
                        "SERVICE_CLIENT_ID": "gateway", "SERVICE_CLIENT_SECRET": self.secrets()["client:gateway"]}
         procs.append(Process("gateway", [*uvicorn, "gateway.app:app", "--host", "127.0.0.1",

@@ -61,15 +61,18 @@ CALLS_OUT = {"identity": "OpenID Connect providers (SSO)", "notifications": "the
              "measurements": "the object store (S3) for uploads", "reports": "the object store (S3) for report files"}
 PRIVATE_NETWORKS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"]
 
-# (requests cpu, memory, limits cpu, memory) by (service, component), then by component
+# (requests cpu, memory, limits cpu, memory) by (service, component), then by component. A CPU request is also the
+# container's share of a busy node, so the order is the launcher's nice values and compose's cpu_shares: the web
+# servers first, the consumers after them, what computes (imports, PDFs, analysis) last; the limits let what
+# computes use an idle node's cores.
 RESOURCES = {
-    ("gateway", "web"): ("100m", "128Mi", "1", "256Mi"),
-    ("analysis", "web"): ("200m", "384Mi", "2", "1Gi"),
-    "web": ("100m", "256Mi", "1", "512Mi"),
+    ("gateway", "web"): ("250m", "128Mi", "1", "256Mi"),
+    ("analysis", "web"): ("100m", "384Mi", "2", "1Gi"),
+    "web": ("250m", "256Mi", "1", "512Mi"),
     "relay": ("20m", "128Mi", "500m", "256Mi"),
-    "consumer": ("50m", "128Mi", "500m", "256Mi"),
-    ("measurements", "worker"): ("200m", "512Mi", "2", "1Gi"),  # imports: parse, store samples
-    ("reports", "worker"): ("200m", "512Mi", "2", "1Gi"),  # PDF rendering
+    "consumer": ("100m", "128Mi", "500m", "256Mi"),
+    ("measurements", "worker"): ("100m", "512Mi", "2", "1Gi"),  # imports: parse, store samples
+    ("reports", "worker"): ("100m", "512Mi", "2", "1Gi"),  # PDF rendering
     "worker": ("50m", "256Mi", "500m", "512Mi"),
     "beat": ("10m", "128Mi", "200m", "256Mi"),
     "migrate": ("100m", "256Mi", "1", "512Mi"),

@@ -220,6 +220,27 @@ def test_every_container_has_requests_and_limits(overlay):
                 assert {"cpu", "memory"} <= set(resources[part]), f"{name}/{container['name']} {part}"
 
 
+def millicores(quantity: str) -> float:
+    return float(quantity[:-1]) if quantity.endswith("m") else float(quantity) * 1000
+
+
+def test_a_busy_node_shares_its_cpu_as_the_launcher_and_compose_do(production):
+    """A CPU request is also the container's weight on a busy node: the web servers above the consumers, the
+    consumers not below what computes (the imports, the PDFs, the analysis server); what computes may still burst to
+    more cores than a web server when the node is idle."""
+    request, limit = {}, {}
+    for name, workload in workloads(production).items():
+        (container,) = pod(workload)["containers"]
+        request[name] = millicores(container["resources"]["requests"]["cpu"])
+        limit[name] = millicores(container["resources"]["limits"]["cpu"])
+    web = [name for name in request if component(workloads(production)[name]) == "web" and name != "analysis"]
+    consumers = [name for name in request if name.endswith("-consumer")]
+    computing = ["measurements-worker", "reports-worker", "analysis"]
+    assert web and consumers and all(name in request for name in computing)
+    assert min(request[n] for n in web) > max(request[n] for n in consumers) >= max(request[n] for n in computing)
+    assert min(limit[n] for n in computing) > max(limit[n] for n in web)
+
+
 def real_health_paths(service: str) -> set[str]:
     """The paths the service really serves for health: the kit's Django urls, the kit's FastAPI install, the
     gateway's own routes."""

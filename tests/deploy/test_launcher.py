@@ -9,7 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from launcher.system import DJANGO_SERVICES, ONLY_PERIODIC_JOBS, WORKER_NICE, Process, System, healthy
+from launcher.system import (CONSUMER_NICE, DJANGO_SERVICES, ONLY_PERIODIC_JOBS, WORKER_NICE, Process, System,
+                            healthy)
 
 from .images import dockerfile_cmd
 
@@ -157,18 +158,30 @@ def test_saas_mode_serves_each_django_service_as_its_image_does(tmp_path):
         assert server_options(plan[service].argv) == image, service
 
 
-def test_only_the_workers_that_compute_yield_the_cpu(tmp_path):
-    """Imports and PDFs run niced in both modes, so on a busy machine the requests a person waits for go first; every
-    other process (web servers, relays, consumers, the e-mail and webhook worker) keeps the normal priority."""
-    assert WORKER_NICE > 0
+def test_what_computes_yields_the_cpu_and_the_consumers_come_between(tmp_path):
+    """On a busy machine the requests a person waits for go first: imports, PDFs and the analysis server run at
+    WORKER_NICE in both modes, SaaS's event consumers at CONSUMER_NICE, every other process (web servers, the
+    gateway, relays, the e-mail and webhook worker, beats) at the normal priority."""
+    assert 0 < CONSUMER_NICE < WORKER_NICE
     saas = {p.name: p.nice for p in System(mode="saas", data_dir=tmp_path / "saas").plan()}
     local = {p.name: p.nice for p in System(mode="local", data_dir=tmp_path / "local").plan()}
-    assert {name for name, nice in saas.items() if nice} == {"measurements-worker", "reports-worker"}
-    assert {name for name, nice in local.items() if nice} == {"measurements-background", "reports-background"}
-    assert set(saas.values()) | set(local.values()) == {0, WORKER_NICE}
-    # compose says the same to Docker: lower CPU shares for those containers alone
-    shares = {name: spec["cpu_shares"] for name, spec in COMPOSE.items() if "cpu_shares" in spec}
-    assert set(shares) == {"measurements-worker", "reports-worker"} and all(v < 1024 for v in shares.values())
+    computing = {"measurements-worker", "reports-worker", "analysis"}
+    consumers = {name for name in saas if name.endswith("-consumer")}
+    assert consumers == {f"{service}-consumer" for service in DJANGO_SERVICES}
+    assert {name for name, nice in saas.items() if nice == WORKER_NICE} == computing
+    assert {name for name, nice in saas.items() if nice == CONSUMER_NICE} == consumers
+    assert {"gateway", "measurements", "measurements-relay", "notifications-worker"} <= \
+        {name for name, nice in saas.items() if nice == 0}
+    assert set(saas.values()) == {0, CONSUMER_NICE, WORKER_NICE}
+    # local mode: the consumers are threads of their web process, so only the processes that compute are niced
+    assert {name for name, nice in local.items() if nice} == \
+        {"measurements-background", "reports-background", "analysis"}
+    assert set(local.values()) == {0, WORKER_NICE}
+    # compose says the same to Docker: the lowest CPU shares for what computes, lower ones for the consumers
+    shares = {name: spec.get("cpu_shares", 1024) for name, spec in COMPOSE.items() if "build" in spec or
+              "image" in spec and name not in ("postgres", "rabbitmq", "redis")}
+    assert {name for name, v in shares.items() if v < 1024} == computing | consumers
+    assert max(shares[name] for name in computing) < min(shares[name] for name in consumers) < 1024
 
 
 def autogroup(pid) -> str:
