@@ -214,3 +214,31 @@ def test_an_erasure_inside_a_batch_leaves_nothing_of_earlier_events_of_the_batch
         assert Notification.objects.filter(kind="import.done").count() == 2
         left = [d for d in Delivery.objects.all() if gone_test in d.payload]
     assert [d.event_type for d in left] == ["measurements.test.deleted"]  # integrators hear of the deletion only
+
+
+def test_a_batch_writes_each_deferred_update_with_the_rows_latest_values(tenant_a):
+    """One row updated in a batch is one plain UPDATE, several are one bulk_update; either way each row ends with
+    the latest value of every field deferred for it, and nothing else of it changes."""
+    from django.utils import timezone
+
+    from servicekit.events import batch
+
+    with tenant_transaction(tenant_a):
+        rows = [Progress.objects.create(tenant_id=tenant_a, user_id=uuid.uuid4(), subject="import",
+                                        subject_id=uuid.uuid4(), data={"file": f"test-{i}.xml"}, status="running",
+                                        stage="parsing", progress=10, generation=1, updated_at=timezone.now())
+                for i in range(3)]
+    for changed in (rows[:1], rows[1:]):
+        with tenant_transaction(tenant_a), batch.scope() as deferred:
+            for row in changed:
+                row.stage = "analyzing"
+                batch.update(row, ["stage"])
+                row.progress = 80
+                batch.update(row, ["progress", "stage"])
+            with CaptureQueriesContext(connection) as written:
+                deferred.flush()
+        assert len([q for q in written.captured_queries if q["sql"].startswith("UPDATE")]) == 1
+    with tenant_transaction(tenant_a):
+        stored = {p.pk: p for p in Progress.objects.filter(pk__in=[r.pk for r in rows])}
+    assert [(stored[r.pk].stage, stored[r.pk].progress, stored[r.pk].status, stored[r.pk].data) for r in rows] == \
+        [("analyzing", 80, "running", {"file": f"test-{i}.xml"}) for i in range(3)]
