@@ -17,8 +17,10 @@ the report's state, list tests — then thinks (--think s). At most --concurrenc
 bounded asyncio client, httpx). After the time is up it waits (--drain s) until every accepted upload is analysed and
 every requested report is ready; what is not by then is counted as lost.
 
+Each lab also keeps its live notification stream open (GET /api/v1/notifications/stream, as the console does).
+
 Prints: requests and throughput, p50/p99 and errors per endpoint, the reads' p99 against the issue's target
-(≤ 200 ms on this 2-core machine), lost jobs. Figures depend on what else runs on the machine and on how fast it is
+(≤ 200 ms on this 2-core machine), lost jobs, upload → analysed as the lab's polls and as its live stream saw it. Figures depend on what else runs on the machine and on how fast it is
 that hour, so two references are measured in the same run: the same reads sent one at a time before the load (the
 ratio of the loaded p99 to theirs) and a fixed pure-Python loop timed before and after the run (to compare runs).
 With a system of its own it also prints where the machine's CPU went during the load: each process of the system
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import subprocess
@@ -112,6 +115,8 @@ class Lab:
         self.client = Client(base, stats, limit)
         self.athletes, self.imports, self.reports = [], {}, {}   # import id → state; report id → state
         self.not_reportable = 0
+        self.uploaded_at: dict[str, float] = {}  # import id → its 202 (perf_counter)
+        self.live_done: dict[str, float] = {}    # import id → when the lab's live stream said it was done
 
     async def create(self, operator: Client) -> bool:
         made = await operator.call("POST /tenants", "POST", "/api/v1/tenants/", expect=(201,),
@@ -140,7 +145,7 @@ class Lab:
             if accepted is not None:
                 import_id = accepted.json()["id"]
                 self.imports[import_id] = "queued"
-                uploaded = time.perf_counter()
+                uploaded = self.uploaded_at[import_id] = time.perf_counter()
                 test = await self.wait_import(import_id, until + 5)
                 if test:
                     c.stats.analysed_after.append(time.perf_counter() - uploaded)
@@ -160,6 +165,29 @@ class Lab:
                         await c.call("GET /reports/{id}", "GET", f"/api/v1/reports/{report_id}")
             await c.call("GET /tests", "GET", "/api/v1/tests/", params={"limit": 20})
             await asyncio.sleep(think)
+
+    async def listen(self) -> None:
+        """The lab's live notification stream, open for the whole run as the console keeps it (outside the
+        concurrency bound: it is one long request): when each import's progress first says done. Cancelled at the
+        end."""
+        while True:
+            try:
+                async with self.client.http.stream(
+                        "GET", "/api/v1/notifications/stream", headers={"Authorization": f"Bearer {self.client.token}"},
+                        timeout=httpx.Timeout(60.0, read=None)) as response:
+                    if response.status_code != 200:
+                        await asyncio.sleep(1.0)
+                        continue
+                    kind = None
+                    async for line in response.aiter_lines():
+                        if line.startswith("event: "):
+                            kind = line[len("event: "):]
+                        elif line.startswith("data: ") and kind == "progress":
+                            data = json.loads(line[len("data: "):])
+                            if data.get("kind") == "import" and data.get("status") == "done":
+                                self.live_done.setdefault(data["id"], time.perf_counter())
+            except httpx.HTTPError:
+                await asyncio.sleep(0.5)
 
     async def wait_import(self, import_id: str, until: float) -> str | None:
         while time.monotonic() < until:
@@ -272,11 +300,16 @@ async def drive(base: str, operator: tuple[str, str], args, cpu=None) -> tuple[S
     started = time.monotonic()
     cpu_before = cpu() if cpu else None
     round_robin = [0]
+    streams = [asyncio.create_task(lab.listen()) for lab in labs]
     await asyncio.gather(*(lab.work(started + args.seconds, args.think, round_robin) for lab in labs))
     elapsed = time.monotonic() - started
     if cpu:
         stats.cpu = (cpu_before, cpu(), elapsed)
     await asyncio.gather(*(lab.drain(time.monotonic() + args.drain) for lab in labs))
+    await asyncio.sleep(1.0)  # the last imports' done frames
+    for stream in streams:
+        stream.cancel()
+    await asyncio.gather(*streams, return_exceptions=True)
     return stats, labs, elapsed
 
 
@@ -314,6 +347,12 @@ def report(stats: Stats, labs: list[Lab], elapsed: float, args) -> None:
         print(f"upload → analysed, as a lab sees it (its import polled every 0.5 s), during the load: "
               f"p50 {percentile(stats.analysed_after, .5) / 1000:.1f} s, "
               f"p99 {percentile(stats.analysed_after, .99) / 1000:.1f} s")
+    live = [lab.live_done[i] - lab.uploaded_at[i] for lab in labs for i in lab.uploaded_at if i in lab.live_done]
+    done = imports.count("done")
+    if live:
+        print(f"upload → analysed, as the lab's live stream shows it (notifications' progress over SSE): "
+              f"{len(live)} of {done} seen done there, p50 {percentile(live, .5) / 1000:.1f} s, "
+              f"p99 {percentile(live, .99) / 1000:.1f} s")
     print(f"reports requested: {len(reports_)}, ready: {reports_.count('done')}, failed: {reports_.count('failed')}, "
           f"not finished: {lost_reports - reports_.count('failed')}")
     print(f"reports refused as not analysable (422 test-not-analysable): {sum(lab.not_reportable for lab in labs)}")
