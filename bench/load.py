@@ -1,6 +1,6 @@
 """Load benchmark (issue 18 item 4): simulated labs drive a whole SaaS system through the gateway over HTTP.
 
-    .venv/bin/python bench/load.py [--labs 20] [--seconds 120] [--concurrency 16] [--think 1.0]
+    .venv/bin/python bench/load.py [--labs 20] [--seconds 120] [--concurrency 16] [--think 1.0] [--live]
     .venv/bin/python bench/load.py --gateway http://127.0.0.1:8000 --operator EMAIL:PASSWORD   # a running system
 
 Without --gateway it starts its own SaaS system (launcher.System, as `./vo2 up --saas` runs it) on servers of its
@@ -17,10 +17,11 @@ the report's state, list tests — then thinks (--think s). At most --concurrenc
 bounded asyncio client, httpx). After the time is up it waits (--drain s) until every accepted upload is analysed and
 every requested report is ready; what is not by then is counted as lost.
 
-Each lab also keeps its live notification stream open (GET /api/v1/notifications/stream, as the console does).
+With --live each lab also keeps its live notification stream open (GET /api/v1/notifications/stream, as the console
+does): 20 more long requests and their frames, so a heavier load than the issue's, reported with --live in the note.
 
 Prints: requests and throughput, p50/p99 and errors per endpoint, the reads' p99 against the issue's target
-(≤ 200 ms on this 2-core machine), lost jobs, upload → analysed as the lab's polls and as its live stream saw it. Figures depend on what else runs on the machine and on how fast it is
+(≤ 200 ms on this 2-core machine), lost jobs, upload → analysed as the lab's polls (and with --live as its live stream) saw it. Figures depend on what else runs on the machine and on how fast it is
 that hour, so two references are measured in the same run: the same reads sent one at a time before the load (the
 ratio of the loaded p99 to theirs) and a fixed pure-Python loop timed before and after the run (to compare runs).
 With a system of its own it also prints where the machine's CPU went during the load: each process of the system
@@ -300,13 +301,14 @@ async def drive(base: str, operator: tuple[str, str], args, cpu=None) -> tuple[S
     started = time.monotonic()
     cpu_before = cpu() if cpu else None
     round_robin = [0]
-    streams = [asyncio.create_task(lab.listen()) for lab in labs]
+    streams = [asyncio.create_task(lab.listen()) for lab in labs] if args.live else []
     await asyncio.gather(*(lab.work(started + args.seconds, args.think, round_robin) for lab in labs))
     elapsed = time.monotonic() - started
     if cpu:
         stats.cpu = (cpu_before, cpu(), elapsed)
     await asyncio.gather(*(lab.drain(time.monotonic() + args.drain) for lab in labs))
-    await asyncio.sleep(1.0)  # the last imports' done frames
+    if streams:
+        await asyncio.sleep(1.0)  # the last imports' done frames
     for stream in streams:
         stream.cancel()
     await asyncio.gather(*streams, return_exceptions=True)
@@ -459,6 +461,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight at most")
     parser.add_argument("--think", type=float, default=1.0, help="seconds each lab waits between rounds")
     parser.add_argument("--drain", type=float, default=120.0, help="seconds to wait for the last jobs")
+    parser.add_argument("--live", action="store_true",
+                        help="each lab also keeps its live notification stream open, as the console does")
     parser.add_argument("--gateway", help="a running system's gateway URL (else a system of its own is started)")
     parser.add_argument("--operator", help="EMAIL:PASSWORD of a platform operator of that system")
     args = parser.parse_args()
