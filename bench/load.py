@@ -18,12 +18,13 @@ bounded asyncio client, httpx). After the time is up it waits (--drain s) until 
 every requested report is ready; what is not by then is counted as lost.
 
 With --live each lab also keeps its live notification stream open (GET /api/v1/notifications/stream, as the console
-does): 20 more long requests and their frames, so a heavier load than the issue's, reported with --live in the note.
+does): one more long request per lab and its frames, a heavier load than the issue's.
 
 Prints: requests and throughput, p50/p99 and errors per endpoint, the reads' p99 against the issue's target
-(≤ 200 ms on this 2-core machine), lost jobs, upload → analysed as the lab's polls (and with --live as its live stream) saw it. Figures depend on what else runs on the machine and on how fast it is
-that hour, so two references are measured in the same run: the same reads sent one at a time before the load (the
-ratio of the loaded p99 to theirs) and a fixed pure-Python loop timed before and after the run (to compare runs).
+(≤ 200 ms on this 2-core machine), lost jobs, upload → analysed as the lab's polls (and with --live its live stream)
+saw it. Figures depend on what else runs on the machine and on how fast it is that hour, so two references are
+measured in the same run: the same reads sent one at a time before the load (the ratio of the loaded p99 to theirs)
+and a fixed pure-Python loop timed before and after the run (to compare runs).
 With a system of its own it also prints where the machine's CPU went during the load: each process of the system
 with its children (its process group), PostgreSQL's backends by database, the private broker and Redis, and this
 client — the share of the machine's cores each used, which says whether the reads waited for a saturated machine.

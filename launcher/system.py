@@ -24,8 +24,9 @@ PYTHON = sys.executable
 DJANGO_SERVICES = ("identity", "measurements", "reports", "notifications")
 PUBLISHERS = {"identity", "measurements", "reports", "notifications"}  # services with an outbox to relay
 SERVICE_CLIENTS = ("measurements", "reports", "gateway")  # service tokens; the gateway exchanges API keys
-# What computes (imports, PDFs, the analysis server): niced (nice_of below). In local mode the Celery workers among them
-# get a process of their own; every other loop runs as a thread of its service's web process (launcher/local_process.py).
+# What computes (imports, PDFs, the analysis server): niced (nice_of below). In local mode the Celery workers among
+# them get a process of their own; every other loop runs as a thread of its service's web process
+# (launcher/local_process.py).
 COMPUTING = {("measurements", "worker"), ("reports", "worker"), ("analysis", "web")}
 # Services whose Celery worker runs nothing but their periodic jobs: in local mode one thread runs those jobs on the
 # beat's schedule (role `jobs` of launcher/local_process.py) instead of a beat sending them to a worker.
@@ -215,7 +216,8 @@ class System:
                                      ready_line=f"{service} process ready: "))
                 if apart:
                     procs.append(Process(f"{service}-background", [PYTHON, script, *apart], cwd, env,
-                                         ready_line=f"{service} process ready: ", nice=WORKER_NICE))
+                                         ready_line=f"{service} process ready: ",
+                                         nice=max(nice_of(service, kind) for kind in apart)))
                 continue
             # a service with an ASGI application of its own (notifications: streams on an event loop) runs it on
             # gunicorn's uvicorn worker, as its Dockerfile does; the others their WSGI application on gthread

@@ -69,8 +69,8 @@ class JobRow(models.Model):
 
 
 def lock(model, pk, *, related: tuple[str, ...] = ()):
-    """The job row locked until the transaction ends (SELECT … FOR UPDATE OF the row on PostgreSQL; SQLite writes
-    are serialised anyway), or None when it is gone. Call inside a (tenant) transaction."""
+    """The job's row (or any row) locked until the transaction ends (SELECT … FOR UPDATE OF the row on PostgreSQL;
+    SQLite writes are serialised anyway), or None when it is gone. Call inside a (tenant) transaction."""
     rows = model.objects.select_for_update(of=("self",))
     if related:
         rows = rows.select_related(*related)

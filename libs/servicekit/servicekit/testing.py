@@ -122,6 +122,17 @@ class SigningKeys:
         return pyjwt.encode(payload, self.private_pem, algorithm="RS256", headers=head)
 
 
+def backends_waiting_for_a_lock(database: str) -> set[int]:
+    """The PostgreSQL backends of `database` waiting for a lock now (their pids), as the server itself reports them:
+    how a test knows a concurrent transaction has reached the point it must wait at."""
+    import psycopg
+
+    with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
+        rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+                             [database]).fetchall()
+    return {pid for (pid,) in rows}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

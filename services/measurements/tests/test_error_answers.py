@@ -57,13 +57,6 @@ def test_a_refusal_after_a_write_stores_nothing(client):
     assert not OutboxEvent.objects.filter(type="probe.half-done").exists()  # the request was one transaction
 
 
-def backend_waits_on_a_lock(database: str, other_pid: int) -> bool:
-    with psycopg.connect(testing.POSTGRES_ADMIN_DSN, autocommit=True) as admin:
-        return bool(admin.execute(
-            "SELECT 1 FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock' AND pid <> %s",
-            [database, other_pid]).fetchone())
-
-
 @pytest.mark.postgres_only
 @override_settings(ROOT_URLCONF=__name__)
 def test_a_request_that_lost_a_deadlock_is_a_concurrent_change_to_send_again(client):
@@ -79,7 +72,7 @@ def test_a_request_that_lost_a_deadlock_is_a_concurrent_change_to_send_again(cli
             client.post("/two-rows", {"rows": rows}, content_type="application/json")))
         request.start()
         deadline = time.monotonic() + 10
-        while not backend_waits_on_a_lock(database, other.info.backend_pid):  # the request holds row 1, wants row 2
+        while not testing.backends_waiting_for_a_lock(database) - {other.info.backend_pid}:  # holds 1, wants 2
             assert time.monotonic() < deadline, "the request never waited for the second row"
             time.sleep(0.05)
         other.execute("UPDATE events_outbox SET type = 'probe.by-the-other' WHERE id = %s", [rows[0]])

@@ -7,7 +7,6 @@ import threading
 import time
 import uuid
 
-import psycopg
 import pytest
 from django.db import connections
 
@@ -24,12 +23,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only
 def computed(n: int) -> actions.Computed:
     return actions.Computed(result={"status": "ok", "n": n}, lactate=None, engine_version="test",
                             cache_key=f"key-{n}", overrides={})
-
-
-def waiting_for_a_lock(pid: int) -> bool:
-    with psycopg.connect(testing.POSTGRES_ADMIN_DSN, autocommit=True) as admin:
-        row = admin.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()
-    return bool(row) and row[0] == "Lock"
 
 
 def test_an_edit_and_a_new_version_of_the_same_test_wait_in_turn_instead_of_deadlocking():
@@ -57,7 +50,8 @@ def test_an_edit_and_a_new_version_of_the_same_test_wait_in_turn_instead_of_dead
         ExerciseTest.objects.filter(pk=test.pk).update(temperature_c=21.5)
         writer.start()
         deadline = time.monotonic() + 20
-        while not ("pid" in writer_pid and waiting_for_a_lock(writer_pid["pid"])):
+        database = connections["default"].settings_dict["NAME"]
+        while not ("pid" in writer_pid and writer_pid["pid"] in testing.backends_waiting_for_a_lock(database)):
             assert writer.is_alive() and time.monotonic() < deadline, f"the writer never waited: {outcome}"
             time.sleep(0.02)
         # ...then it stores its new version, while the other writer waits (for the test row, holding nothing)

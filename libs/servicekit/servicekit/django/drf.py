@@ -286,11 +286,11 @@ DATABASE_DOWN = _database_errors()
 CONCURRENT_CHANGE_SQLSTATES = frozenset({"40P01", "40001"})
 
 
-def database_unavailable(exc) -> tuple[dict, dict]:
-    """The database went away (restart, failover) or refused for now: 503 with Retry-After, never a 500. The
-    request's transaction was rolled back, so nothing of it is stored; the client sends it again. A transaction that
-    PostgreSQL aborted because another one changed the same rows at the same moment is told apart
-    (`concurrent-change`): the database is up and the request can be sent again at once."""
+def database_problem(exc) -> tuple[dict, dict]:
+    """The answer to a database error, 503 either way and never a 500; the request's transaction was rolled back, so
+    nothing of it is stored and the client sends it again. `database-unavailable` (Retry-After 5): the database went
+    away (restart, failover) or refused for now. `concurrent-change` (Retry-After 1): PostgreSQL aborted the
+    transaction because another one changed the same rows at the same moment; the database is up."""
     from django.db import connection
 
     sqlstate = getattr(exc.__cause__, "sqlstate", None)
@@ -330,7 +330,7 @@ def _problem_for(exc):
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     if isinstance(exc, DATABASE_DOWN):
-        return problem_response(*database_unavailable(exc))
+        return problem_response(*database_problem(exc))
     if isinstance(exc, exceptions.APIException):
         status_code = exc.status_code
         headers = {}

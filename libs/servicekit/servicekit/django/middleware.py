@@ -144,11 +144,11 @@ class RequestContextMiddleware:
         # A body over DATA_UPLOAD_MAX_MEMORY_SIZE outside DRF's handler: Django would answer an HTML 400.
         if isinstance(exception, RequestDataTooBig):
             return _too_large_response()
-        from .drf import DATABASE_DOWN, database_unavailable
+        from .drf import DATABASE_DOWN, database_problem
 
         if isinstance(exception, DATABASE_DOWN):  # outside DRF's handler: a 503 problem too, never a 500
-            body, headers = database_unavailable(exception)
-            response = HttpResponse(json.dumps(body), status=503, content_type=PROBLEM_CONTENT_TYPE)
+            body, headers = database_problem(exception)
+            response = HttpResponse(json.dumps(body), status=body["status"], content_type=PROBLEM_CONTENT_TYPE)
             for name, value in headers.items():
                 response[name] = value
             return response

@@ -104,11 +104,6 @@ def fill_protocol(test: ExerciseTest, protocol: dict | None) -> None:
         protocol_stage_length_s=protocol.get("stage_length_s"))
 
 
-def lock(test: ExerciseTest) -> None:
-    """The test's row locked until the transaction ends (PostgreSQL; SQLite serialises writers anyway)."""
-    list(ExerciseTest.objects.select_for_update(of=("self",)).filter(pk=test.pk).values_list("pk", flat=True))
-
-
 def record_analysis(test: ExerciseTest, result: dict) -> None:
     """A stored result's verdict on the test: analyzed or insufficient (with why), and the body mass it used."""
     insufficient = (result or {}).get("status") == "insufficient"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from servicekit import http
+from servicekit import http, jobs
 from servicekit.problems import ProblemError
 from servicekit.tenancy import tenant_transaction
 
@@ -89,7 +89,7 @@ def save_version(test: ExerciseTest, computed: Computed, *, user_id: str | None,
     # the test's row first, then its results: every writer takes them in this order (an edit of the test updates
     # its row, then stores a new version here), so no two wait for each other. Locking the result first and the
     # test at record_analysis below deadlocked with a concurrent edit (PostgreSQL aborted one: a 503).
-    test_actions.lock(test)
+    jobs.lock(ExerciseTest, test.pk)
     latest = AnalysisResult.objects.select_for_update().filter(test=test).order_by("-version").first()
     version = (latest.version + 1) if latest else 1
     row = AnalysisResult.objects.create(
