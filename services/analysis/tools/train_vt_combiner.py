@@ -5,7 +5,8 @@
 The engine's methods run first with the rule-based consensus (threshold_model=None); a ridge
 regression per threshold then maps their results (fractions of VO2peak) and
 the VE/VO2, VE/VCO2 and RER curves sampled at 40..100 % of VO2peak (VT2: also the VE/VCO2 nadir and
-PetCO2 maximum above VT1; VT1: averaged with a kernel ridge, vt_labelled.SETUP) to
+PetCO2 maximum above VT1; VT1: averaged with a kernel ridge, then with gradient-boosted trees fitted
+by scikit-learn and exported as plain arrays, vt_labelled.SETUP) to
 the expert's threshold as a fraction of VO2peak. The file records the 10-fold cross-validated MAE
 (every test scored by a model fitted without it: tools/vt_labelled.cross_validated_results), the same
 figures bench/thresholds.py prints. Only plain coefficients are shipped: the runtime needs numpy only.
@@ -41,4 +42,4 @@ def main(version: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "7")
+    main(sys.argv[1] if len(sys.argv) > 1 else "8")

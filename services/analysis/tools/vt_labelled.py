@@ -130,8 +130,13 @@ WEIGHTING = "vo2peak^2"
 MISSING = "median_found"  # a method that found nothing takes the median of the methods found (thresholds.features)
 # combiner 7 (measured over ten fold draws on the nested protocol, engine/models/README): VT1 averages the ridge with
 # a kernel ridge; VT2 also reads the VE/VCO2 nadir and the PetCO2 maximum above VT1 (thresholds.vt2_markers)
-SETUP = {"vt1": {"markers": False, "krr": True}, "vt2": {"markers": True, "krr": False}}
+# combiner 8 (engine/models/README): VT1's ridge + kernel ridge average is averaged 50/50 with gradient-boosted trees
+SETUP = {"vt1": {"markers": False, "krr": True, "trees": True}, "vt2": {"markers": True, "krr": False, "trees": False}}
 KRR_GRID = tuple((g, lam) for g in (0.1, 0.3, 1.0) for lam in (0.1, 1.0, 10.0))
+# the trees' settings were fixed before they were scored (small-data defaults: shallow trees, slow learning rate,
+# row subsampling, the absolute error as the loss since MAE is the figure), not tuned on the labelled tests
+TREES = {"loss": "absolute_error", "n_estimators": 200, "learning_rate": 0.03, "max_depth": 2, "subsample": 0.7,
+         "random_state": 0}
 
 
 def _array(v):
@@ -226,6 +231,34 @@ def _krr(X: np.ndarray, y: np.ndarray, pk: np.ndarray, ridge: dict, folds: int =
     return {"gamma": g, "lambda": lam, "y_mean": ym, "alpha": a.tolist(), "train": Z.tolist()}
 
 
+def _trees(X: np.ndarray, y: np.ndarray, pk: np.ndarray, ridge: dict) -> dict:
+    """Gradient-boosted trees (scikit-learn, TREES) on the ridge's imputed features, loss weighted by VO2peak^2
+    like the ridge's, exported as plain arrays for thresholds.boosted_trees (the runtime needs numpy only).
+    scikit-learn is needed here only: for training and the cross-validated figures."""
+    from sklearn.ensemble import GradientBoostingRegressor
+    Xi = np.where(np.isfinite(X), X, np.asarray(ridge["impute"]))
+    gb = GradientBoostingRegressor(**TREES).fit(Xi, y, sample_weight=pk ** 2 / np.mean(pk ** 2))
+    trees = [e[0].tree_ for e in gb.estimators_]
+    width = max(t.node_count for t in trees)
+
+    def pad(get, fill):
+        return [list(get(t)) + [fill] * (width - t.node_count) for t in trees]
+
+    out = {"init": float(gb.init_.predict(Xi[:1]).ravel()[0]), "learning_rate": float(gb.learning_rate),
+           "max_depth": int(TREES["max_depth"]), "settings": dict(TREES),
+           "feature": pad(lambda t: [int(f) for f in t.feature], -2),
+           "threshold": pad(lambda t: [float(v) for v in t.threshold], -2.0),
+           "left": pad(lambda t: [int(c) for c in t.children_left], -1),
+           "right": pad(lambda t: [int(c) for c in t.children_right], -1),
+           "value": pad(lambda t: [float(v) for v in t.value[:, 0, 0]], 0.0)}
+    # the exported arrays must predict what scikit-learn predicts (thresholds.boosted_trees reads them)
+    from analysis.engine import thresholds as thr
+    mine = np.array([thr.boosted_trees(out, x) for x in Xi])
+    if not np.allclose(mine, gb.predict(Xi), rtol=0, atol=1e-9):
+        raise AssertionError("exported trees disagree with scikit-learn's prediction")
+    return out
+
+
 def _predict(part: dict, X: np.ndarray) -> np.ndarray:
     from analysis.engine import thresholds as thr
     return np.array([thr.combine(part, list(x)) for x in X])
@@ -236,7 +269,9 @@ def fit_combiner(rows: list[dict], tests: list[dict], folds: int = 5, version: s
     an inner k-fold CV on these rows only, scored as the thresholds are judged: MAE in mL/min."""
     from analysis.engine import thresholds as thr
     profile = [f"{sig}@{f:.2f}" for sig in thr.PROFILE_SIGNALS for f in thr.PROFILE_FRACTIONS]
-    model = {"version": version, "kind": "ridge over method VO2 / VO2peak + curve profile (+ VT2 markers; VT1 averaged with a kernel ridge)",
+    model = {"version": version,
+             "kind": "ridge over method VO2 / VO2peak + curve profile (+ VT2 markers; VT1 averaged with a kernel "
+                     "ridge, then with gradient-boosted trees)",
              "context": [], "profile_signals": list(thr.PROFILE_SIGNALS),
              "profile_fractions": list(thr.PROFILE_FRACTIONS)}
     for name, methods in (("vt1", thr.VT1_METHODS), ("vt2", thr.VT2_METHODS)):
@@ -263,6 +298,8 @@ def fit_combiner(rows: list[dict], tests: list[dict], folds: int = 5, version: s
             part["markers"] = list(thr.VT2_MARKERS)
         if SETUP[name]["krr"]:
             part["krr"] = _krr(X, y, pk, part, folds)
+        if SETUP[name]["trees"]:
+            part["trees"] = _trees(X, y, pk, part)
         model[name] = part
     return model
 

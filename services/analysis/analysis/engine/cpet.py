@@ -348,6 +348,7 @@ def _run(samples, athlete, strategy, overrides, lactate, result, flags, declared
     series["time_s"] = ta[ex]
     full = {k: A[k] for k in ("vo2_ml_min", "hr_bpm", "power_w", "speed_kmh")}
     full["time_s"] = ta
+    full["load_steps"] = proto.get("kind") == "steps"  # a threshold's load is its stage's (thr.at_time)
     inc = proto.get("incremental")
     vt = {}
     m1, m2 = {}, {}

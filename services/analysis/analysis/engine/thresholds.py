@@ -24,7 +24,8 @@ Each method reports its own break (VO2, time). The consensus is the combiner's e
 fitted parameters are available (models/vt_combiner.json: a ridge regression over the methods'
 results expressed as fractions of VO2peak and the VE/VO2, VE/VCO2 and RER
 curves sampled at 40..100 % of VO2peak, for VT2 also the VE/VCO2 nadir and PetCO2 maximum above VT1
-(`vt2_markers`), for VT1 averaged with a kernel ridge; trained and cross-validated on the labelled Oxynet
+(`vt2_markers`), for VT1 averaged with a kernel ridge and then with gradient-boosted trees
+(`boosted_trees`); trained and cross-validated on the labelled Oxynet
 tests by tools/train_vt_combiner.py), else the median of the methods. Its confidence falls with the spread
 between methods, with methods that found nothing, and is low outside the physiological bounds;
 with fewer than two methods agreeing on anything the threshold is "undetermined" (None), not a guess.
@@ -458,7 +459,42 @@ def combine(model_part: dict, x: list[float]) -> float | None:
             return None
         kv = np.exp(-g * ((Z - z) ** 2).sum(1) / z.size)
         f = 0.5 * f + 0.5 * float(ym + kv @ a)
+    trees = model_part.get("trees")
+    if trees is not None:
+        # averaged 50/50 with gradient-boosted trees on the same (imputed, unstandardised) features
+        g = boosted_trees(trees, xv)
+        if g is None:
+            return None
+        f = 0.5 * f + 0.5 * g
     return f
+
+
+def boosted_trees(trees: dict, x: np.ndarray) -> float | None:
+    """Prediction of gradient-boosted regression trees exported from scikit-learn as plain arrays
+    (tools/vt_labelled._trees): init + learning_rate * sum of the leaves x falls into. A node is a leaf
+    where `left` is -1; x goes left where x[feature] <= threshold, compared as scikit-learn compares
+    (the feature value rounded to float32 first), so the engine reproduces the fitted model exactly."""
+    try:
+        feat = np.asarray(trees["feature"], np.int64)
+        thr_ = np.asarray(trees["threshold"], float)
+        left = np.asarray(trees["left"], np.int64)
+        right = np.asarray(trees["right"], np.int64)
+        value = np.asarray(trees["value"], float)
+        init, rate, depth = float(trees["init"]), float(trees["learning_rate"]), int(trees["max_depth"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (feat.shape == thr_.shape == left.shape == right.shape == value.shape) or feat.ndim != 2:
+        return None
+    if feat.size and (feat.max() >= x.size or max(left.max(), right.max()) >= feat.shape[1]):
+        return None
+    x32 = x.astype(np.float32).astype(float)
+    rows = np.arange(feat.shape[0])
+    node = np.zeros(feat.shape[0], np.int64)
+    for _ in range(depth):
+        leaf = left[rows, node] < 0
+        go_left = x32[np.maximum(feat[rows, node], 0)] <= thr_[rows, node]
+        node = np.where(leaf, node, np.where(go_left, left[rows, node], right[rows, node]))
+    return init + rate * float(value[rows, node].sum())
 
 
 def consensus(name: str, methods: dict, vo2_peak: float | None, ctx: list[float],
@@ -491,7 +527,8 @@ def consensus(name: str, methods: dict, vo2_peak: float | None, ctx: list[float]
             inb = lo <= f <= hi
             value = float(min(max(f, lo), hi)) * vo2_peak
             label = "combined"
-            kind = "ridge and kernel ridge" if part.get("krr") else "ridge"
+            kinds = ["ridge"] + ["kernel ridge"] * bool(part.get("krr")) + ["boosted trees"] * bool(part.get("trees"))
+            kind = kinds[0] if len(kinds) == 1 else ", ".join(kinds[:-1]) + " and " + kinds[-1]
             basis = f"combiner {model.get('version')} ({kind} over the methods, cross-validated on labelled tests)"
     # (a model part that does not fit these methods is ignored: the median of the methods stands)
     if not inb:
@@ -501,6 +538,9 @@ def consensus(name: str, methods: dict, vo2_peak: float | None, ctx: list[float]
 
 
 def at_time(series: dict[str, np.ndarray], tv: float | None) -> dict:
+    """VO2, HR and load at time tv. With series["load_steps"] (a step test) the load is the stage's, the
+    value in effect at tv, not a mix of two stages' loads where tv falls between a stage's last sample and
+    the next stage's first."""
     t = series["time_s"]
     out = {"time_s": None if tv is None else float(tv)}
     for key in ("vo2_ml_min", "hr_bpm", "power_w", "speed_kmh"):
@@ -511,6 +551,8 @@ def at_time(series: dict[str, np.ndarray], tv: float | None) -> dict:
         ok = np.isfinite(y) & np.isfinite(t)
         if ok.sum() == 0 or tv < t[ok][0] - 1e-9 or tv > t[ok][-1] + 1e-9:
             out[key] = None
+        elif key in ("power_w", "speed_kmh") and series.get("load_steps"):
+            out[key] = float(y[ok][max(int(np.searchsorted(t[ok], tv + 1e-9, side="right")) - 1, 0)])
         else:
             out[key] = float(np.interp(tv, t[ok], y[ok]))
     return out

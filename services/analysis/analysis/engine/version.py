@@ -1,5 +1,7 @@
 """Engine version: bump when a computed number can change for the same input."""
-ENGINE_VERSION = "1.5.0"  # 1.5.0: combiner 7 (VT1: ridge averaged with a kernel ridge; VT2: also the VE/VCO2 nadir
+ENGINE_VERSION = "1.6.0"  # 1.6.0: combiner 8 (VT1: the ridge and kernel ridge average averaged 50/50 with
+#        gradient-boosted trees)
+# 1.5.0: combiner 7 (VT1: ridge averaged with a kernel ridge; VT2: also the VE/VCO2 nadir
 #        and PetCO2 maximum above VT1 on 60/90/120-s means)
 # 1.4.0: combiner 6 (a method that found nothing takes the median of the methods found;
 #        fit weighted to the error in mL/min)

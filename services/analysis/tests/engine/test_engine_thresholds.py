@@ -1,5 +1,7 @@
 """Each threshold method on synthetic tests with known breakpoints, and the consensus/confidence rules."""
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -194,3 +196,57 @@ def test_a_kernel_ridge_part_is_averaged_with_the_ridge_and_a_broken_one_falls_b
     found = _methods([3200, 3280])
     c = thr.consensus("vt1", found, 4000, [], {"version": "t", "vt1": bad})
     assert c["method"] == "consensus" and c["vo2_ml_min"] == pytest.approx(3240)
+
+
+def test_boosted_trees_read_from_the_model_file_predict_what_scikit_learn_fitted():
+    # the runtime reads the exported arrays with numpy only; they must give scikit-learn's own prediction,
+    # also where a feature value sits on a split (the comparison is made in float32, as scikit-learn makes it)
+    from sklearn.ensemble import GradientBoostingRegressor
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+    import vt_labelled as L
+    rng = np.random.default_rng(5)
+    X = rng.normal(0.6, 0.1, (60, 4))
+    X[rng.random(X.shape) < 0.1] = np.nan  # missing features take the ridge's imputed value, as in combine
+    y = 0.5 + 0.3 * np.nan_to_num(X[:, 0], nan=0.6) + rng.normal(0, 0.02, 60)
+    pk = rng.uniform(2000, 5000, 60)
+    ridge = L._ridge(X, y, 1.0, pk ** 2)
+    trees = L._trees(X, y, pk, ridge)
+    Xi = np.where(np.isfinite(X), X, np.asarray(ridge["impute"]))
+    gb = GradientBoostingRegressor(**L.TREES).fit(Xi, y, sample_weight=pk ** 2 / np.mean(pk ** 2))
+    probe = np.vstack([Xi, np.array(trees["threshold"])[:, :1].repeat(4, 1)[:10]])  # on the first splits' values
+    assert [thr.boosted_trees(trees, x) for x in probe] == pytest.approx(list(gb.predict(probe)), abs=1e-12)
+    assert len(trees["feature"]) == L.TREES["n_estimators"]
+
+
+def test_a_trees_part_is_averaged_with_the_rest_and_a_broken_one_falls_back():
+    part = {"methods": ["m0", "m1"], "impute": [0.6, 0.6], "mean": [0.6, 0.6], "scale": [0.1, 0.1],
+            "coef": [0.02, 0.0], "intercept": 0.60}
+    # one stump: x[1] <= 0.55 -> leaf +0.5, else -0.5; prediction 0.6 + 0.1 * leaf
+    trees = {"init": 0.6, "learning_rate": 0.1, "max_depth": 1, "feature": [[1, -2, -2]],
+             "threshold": [[0.55, -2.0, -2.0]], "left": [[1, -1, -1]], "right": [[2, -1, -1]],
+             "value": [[0.0, 0.5, -0.5]]}
+    assert thr.combine(part | {"trees": trees}, [0.7, 0.5]) == pytest.approx(0.5 * 0.62 + 0.5 * 0.65)
+    assert thr.combine(part | {"trees": trees}, [0.7, 0.6]) == pytest.approx(0.5 * 0.62 + 0.5 * 0.55)
+    # a missing feature takes the imputed value (0.6: right of the split)
+    assert thr.combine(part | {"trees": trees}, [0.7, None]) == pytest.approx(0.5 * 0.62 + 0.5 * 0.55)
+    for bad in (trees | {"feature": [[5, -2, -2]]},            # a feature the model has not got
+                trees | {"left": [[9, -1, -1]]},               # a child outside the tree
+                trees | {"value": [[0.0, 0.5]]},               # arrays of different shapes
+                {k: v for k, v in trees.items() if k != "init"}):
+        assert thr.combine(part | {"trees": bad}, [0.7, 0.5]) is None
+    c = thr.consensus("vt1", _methods([3200, 3280]), 4000, [], {"version": "t", "vt1": part | {"trees": bad}})
+    assert c["method"] == "consensus" and c["vo2_ml_min"] == pytest.approx(3240)
+    ok = thr.consensus("vt1", _methods([3200, 3280]), 4000, [], {"version": "t", "vt1": part | {"trees": trees}})
+    assert "boosted trees" in ok["basis"]
+
+
+def test_the_load_at_a_threshold_on_a_step_test_is_its_stage_load():
+    # 1-s samples; the stage changes from 100 to 125 W between t = 59 and t = 60
+    t = np.arange(0.0, 120.0)
+    power = np.where(t < 60, 100.0, 125.0)
+    series = {"time_s": t, "vo2_ml_min": 2000 + 10 * t, "hr_bpm": 120 + 0.1 * t, "power_w": power, "speed_kmh": None}
+    ramp_like = thr.at_time(series, 59.4)
+    steps = thr.at_time(series | {"load_steps": True}, 59.4)
+    assert ramp_like["power_w"] == pytest.approx(110.0)  # a ramp's load is read between samples
+    assert steps["power_w"] == 100.0 and thr.at_time(series | {"load_steps": True}, 60.0)["power_w"] == 125.0
+    assert steps["vo2_ml_min"] == pytest.approx(2594.0)  # VO2 and HR are still read between samples
