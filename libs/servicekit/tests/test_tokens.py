@@ -118,12 +118,14 @@ def test_a_verified_token_is_remembered_until_it_expires(keys, monkeypatch):
 
     cached = TokenVerifier(JWKSCache(keys.jwks_url), issuer="vo2max-identity", audience="vo2max-api", leeway=0,
                            cache=TokenCache(size=2, max_age=60))
-    token = keys.token(sub="u1", tid="t1", lifetime=1)
+    # exp is in whole seconds from a whole-second iat: 3 s of life leave the first check (a JWKS fetch) at least 2 s,
+    # even on a loaded machine (1 s left as little as a few ms, and the token was refused as expired at once)
+    token = keys.token(sub="u1", tid="t1", lifetime=3)
     first = cached.verify(token)
     with monkeypatch.context() as patched:
         patched.setattr(cached, "verify_claims", lambda t: pytest.fail("verified again"))
         assert cached.verify(token) is first  # answered from the cache, no signature check
-    time.sleep(2.1)  # past exp: the entry is gone, the token is checked again, and refused
+    time.sleep(max(0.0, first.claims["exp"] - time.time()) + 1.1)  # past exp: the entry is gone, checked again, refused
     with pytest.raises(InvalidToken, match="expired"):
         cached.verify(token)
 
