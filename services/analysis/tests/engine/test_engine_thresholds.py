@@ -250,3 +250,13 @@ def test_the_load_at_a_threshold_on_a_step_test_is_its_stage_load():
     assert ramp_like["power_w"] == pytest.approx(110.0)  # a ramp's load is read between samples
     assert steps["power_w"] == 100.0 and thr.at_time(series | {"load_steps": True}, 60.0)["power_w"] == 125.0
     assert steps["vo2_ml_min"] == pytest.approx(2594.0)  # VO2 and HR are still read between samples
+
+
+def test_the_shipped_model_is_read_into_arrays_once_and_predicts_as_its_file_says():
+    import json
+    model = thr.shipped_model()
+    part = model["vt1"]
+    assert isinstance(part["trees"]["feature"], np.ndarray) and isinstance(part["krr"]["train"], np.ndarray)
+    as_file = json.loads(thr.MODEL_PATH.read_text(encoding="utf-8"))["vt1"]  # nested lists, as a fitted dict has
+    x = [0.6] * len(part["impute"])
+    assert thr.combine(part, x) == pytest.approx(thr.combine(as_file, x), abs=1e-12)
