@@ -23,9 +23,22 @@ from servicekit.events import broker
 TOPIC = Exchange("vo2.events", type="topic", durable=True)
 
 
-def run_script(code: str, env: dict, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env={**os.environ, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+def run_script(code: str, env: dict, *args: str) -> subprocess.Popen:
+    """Unbuffered byte pipes: readline() then takes exactly one line. A text pipe reads ahead, and communicate(),
+    which reads the pipe itself, never sees a line that arrived in the same chunk as READY (on a loaded machine the
+    consumer's GOT line did, and the test failed with the message delivered)."""
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *args], env={**os.environ, **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+
+
+def wait_ready(proc: subprocess.Popen) -> None:
+    line = proc.stdout.readline().decode()
+    assert line.strip() == "READY", proc.stderr.read().decode()
+
+
+def finish(proc: subprocess.Popen, timeout: float = 30) -> tuple[str, str]:
+    out, err = proc.communicate(timeout=timeout)
+    return out.decode(), err.decode()
 
 
 @pytest.fixture
@@ -64,7 +77,7 @@ def test_kombu_filesystem_transport_routes_topics_across_processes(tmp_path):
     for sub in ("q", "c"):
         (tmp_path / sub).mkdir()
     consumer = run_script(PLAIN_CONSUMER.format(folder=folder), {})
-    assert consumer.stdout.readline().strip() == "READY", consumer.stderr.read()
+    wait_ready(consumer)
     publisher = run_script(f"""
         from kombu import Connection, Exchange, Producer
         opts = {{"data_folder_in": {folder!r} + "/q", "data_folder_out": {folder!r} + "/q",
@@ -76,8 +89,8 @@ def test_kombu_filesystem_transport_routes_topics_across_processes(tmp_path):
             p.publish({{"n": 1}}, routing_key="a.thing.done", serializer="json")
             p.publish({{"n": 2}}, routing_key="c.unbound.type", serializer="json")
     """, {})
-    assert publisher.wait(20) == 0, publisher.stderr.read()
-    out, err = consumer.communicate(timeout=30)
+    assert publisher.wait(20) == 0, publisher.stderr.read().decode()
+    out, err = finish(consumer)
     assert json.loads(out.strip().splitlines()[-1]) == [["a.thing.done", {"n": 1}]], err
     # the unbound type went nowhere; the other service's queue got nothing
     leftovers = sorted(p.name.partition(".")[2] for p in (tmp_path / "q").iterdir())
@@ -128,22 +141,17 @@ def publish(event_type="vo2test.thing.done", n=1):
 
 
 def test_kit_filesystem_transport_routes_and_acks_across_processes(fsenv):
-    consumer = run_script(CONSUMER, fsenv, args=None) if False else subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(CONSUMER), "ack"], env={**os.environ, **fsenv},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert consumer.stdout.readline().strip() == "READY", consumer.stderr.read()
+    consumer = _start("ack", fsenv)
     [event_id] = publish()
-    out, err = consumer.communicate(timeout=30)
+    out, err = finish(consumer)
     got = [json.loads(line[4:]) for line in out.splitlines() if line.startswith("GOT ")]
     assert got == [{"body": {"id": event_id}, "count": 0}], err
     assert os.listdir(os.path.join(fsenv["VO2_BROKER_DIR"], "queues")) == []
 
 
 def _start(mode, fsenv, run_for=10):
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(CONSUMER), mode],
-                            env={**os.environ, **fsenv, "RUN_FOR": str(run_for)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "READY", proc.stderr.read()
+    proc = run_script(CONSUMER, {**fsenv, "RUN_FOR": str(run_for)}, mode)
+    wait_ready(proc)
     return proc
 
 
@@ -151,14 +159,14 @@ def test_a_killed_consumers_message_is_delivered_again(fsenv):
     hanging = _start("hang", fsenv, run_for=60)
     try:
         [event_id] = publish()
-        line = hanging.stdout.readline()
+        line = hanging.stdout.readline().decode()
         assert line.startswith("GOT ") and json.loads(line[4:])["body"]["id"] == event_id
     finally:
         os.kill(hanging.pid, signal.SIGKILL)
         hanging.wait()
     # with kombu's own transport the message would be gone now (deleted when it was taken)
     survivor = _start("ack", fsenv)
-    out, err = survivor.communicate(timeout=30)
+    out, err = finish(survivor)
     got = [json.loads(line[4:]) for line in out.splitlines() if line.startswith("GOT ")]
     assert got == [{"body": {"id": event_id}, "count": 1}], err
 
@@ -166,7 +174,7 @@ def test_a_killed_consumers_message_is_delivered_again(fsenv):
 def test_delivery_limit_dead_letters_like_a_quorum_queue(fsenv, monkeypatch):
     failing = _start("fail", fsenv, run_for=6)
     [event_id] = publish()
-    out, err = failing.communicate(timeout=30)
+    out, err = finish(failing)
     counts = [json.loads(line[4:])["count"] for line in out.splitlines() if line.startswith("GOT ")]
     assert counts == list(range(broker.max_deliveries())), err  # delivered 5 times, then no more
     with broker.connection() as conn:
