@@ -259,3 +259,54 @@ def test_analysis_results_are_conditional_through_the_gateway(owner):
     assert owner.get(analysis, headers={"If-None-Match": etag}).status_code == 200
     versions = owner.get(analysis + "/versions")
     assert owner.get(analysis + "/versions", headers={"If-None-Match": versions.headers["etag"]}).status_code == 304
+
+
+def test_a_field_the_endpoint_does_not_know_is_a_400_naming_it(system, owner):
+    """DRF would drop it silently: "languge" would give an English report, "birthdate" an athlete without a birth
+    date. Every service names the unknown field and what the endpoint takes; nothing is stored."""
+    athletes = len(owner.get("/api/v1/athletes/?page_size=200").json()["results"])
+    body = assert_problem(owner.post("/api/v1/athletes/", {**ATHLETE, "birthdate": "1990-01-01"}), 400,
+                          "validation-error")
+    [error] = body["errors"]
+    assert error["field"] == "birthdate" and error["code"] == "unknown_field", error
+    assert "birth_date" in error["detail"] and body["detail"].startswith("birthdate: Unknown field"), body
+    assert len(owner.get("/api/v1/athletes/?page_size=200").json()["results"]) == athletes
+
+    # the unknown field and the known fields' own errors come in one answer
+    body = assert_problem(owner.post("/api/v1/athletes/", {"first_name": "", "colour": "red"}), 400)
+    fields = {e["field"] for e in body["errors"]}
+    assert {"colour", "first_name", "last_name"} <= fields, body["errors"]
+
+    # a nested settings object names the path of its unknown field
+    body = assert_problem(owner.put("/api/v1/tests/settings", {"averaging": {"method": "time", "windw_s": 30}}), 400)
+    assert "averaging.windw_s" in {e["field"] for e in body["errors"]}, body["errors"]
+
+    for method, path, payload, field in [
+            ("post", "/api/v1/reports/", {"test": str(uuid.uuid4()), "languge": "ru"}, "languge"),
+            ("patch", "/api/v1/tenants/current/", {"nmae": "Renamed"}, "nmae"),
+            ("put", "/api/v1/notifications/preferences", {"kind": {}}, "kind")]:
+        body = assert_problem(getattr(owner, method)(path, payload), 400, "validation-error")
+        assert field in {e["field"] for e in body["errors"]}, (path, body)
+    assert owner.get("/api/v1/tenants/current/").json()["name"] != "Renamed"
+
+    # what a GET returned can be sent back: its read-only fields are known, and ignored as before
+    athlete = owner.post("/api/v1/athletes/", ATHLETE).json()
+    edited = owner.patch(f"/api/v1/athletes/{athlete['id']}/", {**athlete, "notes": "edited"})
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["notes"] == "edited" and edited.json()["id"] == athlete["id"]
+
+
+@pytest.mark.parametrize("method,path", [("put", "/api/v1/tests/settings"), ("put", "/api/v1/reports/settings"),
+                                         ("put", "/api/v1/notifications/preferences"),
+                                         ("patch", "/api/v1/tenants/current/"), ("patch", "/api/v1/users/me")])
+def test_a_settings_body_a_get_answered_can_be_sent_back_unchanged(owner, method, path):
+    """Read, change, write: the fields a GET adds (updated_at, logo, id, ...) are not refused as unknown."""
+    before = owner.get(path)
+    assert before.status_code == 200, before.text
+    written = getattr(owner, method)(path, before.json())
+    assert written.status_code == 200, (path, written.text)
+    stamps = {"updated_at", "updated_by"}  # who wrote it last, and when, does change
+
+    def settings(body):
+        return {k: v for k, v in body.items() if k not in stamps}
+    assert settings(owner.get(path).json()) == settings(before.json())

@@ -2182,7 +2182,7 @@ export interface components {
          */
         AveragingMethodEnum: "time" | "breath" | "bin" | "butterworth";
         AveragingRequest: {
-            method: components["schemas"]["AveragingMethodEnum"];
+            method?: components["schemas"]["AveragingMethodEnum"];
             seconds?: number;
             breaths?: number;
             /** Format: double */
@@ -2422,7 +2422,7 @@ export interface components {
          */
         OutliersMethodEnum: "none" | "lamarra" | "prediction_band";
         OutliersRequest: {
-            method: components["schemas"]["OutliersMethodEnum"];
+            method?: components["schemas"]["OutliersMethodEnum"];
             /** Format: double */
             sd?: number;
             /** Format: double */

@@ -273,6 +273,7 @@ export const FIELD_CODES: Texts = {
   greater_than_equal: ["Too small.", "слишком маленькое значение"], less_than_equal: ["Too large.", "слишком большое значение"],
   int_parsing: ["Not a whole number.", "это не целое число"], float_parsing: ["Not a number.", "это не число"],
   literal_error: ["Not one of the choices.", "недопустимый вариант"],
+  unknown_field: ["This request does not take this field.", "этот запрос не принимает такое поле"],
 };
 
 /** Field names the console's forms send, as the screens label them. */

@@ -156,13 +156,14 @@ function AnalysisDefaults() {
                                                                    outliers: s.outliers as Defaults["outliers"] })}
                   title={t("Analysis defaults")} id="defaults-title">
       {(s, set) => {
-        const averaging = (s.averaging ?? { method: "time", seconds: 30 }) as Averaging;
+        const given = (s.averaging ?? {}) as Averaging;  // {}: the default, a 30-s time average
+        const averaging: Averaging = given.method ? given : { method: "time", seconds: 30 };
         const method = (value: string) => set({ averaging: { method: value as Averaging["method"],
           ...(value === "time" ? { seconds: averaging.seconds ?? 30 } : {}),
           ...(value === "breath" ? { breaths: averaging.breaths ?? 7 } : {}) } });
         return (
           <>
-            <SelectField label={t("Averaging")} value={averaging.method} onChange={method}
+            <SelectField label={t("Averaging")} value={averaging.method ?? "time"} onChange={method}
                          options={[["time", t("time average")], ["breath", t("breath average")], ["bin", t("time bins")],
                                    ["butterworth", t("Butterworth filter")]]} />
             {averaging.method === "time" && (

@@ -211,4 +211,7 @@ def postprocess(result, generator, request, public):
     for name, schema in (result.get("components") or {}).get("schemas", {}).items():
         if name.endswith("Request"):  # COMPONENT_SPLIT_REQUEST: what requests send
             _no_nul_characters(schema)
+            if schema.get("type") == "object" and "properties" in schema:
+                # servicekit.django.serializers refuses a field the endpoint does not know
+                schema.setdefault("additionalProperties", False)
     return result

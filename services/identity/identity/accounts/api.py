@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
+from servicekit.django import serializers as strict
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,14 +25,14 @@ from .models import Membership
 PROBLEM = OpenApiResponse(description="application/problem+json")
 
 
-class TenantBrief(serializers.Serializer):
+class TenantBrief(strict.Serializer):
     id = serializers.UUIDField()
     slug = serializers.CharField()
     name = serializers.CharField()
     role = serializers.CharField()
 
 
-class MeSerializer(serializers.Serializer):
+class MeSerializer(strict.Serializer):
     user = inline_serializer("MeUser", {"id": serializers.UUIDField(), "email": serializers.EmailField(),
                                         "full_name": serializers.CharField(),
                                         "is_operator": serializers.BooleanField()})
@@ -76,7 +77,7 @@ def _uuid(value):
 
 # ---- members of the caller's tenant ------------------------------------------------------------------------------
 
-class MemberSerializer(serializers.ModelSerializer):
+class MemberSerializer(strict.ModelSerializer):
     user_id = serializers.UUIDField(read_only=True)
     email = serializers.EmailField(source="user.email", read_only=True)
     full_name = serializers.CharField(source="user.full_name", read_only=True)
@@ -87,7 +88,7 @@ class MemberSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MemberUpdateRequest(serializers.Serializer):
+class MemberUpdateRequest(strict.Serializer):
     role = serializers.ChoiceField(choices=TENANT_ROLES, required=False)
     is_active = serializers.BooleanField(required=False)
 
@@ -147,7 +148,7 @@ class ServiceMemberView(APIView):
         return Response({"user_id": str(membership.user_id), "role": membership.role, "is_active": True})
 
 
-class ServiceConfirmationSerializer(serializers.Serializer):
+class ServiceConfirmationSerializer(strict.Serializer):
     service = serializers.CharField()
     status = serializers.ChoiceField(choices=["pending", "confirmed"])
     confirmed_at = serializers.DateTimeField(allow_null=True)
@@ -157,7 +158,7 @@ class ServiceConfirmationSerializer(serializers.Serializer):
                                          help_text="what the latest repeated confirmation removed (0s: nothing left)")
 
 
-class TenantDeletionSerializer(serializers.Serializer):
+class TenantDeletionSerializer(strict.Serializer):
     id = serializers.UUIDField()
     scope = serializers.ChoiceField(choices=["tenant"])
     subject = serializers.UUIDField(help_text="the deleted tenant's id")
@@ -208,7 +209,7 @@ class TenantDeletionView(APIView):
 
 # ---- password lifecycle ------------------------------------------------------------------------------------------
 
-class PasswordChangeRequest(serializers.Serializer):
+class PasswordChangeRequest(strict.Serializer):
     current_password = serializers.CharField(max_length=1024, trim_whitespace=False)
     new_password = serializers.CharField(max_length=1024, trim_whitespace=False)
 
@@ -237,7 +238,7 @@ class PasswordChangeView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class PasswordResetRequest(serializers.Serializer):
+class PasswordResetRequest(strict.Serializer):
     email = serializers.EmailField(max_length=254)
 
 
@@ -255,7 +256,7 @@ class PasswordResetView(APIView):
         return Response(status=status.HTTP_202_ACCEPTED)
 
 
-class PasswordResetConfirmRequest(serializers.Serializer):
+class PasswordResetConfirmRequest(strict.Serializer):
     token = serializers.CharField(max_length=200)
     new_password = serializers.CharField(max_length=1024, trim_whitespace=False)
 
@@ -277,7 +278,7 @@ class PasswordResetConfirmView(APIView):
 
 # ---- the user's own profile --------------------------------------------------------------------------------------
 
-class ProfileSerializer(serializers.Serializer):
+class ProfileSerializer(strict.Serializer):
     id = serializers.UUIDField(read_only=True)
     email = serializers.EmailField(read_only=True)
     full_name = serializers.CharField(max_length=200, required=False, allow_blank=True)

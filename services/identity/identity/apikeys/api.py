@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
+from servicekit.django import serializers as strict
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,7 +20,7 @@ from .models import ApiKey
 PROBLEM = OpenApiResponse(description="application/problem+json")
 
 
-class ApiKeySerializer(serializers.ModelSerializer):
+class ApiKeySerializer(strict.ModelSerializer):
     class Meta:
         model = ApiKey
         fields = ("id", "name", "role", "prefix", "created_by", "created_at", "expires_at", "last_used_at",
@@ -35,7 +36,7 @@ class ApiKeyCreated(ApiKeySerializer):
         read_only_fields = fields
 
 
-class ApiKeyRequest(serializers.Serializer):
+class ApiKeyRequest(strict.Serializer):
     name = serializers.CharField(max_length=100)
     role = serializers.ChoiceField(choices=actions.KEY_ROLES)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
@@ -78,7 +79,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ExchangeRequest(serializers.Serializer):
+class ExchangeRequest(strict.Serializer):
     client_id = serializers.CharField(max_length=100)
     client_secret = serializers.CharField(max_length=1024, trim_whitespace=False)
     api_key = serializers.CharField(max_length=200, trim_whitespace=False)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import django_filters
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import mixins, viewsets
+from servicekit.django import serializers as strict
 
 from servicekit.django.drf import ManagersOnly, principal_of
 
@@ -10,7 +11,7 @@ from .models import AuditEvent
 from .queries import tenant_events
 
 
-class AuditEventSerializer(serializers.ModelSerializer):
+class AuditEventSerializer(strict.ModelSerializer):
     class Meta:
         model = AuditEvent
         fields = ("id", "kind", "actor", "subject_user_id", "data", "request_id", "created_at")

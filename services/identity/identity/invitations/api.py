@@ -5,6 +5,7 @@ from django.utils import timezone
 import django_filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
+from servicekit.django import serializers as strict
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,7 +26,7 @@ from .models import Invitation
 PROBLEM = OpenApiResponse(description="application/problem+json")
 
 
-class InvitationSerializer(serializers.ModelSerializer):
+class InvitationSerializer(strict.ModelSerializer):
     status = serializers.SerializerMethodField()
 
     class Meta:
@@ -38,7 +39,7 @@ class InvitationSerializer(serializers.ModelSerializer):
         return obj.status_at(timezone.now())
 
 
-class InvitationCreateRequest(serializers.Serializer):
+class InvitationCreateRequest(strict.Serializer):
     email = serializers.EmailField(max_length=254)
     role = serializers.ChoiceField(choices=TENANT_ROLES)
 
@@ -91,7 +92,7 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MemberAddRequest(serializers.Serializer):
+class MemberAddRequest(strict.Serializer):
     email = serializers.EmailField(max_length=254)
     role = serializers.ChoiceField(choices=TENANT_ROLES)
 
@@ -119,7 +120,7 @@ class MemberViewSet(MemberReadViewSet):
         return invite(request, MemberAddRequest, status=202)
 
 
-class AcceptRequest(serializers.Serializer):
+class AcceptRequest(strict.Serializer):
     token = serializers.CharField(max_length=512, trim_whitespace=True)
     # Bounded: the hasher's cost grows with the input and this endpoint is public.
     password = serializers.CharField(max_length=1024, trim_whitespace=False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from servicekit.django import serializers as strict
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,7 +23,7 @@ ENROLMENT = inline_serializer("TotpEnrolment", {"secret": serializers.CharField(
                                                 "period": serializers.IntegerField()})
 
 
-class CodeRequest(serializers.Serializer):
+class CodeRequest(strict.Serializer):
     code = serializers.CharField(max_length=32, help_text="the 6 digits the authenticator shows now")
 
 
@@ -86,7 +87,7 @@ class TotpDisableView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ChallengeRequest(serializers.Serializer):
+class ChallengeRequest(strict.Serializer):
     challenge = serializers.CharField(max_length=200)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.http import HttpResponseRedirect
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from servicekit.django import serializers as strict
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,7 +21,7 @@ from .queries import provider_of
 PROBLEM = OpenApiResponse(description="application/problem+json")
 
 
-class ProviderSerializer(serializers.Serializer):
+class ProviderSerializer(strict.Serializer):
     issuer = serializers.URLField(max_length=500)
     client_id = serializers.CharField(max_length=255)
     client_secret = serializers.CharField(max_length=2000, write_only=True, required=False, trim_whitespace=False,
@@ -95,7 +96,7 @@ class SSOStartView(APIView):
         return HttpResponseRedirect(url)
 
 
-class TokenPairAnswer(serializers.Serializer):
+class TokenPairAnswer(strict.Serializer):
     access = serializers.CharField()
     refresh = serializers.CharField()
     token_type = serializers.CharField()
@@ -124,7 +125,7 @@ class SSOCallbackView(APIView):
         return Response(signed_in.tokens.as_dict())
 
 
-class DiscoverRequest(serializers.Serializer):
+class DiscoverRequest(strict.Serializer):
     email = serializers.EmailField(max_length=254)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
+from servicekit.django import serializers as strict
 from rest_framework.response import Response
 
 from servicekit.django.drf import principal_of, roles_allowed
@@ -13,7 +14,7 @@ from . import actions, plans, queries
 from .models import LANGUAGES, Tenant
 
 
-class TenantSettingsSerializer(serializers.Serializer):
+class TenantSettingsSerializer(strict.Serializer):
     openapi_extra = {"additionalProperties": False}  # another key is 400 `unknown setting`
     language = serializers.ChoiceField(choices=LANGUAGES, required=False, help_text="report and e-mail language")
     mfa_required_roles = serializers.ListField(
@@ -28,7 +29,7 @@ class TenantSettingsSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class TenantSerializer(serializers.ModelSerializer):
+class TenantSerializer(strict.ModelSerializer):
     settings = TenantSettingsSerializer(required=False)
     limits = serializers.SerializerMethodField(help_text="the plan's quotas (null: unlimited) and read-only state")
 
@@ -44,14 +45,14 @@ class TenantSerializer(serializers.ModelSerializer):
                 "read_only_from": since.isoformat() if since else None}
 
 
-class QuotaOverrides(serializers.Serializer):
+class QuotaOverrides(strict.Serializer):
     members = serializers.IntegerField(min_value=0, allow_null=True, required=False)
     api_keys = serializers.IntegerField(min_value=0, allow_null=True, required=False)
     imports_per_month = serializers.IntegerField(min_value=0, allow_null=True, required=False)
     storage_mb = serializers.IntegerField(min_value=0, allow_null=True, required=False)
 
 
-class PlanChangeRequest(serializers.Serializer):
+class PlanChangeRequest(strict.Serializer):
     """What the platform operator changes on a tenant (PATCH /api/v1/tenants/{id}/)."""
 
     plan = serializers.ChoiceField(choices=Tenant.Plan.choices, required=False)
@@ -88,14 +89,14 @@ class CurrentTenantView(generics.RetrieveUpdateAPIView):
                                                     **serializer.validated_data)
 
 
-class OwnerRequest(serializers.Serializer):
+class OwnerRequest(strict.Serializer):
     email = serializers.EmailField(max_length=254)
     full_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     password = serializers.CharField(max_length=1024, required=False, trim_whitespace=False, write_only=True,
                                      help_text="initial password when the owner has no account yet")
 
 
-class TenantCreateRequest(serializers.ModelSerializer):
+class TenantCreateRequest(strict.ModelSerializer):
     settings = TenantSettingsSerializer(required=False)
     owner = OwnerRequest()
 

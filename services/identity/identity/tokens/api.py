@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from servicekit.django import serializers as strict
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,14 +17,14 @@ PROBLEM = OpenApiResponse(description="application/problem+json")
 JWKS_MAX_AGE_S = 60  # short: a rotation shows within a minute even to verifiers that honour the cache header
 
 
-class TokenPairSerializer(serializers.Serializer):
+class TokenPairSerializer(strict.Serializer):
     access = serializers.CharField()
     refresh = serializers.CharField()
     token_type = serializers.CharField(default="Bearer")
     expires_in = serializers.IntegerField(help_text="seconds until the access token expires")
 
 
-class LoginRequest(serializers.Serializer):
+class LoginRequest(strict.Serializer):
     email = serializers.EmailField(max_length=254)
     # Bounded: the hasher's cost grows with the input and this endpoint is public.
     password = serializers.CharField(max_length=1024, trim_whitespace=False)
@@ -51,7 +52,7 @@ class LoginView(APIView):
         return Response(pair.as_dict())
 
 
-class RefreshRequest(serializers.Serializer):
+class RefreshRequest(strict.Serializer):
     refresh = serializers.CharField(max_length=200)
 
 
@@ -86,7 +87,7 @@ class LogoutView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ServiceTokenRequest(serializers.Serializer):
+class ServiceTokenRequest(strict.Serializer):
     client_id = serializers.CharField(max_length=100)
     client_secret = serializers.CharField(max_length=1024, trim_whitespace=False)
     tenant = serializers.CharField(max_length=63, help_text="the tenant's id or slug the service acts for")

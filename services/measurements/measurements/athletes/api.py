@@ -4,6 +4,7 @@ from __future__ import annotations
 import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
+from servicekit.django import serializers as strict
 
 from servicekit.django import idempotency
 from servicekit.django.drf import StaffWrites, principal_of
@@ -27,7 +28,7 @@ class TenthField(serializers.DecimalField):
         return super().validate_precision(self.quantize(value))
 
 
-class AthleteSerializer(serializers.ModelSerializer):
+class AthleteSerializer(strict.ModelSerializer):
     height_cm = TenthField(min_value=50, max_value=260, help_text="kept to 0.1 cm")
     body_mass_kg = TenthField(min_value=15, max_value=350, help_text="kept to 0.1 kg")
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
+from servicekit.django import serializers as strict
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -16,7 +17,7 @@ from . import queries
 PROBLEM = OpenApiResponse(description="application/problem+json")
 
 
-class ServiceConfirmationSerializer(serializers.Serializer):
+class ServiceConfirmationSerializer(strict.Serializer):
     service = serializers.CharField(help_text="measurements (its own part, done in the deleting transaction), "
                                               "reports, notifications")
     status = serializers.ChoiceField(choices=[erasure.PENDING, erasure.CONFIRMED])
@@ -28,7 +29,7 @@ class ServiceConfirmationSerializer(serializers.Serializer):
                                          help_text="what the latest repeated confirmation removed (0s: nothing left)")
 
 
-class DeletionSerializer(serializers.Serializer):
+class DeletionSerializer(strict.Serializer):
     id = serializers.UUIDField()
     scope = serializers.ChoiceField(choices=["athlete", "test"])
     subject = serializers.UUIDField(help_text="the deleted athlete's or test's id")

@@ -7,6 +7,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
+from servicekit.django import serializers as strict
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -24,7 +25,7 @@ PROBLEM = OpenApiResponse(description="application/problem+json")
 MAY_EXPORT = roles_allowed(read=STAFF_ROLES | {ATHLETE}, write=STAFF_ROLES | {ATHLETE})
 
 
-class ExportSerializer(serializers.Serializer):
+class ExportSerializer(strict.Serializer):
     id = serializers.UUIDField()
     athlete = serializers.UUIDField()
     status = serializers.CharField(help_text="queued → gathering → reports → writing → done | failed; expired once "
@@ -40,7 +41,7 @@ class ExportSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
 
 
-class AcceptedExportSerializer(serializers.Serializer):
+class AcceptedExportSerializer(strict.Serializer):
     id = serializers.UUIDField()
     status = serializers.CharField()
 

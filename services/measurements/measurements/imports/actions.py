@@ -170,8 +170,10 @@ def _remove_the_athletes_uploads(athlete, by) -> None:
 
 # ---- retention of uploaded files (a periodic job) -----------------------------------------------------------------
 
+@transaction.atomic
 def set_upload_retention(tenant_id, days: int | None, *, by: str | None) -> UploadRetention:
-    row = UploadRetention.objects.filter(tenant_id=tenant_id).first() or UploadRetention(tenant_id=tenant_id)
+    # as results.actions.save_settings: a concurrent first write finds the other's row instead of a 500
+    row, _ = UploadRetention.objects.select_for_update().get_or_create(tenant_id=tenant_id)
     row.days, row.updated_by = days, by
     row.save()
     return row

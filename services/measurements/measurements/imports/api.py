@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
+from servicekit.django import serializers as strict
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -59,7 +60,7 @@ class SizeLimitUploadHandler(FileUploadHandler):
 STATUSES = (jobs.Status.QUEUED, *Import.Stage.values, jobs.Status.DONE, jobs.Status.FAILED)
 
 
-class ImportWarningSerializer(serializers.Serializer):
+class ImportWarningSerializer(strict.Serializer):
     code = serializers.CharField(help_text=(
         "stable: one of the analysis service's reader codes (`ReaderWarningCode`), a result's quality flag "
         "(`athlete_mismatch:<field>`, `insufficient`), or `reader_note` (a text without a code; `params.text`). "
@@ -68,7 +69,7 @@ class ImportWarningSerializer(serializers.Serializer):
     message = serializers.CharField(help_text="the English text, as in `warnings`")
 
 
-class ImportSerializer(serializers.ModelSerializer):
+class ImportSerializer(strict.ModelSerializer):
     athlete = serializers.UUIDField(source="athlete_id", read_only=True)
     test = serializers.UUIDField(source="test_id", read_only=True, allow_null=True)
     status = serializers.ChoiceField(choices=STATUSES, source="public_status", read_only=True)
@@ -90,7 +91,7 @@ class ImportSerializer(serializers.ModelSerializer):
         return warning_details.of(imp)
 
 
-class UploadSerializer(serializers.Serializer):
+class UploadSerializer(strict.Serializer):
     file = serializers.FileField(allow_empty_file=False)
     athlete = serializers.UUIDField()
     format = serializers.RegexField(r"^[a-z0-9_-]{1,40}$", required=False, allow_blank=True, max_length=40)
@@ -176,7 +177,7 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
                         headers={"Location": f"/api/v1/imports/{imp.pk}"})
 
 
-class HeartRateUploadSerializer(serializers.Serializer):
+class HeartRateUploadSerializer(strict.Serializer):
     file = serializers.FileField(help_text="the track: FIT, TCX, or CSV with a time and a heart-rate column")
     offset_s = serializers.FloatField(required=False, allow_null=True, min_value=-86400, max_value=86400,
                                       help_text="test time at which the track starts (when there are no time stamps)")
@@ -228,7 +229,7 @@ class TestHeartRateView(APIView):
         return Response(body)
 
 
-class UploadRetentionSerializer(serializers.Serializer):
+class UploadRetentionSerializer(strict.Serializer):
     upload_retention_days = serializers.IntegerField(min_value=1, max_value=36500, allow_null=True)
 
 

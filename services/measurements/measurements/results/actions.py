@@ -11,6 +11,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from django.db import transaction
+
 from servicekit import http, jobs
 from servicekit.problems import ProblemError
 from servicekit.tenancy import tenant_transaction
@@ -246,12 +248,15 @@ def replace_lactate_steps(test: ExerciseTest, steps: list[dict], *, user_id: str
     return row
 
 
+@transaction.atomic
 def save_settings(tenant_id, *, by: str | None, **values) -> AnalysisSettings:
     """The tenant's analysis defaults (what a PUT leaves out is reset to the default)."""
     outliers = dict(values.get("outliers") or {})
     if outliers.get("method") == "none":
         outliers = {}
-    row = AnalysisSettings.objects.filter(tenant_id=tenant_id).first() or AnalysisSettings(tenant_id=tenant_id)
+    # locked until the request commits, made at the first write; two first writes at once: the second insert fails
+    # on the one-per-tenant constraint and get_or_create reads the first's row (a plain insert: a 500)
+    row, _ = AnalysisSettings.objects.select_for_update().get_or_create(tenant_id=tenant_id)
     row.averaging = dict(values.get("averaging") or {})
     row.outliers = outliers
     row.zone_model = values.get("zone_model") or AnalysisSettings.ZoneModel.FIVE_ZONE

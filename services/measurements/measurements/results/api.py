@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
+from servicekit.django import serializers as strict
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -66,7 +67,7 @@ def visible_test(request, pk):
     return get_object_or_404(test_queries.visible_tests(principal_of(request)), pk=pk)
 
 
-class LactateStepSerializer(serializers.Serializer):
+class LactateStepSerializer(strict.Serializer):
     intensity = serializers.FloatField(min_value=0, max_value=2000)
     lactate = serializers.FloatField(min_value=0, max_value=40)
     heart_rate = serializers.FloatField(min_value=20, max_value=250, required=False, allow_null=True)
@@ -77,7 +78,7 @@ class LactateStepSerializer(serializers.Serializer):
 THRESHOLD_KEYS = ("time_s", "vo2_ml_min", "hr_bpm", "power_w", "speed_kmh")
 
 
-class ThresholdOverrideSerializer(serializers.Serializer):
+class ThresholdOverrideSerializer(strict.Serializer):
     time_s = serializers.FloatField(required=False, min_value=-600, max_value=36000)
     vo2_ml_min = serializers.FloatField(required=False, min_value=100, max_value=9000)
     hr_bpm = serializers.FloatField(required=False, min_value=20, max_value=250)
@@ -99,7 +100,7 @@ class ThresholdOverrideSerializer(serializers.Serializer):
         return attrs
 
 
-class VO2maxOverrideSerializer(serializers.Serializer):
+class VO2maxOverrideSerializer(strict.Serializer):
     """VO2max set by hand (e.g. from a verification bout): the value and why."""
     vo2_ml_min = serializers.FloatField(min_value=50, max_value=8000)
     reason = serializers.CharField(max_length=500)
@@ -130,7 +131,7 @@ class OverridesField(serializers.DictField):
         return out
 
 
-class AnalysisPatchSerializer(serializers.Serializer):
+class AnalysisPatchSerializer(strict.Serializer):
     """A change: overrides, exclude or `recompute: true`, each optional by itself, at least one of them (else 400)."""
     # said in words, not as an `anyOf` of required sets: generated clients made that a union of three body types
 
@@ -275,21 +276,35 @@ class AthleteProgressView(APIView):
         return conditional.respond(request, queries.progress(athlete))
 
 
-class AveragingSerializer(serializers.Serializer):
-    method = serializers.ChoiceField(choices=["time", "breath", "bin", "butterworth"])
+def _default_or_method(attrs: dict) -> dict:
+    """{} is the default strategy (what a GET answers for it); any option needs its method."""
+    if attrs and "method" not in attrs:
+        raise serializers.ValidationError({"method": ["This field is required with the other options; {} is the "
+                                                      "default."]}, code="required")
+    return attrs
+
+
+class AveragingSerializer(strict.Serializer):
+    method = serializers.ChoiceField(choices=["time", "breath", "bin", "butterworth"], required=False)
     seconds = serializers.IntegerField(required=False, min_value=5, max_value=120)
     breaths = serializers.IntegerField(required=False, min_value=3, max_value=60)
     cutoff = serializers.FloatField(required=False, min_value=0.001, max_value=0.999)
     order = serializers.IntegerField(required=False, min_value=1, max_value=8)
 
+    def validate(self, attrs):
+        return _default_or_method(attrs)
 
-class OutliersSerializer(serializers.Serializer):
-    method = serializers.ChoiceField(choices=["none", "lamarra", "prediction_band"])
+
+class OutliersSerializer(strict.Serializer):
+    method = serializers.ChoiceField(choices=["none", "lamarra", "prediction_band"], required=False)
     sd = serializers.FloatField(required=False, min_value=1, max_value=10)
     level = serializers.FloatField(required=False, min_value=0.5, max_value=0.999)
 
+    def validate(self, attrs):
+        return _default_or_method(attrs)
 
-class AnalysisSettingsSerializer(serializers.Serializer):
+
+class AnalysisSettingsSerializer(strict.Serializer):
     averaging = AveragingSerializer(required=False, allow_null=True,
                                     help_text="averaging strategy (default: 30-s moving time average, as spiro)")
     outliers = OutliersSerializer(required=False, allow_null=True,
@@ -297,6 +312,9 @@ class AnalysisSettingsSerializer(serializers.Serializer):
     zone_model = serializers.ChoiceField(choices=["three_zone", "five_zone"], required=False)
     meaningful_change_pct = serializers.FloatField(required=False, allow_null=True, min_value=0.5, max_value=50,
                                                    help_text="VO2max change flagged in progress")
+    # what a GET answers besides the settings: known, so the GET's body can be PUT back
+    updated_at = serializers.DateTimeField(read_only=True)
+    updated_by = serializers.UUIDField(read_only=True)
 
 
 SETTINGS_SCHEMA = {"type": "object", "required": ["averaging", "outliers", "zone_model", "meaningful_change_pct"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 import django_filters
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, viewsets
+from servicekit.django import serializers as strict
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -14,7 +15,7 @@ from .models import Notification
 from .queries import own_notifications
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(strict.ModelSerializer):
     read = serializers.SerializerMethodField()
 
     class Meta:

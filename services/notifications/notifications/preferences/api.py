@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from servicekit.django import serializers as strict
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -12,12 +13,12 @@ from . import actions, queries
 from .kinds import DEFAULTS
 
 
-class ChannelsSerializer(serializers.Serializer):
+class ChannelsSerializer(strict.Serializer):
     in_app = serializers.BooleanField()
     email = serializers.BooleanField()
 
 
-class PreferencesSerializer(serializers.Serializer):
+class PreferencesSerializer(strict.Serializer):
     # servicekit.django.schema: `kinds` names only the known kinds
     openapi_extra = {"properties": {"kinds": {"type": "object", "propertyNames": {"enum": list(DEFAULTS)},
                                               "additionalProperties": {"$ref": "#/components/schemas/"

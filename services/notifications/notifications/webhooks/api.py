@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
+from servicekit.django import serializers as strict
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
@@ -28,7 +29,7 @@ def event_patterns() -> list[str]:
     return list(dict.fromkeys(found))
 
 
-class EndpointSerializer(serializers.ModelSerializer):
+class EndpointSerializer(strict.ModelSerializer):
     url = serializers.RegexField(r"^https?://[^/?#\s]+([/?#]\S*)?$", max_length=2000, help_text=(
         "http(s)://host/…; the host must resolve (with WEBHOOK_PUBLIC_ONLY: https, to public addresses only)"))
     events = serializers.ListField(child=serializers.ChoiceField(choices=event_patterns()), min_length=1,
@@ -63,14 +64,14 @@ class EndpointWithSecretSerializer(EndpointSerializer):
         read_only_fields = EndpointSerializer.Meta.read_only_fields + ("secret",)
 
 
-class AttemptSerializer(serializers.ModelSerializer):
+class AttemptSerializer(strict.ModelSerializer):
     class Meta:
         model = Attempt
         fields = ("at", "status_code", "latency_ms", "response_excerpt", "error")
         read_only_fields = fields
 
 
-class DeliverySerializer(serializers.ModelSerializer):
+class DeliverySerializer(strict.ModelSerializer):
     status = serializers.CharField(source="public_status", read_only=True)
     attempt_log = AttemptSerializer(many=True, read_only=True)
 

@@ -48,8 +48,17 @@ def settings_for_tenant(tenant_id) -> ReportSettings:
     return row
 
 
+def _settings_row(tenant_id) -> ReportSettings:
+    """The tenant's settings row, locked until the request commits; made at the first write. Two first writes at
+    once: the second insert waits on the one-per-tenant constraint, fails, and get_or_create reads the first's row
+    (a plain insert would answer the second with a 500)."""
+    row, _ = ReportSettings.objects.select_for_update().get_or_create(tenant_id=tenant_id)
+    return row
+
+
+@transaction.atomic
 def save_settings(tenant_id, **fields) -> ReportSettings:
-    row = ReportSettings.objects.first() or ReportSettings(tenant_id=tenant_id)
+    row = _settings_row(tenant_id)
     for name in ("auto_report", "language", "template", *BRANDING):
         if name in fields:
             setattr(row, name, fields[name])
@@ -57,9 +66,10 @@ def save_settings(tenant_id, **fields) -> ReportSettings:
     return row
 
 
+@transaction.atomic
 def save_logo(tenant_id, png: bytes | None) -> ReportSettings:
     """The lab's logo (a PNG the API has checked), or none."""
-    row = ReportSettings.objects.first() or ReportSettings(tenant_id=tenant_id)
+    row = _settings_row(tenant_id)
     row.logo_png = png
     row.save()
     return row

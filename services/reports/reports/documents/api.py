@@ -7,6 +7,7 @@ from django.conf import settings
 
 from django.http import FileResponse, HttpResponse
 from rest_framework import mixins, serializers, viewsets
+from servicekit.django import serializers as strict
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
@@ -38,7 +39,7 @@ StaffReadsManagersWrite = roles_allowed(read=STAFF_ROLES, write=MANAGER_ROLES)
 STATUSES = (("queued", "queued"), (actions.STAGE, actions.STAGE), ("done", "done"), ("failed", "failed"))
 
 
-class ReportSerializer(serializers.ModelSerializer):
+class ReportSerializer(strict.ModelSerializer):
     test = serializers.UUIDField(source="test_id")
     athlete = serializers.UUIDField(source="athlete_id", read_only=True, allow_null=True)  # known once rendering starts
     status = serializers.ChoiceField(source="public_status", choices=STATUSES, read_only=True)
@@ -61,7 +62,7 @@ class ReportSerializer(serializers.ModelSerializer):
 
 
 @extend_schema_serializer(component_name="NewReport")
-class ReportRequestSerializer(serializers.Serializer):
+class ReportRequestSerializer(strict.Serializer):
     test = serializers.UUIDField()
     language = serializers.ChoiceField(choices=LANGUAGES, default="en")
     template = serializers.ChoiceField(choices=TEMPLATES, default="full")
@@ -216,7 +217,7 @@ class ReportViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.L
         return response
 
 
-class ReportSettingsSerializer(serializers.Serializer):
+class ReportSettingsSerializer(strict.Serializer):
     auto_report = serializers.BooleanField(required=False)
     language = serializers.ChoiceField(choices=LANGUAGES, required=False)
     template = serializers.ChoiceField(choices=TEMPLATES, required=False)
@@ -225,6 +226,7 @@ class ReportSettingsSerializer(serializers.Serializer):
     lab_contact = serializers.CharField(max_length=200, required=False, allow_blank=True)
     accent_color = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False, allow_blank=True, max_length=7,
                                           error_messages={"invalid": "a colour as #rrggbb"})
+    logo = serializers.URLField(read_only=True, help_text="set by the logo upload")  # a GET's body can be PUT back
 
 
 class ReportSettingsBodySerializer(ReportSettingsSerializer):
