@@ -310,3 +310,23 @@ def test_a_settings_body_a_get_answered_can_be_sent_back_unchanged(owner, method
     def settings(body):
         return {k: v for k, v in body.items() if k not in stamps}
     assert settings(owner.get(path).json()) == settings(before.json())
+
+
+@pytest.mark.parametrize("service,path", [(s, p) for s, paths in LISTS.items() for p in paths]
+                         + [("notifications", "/api/v1/webhooks/"), ("identity", "/api/v1/tenants/current/api-keys/")])
+def test_a_query_parameter_a_list_does_not_know_is_a_400_naming_it(system, owner, service, path):
+    """django-filter would ignore it: `?athelte=<id>` would list every athlete's tests as if they were one's."""
+    for client in (owner, direct(system, service, owner.token)):
+        body = assert_problem(client.get(f"{path}?athelte={uuid.uuid4()}&page_size=5"), 400, "validation-error")
+        assert [(e["field"], e["code"]) for e in body["errors"]] == [("athelte", "unknown_parameter")], body
+        assert "page_size" in body["detail"], body
+    assert owner.get(f"{path}?page_size=5").status_code == 200
+
+
+def test_a_list_filter_spelt_right_still_filters_and_detail_routes_keep_their_parameters(system, owner):
+    athlete = owner.post("/api/v1/athletes/", ATHLETE).json()
+    mine = owner.get(f"/api/v1/tests/?athlete={athlete['id']}")
+    assert mine.status_code == 200 and mine.json()["results"] == []
+    assert owner.get(f"/api/v1/athletes/?search={ATHLETE['last_name']}&sex=female").status_code == 200
+    # a detail route is not a list: its query parameters are its view's own (here one it ignores)
+    assert owner.get(f"/api/v1/athletes/{athlete['id']}/?fields=all").status_code == 200

@@ -274,6 +274,7 @@ export const FIELD_CODES: Texts = {
   int_parsing: ["Not a whole number.", "это не целое число"], float_parsing: ["Not a number.", "это не число"],
   literal_error: ["Not one of the choices.", "недопустимый вариант"],
   unknown_field: ["This request does not take this field.", "этот запрос не принимает такое поле"],
+  unknown_parameter: ["This list does not take this parameter.", "этот список не принимает такой параметр"],
 };
 
 /** Field names the console's forms send, as the screens label them. */

@@ -83,7 +83,7 @@ def build(service: str, *, apps: list[str], urlconf: str, title: str, descriptio
             "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
             "DEFAULT_PARSER_CLASSES": ["servicekit.django.drf.JSONParser"],  # nesting limit, finite numbers
             "DEFAULT_PAGINATION_CLASS": "servicekit.django.drf.CursorPage",
-            "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+            "DEFAULT_FILTER_BACKENDS": ["servicekit.django.filters.KnownParametersFilterBackend"],
             "DEFAULT_SCHEMA_CLASS": "servicekit.django.schema.AutoSchema",  # the kit's problem answers documented
             "EXCEPTION_HANDLER": "servicekit.django.drf.problem_exception_handler",
             "UNAUTHENTICATED_USER": None,
