@@ -275,6 +275,7 @@ export const FIELD_CODES: Texts = {
   literal_error: ["Not one of the choices.", "недопустимый вариант"],
   unknown_field: ["This request does not take this field.", "этот запрос не принимает такое поле"],
   unknown_parameter: ["This list does not take this parameter.", "этот список не принимает такой параметр"],
+  extra_forbidden: ["This request does not take this field.", "этот запрос не принимает такое поле"],
 };
 
 /** Field names the console's forms send, as the screens label them. */

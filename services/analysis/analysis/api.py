@@ -9,7 +9,7 @@ import numpy as np
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from servicekit.config import env_int
 from servicekit.fastapi import require_principal
@@ -27,14 +27,20 @@ COLUMNS = ("time_s", "vo2_ml_min", "vco2_ml_min", "ve_l_min", "hr_bpm", "rf_bpm"
            "petco2_mmhg", "power_w", "speed_kmh", "grade_pct")
 
 
-class AthleteOnTestDay(BaseModel):
+class RequestModel(BaseModel):
+    # a field the request does not know is a 400 naming it (code extra_forbidden), as the Django services refuse
+    # one: a misspelt "protocl" would otherwise analyse the test without its declared protocol, silently
+    model_config = ConfigDict(extra="forbid")
+
+
+class AthleteOnTestDay(RequestModel):
     """The athlete as they were on the test day (one name across the merged document: measurements owns `Athlete`)."""
     body_mass_kg: float | None = Field(None, gt=10, lt=400)
     age: float | None = Field(None, ge=5, le=110)
     sex: Literal["male", "female"] | None = None
 
 
-class AthleteRecord(BaseModel):
+class AthleteRecord(RequestModel):
     """The athlete as the lab has them on record: compared with the file's header (athlete_mismatch flags)."""
     sex: Literal["male", "female"] | None = None
     body_mass_kg: float | None = Field(None, gt=10, lt=400)
@@ -43,6 +49,7 @@ class AthleteRecord(BaseModel):
 
 class FileAthlete(BaseModel):
     """What the export's header says (the /parse answer's metadata)."""
+    # not a RequestModel: a client passes the /parse answer's whole metadata on; the other keys are not read
     sex: Literal["male", "female"] | None = None
     body_mass_kg: float | None = None
     age_years: float | None = None
@@ -50,7 +57,7 @@ class FileAthlete(BaseModel):
     test_date: str | None = None
 
 
-class DeclaredProtocol(BaseModel):
+class DeclaredProtocol(RequestModel):
     """The protocol the lab ran: drives the phases, and rebuilds the load where the file logged none."""
     kind: Literal["ramp", "steps"]
     start: float | None = Field(None, ge=0, le=3000, description="load of the first stage / at the ramp's start")
@@ -86,7 +93,7 @@ class Samples(BaseModel):
     grade_pct: Series = None
 
 
-class CpetRequest(BaseModel):
+class CpetRequest(RequestModel):
     samples: Samples = Field(..., description="column-wise normalized table")
     athlete: AthleteOnTestDay | None = Field(None, description="values for this test (body mass weighed that day)")
     athlete_record: AthleteRecord | None = None
@@ -130,7 +137,7 @@ class ParsedExport(BaseModel):
     warning_details: list[ReaderWarning] = Field(..., description="the same warnings, each with its code")
 
 
-class LactateStep(BaseModel):
+class LactateStep(RequestModel):
     # the ranges measurements' lactate steps take (a test's power, speed or pace; blood lactate in mmol/L)
     intensity: float = Field(..., ge=0, le=2000)
     lactate: float = Field(..., ge=0, le=40)
@@ -138,7 +145,7 @@ class LactateStep(BaseModel):
     length: float | None = Field(None, ge=0, le=7200)
 
 
-class LactateRequest(BaseModel):
+class LactateRequest(RequestModel):
     steps: list[LactateStep] = Field(..., min_length=3, max_length=200)
     fit: Literal["poly3", "poly4", "exp", "spline"] = "poly3"
     include_baseline: bool = True
@@ -247,7 +254,7 @@ async def cpet_file(file: UploadFile = File(...), format: FormatHint = Form(None
             "warning_details": wire["warning_details"], "result": result}
 
 
-class AlignTest(BaseModel):
+class AlignTest(RequestModel):
     time_s: list[float] = Field(..., min_length=10, max_length=200_000)
     vo2_ml_min: list[float | None] | None = None
     start: str | None = Field(None, description="clock time of the test's time 0 (ISO 8601 with a zone), "
@@ -334,7 +341,8 @@ async def heart_rate_align(
         errors = exc.errors() if hasattr(exc, "errors") else [{"loc": (), "msg": "not JSON"}]
         raise ProblemError(400, "validation-error", "test: " + (errors[0].get("msg") if errors else "invalid"),
                            errors=[{"field": ".".join(["test", *map(str, e.get("loc", ()))]),
-                                    "detail": e.get("msg", "invalid")} for e in errors]) from exc
+                                    "detail": e.get("msg", "invalid"), **({"code": e["type"]} if e.get("type") else {})}
+                                   for e in errors]) from exc
     data = await read_upload(file)
     return await run_in_threadpool(_align, data, file.filename, spec, offset_s)
 

@@ -66,6 +66,20 @@ def test_cpet_refuses_unknown_columns_and_ragged_arrays(client):
     assert response.status_code == 400 and "vo2_ml_min" in response.json()["detail"]  # validation-error: 400
 
 
+def test_a_field_a_request_does_not_know_is_a_400_naming_it(client):
+    """A misspelt "protocl" would have analysed the test without its declared protocol, without a word."""
+    samples = {"time_s": [1, 2, 3], "vo2_ml_min": [1, 2, 3]}
+    response = client.post("/api/v1/analysis/cpet", json={"samples": samples, "protocl": {"kind": "ramp"},
+                                                          "protocol": {"kind": "ramp", "incremnt": 25}})
+    assert response.status_code == 400 and response.headers["content-type"].startswith("application/problem+json")
+    errors = {(e["field"], e.get("code")) for e in response.json()["errors"]}
+    assert errors == {("protocl", "extra_forbidden"), ("protocol.incremnt", "extra_forbidden")}, errors
+    steps = [{"intensity": 100 + 25 * i, "lactate": 1.0 + i, "hr": 120} for i in range(4)]
+    response = client.post("/api/v1/analysis/lactate", json={"steps": steps})
+    assert response.status_code == 400
+    assert {e["field"] for e in response.json()["errors"]} == {f"steps.{i}.hr" for i in range(4)}
+
+
 def test_lactate_thresholds_by_lactater_methods(client):
     from tests.published import LACTATER_README, half_unit
 
