@@ -133,6 +133,49 @@ def backends_waiting_for_a_lock(database: str) -> set[int]:
     return {pid for (pid,) in rows}
 
 
+def two_first_writes_at_once(model, first, second, timeout: float = 20.0) -> tuple:
+    """Run `first()` in a thread whose first save of a `model` row (inserted, not committed) holds its transaction
+    open until `second()`, run here, waits on a lock behind it; then let both finish. Returns both answers: how a
+    test proves two first writes of a one-per-tenant row meet (PostgreSQL; SQLite runs writers one at a time)."""
+    import threading
+
+    from django.db import connection, connections
+
+    database = connection.settings_dict["NAME"]
+    inserted, second_sent = threading.Event(), threading.Event()
+    real_save, holder, answers = model.save, [], {}
+
+    def save_then_hold(self, *args, **kwargs):
+        real_save(self, *args, **kwargs)
+        if threading.current_thread() in holder and not inserted.is_set():
+            inserted.set()
+            second_sent.wait(timeout)
+            mine = connection.connection.info.backend_pid
+            deadline = time.monotonic() + timeout
+            while not backends_waiting_for_a_lock(database) - {mine} and time.monotonic() < deadline:
+                time.sleep(0.02)
+
+    def run_first():
+        try:
+            answers["first"] = first()
+        finally:
+            connections.close_all()
+
+    model.save = save_then_hold
+    try:
+        thread = threading.Thread(target=run_first)
+        holder.append(thread)
+        thread.start()
+        if not inserted.wait(timeout):
+            raise AssertionError(f"the first write saved no {model.__name__} row")
+        second_sent.set()
+        answers["second"] = second()
+        thread.join(timeout)
+    finally:
+        model.save = real_save
+    return answers.get("first"), answers["second"]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -236,47 +236,19 @@ def test_reanalysis_on_request_uses_the_current_settings(caller, tenant_a, athle
 
 
 @pytest.mark.postgres_only  # SQLite runs writers one at a time: the two first writes cannot meet
-def test_two_first_analysis_settings_writes_at_once_both_succeed_and_leave_one_row(caller, tenant_a, monkeypatch):
+def test_two_first_analysis_settings_writes_at_once_both_succeed_and_leave_one_row(caller, tenant_a):
     """The first PUT is inside its transaction with the new row inserted when the second arrives: the second waits
     for it on the one-per-tenant constraint, then writes the same row (an insert of its own was a 500)."""
-    import threading
-
-    from django.db import connections
-
     from measurements.results.models import AnalysisSettings
+    from servicekit.testing import two_first_writes_at_once
     from servicekit.tenancy import tenant_transaction
 
-    inserted, second_sent = threading.Event(), threading.Event()
-    real_save = AnalysisSettings.save
-    first_thread = []
+    def put(body):
+        return lambda: caller(tenant_a, "admin").put("/api/v1/tests/settings", body, format="json")
 
-    def save_then_hold(self, *args, **kwargs):
-        real_save(self, *args, **kwargs)
-        if threading.current_thread() in first_thread and not inserted.is_set():
-            inserted.set()
-            second_sent.wait(20)
-            threading.Event().wait(1.0)  # the second request's insert is now waiting on this transaction
-
-    monkeypatch.setattr(AnalysisSettings, "save", save_then_hold)
-    answers = {}
-
-    def first_request():
-        try:
-            answers["first"] = caller(tenant_a, "admin").put("/api/v1/tests/settings", {"zone_model": "three_zone"},
-                                                             format="json")
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=first_request)
-    first_thread.append(thread)
-    thread.start()
-    assert inserted.wait(20)
-    second_sent.set()
-    answers["second"] = caller(tenant_a, "admin").put("/api/v1/tests/settings", {"meaningful_change_pct": 4.0},
-                                                      format="json")
-    thread.join(30)
-    assert answers["first"].status_code == 200, answers["first"].content
-    assert answers["second"].status_code == 200, answers["second"].content
+    first, second = two_first_writes_at_once(AnalysisSettings, put({"zone_model": "three_zone"}), put({"meaningful_change_pct": 4.0}))
+    assert first.status_code == 200, first.content
+    assert second.status_code == 200, second.content
     with tenant_transaction(tenant_a):
         [row] = AnalysisSettings.objects.all()
     assert row.meaningful_change_pct == 4.0  # the second PUT's whole settings, written on the first's row

@@ -179,46 +179,18 @@ def test_accepted_request_is_handed_to_the_queue_after_commit(caller, tenant_a, 
 
 
 @pytest.mark.postgres_only  # SQLite runs writers one at a time: the two first writes cannot meet
-def test_two_first_settings_writes_at_once_both_succeed_and_leave_one_row(caller, tenant_a, monkeypatch):
+def test_two_first_settings_writes_at_once_both_succeed_and_leave_one_row(caller, tenant_a):
     """The first PUT is inside its transaction with the new row inserted when the second arrives: the second waits
     for it on the one-per-tenant constraint, then writes the same row (an insert of its own was a 500)."""
-    import threading
-
-    from django.db import connections
-
     from reports.documents.models import ReportSettings
+    from servicekit.testing import two_first_writes_at_once
 
-    inserted, second_sent = threading.Event(), threading.Event()
-    real_save = ReportSettings.save
-    first_thread = []
+    def put(body):
+        return lambda: caller(tenant_a, "admin").put("/api/v1/reports/settings", body, format="json")
 
-    def save_then_hold(self, *args, **kwargs):
-        real_save(self, *args, **kwargs)
-        if threading.current_thread() in first_thread and not inserted.is_set():
-            inserted.set()
-            second_sent.wait(20)
-            threading.Event().wait(1.0)  # the second request's insert is now waiting on this transaction
-
-    monkeypatch.setattr(ReportSettings, "save", save_then_hold)
-    answers = {}
-
-    def first_request():
-        try:
-            answers["first"] = caller(tenant_a, "admin").put("/api/v1/reports/settings", {"language": "ru"},
-                                                             format="json")
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=first_request)
-    first_thread.append(thread)
-    thread.start()
-    assert inserted.wait(20)
-    second_sent.set()
-    answers["second"] = caller(tenant_a, "admin").put("/api/v1/reports/settings", {"template": "athlete"},
-                                                      format="json")
-    thread.join(30)
-    assert answers["first"].status_code == 200, answers["first"].content
-    assert answers["second"].status_code == 200, answers["second"].content
+    first, second = two_first_writes_at_once(ReportSettings, put({"language": "ru"}), put({"template": "athlete"}))
+    assert first.status_code == 200, first.content
+    assert second.status_code == 200, second.content
     with tenant_transaction(tenant_a):
         [row] = ReportSettings.objects.all()
     assert (row.language, row.template) == ("ru", "athlete")  # the second wrote after the first, on its row
